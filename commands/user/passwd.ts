@@ -1,0 +1,30 @@
+import {Args} from '@oclif/core'
+
+import {type PasswordChange, changePassword, resolveAccount} from '../../src/accounts/index.js'
+import {BaseCommand} from '../../src/cli/base-command.js'
+import {flags} from '../../src/cli/flags.js'
+import {describeStorage} from './add.js'
+
+export default class UserPasswd extends BaseCommand<PasswordChange> {
+  static description = `Change an account's password
+
+All stored credentials are replaced in one transaction. The iteration count is kept if it is higher than auth_scram_iterations, otherwise raised to it.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> alice@example.org',
+    "printf '%s\\n' \"$NEW_PASSWORD\" | <%= config.bin %> <%= command.id %> alice@example.org --password-stdin",
+  ]
+
+  static args = {jid: Args.string({required: true, description: 'bare JID of the account'})}
+  static flags = {'password-stdin': flags.passwordStdin()}
+
+  async run(): Promise<PasswordChange> {
+    const {args, flags: f} = await this.parse(UserPasswd)
+    const context = await this.accounts()
+    resolveAccount(context.config, args.jid) // a bad JID or host fails before the prompt
+    const password = await this.password({stdin: f['password-stdin'], confirm: true, prompt: 'New password'})
+    const result = await changePassword(context, args.jid, password)
+    this.log(`changed the password of ${result.jid} (${describeStorage(result)})`)
+    return result
+  }
+}

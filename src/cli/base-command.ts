@@ -1,0 +1,116 @@
+import {Command, Errors, type Interfaces} from '@oclif/core'
+
+import type {AccountContext} from '../accounts/index.js'
+import {type Configuration, loadConfig} from '../config/index.js'
+import {ExitCode, type ExitStatus, isXmppctlError} from '../errors.js'
+import {stderrColour} from './output.js'
+import {flags} from './flags.js'
+import {type PasswordSource, readPassword} from './prompts.js'
+
+/** The error shape printed under `--json`, and the one line printed otherwise. */
+export interface RenderedError {
+  code: string
+  message: string
+  hint?: string
+  exitCode: number
+}
+
+export function renderError(error: unknown): RenderedError {
+  if (isXmppctlError(error)) {
+    return {code: error.code, message: error.message, ...(error.hint ? {hint: error.hint} : {}), exitCode: error.exitCode}
+  }
+
+  if (error instanceof Errors.CLIError) {
+    // oclif's parser errors (unknown flag, missing argument) are usage errors.
+    const message = error.message.split('\n')[0].replace(/^Error: /, '')
+    const exit = error.oclif?.exit
+    return {
+      code: 'usage',
+      message,
+      hint: 'see --help for the arguments and flags this command takes',
+      exitCode: typeof exit === 'number' && exit !== 1 ? exit : ExitCode.usage,
+    }
+  }
+
+  const message = error instanceof Error ? error.message : String(error)
+  return {
+    code: 'internal',
+    message: `unexpected error: ${message}`,
+    hint: 'this is a bug in xmppctl; rerun with DEBUG=xmppctl to see where, and report it',
+    exitCode: 1,
+  }
+}
+
+/**
+ * The base of every xmppctl command: `--json`, `--config`, typed errors
+ * rendered as one line (or a JSON object) with the right exit code, and
+ * resources (the store) closed however the command ends.
+ */
+export abstract class BaseCommand<T> extends Command {
+  static enableJsonFlag = true
+  static baseFlags = {config: flags.config()}
+
+  private configuration: Configuration | undefined
+  private accountContext: AccountContext | undefined
+
+  abstract run(): Promise<T>
+
+  /** The validated configuration named by `--config`, `XMPPCTL_CONFIG` or `./xmppctl.yml`. */
+  protected async loadConfiguration(): Promise<Configuration> {
+    if (!this.configuration) {
+      const {flags: parsed} = await this.parse(this.ctor)
+      this.configuration = loadConfig(parsed.config as string | undefined)
+    }
+
+    return this.configuration
+  }
+
+  /** Configuration plus the open account store; closed when the command ends. */
+  protected async accounts(): Promise<AccountContext> {
+    if (!this.accountContext) {
+      const config = await this.loadConfiguration()
+      const {openAccountStore} = await import('../store/index.js')
+      this.accountContext = {config, store: await openAccountStore(config)}
+    }
+
+    return this.accountContext
+  }
+
+  protected async password(source: PasswordSource): Promise<string> {
+    return readPassword(source)
+  }
+
+  /** Ends with `status` after printing the result: the checked thing was false. */
+  protected setExitStatus(status: ExitStatus): void {
+    process.exitCode = status
+  }
+
+  /** Warnings go to stderr so that stdout stays pipeable; silent under --json. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${stderrColour.yellow('warning:')} ${message}\n`)
+  }
+
+  protected logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+  }
+
+  protected async catch(error: Interfaces.CommandError): Promise<void> {
+    if (error instanceof Errors.ExitError) throw error
+    const rendered = renderError(error)
+    process.exitCode = rendered.exitCode
+    if (this.jsonEnabled()) {
+      const {exitCode: _, ...body} = rendered
+      this.logJson({error: body})
+      return
+    }
+
+    const hint = rendered.hint ? ` ${stderrColour.dim(`(${rendered.hint})`)}` : ''
+    process.stderr.write(`${stderrColour.red('error:')} ${rendered.message}${hint}\n`)
+    if (rendered.code === 'internal' && process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+  }
+
+  protected async finally(error: Error | undefined): Promise<void> {
+    await this.accountContext?.store.close()
+    return super.finally(error)
+  }
+}

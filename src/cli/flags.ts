@@ -1,0 +1,20 @@
+import {Flags} from '@oclif/core'
+
+import {CONFIG_ENV} from '../config/index.js'
+
+/** Flag builders shared by every command, so each flag is spelled one way everywhere. */
+export const flags = {
+  config: () =>
+    Flags.string({
+      char: 'c',
+      description: `configuration file [env: ${CONFIG_ENV}] (default: ./xmppctl.yml if present, else built-in defaults)`,
+      env: CONFIG_ENV,
+      helpGroup: 'GLOBAL',
+      helpValue: 'FILE',
+    }),
+  passwordStdin: () =>
+    Flags.boolean({
+      description: 'read the password from the first line of standard input instead of prompting',
+    }),
+  force: (description: string) => Flags.boolean({char: 'f', description}),
+}

@@ -1,0 +1,186 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {LineCounter, parseDocument} from 'yaml'
+
+import {ConfigError, JidError, UnknownHostError, osErrorText} from '../errors.js'
+import {normalizeDomain} from '../jid/index.js'
+import {CONFIG_KEYS, defaultSettings, type HostSettings, PER_HOST_KEYS, type Settings} from './schema.js'
+import {type ConfigProblem, validateDocument} from './validate.js'
+
+export {CONFIG_KEYS, type HostSettings, type Settings} from './schema.js'
+export type {ConfigProblem} from './validate.js'
+
+export const DEFAULT_CONFIG_FILE = 'xmppctl.yml'
+export const CONFIG_ENV = 'XMPPCTL_CONFIG'
+
+/** Bounds the file we read: a configuration is a few kilobytes. */
+const MAX_CONFIG_BYTES = 1024 * 1024
+
+/** A validated configuration: global settings plus the per-host view. */
+export class Configuration {
+  readonly file: string | undefined
+  readonly settings: Settings
+  readonly hostOverrides: Readonly<Record<string, Partial<HostSettings>>>
+
+  constructor(file: string | undefined, settings: Settings, hostOverrides: Record<string, Partial<HostSettings>> = {}) {
+    this.file = file
+    this.settings = settings
+    this.hostOverrides = hostOverrides
+  }
+
+  get hosts(): readonly string[] {
+    return this.settings.hosts
+  }
+
+  /** Absolute data directory; a relative one is relative to the configuration file's directory. */
+  get dataDir(): string {
+    return path.resolve(this.file ? path.dirname(this.file) : process.cwd(), this.settings.data_dir)
+  }
+
+  /** The host as configured (normalised), or a typed error listing the configured hosts. */
+  requireHost(host: string): string {
+    let normalized: string
+    try {
+      normalized = normalizeDomain(host)
+    } catch {
+      throw new UnknownHostError(host, this.hosts)
+    }
+
+    if (!this.hosts.includes(normalized)) throw new UnknownHostError(host, this.hosts)
+    return normalized
+  }
+
+  /** The effective settings of one host: global values with its `host_config` overrides. */
+  forHost(host: string): HostSettings {
+    const normalized = this.requireHost(host)
+    const effective: Record<string, unknown> = {host: normalized}
+    for (const key of PER_HOST_KEYS) {
+      const value = (this.settings as unknown as Record<string, unknown>)[key]
+      if (value !== undefined) effective[key] = value
+    }
+
+    return {...effective, ...this.hostOverrides[normalized]} as HostSettings
+  }
+}
+
+/** Which file to read: the flag, then `XMPPCTL_CONFIG`, then `./xmppctl.yml` if present. */
+export function configFilePath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): {file: string; explicit: boolean} {
+  const chosen = flag ?? env[CONFIG_ENV]
+  if (chosen) return {file: path.resolve(chosen), explicit: true}
+  return {file: path.resolve(DEFAULT_CONFIG_FILE), explicit: false}
+}
+
+/** Thrown when a file has problems; `problems` lists all of them, the message names the first. */
+export class ConfigProblemsError extends ConfigError {
+  readonly problems: ConfigProblem[]
+
+  constructor(problems: ConfigProblem[]) {
+    const [first] = problems
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; run "xmppctl config check")` : ''
+    super(`${first.message}${more}`, {location: first.location, hint: first.hint ?? 'fix the file and run "xmppctl config check"'})
+    this.problems = problems
+  }
+}
+
+/**
+ * Loads and validates a configuration. Without an explicit file and with no
+ * `./xmppctl.yml`, the built-in defaults apply.
+ */
+export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): Configuration {
+  const {file, explicit} = configFilePath(flag, env)
+  if (!explicit && !existsSync(file)) return new Configuration(undefined, defaultSettings())
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${file}: ${osErrorText(error)}`, {
+      hint: explicit ? 'check the path given with --config or XMPPCTL_CONFIG, or create it with "xmppctl config init"' : undefined,
+    })
+  }
+
+  return parseConfig(text, file)
+}
+
+/** Parses and validates configuration text; `file` names it in error locations. */
+export function parseConfig(text: string, file: string): Configuration {
+  const display = path.relative(process.cwd(), file) || file
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`configuration file ${display} is larger than 1 MiB`, {hint: 'a configuration file is a few kilobytes; check the path'})
+  }
+
+  const lines = new LineCounter()
+  const document = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
+  const problems: ConfigProblem[] = []
+  for (const error of document.errors) {
+    const position = error.linePos?.[0]
+    problems.push({
+      location: position ? `${display}:${position.line}:${position.col}` : display,
+      key: '(syntax)',
+      message: `YAML syntax error: ${error.message.split('\n')[0]}`,
+      hint: 'fix the YAML syntax (indentation, quotes, colons)',
+    })
+  }
+
+  if (problems.length > 0) throw new ConfigProblemsError(problems)
+
+  const validated = validateDocument(document.contents, display, lines, problems)
+  const settings = {...defaultSettings(), ...validated.values} as Settings
+  const hostLocation = (index: number): string => {
+    const node = document.getIn(['hosts', index], true) as {range?: [number, number, number]} | undefined
+    const position = node?.range ? lines.linePos(node.range[0]) : undefined
+    return position ? `${display}:${position.line}:${position.col}` : display
+  }
+
+  settings.hosts = normalizeHosts(settings.hosts, hostLocation, problems)
+
+  const hostOverrides: Record<string, Partial<HostSettings>> = {}
+  for (const [host, overrides] of Object.entries(validated.hostConfig)) {
+    let normalized = host
+    try {
+      normalized = normalizeDomain(host)
+    } catch {}
+
+    if (!settings.hosts.includes(normalized)) {
+      const node = validated.hostConfigNodes[host]
+      const position = node?.range ? lines.linePos(node.range[0]) : undefined
+      problems.push({
+        location: position ? `${display}:${position.line}:${position.col}` : display,
+        key: `host_config.${host}`,
+        message: `host_config names ${host}, which is not in hosts (${settings.hosts.join(', ')})`,
+        hint: `add ${host} to hosts, or remove its host_config entry`,
+      })
+      continue
+    }
+
+    hostOverrides[normalized] = overrides as Partial<HostSettings>
+  }
+
+  if (problems.length > 0) throw new ConfigProblemsError(problems)
+  return new Configuration(file, settings, hostOverrides)
+}
+
+function normalizeHosts(hosts: string[], location: (index: number) => string, problems: ConfigProblem[]): string[] {
+  const normalized: string[] = []
+  for (const [index, host] of hosts.entries()) {
+    try {
+      const name = normalizeDomain(host)
+      if (normalized.includes(name)) {
+        problems.push({location: location(index), key: 'hosts', message: `hosts lists ${name} twice`})
+      } else normalized.push(name)
+    } catch (error) {
+      problems.push({
+        location: location(index),
+        key: 'hosts',
+        message: `hosts contains ${JSON.stringify(host)}, which is not a valid domain: ${error instanceof JidError ? error.message : String(error)}`,
+        hint: 'use a DNS domain name such as example.org',
+      })
+    }
+  }
+
+  return normalized
+}
+
+/** A human-readable description of every key, for `config init` comments and the README. */
+export function describeKey(key: string): string | undefined {
+  return CONFIG_KEYS[key]?.description
+}

@@ -1,0 +1,203 @@
+/**
+ * Every configuration key xmppctl knows, its type, allowed values and default.
+ * Key names follow ejabberd's where one exists (DESIGN.md "Configuration").
+ */
+
+export type ValueSpec =
+  | {type: 'string'; nonEmpty?: boolean}
+  | {type: 'integer'; min?: number; max?: number}
+  | {type: 'boolean'}
+  | {type: 'enum'; values: readonly string[]}
+  | {type: 'list'; of: ValueSpec; nonEmpty?: boolean; unique?: boolean}
+  | {type: 'object'; keys: Record<string, KeySpec>}
+
+export interface KeySpec {
+  spec: ValueSpec
+  description: string
+  default?: unknown
+  /** May be overridden per host under `host_config`. */
+  perHost?: boolean
+  required?: boolean
+}
+
+export const SCRAM_HASH_NAMES = ['sha1', 'sha256', 'sha512'] as const
+export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap', 'gssapi'] as const
+export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
+export const SASL_MECHANISMS = [
+  'PLAIN',
+  'ANONYMOUS',
+  'EXTERNAL',
+  'GSSAPI',
+  'X-OAUTH2',
+  'SCRAM-SHA-1',
+  'SCRAM-SHA-1-PLUS',
+  'SCRAM-SHA-256',
+  'SCRAM-SHA-256-PLUS',
+  'SCRAM-SHA-512',
+  'SCRAM-SHA-512-PLUS',
+] as const
+
+const string: ValueSpec = {type: 'string', nonEmpty: true}
+const port: ValueSpec = {type: 'integer', min: 1, max: 65_535}
+const seconds: ValueSpec = {type: 'integer', min: 1, max: 86_400}
+
+const listener: ValueSpec = {
+  type: 'object',
+  keys: {
+    port: {spec: port, description: 'TCP port to listen on', required: true},
+    ip: {spec: string, description: 'address to bind', default: '::'},
+    module: {spec: {type: 'enum', values: ['c2s']}, description: 'what the listener serves', default: 'c2s'},
+    starttls: {
+      spec: {type: 'enum', values: ['required', 'optional', 'disabled']},
+      description: 'STARTTLS on a plain listener',
+      default: 'required',
+    },
+    tls: {spec: {type: 'boolean'}, description: 'direct TLS (XEP-0368)', default: false},
+  },
+}
+
+/** Keys that may appear at top level; `perHost` ones also under `host_config.HOST`. */
+export const CONFIG_KEYS: Record<string, KeySpec> = {
+  hosts: {
+    spec: {type: 'list', of: string, nonEmpty: true, unique: true},
+    description: 'the virtual hosts served',
+    default: ['localhost'],
+  },
+  data_dir: {spec: string, description: 'SQLite store, certificates and pid file (relative to the configuration file)', default: './data'},
+  listen: {
+    spec: {type: 'list', of: listener},
+    description: 'listeners of the bundled server',
+    default: [
+      {port: 5222, module: 'c2s', starttls: 'required'},
+      {port: 5223, module: 'c2s', tls: true},
+    ],
+  },
+  certfiles: {spec: {type: 'list', of: string}, description: 'certificate files or globs', default: []},
+  tls: {
+    spec: {
+      type: 'object',
+      keys: {
+        min_version: {spec: {type: 'enum', values: TLS_VERSIONS}, description: 'lowest TLS version accepted', default: 'TLSv1.2'},
+        ciphers: {spec: string, description: 'OpenSSL cipher string, or "default"', default: 'default'},
+        dhparam: {spec: string, description: 'RFC 7919 group name or a PEM file', default: 'ffdhe3072'},
+      },
+    },
+    description: 'TLS policy',
+    default: {min_version: 'TLSv1.2', ciphers: 'default', dhparam: 'ffdhe3072'},
+  },
+  auth_method: {
+    spec: {type: 'list', of: {type: 'enum', values: AUTH_METHODS}, nonEmpty: true, unique: true},
+    description: 'authentication backends, tried in order',
+    default: ['internal'],
+    perHost: true,
+  },
+  auth_password_format: {
+    spec: {type: 'enum', values: ['scram', 'plain']},
+    description: 'how the internal store keeps passwords',
+    default: 'scram',
+    perHost: true,
+  },
+  auth_scram_hash: {
+    spec: {type: 'list', of: {type: 'enum', values: SCRAM_HASH_NAMES}, nonEmpty: true, unique: true},
+    description: 'SCRAM hashes stored for every account',
+    default: ['sha1', 'sha256'],
+    perHost: true,
+  },
+  auth_scram_iterations: {
+    spec: {type: 'integer', min: 4096, max: 10_000_000},
+    description: 'PBKDF2 iterations for new credentials (RFC 7677 asks for at least 4096)',
+    default: 10_000,
+    perHost: true,
+  },
+  auth_use_cache: {spec: {type: 'boolean'}, description: 'cache answers of slow backends', default: true, perHost: true},
+  auth_cache_size: {spec: {type: 'integer', min: 1}, description: 'entries in the auth cache', default: 1000, perHost: true},
+  auth_cache_life_time: {spec: seconds, description: 'seconds an auth cache entry lives', default: 600, perHost: true},
+  auth_cache_missed: {spec: {type: 'boolean'}, description: 'also cache failed lookups', default: true, perHost: true},
+  extauth_program: {spec: string, description: 'external authentication program', perHost: true},
+  extauth_protocol: {
+    spec: {type: 'enum', values: ['generic', 'ejabberd']},
+    description: 'generic (line-based) or ejabberd (length-prefixed)',
+    default: 'generic',
+    perHost: true,
+  },
+  extauth_pool_size: {spec: {type: 'integer', min: 1, max: 64}, description: 'external auth processes', default: 1, perHost: true},
+  extauth_timeout: {spec: seconds, description: 'seconds per external auth request', default: 5, perHost: true},
+  saslauthd_socket: {spec: string, description: 'saslauthd unix socket', default: '/var/run/saslauthd/mux', perHost: true},
+  cyrus_service_name: {spec: string, description: 'service name sent to saslauthd', default: 'xmpp', perHost: true},
+  cyrus_service_realm: {spec: {type: 'string'}, description: 'realm sent to saslauthd (default: the host)', perHost: true},
+  cyrus_require_provisioning: {
+    spec: {type: 'boolean'},
+    description: 'saslauthd users must also exist in the internal store',
+    default: false,
+    perHost: true,
+  },
+  pam_service: {spec: string, description: 'PAM service name', default: 'xmpp', perHost: true},
+  pam_userinfotype: {
+    spec: {type: 'enum', values: ['username', 'jid']},
+    description: 'what PAM gets as the user name',
+    default: 'username',
+    perHost: true,
+  },
+  jwt_key: {spec: string, description: 'file with a PEM key, a JWK or a JWK Set', perHost: true},
+  jwt_jid_field: {spec: string, description: 'JWT claim holding the JID', default: 'jid', perHost: true},
+  anonymous_protocol: {
+    spec: {type: 'enum', values: ['sasl_anon', 'login_anon', 'both']},
+    description: 'how anonymous logins are offered',
+    default: 'sasl_anon',
+    perHost: true,
+  },
+  disable_sasl_mechanisms: {
+    spec: {type: 'list', of: {type: 'enum', values: SASL_MECHANISMS}, unique: true},
+    description: 'SASL mechanisms never offered',
+    default: [],
+    perHost: true,
+  },
+  c2s_require_encryption: {spec: {type: 'boolean'}, description: 'refuse clients before TLS', default: true, perHost: true},
+}
+
+/** The configuration value of a key: what validation guarantees. */
+export interface Settings {
+  hosts: string[]
+  data_dir: string
+  listen: Array<{port: number; ip: string; module: 'c2s'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean}>
+  certfiles: string[]
+  tls: {min_version: (typeof TLS_VERSIONS)[number]; ciphers: string; dhparam: string}
+  auth_method: Array<(typeof AUTH_METHODS)[number]>
+  auth_password_format: 'scram' | 'plain'
+  auth_scram_hash: Array<(typeof SCRAM_HASH_NAMES)[number]>
+  auth_scram_iterations: number
+  auth_use_cache: boolean
+  auth_cache_size: number
+  auth_cache_life_time: number
+  auth_cache_missed: boolean
+  extauth_program?: string
+  extauth_protocol: 'generic' | 'ejabberd'
+  extauth_pool_size: number
+  extauth_timeout: number
+  saslauthd_socket: string
+  cyrus_service_name: string
+  cyrus_service_realm?: string
+  cyrus_require_provisioning: boolean
+  pam_service: string
+  pam_userinfotype: 'username' | 'jid'
+  jwt_key?: string
+  jwt_jid_field: string
+  anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
+  disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
+  c2s_require_encryption: boolean
+}
+
+/** The keys that `host_config` may override, resolved for one host. */
+export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls'> & {host: string}
+
+export const PER_HOST_KEYS = Object.keys(CONFIG_KEYS).filter((key) => CONFIG_KEYS[key].perHost)
+
+/** A fresh copy of every default, so callers may not mutate shared state. */
+export function defaultSettings(): Settings {
+  const settings: Record<string, unknown> = {}
+  for (const [key, {default: value}] of Object.entries(CONFIG_KEYS)) {
+    if (value !== undefined) settings[key] = structuredClone(value)
+  }
+
+  return settings as unknown as Settings
+}

@@ -1,0 +1,280 @@
+import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
+
+import {CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, type ValueSpec} from './schema.js'
+
+/** One thing wrong with a configuration file, located as precisely as the YAML allows. */
+export interface ConfigProblem {
+  /** `file:line:column`, or the key path when the value did not come from a file. */
+  location: string
+  key: string
+  message: string
+  hint?: string
+}
+
+interface Walk {
+  file: string
+  lines: LineCounter | undefined
+  problems: ConfigProblem[]
+}
+
+function locate(walk: Walk, node: Node | null | undefined, key: string): string {
+  const offset = node?.range?.[0]
+  if (offset === undefined || !walk.lines) return walk.file ? `${walk.file} (${key})` : key
+  const {line, col} = walk.lines.linePos(offset)
+  return `${walk.file}:${line}:${col}`
+}
+
+function report(walk: Walk, node: Node | null | undefined, key: string, message: string, hint?: string): void {
+  walk.problems.push({location: locate(walk, node, key), key, message, hint})
+}
+
+function describe(spec: ValueSpec): string {
+  switch (spec.type) {
+    case 'boolean': {
+      return 'true or false'
+    }
+
+    case 'enum': {
+      return `one of ${spec.values.join(', ')}`
+    }
+
+    case 'integer': {
+      const range = [spec.min === undefined ? '' : `≥ ${spec.min}`, spec.max === undefined ? '' : `≤ ${spec.max}`].filter(Boolean)
+      return `an integer${range.length > 0 ? ` ${range.join(' and ')}` : ''}`
+    }
+
+    case 'list': {
+      return `a list of ${describe(spec.of).replace(/^(a|an) /, '')}s`.replace(/ss$/, 's')
+    }
+
+    case 'object': {
+      return `a mapping with keys ${Object.keys(spec.keys).join(', ')}`
+    }
+
+    case 'string': {
+      return 'a string'
+    }
+  }
+}
+
+/** Levenshtein distance, for did-you-mean suggestions on unknown keys. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({length: b.length + 1}, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+
+    previous = current
+  }
+
+  return previous[b.length]
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+
+  return best
+}
+
+function fromJs(node: Node | null | undefined): unknown {
+  return node && 'toJSON' in node ? (node as {toJSON(): unknown}).toJSON() : undefined
+}
+
+/**
+ * Checks one value against its spec and returns the plain value (with object
+ * defaults filled in), or `undefined` after reporting a problem.
+ */
+function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, key: string): unknown {
+  const expected = `${key} must be ${describe(spec)}`
+  switch (spec.type) {
+    case 'boolean': {
+      if (isScalar(node) && typeof node.value === 'boolean') return node.value
+      report(walk, node, key, `${expected}, not ${shown(node)}`)
+      return undefined
+    }
+
+    case 'integer': {
+      if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
+        report(walk, node, key, `${expected}, not ${shown(node)}`)
+        return undefined
+      }
+
+      if ((spec.min !== undefined && node.value < spec.min) || (spec.max !== undefined && node.value > spec.max)) {
+        report(walk, node, key, `${expected}, not ${node.value}`)
+        return undefined
+      }
+
+      return node.value
+    }
+
+    case 'string': {
+      if (!isScalar(node) || typeof node.value !== 'string' || (spec.nonEmpty && node.value.length === 0)) {
+        report(walk, node, key, `${expected}${spec.nonEmpty ? ' that is not empty' : ''}, not ${shown(node)}`)
+        return undefined
+      }
+
+      return node.value
+    }
+
+    case 'enum': {
+      const value = isScalar(node) ? node.value : undefined
+      if (typeof value === 'string' && spec.values.includes(value)) return value
+      const suggestion = typeof value === 'string' ? didYouMean(value, spec.values) : undefined
+      report(
+        walk,
+        node,
+        key,
+        `${key} must be ${describe(spec)}, not ${shown(node)}`,
+        suggestion ? `did you mean ${suggestion}?` : undefined,
+      )
+      return undefined
+    }
+
+    case 'list': {
+      // A single scalar where a list is expected is accepted as a one-item list, as ejabberd does.
+      const items = isSeq(node) ? node.items : isScalar(node) && node.value !== null ? [node] : undefined
+      if (!items) {
+        report(walk, node, key, `${expected}, not ${shown(node)}`)
+        return undefined
+      }
+
+      if (spec.nonEmpty && items.length === 0) {
+        report(walk, node, key, `${key} must not be empty`)
+        return undefined
+      }
+
+      const values: unknown[] = []
+      let failed = false
+      for (const [index, item] of items.entries()) {
+        const value = checkValue(walk, item as Node, spec.of, `${key}[${index}]`)
+        if (value === undefined) failed = true
+        else if (spec.unique && values.some((seen) => JSON.stringify(seen) === JSON.stringify(value))) {
+          report(walk, item as Node, key, `${key} lists ${JSON.stringify(value)} twice`)
+          failed = true
+        } else values.push(value)
+      }
+
+      return failed ? undefined : values
+    }
+
+    case 'object': {
+      return checkMapping(walk, node, spec.keys, key, expected)
+    }
+  }
+}
+
+function checkMapping(
+  walk: Walk,
+  node: Node | null | undefined,
+  keys: Record<string, KeySpec>,
+  path: string,
+  expected: string,
+  skip: ReadonlySet<string> = new Set(),
+): Record<string, unknown> | undefined {
+  if (!isMap(node)) {
+    report(walk, node, path, `${expected}, not ${shown(node)}`)
+    return undefined
+  }
+
+  const result: Record<string, unknown> = {}
+  let failed = false
+  for (const pair of node.items) {
+    const keyNode = pair.key as Node
+    const name = isScalar(keyNode) ? String(keyNode.value) : String(fromJs(keyNode))
+    if (skip.has(name)) continue
+    const keySpec = keys[name]
+    const keyPath = path ? `${path}.${name}` : name
+    if (!keySpec) {
+      const suggestion = didYouMean(name, [...Object.keys(keys), ...skip])
+      report(
+        walk,
+        keyNode,
+        keyPath,
+        `unknown key ${keyPath}`,
+        suggestion ? `did you mean ${path ? `${path}.` : ''}${suggestion}?` : `known keys: ${Object.keys(keys).join(', ')}`,
+      )
+      failed = true
+      continue
+    }
+
+    const value = checkValue(walk, pair.value as Node, keySpec.spec, keyPath)
+    if (value === undefined) failed = true
+    else result[name] = value
+  }
+
+  for (const [name, keySpec] of Object.entries(keys)) {
+    if (name in result) continue
+    if (keySpec.required) {
+      report(walk, node, path ? `${path}.${name}` : name, `${path ? `${path}.` : ''}${name} is required`)
+      failed = true
+    } else if (keySpec.default !== undefined && path !== '') result[name] = structuredClone(keySpec.default)
+  }
+
+  return failed ? undefined : result
+}
+
+function shown(node: Node | null | undefined): string {
+  if (node === null || node === undefined) return 'nothing'
+  if (isScalar(node)) return node.value === null ? 'nothing (null)' : JSON.stringify(node.value)
+  if (isSeq(node)) return 'a list'
+  if (isMap(node)) return 'a mapping'
+  return 'an alias'
+}
+
+export interface ValidatedDocument {
+  /** Top-level keys present in the file, already checked. */
+  values: Record<string, unknown>
+  /** host → per-host overrides, keys checked against the per-host subset. */
+  hostConfig: Record<string, Record<string, unknown>>
+  hostConfigNodes: Record<string, Node>
+}
+
+/** Validates a parsed YAML document's root; problems are appended to `problems`. */
+export function validateDocument(
+  root: Node | null | undefined,
+  file: string,
+  lines: LineCounter | undefined,
+  problems: ConfigProblem[],
+): ValidatedDocument {
+  const walk: Walk = {file, lines, problems}
+  const empty: ValidatedDocument = {values: {}, hostConfig: {}, hostConfigNodes: {}}
+  if (root === null || root === undefined || (isScalar(root) && root.value === null)) return empty
+
+  if (!isMap(root)) {
+    report(walk, root, '(top level)', `the configuration must be a mapping of keys to values, not ${shown(root)}`)
+    return empty
+  }
+
+  const hostConfigPair = root.items.find((pair) => isScalar(pair.key) && pair.key.value === 'host_config')
+  const values = checkMapping(walk, root, CONFIG_KEYS, '', '', new Set(['host_config'])) ?? {}
+
+  const result: ValidatedDocument = {values, hostConfig: {}, hostConfigNodes: {}}
+  if (!hostConfigPair) return result
+  const hostConfigNode = hostConfigPair.value as Node
+  if (!isMap(hostConfigNode)) {
+    report(walk, hostConfigNode, 'host_config', `host_config must be a mapping of host names to settings, not ${shown(hostConfigNode)}`)
+    return result
+  }
+
+  const perHostKeys = Object.fromEntries(PER_HOST_KEYS.map((key) => [key, {...CONFIG_KEYS[key], default: undefined}]))
+  for (const pair of hostConfigNode.items) {
+    const host = String(fromJs(pair.key as Node)).toLowerCase()
+    const overrides = checkMapping(walk, pair.value as Node, perHostKeys, `host_config.${host}`, `host_config.${host} must be a mapping of per-host keys (${PER_HOST_KEYS.join(', ')})`)
+    if (overrides) {
+      result.hostConfig[host] = overrides
+      result.hostConfigNodes[host] = pair.key as Node
+    }
+  }
+
+  return result
+}

@@ -1,0 +1,283 @@
+import Database from 'better-sqlite3'
+import {closeSync, mkdirSync, openSync} from 'node:fs'
+import path from 'node:path'
+
+import {AccountExistsError, StoreError, osErrorText} from '../../errors.js'
+import type {ScramHash} from '../../sasl/scram.js'
+import type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from '../account-store.js'
+import {APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION} from './schema.js'
+
+export const STORE_FILE = 'accounts.sqlite'
+
+/** Rows read per query while listing, so a million accounts never sit in memory. */
+const LIST_PAGE_SIZE = 1000
+
+interface AccountRow {
+  host: string
+  username: string
+  state: AccountState
+  disabled_reason: string | null
+  created_at: number
+  plaintext: string | null
+}
+
+interface CredentialRow {
+  hash: ScramHash
+  salt: Buffer
+  iterations: number
+  stored_key: Buffer
+  server_key: Buffer
+}
+
+interface SummaryRow extends Omit<AccountRow, 'plaintext'> {
+  hashes: string | null
+  iterations: number | null
+  has_plaintext: number
+}
+
+function isSqliteError(error: unknown, ...codes: string[]): boolean {
+  return error instanceof Error && 'code' in error && codes.includes(String((error as {code: unknown}).code))
+}
+
+/**
+ * Creates the data directory (0700) and the database file (0600) with their
+ * final modes from the start, so there is never a moment where they are
+ * readable by others; SQLite gives its -wal and -shm files the database's mode.
+ */
+function createPrivateFile(dataDir: string, file: string): void {
+  try {
+    mkdirSync(dataDir, {recursive: true, mode: 0o700})
+  } catch (error) {
+    throw new StoreError(
+      'store-unwritable',
+      `cannot create data directory ${dataDir}: ${osErrorText(error)}`,
+      'set data_dir to a directory this user can write, or fix its permissions',
+      error,
+    )
+  }
+
+  try {
+    closeSync(openSync(file, 'wx', 0o600))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return
+    throw new StoreError(
+      'store-unwritable',
+      `cannot create account store ${file}: ${osErrorText(error)}`,
+      'set data_dir to a directory this user can write, or fix its permissions',
+      error,
+    )
+  }
+}
+
+export class SqliteAccountStore implements AccountStore {
+  readonly location: string
+  private readonly db: Database.Database
+  private readonly statements
+
+  private constructor(file: string, db: Database.Database) {
+    this.location = file
+    this.db = db
+    this.statements = {
+      account: db.prepare<[string, string], AccountRow>(
+        'SELECT host, username, state, disabled_reason, created_at, plaintext FROM accounts WHERE host = ? AND username = ?',
+      ),
+      credentials: db.prepare<[string, string], CredentialRow>(
+        'SELECT hash, salt, iterations, stored_key, server_key FROM scram_credentials WHERE host = ? AND username = ? ORDER BY hash',
+      ),
+      exists: db.prepare<[string, string], {found: number}>('SELECT 1 AS found FROM accounts WHERE host = ? AND username = ?'),
+      insertAccount: db.prepare(
+        'INSERT INTO accounts (host, username, state, created_at, plaintext) VALUES (?, ?, \'enabled\', ?, ?)',
+      ),
+      setPlaintext: db.prepare('UPDATE accounts SET plaintext = ? WHERE host = ? AND username = ?'),
+      deleteCredentials: db.prepare('DELETE FROM scram_credentials WHERE host = ? AND username = ?'),
+      insertCredential: db.prepare(
+        'INSERT INTO scram_credentials (host, username, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      deleteAccount: db.prepare('DELETE FROM accounts WHERE host = ? AND username = ?'),
+      setState: db.prepare('UPDATE accounts SET state = ?, disabled_reason = ? WHERE host = ? AND username = ?'),
+      count: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM accounts'),
+      countHost: db.prepare<[string], {n: number}>('SELECT count(*) AS n FROM accounts WHERE host = ?'),
+    }
+  }
+
+  /** Opens (creating if needed) the store in `dataDir`. */
+  static open(dataDir: string): SqliteAccountStore {
+    const file = path.join(dataDir, STORE_FILE)
+    createPrivateFile(dataDir, file)
+    let db: Database.Database
+    try {
+      db = new Database(file, {timeout: 5000})
+    } catch (error) {
+      throw new StoreError('store-unwritable', `cannot open account store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
+    }
+
+    try {
+      prepareDatabase(db, file)
+      return new SqliteAccountStore(file, db)
+    } catch (error) {
+      db.close()
+      if (error instanceof StoreError) throw error
+      if (isSqliteError(error, 'SQLITE_NOTADB', 'SQLITE_CORRUPT')) {
+        throw new StoreError(
+          'store-corrupt',
+          `${file} is not a usable SQLite database (${(error as Error).message})`,
+          'restore it from a backup, or move it away to start a new store',
+          error,
+        )
+      }
+
+      if (isSqliteError(error, 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_IOERR_SHMOPEN')) {
+        throw new StoreError('store-unwritable', `cannot write account store ${file}: ${(error as Error).message}`, 'check the permissions of the data directory and the store file', error)
+      }
+
+      throw error
+    }
+  }
+
+  async getAccount(host: string, username: string): Promise<StoredAccount | undefined> {
+    const row = this.statements.account.get(host, username)
+    if (!row) return undefined
+    const credentials = this.statements.credentials.all(host, username).map((credential) => ({
+      hash: credential.hash,
+      salt: credential.salt,
+      iterations: credential.iterations,
+      storedKey: credential.stored_key,
+      serverKey: credential.server_key,
+    }))
+    return {
+      host: row.host,
+      username: row.username,
+      state: row.state,
+      disabledReason: row.disabled_reason ?? undefined,
+      createdAt: new Date(row.created_at),
+      plaintext: row.plaintext ?? undefined,
+      credentials,
+    }
+  }
+
+  async accountExists(host: string, username: string): Promise<boolean> {
+    return this.statements.exists.get(host, username) !== undefined
+  }
+
+  async createAccount(host: string, username: string, secrets: AccountSecrets): Promise<void> {
+    this.db.transaction(() => {
+      try {
+        this.statements.insertAccount.run(host, username, Date.now(), secrets.plaintext ?? null)
+      } catch (error) {
+        if (isSqliteError(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new AccountExistsError(`${username}@${host}`)
+        throw error
+      }
+
+      this.insertCredentials(host, username, secrets)
+    }).immediate()
+  }
+
+  async replaceSecrets(host: string, username: string, secrets: AccountSecrets): Promise<boolean> {
+    return this.db.transaction(() => {
+      const changed = this.statements.setPlaintext.run(secrets.plaintext ?? null, host, username).changes
+      if (changed === 0) return false
+      this.statements.deleteCredentials.run(host, username)
+      this.insertCredentials(host, username, secrets)
+      return true
+    }).immediate()
+  }
+
+  async deleteAccount(host: string, username: string): Promise<boolean> {
+    return this.statements.deleteAccount.run(host, username).changes > 0
+  }
+
+  async setState(host: string, username: string, state: AccountState, reason?: string): Promise<boolean> {
+    const stored = state === 'disabled' ? (reason ?? null) : null
+    return this.statements.setState.run(state, stored, host, username).changes > 0
+  }
+
+  async *listAccounts(host?: string): AsyncIterable<AccountSummary> {
+    // Keyset pagination: each page is its own short read, so no statement stays
+    // open across the consumer's awaits and writers are never blocked for long.
+    const page = this.db.prepare<unknown[], SummaryRow>(`
+      SELECT a.host, a.username, a.state, a.disabled_reason, a.created_at, a.plaintext IS NOT NULL AS has_plaintext,
+             (SELECT group_concat(hash) FROM scram_credentials c WHERE c.host = a.host AND c.username = a.username) AS hashes,
+             (SELECT max(iterations) FROM scram_credentials c WHERE c.host = a.host AND c.username = a.username) AS iterations
+      FROM accounts a
+      WHERE ${host === undefined ? '' : 'a.host = @host AND '}(a.host, a.username) > (@afterHost, @afterUser)
+      ORDER BY a.host, a.username
+      LIMIT ${LIST_PAGE_SIZE}`)
+    let afterHost = ''
+    let afterUser = ''
+    for (;;) {
+      const rows = page.all({host, afterHost, afterUser})
+      for (const row of rows) {
+        yield {
+          host: row.host,
+          username: row.username,
+          state: row.state,
+          disabledReason: row.disabled_reason ?? undefined,
+          createdAt: new Date(row.created_at),
+          hashes: row.hashes ? (row.hashes.split(',').sort() as ScramHash[]) : [],
+          iterations: row.iterations ?? undefined,
+          hasPlaintext: row.has_plaintext === 1,
+        }
+      }
+
+      if (rows.length < LIST_PAGE_SIZE) return
+      const last = rows.at(-1)!
+      afterHost = last.host
+      afterUser = last.username
+    }
+  }
+
+  async countAccounts(host?: string): Promise<number> {
+    return (host === undefined ? this.statements.count.get()! : this.statements.countHost.get(host)!).n
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close()
+  }
+
+  private insertCredentials(host: string, username: string, secrets: AccountSecrets): void {
+    for (const credential of secrets.credentials) {
+      this.statements.insertCredential.run(
+        host,
+        username,
+        credential.hash,
+        credential.salt,
+        credential.iterations,
+        credential.storedKey,
+        credential.serverKey,
+      )
+    }
+  }
+}
+
+/** Checks the file is ours (or new), brings its schema up to date, sets WAL. */
+function prepareDatabase(db: Database.Database, file: string): void {
+  const applicationId = db.pragma('application_id', {simple: true}) as number
+  const version = db.pragma('user_version', {simple: true}) as number
+  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {n: number}).n
+  const isNew = applicationId === 0 && version === 0 && tables === 0
+  if (!isNew && applicationId !== APPLICATION_ID) {
+    throw new StoreError(
+      'store-foreign',
+      `${file} is a SQLite database of another program, not an xmppctl account store`,
+      'point data_dir at a directory of its own, or move the file away',
+    )
+  }
+
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      'store-too-new',
+      `${file} has schema version ${version}, newer than this xmppctl understands (${SCHEMA_VERSION})`,
+      'upgrade xmppctl',
+    )
+  }
+
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  if (version === SCHEMA_VERSION) return
+  db.transaction(() => {
+    for (const migration of MIGRATIONS.slice(version)) db.exec(migration)
+    db.pragma(`application_id = ${APPLICATION_ID}`)
+    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  }).immediate()
+}

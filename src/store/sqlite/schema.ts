@@ -1,0 +1,36 @@
+/**
+ * The SQLite schema as a list of forward migrations. `PRAGMA user_version`
+ * holds how many have run; a store written by a newer xmppctl is refused
+ * rather than half-understood.
+ */
+
+/** "XMPC": marks a database file as ours, so a foreign SQLite file is never written to. */
+export const APPLICATION_ID = 0x58_4d_50_43
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE accounts (
+    host            TEXT    NOT NULL,
+    username        TEXT    NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'enabled' CHECK (state IN ('enabled', 'disabled')),
+    disabled_reason TEXT,
+    created_at      INTEGER NOT NULL,
+    plaintext       TEXT,
+    PRIMARY KEY (host, username)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE scram_credentials (
+    host       TEXT    NOT NULL,
+    username   TEXT    NOT NULL,
+    hash       TEXT    NOT NULL CHECK (hash IN ('sha1', 'sha256', 'sha512')),
+    salt       BLOB    NOT NULL,
+    iterations INTEGER NOT NULL CHECK (iterations > 0),
+    stored_key BLOB    NOT NULL,
+    server_key BLOB    NOT NULL,
+    PRIMARY KEY (host, username, hash),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length

@@ -1,0 +1,50 @@
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+/** The project root, from the compiled test files under dist/test/. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = path.join(PROJECT_ROOT, 'bin', 'run.js')
+
+/** A fresh directory, removed when the test ends. */
+export function tempDir(t: {after(fn: () => void): void}, prefix = 'xmppctl-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.after(() => rmSync(dir, {recursive: true, force: true}))
+  return dir
+}
+
+/** Writes `xmppctl.yml` in `dir` and returns its path. */
+export function writeConfig(dir: string, text: string): string {
+  const file = path.join(dir, 'xmppctl.yml')
+  writeFileSync(file, text)
+  return file
+}
+
+export interface CliResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the real CLI as a user would: a child process, no terminal, optional stdin. */
+export function runCli(
+  args: readonly string[],
+  options: {cwd: string; stdin?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
+    delete env.FORCE_COLOR
+    delete env.XMPPCTL_CONFIG
+    Object.assign(env, options.env)
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({status, stdout, stderr}))
+    child.stdin.end(options.stdin ?? '')
+  })
+}

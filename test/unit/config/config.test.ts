@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+
+import {ConfigProblemsError, loadConfig, parseConfig} from '../../../src/config/index.js'
+import {didYouMean} from '../../../src/config/validate.js'
+import {UnknownHostError} from '../../../src/errors.js'
+import {tempDir, writeConfig} from '../../helpers.js'
+
+function problemsOf(text: string): Array<{location: string; message: string; hint?: string}> {
+  try {
+    parseConfig(text, '/etc/xmppctl.yml')
+  } catch (error) {
+    assert.ok(error instanceof ConfigProblemsError, `expected ConfigProblemsError, got ${error}`)
+    return error.problems
+  }
+
+  assert.fail('the configuration was accepted')
+}
+
+describe('configuration', () => {
+  it('uses the built-in defaults when no file is named and ./xmppctl.yml is absent', (t) => {
+    const dir = tempDir(t)
+    const previous = process.cwd()
+    process.chdir(dir)
+    try {
+      const config = loadConfig(undefined, {})
+      assert.equal(config.file, undefined)
+      assert.deepEqual(config.hosts, ['localhost'])
+      assert.equal(config.dataDir, path.join(dir, 'data'))
+    } finally {
+      process.chdir(previous)
+    }
+  })
+
+  it('has the documented defaults', () => {
+    const config = parseConfig('', '/x/xmppctl.yml')
+    assert.deepEqual(config.hosts, ['localhost'])
+    assert.equal(config.settings.data_dir, './data')
+    assert.equal(config.dataDir, '/x/data')
+    const host = config.forHost('localhost')
+    assert.deepEqual(host.auth_method, ['internal'])
+    assert.equal(host.auth_password_format, 'scram')
+    assert.deepEqual(host.auth_scram_hash, ['sha1', 'sha256'])
+    assert.equal(host.auth_scram_iterations, 10_000)
+  })
+
+  it('merges host_config over the global settings, per host', () => {
+    const config = parseConfig(
+      'hosts: [example.org, Example.NET.]\nauth_scram_hash: [sha256]\nhost_config:\n  example.net:\n    auth_scram_hash: [sha512]\n    auth_password_format: plain\n',
+      '/x/xmppctl.yml',
+    )
+    assert.deepEqual(config.hosts, ['example.org', 'example.net'])
+    assert.deepEqual(config.forHost('example.org').auth_scram_hash, ['sha256'])
+    assert.deepEqual(config.forHost('example.net').auth_scram_hash, ['sha512'])
+    assert.equal(config.forHost('EXAMPLE.net').auth_password_format, 'plain')
+    assert.equal(config.forHost('example.org').auth_password_format, 'scram')
+  })
+
+  it('reports an unknown key with its line and column and a did-you-mean', () => {
+    const [problem] = problemsOf('hosts: [example.org]\nauth_scram_hashes: [sha1]\n')
+    assert.equal(problem.location, '/etc/xmppctl.yml:2:1')
+    assert.match(problem.message, /unknown key auth_scram_hashes/)
+    assert.equal(problem.hint, 'did you mean auth_scram_hash?')
+  })
+
+  it('reports a value outside the allowed ones, listing them', () => {
+    const [problem] = problemsOf('auth_password_format: scarm\n')
+    assert.equal(problem.location, '/etc/xmppctl.yml:1:23')
+    assert.match(problem.message, /auth_password_format must be one of scram, plain, not "scarm"/)
+    assert.equal(problem.hint, 'did you mean scram?')
+  })
+
+  it('reports every problem, not only the first', () => {
+    const problems = problemsOf('auth_scram_iterations: 12\nauth_use_cache: maybe\nauth_scram_hash: [sha1, md5]\nhosts: []\n')
+    assert.deepEqual(
+      problems.map((problem) => problem.location),
+      ['/etc/xmppctl.yml:1:24', '/etc/xmppctl.yml:2:17', '/etc/xmppctl.yml:3:25', '/etc/xmppctl.yml:4:8'],
+    )
+    assert.match(problems[0].message, /auth_scram_iterations must be an integer ≥ 4096 and ≤ 10000000, not 12/)
+    assert.match(problems[1].message, /true or false/)
+    assert.match(problems[2].message, /one of sha1, sha256, sha512, not "md5"/)
+    assert.match(problems[3].message, /hosts must not be empty/)
+  })
+
+  it('refuses host_config for a host that is not served, and keys that are not per host', () => {
+    const problems = problemsOf('hosts: [example.org]\nhost_config:\n  example.com: {auth_method: [pam]}\n  example.org: {data_dir: /tmp}\n')
+    assert.equal(problems.length, 2)
+    assert.match(problems[0].message, /unknown key host_config\.example\.org\.data_dir/)
+    assert.match(problems[1].message, /host_config names example\.com, which is not in hosts/)
+  })
+
+  it('reports YAML syntax errors with a position', () => {
+    const [problem] = problemsOf('hosts: [example.org\nauth_method: internal\n')
+    assert.match(problem.location, /^\/etc\/xmppctl\.yml:\d+:\d+$/)
+    assert.match(problem.message, /YAML syntax error/)
+  })
+
+  it('refuses invalid host names', () => {
+    const [problem] = problemsOf('hosts: ["exa mple.org"]\n')
+    assert.equal(problem.location, '/etc/xmppctl.yml:1:9')
+    assert.match(problem.message, /not a valid domain/)
+  })
+
+  it('fills listener defaults and accepts a single value where a list is expected', () => {
+    const config = parseConfig('listen:\n  - {port: 5322}\nauth_method: internal\n', '/x/xmppctl.yml')
+    assert.deepEqual(config.settings.listen, [{port: 5322, ip: '::', module: 'c2s', starttls: 'required', tls: false}])
+    assert.deepEqual(config.settings.auth_method, ['internal'])
+  })
+
+  it('names the configured hosts when asked for another', () => {
+    const config = parseConfig('hosts: [example.org, example.net]\n', '/x/xmppctl.yml')
+    assert.throws(() => config.forHost('example.com'), (error: unknown) => {
+      assert.ok(error instanceof UnknownHostError)
+      assert.equal(error.message, 'host example.com is not configured (configured: example.org, example.net)')
+      return true
+    })
+  })
+
+  it('reads the file named by XMPPCTL_CONFIG and resolves data_dir next to it', (t) => {
+    const dir = tempDir(t)
+    const file = writeConfig(dir, 'hosts: [example.org]\ndata_dir: store\n')
+    const config = loadConfig(undefined, {XMPPCTL_CONFIG: file})
+    assert.equal(config.file, file)
+    assert.equal(config.dataDir, path.join(dir, 'store'))
+  })
+
+  it('fails clearly when an explicit file is missing', (t) => {
+    const dir = tempDir(t)
+    assert.throws(() => loadConfig(path.join(dir, 'nope.yml'), {}), /cannot read configuration file .*nope\.yml: ENOENT/)
+  })
+
+  it('suggests the nearest key only when it is near', () => {
+    assert.equal(didYouMean('auth_metod', ['auth_method', 'hosts']), 'auth_method')
+    assert.equal(didYouMean('completely_different', ['auth_method', 'hosts']), undefined)
+  })
+})

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
+import {existsSync, statSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import Database from 'better-sqlite3'
+
+import {AccountExistsError, StoreError} from '../../../src/errors.js'
+import type {ScramCredentials} from '../../../src/sasl/scram.js'
+import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'
+import {tempDir} from '../../helpers.js'
+
+function credential(hash: ScramCredentials['hash'], iterations = 4096): ScramCredentials {
+  const size = {sha1: 20, sha256: 32, sha512: 64}[hash]
+  return {hash, salt: randomBytes(16), iterations, storedKey: randomBytes(size), serverKey: randomBytes(size)}
+}
+
+function open(t: {after(fn: () => void): void}): {store: SqliteAccountStore; dir: string} {
+  const dir = path.join(tempDir(t), 'data')
+  const store = SqliteAccountStore.open(dir)
+  t.after(() => void store.close())
+  return {store, dir}
+}
+
+describe('SQLite account store', () => {
+  it('creates the data directory 0700 and the database 0600, with WAL', (t) => {
+    const {store, dir} = open(t)
+    assert.equal(statSync(dir).mode & 0o777, 0o700)
+    assert.equal(statSync(path.join(dir, STORE_FILE)).mode & 0o777, 0o600)
+    assert.equal(store.location, path.join(dir, STORE_FILE))
+    const db = new Database(path.join(dir, STORE_FILE), {readonly: true})
+    t.after(() => db.close())
+    assert.equal(db.pragma('journal_mode', {simple: true}), 'wal')
+    assert.equal(db.pragma('user_version', {simple: true}), 1)
+  })
+
+  it('gives the WAL and shared-memory files the database mode, even with a permissive umask', async (t) => {
+    const previous = process.umask(0o022)
+    try {
+      const {store, dir} = open(t)
+      await store.createAccount('example.org', 'alice', {credentials: [credential('sha1')], plaintext: undefined})
+      for (const suffix of ['-wal', '-shm']) {
+        assert.equal(statSync(path.join(dir, STORE_FILE + suffix)).mode & 0o777, 0o600, suffix)
+      }
+    } finally {
+      process.umask(previous)
+    }
+  })
+
+  it('stores every credential of an account and reads back the same bytes', async (t) => {
+    const {store} = open(t)
+    const credentials = [credential('sha1'), credential('sha256'), credential('sha512')]
+    await store.createAccount('example.org', 'alice', {credentials, plaintext: undefined})
+    const account = await store.getAccount('example.org', 'alice')
+    assert.ok(account)
+    assert.equal(account.state, 'enabled')
+    assert.equal(account.plaintext, undefined)
+    assert.deepEqual(
+      account.credentials.map((c) => [c.hash, c.salt.toString('hex'), c.iterations, c.storedKey.toString('hex'), c.serverKey.toString('hex')]),
+      credentials.map((c) => [c.hash, c.salt.toString('hex'), c.iterations, c.storedKey.toString('hex'), c.serverKey.toString('hex')]),
+    )
+    assert.ok(Math.abs(account.createdAt.getTime() - Date.now()) < 60_000)
+  })
+
+  it('refuses to create an account twice and leaves the first untouched', async (t) => {
+    const {store} = open(t)
+    const first = credential('sha1')
+    await store.createAccount('example.org', 'alice', {credentials: [first], plaintext: undefined})
+    await assert.rejects(store.createAccount('example.org', 'alice', {credentials: [credential('sha256')], plaintext: 'x'}), AccountExistsError)
+    const account = await store.getAccount('example.org', 'alice')
+    assert.deepEqual(account?.credentials.map((c) => c.hash), ['sha1'])
+    assert.equal(account?.plaintext, undefined)
+  })
+
+  it('writes an account and its credentials in one transaction', async (t) => {
+    const {store} = open(t)
+    const broken = {...credential('sha256'), iterations: 0} // violates the CHECK constraint after the account row is written
+    await assert.rejects(store.createAccount('example.org', 'bob', {credentials: [credential('sha1'), broken], plaintext: undefined}))
+    assert.equal(await store.accountExists('example.org', 'bob'), false)
+    assert.equal(await store.countAccounts(), 0)
+  })
+
+  it('replaces all secrets at once, and not at all when a credential is bad', async (t) => {
+    const {store} = open(t)
+    await store.createAccount('example.org', 'alice', {credentials: [credential('sha1'), credential('sha256')], plaintext: undefined})
+    assert.equal(await store.replaceSecrets('example.org', 'alice', {credentials: [credential('sha512', 20_000)], plaintext: undefined}), true)
+    assert.deepEqual((await store.getAccount('example.org', 'alice'))?.credentials.map((c) => [c.hash, c.iterations]), [['sha512', 20_000]])
+    await assert.rejects(store.replaceSecrets('example.org', 'alice', {credentials: [credential('sha1'), {...credential('sha256'), iterations: -1}], plaintext: undefined}))
+    assert.deepEqual((await store.getAccount('example.org', 'alice'))?.credentials.map((c) => c.hash), ['sha512'])
+    assert.equal(await store.replaceSecrets('example.org', 'nobody', {credentials: [], plaintext: 'x'}), false)
+  })
+
+  it('keeps accounts per host', async (t) => {
+    const {store} = open(t)
+    await store.createAccount('example.org', 'alice', {credentials: [], plaintext: 'one'})
+    await store.createAccount('example.net', 'alice', {credentials: [], plaintext: 'two'})
+    assert.equal((await store.getAccount('example.org', 'alice'))?.plaintext, 'one')
+    assert.equal((await store.getAccount('example.net', 'alice'))?.plaintext, 'two')
+    assert.equal(await store.countAccounts('example.net'), 1)
+    assert.equal(await store.deleteAccount('example.net', 'alice'), true)
+    assert.equal(await store.deleteAccount('example.net', 'alice'), false)
+    assert.equal(await store.accountExists('example.org', 'alice'), true)
+  })
+
+  it('disables with a reason and enables again, clearing it', async (t) => {
+    const {store} = open(t)
+    await store.createAccount('example.org', 'mallory', {credentials: [credential('sha1')], plaintext: undefined})
+    assert.equal(await store.setState('example.org', 'mallory', 'disabled', 'spam'), true)
+    let account = await store.getAccount('example.org', 'mallory')
+    assert.equal(account?.state, 'disabled')
+    assert.equal(account?.disabledReason, 'spam')
+    await store.setState('example.org', 'mallory', 'enabled')
+    account = await store.getAccount('example.org', 'mallory')
+    assert.equal(account?.state, 'enabled')
+    assert.equal(account?.disabledReason, undefined)
+    assert.equal(await store.setState('example.org', 'nobody', 'disabled'), false)
+  })
+
+  it('lists accounts in order across pages, without secrets', async (t) => {
+    const {store} = open(t)
+    const names = Array.from({length: 2503}, (_, index) => `user${String(index).padStart(5, '0')}`)
+    for (const name of names) await store.createAccount('example.org', name, {credentials: [credential('sha256'), credential('sha1')], plaintext: undefined})
+    await store.createAccount('example.net', 'zed', {credentials: [], plaintext: 'secret'})
+    const listed: string[] = []
+    for await (const summary of store.listAccounts('example.org')) {
+      listed.push(summary.username)
+      assert.deepEqual(summary.hashes, ['sha1', 'sha256'])
+      assert.equal(summary.iterations, 4096)
+      assert.equal('plaintext' in summary, false)
+    }
+
+    assert.deepEqual(listed, names)
+    const all = []
+    for await (const summary of store.listAccounts()) all.push(`${summary.username}@${summary.host}`)
+    assert.equal(all.length, 2504)
+    assert.equal(all[0], 'zed@example.net')
+  })
+
+  it('upgrades nothing and keeps data when reopened', async (t) => {
+    const {store, dir} = open(t)
+    await store.createAccount('example.org', 'alice', {credentials: [credential('sha1')], plaintext: undefined})
+    await store.close()
+    const again = SqliteAccountStore.open(dir)
+    t.after(() => void again.close())
+    assert.equal(await again.accountExists('example.org', 'alice'), true)
+  })
+
+  it('refuses a file that is not a database, and does not change it', (t) => {
+    const dir = tempDir(t)
+    const garbage = randomBytes(8192)
+    writeFileSync(path.join(dir, STORE_FILE), garbage)
+    assert.throws(() => SqliteAccountStore.open(dir), (error: unknown) => error instanceof StoreError && error.code === 'store-corrupt' && /is not a usable SQLite database/.test(error.message))
+    assert.ok(existsSync(path.join(dir, STORE_FILE)))
+  })
+
+  it("refuses another program's SQLite database", (t) => {
+    const dir = tempDir(t)
+    const db = new Database(path.join(dir, STORE_FILE))
+    db.exec('CREATE TABLE photos (id INTEGER PRIMARY KEY)')
+    db.close()
+    assert.throws(() => SqliteAccountStore.open(dir), (error: unknown) => error instanceof StoreError && error.code === 'store-foreign')
+  })
+
+  it('refuses a store from a newer xmppctl', (t) => {
+    const {dir} = open(t)
+    const db = new Database(path.join(dir, STORE_FILE))
+    db.pragma('user_version = 99')
+    db.close()
+    assert.throws(() => SqliteAccountStore.open(dir), (error: unknown) => error instanceof StoreError && error.code === 'store-too-new')
+  })
+
+  it('names the path when the data directory is a file', (t) => {
+    const parent = tempDir(t)
+    writeFileSync(path.join(parent, 'data'), '')
+    assert.throws(() => SqliteAccountStore.open(path.join(parent, 'data')), (error: unknown) => error instanceof StoreError && error.code === 'store-unwritable' && error.message.includes(path.join(parent, 'data')))
+  })
+})
