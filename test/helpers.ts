@@ -37,6 +37,8 @@ export function runCli(
     const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
     delete env.FORCE_COLOR
     delete env.XMPPCTL_CONFIG
+    // A process under another uid cannot read root's oclif data directory; give it its own.
+    if (options.uid !== undefined) Object.assign(env, {HOME: options.cwd, XDG_DATA_HOME: options.cwd, XDG_CACHE_HOME: options.cwd, XDG_CONFIG_HOME: options.cwd})
     Object.assign(env, options.env)
     const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''

@@ -103,7 +103,7 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
 
 /** Parses and validates configuration text; `file` names it in error locations. */
 export function parseConfig(text: string, file: string): Configuration {
-  const display = path.relative(process.cwd(), file) || file
+  const display = displayPath(file)
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
     throw new ConfigError(`configuration file ${display} is larger than 1 MiB`, {hint: 'a configuration file is a few kilobytes; check the path'})
   }
@@ -183,4 +183,10 @@ function normalizeHosts(hosts: string[], location: (index: number) => string, pr
 /** A human-readable description of every key, for `config init` comments and the README. */
 export function describeKey(key: string): string | undefined {
   return CONFIG_KEYS[key]?.description
+}
+
+/** A path as an operator would type it: relative when under the working directory, else absolute. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
 }
