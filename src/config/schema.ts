@@ -153,6 +153,19 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     perHost: true,
   },
   c2s_require_encryption: {spec: {type: 'boolean'}, description: 'refuse clients before TLS', default: true, perHost: true},
+  allow_unencrypted_plain_auth: {
+    spec: {type: 'boolean'},
+    description: 'offer PLAIN on connections without TLS (the password then crosses the network in clear)',
+    default: false,
+    perHost: true,
+  },
+  jwt_clock_skew: {
+    spec: {type: 'integer', min: 0, max: 3600},
+    description: 'seconds of clock difference tolerated for a JWT\'s exp and nbf',
+    default: 30,
+    perHost: true,
+  },
+  saslauthd_timeout: {spec: seconds, description: 'seconds to wait for saslauthd\'s answer', default: 10, perHost: true},
 }
 
 /** The configuration value of a key: what validation guarantees. */
@@ -185,6 +198,9 @@ export interface Settings {
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
   disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
   c2s_require_encryption: boolean
+  allow_unencrypted_plain_auth: boolean
+  jwt_clock_skew: number
+  saslauthd_timeout: number
 }
 
 /** The keys that `host_config` may override, resolved for one host. */

@@ -52,5 +52,11 @@ export interface AccountStore {
   /** Accounts in (host, username) order, read in pages so that memory stays flat. */
   listAccounts(host?: string): AsyncIterable<AccountSummary>
   countAccounts(host?: string): Promise<number>
+  /**
+   * Accounts of `host` for which SCRAM with `hash` cannot be served: no stored
+   * credentials for that hash and no plaintext to derive them from. The
+   * mechanism offer (src/auth) offers SCRAM-`hash` only when this is 0.
+   */
+  countAccountsLackingHash(host: string, hash: ScramHash): Promise<number>
   close(): Promise<void>
 }

@@ -97,6 +97,10 @@ export class SqliteAccountStore implements AccountStore {
       setState: db.prepare('UPDATE accounts SET state = ?, disabled_reason = ? WHERE host = ? AND username = ?'),
       count: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM accounts'),
       countHost: db.prepare<[string], {n: number}>('SELECT count(*) AS n FROM accounts WHERE host = ?'),
+      countLackingHash: db.prepare<[string, ScramHash], {n: number}>(
+        `SELECT count(*) AS n FROM accounts a WHERE a.host = ? AND a.plaintext IS NULL
+           AND NOT EXISTS (SELECT 1 FROM scram_credentials c WHERE c.host = a.host AND c.username = a.username AND c.hash = ?)`,
+      ),
     }
   }
 
@@ -228,6 +232,10 @@ export class SqliteAccountStore implements AccountStore {
 
   async countAccounts(host?: string): Promise<number> {
     return (host === undefined ? this.statements.count.get()! : this.statements.countHost.get(host)!).n
+  }
+
+  async countAccountsLackingHash(host: string, hash: ScramHash): Promise<number> {
+    return this.statements.countLackingHash.get(host, hash)!.n
   }
 
   async close(): Promise<void> {

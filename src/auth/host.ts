@@ -1,0 +1,101 @@
+/**
+ * Authentication of one host: its chain of backends, its own cache, the
+ * mechanism offer for a connection, and SASL sessions. This is what the
+ * server calls (HostAuthenticator) and what `test-auth` runs.
+ */
+import type {HostSettings} from '../config/index.js'
+import {normalizeLocalpart} from '../jid/index.js'
+import {findMechanism} from '../sasl/mechanisms/index.js'
+import type {MechanismContext} from '../sasl/mechanisms/index.js'
+import {randomLocalpart} from './backends/anonymous.js'
+import type {AuthChain, ChainOutcome} from './chain.js'
+import {type BackendOffer, type MechanismDecision, channelBindingTypes, decideMechanisms, offerMechanisms} from './offer.js'
+import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession} from './types.js'
+
+export interface HostAuthOptions {
+  /** Keys fake salts of unknown users; stable across restarts (src/auth/secret.ts). */
+  secret: Buffer
+  /**
+   * How long the backends' capabilities (a count over the store per hash) are
+   * reused, in milliseconds; `invalidate` also drops them. Default 5000.
+   */
+  capabilitiesTtl?: number
+  now?: () => number
+}
+
+export class HostAuth implements HostAuthenticator {
+  readonly settings: HostSettings
+  readonly chain: AuthChain
+  private readonly options: HostAuthOptions
+  private offers: {expires: number; value: Promise<BackendOffer[]>} | undefined
+
+  constructor(settings: HostSettings, chain: AuthChain, options: HostAuthOptions) {
+    this.settings = settings
+    this.chain = chain
+    this.options = options
+  }
+
+  get host(): string {
+    return this.settings.host
+  }
+
+  /** What each backend can serve now (memoised for `capabilitiesTtl`). */
+  async capabilities(): Promise<BackendOffer[]> {
+    const now = (this.options.now ?? Date.now)()
+    if (!this.offers || this.offers.expires <= now) {
+      const value = this.chain.capabilities()
+      this.offers = {expires: now + (this.options.capabilitiesTtl ?? 5000), value}
+      value.catch(() => (this.offers = undefined))
+    }
+
+    return this.offers.value
+  }
+
+  /** Every candidate mechanism with whether it is offered on `connection` and why. */
+  async decisions(connection: ConnectionSecurity): Promise<MechanismDecision[]> {
+    return decideMechanisms(await this.capabilities(), connection, this.settings)
+  }
+
+  async mechanisms(connection: ConnectionSecurity): Promise<string[]> {
+    return offerMechanisms(await this.capabilities(), connection, this.settings)
+  }
+
+  channelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[] {
+    return channelBindingTypes(connection)
+  }
+
+  async start(mechanism: string, connection: ConnectionSecurity): Promise<SaslSession | undefined> {
+    const offered = await this.mechanisms(connection)
+    const definition = findMechanism(mechanism)
+    if (!definition || !offered.includes(mechanism)) return undefined
+    const {chain} = this
+    const context: MechanismContext = {
+      auth: {
+        host: this.host,
+        checkPassword: (username, password) => chain.checkPassword(username, password),
+        getScramCredentials: (username, hash) => chain.getScramCredentials(username, hash),
+        anonymousUsername: randomLocalpart,
+      },
+      connection,
+      channelBindings: channelBindingTypes(connection).map((type) => ({type, data: connection.channelBindings[type]!})),
+      advertisedPlus: offered.some((name) => name.endsWith('-PLUS')),
+      unknownUser: {secret: this.options.secret, iterations: this.settings.auth_scram_iterations},
+      normalizeUsername: normalizeLocalpart,
+    }
+    return definition.create(context)
+  }
+
+  /** The chain's verdict on a plaintext password, with every attempt (test-auth, `user check`). */
+  async checkPassword(username: string, password: string): Promise<ChainOutcome> {
+    return this.chain.checkPassword(username, password)
+  }
+
+  invalidate(username: string): void {
+    this.chain.invalidate(username)
+    this.offers = undefined
+  }
+
+  async close(): Promise<void> {
+    await this.chain.close()
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The contract between authentication (src/auth) and its two users: the
+ * bundled server and `xmppctl test-auth`. Both call exactly this, so what
+ * test-auth says works is what the server does (DESIGN.md "Authentication").
+ */
+import type {AUTH_METHODS} from '../config/schema.js'
+import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
+
+export type AuthMethod = (typeof AUTH_METHODS)[number]
+
+/**
+ * What a backend answered. `rejected`: the credentials are wrong or the user
+ * does not exist. `unsupported`: this backend cannot do that at all.
+ * `unavailable`: it could not be asked (timeout, socket error, crash) — never
+ * to be silently treated as `rejected`.
+ */
+export type AuthOutcome =
+  | {result: 'accepted'}
+  | {result: 'rejected'; reason: string}
+  | {result: 'disabled'; reason: string}
+  | {result: 'unsupported'; reason: string}
+  | {result: 'unavailable'; reason: string}
+
+/** What a backend can serve right now; the offered SASL mechanisms are computed from this. */
+export interface BackendCapabilities {
+  /** It can check a plaintext password (PLAIN). */
+  plain: boolean
+  /** Hashes for which it holds SCRAM credentials for every account (SCRAM-SHA-x). */
+  scram: ScramHash[]
+  /** It accepts anonymous logins. */
+  anonymous: boolean
+  /** Why a hash is absent from `scram` ("3 accounts lack SHA-512 credentials"), for diagnostics. */
+  scramMissing?: Partial<Record<ScramHash, string>>
+  /** Why the backend can serve nothing right now (it is unavailable), for diagnostics. */
+  unavailable?: string
+}
+
+/** One authentication backend for one host. */
+export interface AuthBackend {
+  readonly method: AuthMethod
+  /** Slow to ask (a process, a socket, PAM): its answers may be cached (`auth_use_cache`). */
+  readonly cacheable: boolean
+  capabilities(): Promise<BackendCapabilities>
+  checkPassword(username: string, password: string): Promise<AuthOutcome>
+  /**
+   * Stored credentials for SCRAM; `undefined` when the user is absent or lacks
+   * this hash. Backends without stored credentials throw UnsupportedError.
+   */
+  getScramCredentials(username: string, hash: ScramHash): Promise<{credentials: ScramCredentials; disabled?: string} | undefined>
+  userExists(username: string): Promise<boolean>
+  setPassword(username: string, password: string): Promise<void>
+  /** Creates an account (in-band registration); throws UnsupportedError where the backend cannot. */
+  createUser(username: string, password: string): Promise<void>
+  removeUser(username: string): Promise<void>
+  close(): Promise<void>
+}
+
+export type ChannelBindingType = 'tls-unique' | 'tls-exporter' | 'tls-server-end-point'
+
+/** What the server knows of a connection when it offers and runs mechanisms. */
+export interface ConnectionSecurity {
+  encrypted: boolean
+  /** `TLSv1.2`, `TLSv1.3`; absent before TLS. */
+  tlsVersion?: string
+  /** Channel-binding data available on this connection, by type. */
+  channelBindings: Partial<Record<ChannelBindingType, Buffer>>
+  /** The peer address, for throttling and logs. */
+  remoteAddress?: string
+}
+
+/** RFC 6120 §6.5 SASL failure conditions. */
+export type SaslFailureCondition =
+  | 'aborted'
+  | 'account-disabled'
+  | 'credentials-expired'
+  | 'encryption-required'
+  | 'incorrect-encoding'
+  | 'invalid-authzid'
+  | 'invalid-mechanism'
+  | 'malformed-request'
+  | 'mechanism-too-weak'
+  | 'not-authorized'
+  | 'temporary-auth-failure'
+
+export type SaslStep =
+  | {type: 'challenge'; data: Buffer}
+  /** `username` is the authenticated localpart (a random one for ANONYMOUS). */
+  | {type: 'success'; data?: Buffer; username: string; authzid?: string; method?: AuthMethod}
+  /** `reason` is for logs and diagnostics only, never sent; `text` may be sent to the client. */
+  | {type: 'failure'; condition: SaslFailureCondition; text?: string; reason?: string}
+
+/** One SASL negotiation in progress; the first `step` gets the initial response (possibly empty). */
+export interface SaslSession {
+  step(response: Buffer): Promise<SaslStep>
+}
+
+/** Authentication of one host: the mechanisms it offers and their sessions. */
+export interface HostAuthenticator {
+  readonly host: string
+  /** The mechanisms that can really be served on this connection, best first. */
+  mechanisms(connection: ConnectionSecurity): Promise<string[]>
+  /** The channel-binding types to announce (XEP-0440) on this connection. */
+  channelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[]
+  /** `undefined` when the mechanism is not offered on this connection (`invalid-mechanism`). */
+  start(mechanism: string, connection: ConnectionSecurity): Promise<SaslSession | undefined>
+  /**
+   * Drops what is cached about `username` (auth cache, mechanism coverage):
+   * call it when a password changes or an account is deleted or disabled.
+   */
+  invalidate(username: string): void
+  close(): Promise<void>
+}

@@ -1,0 +1,61 @@
+/**
+ * What a server-side SASL mechanism is and what it needs (STYLE.md,
+ * "Authentication"): its name, what it needs from a backend, whether it binds
+ * to the TLS channel, and a session whose `step` returns challenge, success or
+ * failure with an RFC 6120 §6.5 condition. Mechanisms never touch a backend
+ * directly: they ask the host's chain through `MechanismAuth`.
+ */
+import type {AuthMethod, AuthOutcome, ConnectionSecurity, SaslSession, SaslStep} from '../../auth/types.js'
+import type {ChannelBinding} from '../outcome.js'
+import type {ScramCredentials, ScramHash} from '../scram.js'
+
+/** The host's authentication as a mechanism sees it. */
+export interface MechanismAuth {
+  readonly host: string
+  /** The chain's verdict on a plaintext password; `method` is the backend that decided. */
+  checkPassword(username: string, password: string): Promise<AuthOutcome & {method?: AuthMethod}>
+  /** Stored (or derivable) credentials; throws UnavailableError when a backend could not be asked. */
+  getScramCredentials(
+    username: string,
+    hash: ScramHash,
+  ): Promise<{credentials: ScramCredentials; disabled?: string; method?: AuthMethod} | undefined>
+  /** A fresh, random, unguessable localpart for an anonymous login (RFC 4505 §3). */
+  anonymousUsername(): string
+}
+
+export interface MechanismContext {
+  auth: MechanismAuth
+  connection: ConnectionSecurity
+  /** Channel bindings usable on this connection (already filtered by TLS version). */
+  channelBindings: ChannelBinding[]
+  /** Whether any -PLUS mechanism was offered on this connection (RFC 5802 §6 downgrade check). */
+  advertisedPlus: boolean
+  /** Keys the fake salt of unknown users; stable across restarts. */
+  unknownUser: {secret: Buffer; iterations: number}
+  /** JID localpart normalisation (RFC 7622 §3.3); throws for names that cannot exist. */
+  normalizeUsername(username: string): string
+}
+
+/** What a mechanism needs from the host's backends to be offered. */
+export type MechanismNeed = {kind: 'plain'} | {kind: 'scram'; hash: ScramHash} | {kind: 'anonymous'}
+
+export interface MechanismDefinition {
+  readonly name: string
+  readonly needs: MechanismNeed
+  /** The -PLUS variants need channel-binding data on the connection. */
+  readonly channelBinding: boolean
+  create(context: MechanismContext): SaslSession
+}
+
+export function fail(condition: Extract<SaslStep, {type: 'failure'}>['condition'], reason: string): Extract<SaslStep, {type: 'failure'}> {
+  return {type: 'failure', condition, reason}
+}
+
+/** UTF-8 decoding that refuses invalid sequences instead of replacing them. */
+export function decodeUtf8(data: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(data)
+  } catch {
+    return undefined
+  }
+}
