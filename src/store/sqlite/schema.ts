@@ -31,6 +31,40 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 2: rosters, pending subscription requests and offline messages of the bundled server (RFC 6121).
+  `
+  CREATE TABLE roster_items (
+    host         TEXT    NOT NULL,
+    username     TEXT    NOT NULL,
+    contact      TEXT    NOT NULL,
+    name         TEXT,
+    subscription TEXT    NOT NULL DEFAULT 'none' CHECK (subscription IN ('none', 'to', 'from', 'both')),
+    ask          INTEGER NOT NULL DEFAULT 0,
+    groups       TEXT    NOT NULL DEFAULT '[]',
+    PRIMARY KEY (host, username, contact),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+
+  CREATE TABLE subscription_requests (
+    host       TEXT    NOT NULL,
+    username   TEXT    NOT NULL,
+    contact    TEXT    NOT NULL,
+    stanza     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (host, username, contact),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+
+  CREATE TABLE offline_messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    host       TEXT    NOT NULL,
+    username   TEXT    NOT NULL,
+    stanza     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  );
+  CREATE INDEX offline_messages_owner ON offline_messages (host, username, id);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import {AccountExistsError, StoreError} from '../../../src/errors.js'
 import type {ScramCredentials} from '../../../src/sasl/scram.js'
 import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'
+import {SCHEMA_VERSION} from '../../../src/store/sqlite/schema.js'
 import {tempDir} from '../../helpers.js'
 
 function credential(hash: ScramCredentials['hash'], iterations = 4096): ScramCredentials {
@@ -31,7 +32,7 @@ describe('SQLite account store', () => {
     const db = new Database(path.join(dir, STORE_FILE), {readonly: true})
     t.after(() => db.close())
     assert.equal(db.pragma('journal_mode', {simple: true}), 'wal')
-    assert.equal(db.pragma('user_version', {simple: true}), 1)
+    assert.equal(db.pragma('user_version', {simple: true}), SCHEMA_VERSION)
   })
 
   it('gives the WAL and shared-memory files the database mode, even with a permissive umask', async (t) => {

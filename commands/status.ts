@@ -1,0 +1,39 @@
+import {BaseCommand} from '../src/cli/base-command.js'
+import {ExitCode} from '../src/errors.js'
+import type {ServerStatus} from '../src/server/server.js'
+
+export type StatusResult = ServerStatus | {running: false}
+
+function duration(seconds: number): string {
+  const d = Math.floor(seconds / 86_400)
+  const h = Math.floor((seconds % 86_400) / 3600)
+  const m = Math.floor((seconds % 3600) / 60)
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${seconds % 60}s`].filter(Boolean).join(' ')
+}
+
+export default class Status extends BaseCommand<StatusResult> {
+  static description = `Show whether the server runs: uptime, listeners, sessions per host
+
+Exits 3 when no server is running.`
+
+  static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+
+  async run(): Promise<StatusResult> {
+    const config = await this.loadConfiguration()
+    const {ServerNotRunningError, controlRequest} = await import('../src/server/control.js')
+    let status: ServerStatus
+    try {
+      status = (await controlRequest(config, {command: 'status'})) as ServerStatus
+    } catch (error) {
+      if (!(error instanceof ServerNotRunningError)) throw error
+      this.log(`not running (data directory ${config.dataDir})`)
+      this.setExitStatus(ExitCode.unavailable)
+      return {running: false}
+    }
+
+    this.log(`running (pid ${status.pid}, up ${duration(status.uptime)})`)
+    for (const listener of status.listeners) this.log(`  listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
+    for (const [host, count] of Object.entries(status.sessions)) this.log(`  ${host}: ${count} session${count === 1 ? '' : 's'}`)
+    return status
+  }
+}

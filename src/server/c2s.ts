@@ -1,0 +1,443 @@
+/**
+ * One client-to-server connection (RFC 6120): stream headers and features,
+ * STARTTLS (§5), SASL through the host's authenticator (§6), resource
+ * binding (§7), then stanzas handed to the IM layer. Each connection parses
+ * and fails on its own: whatever one client sends ends at most its stream.
+ */
+import {randomBytes} from 'node:crypto'
+import type net from 'node:net'
+import tls from 'node:tls'
+
+import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession, SaslStep} from '../auth/types.js'
+import type {Configuration} from '../config/index.js'
+import type {FailureThrottle} from './throttle.js'
+import type {Logger} from './log.js'
+import {NS} from './namespaces.js'
+import {type Jid, bareJid, fullJid} from './jid.js'
+import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
+import {Element, escapeAttribute, x} from './xml/element.js'
+import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
+
+export interface ListenerSettings {
+  port: number
+  ip: string
+  tls: boolean
+  starttls: 'required' | 'optional' | 'disabled'
+}
+
+export interface SessionLimits extends ParserLimits {
+  /** Milliseconds a connection may take to authenticate and bind (`connection-timeout`). */
+  authTimeoutMs: number
+  /** Failed SASL attempts per stream before `policy-violation` (RFC 6120 §6.4.5). */
+  maxAuthFailures: number
+  /** Bytes queued for a client that does not read before it is disconnected. */
+  maxWriteBuffer: number
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxStanzaBytes: 256 * 1024,
+  maxDepth: 64,
+  authTimeoutMs: 60_000,
+  maxAuthFailures: 3,
+  maxWriteBuffer: 4 * 1024 * 1024,
+}
+
+/** What a session needs from the server; kept narrow so sessions can be tested alone. */
+export interface SessionHost {
+  readonly config: Configuration
+  readonly logger: Logger
+  readonly limits: SessionLimits
+  readonly throttles: {ip: FailureThrottle; account: FailureThrottle}
+  authenticator(host: string): HostAuthenticator | undefined
+  secureContext(host: string): tls.SecureContext | undefined
+  /** Binds the session's resource; the router replaces an older session with the same full JID. */
+  bind(session: C2sSession): void
+  /** A stanza from a bound session. */
+  stanza(session: C2sSession, stanza: Element): Promise<void>
+  closed(session: C2sSession): void
+}
+
+type Phase = 'header' | 'open' | 'closed'
+
+const STREAM_HEADER_PREFIX = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+
+function channelBindingsOf(socket: tls.TLSSocket): Partial<Record<ChannelBindingType, Buffer>> {
+  const bindings: Partial<Record<ChannelBindingType, Buffer>> = {}
+  const version = socket.getProtocol()
+  if (version === 'TLSv1.3') {
+    // RFC 9266: tls-exporter, label "EXPORTER-Channel-Binding", empty context.
+    bindings['tls-exporter'] = socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))
+  } else if (version === 'TLSv1.2') {
+    // RFC 5929 §3.1: the first Finished of the latest handshake: the client's
+    // on a full handshake, ours on a resumed one.
+    const finished = socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished()
+    if (finished) bindings['tls-unique'] = finished
+  }
+
+  return bindings
+}
+
+/** Best-effort account name inside a SASL initial response, for per-account throttling only. */
+function claimedUsername(mechanism: string, data: Buffer): string | undefined {
+  const text = data.toString('utf8')
+  if (mechanism === 'PLAIN') return text.split('\0')[1]
+  if (mechanism.startsWith('SCRAM-')) return /(?:^|,)n=([^,]*)/.exec(text.replace(/^[^,]*,[^,]*,/, ''))?.[1]?.replace(/=2C/g, ',').replace(/=3D/g, '=')
+  return undefined
+}
+
+let sessionCounter = 0
+
+export class C2sSession {
+  readonly serial = ++sessionCounter
+  readonly server: SessionHost
+  readonly listener: ListenerSettings
+  readonly remoteAddress: string
+  readonly connectedAt = Date.now()
+  socket: net.Socket
+  encrypted: boolean
+  streamId = ''
+  host: string | undefined
+  /** The authenticated localpart; set by SASL success. */
+  username: string | undefined
+  jid: Jid | undefined
+  /** Sent initial presence and not since unavailable (RFC 6121 §4.2). */
+  available = false
+  presence: Element | undefined
+  priority = 0
+  /** Requested the roster, so it gets roster pushes (RFC 6121 §2.1.6). */
+  interested = false
+
+  private phase: Phase = 'header'
+  private parser: XmppStreamParser
+  private generation = 0
+  private queue: Promise<void> = Promise.resolve()
+  private pending = 0
+  private sasl: {session: SaslSession; mechanism: string; account: string | undefined} | undefined
+  private authFailures = 0
+  private deadline: NodeJS.Timeout | undefined
+  private cleanedUp = false
+
+  constructor(server: SessionHost, socket: net.Socket, listener: ListenerSettings) {
+    this.server = server
+    this.socket = socket
+    this.listener = listener
+    this.encrypted = socket instanceof tls.TLSSocket
+    this.remoteAddress = socket.remoteAddress ?? 'unknown'
+    this.parser = new XmppStreamParser(server.limits)
+    this.deadline = setTimeout(() => this.close('connection-timeout', 'authenticate within the time allowed'), server.limits.authTimeoutMs)
+    this.deadline.unref()
+    this.attach(socket)
+  }
+
+  get bound(): boolean {
+    return this.jid !== undefined
+  }
+
+  get fullJid(): string {
+    return this.jid ? fullJid(this.jid) : ''
+  }
+
+  get bareJid(): string {
+    return this.jid ? bareJid(this.jid) : ''
+  }
+
+  get tlsVersion(): string | undefined {
+    return this.socket instanceof tls.TLSSocket ? (this.socket.getProtocol() ?? undefined) : undefined
+  }
+
+  security(): ConnectionSecurity {
+    const socket = this.socket
+    return {
+      encrypted: this.encrypted,
+      ...(this.tlsVersion ? {tlsVersion: this.tlsVersion} : {}),
+      channelBindings: socket instanceof tls.TLSSocket && this.encrypted ? channelBindingsOf(socket) : {},
+      remoteAddress: this.remoteAddress,
+    }
+  }
+
+  send(data: Element | string): void {
+    if (this.phase === 'closed' || this.socket.destroyed) return
+    this.socket.write(typeof data === 'string' ? data : data.toString(NS.client))
+    if (this.socket.writableLength > this.server.limits.maxWriteBuffer) {
+      this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: disconnected, not reading (${this.socket.writableLength} bytes queued)`)
+      this.socket.destroy()
+    }
+  }
+
+  /** Ends the stream, with a stream error when `condition` is given (RFC 6120 §4.9). */
+  close(condition?: StreamErrorCondition, text?: string): void {
+    if (this.phase === 'closed') return
+    if (condition) {
+      if (this.phase === 'header') this.sendHeader()
+      this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}${this.jid ? ` ${this.fullJid}` : ''}: stream error ${condition}${text ? ` (${text})` : ''}`)
+      this.socket.write(streamError(condition, text))
+    }
+
+    if (this.phase !== 'header' || condition) this.socket.write('</stream:stream>')
+    this.phase = 'closed'
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 2000).unref()
+    this.cleanup()
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (error) => this.server.logger.debug(`c2s ${this.serial} ${this.remoteAddress}: socket error ${error.message}`))
+    socket.on('close', () => {
+      this.phase = 'closed'
+      this.cleanup()
+    })
+    socket.on('end', () => {
+      if (this.phase !== 'closed') this.close()
+    })
+  }
+
+  private cleanup(): void {
+    if (this.cleanedUp) return
+    this.cleanedUp = true
+    clearTimeout(this.deadline)
+    this.server.closed(this)
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === 'closed') return
+    const generation = this.generation
+    for (const event of this.parser.write(chunk)) {
+      this.pending++
+      if (this.pending > 64) this.socket.pause()
+      this.queue = this.queue
+        .then(() => (generation === this.generation && this.phase !== 'closed' ? this.handle(event) : undefined))
+        .catch((error: unknown) => {
+          this.server.logger.error(`c2s ${this.serial}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+          this.close('internal-server-error')
+        })
+        .finally(() => {
+          this.pending--
+          if (this.pending <= 16 && this.socket.isPaused()) this.socket.resume()
+        })
+    }
+  }
+
+  /** RFC 6120 §4.3.3: a new stream on the same connection after STARTTLS or SASL. */
+  private restart(): void {
+    this.generation++
+    this.parser = new XmppStreamParser(this.server.limits)
+    this.phase = 'header'
+  }
+
+  private async handle(event: ParserEvent): Promise<void> {
+    switch (event.type) {
+      case 'error':
+        return this.close(event.condition, event.text)
+      case 'stream-end':
+        return this.close()
+      case 'stream-start':
+        return this.streamStart(event.header)
+      case 'stanza':
+        return this.element(event.element)
+    }
+  }
+
+  private sendHeader(): void {
+    this.streamId = randomBytes(12).toString('base64url')
+    const from = this.host ?? this.server.config.hosts[0]
+    this.socket.write(`${STREAM_HEADER_PREFIX} id='${this.streamId}' from='${escapeAttribute(from)}' version='1.0' xml:lang='en'>`)
+    this.phase = 'open'
+  }
+
+  private async streamStart(header: Extract<ParserEvent, {type: 'stream-start'}>['header']): Promise<void> {
+    // RFC 6120 §4.8: the stream element in the streams namespace, content in jabber:client.
+    if (header.local !== 'stream' || header.ns !== NS.stream) return this.close('invalid-namespace', 'the stream element must be <stream:stream> in http://etherx.jabber.org/streams')
+    if ((header.declarations[''] ?? '') !== NS.client) return this.close('invalid-namespace', 'the default namespace must be jabber:client')
+    const to = header.attrs.to
+    const host = to === undefined ? undefined : this.server.config.hosts.find((candidate) => candidate === to.toLowerCase())
+    if (!host || (this.host && host !== this.host)) return this.close('host-unknown', to === undefined ? 'the stream header has no "to"' : `this server does not serve ${to}`)
+    this.host = host
+    // RFC 6120 §4.7.5: version 1.0 or later, or no XMPP 1.0 features at all.
+    const major = Number.parseInt((header.attrs.version ?? '0.0').split('.')[0], 10)
+    if (!(major >= 1)) return this.close('unsupported-version', 'XMPP 1.0 (version="1.0") is required')
+    this.sendHeader()
+    this.send(await this.features())
+  }
+
+  private encryptionRequired(): boolean {
+    return this.listener.starttls === 'required' || this.server.config.forHost(this.host!).c2s_require_encryption
+  }
+
+  private starttlsOffered(): boolean {
+    return !this.encrypted && !this.listener.tls && this.listener.starttls !== 'disabled' && this.server.secureContext(this.host!) !== undefined
+  }
+
+  private async features(): Promise<Element> {
+    const features = new Element('stream:features', NS.client)
+    const host = this.host!
+    if (this.username === undefined) {
+      if (this.starttlsOffered()) {
+        const starttls = features.c('starttls', {}, NS.tls)
+        if (this.encryptionRequired()) {
+          starttls.c('required')
+          // RFC 6120 §5.3.1: while TLS is mandatory, offer nothing else.
+          return features
+        }
+      }
+
+      const authenticator = this.server.authenticator(host)
+      const security = this.security()
+      const mechanisms = authenticator ? await authenticator.mechanisms(security) : []
+      if (mechanisms.length > 0) {
+        const list = features.c('mechanisms', {}, NS.sasl)
+        for (const mechanism of mechanisms) list.c('mechanism').append(mechanism)
+        const types = authenticator!.channelBindingTypes(security)
+        if (types.length > 0) {
+          const cb = features.c('sasl-channel-binding', {}, NS.saslChannelBinding)
+          for (const type of types) cb.c('channel-binding', {type})
+        }
+      }
+    } else {
+      features.c('bind', {}, NS.bind)
+      features.c('session', {}, NS.session).c('optional')
+    }
+
+    return features
+  }
+
+  private async element(element: Element): Promise<void> {
+    if (element.ns === NS.tls && element.name === 'starttls') return this.startTls()
+    if (element.ns === NS.sasl) return this.saslElement(element)
+    if (element.ns !== NS.client || !['iq', 'message', 'presence'].includes(element.name)) {
+      return this.close('unsupported-stanza-type', `<${element.name}/> in ${element.ns || 'no namespace'} is not understood here`)
+    }
+
+    if (this.username === undefined) return this.close('not-authorized', 'authenticate first')
+    if (!this.bound) return this.beforeBind(element)
+    // RFC 6120 §8.1.2.1: the server stamps the sender's full JID.
+    element.attrs.from = this.fullJid
+    return this.server.stanza(this, element)
+  }
+
+  private async startTls(): Promise<void> {
+    if (!this.starttlsOffered() || this.username !== undefined) {
+      this.send(x('failure', NS.tls))
+      return this.close()
+    }
+
+    const secureContext = this.server.secureContext(this.host!)!
+    this.send(x('proceed', NS.tls))
+    const plain = this.socket
+    plain.removeAllListeners('data')
+    plain.removeAllListeners('end')
+    plain.removeAllListeners('close')
+    this.restart()
+    const secure = new tls.TLSSocket(plain, {isServer: true, secureContext})
+    this.socket = secure
+    secure.on('secure', () => {
+      this.encrypted = true
+      this.server.logger.debug(`c2s ${this.serial} ${this.remoteAddress}: TLS ${secure.getProtocol()} ${secure.getCipher()?.name}`)
+    })
+    this.attach(secure)
+  }
+
+  private saslFailure(condition: string, text?: string): void {
+    const failure = x('failure', NS.sasl, {}, x(condition, NS.sasl))
+    if (text) failure.append(x('text', NS.sasl, {'xml:lang': 'en'}, text))
+    this.send(failure)
+  }
+
+  private async saslElement(element: Element): Promise<void> {
+    if (this.username !== undefined) return this.close('policy-violation', 'already authenticated')
+    if (element.name === 'auth') return this.saslAuth(element)
+    if (element.name === 'response' && this.sasl) return this.saslContinue(element)
+    if (element.name === 'abort') {
+      this.sasl = undefined
+      return this.saslFailure('aborted')
+    }
+
+    return this.close('policy-violation', `unexpected SASL <${element.name}/>`)
+  }
+
+  private decode(element: Element): Buffer | undefined {
+    const text = element.text().trim()
+    if (text === '' || text === '=') return Buffer.alloc(0)
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined
+    return Buffer.from(text, 'base64')
+  }
+
+  private async saslAuth(element: Element): Promise<void> {
+    const host = this.host!
+    if (!this.encrypted && this.encryptionRequired()) return this.saslFailure('encryption-required')
+    const mechanism = element.attrs.mechanism ?? ''
+    const data = this.decode(element)
+    if (data === undefined) return this.saslFailure('incorrect-encoding')
+    const claimed = claimedUsername(mechanism, data)
+    const account = claimed === undefined ? undefined : `${claimed.toLowerCase()}@${host}`
+    const {ip: ipThrottle, account: accountThrottle} = this.server.throttles
+    if (!ipThrottle.allowed(this.remoteAddress) || (account !== undefined && !accountThrottle.allowed(account))) {
+      this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: authentication throttled${account ? ` for ${account}` : ''}`)
+      return this.saslFailure('temporary-auth-failure', 'too many failed authentication attempts; try again later')
+    }
+
+    const authenticator = this.server.authenticator(host)
+    const session = authenticator ? await authenticator.start(mechanism, this.security()) : undefined
+    if (!session) return this.saslFailure('invalid-mechanism')
+    this.sasl = {session, mechanism, account}
+    return this.saslResult(await session.step(data))
+  }
+
+  private async saslContinue(element: Element): Promise<void> {
+    const data = this.decode(element)
+    if (data === undefined) {
+      this.sasl = undefined
+      return this.saslFailure('incorrect-encoding')
+    }
+
+    return this.saslResult(await this.sasl!.session.step(data))
+  }
+
+  private async saslResult(step: SaslStep): Promise<void> {
+    const sasl = this.sasl!
+    if (step.type === 'challenge') {
+      this.send(x('challenge', NS.sasl, {}, step.data.length === 0 ? '=' : step.data.toString('base64')))
+      return
+    }
+
+    this.sasl = undefined
+    const {ip: ipThrottle, account: accountThrottle} = this.server.throttles
+    if (step.type === 'success') {
+      ipThrottle.succeed(this.remoteAddress)
+      if (sasl.account) accountThrottle.succeed(sasl.account)
+      this.username = step.username
+      this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: authenticated ${step.username}@${this.host} with ${sasl.mechanism} over ${this.tlsVersion ?? 'plaintext'}`)
+      this.send(x('success', NS.sasl, {}, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined))
+      this.restart()
+      return
+    }
+
+    if (step.condition !== 'aborted') {
+      ipThrottle.fail(this.remoteAddress)
+      if (sasl.account) accountThrottle.fail(sasl.account)
+    }
+
+    this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: ${sasl.mechanism} failed: ${step.condition}${sasl.account ? ` (${sasl.account})` : ''}`)
+    this.saslFailure(step.condition)
+    if (++this.authFailures >= this.server.limits.maxAuthFailures) this.close('policy-violation', 'too many failed authentication attempts')
+  }
+
+  private async beforeBind(stanza: Element): Promise<void> {
+    const bind = stanza.name === 'iq' && stanza.attrs.type === 'set' ? stanza.getChild('bind', NS.bind) : undefined
+    if (!bind) {
+      if (stanza.name === 'iq' && stanza.getChild('session', NS.session)) return this.send(iqResult(stanza, this.host))
+      return this.close('not-authorized', 'bind a resource first')
+    }
+
+    let resource = bind.getChildText('resource')?.normalize('NFC').trim() ?? ''
+    if (resource !== '' && (Buffer.byteLength(resource) > 1023 || /[\u0000-\u001f\u007f]/.test(resource))) {
+      return this.send(errorReply(stanza, 'bad-request', this.host))
+    }
+
+    if (resource === '') resource = randomBytes(9).toString('base64url')
+    this.jid = {local: this.username!, domain: this.host!, resource}
+    clearTimeout(this.deadline)
+    this.server.bind(this)
+    this.send(iqResult(stanza, undefined, x('bind', NS.bind, {}, x('jid', NS.bind, {}, this.fullJid))))
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The control socket of a running server: a unix socket in the data
+ * directory (mode 0600, created so from the start) speaking one JSON request
+ * and one JSON reply per connection. The CLI uses it for stop, status,
+ * reload and restart, and to tell the server that an account changed
+ * (`notifyServer`), so that caches drop and the account's sessions end.
+ */
+import net from 'node:net'
+import path from 'node:path'
+import {unlinkSync} from 'node:fs'
+
+import type {Configuration} from '../config/index.js'
+import {UnavailableError, osErrorText} from '../errors.js'
+
+export const CONTROL_SOCKET = 'control.sock'
+export const PID_FILE = 'xmppctl.pid'
+export const LOG_FILE = 'server.log'
+
+export type ControlRequest =
+  | {command: 'status'}
+  | {command: 'stop'}
+  | {command: 'reload'}
+  | {command: 'notify'; event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}}
+
+export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string}}
+
+/** Requests are tiny; anything bigger is not from our CLI. */
+const MAX_REQUEST_BYTES = 64 * 1024
+
+export function controlSocketPath(config: Configuration): string {
+  return path.join(config.dataDir, CONTROL_SOCKET)
+}
+
+export class ServerNotRunningError extends UnavailableError {
+  constructor(dataDir: string) {
+    super(`no server is running for data directory ${dataDir}`, 'start it with "xmppctl start"')
+    Object.assign(this, {code: 'server-not-running'})
+  }
+}
+
+/** Sends one request to the running server; throws ServerNotRunningError when none listens. */
+export async function controlRequest(config: Configuration, request: ControlRequest, timeoutMs = 15_000): Promise<unknown> {
+  const file = controlSocketPath(config)
+  const reply = await new Promise<ControlReply>((resolve, reject) => {
+    const socket = net.connect(file)
+    let data = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new UnavailableError(`the server did not answer on ${file} within ${timeoutMs / 1000} s`, 'check the server log (server.log in the data directory)'))
+    }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`))
+    socket.on('data', (chunk: string) => (data += chunk))
+    socket.on('end', () => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(data) as ControlReply)
+      } catch {
+        reject(new UnavailableError(`the server sent an unreadable answer on ${file}`, 'check the server log'))
+      }
+    })
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') reject(new ServerNotRunningError(config.dataDir))
+      else reject(new UnavailableError(`cannot reach the server on ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error))
+    })
+  })
+  if (!reply.ok) throw new UnavailableError(reply.error.message, reply.error.hint)
+  return reply.result
+}
+
+/**
+ * Tells a running server that an account changed. A no-op (`notified:
+ * false`) when no server runs for this data directory.
+ */
+export async function notifyServer(
+  config: Configuration,
+  event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string},
+): Promise<{notified: boolean; closed?: number}> {
+  try {
+    const result = (await controlRequest(config, {command: 'notify', event}, 5000)) as {closed: number}
+    return {notified: true, closed: result.closed}
+  } catch (error) {
+    if (error instanceof ServerNotRunningError) return {notified: false}
+    throw error
+  }
+}
+
+export type ControlHandler = (request: ControlRequest) => Promise<unknown>
+
+/**
+ * Listens on the control socket. A socket file left by a crashed server is
+ * replaced; one that answers means another server runs on this data directory.
+ */
+export async function serveControl(config: Configuration, handler: ControlHandler): Promise<net.Server> {
+  const file = controlSocketPath(config)
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(file)
+    probe.on('connect', () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.on('error', () => resolve(false))
+  })
+  if (alive) throw new UnavailableError(`another server already runs for data directory ${config.dataDir}`, 'stop it with "xmppctl stop", or use another data_dir')
+  try {
+    unlinkSync(file)
+  } catch {}
+
+  const server = net.createServer((socket) => {
+    let data = ''
+    socket.setEncoding('utf8')
+    socket.setTimeout(10_000, () => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      if (data.length > MAX_REQUEST_BYTES) return socket.destroy()
+      const newline = data.indexOf('\n')
+      if (newline === -1) return
+      let request: ControlRequest
+      try {
+        request = JSON.parse(data.slice(0, newline)) as ControlRequest
+      } catch {
+        socket.end(`${JSON.stringify({ok: false, error: {code: 'bad-request', message: 'not JSON'}})}\n`)
+        return
+      }
+
+      handler(request).then(
+        (result) => socket.end(`${JSON.stringify({ok: true, result: result ?? null})}\n`),
+        (error: unknown) => {
+          const body = error && typeof error === 'object' && 'code' in error ? (error as {code: string; message: string; hint?: string}) : undefined
+          socket.end(`${JSON.stringify({ok: false, error: {code: body?.code ?? 'internal', message: body?.message ?? String(error), hint: body?.hint}})}\n`)
+        },
+      )
+    })
+  })
+  // The socket file is created 0600 by the umask in force at bind time.
+  const previous = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(file, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } finally {
+    process.umask(previous)
+  }
+
+  return server
+}

@@ -1,0 +1,166 @@
+/**
+ * Running the server as a process: the server itself, the control socket,
+ * the pid file, signals; and starting it in the background from the CLI,
+ * waiting until it listens or reporting why it could not.
+ */
+import {spawn} from 'node:child_process'
+import {closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {type Configuration, loadConfig} from '../config/index.js'
+import {ExitCode, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
+import {CONTROL_SOCKET, LOG_FILE, PID_FILE, type ControlRequest, controlRequest, serveControl} from './control.js'
+import type {Logger} from './log.js'
+import {type ServerOptions, type ServerStatus, XmppServer} from './server.js'
+
+/** What a background child reports to the parent over IPC. */
+export type ReadyMessage = {type: 'ready'; status: ServerStatus} | {type: 'error'; error: {code: string; message: string; hint?: string; exitCode: number}}
+
+export interface RunningServer {
+  server: XmppServer
+  status: ServerStatus
+  /** Resolves when the server has stopped (stop request or signal). */
+  stopped: Promise<void>
+  stop(): Promise<void>
+}
+
+function writePidFile(dataDir: string): string {
+  const file = path.join(dataDir, PID_FILE)
+  rmSync(file, {force: true})
+  writeFileSync(file, `${process.pid}\n`, {mode: 0o600, flag: 'wx'})
+  return file
+}
+
+/**
+ * Starts the server with its control socket and pid file. `configFile` is
+ * what reload re-reads (undefined: the built-in defaults, or ./xmppctl.yml).
+ */
+export async function runServer(config: Configuration, options: ServerOptions & {logger: Logger; configFile?: string}): Promise<RunningServer> {
+  const server = new XmppServer(config, options)
+  await server.start()
+  let resolveStopped!: () => void
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve))
+  let pidFile: string | undefined
+  let stopping: Promise<void> | undefined
+  const stop = () =>
+    (stopping ??= (async () => {
+      control.close()
+      await server.stop()
+      rmSync(path.join(config.dataDir, CONTROL_SOCKET), {force: true})
+      if (pidFile) rmSync(pidFile, {force: true})
+      resolveStopped()
+    })())
+
+  const handle = async (request: ControlRequest): Promise<unknown> => {
+    switch (request.command) {
+      case 'status':
+        return server.status()
+      case 'stop':
+        setImmediate(() => void stop())
+        return {stopping: true, pid: process.pid}
+      case 'reload': {
+        options.logger.info('reload requested')
+        return server.reload(loadConfig(options.configFile))
+      }
+
+      case 'notify':
+        return server.notify(request.event)
+      default:
+        throw new XmppctlError('bad-request', `unknown control command ${JSON.stringify((request as {command: unknown}).command)}`)
+    }
+  }
+
+  let control: Awaited<ReturnType<typeof serveControl>>
+  try {
+    control = await serveControl(config, handle)
+    pidFile = writePidFile(config.dataDir)
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+
+  return {server, status: server.status(), stopped, stop}
+}
+
+export interface BackgroundStart {
+  pid: number
+  status: ServerStatus
+  log: string
+}
+
+/**
+ * Starts `bin/run.js start --foreground` detached, logs appended to
+ * `data_dir/server.log`, and waits for it to listen (or to say why not).
+ */
+export async function startBackground(config: Configuration, options: {bin: string; configFile?: string; timeoutMs?: number}): Promise<BackgroundStart> {
+  try {
+    await controlRequest(config, {command: 'status'}, 3000)
+    throw new XmppctlError('server-running', `a server is already running for data directory ${config.dataDir}`, {hint: 'stop it with "xmppctl stop", or use "xmppctl restart"'})
+  } catch (error) {
+    if (error instanceof XmppctlError && error.code === 'server-running') throw error
+  }
+
+  try {
+    mkdirSync(config.dataDir, {recursive: true, mode: 0o700})
+  } catch (error) {
+    throw new XmppctlError('store-unwritable', `cannot create data directory ${config.dataDir}: ${osErrorText(error)}`, {hint: 'set data_dir to a directory this user can write'})
+  }
+
+  const log = path.join(config.dataDir, LOG_FILE)
+  const fd = openSync(log, 'a', 0o600)
+  const args = [options.bin, 'start', '--foreground', ...(options.configFile ? ['--config', options.configFile] : [])]
+  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: {...process.env, XMPPCTL_DAEMON: '1'}})
+  closeSync(fd)
+  try {
+    const message = await new Promise<ReadyMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new UnavailableError(`the server did not start listening within ${(options.timeoutMs ?? 60_000) / 1000} s`, `see ${log}`)), options.timeoutMs ?? 60_000)
+      child.once('message', (received) => {
+        clearTimeout(timer)
+        resolve(received as ReadyMessage)
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new UnavailableError(`the server exited (status ${code}) before listening: ${lastLines(log)}`, `see ${log}`))
+      })
+      child.once('error', (error) => {
+        clearTimeout(timer)
+        reject(new UnavailableError(`cannot start the server: ${osErrorText(error)}`, undefined, error))
+      })
+    })
+    if (message.type === 'error') {
+      throw new XmppctlError(message.error.code, message.error.message, {hint: message.error.hint, exitCode: message.error.exitCode as 0 | 1 | 2 | 3})
+    }
+
+    return {pid: child.pid!, status: message.status, log}
+  } finally {
+    child.removeAllListeners()
+    if (child.connected) child.disconnect()
+    child.unref()
+  }
+}
+
+function lastLines(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/** Waits until process `pid` has exited. */
+export async function waitForExit(pid: number, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return true
+    }
+
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+
+  return false
+}
+
+export {ExitCode}

@@ -1,0 +1,56 @@
+/**
+ * Local sessions by bare JID and resource. Binding a resource that is
+ * already bound replaces the older session (RFC 6120 §7.7.2.2, "override").
+ */
+import type {C2sSession} from './c2s.js'
+
+export class Router {
+  private readonly sessions = new Map<string, Map<string, C2sSession>>()
+
+  /** Adds a bound session; returns the session it replaced, if any. */
+  bind(session: C2sSession): C2sSession | undefined {
+    const bare = session.bareJid
+    let resources = this.sessions.get(bare)
+    if (!resources) {
+      resources = new Map()
+      this.sessions.set(bare, resources)
+    }
+
+    const resource = session.jid!.resource
+    const previous = resources.get(resource)
+    resources.set(resource, session)
+    return previous === session ? undefined : previous
+  }
+
+  unbind(session: C2sSession): boolean {
+    if (!session.jid) return false
+    const resources = this.sessions.get(session.bareJid)
+    if (!resources || resources.get(session.jid.resource) !== session) return false
+    resources.delete(session.jid.resource)
+    if (resources.size === 0) this.sessions.delete(session.bareJid)
+    return true
+  }
+
+  get(bare: string, resource: string): C2sSession | undefined {
+    return this.sessions.get(bare)?.get(resource)
+  }
+
+  all(bare: string): C2sSession[] {
+    return [...(this.sessions.get(bare)?.values() ?? [])]
+  }
+
+  /** Sessions that sent initial presence (RFC 6121 "available resources"). */
+  available(bare: string): C2sSession[] {
+    return this.all(bare).filter((session) => session.available)
+  }
+
+  *every(): Iterable<C2sSession> {
+    for (const resources of this.sessions.values()) yield* resources.values()
+  }
+
+  countByHost(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const session of this.every()) counts[session.host!] = (counts[session.host!] ?? 0) + 1
+    return counts
+  }
+}

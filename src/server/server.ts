@@ -1,0 +1,349 @@
+/**
+ * The bundled XMPP server: listeners (plain with STARTTLS, and direct TLS
+ * per XEP-0368 with ALPN `xmpp-client`, SNI choosing the host's
+ * certificate), c2s sessions, the router and the IM core, over the account
+ * store and authentication of src/auth. `reload` swaps configuration,
+ * certificates and authenticators without dropping sessions.
+ */
+import {readFileSync} from 'node:fs'
+import net from 'node:net'
+import tls from 'node:tls'
+
+import type {HostAuthenticator} from '../auth/types.js'
+import type {Configuration} from '../config/index.js'
+import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
+import {openAccountStore} from '../store/index.js'
+import type {AccountStore} from '../store/account-store.js'
+import type {RosterStore} from '../store/roster-store.js'
+import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
+import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
+import {DEFAULT_IM_OPTIONS, type ImOptions, ImService} from './im.js'
+import {type Logger, silentLogger} from './log.js'
+import {Router} from './router.js'
+import {FailureThrottle} from './throttle.js'
+import type {Element} from './xml/element.js'
+
+export type AuthenticatorFactory = (config: Configuration, store: AccountStore) => Promise<Map<string, HostAuthenticator>>
+
+export interface ServerOptions {
+  logger?: Logger
+  limits?: Partial<SessionLimits>
+  im?: Partial<ImOptions>
+  /** Builds one authenticator per host; defaults to src/auth. */
+  authenticators?: AuthenticatorFactory
+  /** Makes the self-signed certificate of a host without `certfiles`. */
+  generateCertificate?: SelfSignedGenerator
+  /** Failed authentications allowed per IP and per account in `throttleWindowMs`. */
+  throttle?: {ipFailures?: number; accountFailures?: number; windowMs?: number}
+}
+
+export interface ListenerStatus {
+  ip: string
+  port: number
+  tls: boolean
+  starttls: ListenerSettings['starttls']
+}
+
+export interface ServerStatus {
+  running: true
+  pid: number
+  uptime: number
+  startedAt: string
+  config: string | null
+  dataDir: string
+  listeners: ListenerStatus[]
+  sessions: Record<string, number>
+  connections: number
+}
+
+export type ServerEvent =
+  | {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}
+
+export class ServerStartError extends XmppctlError {
+  constructor(code: string, message: string, hint: string, cause?: unknown) {
+    super(code, message, {hint, exitCode: ExitCode.unavailable, cause})
+  }
+}
+
+const SOFTWARE_VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {version: string}).version
+  } catch {
+    return 'unknown'
+  }
+})()
+
+/** src/auth's factory, imported when the server starts so the CLI stays light. */
+function defaultAuthenticators(logger: Logger): AuthenticatorFactory {
+  return async (config, store) => {
+    const {createHostAuthenticators} = await import('../auth/index.js')
+    return createHostAuthenticators(config, store, {log: logger})
+  }
+}
+
+export class XmppServer implements SessionHost {
+  config: Configuration
+  readonly logger: Logger
+  readonly limits: SessionLimits
+  readonly throttles: {ip: FailureThrottle; account: FailureThrottle}
+  readonly router = new Router()
+  private readonly options: ServerOptions
+  private readonly connections = new Set<C2sSession>()
+  private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
+  private authenticators = new Map<string, HostAuthenticator>()
+  private contexts = new Map<string, tls.SecureContext>()
+  private certificates = new Map<string, HostCertificate>()
+  private accounts: AccountStore | undefined
+  private rosters: RosterStore | undefined
+  private im: ImService | undefined
+  private startedAt = 0
+  private stopping: Promise<void> | undefined
+
+  constructor(config: Configuration, options: ServerOptions = {}) {
+    this.config = config
+    this.options = options
+    this.logger = options.logger ?? silentLogger
+    this.limits = {...DEFAULT_SESSION_LIMITS, ...options.limits}
+    const windowMs = options.throttle?.windowMs ?? 5 * 60_000
+    this.throttles = {
+      ip: new FailureThrottle({failures: options.throttle?.ipFailures ?? 30, windowMs}),
+      account: new FailureThrottle({failures: options.throttle?.accountFailures ?? 10, windowMs}),
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  async start(): Promise<ListenerStatus[]> {
+    try {
+      this.accounts = await openAccountStore(this.config)
+      const {SqliteRosterStore} = await import('../store/sqlite/roster.js')
+      this.rosters = SqliteRosterStore.open(this.config.dataDir)
+      await this.loadTls(this.config)
+      this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
+      this.im = new ImService({
+        hosts: () => this.config.hosts,
+        router: this.router,
+        accounts: this.accounts,
+        rosters: this.rosters,
+        logger: this.logger,
+        options: {...DEFAULT_IM_OPTIONS, ...this.options.im},
+        softwareVersion: SOFTWARE_VERSION,
+      })
+      for (const listener of this.config.settings.listen) await this.listen(listener)
+    } catch (error) {
+      await this.shutdownResources()
+      throw error
+    }
+
+    this.startedAt = Date.now()
+    const listeners = this.listenerStatus()
+    for (const listener of listeners) {
+      this.logger.info(`listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
+    }
+
+    return listeners
+  }
+
+  private async loadTls(config: Configuration): Promise<void> {
+    const certificates = await loadCertificates(config, this.options.generateCertificate ?? tlsSelfSigned)
+    const contexts = new Map<string, tls.SecureContext>()
+    const {min_version: minVersion, ciphers} = config.settings.tls
+    for (const [host, certificate] of certificates) {
+      try {
+        contexts.set(host, tls.createSecureContext({cert: certificate.cert, key: certificate.key, minVersion, ...(ciphers === 'default' ? {} : {ciphers})}))
+      } catch (error) {
+        throw new ServerStartError('certificate-invalid', `cannot use the certificate of ${host} from ${certificate.file}: ${osErrorText(error)}`, 'check that the key matches the certificate and the tls settings are valid')
+      }
+
+      this.logger.info(`certificate for ${host}: ${certificate.file}${certificate.selfSigned ? ' (self-signed)' : ''}, valid until ${certificate.notAfter.toISOString()}`)
+    }
+
+    this.certificates = certificates
+    this.contexts = contexts
+  }
+
+  private defaultContext(): tls.SecureContext {
+    return this.contexts.get(this.config.hosts[0])!
+  }
+
+  /** Options for a direct-TLS listener's own context: used when the client sends no SNI (e.g. it dialled an IP). */
+  private defaultTlsOptions(): tls.SecureContextOptions {
+    const certificate = this.certificates.get(this.config.hosts[0])!
+    const {min_version: minVersion, ciphers} = this.config.settings.tls
+    return {cert: certificate.cert, key: certificate.key, minVersion, ...(ciphers === 'default' ? {} : {ciphers})}
+  }
+
+  private async listen(entry: Configuration['settings']['listen'][number]): Promise<void> {
+    // List items may omit keys; the schema's listener defaults apply here.
+    const settings: ListenerSettings = {port: entry.port, ip: entry.ip ?? '::', tls: entry.tls ?? false, starttls: entry.starttls ?? 'required'}
+    entry = {...entry, ...settings}
+    const server = entry.tls
+      ? tls.createServer(
+          {
+            ...this.defaultTlsOptions(),
+            ALPNProtocols: ['xmpp-client'],
+            SNICallback: (servername, callback) => callback(null, this.contexts.get(servername.toLowerCase()) ?? this.defaultContext()),
+            handshakeTimeout: 30_000,
+          },
+          (socket) => this.accept(socket, settings),
+        )
+      : net.createServer((socket) => this.accept(socket, settings))
+    if (entry.tls) (server as tls.Server).on('tlsClientError', (error, socket) => this.logger.debug(`TLS handshake with ${socket.remoteAddress} failed: ${error.message}`))
+    server.maxConnections = 50_000
+    await new Promise<void>((resolve, reject) => {
+      const failed = (error: NodeJS.ErrnoException) => {
+        server.off('listening', listening)
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new ServerStartError('port-in-use', `port ${entry.port} on ${entry.ip} is already in use`, 'stop the other server on that port, or change "listen" in the configuration')
+            : error.code === 'EACCES'
+              ? new ServerStartError('port-denied', `not allowed to listen on port ${entry.port} on ${entry.ip}`, 'use a port above 1023, or run with the needed privileges')
+              : new ServerStartError('listen-failed', `cannot listen on ${entry.ip}:${entry.port}: ${osErrorText(error)}`, 'check "listen" in the configuration', error),
+        )
+      }
+
+      const listening = () => {
+        server.off('error', failed)
+        resolve()
+      }
+
+      server.once('error', failed)
+      server.once('listening', listening)
+      server.listen({port: entry.port, host: entry.ip, ipv6Only: false})
+    })
+    server.on('error', (error) => this.logger.error(`listener ${entry.ip}:${entry.port}: ${error.message}`))
+    settings.port = (server.address() as net.AddressInfo).port
+    this.servers.push({server, settings})
+  }
+
+  private accept(socket: net.Socket, settings: ListenerSettings): void {
+    if (this.stopping) {
+      socket.destroy()
+      return
+    }
+
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
+    const session = new C2sSession(this, socket, settings)
+    this.connections.add(session)
+    this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected on port ${settings.port}`)
+  }
+
+  listenerStatus(): ListenerStatus[] {
+    return this.servers.map(({settings}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls}))
+  }
+
+  status(): ServerStatus {
+    return {
+      running: true,
+      pid: process.pid,
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      startedAt: new Date(this.startedAt).toISOString(),
+      config: this.config.file ?? null,
+      dataDir: this.config.dataDir,
+      listeners: this.listenerStatus(),
+      sessions: Object.fromEntries(this.config.hosts.map((host) => [host, this.router.countByHost()[host] ?? 0])),
+      connections: this.connections.size,
+    }
+  }
+
+  /**
+   * Re-reads configuration and certificates and rebuilds authentication;
+   * sessions stay. Listener changes need a restart (reported, not applied).
+   */
+  async reload(config: Configuration): Promise<{certificates: string[]; listenersChanged: boolean}> {
+    const previousConfig = this.config
+    const previousCertificates = this.certificates
+    const previousContexts = this.contexts
+    try {
+      await this.loadTls(config)
+    } catch (error) {
+      this.certificates = previousCertificates
+      this.contexts = previousContexts
+      throw error
+    }
+
+    const authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(config, this.accounts!)
+    const old = this.authenticators
+    this.authenticators = authenticators
+    this.config = config
+    for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
+    for (const authenticator of old.values()) await authenticator.close().catch(() => {})
+    // Sessions of hosts no longer served end.
+    for (const session of this.connections) if (session.host && !config.hosts.includes(session.host)) session.close('host-unknown', 'this host is no longer served')
+    const listenersChanged = JSON.stringify(previousConfig.settings.listen) !== JSON.stringify(config.settings.listen)
+    this.logger.info(`reloaded configuration${listenersChanged ? ' (listener changes take effect on restart)' : ''}`)
+    return {certificates: [...this.certificates.values()].map((certificate) => `${certificate.host}: ${certificate.file}`), listenersChanged}
+  }
+
+  /** An account changed outside the server: its sessions end, so the next login sees the change. */
+  notify(event: ServerEvent): {closed: number} {
+    let closed = 0
+    // Cached answers and mechanism coverage of this account drop first.
+    const at = event.jid.lastIndexOf('@')
+    if (at > 0) this.authenticators.get(event.jid.slice(at + 1))?.invalidate(event.jid.slice(0, at))
+
+    for (const session of [...this.connections]) {
+      if (!session.username || `${session.username}@${session.host}` !== event.jid) continue
+
+      session.close(event.type === 'password-changed' ? 'reset' : 'not-authorized', event.type === 'user-deleted' ? 'the account was deleted' : event.type === 'user-disabled' ? 'the account was disabled' : 'the password was changed')
+      closed++
+    }
+
+    this.logger.info(`${event.type} ${event.jid}: closed ${closed} session(s)`)
+    return {closed}
+  }
+
+  /** Graceful stop: `system-shutdown` to every client, then listeners and stores close. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const {server} of this.servers) server.close()
+      const sessions = [...this.connections]
+      for (const session of sessions) session.close('system-shutdown', 'the server is stopping')
+      const deadline = Date.now() + 3000
+      while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      for (const session of this.connections) session.socket.destroy()
+      await this.shutdownResources()
+      this.logger.info('stopped')
+    })()
+    return this.stopping
+  }
+
+  private async shutdownResources(): Promise<void> {
+    for (const {server} of this.servers) server.close()
+    for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
+    this.authenticators.clear()
+    await this.rosters?.close()
+    await this.accounts?.close()
+  }
+
+  // ---- SessionHost ----------------------------------------------------------
+
+  authenticator(host: string): HostAuthenticator | undefined {
+    return this.authenticators.get(host)
+  }
+
+  secureContext(host: string): tls.SecureContext | undefined {
+    return this.contexts.get(host)
+  }
+
+  bind(session: C2sSession): void {
+    const replaced = this.router.bind(session)
+    this.logger.info(`c2s ${session.serial} ${session.remoteAddress}: bound ${session.fullJid}`)
+    if (replaced) replaced.close('conflict', 'replaced by a new connection with the same resource')
+  }
+
+  async stanza(session: C2sSession, stanza: Element): Promise<void> {
+    await this.im!.handle(session, stanza)
+  }
+
+  closed(session: C2sSession): void {
+    this.connections.delete(session)
+    this.router.unbind(session)
+    if (session.available) {
+      this.im?.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))
+    }
+
+    this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: closed`)
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A small XML element tree for stanzas: a local name, a resolved namespace,
+ * attributes and children (elements or text). Serialisation emits `xmlns`
+ * only where the namespace differs from the parent's, so a stanza parsed on
+ * one client stream is written unchanged on another.
+ */
+
+export type Node = Element | string
+
+const ESCAPE_TEXT: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;'}
+const ESCAPE_ATTR: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;'}
+
+export function escapeText(text: string): string {
+  return text.replace(/[&<>]/g, (character) => ESCAPE_TEXT[character])
+}
+
+export function escapeAttribute(value: string): string {
+  return value.replace(/[&<>"'\t\n\r]/g, (character) => ESCAPE_ATTR[character])
+}
+
+export class Element {
+  name: string
+  ns: string
+  attrs: Record<string, string>
+  children: Node[]
+
+  constructor(name: string, ns: string, attrs: Record<string, string | undefined> = {}, children: Node[] = []) {
+    this.name = name
+    this.ns = ns
+    this.attrs = {}
+    for (const [key, value] of Object.entries(attrs)) if (value !== undefined) this.attrs[key] = value
+    this.children = children
+  }
+
+  /** Appends a child element and returns it, for building nested trees. */
+  c(name: string, attrs: Record<string, string | undefined> = {}, ns = this.ns): Element {
+    const child = new Element(name, ns, attrs)
+    this.children.push(child)
+    return child
+  }
+
+  /** Appends a child (element or text) and returns this element. */
+  append(...nodes: Array<Node | undefined>): this {
+    for (const node of nodes) if (node !== undefined) this.children.push(node)
+    return this
+  }
+
+  attr(name: string): string | undefined {
+    return this.attrs[name]
+  }
+
+  getChild(name: string, ns?: string): Element | undefined {
+    for (const child of this.children) {
+      if (typeof child !== 'string' && child.name === name && (ns === undefined || child.ns === ns)) return child
+    }
+
+    return undefined
+  }
+
+  getChildren(name?: string, ns?: string): Element[] {
+    return this.elements().filter((child) => (name === undefined || child.name === name) && (ns === undefined || child.ns === ns))
+  }
+
+  elements(): Element[] {
+    return this.children.filter((child): child is Element => typeof child !== 'string')
+  }
+
+  /** The concatenated text children (not descendants). */
+  text(): string {
+    return this.children.filter((child): child is string => typeof child === 'string').join('')
+  }
+
+  getChildText(name: string, ns?: string): string | undefined {
+    return this.getChild(name, ns)?.text()
+  }
+
+  /** A deep copy, so that a routed stanza can be rewritten per recipient. */
+  clone(): Element {
+    return new Element(
+      this.name,
+      this.ns,
+      {...this.attrs},
+      this.children.map((child) => (typeof child === 'string' ? child : child.clone())),
+    )
+  }
+
+  /** Serialises with `parentNs` as the namespace in scope (the stream's default, for stanzas). */
+  toString(parentNs = ''): string {
+    const parts: string[] = []
+    this.write(parts, parentNs)
+    return parts.join('')
+  }
+
+  private write(parts: string[], parentNs: string): void {
+    parts.push('<', this.name)
+    if (this.ns !== parentNs) parts.push(" xmlns='", escapeAttribute(this.ns), "'")
+    for (const [key, value] of Object.entries(this.attrs)) parts.push(' ', key, "='", escapeAttribute(value), "'")
+    if (this.children.length === 0) {
+      parts.push('/>')
+      return
+    }
+
+    parts.push('>')
+    for (const child of this.children) {
+      if (typeof child === 'string') parts.push(escapeText(child))
+      else child.write(parts, this.ns)
+    }
+
+    parts.push('</', this.name, '>')
+  }
+}
+
+/** Shorthand for building stanzas: `x('iq', NS.client, {type: 'result'}, child…)`. */
+export function x(name: string, ns: string, attrs: Record<string, string | undefined> = {}, ...children: Array<Node | undefined>): Element {
+  return new Element(name, ns, attrs).append(...children)
+}

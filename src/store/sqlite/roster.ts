@@ -1,0 +1,153 @@
+import Database from 'better-sqlite3'
+import path from 'node:path'
+
+import {StoreError, osErrorText} from '../../errors.js'
+import type {OfflineMessage, RosterItem, RosterStore, Subscription} from '../roster-store.js'
+import {STORE_FILE} from './index.js'
+
+interface ItemRow {
+  contact: string
+  name: string | null
+  subscription: Subscription
+  ask: number
+  groups: string
+}
+
+function toItem(row: ItemRow): RosterItem {
+  let groups: string[] = []
+  try {
+    const parsed = JSON.parse(row.groups) as unknown
+    if (Array.isArray(parsed)) groups = parsed.filter((group): group is string => typeof group === 'string')
+  } catch {}
+
+  return {contact: row.contact, name: row.name ?? undefined, subscription: row.subscription, ask: row.ask === 1, groups}
+}
+
+function isForeignKeyError(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+}
+
+/**
+ * The SQLite roster and offline store. It shares the account store's file
+ * (whose migrations create its tables), on a connection of its own; open the
+ * account store first so that the schema is current.
+ */
+export class SqliteRosterStore implements RosterStore {
+  private readonly db: Database.Database
+  private readonly statements
+
+  private constructor(db: Database.Database) {
+    this.db = db
+    this.statements = {
+      roster: db.prepare<[string, string], ItemRow>(
+        'SELECT contact, name, subscription, ask, groups FROM roster_items WHERE host = ? AND username = ? ORDER BY contact',
+      ),
+      item: db.prepare<[string, string, string], ItemRow>(
+        'SELECT contact, name, subscription, ask, groups FROM roster_items WHERE host = ? AND username = ? AND contact = ?',
+      ),
+      putItem: db.prepare(
+        'INSERT OR REPLACE INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      removeItem: db.prepare('DELETE FROM roster_items WHERE host = ? AND username = ? AND contact = ?'),
+      requests: db.prepare<[string, string], {contact: string; stanza: string}>(
+        'SELECT contact, stanza FROM subscription_requests WHERE host = ? AND username = ? ORDER BY created_at',
+      ),
+      putRequest: db.prepare(
+        'INSERT OR REPLACE INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      removeRequest: db.prepare('DELETE FROM subscription_requests WHERE host = ? AND username = ? AND contact = ?'),
+      countOffline: db.prepare<[string, string], {n: number}>('SELECT count(*) AS n FROM offline_messages WHERE host = ? AND username = ?'),
+      insertOffline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),
+      offline: db.prepare<[string, string], {id: number; stanza: string; created_at: number}>(
+        'SELECT id, stanza, created_at FROM offline_messages WHERE host = ? AND username = ? ORDER BY id',
+      ),
+      deleteOffline: db.prepare('DELETE FROM offline_messages WHERE host = ? AND username = ? AND id = ?'),
+    }
+  }
+
+  static open(dataDir: string): SqliteRosterStore {
+    const file = path.join(dataDir, STORE_FILE)
+    let db: Database.Database
+    try {
+      db = new Database(file, {timeout: 5000, fileMustExist: true})
+      db.pragma('foreign_keys = ON')
+      db.pragma('synchronous = NORMAL')
+    } catch (error) {
+      throw new StoreError('store-unwritable', `cannot open the roster store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
+    }
+
+    return new SqliteRosterStore(db)
+  }
+
+  async getRoster(host: string, username: string): Promise<RosterItem[]> {
+    return this.statements.roster.all(host, username).map(toItem)
+  }
+
+  async getItem(host: string, username: string, contact: string): Promise<RosterItem | undefined> {
+    const row = this.statements.item.get(host, username, contact)
+    return row ? toItem(row) : undefined
+  }
+
+  async putItem(host: string, username: string, item: RosterItem): Promise<boolean> {
+    try {
+      this.statements.putItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
+      return true
+    } catch (error) {
+      if (isForeignKeyError(error)) return false
+      throw error
+    }
+  }
+
+  async removeItem(host: string, username: string, contact: string): Promise<boolean> {
+    return this.statements.removeItem.run(host, username, contact).changes > 0
+  }
+
+  async getSubscriptionRequests(host: string, username: string): Promise<Array<{contact: string; stanza: string}>> {
+    return this.statements.requests.all(host, username)
+  }
+
+  async putSubscriptionRequest(host: string, username: string, contact: string, stanza: string): Promise<boolean> {
+    try {
+      this.statements.putRequest.run(host, username, contact, stanza, Date.now())
+      return true
+    } catch (error) {
+      if (isForeignKeyError(error)) return false
+      throw error
+    }
+  }
+
+  async removeSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean> {
+    return this.statements.removeRequest.run(host, username, contact).changes > 0
+  }
+
+  async storeOfflineMessage(host: string, username: string, stanza: string, limit: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.statements.countOffline.get(host, username)!.n >= limit) return false
+      try {
+        this.statements.insertOffline.run(host, username, stanza, Date.now())
+        return true
+      } catch (error) {
+        if (isForeignKeyError(error)) return false
+        throw error
+      }
+    }).immediate()
+  }
+
+  async getOfflineMessages(host: string, username: string): Promise<OfflineMessage[]> {
+    return this.statements.offline.all(host, username).map((row) => ({id: row.id, stanza: row.stanza, createdAt: new Date(row.created_at)}))
+  }
+
+  async deleteOfflineMessages(host: string, username: string, ids: readonly number[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of ids) this.statements.deleteOffline.run(host, username, id)
+    }).immediate()
+  }
+
+  async countOfflineMessages(host: string, username: string): Promise<number> {
+    return this.statements.countOffline.get(host, username)!.n
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close()
+  }
+}
