@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Generates bash, zsh and fish completion scripts from oclif.manifest.json
+// and the manifests of the core plugins package.json lists (help, plugins)
 // (run `npm run build` first). `--check` compares instead of writing and exits
 // 1 when a committed script is out of date.
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 
 const root = new URL('..', import.meta.url)
 const manifest = JSON.parse(readFileSync(new URL('oclif.manifest.json', root), 'utf8'))
@@ -10,7 +11,11 @@ const pjson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
 const bin = pjson.oclif.bin
 const topics = pjson.oclif.topics ?? {}
 
-const commands = Object.values(manifest.commands)
+const corePluginCommands = (pjson.oclif.plugins ?? []).flatMap((name) => {
+  const pluginManifest = JSON.parse(readFileSync(new URL(`node_modules/${name}/oclif.manifest.json`, root), 'utf8'))
+  return Object.values(pluginManifest.commands)
+})
+const commands = [...Object.values(manifest.commands), ...corePluginCommands]
   .filter((command) => !command.hidden)
   .map((command) => ({
     words: command.id.split(':'),
@@ -166,7 +171,10 @@ for (const [file, text] of Object.entries(outputs)) {
       process.stderr.write(`${file} is out of date: run "npm run completions" and commit the result\n`)
       stale++
     }
-  } else writeFileSync(url, text)
+  } else {
+    mkdirSync(new URL('.', url), {recursive: true})
+    writeFileSync(url, text)
+  }
 }
 
 process.exitCode = stale > 0 ? 1 : 0
