@@ -1,6 +1,7 @@
 import {Command, Errors, type Interfaces} from '@oclif/core'
 
 import type {AccountContext} from '../accounts/index.js'
+import type {AccountEvent, ServerNotice} from '../running-server.js'
 import {type Configuration, loadConfig} from '../config/index.js'
 import {ExitCode, type ExitStatus, isXmppctlError} from '../errors.js'
 import {stderrColour} from './output.js'
@@ -74,6 +75,18 @@ export abstract class BaseCommand<T> extends Command {
     }
 
     return this.accountContext
+  }
+
+  /**
+   * Tells a running server about an account change and says what it did.
+   * Returns the notice to include in --json output (absent when no server runs).
+   */
+  protected async tellServer(event: AccountEvent): Promise<ServerNotice | undefined> {
+    const {tellRunningServer} = await import('../running-server.js')
+    const {notice, warning} = await tellRunningServer((await this.accounts()).config, event)
+    if (warning) this.note(warning)
+    if (notice && notice.closed > 0) this.log(`the running server closed ${notice.closed} session(s) of ${event.jid}`)
+    return notice
   }
 
   protected async password(source: PasswordSource): Promise<string> {

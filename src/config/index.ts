@@ -112,7 +112,8 @@ export function parseConfig(text: string, file: string): Configuration {
   const document = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
   const problems: ConfigProblem[] = []
   for (const error of document.errors) {
-    const position = error.linePos?.[0]
+    // linePos is only filled in with prettyErrors; the offset always is.
+    const position = error.linePos?.[0] ?? lines.linePos(error.pos[0])
     problems.push({
       location: position ? `${display}:${position.line}:${position.col}` : display,
       key: '(syntax)',

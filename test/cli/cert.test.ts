@@ -317,7 +317,7 @@ describe('cert import', () => {
     assert.match(lines[0], /^example\.org: installed .*letsencrypt\/live\/example\.org\/fullchain\.pem → data\/certs\/example\.org\.crt \(expires \d{4}-\d\d-\d\d\)$/)
     assert.match(lines[1], /^chat\.example\.com: installed .*letsencrypt\/live\/wild\/fullchain\.pem → data\/certs\/chat\.example\.com\.crt/)
     assert.equal(lines[2], 'example.net: no certificate (no certificate names it)')
-    assert.equal(lines[3], 'reload the XMPP server so that it uses the new certificates')
+    assert.equal(lines[3], 'no server is running; it will use the new certificates when started')
     assert.equal(result.stderr, '')
     assert.equal(statSync(path.join(certs, 'example.org.key')).mode & 0o777, 0o600)
     assert.equal(statSync(path.join(certs, 'example.org.crt')).mode & 0o777, 0o644)

@@ -1,0 +1,39 @@
+/**
+ * Changes made offline (accounts, certificates) reach the server running on
+ * the same data directory through its control socket. The files already hold
+ * each change, so a server that cannot be told is a warning, never a failure.
+ */
+import type {Configuration} from './config/index.js'
+
+export type AccountEvent = {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}
+
+/** What a running server did about an account change; absent when no server runs. */
+export interface ServerNotice {
+  /** Sessions of the account the server closed. */
+  closed: number
+}
+
+/** Tells the running server that an account changed: it drops cached answers and closes the account's sessions. */
+export async function tellRunningServer(config: Configuration, event: AccountEvent): Promise<{notice?: ServerNotice; warning?: string}> {
+  const {notifyServer} = await import('./server/control.js')
+  try {
+    const result = await notifyServer(config, event)
+    return result.notified ? {notice: {closed: result.closed ?? 0}} : {}
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return {warning: `the change is stored, but the running server could not be told (${reason}); run "xmppctl reload" so it takes effect`}
+  }
+}
+
+/** Makes the running server re-read its configuration and certificates; nothing when none runs. */
+export async function reloadRunningServer(config: Configuration): Promise<{reloaded: boolean; warning?: string}> {
+  const {ServerNotRunningError, controlRequest} = await import('./server/control.js')
+  try {
+    await controlRequest(config, {command: 'reload'})
+    return {reloaded: true}
+  } catch (error) {
+    if (error instanceof ServerNotRunningError) return {reloaded: false}
+    const reason = error instanceof Error ? error.message : String(error)
+    return {reloaded: false, warning: `the running server could not be reloaded (${reason}); run "xmppctl reload"`}
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Offline changes reach a running server: `user passwd|disable|delete` close
+ * the account's sessions through the control socket, and `cert import`
+ * reloads the certificates.
+ */
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync} from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+
+import {loadConfig} from '../../src/config/index.js'
+import {silentLogger} from '../../src/server/log.js'
+import {runServer} from '../../src/server/process.js'
+import {runCli, tempDir, writeConfig} from '../helpers.js'
+import {RawClient, header} from '../integration/server/helpers.js'
+
+async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function setup(t: {after(fn: () => unknown): void}) {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const file = writeConfig(dir, `hosts: [localhost]\nauth_scram_iterations: 4096\nlisten:\n  - {port: ${port}, ip: 127.0.0.1}\n`)
+  const cli = (args: string[], stdin?: string) => runCli(args, {cwd: dir, stdin})
+  const running = await runServer(loadConfig(file), {logger: silentLogger, configFile: file})
+  t.after(() => running.stop())
+  return {dir, cli, port}
+}
+
+/** A client logged in with PLAIN over STARTTLS and bound to a resource. */
+async function loggedIn(t: {after(fn: () => unknown): void}, port: number, username: string, password: string): Promise<RawClient> {
+  const client = await RawClient.connect(port)
+  t.after(() => client.end())
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  await client.until(/<proceed[^>]*\/>/)
+  await client.startTls()
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  const plain = Buffer.from(`\0${username}\0${password}`).toString('base64')
+  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`)
+  await client.until(/<success/)
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  client.write("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+  await client.until(/<\/iq>/)
+  return client
+}
+
+describe('a running server hears of offline changes', () => {
+  it('user passwd, disable and delete close the account\'s sessions and say so', async (t) => {
+    const {cli, port} = await setup(t)
+    assert.equal((await cli(['user', 'add', 'alice@localhost', '--password-stdin'], 'old secret\n')).status, 0)
+
+    const first = await loggedIn(t, port, 'alice', 'old secret')
+    const passwd = await cli(['user', 'passwd', 'alice@localhost', '--password-stdin', '--json'], 'new secret\n')
+    assert.equal(passwd.status, 0, passwd.stderr)
+    assert.deepEqual(JSON.parse(passwd.stdout).server, {closed: 1})
+    assert.match(await first.until(/<\/stream:stream>/), /<reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
+
+    const second = await loggedIn(t, port, 'alice', 'new secret')
+    const disabled = await cli(['user', 'disable', 'alice@localhost'])
+    assert.equal(disabled.status, 0, disabled.stderr)
+    assert.match(disabled.stdout, /the running server closed 1 session\(s\) of alice@localhost/)
+    assert.match(await second.until(/<\/stream:stream>/), /<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
+
+    const deleted = await cli(['user', 'delete', 'alice@localhost', '--force', '--json'])
+    assert.equal(deleted.status, 0, deleted.stderr)
+    assert.deepEqual(JSON.parse(deleted.stdout), {jid: 'alice@localhost', deleted: true, server: {closed: 0}})
+  })
+
+  it('cert import reloads the running server\'s certificates', async (t) => {
+    const {dir, cli} = await setup(t)
+    const pem = path.join(dir, 'pem')
+    mkdirSync(pem)
+    const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost']
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '400', ...subject, '-keyout', path.join(pem, 'key.pem'), '-out', path.join(pem, 'cert.pem')], {stdio: 'ignore'})
+    // --force: the self-signed certificate the server made for itself lasts longer than this one.
+    const imported = await cli(['cert', 'import', pem, '--force', '--json'])
+    assert.equal(imported.status, 0, imported.stderr)
+    const result = JSON.parse(imported.stdout) as {reloaded: boolean; imported: Array<{host: string; status: string}>}
+    assert.deepEqual(result.imported.map((entry) => [entry.host, entry.status]), [['localhost', 'installed']])
+    assert.equal(result.reloaded, true)
+  })
+})
