@@ -7,7 +7,7 @@ export const flags = {
   config: () =>
     Flags.string({
       char: 'c',
-      description: `configuration file [env: ${CONFIG_ENV}] (default: ./xmppctl.yml if present, else built-in defaults)`,
+      description: 'configuration file (default: ./xmppctl.yml if present, else built-in defaults)',
       env: CONFIG_ENV,
       helpGroup: 'GLOBAL',
       helpValue: 'FILE',
