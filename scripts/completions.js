@@ -15,7 +15,10 @@ const corePluginCommands = (pjson.oclif.plugins ?? []).flatMap((name) => {
   const pluginManifest = JSON.parse(readFileSync(new URL(`node_modules/${name}/oclif.manifest.json`, root), 'utf8'))
   return Object.values(pluginManifest.commands)
 })
-const commands = [...Object.values(manifest.commands), ...corePluginCommands]
+// Our commands come first: where one overrides a core plugin's (plugins install), ours is completed.
+const commandsById = new Map()
+for (const command of [...Object.values(manifest.commands), ...corePluginCommands]) if (!commandsById.has(command.id)) commandsById.set(command.id, command)
+const commands = [...commandsById.values()]
   .filter((command) => !command.hidden)
   .map((command) => ({
     words: command.id.split(':'),

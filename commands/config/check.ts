@@ -9,6 +9,8 @@ export interface ConfigCheckResult {
   dataDir: string
   settings: Settings
   hosts: Record<string, HostSettings>
+  /** auth_method values that installed auth plugins provide, and which plugin. */
+  plugins: Array<{method: string; plugin: string; version: string}>
 }
 
 export default class ConfigCheck extends BaseCommand<ConfigCheckResult> {
@@ -20,10 +22,18 @@ Every problem is reported with file, line and column and the allowed values; exi
 
   async run(): Promise<ConfigCheckResult> {
     await this.parse(ConfigCheck)
+    // auth_method values and keys of installed auth plugins are valid too; a broken plugin is named, not fatal.
+    const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
+    const registry = await loadAuthPlugins({config: this.config})
     const config = await this.loadConfiguration()
-    const result = describe(config)
+    const used = new Set(config.hosts.flatMap((host) => config.forHost(host).auth_method))
+    const plugins = [...registry.backends.values()]
+      .filter((backend) => used.has(backend.method))
+      .map((backend) => ({method: backend.method, plugin: backend.plugin.name, version: backend.plugin.version}))
+    const result = {...describe(config), plugins}
     this.log(stdoutColour.green(`${config.file ?? 'built-in defaults'}: valid`))
     this.log(`data_dir: ${result.dataDir}`)
+    for (const {method, plugin, version} of plugins) this.log(`auth_method ${method}: auth plugin ${plugin} ${version}`)
     for (const [host, settings] of Object.entries(result.hosts)) {
       this.log(`\n${stdoutColour.bold(host)}`)
       this.log(formatRecord(Object.entries(settings).filter(([key]) => key !== 'host').map(([key, value]) => [key, render(value)])))
@@ -47,7 +57,7 @@ Every problem is reported with file, line and column and the allowed values; exi
   }
 }
 
-function describe(config: Configuration): ConfigCheckResult {
+function describe(config: Configuration): Omit<ConfigCheckResult, 'plugins'> {
   return {
     file: config.file ?? null,
     valid: true,

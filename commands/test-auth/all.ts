@@ -29,6 +29,8 @@ Exit status: the worst of the backends' (3 unavailable, 2 misconfigured, 1 rejec
 
   async run(): Promise<TestAuthAllResult> {
     const {flags: f} = await this.parse(TestAuthAll)
+    const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
+    await loadAuthPlugins({config: this.config})
     const context = await this.accounts()
     const account = f.jid === undefined ? undefined : resolveAccount(context.config, f.jid)
     let password: string | undefined

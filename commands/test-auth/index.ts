@@ -20,10 +20,11 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
     '<%= config.bin %> <%= command.id %> saslauthd --host example.org',
     '<%= config.bin %> <%= command.id %> jwt alice@example.org --token-stdin < token.txt',
     '<%= config.bin %> <%= command.id %> pam alice@example.org --json',
+    "printf '%s\\n' \"$PASSWORD\" | <%= config.bin %> <%= command.id %> http alice@example.org --password-stdin",
   ]
 
   static args = {
-    backend: Args.string({required: true, options: [...AUTH_METHODS], description: 'the backend to run'}),
+    backend: Args.string({required: true, description: `the backend to run: ${AUTH_METHODS.join(', ')}, or one an auth plugin provides`}),
     // ignoreStdin: a piped password must never be taken for the JID.
     jid: Args.string({required: false, ignoreStdin: true, description: 'bare JID of a test account'}),
   }
@@ -36,6 +37,11 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
 
   async run(): Promise<BackendDiagnosis> {
     const {args, flags: f} = await this.parse(TestAuth)
+    // Backends of installed auth plugins (http, …) count too; a broken plugin is named, not fatal.
+    const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
+    await loadAuthPlugins({config: this.config})
+    const {requireAuthMethod} = await import('../../src/plugins/methods.js')
+    requireAuthMethod(args.backend)
     const context = await this.accounts()
     const account = args.jid === undefined ? undefined : resolveAccount(context.config, args.jid)
     if (account && f.host !== undefined && context.config.requireHost(f.host) !== account.host) {
@@ -53,7 +59,7 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
 
     const {diagnoseBackend} = await import('../../src/auth/diagnose/index.js')
     const {renderDiagnosis} = await import('../../src/auth/diagnose/render.js')
-    const diagnosis = await diagnoseBackend(args.backend as (typeof AUTH_METHODS)[number], {
+    const diagnosis = await diagnoseBackend(args.backend, {
       config: context.config,
       store: context.store,
       host,

@@ -3,10 +3,11 @@
  * bundled server and `xmppctl test-auth`. Both call exactly this, so what
  * test-auth says works is what the server does (DESIGN.md "Authentication").
  */
-import type {AUTH_METHODS} from '../config/schema.js'
+import type {AuthMethodName} from '../config/schema.js'
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
 
-export type AuthMethod = (typeof AUTH_METHODS)[number]
+/** One of xmppctl's own methods (AUTH_METHODS) or one an installed auth plugin provides. */
+export type AuthMethod = AuthMethodName
 
 /**
  * What a backend answered. `rejected`: the credentials are wrong or the user

@@ -4,6 +4,7 @@ import {LineCounter, parseDocument} from 'yaml'
 
 import {ConfigError, JidError, UnknownHostError, osErrorText} from '../errors.js'
 import {normalizeDomain} from '../jid/index.js'
+import {pluginBackend, pluginKeys} from '../plugins/registry.js'
 import {CONFIG_KEYS, defaultSettings, type HostSettings, PER_HOST_KEYS, type Settings} from './schema.js'
 import {type ConfigProblem, validateDocument} from './validate.js'
 
@@ -54,7 +55,8 @@ export class Configuration {
   forHost(host: string): HostSettings {
     const normalized = this.requireHost(host)
     const effective: Record<string, unknown> = {host: normalized}
-    for (const key of PER_HOST_KEYS) {
+    // Keys of loaded auth plugins are per host too.
+    for (const key of [...PER_HOST_KEYS, ...Object.keys(pluginKeys())]) {
       const value = (this.settings as unknown as Record<string, unknown>)[key]
       if (value !== undefined) effective[key] = value
     }
@@ -125,7 +127,7 @@ export function parseConfig(text: string, file: string): Configuration {
   if (problems.length > 0) throw new ConfigProblemsError(problems)
 
   const validated = validateDocument(document.contents, display, lines, problems)
-  const settings = {...defaultSettings(), ...validated.values} as Settings
+  const settings = {...defaultSettings(), ...pluginDefaults(), ...validated.values} as Settings
   const hostLocation = (index: number): string => {
     const node = document.getIn(['hosts', index], true) as {range?: [number, number, number]} | undefined
     const position = node?.range ? lines.linePos(node.range[0]) : undefined
@@ -157,7 +159,65 @@ export function parseConfig(text: string, file: string): Configuration {
   }
 
   if (problems.length > 0) throw new ConfigProblemsError(problems)
-  return new Configuration(file, settings, hostOverrides)
+  const configuration = new Configuration(file, settings, hostOverrides)
+  requirePluginKeys(configuration, (host) => {
+    const node = (host === undefined ? document.getIn(['auth_method'], true) : findHostAuthMethod(document.contents, host)) as
+      | {range?: [number, number, number]}
+      | undefined
+    const position = node?.range ? lines.linePos(node.range[0]) : undefined
+    return position ? `${display}:${position.line}:${position.col}` : display
+  }, problems)
+  if (problems.length > 0) throw new ConfigProblemsError(problems)
+  return configuration
+}
+
+/** Defaults of the keys of loaded auth plugins. */
+function pluginDefaults(): Record<string, unknown> {
+  const defaults: Record<string, unknown> = {}
+  for (const [key, spec] of Object.entries(pluginKeys())) if (spec.default !== undefined) defaults[key] = structuredClone(spec.default)
+  return defaults
+}
+
+/** `host_config.HOST.auth_method`'s node, matching the host as normalised. */
+function findHostAuthMethod(root: unknown, host: string): unknown {
+  const hostConfig = (root as {get?(key: string, keepScalar: boolean): unknown})?.get?.('host_config', true) as
+    | {items?: Array<{key: unknown; value: unknown}>}
+    | undefined
+  for (const pair of hostConfig?.items ?? []) {
+    const name = String((pair.key as {value?: unknown})?.value ?? '')
+    let normalized = name.toLowerCase()
+    try {
+      normalized = normalizeDomain(name)
+    } catch {}
+
+    if (normalized === host) return (pair.value as {get?(key: string, keepScalar: boolean): unknown})?.get?.('auth_method', true)
+  }
+
+  return undefined
+}
+
+/** A host whose auth_method uses a plugin backend must set the keys that backend requires. */
+function requirePluginKeys(config: Configuration, locate: (host?: string) => string, problems: ConfigProblem[]): void {
+  const reported = new Set<string>()
+  for (const host of config.hosts) {
+    const settings = config.forHost(host) as unknown as Record<string, unknown>
+    const own = config.hostOverrides[host]?.auth_method !== undefined
+    for (const method of config.forHost(host).auth_method) {
+      const backend = pluginBackend(method)
+      for (const key of backend?.requiredKeys ?? []) {
+        if (settings[key] !== undefined) continue
+        const id = `${own ? host : ''}/${method}/${key}`
+        if (reported.has(id)) continue
+        reported.add(id)
+        problems.push({
+          location: locate(own ? host : undefined),
+          key,
+          message: `auth_method ${method}${own ? ` of ${host}` : ''} needs ${key}, which is not set`,
+          hint: `set ${key}, ${backend!.keys[key]?.description ?? ''}; the auth plugin ${backend!.plugin.name} reads it`,
+        })
+      }
+    }
+  }
 }
 
 function normalizeHosts(hosts: string[], location: (index: number) => string, problems: ConfigProblem[]): string[] {

@@ -10,6 +10,8 @@ export type ValueSpec =
   | {type: 'enum'; values: readonly string[]}
   | {type: 'list'; of: ValueSpec; nonEmpty?: boolean; unique?: boolean}
   | {type: 'object'; keys: Record<string, KeySpec>}
+  /** An `auth_method` value: one of AUTH_METHODS, or a method an installed auth plugin provides. */
+  | {type: 'auth-method'}
 
 export interface KeySpec {
   spec: ValueSpec
@@ -18,10 +20,14 @@ export interface KeySpec {
   /** May be overridden per host under `host_config`. */
   perHost?: boolean
   required?: boolean
+  /** A check beyond the type (auth plugins' keys): a message when the value is wrong. */
+  check?: (value: unknown) => string | undefined
 }
 
 export const SCRAM_HASH_NAMES = ['sha1', 'sha256', 'sha512'] as const
 export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap', 'gssapi'] as const
+/** xmppctl's own methods, or one an installed auth plugin provides (src/plugins). */
+export type AuthMethodName = (typeof AUTH_METHODS)[number] | (string & {})
 export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
 export const SASL_MECHANISMS = [
   'PLAIN',
@@ -86,7 +92,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: {min_version: 'TLSv1.2', ciphers: 'default', dhparam: 'ffdhe3072'},
   },
   auth_method: {
-    spec: {type: 'list', of: {type: 'enum', values: AUTH_METHODS}, nonEmpty: true, unique: true},
+    spec: {type: 'list', of: {type: 'auth-method'}, nonEmpty: true, unique: true},
     description: 'authentication backends, tried in order',
     default: ['internal'],
     perHost: true,
@@ -153,6 +159,12 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     perHost: true,
   },
   c2s_require_encryption: {spec: {type: 'boolean'}, description: 'refuse clients before TLS', default: true, perHost: true},
+  disable_sasl_scram_downgrade_protection: {
+    spec: {type: 'boolean'},
+    description: 'switch off SCRAM downgrade protection (XEP-0474 h= and the RFC 5802 "y" check) for clients that break on it',
+    default: false,
+    perHost: true,
+  },
   allow_unencrypted_plain_auth: {
     spec: {type: 'boolean'},
     description: 'offer PLAIN on connections without TLS (the password then crosses the network in clear)',
@@ -175,7 +187,7 @@ export interface Settings {
   listen: Array<{port: number; ip: string; module: 'c2s'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean}>
   certfiles: string[]
   tls: {min_version: (typeof TLS_VERSIONS)[number]; ciphers: string; dhparam: string}
-  auth_method: Array<(typeof AUTH_METHODS)[number]>
+  auth_method: AuthMethodName[]
   auth_password_format: 'scram' | 'plain'
   auth_scram_hash: Array<(typeof SCRAM_HASH_NAMES)[number]>
   auth_scram_iterations: number
@@ -198,6 +210,7 @@ export interface Settings {
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
   disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
   c2s_require_encryption: boolean
+  disable_sasl_scram_downgrade_protection: boolean
   allow_unencrypted_plain_auth: boolean
   jwt_clock_skew: number
   saslauthd_timeout: number

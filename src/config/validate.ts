@@ -1,6 +1,7 @@
 import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
-import {CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, type ValueSpec} from './schema.js'
+import {installHint, knownPluginForKey, knownPluginForMethod, pluginBackend, pluginKeys, pluginRegistry} from '../plugins/registry.js'
+import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, type ValueSpec} from './schema.js'
 
 /** One thing wrong with a configuration file, located as precisely as the YAML allows. */
 export interface ConfigProblem {
@@ -54,7 +55,22 @@ function describe(spec: ValueSpec): string {
     case 'string': {
       return 'a string'
     }
+
+    case 'auth-method': {
+      const plugins = [...pluginRegistry().backends.keys()]
+      return `one of ${AUTH_METHODS.join(', ')}${plugins.length > 0 ? `, ${plugins.join(', ')} (auth plugins)` : ''}`
+    }
   }
+}
+
+/** The configuration keys of loaded auth plugins, as core key specs: per host, no required keys. */
+export function pluginKeySpecs(): Record<string, KeySpec> {
+  const keys: Record<string, KeySpec> = {}
+  for (const [name, key] of Object.entries(pluginKeys())) {
+    keys[name] = {spec: key.spec, description: key.description, default: key.default, perHost: true, ...(key.check ? {check: key.check} : {})}
+  }
+
+  return keys
 }
 
 /** Levenshtein distance, for did-you-mean suggestions on unknown keys. */
@@ -170,6 +186,26 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
     case 'object': {
       return checkMapping(walk, node, spec.keys, key, expected)
     }
+
+    case 'auth-method': {
+      const value = isScalar(node) ? node.value : undefined
+      if (typeof value === 'string' && ((AUTH_METHODS as readonly string[]).includes(value) || pluginBackend(value))) return value
+      const known = typeof value === 'string' ? knownPluginForMethod(value) : undefined
+      if (known) {
+        report(walk, node, key, `${key} is ${value}, which the auth plugin ${known.package} provides, and it is not loaded`, installHint(known))
+        return undefined
+      }
+
+      const suggestion = typeof value === 'string' ? didYouMean(value, [...AUTH_METHODS, ...pluginRegistry().backends.keys()]) : undefined
+      report(
+        walk,
+        node,
+        key,
+        `${key} must be ${describe(spec)}, not ${shown(node)}`,
+        suggestion ? `did you mean ${suggestion}?` : 'an auth plugin may provide it: see "xmppctl plugins list"',
+      )
+      return undefined
+    }
   }
 }
 
@@ -196,19 +232,28 @@ function checkMapping(
     const keyPath = path ? `${path}.${name}` : name
     if (!keySpec) {
       const suggestion = didYouMean(name, [...Object.keys(keys), ...skip])
+      // A key of a known auth plugin that is not loaded: say what to install rather than guess.
+      const candidate = path === '' || path.startsWith('host_config.') ? knownPluginForKey(name) : undefined
+      const known = candidate && !pluginBackend(candidate.method) ? candidate : undefined
       report(
         walk,
         keyNode,
         keyPath,
-        `unknown key ${keyPath}`,
-        suggestion ? `did you mean ${path ? `${path}.` : ''}${suggestion}?` : `known keys: ${Object.keys(keys).join(', ')}`,
+        known ? `unknown key ${keyPath}: it belongs to the auth plugin ${known.package}, which is not loaded` : `unknown key ${keyPath}`,
+        known
+          ? installHint(known)
+          : suggestion
+            ? `did you mean ${path ? `${path}.` : ''}${suggestion}?`
+            : `known keys: ${Object.keys(keys).join(', ')}`,
       )
       failed = true
       continue
     }
 
     const value = checkValue(walk, pair.value as Node, keySpec.spec, keyPath)
-    if (value === undefined) failed = true
+    const wrong = value === undefined ? undefined : keySpec.check?.(value)
+    if (wrong !== undefined) report(walk, pair.value as Node, keyPath, `${keyPath} ${wrong}`)
+    if (value === undefined || wrong !== undefined) failed = true
     else result[name] = value
   }
 
@@ -256,7 +301,8 @@ export function validateDocument(
   }
 
   const hostConfigPair = root.items.find((pair) => isScalar(pair.key) && pair.key.value === 'host_config')
-  const values = checkMapping(walk, root, CONFIG_KEYS, '', '', new Set(['host_config'])) ?? {}
+  const extraKeys = pluginKeySpecs()
+  const values = checkMapping(walk, root, {...CONFIG_KEYS, ...extraKeys}, '', '', new Set(['host_config'])) ?? {}
 
   const result: ValidatedDocument = {values, hostConfig: {}, hostConfigNodes: {}}
   if (!hostConfigPair) return result
@@ -266,7 +312,10 @@ export function validateDocument(
     return result
   }
 
-  const perHostKeys = Object.fromEntries(PER_HOST_KEYS.map((key) => [key, {...CONFIG_KEYS[key], default: undefined}]))
+  const perHostKeys = Object.fromEntries([
+    ...PER_HOST_KEYS.map((key) => [key, {...CONFIG_KEYS[key], default: undefined}]),
+    ...Object.entries(extraKeys).map(([key, spec]) => [key, {...spec, default: undefined}]),
+  ])
   for (const pair of hostConfigNode.items) {
     const host = String(fromJs(pair.key as Node)).toLowerCase()
     const overrides = checkMapping(walk, pair.value as Node, perHostKeys, `host_config.${host}`, `host_config.${host} must be a mapping of per-host keys (${PER_HOST_KEYS.join(', ')})`)

@@ -16,6 +16,8 @@ import {JwtBackend} from './jwt.js'
 import {PamBackend} from './pam.js'
 import {SaslauthdBackend} from './saslauthd.js'
 import {UnimplementedBackend} from './unimplemented.js'
+import {PluginBackendAdapter, pluginContext} from '../../plugins/adapter.js'
+import {pluginBackend} from '../../plugins/registry.js'
 
 export interface BackendDeps {
   settings: HostSettings
@@ -79,6 +81,9 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
     }
 
     default: {
+      // A method an installed auth plugin provides (src/plugins).
+      const registered = pluginBackend(method)
+      if (registered) return new PluginBackendAdapter(registered, pluginContext(settings, deps.baseDir, deps.log))
       return new UnimplementedBackend(method)
     }
   }

@@ -18,6 +18,7 @@ import {diagnosePam} from './pam.js'
 import {type BackendDiagnosis, Recorder, fail} from './report.js'
 import {diagnoseSaslauthd} from './saslauthd.js'
 import type {DiagnoseInput} from './types.js'
+import {pluginBackend} from '../../plugins/registry.js'
 
 export type {BackendDiagnosis, DiagnosticStep, StepStatus, Verdict} from './report.js'
 export type {DiagnoseInput} from './types.js'
@@ -68,6 +69,13 @@ export async function diagnoseBackend(method: AuthMethod, request: DiagnoseReque
     }
 
     default: {
+      // A method an installed auth plugin provides: its own steps, then the credentials.
+      const registered = pluginBackend(method)
+      if (registered) {
+        const {diagnosePlugin} = await import('../../plugins/diagnose.js')
+        return diagnosePlugin(registered, input)
+      }
+
       const recorder = new Recorder()
       recorder.add('implemented', 'backend', fail(`the ${method} backend is not implemented in this version of xmppctl`, undefined, `remove ${method} from auth_method`))
       return recorder.finish(method, request.host, 'misconfigured')

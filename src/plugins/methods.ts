@@ -1,0 +1,22 @@
+import {AUTH_METHODS} from '../config/schema.js'
+import {didYouMean} from '../config/validate.js'
+import {UsageError} from '../errors.js'
+import {installHint, knownPluginForMethod, pluginRegistry} from './registry.js'
+
+/** Every auth_method value usable now: xmppctl's own, then those of loaded plugins. */
+export function availableAuthMethods(): string[] {
+  return [...AUTH_METHODS, ...pluginRegistry().backends.keys()]
+}
+
+/** `name` if it is an auth method xmppctl or a loaded plugin provides; else a usage error saying what to do. */
+export function requireAuthMethod(name: string): string {
+  const available = availableAuthMethods()
+  if (available.includes(name)) return name
+  const known = knownPluginForMethod(name)
+  if (known) throw new UsageError(`the ${name} backend is provided by the auth plugin ${known.package}, which is not loaded`, installHint(known))
+  const suggestion = didYouMean(name, available)
+  throw new UsageError(
+    `unknown backend ${name} (known: ${available.join(', ')})`,
+    suggestion ? `did you mean ${suggestion}?` : 'an auth plugin may provide it: see "xmppctl plugins list"',
+  )
+}
