@@ -7,6 +7,7 @@ import {randomBytes} from 'node:crypto'
 
 import {ExitCode, XmppctlError} from '../errors.js'
 import type {ChannelBinding} from './outcome.js'
+import {type AnnouncedSasl, downgradeProtectionHash} from './scram-downgrade.js'
 import {preparePassword, prepareUsername} from './saslprep.js'
 import {
   type ScramHash,
@@ -40,7 +41,7 @@ export const DEFAULT_MAX_CLIENT_ITERATIONS = 10_000_000
 
 /** The server misbehaved or refused us; `kind` says how, for diagnostics. */
 export class ScramClientError extends XmppctlError {
-  readonly kind: 'malformed' | 'server-error' | 'server-signature' | 'state'
+  readonly kind: 'malformed' | 'server-error' | 'server-signature' | 'state' | 'downgrade'
 
   constructor(kind: ScramClientError['kind'], message: string) {
     super('scram-failed', message, {exitCode: ExitCode.false})
@@ -63,6 +64,14 @@ export interface ScramClientOptions {
    * detects that someone stripped it (RFC 5802 §6).
    */
   supportsChannelBinding?: boolean
+  /**
+   * The mechanisms and channel-binding types the server announced, as this
+   * client received them. When server-first carries XEP-0474's `h=`, it must
+   * match their hash, or the lists were trimmed on the way (a downgrade).
+   */
+  announced?: AnnouncedSasl
+  /** Refuse a server-first without `h=` (pinned: this server is known to send it). */
+  requireDowngradeProtection?: boolean
   /** The client nonce; printable ASCII without ",". Injected by tests. */
   nonce?: () => string
   maxIterations?: number
@@ -76,6 +85,10 @@ export class ScramClient {
   private readonly clientNonce: string
   private readonly channelBindingData: Buffer
   private readonly maxIterations: number
+  private readonly announced: AnnouncedSasl | undefined
+  private readonly requireDowngradeProtection: boolean
+  /** Whether server-first carried an `h=` that matched what was announced (XEP-0474). */
+  downgradeProtected = false
   private preparedPassword: string | undefined
   private expectedServerSignature: Buffer | undefined
 
@@ -93,6 +106,8 @@ export class ScramClient {
     this.channelBindingData = options.channelBinding?.data ?? Buffer.alloc(0)
     this.clientFirstBare = formatClientFirstBare(prepareUsername(options.username), this.clientNonce)
     this.maxIterations = options.maxIterations ?? DEFAULT_MAX_CLIENT_ITERATIONS
+    this.announced = options.announced
+    this.requireDowngradeProtection = options.requireDowngradeProtection ?? false
   }
 
   /** client-first-message: gs2 header + `n=…,r=…`. */
@@ -115,6 +130,8 @@ export class ScramClient {
       throw new ScramClientError('malformed', `the server asks for ${serverFirst.iterations} iterations, more than the ${this.maxIterations} allowed`)
     }
 
+    this.checkDowngradeProtection(serverFirst.text)
+
     const {hash} = this
     const salted = await saltedPassword(hash, password, serverFirst.salt, serverFirst.iterations)
     const channelBinding = Buffer.concat([Buffer.from(this.gs2Header, 'utf8'), this.channelBindingData])
@@ -124,6 +141,26 @@ export class ScramClient {
     const proof = clientProof(key, clientSignature(hash, storedKey(hash, key), authMessage))
     this.expectedServerSignature = serverSignature(hash, serverKey(hash, salted), authMessage)
     return Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8')
+  }
+
+  /** XEP-0474 §4.2: the client hashes what it saw announced and compares with `h=`. */
+  private checkDowngradeProtection(serverFirstText: string): void {
+    const h = serverFirstText.split(',').find((part) => part.startsWith('h='))?.slice(2)
+    if (h === undefined) {
+      if (this.requireDowngradeProtection) throw new ScramClientError('downgrade', 'the server sent no downgrade-protection hash (h=, XEP-0474) though it is expected to')
+      return
+    }
+
+    if (this.announced === undefined) return
+    const expected = downgradeProtectionHash(this.hash, this.announced)
+    if (!constantTimeEqual(Buffer.from(h, 'utf8'), Buffer.from(expected, 'utf8'))) {
+      throw new ScramClientError(
+        'downgrade',
+        'the mechanisms or channel-binding types this client saw differ from those the server announced (XEP-0474 h= mismatch): someone in the middle trimmed them',
+      )
+    }
+
+    this.downgradeProtected = true
   }
 
   /** Throws ScramClientError unless server-final proves the server holds our credentials. */

@@ -6,6 +6,7 @@
 import {createHmac, randomBytes} from 'node:crypto'
 
 import type {ChannelBinding, SaslCondition, SaslFailure, SaslStep} from './outcome.js'
+import {type AnnouncedSasl, downgradeProtectionHash} from './scram-downgrade.js'
 import {prepareUsername} from './saslprep.js'
 import {
   SCRAM_SALT_BYTES,
@@ -39,6 +40,18 @@ export interface ScramServerOptions {
    * Defaults to whether `channelBindings` is non-empty.
    */
   advertisedPlus?: boolean
+  /**
+   * What the server announced on this connection. With it, server-first
+   * carries XEP-0474's `h=` over these lists, so a client can tell whether
+   * someone trimmed them; without it no `h=` is sent.
+   */
+  announced?: AnnouncedSasl
+  /**
+   * SCRAM downgrade protection, on by default. `false` (the host's
+   * `disable_sasl_scram_downgrade_protection`) is for clients that break on
+   * it: no `h=`, and "y" is accepted even where -PLUS was offered.
+   */
+  downgradeProtection?: boolean
   /** Credentials for a normalised username, or undefined when there is no such account. */
   lookup: (username: string, hash: ScramHash) => Promise<ScramCredentials | undefined>
   /**
@@ -134,7 +147,10 @@ export class ScramServer {
     const nonce = clientFirst.clientNonce + serverNonce
     const known = credentials !== undefined
     const used = credentials ?? this.fakeCredentials(username)
-    const serverFirst = formatServerFirst(nonce, used.salt, used.iterations)
+    let serverFirst = formatServerFirst(nonce, used.salt, used.iterations)
+    // XEP-0474 §4.1: an optional attribute, which RFC 5802 §5 has clients ignore when they do not know it.
+    const {announced, downgradeProtection = true} = this.options
+    if (announced && downgradeProtection) serverFirst += `,h=${downgradeProtectionHash(this.options.hash, announced)}`
     this.state = {
       phase: 'final',
       clientFirst,
@@ -192,7 +208,7 @@ export class ScramServer {
     }
 
     const advertisedPlus = this.options.advertisedPlus ?? (this.options.channelBindings ?? []).length > 0
-    if (flag.kind === 'y' && advertisedPlus) {
+    if (flag.kind === 'y' && advertisedPlus && (this.options.downgradeProtection ?? true)) {
       return failure(
         'not-authorized',
         'the client can bind but did not see -PLUS, which was offered: a downgrade',

@@ -4,16 +4,18 @@
  * binding (§7), then stanzas handed to the IM layer. Each connection parses
  * and fails on its own: whatever one client sends ends at most its stream.
  */
-import {randomBytes} from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
 
 import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession, SaslStep} from '../auth/types.js'
-import type {Configuration} from '../config/index.js'
+import type {Configuration, HostSettings} from '../config/index.js'
+import type {AnnouncedConnection} from '../sasl/mechanisms/index.js'
+import type {AnnouncedSasl} from '../sasl/scram-downgrade.js'
 import type {FailureThrottle} from './throttle.js'
 import type {Logger} from './log.js'
 import {NS} from './namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
+import {randomToken} from './random.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
 import {Element, escapeAttribute, x} from './xml/element.js'
 import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
@@ -49,6 +51,8 @@ export interface SessionHost {
   readonly limits: SessionLimits
   readonly throttles: {ip: FailureThrottle; account: FailureThrottle}
   authenticator(host: string): HostAuthenticator | undefined
+  /** `config.forHost(host)`, kept until the configuration is reloaded. */
+  hostSettings(host: string): HostSettings
   secureContext(host: string): tls.SecureContext | undefined
   /** Binds the session's resource; the router replaces an older session with the same full JID. */
   bind(session: C2sSession): void
@@ -113,6 +117,10 @@ export class C2sSession {
   private queue: Promise<void> = Promise.resolve()
   private pending = 0
   private sasl: {session: SaslSession; mechanism: string; account: string | undefined} | undefined
+  /** The mechanisms and channel-binding types of the last <stream:features/>, which SCRAM signs (XEP-0474). */
+  private announced: AnnouncedSasl | undefined
+  /** security() of the current stream: the features and the SASL exchange that follows share one computation. */
+  private streamSecurity: ConnectionSecurity | undefined
   private authFailures = 0
   private deadline: NodeJS.Timeout | undefined
   private cleanedUp = false
@@ -146,13 +154,15 @@ export class C2sSession {
   }
 
   security(): ConnectionSecurity {
+    if (this.streamSecurity) return this.streamSecurity
     const socket = this.socket
-    return {
+    this.streamSecurity = {
       encrypted: this.encrypted,
       ...(this.tlsVersion ? {tlsVersion: this.tlsVersion} : {}),
       channelBindings: socket instanceof tls.TLSSocket && this.encrypted ? channelBindingsOf(socket) : {},
       remoteAddress: this.remoteAddress,
     }
+    return this.streamSecurity
   }
 
   send(data: Element | string): void {
@@ -221,6 +231,7 @@ export class C2sSession {
   /** RFC 6120 §4.3.3: a new stream on the same connection after STARTTLS or SASL. */
   private restart(): void {
     this.generation++
+    this.streamSecurity = undefined
     this.parser = new XmppStreamParser(this.server.limits)
     this.phase = 'header'
   }
@@ -238,11 +249,15 @@ export class C2sSession {
     }
   }
 
-  private sendHeader(): void {
-    this.streamId = randomBytes(12).toString('base64url')
+  private header(): string {
+    this.streamId = randomToken(12)
     const from = this.host ?? this.server.config.hosts[0]
-    this.socket.write(`${STREAM_HEADER_PREFIX} id='${this.streamId}' from='${escapeAttribute(from)}' version='1.0' xml:lang='en'>`)
     this.phase = 'open'
+    return `${STREAM_HEADER_PREFIX} id='${this.streamId}' from='${escapeAttribute(from)}' version='1.0' xml:lang='en'>`
+  }
+
+  private sendHeader(): void {
+    this.socket.write(this.header())
   }
 
   private async streamStart(header: Extract<ParserEvent, {type: 'stream-start'}>['header']): Promise<void> {
@@ -256,12 +271,13 @@ export class C2sSession {
     // RFC 6120 §4.7.5: version 1.0 or later, or no XMPP 1.0 features at all.
     const major = Number.parseInt((header.attrs.version ?? '0.0').split('.')[0], 10)
     if (!(major >= 1)) return this.close('unsupported-version', 'XMPP 1.0 (version="1.0") is required')
-    this.sendHeader()
-    this.send(await this.features())
+    // Header and features in one write: one TLS record and one syscall instead of two.
+    const features = await this.features()
+    this.send(this.header() + features.toString(NS.client))
   }
 
   private encryptionRequired(): boolean {
-    return this.listener.starttls === 'required' || this.server.config.forHost(this.host!).c2s_require_encryption
+    return this.listener.starttls === 'required' || this.server.hostSettings(this.host!).c2s_require_encryption
   }
 
   private starttlsOffered(): boolean {
@@ -292,6 +308,8 @@ export class C2sSession {
           const cb = features.c('sasl-channel-binding', {}, NS.saslChannelBinding)
           for (const type of types) cb.c('channel-binding', {type})
         }
+
+        this.announced = {mechanisms, channelBindingTypes: types}
       }
     } else {
       features.c('bind', {}, NS.bind)
@@ -377,7 +395,12 @@ export class C2sSession {
     }
 
     const authenticator = this.server.authenticator(host)
-    const session = authenticator ? await authenticator.start(mechanism, this.security()) : undefined
+    const connection: AnnouncedConnection = {...this.security()}
+    if (this.announced) {
+      connection.sasl = {...this.announced, downgradeProtection: !this.server.hostSettings(host).disable_sasl_scram_downgrade_protection}
+    }
+
+    const session = authenticator ? await authenticator.start(mechanism, connection) : undefined
     if (!session) return this.saslFailure('invalid-mechanism')
     this.sasl = {session, mechanism, account}
     return this.saslResult(await session.step(data))
@@ -434,7 +457,7 @@ export class C2sSession {
       return this.send(errorReply(stanza, 'bad-request', this.host))
     }
 
-    if (resource === '') resource = randomBytes(9).toString('base64url')
+    if (resource === '') resource = randomToken(9)
     this.jid = {local: this.username!, domain: this.host!, resource}
     clearTimeout(this.deadline)
     this.server.bind(this)

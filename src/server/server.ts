@@ -10,7 +10,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 
 import type {HostAuthenticator} from '../auth/types.js'
-import type {Configuration} from '../config/index.js'
+import type {Configuration, HostSettings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
@@ -92,6 +92,7 @@ export class XmppServer implements SessionHost {
   private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
+  private hostSettingsCache = new Map<string, HostSettings>()
   private certificates = new Map<string, HostCertificate>()
   private accounts: AccountStore | undefined
   private rosters: RosterStore | undefined
@@ -267,6 +268,7 @@ export class XmppServer implements SessionHost {
     const old = this.authenticators
     this.authenticators = authenticators
     this.config = config
+    this.hostSettingsCache.clear()
     for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
     for (const authenticator of old.values()) await authenticator.close().catch(() => {})
     // Sessions of hosts no longer served end.
@@ -321,6 +323,16 @@ export class XmppServer implements SessionHost {
 
   authenticator(host: string): HostAuthenticator | undefined {
     return this.authenticators.get(host)
+  }
+
+  hostSettings(host: string): HostSettings {
+    let settings = this.hostSettingsCache.get(host)
+    if (!settings) {
+      settings = this.config.forHost(host)
+      this.hostSettingsCache.set(host, settings)
+    }
+
+    return settings
   }
 
   secureContext(host: string): tls.SecureContext | undefined {

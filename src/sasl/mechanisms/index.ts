@@ -7,7 +7,7 @@ import {PLAIN} from './plain.js'
 import {SCRAM_MECHANISMS} from './scram.js'
 import type {MechanismDefinition} from './types.js'
 
-export type {MechanismAuth, MechanismContext, MechanismDefinition, MechanismNeed} from './types.js'
+export type {AnnouncedConnection, MechanismAuth, MechanismContext, MechanismDefinition, MechanismNeed} from './types.js'
 export {parsePlainMessage} from './plain.js'
 
 export const MECHANISMS: readonly MechanismDefinition[] = [...SCRAM_MECHANISMS, PLAIN, ANONYMOUS]

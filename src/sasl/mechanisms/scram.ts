@@ -10,7 +10,7 @@ import {UnavailableError} from '../../errors.js'
 import type {SaslStep as ExchangeStep} from '../outcome.js'
 import {SCRAM_HASHES, type ScramHash, scramMechanismName} from '../scram.js'
 import {ScramServer} from '../scram-server.js'
-import {type MechanismContext, type MechanismDefinition, fail} from './types.js'
+import {type AnnouncedConnection, type MechanismContext, type MechanismDefinition, fail} from './types.js'
 
 class ScramSession implements SaslSession {
   private readonly server: ScramServer
@@ -21,11 +21,13 @@ class ScramSession implements SaslSession {
 
   constructor(context: MechanismContext, hash: ScramHash, plus: boolean) {
     const {auth} = context
+    const {sasl} = context.connection as AnnouncedConnection
     this.server = new ScramServer({
       hash,
       plus,
       channelBindings: context.channelBindings,
       advertisedPlus: context.advertisedPlus,
+      ...(sasl ? {announced: {mechanisms: sasl.mechanisms, channelBindingTypes: sasl.channelBindingTypes}, downgradeProtection: sasl.downgradeProtection} : {}),
       unknownUser: context.unknownUser,
       normalizeUsername: (username) => context.normalizeUsername(username),
       lookup: async (username, wanted) => {

@@ -7,6 +7,7 @@
  */
 import type {AuthMethod, AuthOutcome, ConnectionSecurity, SaslSession, SaslStep} from '../../auth/types.js'
 import type {ChannelBinding} from '../outcome.js'
+import type {AnnouncedSasl} from '../scram-downgrade.js'
 import type {ScramCredentials, ScramHash} from '../scram.js'
 
 /** The host's authentication as a mechanism sees it. */
@@ -21,6 +22,17 @@ export interface MechanismAuth {
   ): Promise<{credentials: ScramCredentials; disabled?: string; method?: AuthMethod} | undefined>
   /** A fresh, random, unguessable localpart for an anonymous login (RFC 4505 §3). */
   anonymousUsername(): string
+}
+
+/**
+ * A connection as the c2s session describes it to `HostAuthenticator.start`,
+ * which hands the same object to the mechanism as `context.connection`:
+ * besides its security, what was announced on it and the host's downgrade
+ * protection switch, for SCRAM (XEP-0474, RFC 5802 §6). Callers without a
+ * stream (test-auth) leave `sasl` out: no `h=`, protection on.
+ */
+export interface AnnouncedConnection extends ConnectionSecurity {
+  sasl?: AnnouncedSasl & {downgradeProtection: boolean}
 }
 
 export interface MechanismContext {

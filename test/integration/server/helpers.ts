@@ -9,7 +9,7 @@ import tls from 'node:tls'
 
 import {addUser} from '../../../src/accounts/index.js'
 import {Configuration} from '../../../src/config/index.js'
-import {defaultSettings, type Settings} from '../../../src/config/schema.js'
+import {defaultSettings, type HostSettings, type Settings} from '../../../src/config/schema.js'
 import {type ServerOptions, XmppServer} from '../../../src/server/server.js'
 import {openAccountStore} from '../../../src/store/index.js'
 import type {AccountStore} from '../../../src/store/account-store.js'
@@ -27,7 +27,7 @@ export interface TestServer {
 /** A started server on 127.0.0.1 (STARTTLS and direct TLS listeners on free ports), stopped when the test ends. */
 export async function startTestServer(
   t: {after(fn: () => unknown): void},
-  options: {settings?: Partial<Settings>; server?: ServerOptions} = {},
+  options: {settings?: Partial<Settings>; hostConfig?: Record<string, Partial<HostSettings>>; server?: ServerOptions} = {},
 ): Promise<TestServer> {
   const dir = tempDir(t, 'xmppctl-server-')
   const settings: Settings = {
@@ -39,7 +39,7 @@ export async function startTestServer(
     ],
     ...options.settings,
   }
-  const config = new Configuration(path.join(dir, 'xmppctl.yml'), settings)
+  const config = new Configuration(path.join(dir, 'xmppctl.yml'), settings, options.hostConfig)
   const server = new XmppServer(config, options.server)
   const listeners = await server.start()
   t.after(() => server.stop())

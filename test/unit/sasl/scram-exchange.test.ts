@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {normalizeLocalpart} from '../../../src/jid/index.js'
 import type {ChannelBinding, SaslStep} from '../../../src/sasl/outcome.js'
 import {SCRAM_HASHES, type ScramCredentials, type ScramHash, deriveScramCredentials} from '../../../src/sasl/scram.js'
 import {ScramClient, ScramClientError} from '../../../src/sasl/scram-client.js'
+import {downgradeProtectionHash} from '../../../src/sasl/scram-downgrade.js'
 import {escapeSaslname, unescapeSaslname} from '../../../src/sasl/scram-messages.js'
 import {ScramServer, type ScramServerOptions} from '../../../src/sasl/scram-server.js'
 import {SCRAM_VECTORS, vectorCredentials} from './scram-vectors.js'
@@ -394,5 +396,76 @@ describe('SCRAM client checks of the server', () => {
 
   it('refuses a password SASLprep refuses before sending anything', () => {
     assert.throws(() => new ScramClient({hash: 'sha1', username: 'juliet', password: 'pw\u0007'}), {code: 'password-invalid'})
+  })
+})
+
+describe('SCRAM downgrade protection (XEP-0474)', () => {
+  const exporter: ChannelBinding = {type: 'tls-exporter', data: Buffer.from('the real channel')}
+  const announced = {mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN'], channelBindingTypes: ['tls-exporter']}
+  const trimmed = {mechanisms: ['SCRAM-SHA-256', 'PLAIN'], channelBindingTypes: []}
+
+  it('hashes the lists as the XEP-0474 example does', () => {
+    // XEP-0474 §4.3: SHA-1 of 'SCRAM-SHA-1\x1eSCRAM-SHA-1-PLUS\x1ftls-exporter\x1etls-server-end-point'.
+    const example = {mechanisms: ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1'], channelBindingTypes: ['tls-server-end-point', 'tls-exporter']}
+    assert.equal(downgradeProtectionHash('sha1', example), 'G6k/rBLDqgOhRRaCuuatSDFkJ08=')
+  })
+
+  it('leaves the channel-binding part out when XEP-0440 was not used, and sorts by octets', () => {
+    const expected = createHash('sha256').update('PLAIN\u001ESCRAM-SHA-1\u001ESCRAM-SHA-256').digest('base64')
+    assert.equal(downgradeProtectionHash('sha256', {mechanisms: ['SCRAM-SHA-256', 'PLAIN', 'SCRAM-SHA-1'], channelBindingTypes: []}), expected)
+  })
+
+  it('sends h= in server-first, which a client that saw the same lists verifies', async () => {
+    const server = serverWith(await storeFor('sha256', {juliet: 'pw'}), {hash: 'sha256', plus: true, channelBindings: [exporter], announced})
+    const client = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', channelBinding: exporter, announced})
+    const first = await server.step(client.firstMessage())
+    assert.match(text(first), new RegExp(`,i=${ITERATIONS},h=${downgradeProtectionHash('sha256', announced).replace(/[+/]/g, '\\$&')}$`))
+    const last = await server.step(await client.finalMessage((first as {data: Buffer}).data))
+    assert.equal(last.type, 'success')
+    client.verifyServerFinal((last as {data: Buffer}).data)
+    assert.equal(client.downgradeProtected, true)
+  })
+
+  it('lets the client catch lists trimmed on the way', async () => {
+    const server = serverWith(await storeFor('sha256', {juliet: 'pw'}), {hash: 'sha256', channelBindings: [exporter], announced})
+    // The client saw no -PLUS (stripped), so it would send "n" under XEP-0474's rule 6 and check h=.
+    const client = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', announced: trimmed})
+    const first = await server.step(client.firstMessage())
+    await assert.rejects(client.finalMessage((first as {data: Buffer}).data), (error: unknown) => error instanceof ScramClientError && error.kind === 'downgrade')
+  })
+
+  it('fails the proof when the man in the middle also rewrites h= to match his lists', async () => {
+    const server = serverWith(await storeFor('sha256', {juliet: 'pw'}), {hash: 'sha256', channelBindings: [exporter], announced})
+    const client = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', announced: trimmed})
+    const first = text(await server.step(client.firstMessage()))
+    const forged = first.replace(/,h=[^,]+$/, `,h=${downgradeProtectionHash('sha256', trimmed)}`)
+    const last = await server.step(await client.finalMessage(forged))
+    assert.equal(last.type === 'failure' && last.condition, 'not-authorized')
+  })
+
+  it('refuses a server-first without h= only when the client requires it', async () => {
+    const store = await storeFor('sha256', {juliet: 'pw'})
+    const pinned = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', announced, requireDowngradeProtection: true})
+    const first = await serverWith(store, {hash: 'sha256'}).step(pinned.firstMessage())
+    await assert.rejects(pinned.finalMessage((first as {data: Buffer}).data), (error: unknown) => error instanceof ScramClientError && error.kind === 'downgrade')
+    const lenient = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', announced})
+    const {last} = await exchange(lenient, serverWith(store, {hash: 'sha256'}))
+    assert.equal(last.type, 'success')
+    assert.equal(lenient.downgradeProtected, false)
+  })
+
+  it('switched off, sends no h= and accepts "y" although -PLUS was offered', async () => {
+    const server = serverWith(await storeFor('sha256', {juliet: 'pw'}), {hash: 'sha256', channelBindings: [exporter], announced, downgradeProtection: false})
+    const client = new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', supportsChannelBinding: true})
+    const first = await server.step(client.firstMessage())
+    assert.doesNotMatch(text(first), /,h=/)
+    const last = await server.step(await client.finalMessage((first as {data: Buffer}).data))
+    assert.equal(last.type, 'success')
+  })
+
+  it('switched on, still refuses "y" where -PLUS was offered (RFC 5802 §6)', async () => {
+    const server = serverWith(await storeFor('sha256', {juliet: 'pw'}), {hash: 'sha256', channelBindings: [exporter], announced})
+    const step = await server.step(new ScramClient({hash: 'sha256', username: 'juliet', password: 'pw', supportsChannelBinding: true}).firstMessage())
+    assert.equal(step.type === 'failure' && step.scramError, 'server-does-support-channel-binding')
   })
 })

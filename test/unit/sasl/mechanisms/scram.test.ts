@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import type {ConnectionSecurity, SaslSession, SaslStep} from '../../../../src/auth/types.js'
+import type {AnnouncedConnection} from '../../../../src/sasl/mechanisms/index.js'
 import type {ChannelBinding} from '../../../../src/sasl/outcome.js'
 import {SCRAM_HASHES, type ScramHash} from '../../../../src/sasl/scram.js'
 import {ScramClient} from '../../../../src/sasl/scram-client.js'
@@ -69,6 +70,22 @@ describe('SCRAM mechanisms against the internal backend', () => {
     const client = new ScramClient({hash: 'sha256', username: 'alice', password: 'secret', supportsChannelBinding: true})
     const step = await session.step(client.firstMessage())
     assert.equal(step.type === 'failure' && step.condition, 'not-authorized')
+  })
+
+  it('signs what the stream announced (XEP-0474 h=) and honours the host switch for "y"', async (t) => {
+    const fixture = authFixture(t, ALL_HASHES)
+    await fixture.add('alice@example.org', 'secret')
+    const host = fixture.auth.get('example.org')!
+    const announced = {mechanisms: await host.mechanisms(TLS13), channelBindingTypes: ['tls-exporter']}
+    const on: AnnouncedConnection = {...TLS13, sasl: {...announced, downgradeProtection: true}}
+    const client = new ScramClient({hash: 'sha512', username: 'alice', password: 'secret', announced, requireDowngradeProtection: true})
+    assert.equal((await run((await host.start('SCRAM-SHA-512', on))!, client)).last.type, 'success')
+    assert.equal(client.downgradeProtected, true)
+    const off: AnnouncedConnection = {...TLS13, sasl: {...announced, downgradeProtection: false}}
+    const y = new ScramClient({hash: 'sha512', username: 'alice', password: 'secret', supportsChannelBinding: true})
+    const lenient = await run((await host.start('SCRAM-SHA-512', off))!, y)
+    assert.equal(lenient.last.type, 'success')
+    assert.doesNotMatch(lenient.serverFirst!, /,h=/)
   })
 
   it('refuses a wrong password with not-authorized', async (t) => {

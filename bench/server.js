@@ -1,0 +1,563 @@
+#!/usr/bin/env node
+// The bundled server against Debian's Prosody, in the same run, with a load
+// generator of our own (plain net/tls, no XMPP library), one server at a time:
+//   - SCRAM-SHA-1 logins per second at concurrency 50 over STARTTLS; the
+//     client caches the salted password per salt and iteration count, as real
+//     clients do, so the work measured is the server's;
+//   - server RSS (VmRSS of /proc/PID/status) per idle authenticated, bound
+//     session at 10,000 sessions;
+//   - messages per second and p99 latency across 100 sender→receiver pairs,
+//     each keeping a fixed number of messages in flight (closed loop).
+// Both servers get the same accounts (SCRAM-SHA-1, 10,000 iterations, the
+// same salt and keys), the same ECDSA certificate, loopback ports and a data
+// directory of their own. Targets (issue 6): logins/s ≥ 2× Prosody, RSS per
+// session ≤ Prosody's, messages/s ≥ 2× Prosody. Prints one JSON line; when
+// Prosody cannot run, its entry says why and the ratios are null.
+import {spawn, spawnSync} from 'node:child_process'
+import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import os, {tmpdir} from 'node:os'
+import path from 'node:path'
+import tls from 'node:tls'
+import {fileURLToPath} from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const HOST = 'bench.test'
+const PASSWORD = 'bench password'
+const ITERATIONS = 10_000
+// Prosody's internal_hashed keeps a UUID string as salt; its bytes are the salt.
+const SALT = Buffer.from('5b2ab9d0-5a52-4f41-8e33-1c0e3b0c7d11')
+const LOGIN_CONCURRENCY = 50
+const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8)
+const IDLE_SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000)
+const PAIRS = 100
+const IN_FLIGHT = 8
+const MESSAGE_SECONDS = Number(process.env.BENCH_MESSAGE_SECONDS ?? 8)
+const ACCOUNTS = IDLE_SESSIONS + 2 * PAIRS
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
+
+const round = (value, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? null : Math.round(value * 10 ** digits) / 10 ** digits)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const now = () => Number(process.hrtime.bigint()) / 1e6
+
+// ---- credentials --------------------------------------------------------
+
+const salted = pbkdf2Sync(PASSWORD, SALT, ITERATIONS, 20, 'sha1')
+const hmac = (key, text) => createHmac('sha1', key).update(text).digest()
+const clientKey = hmac(salted, 'Client Key')
+const storedKey = createHash('sha1').update(clientKey).digest()
+const serverKey = hmac(salted, 'Server Key')
+const username = (index) => `user${index}`
+
+// ---- a minimal client ---------------------------------------------------
+
+class Connection {
+  constructor(socket) {
+    this.buffer = ''
+    this.closed = false
+    this.onText = undefined
+    this.attach(socket)
+  }
+
+  attach(socket) {
+    this.socket = socket
+    socket.setEncoding('utf8')
+    socket.on('data', (text) => {
+      this.buffer += text
+      this.onText?.()
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.closed = true
+      this.onText?.()
+    })
+  }
+
+  write(text) {
+    this.socket.write(text)
+  }
+
+  /** Resolves with the match once the received text matches; what precedes it is dropped. */
+  until(pattern, timeoutMs = 30_000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; got ${this.buffer.slice(0, 300)}`)), timeoutMs)
+      const finish = (error, match) => {
+        clearTimeout(timer)
+        this.onText = undefined
+        if (error) reject(error)
+        else resolve(match)
+      }
+
+      const check = () => {
+        const match = pattern.exec(this.buffer)
+        if (match) {
+          this.buffer = this.buffer.slice(match.index + match[0].length)
+          finish(undefined, match)
+        } else if (this.closed) finish(new Error(`connection closed waiting for ${pattern}; got ${this.buffer.slice(0, 300)}`))
+      }
+
+      this.onText = check
+      check()
+    })
+  }
+
+  destroy() {
+    this.socket.destroy()
+  }
+}
+
+const streamHeader = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${HOST}' version='1.0'>`
+const saltCache = new Map()
+
+/** STARTTLS, SCRAM-SHA-1 (client-side RFC 5802 with a cached salted password), then optionally bind and presence. */
+async function login(port, user, {bind = false} = {}) {
+  const plain = net.connect({port, host: '127.0.0.1'})
+  await new Promise((resolve, reject) => {
+    plain.once('connect', resolve)
+    plain.once('error', reject)
+  })
+  plain.setNoDelay(true)
+  const connection = new Connection(plain)
+  try {
+    connection.write(streamHeader)
+    await connection.until(/<\/stream:features>/)
+    connection.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    await connection.until(/<proceed[^>]*>/)
+    plain.removeAllListeners('data')
+    plain.removeAllListeners('close')
+    const secure = tls.connect({socket: plain, servername: HOST, rejectUnauthorized: false})
+    await new Promise((resolve, reject) => {
+      secure.once('secureConnect', resolve)
+      secure.once('error', reject)
+    })
+    connection.buffer = ''
+    connection.attach(secure)
+    connection.write(streamHeader)
+    const features = await connection.until(/<\/stream:features>/)
+    if (!features.input.includes('<mechanism>SCRAM-SHA-1</mechanism>')) throw new Error('SCRAM-SHA-1 is not offered')
+
+    const bare = `n=${user},r=${randomBytes(12).toString('base64')}`
+    connection.write(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${Buffer.from(`n,,${bare}`).toString('base64')}</auth>`)
+    const challenge = await connection.until(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/)
+    if (challenge[1] === undefined) throw new Error(`SCRAM refused: ${challenge[0]}`)
+    const serverFirst = Buffer.from(challenge[1], 'base64').toString()
+    const attributes = Object.fromEntries(serverFirst.split(',').map((part) => [part[0], part.slice(2)]))
+    const cacheKey = `${attributes.s},${attributes.i}`
+    let keys = saltCache.get(cacheKey)
+    if (!keys) {
+      const password = pbkdf2Sync(PASSWORD, Buffer.from(attributes.s, 'base64'), Number(attributes.i), 20, 'sha1')
+      const client = hmac(password, 'Client Key')
+      keys = {client, stored: createHash('sha1').update(client).digest(), server: hmac(password, 'Server Key')}
+      saltCache.set(cacheKey, keys)
+    }
+
+    const withoutProof = `c=biws,r=${attributes.r}`
+    const authMessage = `${bare},${serverFirst},${withoutProof}`
+    const signature = hmac(keys.stored, authMessage)
+    const proof = Buffer.from(keys.client.map((byte, index) => byte ^ signature[index]))
+    connection.write(`<response xmlns='${NS_SASL}'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`)
+    const outcome = await connection.until(/<success[^>]*>([^<]*)<\/success>|<success[^>]*\/>|<failure[\s\S]*?<\/failure>/)
+    if (!outcome[0].startsWith('<success')) throw new Error(`authentication failed: ${outcome[0]}`)
+    const verifier = Buffer.from(outcome[1] ?? '', 'base64').toString()
+    if (verifier !== `v=${hmac(keys.server, authMessage).toString('base64')}`) throw new Error('wrong server signature')
+    if (!bind) return {connection}
+
+    connection.write(streamHeader)
+    await connection.until(/<\/stream:features>/)
+    connection.write("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+    const jid = (await connection.until(/<jid>([^<]+)<\/jid>[\s\S]*?<\/iq>/))[1]
+    connection.write('<presence/>')
+    return {connection, jid}
+  } catch (error) {
+    connection.destroy()
+    throw error
+  }
+}
+
+// ---- the three measurements ---------------------------------------------
+
+/** CPU time (user + system) a process has used, in milliseconds (/proc/PID/stat, 100 ticks a second). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+async function measureLogins(port, pid) {
+  let done = 0
+  let failed = 0
+  let lastError
+  let counting = false
+  let stop = false
+  let next = 0
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const {connection} = await login(port, username(next++ % IDLE_SESSIONS))
+        // Hang up right after <success/>: closing the stream politely would need a stream restart first.
+        connection.destroy()
+        if (counting) done++
+      } catch (error) {
+        failed++
+        lastError = error
+      }
+    }
+  }
+
+  const workers = Array.from({length: LOGIN_CONCURRENCY}, worker)
+  await sleep(1500)
+  counting = true
+  const start = now()
+  const cpuStart = cpuMs(pid)
+  await sleep(LOGIN_SECONDS * 1000)
+  const elapsed = (now() - start) / 1000
+  const logins = done
+  const cpu = cpuMs(pid) - cpuStart
+  counting = false
+  stop = true
+  await Promise.all(workers)
+  if (logins === 0) throw new Error(`no login succeeded: ${lastError?.message}`)
+  // Logins per second of server CPU: what the server costs, whatever else the machine runs.
+  return {logins_per_s: round(logins / elapsed, 1), logins_per_cpu_s: round(logins / (cpu / 1000), 1), login_failures: failed}
+}
+
+async function measureMessages(port, pid) {
+  const pairs = []
+  for (let index = 0; index < PAIRS; index++) {
+    const receiver = await login(port, username(IDLE_SESSIONS + PAIRS + index), {bind: true})
+    const sender = await login(port, username(IDLE_SESSIONS + index), {bind: true})
+    pairs.push({sender, receiver})
+  }
+
+  await sleep(500)
+  let counting = false
+  let stop = false
+  let delivered = 0
+  const latencies = []
+  for (const {sender, receiver} of pairs) {
+    let sequence = 0
+    const send = () => {
+      if (stop) return
+      sender.connection.write(`<message to='${receiver.jid}' type='chat' id='m${sequence++}'><body>${now().toFixed(3)}</body></message>`)
+    }
+
+    receiver.connection.buffer = ''
+    receiver.connection.onText = () => {
+      const {buffer} = receiver.connection
+      const body = /<body>([\d.]+)<\/body>/g
+      let match
+      let consumed = 0
+      while ((match = body.exec(buffer))) {
+        consumed = body.lastIndex
+        if (counting) {
+          delivered++
+          latencies.push(now() - Number(match[1]))
+        }
+
+        send()
+      }
+
+      receiver.connection.buffer = buffer.slice(consumed)
+    }
+
+    for (let index = 0; index < IN_FLIGHT; index++) send()
+  }
+
+  await sleep(2000)
+  counting = true
+  const start = now()
+  const cpuStart = cpuMs(pid)
+  await sleep(MESSAGE_SECONDS * 1000)
+  counting = false
+  const elapsed = (now() - start) / 1000
+  const cpu = cpuMs(pid) - cpuStart
+  stop = true
+  await sleep(500)
+  for (const {sender, receiver} of pairs) {
+    sender.connection.destroy()
+    receiver.connection.destroy()
+  }
+
+  latencies.sort((a, b) => a - b)
+  const percentile = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]
+  return {messages_per_s: round(delivered / elapsed, 1), messages_per_cpu_s: round(delivered / (cpu / 1000), 1), latency_p50_ms: round(percentile(0.5)), latency_p99_ms: round(percentile(0.99))}
+}
+
+function rssKiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1])
+}
+
+async function measureIdle(port, pid) {
+  await sleep(2000)
+  const before = rssKiB(pid)
+  const sessions = []
+  let next = 0
+  let lastError
+  const opener = async () => {
+    while (next < IDLE_SESSIONS) {
+      const index = next++
+      try {
+        sessions.push((await login(port, username(index), {bind: true})).connection)
+      } catch (error) {
+        lastError = error
+      }
+    }
+  }
+
+  await Promise.all(Array.from({length: 100}, opener))
+  // Let both servers settle (and collect the handshakes' garbage) before reading RSS.
+  await sleep(5000)
+  const open = sessions.filter((connection) => !connection.closed).length
+  const after = rssKiB(pid)
+  for (const connection of sessions) connection.destroy()
+  if (open < IDLE_SESSIONS * 0.99) throw new Error(`only ${open} of ${IDLE_SESSIONS} sessions stayed open: ${lastError?.message}`)
+  return {sessions: open, rss_before_kib: before, rss_after_kib: after, rss_per_session_kib: round((after - before) / open)}
+}
+
+async function measure(port, pid) {
+  const logins = await measureLogins(port, pid)
+  const messages = await measureMessages(port, pid)
+  const idle = await measureIdle(port, pid)
+  return {...logins, ...messages, ...idle}
+}
+
+// ---- servers --------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitListening(port, child, name, log) {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${log().slice(-500)}`)
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect({port, host: '127.0.0.1'})
+      socket.once('connect', () => resolve(socket.destroy() || true))
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(100)
+  }
+
+  throw new Error(`${name} did not listen on ${port}: ${log().slice(-500)}`)
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await Promise.race([exited, sleep(10_000)])
+  if (child.exitCode === null) child.kill('SIGKILL')
+}
+
+async function runServer(name, start) {
+  const {child, port, log} = await start()
+  try {
+    await waitListening(port, child, name, log)
+    return await measure(port, child.pid)
+  } finally {
+    await stop(child)
+  }
+}
+
+async function ours(dir, cert) {
+  const data = path.join(dir, 'ours')
+  mkdirSync(data, {recursive: true, mode: 0o700})
+  const port = await freePort()
+  const config = path.join(dir, 'xmppctl.yml')
+  writeFileSync(
+    config,
+    [
+      `hosts: [${HOST}]`,
+      `data_dir: ${data}`,
+      `listen:`,
+      `  - {port: ${port}, ip: 127.0.0.1, module: c2s, starttls: required}`,
+      `certfiles: [${cert.certFile}, ${cert.keyFile}]`,
+      'auth_scram_hash: [sha1]',
+      `auth_scram_iterations: ${ITERATIONS}`,
+      '',
+    ].join('\n'),
+  )
+
+  // The store through its own schema, filled in one transaction.
+  const {SqliteAccountStore} = await import(path.join(root, 'dist/src/store/sqlite/index.js'))
+  const store = SqliteAccountStore.open(data)
+  await store.close()
+  const {default: Database} = await import('better-sqlite3')
+  const db = new Database(path.join(data, 'accounts.sqlite'))
+  const account = db.prepare("INSERT INTO accounts (host, username, state, created_at) VALUES (?, ?, 'enabled', ?)")
+  const credential = db.prepare("INSERT INTO scram_credentials (host, username, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, 'sha1', ?, ?, ?, ?)")
+  db.transaction(() => {
+    for (let index = 0; index < ACCOUNTS; index++) {
+      account.run(HOST, username(index), Date.now())
+      credential.run(HOST, username(index), SALT, ITERATIONS, storedKey, serverKey)
+    }
+  })()
+  db.close()
+
+  return () => {
+    let output = ''
+    // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is for profiling our server.
+    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'run.js'), 'start', '--foreground', '--log-level', 'warn', '-c', config], {stdio: ['ignore', 'pipe', 'pipe']})
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    return {child, port, log: () => output}
+  }
+}
+
+/** Prosody 0.12's file store: data_path/HOST%-encoded/accounts/USER.dat, keys in hex. */
+function prosodyAccounts(data) {
+  const encode = (text) => text.replace(/[^a-zA-Z0-9]/g, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  const accounts = path.join(data, encode(HOST), 'accounts')
+  mkdirSync(accounts, {recursive: true})
+  const body = [
+    'return {',
+    `\t["iteration_count"] = ${ITERATIONS};`,
+    `\t["salt"] = "${SALT.toString()}";`,
+    `\t["stored_key"] = "${storedKey.toString('hex')}";`,
+    `\t["server_key"] = "${serverKey.toString('hex')}";`,
+    '};',
+    '',
+  ].join('\n')
+  for (let index = 0; index < ACCOUNTS; index++) writeFileSync(path.join(accounts, `${encode(username(index))}.dat`), body)
+}
+
+async function prosody(dir, cert) {
+  const binary = '/usr/bin/prosody'
+  if (!existsSync(binary)) return {unavailable: 'prosody is not installed (apt-get install --no-install-recommends prosody)'}
+  const version = spawnSync('prosodyctl', ['about'], {encoding: 'utf8'}).stdout?.match(/^Prosody (\d\S*)$/m)?.[1] ?? null
+  const data = path.join(dir, 'prosody-data')
+  prosodyAccounts(data)
+  const port = await freePort()
+  const s2sPort = await freePort()
+  const config = path.join(dir, 'prosody.cfg.lua')
+  writeFileSync(
+    config,
+    [
+      'run_as_root = true',
+      `pidfile = "${path.join(dir, 'prosody.pid')}"`,
+      `data_path = "${data}"`,
+      'plugin_paths = {}',
+      `log = { { levels = { min = "warn" }, to = "file", filename = "${path.join(dir, 'prosody.log')}" } }`,
+      'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }',
+      'network_backend = "epoll"',
+      `c2s_ports = { ${port} }`,
+      'c2s_interfaces = { "127.0.0.1" }',
+      `s2s_ports = { ${s2sPort} }`,
+      's2s_interfaces = { "127.0.0.1" }',
+      'authentication = "internal_hashed"',
+      'c2s_require_encryption = true',
+      'allow_unencrypted_plain_auth = false',
+      `ssl = { certificate = "${cert.certFile}"; key = "${cert.keyFile}" }`,
+      `VirtualHost "${HOST}"`,
+      '',
+    ].join('\n'),
+  )
+  return {
+    version,
+    start: () => {
+      let output = ''
+      const child = spawn(binary, ['--config', config, '-F'], {stdio: ['ignore', 'pipe', 'pipe']})
+      child.stdout.on('data', (chunk) => (output += chunk))
+      child.stderr.on('data', (chunk) => (output += chunk))
+      const log = () => {
+        const file = path.join(dir, 'prosody.log')
+        return output + (existsSync(file) ? readFileSync(file, 'utf8') : '')
+      }
+
+      return {child, port, log}
+    },
+  }
+}
+
+function certificate(dir) {
+  const certFile = path.join(dir, 'cert.pem')
+  const keyFile = path.join(dir, 'key.pem')
+  const result = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`],
+    {encoding: 'utf8'},
+  )
+  if (result.status !== 0) throw new Error(`openssl could not make a certificate: ${result.stderr}`)
+  return {certFile, keyFile}
+}
+
+// ---- main -----------------------------------------------------------------
+
+// Each side holds IDLE_SESSIONS sockets at once (the load generator here, the
+// server in its own process): raise the descriptor limit in a shell that
+// re-runs this script, which the servers then inherit.
+const NEEDED_FDS = IDLE_SESSIONS + 2 * PAIRS + 1024
+const softLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], {encoding: 'utf8'}).stdout.trim())
+if (Number.isFinite(softLimit) && softLimit < NEEDED_FDS) {
+  if (process.env.BENCH_RAISED_FDS) {
+    console.log(JSON.stringify({bench: 'server', error: `needs ${NEEDED_FDS} file descriptors, the hard limit is ${softLimit} (raise it, or set BENCH_SESSIONS lower)`}))
+    process.exit(1)
+  }
+
+  const script = fileURLToPath(import.meta.url)
+  const rerun = spawnSync('sh', ['-c', `ulimit -n ${NEEDED_FDS} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$1"`, process.execPath, script], {stdio: 'inherit', env: {...process.env, BENCH_RAISED_FDS: '1'}})
+  process.exit(rerun.status ?? 1)
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-bench-server-'))
+try {
+  const cert = certificate(dir)
+  const oursStart = await ours(dir, cert)
+  let xmppctl
+  try {
+    xmppctl = await runServer('xmppctl', async () => oursStart())
+  } catch (error) {
+    console.log(JSON.stringify({bench: 'server', error: `xmppctl could not be measured: ${error instanceof Error ? error.message : String(error)}`}))
+    process.exitCode = 1
+  }
+
+  if (xmppctl) {
+    // BENCH_ONLY=xmppctl skips Prosody (for profiling); the line then says so.
+    const prosodySetup = process.env.BENCH_ONLY === 'xmppctl' ? {unavailable: 'skipped (BENCH_ONLY=xmppctl)'} : await prosody(dir, cert)
+    let reference
+    if (prosodySetup.unavailable) reference = {available: false, reason: prosodySetup.unavailable}
+    else {
+      try {
+        reference = {available: true, version: prosodySetup.version, ...(await runServer('prosody', async () => prosodySetup.start()))}
+      } catch (error) {
+        reference = {available: false, reason: `prosody could not be measured: ${error instanceof Error ? error.message : String(error)}`}
+      }
+    }
+
+    const ratio = (a, b) => (reference.available ? round(a / b) : null)
+    const ratios = {
+      logins: ratio(xmppctl.logins_per_s, reference.logins_per_s),
+      logins_per_cpu: ratio(xmppctl.logins_per_cpu_s, reference.logins_per_cpu_s),
+      rss_per_session: ratio(xmppctl.rss_per_session_kib, reference.rss_per_session_kib),
+      messages: ratio(xmppctl.messages_per_s, reference.messages_per_s),
+      messages_per_cpu: ratio(xmppctl.messages_per_cpu_s, reference.messages_per_cpu_s),
+      latency_p99: ratio(xmppctl.latency_p99_ms, reference.latency_p99_ms),
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'server',
+        // The machine may be shared: a high load average makes absolute numbers noisy; the per-CPU figures hold up better.
+        loadavg_1m_at_end: round(os.loadavg()[0]),
+        settings: {login_concurrency: LOGIN_CONCURRENCY, login_seconds: LOGIN_SECONDS, idle_sessions: IDLE_SESSIONS, pairs: PAIRS, in_flight_per_pair: IN_FLIGHT, message_seconds: MESSAGE_SECONDS, scram_iterations: ITERATIONS, tls: 'STARTTLS, ECDSA P-256'},
+        xmppctl,
+        prosody: reference,
+        ratios,
+        targets: {logins: '>= 2', rss_per_session: '<= 1', messages: '>= 2'},
+        met: reference.available ? {logins: ratios.logins >= 2, rss_per_session: ratios.rss_per_session <= 1, messages: ratios.messages >= 2} : null,
+      }),
+    )
+  }
+} finally {
+  rmSync(dir, {recursive: true, force: true})
+}
