@@ -152,7 +152,8 @@ export async function diagnoseExternal(input: DiagnoseInput): Promise<BackendDia
   })
 
   const start = await recorder.step('start', 'program start', async () => {
-    const exited = await exitsAtStart(command, args, 300)
+    // A second: interpreters (perl, python, a shell) on a loaded host take hundreds of milliseconds to get going.
+    const exited = await exitsAtStart(command, args, 1000)
     if (!exited) return ok('the program starts and waits for requests')
     const how = exited.signal ? `is killed by ${exited.signal}` : `exits with code ${exited.code}`
     return fail(
