@@ -6,14 +6,12 @@
  * can be chosen, and is then asked, handshake by handshake, which suites it
  * accepts. Nothing here reads the string itself.
  */
-import {readFileSync} from 'node:fs'
 import net from 'node:net'
-import path from 'node:path'
 import tls from 'node:tls'
 
 import {osErrorText} from '../errors.js'
-import {FFDHE_GROUPS, type FfdheGroup, encodeDhParams, ffdhePrime} from '../tls/dhparam.js'
 import {generateKey} from '../tls/keys.js'
+import {cipherList, dhParamsPem} from '../tls/policy.js'
 import {x509} from '../tls/x509.js'
 import {type Connector, enumerateSuites} from './handshake.js'
 import type {SuiteInfo} from './suites.js'
@@ -45,10 +43,9 @@ function throwawayCertificates(): Promise<Pair[]> {
 }
 
 /** The DH parameters `tls.dhparam` names, as PEM; undefined when they cannot be read (another check says why). */
-export function dhParamsPem(value: string, base: string): string | undefined {
-  if ((FFDHE_GROUPS as readonly string[]).includes(value)) return encodeDhParams({p: ffdhePrime(value as FfdheGroup), g: 2n})
+export function readableDhParams(value: string, base: string): string | undefined {
   try {
-    return readFileSync(path.resolve(base, value), 'utf8')
+    return dhParamsPem(value, base)
   } catch {
     return undefined
   }
@@ -71,7 +68,7 @@ export async function expandCipherPolicy(ciphers: string, minVersion: tls.Secure
       key: certificates.map((pair) => pair.key),
       cert: certificates.map((pair) => pair.cert),
       minVersion,
-      ...(ciphers === 'default' ? {} : {ciphers}),
+      ciphers: cipherList(ciphers),
       ...(dhparam ? {dhparam} : {}),
     }
     tls.createSecureContext(context)

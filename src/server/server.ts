@@ -15,6 +15,7 @@ import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {RosterStore} from '../store/roster-store.js'
+import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {DEFAULT_IM_OPTIONS, type ImOptions, ImService} from './im.js'
@@ -148,10 +149,10 @@ export class XmppServer implements SessionHost {
   private async loadTls(config: Configuration): Promise<void> {
     const certificates = await loadCertificates(config, this.options.generateCertificate ?? tlsSelfSigned)
     const contexts = new Map<string, tls.SecureContext>()
-    const {min_version: minVersion, ciphers} = config.settings.tls
+    const policy = tlsPolicyOptions(config)
     for (const [host, certificate] of certificates) {
       try {
-        contexts.set(host, tls.createSecureContext({cert: certificate.cert, key: certificate.key, minVersion, ...(ciphers === 'default' ? {} : {ciphers})}))
+        contexts.set(host, tls.createSecureContext({cert: certificate.cert, key: certificate.key, ...policy}))
       } catch (error) {
         throw new ServerStartError('certificate-invalid', `cannot use the certificate of ${host} from ${certificate.file}: ${osErrorText(error)}`, 'check that the key matches the certificate and the tls settings are valid')
       }
@@ -170,8 +171,7 @@ export class XmppServer implements SessionHost {
   /** Options for a direct-TLS listener's own context: used when the client sends no SNI (e.g. it dialled an IP). */
   private defaultTlsOptions(): tls.SecureContextOptions {
     const certificate = this.certificates.get(this.config.hosts[0])!
-    const {min_version: minVersion, ciphers} = this.config.settings.tls
-    return {cert: certificate.cert, key: certificate.key, minVersion, ...(ciphers === 'default' ? {} : {ciphers})}
+    return {cert: certificate.cert, key: certificate.key, ...tlsPolicyOptions(this.config)}
   }
 
   private async listen(entry: Configuration['settings']['listen'][number]): Promise<void> {

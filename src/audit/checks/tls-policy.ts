@@ -9,7 +9,8 @@
 import path from 'node:path'
 
 import {FFDHE_GROUPS, checkDhParams} from '../../tls/dhparam.js'
-import {dhParamsPem, expandCipherPolicy} from '../cipher-policy.js'
+import {configDirectory} from '../../tls/policy.js'
+import {expandCipherPolicy, readableDhParams} from '../cipher-policy.js'
 import {type AuditFinding, fromTlsSeverity} from '../findings.js'
 import type {SuiteInfo} from '../suites.js'
 import type {Check} from './types.js'
@@ -84,8 +85,8 @@ export const tlsPolicyCheck: Check = {
       })
     }
 
-    const base = config.file ? path.dirname(config.file) : process.cwd()
-    const policy = await expandCipherPolicy(tls.ciphers, tls.min_version, dhParamsPem(tls.dhparam, base))
+    const base = configDirectory(config)
+    const policy = await expandCipherPolicy(tls.ciphers, tls.min_version, readableDhParams(tls.dhparam, base))
     if (!policy.valid) {
       findings.push({id: 'cipher-string-invalid', severity: 'critical', subject: 'tls.ciphers', message: `OpenSSL refuses tls.ciphers "${tls.ciphers}": ${policy.reason}; the server cannot start with it`, fix: 'set tls.ciphers to "default", or to suites "openssl ciphers -v STRING" lists'})
     } else {

@@ -373,10 +373,13 @@ describe('audit tls-policy', () => {
     assert.match(find(findings, 'cipher-no-forward-secrecy')!.message, /: AES128-SHA$/)
   })
 
-  it('asks OpenSSL: Node\'s default list admits RSA key exchange', async (t) => {
-    const {config} = setup(t, 'hosts: [example.org]\n')
-    const {findings} = await audit(config(), ['cipher-no-forward-secrecy'])
-    assert.match(findings[0]?.message ?? '', /AES128-GCM-SHA256/)
+  it('asks OpenSSL: Node\'s own default list admits RSA key exchange; xmppctl\'s default admits only forward-secret AEAD suites', async (t) => {
+    const {config} = setup(t, 'hosts: [example.org]\ntls: {ciphers: DEFAULT}\n')
+    const {findings} = await audit(config(), ['cipher-no-forward-secrecy', 'cipher-non-aead'])
+    assert.match(findings.find((finding) => finding.id === 'cipher-no-forward-secrecy')?.message ?? '', /AES128-GCM-SHA256/)
+    assert.ok(findings.some((finding) => finding.id === 'cipher-non-aead'))
+    const {config: defaults} = setup(t, 'hosts: [example.org]\n')
+    assert.deepEqual((await audit(defaults(), ['cipher-no-forward-secrecy', 'cipher-non-aead'])).findings, [])
   })
 
   it('expands aliases the way OpenSSL does: "kRSA" is refused through RSA key exchange, "aNULL" through anonymous suites, "eNULL" through NULL ones (AECDH-NULL-SHA is both)', async (t) => {
