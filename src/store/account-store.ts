@@ -32,6 +32,29 @@ export interface AccountSecrets {
   plaintext: string | undefined
 }
 
+/** An account whose password is still stored in plaintext, for `scram convert`. */
+export interface PlaintextAccount {
+  host: string
+  username: string
+  plaintext: string
+}
+
+/** One account's new credentials, replacing exactly the plaintext that was read. */
+export interface ScramConversion extends PlaintextAccount {
+  credentials: ScramCredentials[]
+}
+
+/** One account to write during an import. */
+export interface ImportedAccount {
+  host: string
+  username: string
+  secrets: AccountSecrets
+  /** Replace the secrets of an existing account instead of leaving it alone. */
+  overwrite: boolean
+}
+
+export type ImportOutcome = 'created' | 'existing' | 'overwritten'
+
 /**
  * The persistence behind accounts. Asynchronous so that a networked store
  * (PostgreSQL) can implement it; every method that writes is one transaction.
@@ -58,5 +81,22 @@ export interface AccountStore {
    * mechanism offer (src/auth) offers SCRAM-`hash` only when this is 0.
    */
   countAccountsLackingHash(host: string, hash: ScramHash): Promise<number>
+  /**
+   * Up to `limit` accounts holding plaintext, in (host, username) order after
+   * the given position, of `host` when given: one page of `scram convert`.
+   */
+  listPlaintextAccounts(options: {host?: string; afterHost: string; afterUser: string; limit: number}): Promise<PlaintextAccount[]>
+  /** Accounts holding plaintext, per host. */
+  countPlaintextAccounts(host?: string): Promise<Map<string, number>>
+  /**
+   * Stores each conversion's credentials and removes its plaintext, all in one
+   * transaction; an account whose plaintext changed (or vanished) since it was
+   * read is left alone. Returns how many accounts were converted.
+   */
+  convertToScram(conversions: readonly ScramConversion[]): Promise<number>
+  /** Which of `usernames` exist on `host`. */
+  existingUsernames(host: string, usernames: readonly string[]): Promise<Set<string>>
+  /** Writes a batch of imported accounts in one transaction; one outcome per account, in order. */
+  importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]>
   close(): Promise<void>
 }

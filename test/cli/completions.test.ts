@@ -30,7 +30,7 @@ describe('shell completions', () => {
 
   it('complete a topic and its subcommands in bash', () => {
     assert.deepEqual(complete('xmppctl', 'us'), ['user'])
-    assert.deepEqual(complete('xmppctl', 'user', ''), ['add', 'check', 'delete', 'disable', 'enable', 'exists', 'info', 'list', 'passwd'])
+    assert.deepEqual(complete('xmppctl', 'user', ''), ['add', 'check', 'delete', 'disable', 'enable', 'exists', 'export', 'import', 'info', 'list', 'passwd'])
     assert.deepEqual(complete('xmppctl', 'user', 'd'), ['delete', 'disable'])
     assert.deepEqual(complete('xmppctl', 'config', 'i'), ['init'])
   })

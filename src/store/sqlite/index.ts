@@ -4,10 +4,23 @@ import path from 'node:path'
 
 import {AccountExistsError, StoreError, osErrorText} from '../../errors.js'
 import type {ScramHash} from '../../sasl/scram.js'
-import type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from '../account-store.js'
+import type {
+  AccountSecrets,
+  AccountState,
+  AccountStore,
+  AccountSummary,
+  ImportOutcome,
+  ImportedAccount,
+  PlaintextAccount,
+  ScramConversion,
+  StoredAccount,
+} from '../account-store.js'
 import {APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION} from './schema.js'
 
 export const STORE_FILE = 'accounts.sqlite'
+
+/** Credential rows per INSERT statement during imports (7 parameters each, well under SQLite's limit). */
+const CREDENTIAL_ROWS_PER_INSERT = 128
 
 /** Rows read per query while listing, so a million accounts never sit in memory. */
 const LIST_PAGE_SIZE = 1000
@@ -73,10 +86,14 @@ export class SqliteAccountStore implements AccountStore {
   readonly location: string
   private readonly db: Database.Database
   private readonly statements
+  private readonly insertCredentialRows: Database.Statement
 
   private constructor(file: string, db: Database.Database) {
     this.location = file
     this.db = db
+    this.insertCredentialRows = db.prepare(
+      `INSERT INTO scram_credentials (host, username, hash, salt, iterations, stored_key, server_key) VALUES ${Array.from({length: CREDENTIAL_ROWS_PER_INSERT}, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    )
     this.statements = {
       account: db.prepare<[string, string], AccountRow>(
         'SELECT host, username, state, disabled_reason, created_at, plaintext FROM accounts WHERE host = ? AND username = ?',
@@ -95,6 +112,19 @@ export class SqliteAccountStore implements AccountStore {
       ),
       deleteAccount: db.prepare('DELETE FROM accounts WHERE host = ? AND username = ?'),
       setState: db.prepare('UPDATE accounts SET state = ?, disabled_reason = ? WHERE host = ? AND username = ?'),
+      insertAccountIfAbsent: db.prepare(
+        'INSERT INTO accounts (host, username, state, created_at, plaintext) VALUES (?, ?, \'enabled\', ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      clearPlaintext: db.prepare('UPDATE accounts SET plaintext = NULL WHERE host = ? AND username = ? AND plaintext = ?'),
+      plaintextPage: db.prepare<[string, string, number], PlaintextAccount>(
+        `SELECT host, username, plaintext FROM accounts WHERE plaintext IS NOT NULL AND (host, username) > (?, ?)
+         ORDER BY host, username LIMIT ?`,
+      ),
+      plaintextPageHost: db.prepare<[string, string, string, number], PlaintextAccount>(
+        `SELECT host, username, plaintext FROM accounts WHERE host = ? AND plaintext IS NOT NULL AND (host, username) > (?, ?)
+         ORDER BY host, username LIMIT ?`,
+      ),
+      countPlaintext: db.prepare<[], {host: string; n: number}>('SELECT host, count(*) AS n FROM accounts WHERE plaintext IS NOT NULL GROUP BY host ORDER BY host'),
       count: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM accounts'),
       countHost: db.prepare<[string], {n: number}>('SELECT count(*) AS n FROM accounts WHERE host = ?'),
       countLackingHash: db.prepare<[string, ScramHash], {n: number}>(
@@ -236,6 +266,77 @@ export class SqliteAccountStore implements AccountStore {
 
   async countAccountsLackingHash(host: string, hash: ScramHash): Promise<number> {
     return this.statements.countLackingHash.get(host, hash)!.n
+  }
+
+  async listPlaintextAccounts(options: {host?: string; afterHost: string; afterUser: string; limit: number}): Promise<PlaintextAccount[]> {
+    const {host, afterHost, afterUser, limit} = options
+    return host === undefined
+      ? this.statements.plaintextPage.all(afterHost, afterUser, limit)
+      : this.statements.plaintextPageHost.all(host, afterHost, afterUser, limit)
+  }
+
+  async countPlaintextAccounts(host?: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>()
+    for (const row of this.statements.countPlaintext.all()) if (host === undefined || row.host === host) counts.set(row.host, row.n)
+    return counts
+  }
+
+  async convertToScram(conversions: readonly ScramConversion[]): Promise<number> {
+    return this.db.transaction(() => {
+      let converted = 0
+      for (const conversion of conversions) {
+        // Only if the plaintext is still the one hashed: a concurrent passwd wins.
+        if (this.statements.clearPlaintext.run(conversion.host, conversion.username, conversion.plaintext).changes === 0) continue
+        this.statements.deleteCredentials.run(conversion.host, conversion.username)
+        this.insertCredentials(conversion.host, conversion.username, {credentials: conversion.credentials, plaintext: undefined})
+        converted++
+      }
+
+      return converted
+    }).immediate()
+  }
+
+  async existingUsernames(host: string, usernames: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>()
+    // Bounded by SQLite's parameter limit (32766), in chunks.
+    for (let start = 0; start < usernames.length; start += 500) {
+      const chunk = usernames.slice(start, start + 500)
+      const rows = this.db
+        .prepare<unknown[], {username: string}>(`SELECT username FROM accounts WHERE host = ? AND username IN (${chunk.map(() => '?').join(',')})`)
+        .all(host, ...chunk)
+      for (const row of rows) found.add(row.username)
+    }
+
+    return found
+  }
+
+  async importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]> {
+    const now = Date.now()
+    return this.db.transaction(() => {
+      // Credentials of new accounts are inserted many rows per statement: far
+      // fewer calls into SQLite for an import of a million accounts.
+      const pending: unknown[] = []
+      const outcomes = accounts.map((account): ImportOutcome => {
+        if (this.statements.insertAccountIfAbsent.run(account.host, account.username, now, account.secrets.plaintext ?? null).changes > 0) {
+          for (const credential of account.secrets.credentials) {
+            pending.push(account.host, account.username, credential.hash, credential.salt, credential.iterations, credential.storedKey, credential.serverKey)
+          }
+
+          return 'created'
+        }
+
+        if (!account.overwrite) return 'existing'
+        this.statements.setPlaintext.run(account.secrets.plaintext ?? null, account.host, account.username)
+        this.statements.deleteCredentials.run(account.host, account.username)
+        this.insertCredentials(account.host, account.username, account.secrets)
+        return 'overwritten'
+      })
+      const width = 7 * CREDENTIAL_ROWS_PER_INSERT
+      let start = 0
+      for (; start + width <= pending.length; start += width) this.insertCredentialRows.run(...pending.slice(start, start + width))
+      for (; start < pending.length; start += 7) this.statements.insertCredential.run(...pending.slice(start, start + 7))
+      return outcomes
+    }).immediate()
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,372 @@
+/**
+ * `user import`: records from any source, checked and normalised, written in
+ * batches of one transaction each. Nothing existing is touched unless asked
+ * (`overwrite`); `fail` reads the whole source first and writes nothing if
+ * any account exists. A rerun after a kill skips what was already written.
+ */
+import {type FileHandle, mkdir, open} from 'node:fs/promises'
+import path from 'node:path'
+
+import type {AccountContext} from '../accounts/index.js'
+import {Configuration, type HostSettings} from '../config/index.js'
+import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
+import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
+import {preparePassword} from '../sasl/saslprep.js'
+import type {ScramCredentials} from '../sasl/scram.js'
+import type {AccountSecrets, ImportedAccount} from '../store/account-store.js'
+import {addHostsToConfigFile} from './config-hosts.js'
+import type {DerivePool} from './derive-pool.js'
+import {readSource} from './sources.js'
+import type {SourceAccount, SourceFormat, SourceRecord} from './types.js'
+import {HOST_CLOSE, XEP0227_HEAD, XEP0227_TAIL, hostOpen} from './xep0227.js'
+import {escapeXml} from './xml.js'
+
+export type ImportBucket =
+  | 'created'
+  | 'existing'
+  | 'overwritten'
+  | 'invalid-jid'
+  | 'unknown-host'
+  | 'empty-password'
+  | 'invalid-password'
+  | 'invalid-record'
+
+export const IMPORT_BUCKETS: readonly ImportBucket[] = [
+  'created',
+  'existing',
+  'overwritten',
+  'invalid-jid',
+  'unknown-host',
+  'empty-password',
+  'invalid-password',
+  'invalid-record',
+]
+
+export type OnConflict = 'skip' | 'overwrite' | 'fail'
+
+export interface ImportProblem {
+  bucket: ImportBucket
+  where: string
+  jid?: string
+  reason: string
+}
+
+export interface ImportResult {
+  format: SourceFormat
+  source: string
+  dryRun: boolean
+  onConflict: OnConflict
+  counts: Record<ImportBucket, number>
+  /** Accounts that were not imported and why; the first MAX_LISTED. */
+  problems: ImportProblem[]
+  /** Existing accounts left alone (skip); the first MAX_LISTED. */
+  existing: string[]
+  unknownHosts: string[]
+  addedHosts: string[]
+  /** Where per-user data xmppctl cannot store yet (rosters, vCards) was kept. */
+  sideFile?: string
+  sideFileUsers: number
+}
+
+export interface ImportOptions {
+  format: SourceFormat
+  source: string
+  /** The host of ejabberd's single-host SQL schema. */
+  host?: string
+  onConflict: OnConflict
+  dryRun: boolean
+  addHosts: boolean
+  pool: DerivePool
+  batchSize?: number
+  onProgress?: (records: number) => void
+}
+
+/**
+ * Localparts PRECIS (RFC 8265 UsernameCaseMapped) and RFC 7622 leave as they
+ * are; checked first so that a million ordinary names skip the full profile.
+ */
+const SIMPLE_LOCALPART = /^[a-z0-9._-]{1,1023}$/
+
+/** Entries listed per bucket in the result; the counts are always complete. */
+export const MAX_LISTED = 1000
+/**
+ * Accounts per transaction: what a kill can lose at most. Larger when nothing
+ * is hashed (the commit is then the cost), smaller when PBKDF2 is.
+ */
+const BATCH = 5000
+const DERIVE_BATCH = 1000
+
+export class ImportConflictError extends XmppctlError {
+  constructor(count: number, examples: string[]) {
+    super('import-conflict', `${count} account${count === 1 ? '' : 's'} of the source already exist${count === 1 ? 's' : ''} (${examples.join(', ')}${count > examples.length ? ', …' : ''}); nothing was written`, {
+      hint: 'rerun with --on-conflict skip to keep them, or --on-conflict overwrite to replace their passwords',
+      exitCode: ExitCode.false,
+    })
+  }
+}
+
+export class SourceError extends XmppctlError {
+  constructor(source: string, message: string, imported: number) {
+    super('source-invalid', `${source}: ${message}${imported > 0 ? `; ${imported} accounts before it were imported` : ''}`, {
+      hint: imported > 0 ? 'fix the source and rerun: accounts already imported are skipped' : 'check the source and --from',
+      exitCode: ExitCode.usage,
+    })
+  }
+}
+
+interface Prepared {
+  record: SourceAccount
+  host: string
+  username: string
+  jid: string
+  /** SASLprep'd plaintext to hash, when the host stores SCRAM. */
+  toDerive: string | undefined
+  secrets: AccountSecrets
+}
+
+/** Appends the per-user data of imported accounts to a XEP-0227 side file (0600). */
+class SideFile {
+  private handle: FileHandle | undefined
+  private host: string | undefined
+  users = 0
+
+  constructor(readonly file: string) {}
+
+  async add(host: string, username: string, extra: string): Promise<void> {
+    if (!this.handle) {
+      await mkdir(path.dirname(this.file), {recursive: true, mode: 0o700})
+      this.handle = await open(this.file, 'wx', 0o600)
+      await this.handle.write(XEP0227_HEAD)
+    }
+
+    let text = ''
+    if (this.host !== host) {
+      if (this.host !== undefined) text += HOST_CLOSE
+      text += hostOpen(host)
+      this.host = host
+    }
+
+    text += `<user name="${escapeXml(username)}">${extra}</user>\n`
+    await this.handle.write(text)
+    this.users++
+  }
+
+  /** Durable before the accounts it belongs to are committed. */
+  async sync(): Promise<void> {
+    await this.handle?.sync()
+  }
+
+  async close(): Promise<void> {
+    if (!this.handle) return
+    await this.handle.write(`${this.host === undefined ? '' : HOST_CLOSE}${XEP0227_TAIL}`)
+    await this.handle.sync()
+    await this.handle.close()
+  }
+}
+
+export async function importAccounts(context: AccountContext, options: ImportOptions): Promise<ImportResult> {
+  let {config} = context
+  const {store} = context
+  const result: ImportResult = {
+    format: options.format,
+    source: options.source,
+    dryRun: Boolean(options.dryRun),
+    onConflict: options.onConflict,
+    counts: Object.fromEntries(IMPORT_BUCKETS.map((bucket) => [bucket, 0])) as Record<ImportBucket, number>,
+    problems: [],
+    existing: [],
+    unknownHosts: [],
+    addedHosts: [],
+    sideFileUsers: 0,
+  }
+  const problem = (bucket: ImportBucket, where: string, reason: string, jid?: string) => {
+    result.counts[bucket]++
+    if (result.problems.length < MAX_LISTED) result.problems.push({bucket, where, ...(jid === undefined ? {} : {jid}), reason})
+  }
+
+  // Hosts found in the source and not configured: added (--add-hosts) or reported.
+  const pendingHosts = new Set<string>()
+  let checking = false
+  const knownHost = async (host: string): Promise<boolean> => {
+    if (config.hosts.includes(host)) return true
+    if (!options.addHosts) {
+      if (!result.unknownHosts.includes(host)) result.unknownHosts.push(host)
+      return false
+    }
+
+    if (checking) return false // the pre-read of --on-conflict fail changes nothing
+    if (!pendingHosts.has(host)) {
+      pendingHosts.add(host)
+      result.addedHosts.push(host)
+      if (!options.dryRun) addHostsToConfigFile(config, [host])
+      config = new Configuration(config.file, {...config.settings, hosts: [...config.hosts, host]}, {...config.hostOverrides})
+    }
+
+    return true
+  }
+
+  const domainCache = new Map<string, string>()
+  const settingsCache = new Map<string, HostSettings>()
+  const settingsOf = (host: string): HostSettings => {
+    let settings = settingsCache.get(host)
+    if (!settings) settingsCache.set(host, (settings = config.forHost(host)))
+    return settings
+  }
+
+  /** Checks and normalises a record; undefined when it went to a problem bucket. */
+  const prepare = async (record: SourceRecord): Promise<Prepared | undefined> => {
+    if (record.kind === 'invalid') {
+      problem('invalid-record', record.where, record.reason, record.jid)
+      return undefined
+    }
+
+    const rawJid = `${record.username}@${record.host}`
+    let host: string
+    let username: string
+    try {
+      host = domainCache.get(record.host) ?? normalizeDomain(record.host)
+      if (domainCache.size > 10_000) domainCache.clear()
+      domainCache.set(record.host, host)
+      if (record.username === '') throw new JidError('it has no localpart')
+      username = SIMPLE_LOCALPART.test(record.username) ? record.username : normalizeLocalpart(record.username)
+    } catch (error) {
+      problem('invalid-jid', record.where, error instanceof Error ? error.message : String(error), rawJid)
+      return undefined
+    }
+
+    const jid = formatJid({local: username, domain: host})
+    if (!(await knownHost(host))) {
+      problem('unknown-host', record.where, `host ${host} is not configured`, jid)
+      return undefined
+    }
+
+    const password = record.password === '' ? undefined : record.password
+    if (password === undefined && record.credentials.length === 0) {
+      problem('empty-password', record.where, 'the account has neither a password nor SCRAM credentials', jid)
+      return undefined
+    }
+
+    let prepared: string | undefined
+    if (password !== undefined) {
+      try {
+        prepared = preparePassword(password)
+      } catch (error) {
+        problem('invalid-password', record.where, error instanceof PasswordError ? error.message : String(error), jid)
+        return undefined
+      }
+    }
+
+    const settings = settingsOf(host)
+    if (password !== undefined && settings.auth_password_format === 'scram') {
+      return {record, host, username, jid, toDerive: prepared, secrets: {credentials: [], plaintext: undefined}}
+    }
+
+    // Plain hosts keep the plaintext; credentials from the source are kept as found.
+    return {record, host, username, jid, toDerive: undefined, secrets: {credentials: record.credentials, plaintext: password}}
+  }
+
+  const existingOf = async (batch: Prepared[]): Promise<Set<string>> => {
+    const found = new Set<string>()
+    const byHost = new Map<string, string[]>()
+    for (const item of batch) byHost.set(item.host, [...(byHost.get(item.host) ?? []), item.username])
+    for (const [host, usernames] of byHost) for (const username of await store.existingUsernames(host, usernames)) found.add(`${username}@${host}`)
+    return found
+  }
+
+  const read = async function* (): AsyncGenerator<Prepared[]> {
+    let batch: Prepared[] = []
+    let records = 0
+    let deriving = 0
+    try {
+      for await (const record of readSource(options.format, options.source, {host: options.host})) {
+        records++
+        const prepared = await prepare(record)
+        if (prepared) batch.push(prepared)
+        if (prepared?.toDerive !== undefined) deriving++
+        if (batch.length >= (options.batchSize ?? (deriving > 0 ? DERIVE_BATCH : BATCH))) {
+          yield batch
+          batch = []
+          deriving = 0
+        }
+
+        if (records % 1000 === 0) options.onProgress?.(records)
+      }
+    } catch (error) {
+      if (error instanceof XmppctlError) throw error
+      throw new SourceError(options.source, error instanceof Error ? error.message : String(error), result.counts.created + result.counts.overwritten)
+    }
+
+    options.onProgress?.(records)
+    if (batch.length > 0) yield batch
+  }
+
+  if (options.onConflict === 'fail') {
+    // Read everything first: "fail" must not leave a half-imported source.
+    let conflicts = 0
+    const examples: string[] = []
+    const savedCounts = {...result.counts}
+    checking = true
+    for await (const batch of read()) {
+      for (const jid of await existingOf(batch)) {
+        conflicts++
+        if (examples.length < 3) examples.push(jid)
+      }
+    }
+
+    if (conflicts > 0) throw new ImportConflictError(conflicts, examples)
+    checking = false
+    Object.assign(result.counts, savedCounts)
+    result.problems = []
+    result.unknownHosts = []
+  }
+
+  const sideFile = options.dryRun ? undefined : new SideFile(path.join(config.dataDir, 'imported-user-data', `${options.format}-${new Date().toISOString().replace(/[:.]/g, '-')}.xml`))
+  try {
+    for await (const batch of read()) {
+      // Existence is asked first only where it saves work (PBKDF2) or nothing is written;
+      // otherwise the write itself tells, in the same transaction.
+      const needsCheck = options.dryRun || (options.onConflict !== 'overwrite' && batch.some((item) => item.toDerive !== undefined))
+      const existing = needsCheck ? await existingOf(batch) : new Set<string>()
+      const writable = options.onConflict === 'overwrite' ? batch : batch.filter((item) => !existing.has(item.jid))
+      for (const item of batch) {
+        if (options.onConflict !== 'overwrite' && existing.has(item.jid)) {
+          result.counts.existing++
+          if (result.existing.length < MAX_LISTED) result.existing.push(item.jid)
+        }
+      }
+
+      if (options.dryRun) {
+        for (const item of writable) result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
+        continue
+      }
+
+      const toDerive = writable.filter((item) => item.toDerive !== undefined)
+      if (toDerive.length > 0) {
+        const derived = await options.pool.derive(
+          toDerive.map((item) => {
+            const settings = settingsOf(item.host)
+            return {password: item.toDerive!, hashes: settings.auth_scram_hash, iterations: settings.auth_scram_iterations}
+          }),
+        )
+        for (const [index, item] of toDerive.entries()) item.secrets = {credentials: derived[index] as ScramCredentials[], plaintext: undefined}
+      }
+
+      for (const item of writable) if (item.record.extra !== undefined) await sideFile!.add(item.host, item.username, item.record.extra)
+      await sideFile?.sync()
+      const accounts: ImportedAccount[] = writable.map((item) => ({host: item.host, username: item.username, secrets: item.secrets, overwrite: options.onConflict === 'overwrite'}))
+      const outcomes = await store.importAccounts(accounts)
+      for (const [index, outcome] of outcomes.entries()) {
+        result.counts[outcome]++
+        if (outcome === 'existing' && result.existing.length < MAX_LISTED) result.existing.push(writable[index].jid)
+      }
+    }
+  } finally {
+    await sideFile?.close()
+    if (sideFile && sideFile.users > 0) {
+      result.sideFile = sideFile.file
+      result.sideFileUsers = sideFile.users
+    }
+  }
+
+  return result
+}

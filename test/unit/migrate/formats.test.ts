@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+
+import {progressLine} from '../../../src/cli/progress.js'
+import {csvField, csvRows} from '../../../src/migrate/csv.js'
+import {formatUser, readXep0227} from '../../../src/migrate/xep0227.js'
+
+async function rows(chunks: string[]) {
+  const out = []
+  for await (const row of csvRows((async function* () {
+    yield* chunks
+  })())) out.push(row)
+  return out
+}
+
+describe('CSV (RFC 4180)', () => {
+  it('splits quoted fields with commas, doubled quotes and line breaks, CRLF or LF', async () => {
+    const result = await rows(['a,"b,c"\r\n"d ""e""","f\ng"\nh,\n'])
+    assert.deepEqual(result.map((row) => row.fields), [['a', 'b,c'], ['d "e"', 'f\ng'], ['h', '']])
+    assert.deepEqual(result.map((row) => row.line), [1, 2, 4])
+  })
+
+  it('gives the same rows however the input is split into chunks', async () => {
+    const text = 'jid,password\r\n"x@y","a""b"\r\nz@y,"c,d"\r\n'
+    const whole = (await rows([text])).map((row) => row.fields)
+    for (let cut = 1; cut < text.length; cut++) {
+      assert.deepEqual((await rows([text.slice(0, cut), text.slice(cut)])).map((row) => row.fields), whole, `split at ${cut}`)
+    }
+  })
+
+  it('flags a stray quote and an unclosed quoted field', async () => {
+    assert.equal((await rows(['a"b,c\n']))[0].problem, 'a quote inside an unquoted field')
+    assert.equal((await rows(['"abc,d\n']))[0].problem, 'a quoted field is not closed')
+  })
+
+  it('quotes a field only when it must', () => {
+    assert.deepEqual(['plain', 'a,b', 'say "hi"', ' padded'].map(csvField), ['plain', '"a,b"', '"say ""hi"""', '" padded"'])
+  })
+})
+
+describe('XEP-0227 reading', () => {
+  function file(t: {after(fn: () => void): void}, text: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-pie-'))
+    t.after(() => rmSync(dir, {recursive: true, force: true}))
+    const name = path.join(dir, 'pie.xml')
+    writeFileSync(name, text)
+    return name
+  }
+
+  async function read(source: string) {
+    const records = []
+    for await (const record of readXep0227(source)) records.push(record)
+    return records
+  }
+
+  it("recognises ejabberd's doubly base64-encoded keys and its per-host files rooted at <host>", async (t) => {
+    const twice = (text: string) => Buffer.from(text).toString('base64')
+    const source = file(
+      t,
+      `<?xml version='1.0' encoding='UTF-8'?><host xmlns='urn:xmpp:pie:0' jid='ej.test'><user name='user'><scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'><iter-count>4096</iter-count><salt>${twice('QSXCR+Q6sek8bf92')}</salt><server-key>${twice('D+CSWLOshSulAsxiupA+qs2/fTE=')}</server-key><stored-key>${twice('6dlGYMOdZcOPutkcNY8U2g7vK9Y=')}</stored-key></scram-credentials></user></host>`,
+    )
+    const [record] = await read(source)
+    assert.equal(record.kind, 'account')
+    if (record.kind !== 'account') return
+    assert.equal(record.host, 'ej.test')
+    assert.deepEqual(record.credentials[0].salt, Buffer.from('QSXCR+Q6sek8bf92', 'base64'))
+    assert.deepEqual(record.credentials[0].storedKey, Buffer.from('6dlGYMOdZcOPutkcNY8U2g7vK9Y=', 'base64'))
+  })
+
+  it('refuses deep nesting and processing instructions', async (t) => {
+    const deep = file(t, `<server-data xmlns='urn:xmpp:pie:0'>${'<a>'.repeat(70)}${'</a>'.repeat(70)}</server-data>`)
+    await assert.rejects(read(deep), /nested deeper than 64/)
+    const pi = file(t, `<server-data xmlns='urn:xmpp:pie:0'><?evil x?></server-data>`)
+    await assert.rejects(read(pi), /processing instruction/)
+  })
+
+  it('reads back what formatUser writes, ejabberd flavour included', async (t) => {
+    const credentials = [{hash: 'sha1' as const, salt: Buffer.from('salt'), iterations: 4096, storedKey: Buffer.alloc(20, 1), serverKey: Buffer.alloc(20, 2)}]
+    for (const ejabberd of [false, true]) {
+      const source = file(t, `<server-data xmlns="urn:xmpp:pie:0"><host jid="h">${formatUser('a&b', {plaintext: 'p<w', credentials}, {ejabberd})}</host></server-data>`)
+      const [record] = await read(source)
+      assert.deepEqual(record, {kind: 'account', where: `${source}:1`, host: 'h', username: 'a&b', password: 'p<w', credentials, extra: undefined})
+    }
+  })
+})
+
+describe('the progress line', () => {
+  it('shows a bar, percentage, rate and time left when the total is known', () => {
+    assert.equal(progressLine('converting', 500, 2000, 10, 80), 'converting [##########-----------------------------]  25% 500/2000 50/s ETA 0:30')
+  })
+
+  it('shows the count and rate alone when the total is unknown', () => {
+    assert.equal(progressLine('importing', 12000, undefined, 2), 'importing 12000 6000/s')
+  })
+})
