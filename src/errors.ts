@@ -12,6 +12,8 @@ export const ExitCode = {
   usage: 2,
   /** A backend or server could not be reached. */
   unavailable: 3,
+  /** A bug in xmppctl (sysexits' EX_SOFTWARE): an error no code path expected. */
+  internal: 70,
 } as const
 
 export type ExitStatus = (typeof ExitCode)[keyof typeof ExitCode]

@@ -5,7 +5,7 @@ import type {HostReport} from '../../src/auth/diagnose/index.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {flags} from '../../src/cli/flags.js'
 import {isInteractive, readStdinLine} from '../../src/cli/prompts.js'
-import {ExitCode} from '../../src/errors.js'
+import {ExitCode, type ExitStatus} from '../../src/errors.js'
 import {exitStatusOf} from './index.js'
 
 export interface TestAuthAllResult {
@@ -49,8 +49,8 @@ Exit status: the worst of the backends' (3 unavailable, 2 misconfigured, 1 rejec
       account ? {host: account.host, username: account.username, ...(password === undefined ? {} : {password}), ...(token ?? password ? {token: token ?? password} : {})} : undefined,
     )
     this.log(hosts.map((report) => renderHostReport(report)).join('\n\n'))
-    const order = [ExitCode.ok, ExitCode.false, ExitCode.usage, ExitCode.unavailable]
-    let status: (typeof order)[number] = ExitCode.ok
+    const order: ExitStatus[] = [ExitCode.ok, ExitCode.false, ExitCode.usage, ExitCode.unavailable, ExitCode.internal]
+    let status: ExitStatus = ExitCode.ok
     for (const report of hosts) {
       for (const backend of report.backends) {
         const own = exitStatusOf(backend)

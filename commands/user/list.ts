@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {type AccountInfo, listUsers} from '../../src/accounts/index.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
+import {writeStdout} from '../../src/cli/output.js'
 
 export default class UserList extends BaseCommand<void> {
   static description = `List accounts, one per line
@@ -33,20 +34,16 @@ function longLine(account: AccountInfo): string {
   return [account.jid, state, storage, account.iterations ?? '-', account.createdAt].join('\t')
 }
 
-async function write(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve))
-}
-
 async function writeLines(accounts: AsyncIterable<AccountInfo>, format: (account: AccountInfo) => string): Promise<void> {
-  for await (const account of accounts) await write(`${format(account)}\n`)
+  for await (const account of accounts) if (!(await writeStdout(`${format(account)}\n`))) return
 }
 
 async function writeJsonArray(accounts: AsyncIterable<AccountInfo>): Promise<void> {
   let first = true
   for await (const account of accounts) {
-    await write(`${first ? '[\n' : ',\n'}  ${JSON.stringify(account)}`)
+    if (!(await writeStdout(`${first ? '[\n' : ',\n'}  ${JSON.stringify(account)}`))) return
     first = false
   }
 
-  await write(first ? '[]\n' : '\n]\n')
+  await writeStdout(first ? '[]\n' : '\n]\n')
 }

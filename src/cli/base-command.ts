@@ -8,6 +8,10 @@ import {stderrColour} from './output.js'
 import {flags} from './flags.js'
 import {type PasswordSource, readPassword} from './prompts.js'
 
+/** oclif's FlagOutput/ArgOutput, which its public interfaces do not export. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ParsedOutput = {[name: string]: any}
+
 /** The error shape printed under `--json`, and the one line printed otherwise. */
 export interface RenderedError {
   code: string
@@ -22,8 +26,14 @@ export function renderError(error: unknown): RenderedError {
   }
 
   if (error instanceof Errors.CLIError) {
-    // oclif's parser errors (unknown flag, missing argument) are usage errors.
-    const message = error.message.split('\n')[0].replace(/^Error: /, '')
+    // oclif's parser errors (unknown flag, missing argument) are usage errors. They
+    // span lines ("Missing 1 required arg:\njid  bare JID…"); one line keeps them all.
+    const [first, ...rest] = error.message
+      .replace(/^Error: /, '')
+      .split('\n')
+      .map((line) => line.replace(/\s+/g, ' ').trim())
+      .filter((line) => line !== '' && line !== 'See more help with --help')
+    const message = rest.length === 0 ? first : `${first}${first.endsWith(':') ? ' ' : ': '}${rest.join('; ')}`
     const exit = error.oclif?.exit
     return {
       code: 'usage',
@@ -38,7 +48,8 @@ export function renderError(error: unknown): RenderedError {
     code: 'internal',
     message: `unexpected error: ${message}`,
     hint: 'this is a bug in xmppctl; rerun with DEBUG=xmppctl to see where, and report it',
-    exitCode: 1,
+    // Not 1: scripts read 1 as "the checked thing is false" (a wrong password), never as a crash.
+    exitCode: ExitCode.internal,
   }
 }
 
@@ -55,6 +66,22 @@ export abstract class BaseCommand<T> extends Command {
   private accountContext: AccountContext | undefined
 
   abstract run(): Promise<T>
+
+  /**
+   * oclif fills a missing first argument from piped standard input; here
+   * stdin carries passwords (--password-stdin), so a forgotten JID would turn
+   * the password into an argument and print it in the error. Arguments come
+   * from argv only.
+   */
+  protected async parse<F extends ParsedOutput, B extends ParsedOutput, A extends ParsedOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const input = (options ?? this.ctor) as Interfaces.Input<F, B, A> & {baseFlags?: Interfaces.FlagInput; enableJsonFlag?: boolean}
+    const args = Object.fromEntries(Object.entries(input.args ?? {}).map(([name, arg]) => [name, {...arg, ignoreStdin: true}])) as typeof input.args
+    const fromArgvOnly = {...input, flags: input.flags, baseFlags: input.baseFlags, enableJsonFlag: input.enableJsonFlag, strict: input.strict, args}
+    return super.parse(fromArgvOnly, argv)
+  }
 
   /** The validated configuration named by `--config`, `XMPPCTL_CONFIG` or `./xmppctl.yml`. */
   protected async loadConfiguration(): Promise<Configuration> {

@@ -25,3 +25,36 @@ export function formatRecord(entries: ReadonlyArray<readonly [string, string]>):
   const width = Math.max(...entries.map(([key]) => key.length))
   return entries.map(([key, value]) => `${stdoutColour.dim(`${key}:`.padEnd(width + 1))} ${value}`).join('\n')
 }
+
+let stdoutReaderGone = false
+let watchingStdout = false
+
+/**
+ * Writes to stdout with back-pressure, for output streamed as it is read (a
+ * million accounts). Resolves false once the reader has gone away
+ * (`xmppctl user list | head`): the caller stops, and the command ends
+ * normally instead of waiting for a 'drain' that never comes.
+ */
+export async function writeStdout(text: string): Promise<boolean> {
+  if (!watchingStdout) {
+    watchingStdout = true
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+      stdoutReaderGone = true
+    })
+  }
+
+  if (stdoutReaderGone) return false
+  if (!process.stdout.write(text)) {
+    await new Promise<void>((resolve) => {
+      const settle = () => {
+        process.stdout.off('drain', settle).off('error', settle).off('close', settle)
+        resolve()
+      }
+
+      process.stdout.on('drain', settle).on('error', settle).on('close', settle)
+    })
+  }
+
+  return !stdoutReaderGone
+}

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {chmodSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
+import Database from 'better-sqlite3'
+
+import {BIN, type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
 
 const CONFIG = 'hosts: [example.org, example.net]\nauth_scram_iterations: 4096\n'
 
@@ -239,6 +242,23 @@ describe('user delete, disable, enable, info, list', () => {
     const {cli} = setup(t)
     assert.deepEqual(await cli(['user', 'list', '--json']), {status: 0, stdout: '[]\n', stderr: ''})
   })
+
+  it('ends normally when its reader goes away (user list | head -1)', async (t) => {
+    const {dir, cli} = setup(t)
+    assert.equal((await cli(['user', 'add', 'first@example.org', '--password-stdin'], 'pw\n')).status, 0)
+    // Enough accounts that stdout fills the pipe and waits for a reader that has left.
+    const db = new Database(path.join(dir, 'data', 'accounts.sqlite'))
+    const insert = db.prepare("INSERT INTO accounts (host, username, state, created_at) VALUES ('example.org', ?, 'enabled', ?)")
+    db.transaction(() => {
+      for (let index = 0; index < 30_000; index++) insert.run(`bulk${index}`, Date.now())
+    })()
+    db.close()
+    for (const extra of ['', ' --json']) {
+      const result = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" user list${extra} | head -1; exit \${PIPESTATUS[0]}`], {cwd: dir, encoding: 'utf8', timeout: 60_000})
+      assert.equal(result.status, 0, `user list${extra}: ${result.stderr}`)
+      assert.equal(result.stdout, extra ? '[\n' : 'bulk0@example.org\n')
+    }
+  })
 })
 
 describe('global behaviour', () => {
@@ -261,7 +281,20 @@ describe('global behaviour', () => {
     const result = await cli(['user', 'add', '--json'])
     assert.equal(result.status, 2)
     assert.equal(json(result).error.code, 'usage')
-    assert.match(json(result).error.message, /Missing 1 required arg/)
+    assert.match(json(result).error.message, /^Missing 1 required arg: jid bare JID/)
+  })
+
+  it('never takes a piped password for a forgotten JID, and never prints it', async (t) => {
+    const {cli} = setup(t)
+    for (const command of ['add', 'passwd', 'check']) {
+      for (const extra of [[], ['--json']]) {
+        const result = await cli(['user', command, '--password-stdin', ...extra], 'MyS3cretPass@example.org\n')
+        assert.equal(result.status, 2, `${command}: ${result.stderr}`)
+        assert.ok(!`${result.stdout}${result.stderr}`.includes('MyS3cret'), `${command} ${extra.join(' ')} printed the password`)
+      }
+    }
+
+    assert.equal((await cli(['user', 'list'])).stdout, '', 'nothing was created')
   })
 
   it('shows help with examples for every user command', async (t) => {
