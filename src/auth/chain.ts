@@ -34,12 +34,20 @@ export interface AuthLog {
 
 export const silentAuthLog: AuthLog = {error() {}, warn() {}, info() {}, debug() {}}
 
+/** Why an account is disabled in the account store, or undefined when it is not (or not there). */
+export type DisabledLookup = (username: string) => Promise<string | undefined>
+
 export class AuthChain {
   constructor(
     readonly host: string,
     readonly backends: readonly AuthBackend[],
     readonly cache: AuthCache,
     private readonly log: AuthLog = silentAuthLog,
+    /**
+     * `user disable` marks the account in the store; a password another
+     * backend (saslauthd, PAM, a script) accepts must not let it in either.
+     */
+    private readonly disabledReason: DisabledLookup = async () => undefined,
   ) {
     for (const backend of backends) {
       if (backend instanceof AnonymousBackend) {
@@ -66,7 +74,15 @@ export class AuthChain {
 
       attempts.push({method: backend.method, outcome, ms: performance.now() - started, cached: cached !== undefined})
       if (outcome.result === 'unavailable') this.log.warn(`auth ${this.host}: the ${backend.method} backend is unavailable: ${outcome.reason}`)
-      if (outcome.result === 'accepted' || outcome.result === 'disabled') return {...outcome, method: backend.method, attempts}
+      if (outcome.result === 'accepted') {
+        const disabled = await guard(backend.method, async () => {
+          const reason = await this.disabledReason(username)
+          return reason === undefined ? outcome : {result: 'disabled', reason}
+        })
+        return {...disabled, method: backend.method, attempts}
+      }
+
+      if (outcome.result === 'disabled') return {...outcome, method: backend.method, attempts}
     }
 
     const unavailable = attempts.filter(({outcome}) => outcome.result === 'unavailable')

@@ -67,7 +67,11 @@ export function createHostAuthenticator(config: Configuration, host: string, sto
     missed: settings.auth_cache_missed,
     now: options.now,
   })
-  const chain = new AuthChain(settings.host, backends, cache, log)
+  const disabledReason = async (username: string) => {
+    const account = await store.getAccount(settings.host, username)
+    return account?.state === 'disabled' ? (account.disabledReason ?? 'the account is disabled') : undefined
+  }
+  const chain = new AuthChain(settings.host, backends, cache, log, disabledReason)
   return new HostAuth(settings, chain, {secret, capabilitiesTtl: options.capabilitiesTtl, now: options.now})
 }
 

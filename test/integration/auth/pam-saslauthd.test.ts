@@ -156,6 +156,20 @@ describe('the saslauthd backend with a real saslauthd', {skip: unavailable, conc
     assert.equal((await provisioned.checkPassword('alice', PASSWORD)).result, 'accepted')
   })
 
+  it('refuses an account disabled in the store although saslauthd accepts its password, also from the cache', async (t) => {
+    const service = pamService(t)
+    const daemon = await startSaslauthd(t)
+    const fixture = authFixture(t, `hosts: [example.org]\nauth_method: [saslauthd]\nsaslauthd_socket: ${daemon.socket}\ncyrus_service_name: ${service.name}\ncyrus_require_provisioning: true\n`)
+    await fixture.add('alice@example.org', 'other')
+    const host = fixture.auth.get('example.org')!
+    assert.equal((await host.chain.checkPassword('alice', PASSWORD)).result, 'accepted')
+    await fixture.store.setState('example.org', 'alice', 'disabled', 'spam')
+    // The accepted answer above is cached: the store's state must still win.
+    assert.deepEqual(await host.chain.checkPassword('alice', PASSWORD).then(({result, reason}: {result: string; reason?: string}) => ({result, reason})), {result: 'disabled', reason: 'spam'})
+    const session = (await host.start('PLAIN', TLS13))!
+    assert.equal((await session.step(Buffer.from(`\0alice\0${PASSWORD}`))).type, 'failure')
+  })
+
   it('is unavailable, not rejected, when the socket is missing', async (t) => {
     const backend = new SaslauthdBackend({host: 'example.org', socket: '/nonexistent/mux', service: 'xmpp', realm: '', requireProvisioning: false, timeout: 1000, store: undefined as never})
     assert.equal((await backend.checkPassword('alice', PASSWORD)).result, 'unavailable')
