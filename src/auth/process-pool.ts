@@ -71,6 +71,8 @@ export interface ProcessPoolOptions<T> {
 
 interface Pending<T> {
   payload: Buffer
+  /** The password(s) in the payload: never shown, however the program echoes them. */
+  secrets: readonly Buffer[]
   resolve(value: T): void
   reject(error: PoolError): void
   timer?: NodeJS.Timeout
@@ -89,6 +91,8 @@ class Slot<T> {
   restartAt = 0
   startedAt = 0
   stderr: string[] = []
+  /** Secrets of the request last sent to this process, redacted from what it writes back. */
+  secrets: readonly Buffer[] = []
   /** Set once the current child has failed, so its later events are ignored. */
   dead = false
 }
@@ -109,11 +113,15 @@ export class ProcessPool<T> {
     this.slots = Array.from({length: Math.max(1, options.size)}, () => new Slot<T>())
   }
 
-  /** Sends one framed request; resolves with the decoded reply or rejects with PoolError. */
-  request(payload: Buffer): Promise<T> {
+  /**
+   * Sends one framed request; resolves with the decoded reply or rejects with
+   * PoolError. `secrets` (the password) are replaced by "<password>" wherever the
+   * program's output is shown: errors, diagnostics and the log.
+   */
+  request(payload: Buffer, secrets: readonly string[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new PoolError(`${this.options.name} is shut down`, {kind: 'closed', served: 0, stderr: []}))
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending<T> = {payload, resolve, reject}
+      const pending: Pending<T> = {payload, secrets: secrets.filter((secret) => secret !== '').map((secret) => Buffer.from(secret, 'utf8')), resolve, reject}
       this.queue.push(pending)
       this.dispatch()
       // Dispatched at once (the usual case): no queue timer needed.
@@ -257,9 +265,10 @@ export class ProcessPool<T> {
 
   private send(slot: Slot<T>, pending: Pending<T>): void {
     slot.pending = pending
+    slot.secrets = pending.secrets
     pending.timer = setTimeout(() => {
       if (slot.pending !== pending) return
-      const partial = slot.buffer
+      const partial = redact(slot.buffer, slot.secrets)
       this.fail(
         slot,
         new PoolError(
@@ -278,18 +287,20 @@ export class ProcessPool<T> {
     slot.buffer = slot.buffer.length === 0 ? chunk : Buffer.concat([slot.buffer, chunk])
     const {pending} = slot
     if (!pending) {
-      this.fail(slot, new PoolError(`${this.options.name} wrote ${showBytes(slot.buffer)} without being asked`, {kind: 'garbage', served: slot.served, bytes: slot.buffer, stderr: [...slot.stderr]}))
+      const shown = redact(slot.buffer, slot.secrets)
+      this.fail(slot, new PoolError(`${this.options.name} wrote ${showBytes(shown)} without being asked`, {kind: 'garbage', served: slot.served, bytes: shown, stderr: [...slot.stderr]}))
       return
     }
 
     const decoded = this.options.codec.decode(slot.buffer)
     if (decoded === undefined) return
     if ('error' in decoded) {
+      const shown = redact(slot.buffer, slot.secrets)
       this.fail(
         slot,
         new PoolError(
-          `${this.options.name} answered ${showBytes(slot.buffer)}: ${decoded.error}`,
-          {kind: 'garbage', served: slot.served, bytes: slot.buffer, stderr: [...slot.stderr], mismatch: decoded.mismatch},
+          `${this.options.name} answered ${showBytes(shown)}: ${decoded.error}`,
+          {kind: 'garbage', served: slot.served, bytes: shown, stderr: [...slot.stderr], mismatch: decoded.mismatch},
           decoded.mismatch ? `the program speaks the ${decoded.mismatch} protocol: set extauth_protocol: ${decoded.mismatch}` : undefined,
         ),
       )
@@ -300,7 +311,7 @@ export class ProcessPool<T> {
     slot.pending = undefined
     slot.served++
     slot.failures = 0
-    const rest = slot.buffer.subarray(decoded.consumed)
+    const rest = redact(slot.buffer.subarray(decoded.consumed), slot.secrets)
     slot.buffer = Buffer.alloc(0)
     pending.resolve(decoded.value)
     if (rest.length > 0) {
@@ -311,7 +322,9 @@ export class ProcessPool<T> {
     this.dispatch()
   }
 
-  private onStderr(slot: Slot<T>, line: string): void {
+  private onStderr(slot: Slot<T>, text: string): void {
+    // A script that prints its input for debugging must not put passwords in the log.
+    const line = redact(Buffer.from(text, 'utf8'), slot.secrets).toString('utf8')
     slot.stderr.push(line)
     if (slot.stderr.length > STDERR_LINES_KEPT) slot.stderr.shift()
     this.stderrHistory.push(line)
@@ -345,6 +358,26 @@ export class ProcessPool<T> {
     slot.restartAt = Date.now() + (slot.failures === 1 ? 0 : delay)
   }
 }
+
+/** `bytes` with every occurrence of each secret replaced by "<password>" (ASCII, so showBytes shows it as is). */
+export function redact(bytes: Buffer, secrets: readonly Buffer[]): Buffer {
+  let result = bytes
+  for (const secret of secrets) {
+    if (secret.length === 0) continue
+    const parts: Buffer[] = []
+    let from = 0
+    for (let at = result.indexOf(secret); at !== -1; at = result.indexOf(secret, from)) {
+      parts.push(result.subarray(from, at), REDACTED)
+      from = at + secret.length
+    }
+
+    if (parts.length > 0) result = Buffer.concat([...parts, result.subarray(from)])
+  }
+
+  return result
+}
+
+const REDACTED = Buffer.from('<password>', 'utf8')
 
 /** Bytes as a reader can see them: printable ASCII as is, the rest as \xNN, at most 64 bytes. */
 export function showBytes(bytes: Buffer): string {

@@ -60,6 +60,16 @@ describe('test-auth external', {concurrency: true}, () => {
     assert.equal(json(result).verdict, 'rejected')
   })
 
+  it('never shows the password a program echoes back, on stdout or stderr', async (t) => {
+    const {cli, dir} = external(t, './echo.sh')
+    // Echoes each request on stdout (the classic debug mistake) and on stderr.
+    writeFileSync(path.join(dir, 'echo.sh'), '#!/bin/sh\nwhile IFS= read -r line; do echo "$line" >&2; echo "$line"; done\n', {mode: 0o755})
+    const result = await run(cli)
+    const shown = result.stdout + result.stderr
+    assert.match(shown, /auth:alice:example\.org:<password>/)
+    for (const secret of [PASSWORD, 'pa:ss', 'w\\xc3\\xb6rd']) assert.ok(!shown.includes(secret), `${secret} was shown`)
+  })
+
   it('diagnoses a missing program', async (t) => {
     const {cli} = external(t, '/nonexistent/auth.sh')
     const result = await run(cli)

@@ -145,8 +145,8 @@ export class ExternalBackend implements AuthBackend {
   }
 
   /** Sends one request; the reply is true for "1". Throws PoolError/UnavailableError. */
-  async ask(fields: readonly string[]): Promise<boolean> {
-    return this.processes().request(encodeRequest(this.options.protocol, fields))
+  async ask(fields: readonly string[], secrets: readonly string[] = []): Promise<boolean> {
+    return this.processes().request(encodeRequest(this.options.protocol, fields), secrets)
   }
 
   async checkPassword(username: string, password: string): Promise<AuthOutcome> {
@@ -158,7 +158,7 @@ export class ExternalBackend implements AuthBackend {
     }
 
     try {
-      return (await this.processes().request(payload)) ? {result: 'accepted'} : {result: 'rejected', reason: 'the program answered 0'}
+      return (await this.processes().request(payload, [password])) ? {result: 'accepted'} : {result: 'rejected', reason: 'the program answered 0'}
     } catch (error) {
       if (error instanceof UnavailableError) return {result: 'unavailable', reason: error.message}
       throw error
@@ -174,14 +174,14 @@ export class ExternalBackend implements AuthBackend {
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    if (!(await this.ask(['setpass', username, this.options.host, password]))) {
+    if (!(await this.ask(['setpass', username, this.options.host, password], [password]))) {
       throw new XmppctlError('extauth-refused', `the external program refused to set the password of ${username}@${this.options.host}`, {exitCode: 1})
     }
   }
 
   async createUser(username: string, password: string): Promise<void> {
     if (this.options.protocol === 'generic') throw unsupported(this.method, 'create accounts with the generic protocol', 'use extauth_protocol: ejabberd (tryregister)')
-    if (!(await this.ask(['tryregister', username, this.options.host, password]))) {
+    if (!(await this.ask(['tryregister', username, this.options.host, password], [password]))) {
       throw new XmppctlError('extauth-refused', `the external program refused to register ${username}@${this.options.host}`, {exitCode: 1})
     }
   }

@@ -116,7 +116,7 @@ export class PamBackend implements AuthBackend {
       length.writeUInt16BE(bytes.length)
       return Buffer.concat([length, bytes])
     })
-    return this.pool.request(Buffer.concat(fields))
+    return this.pool.request(Buffer.concat(fields), [password])
   }
 
   async checkPassword(username: string, password: string): Promise<AuthOutcome> {

@@ -172,7 +172,7 @@ export async function diagnoseExternal(input: DiagnoseInput): Promise<BackendDia
     const main = await recorder.step('exchange', `request ${what}`, async () => {
       try {
         if (input.username !== undefined && input.password !== undefined) {
-          const outcome = await backend.ask(['auth', input.username, settings.host, input.password])
+          const outcome = await backend.ask(['auth', input.username, settings.host, input.password], [input.password])
           verdict = outcome ? 'accepted' : 'rejected'
           return outcome ? ok('the program answered 1: the password is accepted') : info('the program answered 0: the password is rejected')
         }
@@ -225,7 +225,7 @@ export async function diagnoseExternal(input: DiagnoseInput): Promise<BackendDia
       ] as const) {
         await recorder.step(id, title, async () => {
           try {
-            const accepted = await backend.ask(['auth', PROBE_USER, settings.host, password])
+            const accepted = await backend.ask(['auth', PROBE_USER, settings.host, password], [password])
             return accepted
               ? fail(`the program accepted the wrong password ${JSON.stringify(password)} for a user that does not exist`, 'it mishandles such passwords', 'check how it splits and decodes the request')
               : ok(`a wrong password ${JSON.stringify(password)} was answered 0, as it should`)
