@@ -96,8 +96,9 @@ export class AccountAbsentError extends XmppctlError {
 
 /** The store cannot be opened or used: unwritable, corrupt, foreign, too new. */
 export class StoreError extends XmppctlError {
-  constructor(code: string, message: string, hint: string, cause?: unknown) {
-    super(code, message, {hint, exitCode: ExitCode.usage, cause})
+  /** Exit 2 by default (the store's setup is wrong); 3 when it is only unavailable now (locked, disk full). */
+  constructor(code: string, message: string, hint: string, cause?: unknown, exitCode: ExitStatus = ExitCode.usage) {
+    super(code, message, {hint, exitCode, cause})
   }
 }
 

@@ -39,7 +39,7 @@ Work is done in batches of one transaction each, PBKDF2 on every core: a kill at
     const {argv, flags: f} = await this.parse(ScramConvert)
     const hosts = argv as string[]
     const hashes = f.hash === undefined ? undefined : parseHashes(f.hash)
-    const context = await this.accounts()
+    const context = await this.accounts({create: false})
     const {convertToScram, plaintextCounts} = await import('../../src/migrate/convert.js')
     const counts = await plaintextCounts(context, hosts)
     const total = [...counts.values()].reduce((sum, count) => sum + count, 0)

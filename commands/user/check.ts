@@ -20,7 +20,7 @@ Exits 0 when the password is right, 1 when it is wrong or the account does not e
 
   async run(): Promise<PasswordCheck> {
     const {args, flags: f} = await this.parse(UserCheck)
-    const context = await this.accounts()
+    const context = await this.accounts({create: false})
     resolveAccount(context.config, args.jid) // a bad JID or host fails before the prompt
     const password = await this.password({stdin: f['password-stdin'], confirm: false})
     const result = await checkPassword(context, args.jid, password)

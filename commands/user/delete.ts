@@ -20,7 +20,7 @@ A running server is told, and closes the account's sessions.`
 
   async run(): Promise<DeleteResult> {
     const {args, flags: f} = await this.parse(UserDelete)
-    const context = await this.accounts()
+    const context = await this.accounts({create: false})
     const {jid} = resolveAccount(context.config, args.jid)
     if (!(await confirmAction(`delete ${jid} and its credentials`, f.force))) {
       this.log(`kept ${jid}`)

@@ -17,7 +17,7 @@ A running server is told, and closes the account's sessions. Undo with "user ena
 
   async run(): Promise<DisableResult> {
     const {args, flags: f} = await this.parse(UserDisable)
-    const result = await setAccountState(await this.accounts(), args.jid, 'disabled', f.reason)
+    const result = await setAccountState(await this.accounts({create: false}), args.jid, 'disabled', f.reason)
     this.log(`disabled ${result.jid}${result.reason ? ` (${result.reason})` : ''}`)
     const server = await this.tellServer({type: 'user-disabled', jid: result.jid})
     return server ? {...result, server} : result

@@ -10,7 +10,7 @@ export default class UserEnable extends BaseCommand<{jid: string; state: string}
 
   async run(): Promise<{jid: string; state: string}> {
     const {args} = await this.parse(UserEnable)
-    const result = await setAccountState(await this.accounts(), args.jid, 'enabled')
+    const result = await setAccountState(await this.accounts({create: false}), args.jid, 'enabled')
     this.log(`enabled ${result.jid}`)
     return result
   }

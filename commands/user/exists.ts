@@ -11,7 +11,7 @@ export default class UserExists extends BaseCommand<{jid: string; exists: boolea
 
   async run(): Promise<{jid: string; exists: boolean}> {
     const {args} = await this.parse(UserExists)
-    const result = await userExists(await this.accounts(), args.jid)
+    const result = await userExists(await this.accounts({create: false}), args.jid)
     this.log(result.exists ? `${result.jid} exists` : `${result.jid} does not exist`)
     if (!result.exists) this.setExitStatus(ExitCode.false)
     return result

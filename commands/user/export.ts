@@ -26,7 +26,7 @@ xep0227 writes every account (SCRAM credentials, and plaintext where stored) to 
 
   async run(): Promise<ExportResult> {
     const {args, flags: f} = await this.parse(UserExport)
-    const context = await this.accounts()
+    const context = await this.accounts({create: false})
     const {exportAccounts} = await import('../../src/migrate/export.js')
     const result = await exportAccounts(context, {format: f.to as ExportFormat, dest: args.dest, hosts: f.host, force: f.force, ejabberd: f.ejabberd})
     this.log(`exported ${result.accounts} account${result.accounts === 1 ? '' : 's'} to ${result.files.join(', ')}`)

@@ -14,7 +14,7 @@ Never shows secrets: only which kinds of credentials are stored.`
 
   async run(): Promise<AccountInfo> {
     const {args} = await this.parse(UserInfo)
-    const info = await userInfo(await this.accounts(), args.jid)
+    const info = await userInfo(await this.accounts({create: false}), args.jid)
     this.log(
       formatRecord([
         ['jid', info.jid],

@@ -20,7 +20,7 @@ Streams from the store, so it works the same for ten accounts or a million. With
 
   async run(): Promise<void> {
     const {args, flags: f} = await this.parse(UserList)
-    const accounts = listUsers(await this.accounts(), args.host)
+    const accounts = listUsers(await this.accounts({create: false}), args.host)
     // Written as it streams: --json output is built here rather than from a
     // returned value, which would hold every account in memory.
     if (this.jsonEnabled()) await writeJsonArray(accounts)

@@ -23,7 +23,7 @@ All stored credentials are replaced in one transaction. A running server is told
 
   async run(): Promise<PasswdResult> {
     const {args, flags: f} = await this.parse(UserPasswd)
-    const context = await this.accounts()
+    const context = await this.accounts({create: false})
     resolveAccount(context.config, args.jid) // a bad JID or host fails before the prompt
     const password = await this.password({stdin: f['password-stdin'], confirm: true, prompt: 'New password'})
     const result = await changePassword(context, args.jid, password)

@@ -94,11 +94,12 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /** Configuration plus the open account store; closed when the command ends. */
-  protected async accounts(): Promise<AccountContext> {
+  /** The configuration and the account store; `create: false` for commands that only read (no store is left behind). */
+  protected async accounts({create = true}: {create?: boolean} = {}): Promise<AccountContext> {
     if (!this.accountContext) {
       const config = await this.loadConfiguration()
       const {openAccountStore} = await import('../store/index.js')
-      this.accountContext = {config, store: await openAccountStore(config)}
+      this.accountContext = {config, store: await openAccountStore(config, {create})}
     }
 
     return this.accountContext

@@ -3,8 +3,12 @@ import type {AccountStore} from './account-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
 
-/** Opens the store the configuration names; today the embedded SQLite one under `data_dir`. */
-export async function openAccountStore(config: Configuration): Promise<AccountStore> {
+/**
+ * Opens the store the configuration names; today the embedded SQLite one
+ * under `data_dir`. With `create: false` a missing store is an error
+ * (store-missing) instead of a new, empty one.
+ */
+export async function openAccountStore(config: Configuration, options: {create?: boolean} = {}): Promise<AccountStore> {
   const {SqliteAccountStore} = await import('./sqlite/index.js')
-  return SqliteAccountStore.open(config.dataDir)
+  return SqliteAccountStore.open(config.dataDir, options)
 }

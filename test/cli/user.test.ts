@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {chmodSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -171,6 +171,7 @@ describe('user check, exists, passwd', () => {
 
   it('refuses to change the password of an absent account (exit 1)', async (t) => {
     const {cli} = setup(t)
+    assert.equal((await cli(['user', 'add', 'alice@example.org', '--password-stdin'], 'pw\n')).status, 0)
     const result = await cli(['user', 'passwd', 'ghost@example.org', '--password-stdin'], 'pw\n')
     assert.equal(result.status, 1)
     assert.match(result.stderr, /^error: account ghost@example\.org does not exist/)
@@ -240,7 +241,20 @@ describe('user delete, disable, enable, info, list', () => {
 
   it('prints an empty JSON array when there are no accounts', async (t) => {
     const {cli} = setup(t)
+    assert.equal((await cli(['user', 'add', 'gone@example.org', '--password-stdin'], 'pw\n')).status, 0)
+    assert.equal((await cli(['user', 'delete', 'gone@example.org', '--force'])).status, 0)
     assert.deepEqual(await cli(['user', 'list', '--json']), {status: 0, stdout: '[]\n', stderr: ''})
+  })
+
+  it('commands that only read or change existing accounts never create a store, and say there is none', async (t) => {
+    const {dir, cli} = setup(t)
+    for (const args of [['list'], ['exists', 'a@example.org'], ['info', 'a@example.org'], ['delete', 'a@example.org', '--force'], ['disable', 'a@example.org']]) {
+      const result = await cli(['user', ...args])
+      assert.equal(result.status, 2, `${args.join(' ')}: ${result.stdout}`)
+      assert.match(result.stderr, /^error: there is no account store in .*\/data \(check data_dir and --config/)
+    }
+
+    assert.equal(existsSync(path.join(dir, 'data')), false)
   })
 
   it('ends normally when its reader goes away (user list | head -1)', async (t) => {

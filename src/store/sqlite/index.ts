@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3'
-import {closeSync, mkdirSync, openSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs'
 import path from 'node:path'
 
-import {AccountExistsError, StoreError, osErrorText} from '../../errors.js'
+import {AccountExistsError, ExitCode, StoreError, osErrorText} from '../../errors.js'
 import type {ScramHash} from '../../sasl/scram.js'
 import type {
   AccountSecrets,
@@ -134,10 +134,18 @@ export class SqliteAccountStore implements AccountStore {
     }
   }
 
-  /** Opens (creating if needed) the store in `dataDir`. */
-  static open(dataDir: string): SqliteAccountStore {
+  /**
+   * Opens the store in `dataDir`, creating it unless `create` is false: a
+   * command that only reads must not leave a new store behind in whatever
+   * directory it was run from, nor answer "no such account" from an empty one.
+   */
+  static open(dataDir: string, {create = true}: {create?: boolean} = {}): SqliteAccountStore {
     const file = path.join(dataDir, STORE_FILE)
-    createPrivateFile(dataDir, file)
+    if (create) createPrivateFile(dataDir, file)
+    else if (!existsSync(file)) {
+      throw new StoreError('store-missing', `there is no account store in ${dataDir}`, 'check data_dir and --config (relative data_dir is relative to the configuration file); "xmppctl user add" creates the store')
+    }
+
     let db: Database.Database
     try {
       db = new Database(file, {timeout: 5000})
@@ -147,7 +155,7 @@ export class SqliteAccountStore implements AccountStore {
 
     try {
       prepareDatabase(db, file)
-      return new SqliteAccountStore(file, db)
+      return translatingErrors(new SqliteAccountStore(file, db), file)
     } catch (error) {
       db.close()
       if (error instanceof StoreError) throw error
@@ -385,8 +393,64 @@ function prepareDatabase(db: Database.Database, file: string): void {
   db.pragma('foreign_keys = ON')
   if (version === SCHEMA_VERSION) return
   db.transaction(() => {
-    for (const migration of MIGRATIONS.slice(version)) db.exec(migration)
+    // Read again under the write lock: another process may have created the schema since.
+    const current = db.pragma('user_version', {simple: true}) as number
+    if (current >= SCHEMA_VERSION) return
+    for (const migration of MIGRATIONS.slice(current)) db.exec(migration)
     db.pragma(`application_id = ${APPLICATION_ID}`)
     db.pragma(`user_version = ${SCHEMA_VERSION}`)
   }).immediate()
+}
+
+/**
+ * SQLite errors raised after the store opened (a lock held past the busy
+ * timeout, corruption found by a query, a full disk) become StoreErrors with
+ * an exit code that says what happened; otherwise they would read as a bug.
+ */
+export function storeErrorFrom(error: unknown, file: string): unknown {
+  if (isSqliteError(error, 'SQLITE_BUSY', 'SQLITE_LOCKED')) {
+    return new StoreError('store-busy', `the account store ${file} stayed locked by another process for 5 s`, 'retry; if it persists, look for a process holding it (fuser on the file)', error, ExitCode.unavailable)
+  }
+
+  if (isSqliteError(error, 'SQLITE_CORRUPT', 'SQLITE_NOTADB')) {
+    return new StoreError('store-corrupt', `the account store ${file} is damaged (${(error as Error).message})`, 'restore it from a backup ("xmppctl user export" of a good copy), or move it away', error)
+  }
+
+  if (isSqliteError(error, 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY')) {
+    return new StoreError('store-io', `cannot write the account store ${file}: ${(error as Error).message}`, 'check free disk space and the permissions of the data directory', error, ExitCode.unavailable)
+  }
+
+  return error
+}
+
+/** The store with every method's SQLite errors translated by storeErrorFrom. */
+function translatingErrors(store: SqliteAccountStore, file: string): SqliteAccountStore {
+  const translate = (error: unknown) => {
+    throw storeErrorFrom(error, file)
+  }
+
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        try {
+          const result = value.apply(target, args)
+          if (result instanceof Promise) return result.catch(translate)
+          if (result && typeof result === 'object' && Symbol.asyncIterator in result) return translateIteration(result as AsyncIterable<unknown>, translate)
+          return result
+        } catch (error) {
+          return translate(error)
+        }
+      }
+    },
+  })
+}
+
+async function* translateIteration<T>(items: AsyncIterable<T>, translate: (error: unknown) => never): AsyncIterable<T> {
+  try {
+    yield* items
+  } catch (error) {
+    translate(error)
+  }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
@@ -168,6 +169,43 @@ describe('SQLite account store', () => {
     db.pragma('user_version = 99')
     db.close()
     assert.throws(() => SqliteAccountStore.open(dir), (error: unknown) => error instanceof StoreError && error.code === 'store-too-new')
+  })
+
+  it('opens a new store from several processes at once without a schema race', async (t) => {
+    const module = new URL('../../../src/store/sqlite/index.js', import.meta.url).href
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir(t)
+      const script = `const {SqliteAccountStore} = await import(${JSON.stringify(module)}); const store = SqliteAccountStore.open(${JSON.stringify(dir)}); await store.close()`
+      const results = await Promise.all(
+        Array.from({length: 6}, () => new Promise<{status: number | null; stderr: string}>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script], {stdio: ['ignore', 'ignore', 'pipe']})
+          let stderr = ''
+          child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+          child.on('close', (status) => resolve({status, stderr}))
+        })),
+      )
+      for (const result of results) assert.equal(result.status, 0, result.stderr)
+    }
+  })
+
+  it('with create: false, refuses a missing store and creates nothing', (t) => {
+    const dir = path.join(tempDir(t), 'data')
+    assert.throws(() => SqliteAccountStore.open(dir, {create: false}), (error: unknown) => error instanceof StoreError && error.code === 'store-missing' && error.exitCode === 2)
+    assert.equal(existsSync(dir), false)
+  })
+
+  it('reports a store locked past the busy timeout as unavailable (exit 3), not as a bug', async (t) => {
+    const {store, dir} = open(t)
+    const holder = new Database(path.join(dir, STORE_FILE), {timeout: 0})
+    holder.prepare('BEGIN EXCLUSIVE').run()
+    t.after(() => {
+      holder.prepare('ROLLBACK').run()
+      holder.close()
+    })
+    await assert.rejects(
+      store.createAccount('example.org', 'alice', {credentials: [credential('sha1')], plaintext: undefined}),
+      (error: unknown) => error instanceof StoreError && error.code === 'store-busy' && error.exitCode === 3,
+    )
   })
 
   it('names the path when the data directory is a file', (t) => {
