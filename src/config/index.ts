@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {LineCounter, parseDocument} from 'yaml'
 
@@ -93,8 +93,11 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
   if (!explicit && !existsSync(file)) return new Configuration(undefined, defaultSettings())
   let text: string
   try {
+    // The size first: reading a huge file (or a device) to find it too large would hang or run out of memory.
+    if (statSync(file).size > MAX_CONFIG_BYTES) throw tooLarge(displayPath(file))
     text = readFileSync(file, 'utf8')
   } catch (error) {
+    if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read configuration file ${file}: ${osErrorText(error)}`, {
       hint: explicit ? 'check the path given with --config or XMPPCTL_CONFIG, or create it with "xmppctl config init"' : undefined,
     })
@@ -103,12 +106,14 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
   return parseConfig(text, file)
 }
 
+function tooLarge(display: string): ConfigError {
+  return new ConfigError(`configuration file ${display} is larger than 1 MiB`, {hint: 'a configuration file is a few kilobytes; check the path'})
+}
+
 /** Parses and validates configuration text; `file` names it in error locations. */
 export function parseConfig(text: string, file: string): Configuration {
   const display = displayPath(file)
-  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
-    throw new ConfigError(`configuration file ${display} is larger than 1 MiB`, {hint: 'a configuration file is a few kilobytes; check the path'})
-  }
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(display)
 
   const lines = new LineCounter()
   const document = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
@@ -143,6 +148,8 @@ export function parseConfig(text: string, file: string): Configuration {
       normalized = normalizeDomain(host)
     } catch {}
 
+    // With hosts itself invalid (and reported), settings.hosts are the defaults: comparing with them would be a false problem.
+    if (validated.invalid.has('hosts')) continue
     if (!settings.hosts.includes(normalized)) {
       const node = validated.hostConfigNodes[host]
       const position = node?.range ? lines.linePos(node.range[0]) : undefined

@@ -1,9 +1,12 @@
-import {closeSync, mkdirSync, openSync, writeSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 import path from 'node:path'
 import {stringify} from 'yaml'
 
-import {UsageError, XmppctlError, osErrorText} from '../errors.js'
-import {parseConfig} from './index.js'
+import {JidError, UsageError, XmppctlError, osErrorText} from '../errors.js'
+import {quoteInput} from '../jid/describe.js'
+import {normalizeDomain} from '../jid/index.js'
+import {writeFileSecure} from '../tls/files.js'
+import {ConfigProblemsError, parseConfig} from './index.js'
 import type {Settings} from './schema.js'
 
 export interface InitAnswers {
@@ -16,6 +19,14 @@ export interface InitAnswers {
 export interface InitResult {
   file: string
   settings: Pick<Settings, 'hosts' | 'data_dir' | 'auth_password_format' | 'auth_scram_hash'>
+}
+
+/** The `config init` flag that gives each key the file is written with. */
+const FLAG_OF_KEY: Record<string, string> = {
+  hosts: '--host',
+  data_dir: '--data-dir',
+  auth_password_format: '--password-format',
+  auth_scram_hash: '--scram-hash',
 }
 
 /** The file `config init` writes: the answers, with a comment saying where the rest is documented. */
@@ -31,27 +42,58 @@ export function renderConfigFile(answers: InitAnswers): string {
 }
 
 /**
- * Validates the rendered file as `config check` would, then creates it (0600:
- * configurations come to hold secrets) without ever replacing an existing
- * file unless `force` is set.
+ * Refuses a host that is not a domain, or one given twice, naming the flag:
+ * the file the problem would otherwise point into is never written.
+ */
+export function checkInitHosts(hosts: readonly string[], flag = '--host'): void {
+  const seen: string[] = []
+  for (const host of hosts) {
+    let normalized: string
+    try {
+      normalized = normalizeDomain(host)
+    } catch (error) {
+      if (!(error instanceof JidError)) throw error
+      const prefix = `invalid domain ${quoteInput(host)}: `
+      const reason = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message
+      throw new UsageError(`${flag} ${quoteInput(host)}: not a valid domain: ${reason}`, error.hint)
+    }
+
+    if (seen.includes(normalized)) throw new UsageError(`${flag} ${quoteInput(host)}: ${normalized} is already given`, 'give each host once')
+    seen.push(normalized)
+  }
+}
+
+/**
+ * Validates the rendered file as `config check` would, then writes it with
+ * mode 0600 (configurations come to hold secrets), never replacing an
+ * existing file unless `force` is set. A replacement is a new file renamed
+ * over the old one, so it is 0600 too whatever the old file's mode was.
  */
 export function writeConfigFile(file: string, answers: InitAnswers, force: boolean): InitResult {
+  checkInitHosts(answers.hosts)
   const text = renderConfigFile(answers)
-  const config = parseConfig(text, file)
+  let config: ReturnType<typeof parseConfig>
+  try {
+    config = parseConfig(text, file)
+  } catch (error) {
+    if (!(error instanceof ConfigProblemsError)) throw error
+    // The file is not written: name the flag that gave the value, not a line in it.
+    const [problem] = error.problems
+    const flag = FLAG_OF_KEY[problem.key.split(/[.[]/)[0]]
+    throw new UsageError(flag ? `${flag}: ${problem.message}` : problem.message, problem.hint)
+  }
+
   try {
     mkdirSync(path.dirname(file), {recursive: true})
-    const fd = openSync(file, force ? 'w' : 'wx', 0o600)
-    try {
-      writeSync(fd, text)
-    } finally {
-      closeSync(fd)
-    }
+    writeFileSecure(file, text, {mode: 0o600, overwrite: force})
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+    if (error instanceof XmppctlError && error.code === 'file-exists') {
       throw new UsageError(`${file} already exists`, 'add --force to replace it, or choose another file with --config')
     }
 
-    throw new XmppctlError('config-unwritable', `cannot write ${file}: ${osErrorText(error)}`, {hint: 'choose a writable path with --config'})
+    // writeFileSecure's message already names the file and the cause.
+    const message = error instanceof XmppctlError ? error.message : `cannot write ${file}: ${osErrorText(error)}`
+    throw new XmppctlError('config-unwritable', message, {hint: 'choose a writable path with --config'})
   }
 
   const {hosts, data_dir, auth_password_format, auth_scram_hash} = config.settings

@@ -1,5 +1,6 @@
 import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
+import {normalizeDomain} from '../jid/index.js'
 import {installHint, knownPluginForKey, knownPluginForMethod, pluginBackend, pluginKeys, pluginRegistry} from '../plugins/registry.js'
 import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, type ValueSpec} from './schema.js'
 
@@ -209,25 +210,40 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
   }
 }
 
+interface MappingOptions {
+  /** Keys checked elsewhere. */
+  skip?: ReadonlySet<string>
+  /**
+   * Return the keys that passed even when others failed (the top level):
+   * later checks then see the file's real `hosts`, not the defaults, and
+   * report no false problems. Filled with the names present but invalid.
+   */
+  partial?: Set<string>
+}
+
 function checkMapping(
   walk: Walk,
   node: Node | null | undefined,
   keys: Record<string, KeySpec>,
   path: string,
   expected: string,
-  skip: ReadonlySet<string> = new Set(),
+  options: MappingOptions = {},
 ): Record<string, unknown> | undefined {
   if (!isMap(node)) {
     report(walk, node, path, `${expected}, not ${shown(node)}`)
     return undefined
   }
 
+  const skip = options.skip ?? new Set<string>()
   const result: Record<string, unknown> = {}
+  // Keys the file sets, valid or not: an invalid value has been reported and is not also "required".
+  const present = new Set<string>()
   let failed = false
   for (const pair of node.items) {
     const keyNode = pair.key as Node
     const name = isScalar(keyNode) ? String(keyNode.value) : String(fromJs(keyNode))
     if (skip.has(name)) continue
+    present.add(name)
     const keySpec = keys[name]
     const keyPath = path ? `${path}.${name}` : name
     if (!keySpec) {
@@ -253,19 +269,21 @@ function checkMapping(
     const value = checkValue(walk, pair.value as Node, keySpec.spec, keyPath)
     const wrong = value === undefined ? undefined : keySpec.check?.(value)
     if (wrong !== undefined) report(walk, pair.value as Node, keyPath, `${keyPath} ${wrong}`)
-    if (value === undefined || wrong !== undefined) failed = true
-    else result[name] = value
+    if (value === undefined || wrong !== undefined) {
+      failed = true
+      options.partial?.add(name)
+    } else result[name] = value
   }
 
   for (const [name, keySpec] of Object.entries(keys)) {
-    if (name in result) continue
+    if (name in result || present.has(name)) continue
     if (keySpec.required) {
       report(walk, node, path ? `${path}.${name}` : name, `${path ? `${path}.` : ''}${name} is required`)
       failed = true
     } else if (keySpec.default !== undefined && path !== '') result[name] = structuredClone(keySpec.default)
   }
 
-  return failed ? undefined : result
+  return failed && !options.partial ? undefined : result
 }
 
 function shown(node: Node | null | undefined): string {
@@ -277,9 +295,11 @@ function shown(node: Node | null | undefined): string {
 }
 
 export interface ValidatedDocument {
-  /** Top-level keys present in the file, already checked. */
+  /** Top-level keys present in the file and valid; an invalid one is left out (and reported). */
   values: Record<string, unknown>
-  /** host → per-host overrides, keys checked against the per-host subset. */
+  /** Top-level keys present in the file whose value is invalid (and reported). */
+  invalid: ReadonlySet<string>
+  /** host (normalised) → per-host overrides, keys checked against the per-host subset. */
   hostConfig: Record<string, Record<string, unknown>>
   hostConfigNodes: Record<string, Node>
 }
@@ -292,7 +312,7 @@ export function validateDocument(
   problems: ConfigProblem[],
 ): ValidatedDocument {
   const walk: Walk = {file, lines, problems}
-  const empty: ValidatedDocument = {values: {}, hostConfig: {}, hostConfigNodes: {}}
+  const empty: ValidatedDocument = {values: {}, invalid: new Set(), hostConfig: {}, hostConfigNodes: {}}
   if (root === null || root === undefined || (isScalar(root) && root.value === null)) return empty
 
   if (!isMap(root)) {
@@ -302,9 +322,10 @@ export function validateDocument(
 
   const hostConfigPair = root.items.find((pair) => isScalar(pair.key) && pair.key.value === 'host_config')
   const extraKeys = pluginKeySpecs()
-  const values = checkMapping(walk, root, {...CONFIG_KEYS, ...extraKeys}, '', '', new Set(['host_config'])) ?? {}
+  const invalid = new Set<string>()
+  const values = checkMapping(walk, root, {...CONFIG_KEYS, ...extraKeys}, '', '', {skip: new Set(['host_config']), partial: invalid}) ?? {}
 
-  const result: ValidatedDocument = {values, hostConfig: {}, hostConfigNodes: {}}
+  const result: ValidatedDocument = {values, invalid, hostConfig: {}, hostConfigNodes: {}}
   if (!hostConfigPair) return result
   const hostConfigNode = hostConfigPair.value as Node
   if (!isMap(hostConfigNode)) {
@@ -316,9 +337,27 @@ export function validateDocument(
     ...PER_HOST_KEYS.map((key) => [key, {...CONFIG_KEYS[key], default: undefined}]),
     ...Object.entries(extraKeys).map(([key, spec]) => [key, {...spec, default: undefined}]),
   ])
+  // Where each host was first named, to report two spellings of one host (YAML's own duplicate check is exact).
+  const seen = new Map<string, {name: string; node: Node}>()
   for (const pair of hostConfigNode.items) {
-    const host = String(fromJs(pair.key as Node)).toLowerCase()
-    const overrides = checkMapping(walk, pair.value as Node, perHostKeys, `host_config.${host}`, `host_config.${host} must be a mapping of per-host keys (${PER_HOST_KEYS.join(', ')})`)
+    const name = String(fromJs(pair.key as Node))
+    const host = hostKey(name)
+    const first = seen.get(host)
+    if (first) {
+      const at = (entry: {name: string; node: Node}) => `as ${JSON.stringify(entry.name)} at ${locate(walk, entry.node, `host_config.${entry.name}`)}`
+      report(walk, pair.key as Node, `host_config.${host}`, `host_config names ${host} twice: ${at(first)} and ${at({name, node: pair.key as Node})}`, 'merge the two entries into one')
+      continue
+    }
+
+    seen.set(host, {name, node: pair.key as Node})
+    const overrides = checkMapping(
+      walk,
+      pair.value as Node,
+      perHostKeys,
+      `host_config.${host}`,
+      `host_config.${host} must be a mapping of per-host keys (${PER_HOST_KEYS.join(', ')})`,
+      {partial: new Set()},
+    )
     if (overrides) {
       result.hostConfig[host] = overrides
       result.hostConfigNodes[host] = pair.key as Node
@@ -326,4 +365,13 @@ export function validateDocument(
   }
 
   return result
+}
+
+/** A host_config key as `hosts` entries are compared: normalised (case, trailing dot, IDNA), or lower-cased if it is no domain. */
+function hostKey(name: string): string {
+  try {
+    return normalizeDomain(name)
+  } catch {
+    return name.toLowerCase()
+  }
 }

@@ -186,6 +186,14 @@ export async function checkDhParams(file: string): Promise<DhCheck> {
   const params = readDhParams(file)
   const {p, g} = params
   const bits = bitLength(p)
+  // Proving primality grows with the cube of the size: a 65,537-bit p takes minutes, and no server uses one
+  // (OpenSSL refuses DH moduli over 10,000 bits). Refuse before any of that work.
+  if (bits > MAX_BITS) {
+    throw new XmppctlError('dh-too-large', `${file}: the prime is ${bits} bits, more than the ${MAX_BITS} this command checks`, {
+      hint: `use an RFC 7919 group: "xmppctl dhparam generate --group ffdhe3072", or parameters of at most ${MAX_BITS} bits`,
+    })
+  }
+
   const group = knownGroup(p, g) ?? null
   const findings: Finding[] = []
   const add = (id: string, severity: Severity, message: string, fix: string) => findings.push({id, severity, subject: file, message, fix})

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -85,6 +85,33 @@ describe('config init', () => {
     const forced = await runCli(['config', 'init', '--host', 'example.org', '--force'], {cwd: dir})
     assert.equal(forced.status, 0)
     assert.match(readFileSync(path.join(dir, 'xmppctl.yml'), 'utf8'), /example\.org/)
+  })
+
+  it('replaces an existing 0644 file with --force as a new 0600 file', async (t) => {
+    const dir = tempDir(t)
+    const file = path.join(dir, 'xmppctl.yml')
+    writeFileSync(file, 'hosts: [mine.example]\n')
+    chmodSync(file, 0o644)
+    const forced = await runCli(['config', 'init', '--host', 'example.org', '--force'], {cwd: dir})
+    assert.equal(forced.status, 0, forced.stderr)
+    assert.equal(statSync(file).mode & 0o777, 0o600)
+    assert.match(readFileSync(file, 'utf8'), /example\.org/)
+    assert.deepEqual(readdirSync(dir), ['xmppctl.yml'])
+  })
+
+  it('names the --host flag, not a file never written, for a bad host', async (t) => {
+    const dir = tempDir(t)
+    const result = await runCli(['config', 'init', '--host', 'example.org', '--host', 'bad host'], {cwd: dir})
+    assert.equal(result.status, 2)
+    assert.equal(
+      result.stderr,
+      'error: --host "bad host": not a valid domain: the domainpart contains a space (U+0020), which RFC 7622 forbids (write a domain such as example.org)\n',
+    )
+    assert.deepEqual(readdirSync(dir), [])
+    const twice = await runCli(['config', 'init', '--host', 'example.org', '--host', 'Example.ORG.'], {cwd: dir})
+    assert.equal(twice.status, 2)
+    assert.equal(twice.stderr, 'error: --host "Example.ORG.": example.org is already given (give each host once)\n')
+    assert.deepEqual(readdirSync(dir), [])
   })
 
   it('refuses a host that is not a domain, writing nothing', async (t) => {

@@ -4,6 +4,7 @@ import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
+import {encodeDhParams} from '../../src/tls/dhparam.js'
 import {BIN, type CliResult, runCli, tempDir} from '../helpers.js'
 
 function setup(t: {after(fn: () => void): void}) {
@@ -121,6 +122,7 @@ describe('dhparam check', () => {
     ['a missing file', () => {}, /^error: .*dh\.pem does not exist \(check the path\)/],
     ['garbage', (dir) => writeFileSync(path.join(dir, 'dh.pem'), 'garbage\n'), /^error: .*dh\.pem: contains no PEM data/],
     ['a key instead of parameters', (dir) => spawnSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'dh.pem')]), /^error: .*dh\.pem: contains PRIVATE KEY where DH parameters were expected/],
+    ['a prime too large to check', (dir) => writeFileSync(path.join(dir, 'dh.pem'), encodeDhParams({p: (1n << 65_536n) + 1n, g: 2n})), /^error: .*dh\.pem: the prime is 65537 bits, more than the 8192 this command checks \(use an RFC 7919 group: "xmppctl dhparam generate --group ffdhe3072", or parameters of at most 8192 bits\)\n$/],
     ['a broken structure', (dir) => writeFileSync(path.join(dir, 'dh.pem'), '-----BEGIN DH PARAMETERS-----\nMAMCAQ==\n-----END DH PARAMETERS-----\n'), /^error: .*dh\.pem: the DH parameters do not parse/],
   ]
   for (const [what, make, expected] of bad) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import {truncateSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -90,6 +91,56 @@ describe('configuration', () => {
     assert.match(problems[1].message, /host_config names example\.com, which is not in hosts/)
   })
 
+  it('keeps the valid top-level values when another key is invalid, so host_config is checked against the real hosts', () => {
+    const problems = problemsOf('hosts: [example.org]\nauth_scram_iterations: 100\nhost_config: {example.org: {pam_service: x}}\n')
+    assert.deepEqual(
+      problems.map((problem) => `${problem.location} ${problem.message}`),
+      ['/etc/xmppctl.yml:2:24 auth_scram_iterations must be an integer ≥ 4096 and ≤ 10000000, not 100'],
+    )
+  })
+
+  it('reports a duplicate host even when another key is invalid', () => {
+    const problems = problemsOf('hosts: [Example.ORG, example.org.]\nauth_use_cache: maybe\n')
+    assert.deepEqual(
+      problems.map((problem) => `${problem.location} ${problem.message}`),
+      ['/etc/xmppctl.yml:2:17 auth_use_cache must be true or false, not "maybe"', '/etc/xmppctl.yml:1:22 hosts lists example.org twice'],
+    )
+  })
+
+  it('does not check host_config against the default hosts when hosts itself is invalid', () => {
+    const problems = problemsOf('hosts: [example.org, 5]\nhost_config: {example.org: {auth_password_format: plain}}\n')
+    assert.deepEqual(
+      problems.map((problem) => `${problem.location} ${problem.message}`),
+      ['/etc/xmppctl.yml:1:22 hosts[1] must be a string that is not empty, not 5'],
+    )
+  })
+
+  it('reports an out-of-range value once, never as missing', () => {
+    const problems = problemsOf('listen: [{port: 70000}]\n')
+    assert.deepEqual(
+      problems.map((problem) => `${problem.location} ${problem.message}`),
+      ['/etc/xmppctl.yml:1:17 listen[0].port must be an integer ≥ 1 and ≤ 65535, not 70000'],
+    )
+  })
+
+  it('still reports a required key that is absent', () => {
+    const problems = problemsOf('listen: [{ip: "::1"}]\n')
+    assert.deepEqual(problems.map((problem) => problem.message), ['listen[0].port is required'])
+  })
+
+  it('reports host_config entries that name the same host in another case, with both locations', () => {
+    const problems = problemsOf(
+      'hosts: [example.org]\nhost_config:\n  Example.org: {auth_password_format: plain}\n  example.org.: {auth_scram_iterations: 5000}\n',
+    )
+    assert.deepEqual(
+      problems.map((problem) => `${problem.location} ${problem.message}`),
+      [
+        '/etc/xmppctl.yml:4:3 host_config names example.org twice: as "Example.org" at /etc/xmppctl.yml:3:3 and as "example.org." at /etc/xmppctl.yml:4:3',
+      ],
+    )
+    assert.equal(problems[0].hint, 'merge the two entries into one')
+  })
+
   it('reports YAML syntax errors with a position', () => {
     const [problem] = problemsOf('hosts: [example.org\nauth_method: internal\n')
     assert.match(problem.location, /^\/etc\/xmppctl\.yml:\d+:\d+$/)
@@ -128,6 +179,28 @@ describe('configuration', () => {
   it('fails clearly when an explicit file is missing', (t) => {
     const dir = tempDir(t)
     assert.throws(() => loadConfig(path.join(dir, 'nope.yml'), {}), /cannot read configuration file .*nope\.yml: ENOENT/)
+  })
+
+  it('refuses a file over 1 MiB from its size, without reading it', (t) => {
+    const dir = tempDir(t)
+    const file = writeConfig(dir, 'hosts: [example.org]\n')
+    // Sparse: 3 GiB that take no space, and more than readFileSync could even hold in a string.
+    truncateSync(file, 3 * 1024 ** 3)
+    assert.throws(() => loadConfig(file, {}), (error: unknown) => {
+      assert.ok(error instanceof Error)
+      assert.match(error.message, /^configuration file .*xmppctl\.yml is larger than 1 MiB$/)
+      return true
+    })
+  })
+
+  it('refuses a file just over 1 MiB and reads one just under', (t) => {
+    const dir = tempDir(t)
+    const big = path.join(dir, 'big.yml')
+    writeFileSync(big, `# ${'x'.repeat(1024 * 1024)}\n`)
+    assert.throws(() => loadConfig(big, {}), /is larger than 1 MiB/)
+    const small = path.join(dir, 'small.yml')
+    writeFileSync(small, `# ${'x'.repeat(1024 * 1024 - 100)}\nhosts: [example.org]\n`)
+    assert.deepEqual(loadConfig(small, {}).hosts, ['example.org'])
   })
 
   it('suggests the nearest key only when it is near', () => {

@@ -5,8 +5,9 @@ import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
+import {XmppctlError} from '../../../src/errors.js'
 import {tempDir} from '../../helpers.js'
-import {FFDHE_GROUPS, checkDhParams, encodeDhParams, ffdhePrime, knownGroup, readDhParams} from '../../../src/tls/dhparam.js'
+import {FFDHE_GROUPS, MAX_BITS, checkDhParams, encodeDhParams, ffdhePrime, knownGroup, readDhParams} from '../../../src/tls/dhparam.js'
 import {parsePem} from '../../../src/tls/pem.js'
 
 /** ⌊e·2^bits⌋ from Σ 1/k!, with guard bits. */
@@ -78,5 +79,29 @@ describe('dhparam check', () => {
     writeFileSync(file, encodeDhParams({p: ffdhePrime('ffdhe2048') + 2n, g: 1n}))
     const ids = (await checkDhParams(file)).findings.map((finding) => finding.id)
     assert.deepEqual(ids, ['dh-not-prime', 'dh-bad-generator'])
+  })
+
+  for (const bits of [MAX_BITS + 1, 65_537]) {
+    it(`refuses a ${bits}-bit prime before any primality test`, {timeout: 10_000}, async (t) => {
+      const file = path.join(tempDir(t), 'huge.pem')
+      writeFileSync(file, encodeDhParams({p: (1n << BigInt(bits - 1)) + 1n, g: 2n}))
+      const started = Date.now()
+      await assert.rejects(checkDhParams(file), (error: unknown) => {
+        assert.ok(error instanceof XmppctlError)
+        assert.equal(error.code, 'dh-too-large')
+        assert.equal(error.message, `${file}: the prime is ${bits} bits, more than the ${MAX_BITS} this command checks`)
+        return true
+      })
+      assert.ok(Date.now() - started < 1000)
+    })
+  }
+
+  it(`still checks a prime of exactly ${MAX_BITS} bits`, async (t) => {
+    const file = path.join(tempDir(t), 'max.pem')
+    // 2^8191 + 1 is divisible by 3: a composite that trial division finds at once.
+    writeFileSync(file, encodeDhParams({p: (1n << BigInt(MAX_BITS - 1)) + 1n, g: 2n}))
+    const result = await checkDhParams(file)
+    assert.equal(result.bits, MAX_BITS)
+    assert.equal(result.pPrime, false)
   })
 })
