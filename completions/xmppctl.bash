@@ -8,26 +8,35 @@ _xmppctl() {
     path=${path:+$path }$word
   done
   case "$path --${prev#--}" in
+    'audit --fail-on') words='info warning critical none' ;;
+    'audit remote --fail-on') words='info warning critical none' ;;
     'cert check --fail-on') words='info notice warning error none' ;;
     'config init --password-format') words='scram plain' ;;
     'config init --scram-hash') words='sha1 sha256 sha512' ;;
     'dhparam check --fail-on') words='info notice warning error none' ;;
     'dhparam generate --group') words='ffdhe2048 ffdhe3072 ffdhe4096' ;;
     'start --log-level') words='error warn info debug' ;;
+    'user export --to') words='xep0227 csv' ;;
+    'user import --from') words='xep0227 prosody ejabberd-sql csv' ;;
+    'user import --on-conflict') words='skip overwrite fail' ;;
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='cert config dhparam help plugins reload restart start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help plugins reload restart scram start status stop test-auth user' ;;
+    'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
     'dhparam') words='check generate' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
+    'scram') words='convert' ;;
     'test-auth') words='all' ;;
-    'user') words='add check delete disable enable exists info list passwd' ;;
+    'user') words='add check delete disable enable exists export import info list passwd' ;;
     esac
   fi
   if [[ -z $words ]]; then
     case "$path" in
+    'audit') words='--json --config -c --only --fail-on --as --fix' ;;
+    'audit remote') words='--json --config -c --xmpp-domain --starttls --direct-tls --ca --timeout --fail-on' ;;
     'cert check') words='--json --config -c --fail-on' ;;
     'cert generate') words='--json --config -c --key --days --with-subdomains --force -f' ;;
     'cert import') words='--json --config -c --force -f' ;;
@@ -38,15 +47,16 @@ _xmppctl() {
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
-    'plugins') words='--json --core' ;;
+    'plugins') words='--json --config -c --core' ;;
     'plugins inspect') words='--json --help -h --verbose -v' ;;
-    'plugins install') words='--json --force -f --help -h --silent -s --verbose -v' ;;
+    'plugins install') words='--json --config -c --verbose -v' ;;
     'plugins link') words='--help -h --install --verbose -v' ;;
     'plugins reset') words='--hard --reinstall' ;;
-    'plugins uninstall') words='--help -h --verbose -v' ;;
+    'plugins uninstall') words='--json --config -c' ;;
     'plugins update') words='--help -h --verbose -v' ;;
     'reload') words='--json --config -c' ;;
     'restart') words='--json --config -c' ;;
+    'scram convert') words='--json --config -c --hash --iterations --dry-run --yes -y --batch-size --backup' ;;
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;
     'stop') words='--json --config -c' ;;
@@ -58,6 +68,8 @@ _xmppctl() {
     'user disable') words='--json --config -c --reason -r' ;;
     'user enable') words='--json --config -c' ;;
     'user exists') words='--json --config -c' ;;
+    'user export') words='--json --config -c --to --host --force -f --ejabberd' ;;
+    'user import') words='--json --config -c --from --on-conflict --dry-run --add-hosts --host' ;;
     'user info') words='--json --config -c' ;;
     'user list') words='--json --config -c --long -l' ;;
     'user passwd') words='--json --config -c --password-stdin' ;;
