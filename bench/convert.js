@@ -5,51 +5,12 @@
 // of converting a store of 1,000,000 accounts (target < 300 MB), measured over
 // the first BENCH_RSS_SECONDS (default 60) of the run, or all of it with
 // BENCH_FULL=1 (at 10,000 iterations a million accounts take ~45 minutes here).
-import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 
-
-// The real CLI as a child: wall time, and peak RSS (VmHWM from /proc, polled until it exits).
-const root = fileURLToPath(new URL('..', import.meta.url))
-const bin = path.join(root, 'bin', 'run.js')
-
-function peakKb(pid) {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match ? Number(match[1]) : 0
-  } catch {
-    return 0
-  }
-}
-
-/** Runs `xmppctl ARGS` in `cwd`; kills it after `limitMs` if given. */
-function runMeasured(args, {cwd, limitMs} = {}) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint()
-    const child = spawn(process.execPath, [bin, ...args], {cwd, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
-    let stdout = ''
-    let stderr = ''
-    let peak = 0
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    const poll = setInterval(() => (peak = Math.max(peak, peakKb(child.pid))), 50)
-    const limit = limitMs ? setTimeout(() => child.kill('SIGKILL'), limitMs) : undefined
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      clearInterval(poll)
-      clearTimeout(limit)
-      const ms = Number(process.hrtime.bigint() - start) / 1e6
-      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`xmppctl ${args.join(' ')} failed (${code}): ${stderr}`))
-      else resolve({ms, peakMb: Math.round(peak / 1024), stdout, stderr, killed: signal === 'SIGKILL'})
-    })
-  })
-}
-
-const round = (value) => Math.round(value * 100) / 100
+import {root, round, runMeasured} from './lib/measure.js'
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 20_000)
 const RSS_ACCOUNTS = Number(process.env.BENCH_RSS_ACCOUNTS ?? 1_000_000)

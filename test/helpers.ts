@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {type AddressInfo, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -48,5 +49,17 @@ export function runCli(
     child.on('error', reject)
     child.on('close', (status) => resolve({status, stdout, stderr}))
     child.stdin.end(options.stdin ?? '')
+  })
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for configurations that need a fixed port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
   })
 }

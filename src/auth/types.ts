@@ -4,6 +4,7 @@
  * test-auth says works is what the server does (DESIGN.md "Authentication").
  */
 import type {AuthMethodName} from '../config/schema.js'
+import type {SaslCondition} from '../sasl/outcome.js'
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
 
 /** One of xmppctl's own methods (AUTH_METHODS) or one an installed auth plugin provides. */
@@ -69,19 +70,8 @@ export interface ConnectionSecurity {
   remoteAddress?: string
 }
 
-/** RFC 6120 §6.5 SASL failure conditions. */
-export type SaslFailureCondition =
-  | 'aborted'
-  | 'account-disabled'
-  | 'credentials-expired'
-  | 'encryption-required'
-  | 'incorrect-encoding'
-  | 'invalid-authzid'
-  | 'invalid-mechanism'
-  | 'malformed-request'
-  | 'mechanism-too-weak'
-  | 'not-authorized'
-  | 'temporary-auth-failure'
+/** RFC 6120 §6.5 SASL failure conditions (one list: src/sasl/outcome.ts). */
+export type SaslFailureCondition = SaslCondition
 
 export type SaslStep =
   | {type: 'challenge'; data: Buffer}

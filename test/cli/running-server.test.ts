@@ -6,23 +6,15 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {mkdirSync} from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {loadConfig} from '../../src/config/index.js'
 import {silentLogger} from '../../src/server/log.js'
 import {runServer} from '../../src/server/process.js'
-import {runCli, tempDir, writeConfig} from '../helpers.js'
+import {freePort, runCli, tempDir, writeConfig} from '../helpers.js'
 import {RawClient, header} from '../integration/server/helpers.js'
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function setup(t: {after(fn: () => unknown): void}) {
   const dir = tempDir(t)

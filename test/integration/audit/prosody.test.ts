@@ -12,18 +12,11 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {type RemoteResult, parseTarget, runRemoteAudit} from '../../../src/audit/remote/scan.js'
-import {tempDir} from '../../helpers.js'
+import {freePort, tempDir} from '../../helpers.js'
 
 const prosodyMissing = spawnSync('sh', ['-c', 'command -v prosody'], {encoding: 'utf8'}).status !== 0
 const skip = prosodyMissing ? 'prosody is not installed (apt-get install prosody)' : false
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -7,10 +7,11 @@
 import {execFile, execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
+
+import {freePort} from '../../helpers.js'
 
 type Context = {after(fn: () => unknown): void}
 
@@ -55,16 +56,6 @@ function daemonDir(t: Context, prefix: string, owner: string): {root: string; ow
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as {port: number}
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
 
 export interface Prosody {
   dataPath: string

@@ -6,7 +6,6 @@
  * beside it stops nothing.
  */
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -16,7 +15,7 @@ import {Configuration, parseConfig} from '../../../src/config/index.js'
 import {loadAuthPlugins} from '../../../src/plugins/loader.js'
 import {setPluginRegistry} from '../../../src/plugins/registry.js'
 import {XmppServer} from '../../../src/server/server.js'
-import {tempDir, writeConfig} from '../../helpers.js'
+import {freePort, tempDir, writeConfig} from '../../helpers.js'
 import {EXAMPLE_PLUGIN, brokenPlugin, cliIn, pluginEnv, startAuthService} from './helpers.js'
 
 // Our server's certificate is self-signed; this process only talks to it and to the test's auth service.
@@ -44,13 +43,6 @@ async function login(port: number, username: string, password: string, domain = 
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 /** The plugin (and a broken one) installed in a private data directory; this process's oclif pointed at it. */
 async function installed(t: {after(fn: () => unknown): void}) {

@@ -9,16 +9,9 @@ import {defaultSettings} from '../../../src/config/schema.js'
 import {notifyServer} from '../../../src/server/control.js'
 import {silentLogger} from '../../../src/server/log.js'
 import {runServer} from '../../../src/server/process.js'
-import {runCli, tempDir, writeConfig} from '../../helpers.js'
+import {freePort, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {RawClient, header} from './helpers.js'
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('xmppctl start, status, reload, stop', () => {
   it('starts in the background, reports status, reloads, stops gracefully', async (t) => {
