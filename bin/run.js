@@ -7,6 +7,8 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
   const {version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`xmppctl/${version} ${process.platform}-${process.arch} node-${process.version}\n`)
 } else {
+  // oclif checks its own engines field with semver on import (~20 ms); package.json's engines covers ours.
+  process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url})
 }

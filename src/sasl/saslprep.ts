@@ -7,9 +7,25 @@
  * adds errors that say which character was refused and where, without ever
  * quoting the password.
  */
-import saslprep from '@mongodb-js/saslprep'
+import {createRequire} from 'node:module'
 
 import {PasswordError} from '../errors.js'
+
+type Saslprep = (input: string, options?: {allowUnassigned?: boolean}) => string
+
+let library: Saslprep | undefined
+
+/** The library and its Unicode tables load on the first non-ASCII string: most passwords never need them. */
+function saslprep(input: string, options: {allowUnassigned: boolean}): string {
+  library ??= (createRequire(import.meta.url)('@mongodb-js/saslprep') as {saslprep: Saslprep}).saslprep
+  return library(input, options)
+}
+
+/**
+ * Printable ASCII is its own SASLprep: RFC 4013 maps and refuses nothing in
+ * U+0020..U+007E, and the bidirectional rule concerns only right-to-left text.
+ */
+const PRINTABLE_ASCII = /^[\x20-\x7E]+$/
 
 /**
  * Prepares a password as a *stored string* (RFC 4013 §2.5 with RFC 3454 §7):
@@ -35,6 +51,7 @@ type Subject = 'password' | 'username'
 
 function prepare(input: string, subject: Subject, options: {allowUnassigned: boolean}): string {
   if (input.length === 0) throw new PasswordError(`the ${subject} is empty`, `choose a non-empty ${subject}`)
+  if (PRINTABLE_ASCII.test(input)) return input
   // Checked first: the library fails on a string that maps to nothing instead of returning ''.
   if ([...input].every((character) => MAPPED_TO_NOTHING.test(character))) {
     throw new PasswordError(

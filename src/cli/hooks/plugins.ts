@@ -7,13 +7,15 @@
  */
 import type {Hook} from '@oclif/core'
 
-import {loadAuthPlugins} from '../../plugins/loader.js'
 import {stderrColour} from '../output.js'
 
 const hook: Hook<'prerun'> = async function (options) {
   const id = options.Command?.id ?? ''
   // plugins install|uninstall|list load (or must not load) plugins themselves.
   if (id === 'plugins' || id.startsWith('plugins:')) return
+  // Only xmppctl and its core plugins: nothing to load, and every command starts sooner for it.
+  if (options.config.getPluginsList().every((plugin) => plugin.type === 'core')) return
+  const {loadAuthPlugins} = await import('../../plugins/loader.js')
   let failures
   try {
     ;({failures} = await loadAuthPlugins({config: options.config}))

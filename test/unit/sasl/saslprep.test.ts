@@ -1,8 +1,24 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
+import {saslprep} from '@mongodb-js/saslprep'
+
 import {PasswordError} from '../../../src/errors.js'
 import {preparePassword, prepareUsername} from '../../../src/sasl/saslprep.js'
+
+describe('SASLprep of printable ASCII (answered without the library)', () => {
+  it('is what the library answers, for every printable ASCII character alone and in a string', () => {
+    const printable = Array.from({length: 0x7f - 0x20}, (_, index) => String.fromCharCode(0x20 + index))
+    for (const input of [...printable, printable.join(''), ' leading and trailing ', 'pa:ss wo=rd,']) {
+      assert.equal(preparePassword(input), saslprep(input, {allowUnassigned: false}), JSON.stringify(input))
+      assert.equal(prepareUsername(input), saslprep(input, {allowUnassigned: true}), JSON.stringify(input))
+    }
+  })
+
+  it('still refuses ASCII control characters', () => {
+    for (const code of [0x00, 0x07, 0x1f, 0x7f]) assert.throws(() => preparePassword(`a${String.fromCharCode(code)}b`), PasswordError)
+  })
+})
 
 describe('SASLprep mapping (RFC 4013 §2)', () => {
   const table = [
