@@ -86,7 +86,6 @@ By default writes an RFC 7919 group (ffdhe3072 unless --group says otherwise), i
       },
       tty ? 250 : 1000,
     )
-    write(`generating a ${bits}-bit safe prime (Ctrl-C to stop)${tty ? '' : '\n'}`)
     // Nothing is written before the prime is found, so stopping leaves nothing behind.
     const onInterrupt = (signal: NodeJS.Signals) => {
       generation.cancel()
@@ -94,8 +93,10 @@ By default writes an RFC 7919 group (ffdhe3072 unless --group says otherwise), i
       process.exit(signal === 'SIGTERM' ? 143 : 130)
     }
 
+    // Listening before saying "Ctrl-C to stop": a Ctrl-C right after the message must find the handler.
     process.once('SIGINT', onInterrupt)
     process.once('SIGTERM', onInterrupt)
+    write(`generating a ${bits}-bit safe prime (Ctrl-C to stop)${tty ? '' : '\n'}`)
     try {
       return await generation.result
     } finally {
