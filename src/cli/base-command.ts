@@ -32,7 +32,8 @@ export function renderError(error: unknown): RenderedError {
       .replace(/^Error: /, '')
       .split('\n')
       .map((line) => line.replace(/\s+/g, ' ').trim())
-      .filter((line) => line !== '' && line !== 'See more help with --help')
+      // oclif's advice about multi-value flags and "--" is noise in a one-line error.
+      .filter((line) => line !== '' && line !== 'See more help with --help' && !/^(Note:|Alternatively,)/.test(line))
     const message = rest.length === 0 ? first : `${first}${first.endsWith(':') ? ' ' : ': '}${rest.join('; ')}`
     const exit = error.oclif?.exit
     return {

@@ -16,97 +16,33 @@
  * "pa:ss wörd€".
  */
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {client, xml} from '@xmpp/client'
+import {xml} from '@xmpp/client'
 
 import type {Settings} from '../../src/config/schema.js'
 import {PROJECT_ROOT, tempDir} from '../helpers.js'
 import {PASSWORD, pamService, startSaslauthd, systemTestsUnavailable} from '../integration/auth/system.js'
 import {type TestServer, startTestServer} from '../integration/server/helpers.js'
-
-// The test server's certificate is self-signed; this process only talks to it.
-process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'
+import {type Connected, type SlixmppEvent, connect, runSlixmpp, slixmppAvailable} from './clients.js'
 
 type Context = {after(fn: () => unknown): void; skip(message?: string): void}
-type XmppClient = ReturnType<typeof client>
-type Stanza = ReturnType<typeof xml>
 
 /** The accounts the generated backends know, for @xmpp/client. */
 const USERS = {alice: 'alice:s3cret pw', bob: 'b:o:b pass'} as const
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'auth')
-const PYTHON = '/usr/bin/python3'
-const SLIXMPP = path.join(PROJECT_ROOT, 'test', 'interop', 'slixmpp', 'client.py')
-
 const saslauthdUnavailable = systemTestsUnavailable() ?? (existsSync('/usr/sbin/saslauthd') ? undefined : 'saslauthd is not installed (apt install sasl2-bin)')
 const pamUnavailable = systemTestsUnavailable()
-const slixmppAvailable = existsSync(PYTHON) && (await new Promise<boolean>((resolve) => {
-  const probe = spawn(PYTHON, ['-c', 'import slixmpp'], {stdio: 'ignore'})
-  probe.on('close', (status) => resolve(status === 0))
-  probe.on('error', () => resolve(false))
-}))
 const noSlixmpp = slixmppAvailable ? false : 'python3-slixmpp is not installed'
 
-interface Connected {
-  xmpp: XmppClient
-  jid: string
-  offered: string[]
-  next(predicate: (stanza: Stanza) => boolean, timeoutMs?: number): Promise<Stanza>
-}
-
-/** @xmpp/client logged in with PLAIN; stopped when the test ends, or at once if login fails. */
-async function connect(t: Context, server: TestServer, username: string, password: string, directTls = false): Promise<Connected> {
-  const stanzas: Stanza[] = []
-  let offered: string[] = []
-  const credentials = async (authenticate: (creds: object, mechanism: string) => Promise<void>, mechanisms: string[]) => {
-    offered = mechanisms
-    await authenticate({username, password}, 'PLAIN')
-  }
-
-  const xmpp = client({
-    service: directTls ? `xmpps://127.0.0.1:${server.tlsPort}` : `xmpp://127.0.0.1:${server.starttlsPort}`,
-    domain: 'localhost',
-    credentials,
-    // PAM answers a wrong password after its fail delay (about 2 s, randomised; pam_pwdfile asks
-    // for it), and saslauthd -n 1 answers one request at a time: more than the 2 s default.
-    timeout: 10_000,
-  })
-  xmpp.reconnect.stop()
-  xmpp.on('error', () => {})
-  const waiters: Array<() => void> = []
-  xmpp.on('stanza', (stanza: Stanza) => {
-    stanzas.push(stanza)
-    for (const waiter of waiters.splice(0)) waiter()
-  })
-  let address
-  try {
-    address = await xmpp.start()
-  } catch (error) {
-    await xmpp.stop().catch(() => {})
-    throw error
-  }
-
-  t.after(() => xmpp.stop().catch(() => {}))
-  return {
-    xmpp,
-    jid: address.toString(),
-    offered,
-    async next(predicate, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const index = stanzas.findIndex(predicate)
-        if (index !== -1) return stanzas.splice(index, 1)[0]
-        if (Date.now() > deadline) throw new Error(`no matching stanza; got ${stanzas.map(String).join('\n')}`)
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve)
-          setTimeout(resolve, 50)
-        })
-      }
-    },
-  }
+/** @xmpp/client logged in with PLAIN, the only mechanism these backends can serve. */
+function connectPlain(t: Context, server: TestServer, username: string, password: string, directTls = false): Promise<Connected> {
+  // PAM answers a wrong password after its fail delay (about 2 s, randomised; pam_pwdfile asks
+  // for it), and saslauthd -n 1 answers one request at a time: more than the 2 s default.
+  return connect(t, server, {username, password, mechanism: 'PLAIN', directTls, timeout: 10_000})
 }
 
 const notAuthorized = {name: 'SASLError', condition: 'not-authorized'}
@@ -117,10 +53,10 @@ const notAuthorized = {name: 'SASLError', condition: 'not-authorized'}
  * password and an unknown user are refused with not-authorized.
  */
 async function proveBackend(t: Context, server: TestServer, passwords: {alice: string; bob: string; wrong: string}): Promise<void> {
-  const alice = await connect(t, server, 'alice', passwords.alice)
+  const alice = await connectPlain(t, server, 'alice', passwords.alice)
   assert.deepEqual(alice.offered, ['PLAIN'])
   assert.match(alice.jid, /^alice@localhost\/.+/)
-  const bob = await connect(t, server, 'bob', passwords.bob, true)
+  const bob = await connectPlain(t, server, 'bob', passwords.bob, true)
   assert.match(bob.jid, /^bob@localhost\/.+/)
 
   for (const who of [alice, bob]) {
@@ -142,32 +78,14 @@ async function proveBackend(t: Context, server: TestServer, passwords: {alice: s
 
   // After alice's accepted password may sit in the auth cache: a wrong one must still fail.
   await Promise.all([
-    assert.rejects(connect(t, server, 'alice', passwords.wrong), notAuthorized),
-    assert.rejects(connect(t, server, 'nobody', passwords.alice), notAuthorized),
+    assert.rejects(connectPlain(t, server, 'alice', passwords.wrong), notAuthorized),
+    assert.rejects(connectPlain(t, server, 'nobody', passwords.alice), notAuthorized),
   ])
 }
 
-interface SlixmppEvent {
-  event: string
-  [key: string]: unknown
-}
-
-/** One run of test/interop/slixmpp/client.py with PLAIN over STARTTLS: the JSON lines it printed. */
+/** One slixmpp run with PLAIN over STARTTLS. */
 function slixmpp(server: TestServer, jid: string, password: string): Promise<SlixmppEvent[]> {
-  const args = {jid, password, mechanism: 'PLAIN', port: server.starttlsPort, timeout: 10}
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SLIXMPP, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (status) => {
-      const events = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SlixmppEvent)
-      if (status !== 0 && events.length === 0) reject(new Error(`slixmpp exited ${status}: ${stderr.slice(-2000)}`))
-      else resolve(events)
-    })
-  })
+  return runSlixmpp({jid, password, mechanism: 'PLAIN', port: server.starttlsPort, timeout: 10})
 }
 
 /** slixmpp logs alice in with `password` and is refused with `wrong`. */
@@ -303,7 +221,7 @@ describe('real clients with users of the jwt backend (the token is the PLAIN pas
     const {started, sign, otherKey} = await jwtServer(t)
     // bob's token, valid in itself, is the wrong password for alice: its jid claim does not match.
     await proveBackend(t, started, {alice: await sign('alice@localhost'), bob: await sign('bob@localhost'), wrong: await sign('bob@localhost')})
-    await assert.rejects(connect(t, started, 'alice', await sign('alice@localhost', otherKey)), notAuthorized)
+    await assert.rejects(connectPlain(t, started, 'alice', await sign('alice@localhost', otherKey)), notAuthorized)
   })
 
   it('slixmpp logs in with its token', {skip: noSlixmpp}, async (t) => {

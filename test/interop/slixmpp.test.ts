@@ -14,46 +14,14 @@
  * that bind.
  */
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
-import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {PROJECT_ROOT} from '../helpers.js'
 import {startTestServer} from '../integration/server/helpers.js'
+import {runSlixmpp, slixmppAvailable} from './clients.js'
 
-const PYTHON = '/usr/bin/python3'
 const LENIENT = {settings: {disable_sasl_scram_downgrade_protection: true}}
-const SCRIPT = path.join(PROJECT_ROOT, 'test', 'interop', 'slixmpp', 'client.py')
 
-interface Event {
-  event: string
-  [key: string]: unknown
-}
-
-function slixmpp(args: Record<string, unknown>): Promise<Event[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (status) => {
-      const events = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Event)
-      if (status !== 0 && events.length === 0) reject(new Error(`slixmpp exited ${status}: ${stderr.slice(-2000)}`))
-      else resolve(events)
-    })
-  })
-}
-
-const available = existsSync(PYTHON) && (await new Promise<boolean>((resolve) => {
-  const probe = spawn(PYTHON, ['-c', 'import slixmpp'], {stdio: 'ignore'})
-  probe.on('close', (status) => resolve(status === 0))
-  probe.on('error', () => resolve(false))
-}))
-
-describe('slixmpp against the server', {skip: available ? false : 'python3-slixmpp is not installed'}, () => {
+describe('slixmpp against the server', {skip: slixmppAvailable ? false : 'python3-slixmpp is not installed'}, () => {
   for (const [mechanism, directTls, tls12] of [
     ['SCRAM-SHA-1', false, false],
     ['SCRAM-SHA-256', false, false],
@@ -67,7 +35,7 @@ describe('slixmpp against the server', {skip: available ? false : 'python3-slixm
     it(`logs in with ${mechanism} over ${directTls ? 'direct TLS' : 'STARTTLS'}${tls12 ? ' (TLS 1.2, tls-unique)' : ''}${plus ? ', h= in server-first' : ' on a host with downgrade protection off'}`, async (t) => {
       const server = await startTestServer(t, plus ? {} : LENIENT)
       await server.addUser('alice@localhost', 'pässwörd')
-      const events = await slixmpp({
+      const events = await runSlixmpp({
         jid: 'alice@localhost',
         password: 'pässwörd',
         mechanism,
@@ -87,7 +55,7 @@ describe('slixmpp against the server', {skip: available ? false : 'python3-slixm
     it(`refuses its "y" with plain SCRAM-SHA-1 over ${tls12 ? 'TLS 1.2' : 'TLS 1.3'} while -PLUS is offered and protection is on`, async (t) => {
       const server = await startTestServer(t)
       await server.addUser('alice@localhost', 'pässwörd')
-      const events = await slixmpp({jid: 'alice@localhost', password: 'pässwörd', mechanism: 'SCRAM-SHA-1', port: server.starttlsPort, tls12, timeout: 10})
+      const events = await runSlixmpp({jid: 'alice@localhost', password: 'pässwörd', mechanism: 'SCRAM-SHA-1', port: server.starttlsPort, tls12, timeout: 10})
       assert.ok(events.some((event) => event.event === 'failed_auth'), JSON.stringify(events))
       assert.ok(!events.some((event) => event.event === 'session'), JSON.stringify(events))
     })
@@ -96,7 +64,7 @@ describe('slixmpp against the server', {skip: available ? false : 'python3-slixm
   it('refuses a wrong password', async (t) => {
     const server = await startTestServer(t, LENIENT)
     await server.addUser('alice@localhost', 'right')
-    const events = await slixmpp({jid: 'alice@localhost', password: 'wrong', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, timeout: 10})
+    const events = await runSlixmpp({jid: 'alice@localhost', password: 'wrong', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, timeout: 10})
     assert.ok(events.some((event) => event.event === 'failed_auth'), JSON.stringify(events))
   })
 
@@ -104,11 +72,11 @@ describe('slixmpp against the server', {skip: available ? false : 'python3-slixm
     const server = await startTestServer(t, LENIENT)
     await server.addUser('alice@localhost', 'alice pw')
     await server.addUser('bob@localhost', 'bob pw')
-    const bob = slixmpp({jid: 'bob@localhost/desk', password: 'bob pw', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, wait_message: true})
+    const bob = runSlixmpp({jid: 'bob@localhost/desk', password: 'bob pw', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, wait_message: true})
     // Wait until bob is bound and available, so the message is delivered live.
     const deadline = Date.now() + 15_000
     while (!server.server.router.available('bob@localhost').length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-    const alice = await slixmpp({jid: 'alice@localhost', password: 'alice pw', mechanism: 'SCRAM-SHA-1', port: server.tlsPort, direct_tls: true, send_to: 'bob@localhost', body: 'hello from alice ✓'})
+    const alice = await runSlixmpp({jid: 'alice@localhost', password: 'alice pw', mechanism: 'SCRAM-SHA-1', port: server.tlsPort, direct_tls: true, send_to: 'bob@localhost', body: 'hello from alice ✓'})
     assert.ok(alice.some((event) => event.event === 'sent'), JSON.stringify(alice))
     const message = (await bob).find((event) => event.event === 'message')
     assert.ok(message)

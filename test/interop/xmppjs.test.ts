@@ -6,73 +6,10 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {client, xml} from '@xmpp/client'
+import {xml} from '@xmpp/client'
 
-import {type TestServer, startTestServer} from '../integration/server/helpers.js'
-
-// The test server's certificate is self-signed; this process only talks to it.
-process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'
-
-type XmppClient = ReturnType<typeof client>
-type Stanza = ReturnType<typeof xml>
-
-interface Connected {
-  xmpp: XmppClient
-  jid: string
-  stanzas: Stanza[]
-  next(predicate: (stanza: Stanza) => boolean, timeoutMs?: number): Promise<Stanza>
-  mechanism: string
-}
-
-async function connect(
-  t: {after(fn: () => unknown): void},
-  server: TestServer,
-  options: {username?: string; password?: string; mechanism?: string; directTls?: boolean; resource?: string},
-): Promise<Connected> {
-  const stanzas: Stanza[] = []
-  let mechanism = ''
-  const credentials = async (authenticate: (creds: object, mechanism: string) => Promise<void>, mechanisms: string[]) => {
-    mechanism = options.mechanism ?? mechanisms[0]
-    assert.ok(mechanisms.includes(mechanism), `server offered ${mechanisms.join(', ')}`)
-    await authenticate(options.username ? {username: options.username, password: options.password} : {}, mechanism)
-  }
-
-  const xmpp = client({
-    service: options.directTls ? `xmpps://127.0.0.1:${server.tlsPort}` : `xmpp://127.0.0.1:${server.starttlsPort}`,
-    domain: 'localhost',
-    resource: options.resource,
-    credentials,
-  } as Parameters<typeof client>[0])
-  xmpp.reconnect.stop()
-  xmpp.on('error', () => {})
-  const waiters: Array<() => void> = []
-  xmpp.on('stanza', (stanza: Stanza) => {
-    stanzas.push(stanza)
-    for (const waiter of waiters.splice(0)) waiter()
-  })
-  const address = await xmpp.start()
-  t.after(() => xmpp.stop().catch(() => {}))
-  return {
-    xmpp,
-    jid: address.toString(),
-    stanzas,
-    get mechanism() {
-      return mechanism
-    },
-    async next(predicate, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const index = stanzas.findIndex(predicate)
-        if (index !== -1) return stanzas.splice(index, 1)[0]
-        if (Date.now() > deadline) throw new Error(`no matching stanza; got ${stanzas.map(String).join('\n')}`)
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve)
-          setTimeout(resolve, 50)
-        })
-      }
-    },
-  }
-}
+import {startTestServer} from '../integration/server/helpers.js'
+import {type Stanza, connect} from './clients.js'
 
 const presenceFrom = (jid: string, type?: string) => (stanza: Stanza): boolean =>
   stanza.is('presence') && (stanza.attrs.from ?? '').startsWith(jid) && stanza.attrs.type === type
