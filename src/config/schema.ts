@@ -25,7 +25,12 @@ export interface KeySpec {
 }
 
 export const SCRAM_HASH_NAMES = ['sha1', 'sha256', 'sha512'] as const
-export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap', 'gssapi'] as const
+export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous'] as const
+/** Methods ejabberd and Prosody know that this version does not serve yet: named so the error can say so. */
+export const UNSUPPORTED_AUTH_METHODS: Readonly<Record<string, string>> = {
+  ldap: 'LDAP',
+  gssapi: 'Kerberos (GSSAPI)',
+}
 /** xmppctl's own methods, or one an installed auth plugin provides (src/plugins). */
 export type AuthMethodName = (typeof AUTH_METHODS)[number] | (string & {})
 export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const

@@ -2,7 +2,7 @@ import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
 import {normalizeDomain} from '../jid/index.js'
 import {installHint, knownPluginForKey, knownPluginForMethod, pluginBackend, pluginKeys, pluginRegistry} from '../plugins/registry.js'
-import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, type ValueSpec} from './schema.js'
+import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, UNSUPPORTED_AUTH_METHODS, type ValueSpec} from './schema.js'
 
 /** One thing wrong with a configuration file, located as precisely as the YAML allows. */
 export interface ConfigProblem {
@@ -191,6 +191,12 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
     case 'auth-method': {
       const value = isScalar(node) ? node.value : undefined
       if (typeof value === 'string' && ((AUTH_METHODS as readonly string[]).includes(value) || pluginBackend(value))) return value
+      const unsupported = typeof value === 'string' ? UNSUPPORTED_AUTH_METHODS[value] : undefined
+      if (unsupported) {
+        report(walk, node, key, `${key} is ${value}: ${unsupported} authentication is not supported by this version of xmppctl yet`, unsupportedHint())
+        return undefined
+      }
+
       const known = typeof value === 'string' ? knownPluginForMethod(value) : undefined
       if (known) {
         report(walk, node, key, `${key} is ${value}, which the auth plugin ${known.package} provides, and it is not loaded`, installHint(known))
@@ -374,4 +380,9 @@ function hostKey(name: string): string {
   } catch {
     return name.toLowerCase()
   }
+}
+
+/** What to do about an auth method this version does not serve (UNSUPPORTED_AUTH_METHODS). */
+export function unsupportedHint(): string {
+  return 'put saslauthd or pam in front of the directory, since both reach LDAP and Kerberos, or use an auth plugin'
 }

@@ -1,5 +1,5 @@
-import {AUTH_METHODS} from '../config/schema.js'
-import {didYouMean} from '../config/validate.js'
+import {AUTH_METHODS, UNSUPPORTED_AUTH_METHODS} from '../config/schema.js'
+import {didYouMean, unsupportedHint} from '../config/validate.js'
 import {UsageError} from '../errors.js'
 import {installHint, knownPluginForMethod, pluginRegistry} from './registry.js'
 
@@ -12,6 +12,8 @@ export function availableAuthMethods(): string[] {
 export function requireAuthMethod(name: string): string {
   const available = availableAuthMethods()
   if (available.includes(name)) return name
+  const unsupported = UNSUPPORTED_AUTH_METHODS[name]
+  if (unsupported) throw new UsageError(`${unsupported} authentication (${name}) is not supported by this version of xmppctl yet`, unsupportedHint())
   const known = knownPluginForMethod(name)
   if (known) throw new UsageError(`the ${name} backend is provided by the auth plugin ${known.package}, which is not loaded`, installHint(known))
   const suggestion = didYouMean(name, available)

@@ -7,6 +7,7 @@ import path from 'node:path'
 
 import type {HostSettings} from '../../config/index.js'
 import type {AccountStore} from '../../store/index.js'
+import {ConfigError} from '../../errors.js'
 import type {AuthLog} from '../chain.js'
 import type {AuthBackend, AuthMethod} from '../types.js'
 import {AnonymousBackend} from './anonymous.js'
@@ -15,7 +16,6 @@ import {InternalBackend} from './internal.js'
 import {JwtBackend} from './jwt.js'
 import {PamBackend} from './pam.js'
 import {SaslauthdBackend} from './saslauthd.js'
-import {UnimplementedBackend} from './unimplemented.js'
 import {PluginBackendAdapter, pluginContext} from '../../plugins/adapter.js'
 import {pluginBackend} from '../../plugins/registry.js'
 
@@ -83,8 +83,8 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
     default: {
       // A method an installed auth plugin provides (src/plugins).
       const registered = pluginBackend(method)
-      if (registered) return new PluginBackendAdapter(registered, pluginContext(settings, deps.baseDir, deps.log))
-      return new UnimplementedBackend(method)
+      if (!registered) throw new ConfigError(`no loaded auth plugin provides auth_method ${method}`, {hint: 'see "xmppctl plugins list"'})
+      return new PluginBackendAdapter(registered, pluginContext(settings, deps.baseDir, deps.log))
     }
   }
 }

@@ -77,7 +77,7 @@ export async function diagnoseBackend(method: AuthMethod, request: DiagnoseReque
       }
 
       const recorder = new Recorder()
-      recorder.add('implemented', 'backend', fail(`the ${method} backend is not implemented in this version of xmppctl`, undefined, `remove ${method} from auth_method`))
+      recorder.add('plugin', 'backend', fail(`no loaded auth plugin provides the ${method} backend`, undefined, 'see "xmppctl plugins list"'))
       return recorder.finish(method, request.host, 'misconfigured')
     }
   }

@@ -72,6 +72,14 @@ describe('configuration', () => {
     assert.equal(problem.hint, 'did you mean scram?')
   })
 
+  it('refuses ldap and gssapi as not supported yet, saying what to use instead', () => {
+    const [ldap, gssapi] = problemsOf('auth_method: [internal, ldap]\nhost_config: {}\n').concat(problemsOf('auth_method: [gssapi]\n'))
+    assert.equal(ldap.location, '/etc/xmppctl.yml:1:25')
+    assert.match(ldap.message, /auth_method\[1\] is ldap: LDAP authentication is not supported by this version of xmppctl yet/)
+    assert.match(ldap.hint ?? '', /saslauthd or pam/)
+    assert.match(gssapi.message, /Kerberos \(GSSAPI\) authentication is not supported/)
+  })
+
   it('reports every problem, not only the first', () => {
     const problems = problemsOf('auth_scram_iterations: 12\nauth_use_cache: maybe\nauth_scram_hash: [sha1, md5]\nhosts: []\n')
     assert.deepEqual(
