@@ -81,10 +81,8 @@ export function loadAll(files: readonly string[]): LoadResult {
   return result
 }
 
-/** One certificate as reported: what `cert list` prints and `cert check` attaches to each host. */
-export interface CertificateSummary {
-  file: string
-  keyFile: string | null
+/** What is reported of any certificate, a file here or one a remote server presents. */
+export interface CertificateFacts {
   subject: string
   issuer: string
   names: string[]
@@ -93,8 +91,14 @@ export interface CertificateSummary {
   /** Whole days left, rounded down; negative once expired. */
   daysLeft: number
   key: string
-  keyMatches: boolean | null
   signatureAlgorithm: string
+}
+
+/** One certificate as reported: what `cert list` prints and `cert check` attaches to each host. */
+export interface CertificateSummary extends CertificateFacts {
+  file: string
+  keyFile: string | null
+  keyMatches: boolean | null
   selfSigned: boolean
   trusted: boolean
   chainLength: number

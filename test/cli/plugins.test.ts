@@ -12,6 +12,7 @@ import {describe, it} from 'node:test'
 
 import {type CliResult, tempDir, writeConfig} from '../helpers.js'
 import {EXAMPLE_PLUGIN, brokenPlugin, cliIn, packExample, startAuthService} from '../integration/plugins/helpers.js'
+import type {DiagnosticStep} from '../../src/auth/diagnose/report.js'
 
 const PASSWORD = 'pässwörd: with spaces'
 
@@ -25,13 +26,7 @@ interface Listed {
 
 const listed = (result: CliResult) => (JSON.parse(result.stdout) as {plugins: Listed[]}).plugins
 
-interface Step {
-  id: string
-  status: string
-  detail: string
-  cause?: string
-  fix?: string
-}
+type Step = DiagnosticStep
 
 const steps = (result: CliResult) => (JSON.parse(result.stdout) as {steps: Step[]}).steps
 const step = (result: CliResult, id: string) => {

@@ -5,17 +5,12 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {type CliResult, PROJECT_ROOT, runCli, tempDir, writeConfig} from '../helpers.js'
+import type {DiagnosticStep} from '../../src/auth/diagnose/report.js'
 
 const SCRIPTS = path.join(PROJECT_ROOT, 'test', 'fixtures', 'auth')
 const PASSWORD = 'pa:ss wörd€'
 
-interface Step {
-  id: string
-  status: string
-  detail: string
-  cause?: string
-  fix?: string
-}
+type Step = DiagnosticStep
 
 const json = (result: CliResult) => JSON.parse(result.stdout) as {verdict: string; problems: number; steps: Step[]}
 const step = (result: CliResult, id: string) => {

@@ -12,6 +12,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 
 import {UsageError, UnavailableError, osErrorText} from '../../errors.js'
+import type {CertificateFacts} from '../../tls/check.js'
 import {parseCertificateDer} from '../../tls/inspect.js'
 import {describeKey} from '../../tls/keys.js'
 import {SRV_CLIENT, asciiDomain, dnsNameMatches, describeNames} from '../../tls/names.js'
@@ -58,16 +59,8 @@ export interface ChannelBindingReport {
   types: string[] | null
 }
 
-export interface CertificateReport {
-  subject: string
-  issuer: string
-  names: string[]
-  notBefore: string
-  notAfter: string
-  daysLeft: number
-  key: string
+export interface CertificateReport extends CertificateFacts {
   keyBits: number | null
-  signatureAlgorithm: string
   chain: Array<{subject: string; signatureAlgorithm: string}>
   trusted: boolean
   trustProblem: string | null

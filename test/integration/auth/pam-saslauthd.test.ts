@@ -9,17 +9,12 @@ import {silentAuthLog} from '../../../src/auth/index.js'
 import {type CliResult, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {TLS13, authFixture} from '../../unit/auth/setup.js'
 import {PASSWORD, pamService, startSaslauthd, systemTestsUnavailable} from './system.js'
+import type {DiagnosticStep} from '../../../src/auth/diagnose/report.js'
 
 const unavailable = systemTestsUnavailable()
 const NOBODY = 65_534
 
-interface Step {
-  id: string
-  status: string
-  detail: string
-  cause?: string
-  fix?: string
-}
+type Step = DiagnosticStep
 
 const report = (result: CliResult) => JSON.parse(result.stdout) as {verdict: string; steps: Step[]}
 const step = (result: CliResult, id: string) => {
