@@ -14,6 +14,15 @@ export interface StoredAccount {
   credentials: ScramCredentials[]
 }
 
+/** What a SCRAM login needs of an account: its state and its secrets for one hash, read at once. */
+export interface LoginSecrets {
+  state: AccountState
+  disabledReason: string | undefined
+  plaintext: string | undefined
+  /** Undefined when the account has no stored credentials for that hash. */
+  credentials: ScramCredentials | undefined
+}
+
 /** What `user list` shows: no secrets, only which hashes are stored. */
 export interface AccountSummary {
   host: string
@@ -63,6 +72,8 @@ export interface AccountStore {
   /** Where the store lives, for messages (a path, or a URL without its password). */
   readonly location: string
   getAccount(host: string, username: string): Promise<StoredAccount | undefined>
+  /** One read per SCRAM login instead of the whole account (getAccount). */
+  getLoginSecrets(host: string, username: string, hash: ScramHash): Promise<LoginSecrets | undefined>
   accountExists(host: string, username: string): Promise<boolean>
   /** Creates the account with its secrets; throws AccountExistsError when it exists. */
   createAccount(host: string, username: string, secrets: AccountSecrets): Promise<void>

@@ -53,9 +53,9 @@ export class InternalBackend implements AuthBackend {
   }
 
   async getScramCredentials(username: string, hash: ScramHash): Promise<{credentials: ScramCredentials; disabled?: string} | undefined> {
-    const account = await this.store.getAccount(this.host, username)
+    const account = await this.store.getLoginSecrets(this.host, username, hash)
     if (!account) return undefined
-    let credentials = account.credentials.find((candidate) => candidate.hash === hash)
+    let {credentials} = account
     if (!credentials && account.plaintext !== undefined) {
       // Derived from plaintext with a salt fixed per account, so two attempts
       // show the same salt, as stored credentials (and fake ones) do.

@@ -11,6 +11,7 @@ import type {
   AccountSummary,
   ImportOutcome,
   ImportedAccount,
+  LoginSecrets,
   PlaintextAccount,
   ScramConversion,
   StoredAccount,
@@ -40,6 +41,14 @@ interface CredentialRow {
   iterations: number
   stored_key: Buffer
   server_key: Buffer
+}
+
+/** An account row with its credentials for one hash, all NULL when it has none (LEFT JOIN). */
+interface LoginSecretsRow extends Pick<AccountRow, 'state' | 'disabled_reason' | 'plaintext'> {
+  salt: Buffer | null
+  iterations: number | null
+  stored_key: Buffer | null
+  server_key: Buffer | null
 }
 
 interface SummaryRow extends Omit<AccountRow, 'plaintext'> {
@@ -100,6 +109,11 @@ export class SqliteAccountStore implements AccountStore {
       ),
       credentials: db.prepare<[string, string], CredentialRow>(
         'SELECT hash, salt, iterations, stored_key, server_key FROM scram_credentials WHERE host = ? AND username = ? ORDER BY hash',
+      ),
+      loginSecrets: db.prepare<[string, string, string], LoginSecretsRow>(
+        `SELECT a.state, a.disabled_reason, a.plaintext, c.salt, c.iterations, c.stored_key, c.server_key
+         FROM accounts a LEFT JOIN scram_credentials c ON c.host = a.host AND c.username = a.username AND c.hash = ?
+         WHERE a.host = ? AND a.username = ?`,
       ),
       exists: db.prepare<[string, string], {found: number}>('SELECT 1 AS found FROM accounts WHERE host = ? AND username = ?'),
       insertAccount: db.prepare(
@@ -194,6 +208,18 @@ export class SqliteAccountStore implements AccountStore {
       createdAt: new Date(row.created_at),
       plaintext: row.plaintext ?? undefined,
       credentials,
+    }
+  }
+
+  async getLoginSecrets(host: string, username: string, hash: ScramHash): Promise<LoginSecrets | undefined> {
+    const row = this.statements.loginSecrets.get(hash, host, username)
+    if (!row) return undefined
+    return {
+      state: row.state,
+      disabledReason: row.disabled_reason ?? undefined,
+      plaintext: row.plaintext ?? undefined,
+      credentials:
+        row.salt === null ? undefined : {hash, salt: row.salt, iterations: row.iterations!, storedKey: row.stored_key!, serverKey: row.server_key!},
     }
   }
 

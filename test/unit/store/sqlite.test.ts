@@ -64,6 +64,27 @@ describe('SQLite account store', () => {
     assert.ok(Math.abs(account.createdAt.getTime() - Date.now()) < 60_000)
   })
 
+  it('reads what a SCRAM login needs in one query: the hash asked for, the state and any plaintext', async (t) => {
+    const {store} = open(t)
+    const sha1 = credential('sha1', 5000)
+    await store.createAccount('example.org', 'alice', {credentials: [sha1, credential('sha256')], plaintext: undefined})
+    await store.createAccount('example.org', 'bob', {credentials: [], plaintext: 'pencil'})
+    await store.setState('example.org', 'alice', 'disabled', 'left the company')
+
+    const alice = await store.getLoginSecrets('example.org', 'alice', 'sha1')
+    assert.equal(alice?.state, 'disabled')
+    assert.equal(alice?.disabledReason, 'left the company')
+    assert.equal(alice?.plaintext, undefined)
+    assert.deepEqual(
+      alice?.credentials && [alice.credentials.hash, alice.credentials.iterations, alice.credentials.salt.toString('hex'), alice.credentials.storedKey.toString('hex'), alice.credentials.serverKey.toString('hex')],
+      ['sha1', 5000, sha1.salt.toString('hex'), sha1.storedKey.toString('hex'), sha1.serverKey.toString('hex')],
+    )
+    assert.equal((await store.getLoginSecrets('example.org', 'alice', 'sha512'))?.credentials, undefined, 'no row for a hash that is not stored')
+    assert.deepEqual(await store.getLoginSecrets('example.org', 'bob', 'sha256'), {state: 'enabled', disabledReason: undefined, plaintext: 'pencil', credentials: undefined})
+    assert.equal(await store.getLoginSecrets('example.org', 'carol', 'sha1'), undefined)
+    assert.equal(await store.getLoginSecrets('example.net', 'alice', 'sha1'), undefined)
+  })
+
   it('refuses to create an account twice and leaves the first untouched', async (t) => {
     const {store} = open(t)
     const first = credential('sha1')
