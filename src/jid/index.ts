@@ -70,7 +70,16 @@ export function normalizeDomain(input: string): string {
   )
 }
 
+/**
+ * Printable ASCII other than the forbidden characters, 1 to 1023 of them: all
+ * PVALID (RFC 8264 §9.11), unchanged by width mapping and NFC and free of
+ * right-to-left characters, so the profile only lower-cases them. Most
+ * localparts are like this, and every SCRAM login normalises one.
+ */
+const PLAIN_ASCII_LOCALPART = /^[!#-%(-.0-9;=?A-~]{1,1023}$/
+
 function prepareLocalpart(input: string): string {
+  if (PLAIN_ASCII_LOCALPART.test(input)) return input.toLowerCase()
   const local = applyUsernameCaseMapped(input)
   const forbidden = [...local].find((character) => LOCALPART_FORBIDDEN.has(character))
   if (forbidden !== undefined) {

@@ -3,6 +3,7 @@ import {describe, it} from 'node:test'
 
 import {JidError} from '../../../src/errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart, parseBareJid} from '../../../src/jid/index.js'
+import {applyUsernameCaseMapped} from '../../../src/jid/precis.js'
 
 describe('parseBareJid accepts and normalises', () => {
   const table = [
@@ -119,5 +120,25 @@ describe('normalizeLocalpart and normalizeDomain', () => {
     assert.equal(normalizeDomain('Example.ORG.'), 'example.org')
     assert.throws(() => normalizeLocalpart('a b'), {message: /^invalid localpart "a b": the localpart contains a space \(U\+0020\)/})
     assert.throws(() => normalizeDomain('a b'), {message: /^invalid domain "a b": the domainpart contains a space/})
+  })
+
+  it('treat every printable ASCII character as the full PRECIS profile does (the ASCII shortcut changes nothing)', () => {
+    for (let code = 0x20; code <= 0x7f; code++) {
+      const character = String.fromCharCode(code)
+      const input = `A${character}z`
+      let expected: string | Error
+      try {
+        expected = applyUsernameCaseMapped(input)
+        if (/["&'/:<>@]/.test(expected)) expected = new Error('forbidden')
+      } catch (error) {
+        expected = error as Error
+      }
+
+      if (expected instanceof Error) assert.throws(() => normalizeLocalpart(input), JidError, `U+${code.toString(16)}`)
+      else assert.equal(normalizeLocalpart(input), expected, `U+${code.toString(16)}`)
+    }
+
+    assert.equal(normalizeLocalpart('x'.repeat(1023)), 'x'.repeat(1023))
+    assert.throws(() => normalizeLocalpart('x'.repeat(1024)), {message: /1024 bytes long/})
   })
 })
