@@ -27,7 +27,12 @@ export class HostAuth implements HostAuthenticator {
   readonly settings: HostSettings
   readonly chain: AuthChain
   private readonly options: HostAuthOptions
-  private offers: {expires: number; value: Promise<BackendOffer[]>} | undefined
+  /**
+   * The backends' capabilities while they are fresh, with the mechanism lists
+   * already computed from them per kind of connection: the offer is worked out
+   * for the stream features and again when SASL starts, on every login.
+   */
+  private offers: {expires: number; value: Promise<BackendOffer[]>; mechanisms: Map<string, Promise<readonly string[]>>} | undefined
 
   constructor(settings: HostSettings, chain: AuthChain, options: HostAuthOptions) {
     this.settings = settings
@@ -41,14 +46,7 @@ export class HostAuth implements HostAuthenticator {
 
   /** What each backend can serve now (memoised for `capabilitiesTtl`). */
   async capabilities(): Promise<BackendOffer[]> {
-    const now = (this.options.now ?? Date.now)()
-    if (!this.offers || this.offers.expires <= now) {
-      const value = this.chain.capabilities()
-      this.offers = {expires: now + (this.options.capabilitiesTtl ?? 5000), value}
-      value.catch(() => (this.offers = undefined))
-    }
-
-    return this.offers.value
+    return this.currentOffers().value
   }
 
   /** Every candidate mechanism with whether it is offered on `connection` and why. */
@@ -56,8 +54,17 @@ export class HostAuth implements HostAuthenticator {
     return decideMechanisms(await this.capabilities(), connection, this.settings)
   }
 
-  async mechanisms(connection: ConnectionSecurity): Promise<string[]> {
-    return offerMechanisms(await this.capabilities(), connection, this.settings)
+  async mechanisms(connection: ConnectionSecurity): Promise<readonly string[]> {
+    const offers = this.currentOffers()
+    // What the offer depends on besides the capabilities (src/auth/offer.ts).
+    const key = `${connection.encrypted} ${connection.tlsVersion ?? ''} ${channelBindingTypes(connection).join(',')}`
+    let mechanisms = offers.mechanisms.get(key)
+    if (!mechanisms) {
+      mechanisms = offers.value.then((backends) => Object.freeze(offerMechanisms(backends, connection, this.settings)))
+      offers.mechanisms.set(key, mechanisms)
+    }
+
+    return mechanisms
   }
 
   channelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[] {
@@ -77,7 +84,13 @@ export class HostAuth implements HostAuthenticator {
         anonymousUsername: randomLocalpart,
       },
       connection,
-      channelBindings: channelBindingTypes(connection).map((type) => ({type, data: connection.channelBindings[type]!})),
+      // Read only when the client binds: the server computes the data on first use.
+      channelBindings: channelBindingTypes(connection).map((type) => ({
+        type,
+        get data() {
+          return connection.channelBindings[type]!
+        },
+      })),
       advertisedPlus: offered.some((name) => name.endsWith('-PLUS')),
       unknownUser: {secret: this.options.secret, iterations: this.settings.auth_scram_iterations},
       normalizeUsername: normalizeLocalpart,
@@ -88,6 +101,20 @@ export class HostAuth implements HostAuthenticator {
   /** The chain's verdict on a plaintext password, with every attempt (test-auth, `user check`). */
   async checkPassword(username: string, password: string): Promise<ChainOutcome> {
     return this.chain.checkPassword(username, password)
+  }
+
+  private currentOffers(): NonNullable<HostAuth['offers']> {
+    const now = (this.options.now ?? Date.now)()
+    if (!this.offers || this.offers.expires <= now) {
+      const value = this.chain.capabilities()
+      const offers = {expires: now + (this.options.capabilitiesTtl ?? 5000), value, mechanisms: new Map()}
+      this.offers = offers
+      value.catch(() => {
+        if (this.offers === offers) this.offers = undefined
+      })
+    }
+
+    return this.offers
   }
 
   invalidate(username: string): void {

@@ -37,7 +37,8 @@ const HASH_LABEL: Record<ScramHash, string> = {sha1: 'SHA-1', sha256: 'SHA-256',
  */
 export function channelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[] {
   if (!connection.encrypted) return []
-  const has = (type: ChannelBindingType) => (connection.channelBindings[type]?.length ?? 0) > 0
+  // Presence, not the data: the server computes the data only when a client binds (src/server/c2s.ts).
+  const has = (type: ChannelBindingType) => Object.hasOwn(connection.channelBindings, type)
   const types: ChannelBindingType[] = []
   if (connection.tlsVersion === 'TLSv1.3' && has('tls-exporter')) types.push('tls-exporter')
   if (connection.tlsVersion === 'TLSv1.2' && has('tls-unique')) types.push('tls-unique')

@@ -64,7 +64,7 @@ export interface ConnectionSecurity {
   encrypted: boolean
   /** `TLSv1.2`, `TLSv1.3`; absent before TLS. */
   tlsVersion?: string
-  /** Channel-binding data available on this connection, by type. */
+  /** Channel-binding data available on this connection, by type; a type present is available (its data may be computed when read). */
   channelBindings: Partial<Record<ChannelBindingType, Buffer>>
   /** The peer address, for throttling and logs. */
   remoteAddress?: string
@@ -89,7 +89,7 @@ export interface SaslSession {
 export interface HostAuthenticator {
   readonly host: string
   /** The mechanisms that can really be served on this connection, best first. */
-  mechanisms(connection: ConnectionSecurity): Promise<string[]>
+  mechanisms(connection: ConnectionSecurity): Promise<readonly string[]>
   /** The channel-binding types to announce (XEP-0440) on this connection. */
   channelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[]
   /** `undefined` when the mechanism is not offered on this connection (`invalid-mechanism`). */

@@ -65,12 +65,22 @@ type Phase = 'header' | 'open' | 'closed'
 
 const STREAM_HEADER_PREFIX = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
 
+/**
+ * The channel bindings of a TLS connection, each computed on first use: only
+ * a client that chooses a -PLUS mechanism needs the data, and every stream
+ * after STARTTLS asks which types exist.
+ */
 function channelBindingsOf(socket: tls.TLSSocket): Partial<Record<ChannelBindingType, Buffer>> {
   const bindings: Partial<Record<ChannelBindingType, Buffer>> = {}
+  const lazily = (type: ChannelBindingType, compute: () => Buffer) => {
+    let data: Buffer | undefined
+    Object.defineProperty(bindings, type, {enumerable: true, get: () => (data ??= compute())})
+  }
+
   const version = socket.getProtocol()
   if (version === 'TLSv1.3') {
     // RFC 9266: tls-exporter, label "EXPORTER-Channel-Binding", empty context.
-    bindings['tls-exporter'] = socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))
+    lazily('tls-exporter', () => socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)))
   } else if (version === 'TLSv1.2') {
     // RFC 5929 §3.1: the first Finished of the latest handshake: the client's
     // on a full handshake, ours on a resumed one.

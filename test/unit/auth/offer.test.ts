@@ -63,6 +63,24 @@ describe('mechanism offer of a host, from the store', () => {
     assert.match(why['SCRAM-SHA-256'], /1 of 2 accounts of example\.org lack SCRAM-SHA-256 credentials/)
   })
 
+  it('reuses the offer per kind of connection while capabilities are fresh, and recomputes it after invalidate', async (t) => {
+    const fixture = authFixture(t, 'hosts: [example.org]\nauth_scram_hash: [sha1, sha256]\n', {capabilitiesTtl: 60_000})
+    const host = fixture.auth.get('example.org')!
+    await fixture.add('alice@example.org', 'secret')
+    const overTls = await host.mechanisms(TLS13)
+    assert.deepEqual(overTls, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'])
+    assert.equal(await host.mechanisms({...TLS13, channelBindings: {'tls-exporter': Buffer.alloc(32, 1)}}), overTls, 'the same kind of connection shares one list')
+    assert.deepEqual(await host.mechanisms(PLAIN_TCP), ['SCRAM-SHA-256', 'SCRAM-SHA-1'], 'another kind of connection gets its own')
+    assert.deepEqual(await host.mechanisms({...TLS13, channelBindings: {}}), ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'], 'no binding data, no -PLUS')
+    assert.throws(() => (overTls as string[]).push('X'), TypeError, 'callers cannot change the shared list')
+
+    const [sha1] = (await fixture.store.getAccount('example.org', 'alice'))!.credentials
+    await fixture.store.createAccount('example.org', 'legacy', {credentials: [sha1], plaintext: undefined})
+    assert.deepEqual(await host.mechanisms(TLS13), overTls, 'still fresh: the store is not counted again')
+    host.invalidate('legacy')
+    assert.deepEqual(await host.mechanisms(TLS13), ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'])
+  })
+
   it('offers only the configured hashes on a host without accounts', async (t) => {
     const fixture = authFixture(t, 'hosts: [example.org]\nauth_scram_hash: [sha256]\n')
     assert.deepEqual(await fixture.auth.get('example.org')!.mechanisms(TLS13), ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN'])
