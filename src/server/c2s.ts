@@ -208,7 +208,11 @@ export class C2sSession {
       this.cleanup()
     })
     socket.on('end', () => {
-      if (this.phase !== 'closed') this.close()
+      // The peer hung up without closing the stream: no one is left to read a closing tag.
+      if (this.phase === 'closed') return
+      this.phase = 'closed'
+      socket.end()
+      this.cleanup()
     })
   }
 

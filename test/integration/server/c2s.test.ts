@@ -64,6 +64,20 @@ describe('c2s stream negotiation', () => {
     await client.waitClosed()
   })
 
+  it('closes its side without a closing tag when a client hangs up mid-stream, and forgets the connection', async (t) => {
+    const {server, starttlsPort} = await startTestServer(t)
+    const client = await RawClient.connect(starttlsPort)
+    t.after(() => client.end())
+    await negotiateTls(client)
+    client.write(header())
+    await client.until(/<\/stream:features>/)
+    assert.equal(server.status().connections, 1)
+    client.socket.end()
+    await client.waitClosed()
+    assert.equal(client.received, '', 'nothing is written to a peer that has gone')
+    assert.equal(server.status().connections, 0)
+  })
+
   it('serves direct TLS with ALPN xmpp-client, TLS 1.2 at least', async (t) => {
     const {tlsPort} = await startTestServer(t)
     const client = await RawClient.connect(tlsPort, {tls: true})
