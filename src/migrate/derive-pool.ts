@@ -6,6 +6,7 @@
 import {availableParallelism} from 'node:os'
 import {Worker} from 'node:worker_threads'
 
+import {compiledFile} from '../paths.js'
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
 
 export interface DeriveTask {
@@ -41,7 +42,7 @@ export class DerivePool {
 
   private start(): void {
     for (let index = 0; index < Math.max(1, this.size); index++) {
-      const worker = new Worker(new URL('derive-worker.js', import.meta.url))
+      const worker = new Worker(compiledFile('migrate/derive-worker.js'))
       worker.on('message', (response: DeriveResponse) => this.settle(worker, response))
       worker.on('error', (error) => this.fail(error))
       this.workers.push(worker)

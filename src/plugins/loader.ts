@@ -8,13 +8,13 @@
  */
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import type {Interfaces} from '@oclif/core'
 
 type Config = Interfaces.Config
 
 import {AUTH_METHODS, CONFIG_KEYS} from '../config/schema.js'
+import {projectRoot} from '../paths.js'
 import {errorText} from './adapter.js'
 import type {AuthBackendDefinition, AuthBackendsHookOptions, PluginApiVersion, PluginValueSpec} from './api.js'
 import {type PluginFailure, type PluginRegistry, type RegisteredBackend, pluginRegistry, setPluginRegistry} from './registry.js'
@@ -25,8 +25,6 @@ export const API_VERSIONS: readonly PluginApiVersion[] = [1]
 /** How long one plugin's hook may take before it counts as failed. */
 const HOOK_TIMEOUT_MS = 10_000
 
-/** The project root, from dist/src/plugins/ (where oclif's Config is loaded from outside a command). */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 const METHOD = /^[a-z][a-z0-9_-]{0,31}$/
 const KEY = /^[a-z][a-z0-9_]{0,63}$/
@@ -40,7 +38,7 @@ export interface LoadOptions {
 }
 
 /** oclif's Config for code that runs outside a command. */
-export async function loadOclifConfig(root = PROJECT_ROOT): Promise<Config> {
+export async function loadOclifConfig(root = projectRoot()): Promise<Config> {
   const oclif = await import('@oclif/core')
   return oclif.Config.load({root})
 }

@@ -7,11 +7,13 @@
  */
 import {readFileSync} from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import tls from 'node:tls'
 
 import type {HostAuthenticator} from '../auth/types.js'
 import type {Configuration, HostSettings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
+import {projectRoot} from '../paths.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {RosterStore} from '../store/roster-store.js'
@@ -68,7 +70,7 @@ export class ServerStartError extends XmppctlError {
 
 const SOFTWARE_VERSION = (() => {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {version: string}).version
+    return (JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {version: string}).version
   } catch {
     return 'unknown'
   }

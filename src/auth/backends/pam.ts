@@ -7,9 +7,10 @@
  * the Node ABI.
  */
 import {accessSync, constants} from 'node:fs'
-import {fileURLToPath} from 'node:url'
+import path from 'node:path'
 
 import {UnavailableError} from '../../errors.js'
+import {projectRoot} from '../../paths.js'
 import type {AuthLog} from '../chain.js'
 import {ProcessPool, type ReplyCodec} from '../process-pool.js'
 import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
@@ -47,7 +48,7 @@ export const PAM_HELPER_CODEC: ReplyCodec<PamReply> = {
 
 /** The helper built by scripts/build-pam-helper.js next to the compiled code, unless XMPPCTL_PAM_HELPER says otherwise. */
 export function defaultPamHelper(): string {
-  return process.env.XMPPCTL_PAM_HELPER || fileURLToPath(new URL('../../../native/pam-helper', import.meta.url))
+  return process.env.XMPPCTL_PAM_HELPER || path.join(projectRoot(), 'dist', 'native', 'pam-helper')
 }
 
 export const PAM_HELPER_MISSING_HINT = 'install libpam0g-dev (Debian/Ubuntu) or pam-devel (Fedora) and a C compiler, then rebuild (npm run build, or node scripts/build-pam-helper.js)'
