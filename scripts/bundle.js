@@ -41,6 +41,21 @@ const entry = [
   "export * from '@oclif/core'",
 ].join('\n')
 
+// better-sqlite3's JavaScript is bundled (its dozen files took ~15 ms to load); its addon is not. It finds
+// the addon through the bindings package, which reads a stack trace for the calling package (in the bundle,
+// xmppctl) and tries a dozen directories: go straight to build/Release, where npm builds or downloads it.
+const sqliteAddon = {
+  name: 'better-sqlite3-addon',
+  setup(plugin) {
+    plugin.onResolve({filter: /^bindings$/}, () => ({path: 'bindings', namespace: 'better-sqlite3-addon'}))
+    plugin.onLoad({filter: /.*/, namespace: 'better-sqlite3-addon'}, () => ({
+      contents: "const path = require('node:path')\nmodule.exports = (name) => require(path.join(path.dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', name))\n",
+      loader: 'js',
+      resolveDir: root,
+    }))
+  },
+}
+
 const outfile = path.join(dist, 'cli.cjs')
 await build({
   stdin: {contents: entry, resolveDir: dist, sourcefile: 'cli-entry.js', loader: 'js'},
@@ -53,8 +68,8 @@ await build({
   minify: true,
   keepNames: true,
   external: [
-    // Native.
-    'better-sqlite3',
+    // Resolved at run time, where the addon is (sqliteAddon).
+    'better-sqlite3/package.json',
     // Large, and loaded only by the commands that need them (on demand, as before): PostgreSQL import,
     // interactive prompts, X.509, JWT. In the bundle they would be read and compiled by every command.
     'pg',
@@ -71,6 +86,7 @@ await build({
     '@oclif/plugin-help',
     '@oclif/plugin-plugins',
   ],
+  plugins: [sqliteAddon],
   // import.meta.url is undefined in CommonJS: modules that use it (createRequire, paths.ts) get the bundle's own URL.
   define: {'import.meta.url': 'importMetaUrl'},
   banner: {js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;"},
