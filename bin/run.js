@@ -12,8 +12,8 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
 } else {
   // oclif checks its own engines field with semver on import (~20 ms); package.json's engines covers ours.
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
-  // oclif, the commands and the prerun hook, in one file (scripts/bundle.js).
-  const {execute} = require('../dist/cli.cjs')
+  // oclif, the commands and the prerun hook, in one file (scripts/bundle.js), compiled from V8's code cache.
+  const {execute} = require('./load-bundle.js').loadBundle(path.join(root, 'dist', 'cli.cjs'))
   // The package root, not this file: oclif would take bin/package.json for the CLI's.
   execute({dir: root})
 }

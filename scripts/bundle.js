@@ -2,16 +2,19 @@
 // Bundles the CLI into dist/cli.cjs: @oclif/core, every command, src and the
 // pure-JS dependencies in one file. Node resolves, reads and compiles each
 // module file on its own: @oclif/core alone is hundreds of them (~120 ms),
-// more than `user add` spends on its own work.
+// more than `user add` spends on its own work. bin/load-bundle.js loads the
+// file with V8's code cache.
 //
 // The file exports COMMANDS (command id → class, oclif's "explicit" command
 // discovery in package.json), the prerun hook, and oclif's own exports, which
 // bin/run.js runs. Runs after tsc: it bundles the compiled dist/commands and
 // dist/src, which stay what tests and the PBKDF2 worker use.
 import {build} from 'esbuild'
-import {readdirSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {readdirSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import ts from 'typescript'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = path.join(root, 'dist')
@@ -57,9 +60,10 @@ const sqliteAddon = {
 }
 
 const outfile = path.join(dist, 'cli.cjs')
-await build({
+const {outputFiles} = await build({
   stdin: {contents: entry, resolveDir: dist, sourcefile: 'cli-entry.js', loader: 'js'},
   outfile,
+  write: false,
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -89,8 +93,36 @@ await build({
   plugins: [sqliteAddon],
   // import.meta.url is undefined in CommonJS: modules that use it (createRequire, paths.ts) get the bundle's own URL.
   define: {'import.meta.url': 'importMetaUrl'},
-  banner: {js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;"},
   logLevel: 'warning',
 })
 
-process.stderr.write(`dist/cli.cjs: ${commandFiles.length} commands\n`)
+// import() cannot run in code that bin/load-bundle.js compiles from V8's code cache (Node 20 loses the
+// script's dynamic import callback: ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() in the
+// bundle becomes a call of a function the loader passes in. Loaded by a plain require() (as
+// scripts/manifest.js does through oclif), the bundle falls back to import() itself.
+const IMPORT = '__xmppctlDynamicImport'
+let code = outputFiles[0].text
+if (code.includes(IMPORT)) throw new Error(`${IMPORT} already occurs in the bundle`)
+const parsed = ts.createSourceFile('cli.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS)
+const importCalls = []
+const visit = (node) => {
+  if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) importCalls.push(node.expression.getStart(parsed))
+  ts.forEachChild(node, visit)
+}
+
+visit(parsed)
+for (const start of importCalls.reverse()) code = `${code.slice(0, start)}${IMPORT}${code.slice(start + 'import'.length)}`
+const prologue = [
+  `const ${IMPORT} = typeof xmppctlImport === 'function' ? xmppctlImport : (specifier) => import(specifier);`,
+  "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+].join('\n')
+
+// bin/load-bundle.js reads the bundle as latin1, a one-byte string that is quicker to read and compile
+// than UTF-8: esbuild escapes non-ASCII text except inside regular expression literals, where \uXXXX
+// means the same character.
+code = `${prologue}\n${code}`.replace(/[^\0-\x7f]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)
+// V8 accepts a code cache made for any source of the same length: the cache is named by this hash instead.
+const hash = createHash('sha256').update(code).digest('hex').slice(0, 16)
+writeFileSync(outfile, `${code}//# xmppctl-bundle ${hash}\n`)
+for (const file of readdirSync(dist)) if (/^cli-[0-9a-f]+\.cache$/.test(file)) rmSync(path.join(dist, file))
+process.stderr.write(`dist/cli.cjs: ${commandFiles.length} commands, ${importCalls.length} import() calls passed to the loader\n`)
