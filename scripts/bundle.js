@@ -112,17 +112,23 @@ const visit = (node) => {
 
 visit(parsed)
 for (const start of importCalls.reverse()) code = `${code.slice(0, start)}${IMPORT}${code.slice(start + 'import'.length)}`
-const prologue = [
+// The file is one function expression, which bin/load-bundle.js compiles as it is (wrapping it in a
+// string of its own would copy the whole source again); required as a plain CommonJS module, it calls
+// the function with the module wrapper's arguments.
+const wrapped = [
+  '(function (bundle, wrapper) { if (wrapper) bundle.apply(wrapper[0], wrapper); return bundle })((function (exports, require, module, __filename, __dirname, xmppctlImport) {',
   `const ${IMPORT} = typeof xmppctlImport === 'function' ? xmppctlImport : (specifier) => import(specifier);`,
   "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  code,
+  "}), typeof arguments === 'object' ? arguments : undefined)",
 ].join('\n')
 
 // bin/load-bundle.js reads the bundle as latin1, a one-byte string that is quicker to read and compile
 // than UTF-8: esbuild escapes non-ASCII text except inside regular expression literals, where \uXXXX
 // means the same character.
-code = `${prologue}\n${code}`.replace(/[^\0-\x7f]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)
+code = wrapped.replace(/[^\0-\x7f]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)
 // V8 accepts a code cache made for any source of the same length: the cache is named by this hash instead.
 const hash = createHash('sha256').update(code).digest('hex').slice(0, 16)
-writeFileSync(outfile, `${code}//# xmppctl-bundle ${hash}\n`)
+writeFileSync(outfile, `${code}\n//# xmppctl-bundle ${hash}\n`)
 for (const file of readdirSync(dist)) if (/^cli-[0-9a-f]+\.cache$/.test(file)) rmSync(path.join(dist, file))
 process.stderr.write(`dist/cli.cjs: ${commandFiles.length} commands, ${importCalls.length} import() calls passed to the loader\n`)
