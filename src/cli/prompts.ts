@@ -1,7 +1,11 @@
+import {readSync} from 'node:fs'
+import {isatty} from 'node:tty'
+
 import {UsageError, PasswordError} from '../errors.js'
 
 /** A password is one line; anything longer than this on stdin is not a password. */
 const MAX_PASSWORD_LINE = 64 * 1024
+const LINE_CHUNK = 16 * 1024
 
 export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY)
@@ -10,25 +14,71 @@ export function isInteractive(): boolean {
 /**
  * Reads the first line of standard input (without its line ending). Used for
  * `--password-stdin`, so the password never appears in argv or the shell history.
+ *
+ * The line is read from file descriptor 0 directly: process.stdin would set
+ * up a stream (sockets, readable state, an async iterator), ~5 ms of a
+ * command's start-up, to read a few bytes. A non-blocking descriptor with
+ * nothing to read yet (EAGAIN) is read through process.stdin after all.
  */
-export async function readStdinLine(stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
-  if (stdin.isTTY) {
+export async function readStdinLine(): Promise<string> {
+  if (isatty(0)) {
     throw new UsageError('--password-stdin reads a pipe, but standard input is a terminal', 'omit --password-stdin to be prompted, or pipe the password in')
   }
 
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of stdin as AsyncIterable<Buffer>) {
-    const newline = chunk.indexOf(0x0a)
-    chunks.push(newline === -1 ? chunk : chunk.subarray(0, newline))
-    length += chunk.length
-    if (newline !== -1) break
-    if (length > MAX_PASSWORD_LINE) throw new PasswordError('the first line of standard input is longer than 64 KiB', 'send the password alone on one line')
+  const line = new LineReader()
+  const buffer = Buffer.allocUnsafe(LINE_CHUNK)
+  while (!line.done) {
+    let read: number
+    try {
+      read = readSync(0, buffer, 0, buffer.length, null)
+    } catch (error) {
+      const {code} = error as NodeJS.ErrnoException
+      if (code === 'EAGAIN') return readStreamLine(line)
+      // Windows reports the end of a pipe as an error.
+      if (code !== 'EOF') throw error
+      read = 0
+    }
+
+    line.add(buffer.subarray(0, read))
   }
 
-  stdin.pause()
-  const line = Buffer.concat(chunks).toString('utf8')
-  return line.endsWith('\r') ? line.slice(0, -1) : line
+  return line.text()
+}
+
+/** The first line of what is added to it, refusing lines longer than MAX_PASSWORD_LINE. */
+class LineReader {
+  done = false
+  private readonly chunks: Buffer[] = []
+  private length = 0
+
+  /** An empty chunk is the end of the input. */
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) {
+      this.done = true
+      return
+    }
+
+    const newline = chunk.indexOf(0x0a)
+    this.chunks.push(Buffer.from(newline === -1 ? chunk : chunk.subarray(0, newline)))
+    this.length += chunk.length
+    if (newline !== -1) this.done = true
+    else if (this.length > MAX_PASSWORD_LINE) throw new PasswordError('the first line of standard input is longer than 64 KiB', 'send the password alone on one line')
+  }
+
+  text(): string {
+    const line = Buffer.concat(this.chunks).toString('utf8')
+    return line.endsWith('\r') ? line.slice(0, -1) : line
+  }
+}
+
+async function readStreamLine(line: LineReader): Promise<string> {
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    line.add(chunk)
+    if (line.done) break
+  }
+
+  process.stdin.pause()
+  return line.text()
 }
 
 export interface PasswordSource {
