@@ -394,9 +394,13 @@ export class SqliteAccountStore implements AccountStore {
 
 /** Checks the file is ours (or new), brings its schema up to date, sets WAL. */
 function prepareDatabase(db: Database.Database, file: string): void {
-  const applicationId = db.pragma('application_id', {simple: true}) as number
-  const version = db.pragma('user_version', {simple: true}) as number
-  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {n: number}).n
+  // One read transaction: read apart, another process creating the store meanwhile could show its
+  // tables but not yet its application id, and the new store would pass for another program's.
+  const {applicationId, version, tables} = db.transaction(() => ({
+    applicationId: db.pragma('application_id', {simple: true}) as number,
+    version: db.pragma('user_version', {simple: true}) as number,
+    tables: (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {n: number}).n,
+  }))()
   const isNew = applicationId === 0 && version === 0 && tables === 0
   if (!isNew && applicationId !== APPLICATION_ID) {
     throw new StoreError(
