@@ -13,7 +13,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
   // oclif checks its own engines field with semver on import (~20 ms); package.json's engines covers ours.
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
   // oclif, the commands and the prerun hook, in one file (scripts/bundle.js), compiled from V8's code cache.
-  const {execute} = require('./load-bundle.js').loadBundle(path.join(root, 'dist', 'cli.cjs'))
+  const {COMMANDS, execute} = require('./load-bundle.js').loadBundle(path.join(root, 'dist', 'cli.cjs'))
+  // Loading the core plugins costs every command ~10 ms, and only `help`, the `plugins` topic (shared
+  // with plugin-plugins) and listings of every command need them: xmppctl's own commands run without.
+  const pjson = JSON.parse(require('node:fs').readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const ownCommand = argv[0] !== 'plugins' && Object.keys(COMMANDS).some((id) => id.split(':')[0] === argv[0])
+  if (ownCommand) pjson.oclif.plugins = []
   // The package root, not this file: oclif would take bin/package.json for the CLI's.
-  execute({dir: root})
+  execute({dir: root, loadOptions: {root, pjson}})
 }

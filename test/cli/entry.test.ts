@@ -1,0 +1,44 @@
+/**
+ * The entry point (bin/run.js): it runs the bundle (dist/cli.cjs), and loads
+ * oclif's core plugins only for what needs them. Every command of xmppctl and
+ * of the core plugins must still be reachable, and help must list them all.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {runCli, tempDir} from '../helpers.js'
+
+describe('the xmppctl entry point', () => {
+  it('runs the help command of plugin-help, and lists its own and the core plugins\' commands', async (t) => {
+    const cwd = tempDir(t)
+    const topic = await runCli(['help', 'user'], {cwd})
+    assert.equal(topic.status, 0, topic.stderr)
+    assert.match(topic.stdout, /user add +Create an account/)
+    const root = await runCli(['--help'], {cwd})
+    assert.equal(root.status, 0, root.stderr)
+    assert.match(root.stdout, /^ {2}user +Manage accounts/m)
+    assert.match(root.stdout, /^ {2}help +Display help for xmppctl/m)
+    assert.match(root.stdout, /^ {2}plugins +/m)
+  })
+
+  it("reaches plugin-plugins' commands in the plugins topic, beside xmppctl's own", async (t) => {
+    const cwd = tempDir(t)
+    const inspect = await runCli(['plugins', 'inspect', '--help'], {cwd})
+    assert.equal(inspect.status, 0, inspect.stderr)
+    assert.match(inspect.stdout, /Displays installation properties of a plugin/)
+    const topic = await runCli(['plugins', '--help'], {cwd})
+    assert.equal(topic.status, 0, topic.stderr)
+    assert.match(topic.stdout, /plugins install +/)
+    assert.match(topic.stdout, /plugins link +/)
+  })
+
+  it('runs its own commands and their help, and names a mistyped command', async (t) => {
+    const cwd = tempDir(t)
+    const help = await runCli(['user', 'add', '--help'], {cwd})
+    assert.equal(help.status, 0, help.stderr)
+    assert.match(help.stdout, /--password-stdin/)
+    const typo = await runCli(['usr', 'add'], {cwd})
+    assert.equal(typo.status, 2)
+    assert.match(typo.stderr, /usr:add not found/)
+  })
+})
