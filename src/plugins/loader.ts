@@ -25,7 +25,6 @@ export const API_VERSIONS: readonly PluginApiVersion[] = [1]
 /** How long one plugin's hook may take before it counts as failed. */
 const HOOK_TIMEOUT_MS = 10_000
 
-
 const METHOD = /^[a-z][a-z0-9_-]{0,31}$/
 const KEY = /^[a-z][a-z0-9_]{0,63}$/
 
