@@ -142,8 +142,8 @@ const wrapped = [
 ].join('\n')
 
 // bin/load-bundle.js reads the bundle as latin1, a one-byte string that is quicker to read and compile
-// than UTF-8: esbuild escapes non-ASCII text except inside regular expression literals, where \uXXXX
-// means the same character.
+// than UTF-8: esbuild escapes non-ASCII text except inside regular expression literals, where a \u
+// escape of four hex digits means the same character.
 code = wrapped.replace(/[^\0-\x7f]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)
 // V8 accepts a code cache made for any source of the same length: the cache is named by this hash instead.
 const hash = createHash('sha256').update(code).digest('hex').slice(0, 16)
