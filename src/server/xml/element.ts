@@ -10,12 +10,23 @@ export type Node = Element | string
 const ESCAPE_TEXT: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;'}
 const ESCAPE_ATTR: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;'}
 
+/**
+ * Characters XML 1.0 does not allow at all (§2.2: C0 controls but tab, line
+ * feed and carriage return; U+FFFE, U+FFFF; lone surrogates). The parser
+ * refuses them, but a string that reached an element some other way must
+ * not make the stream we write ill-formed for its reader: it becomes U+FFFD.
+ */
+const NOT_XML10 = '\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff'
+const LONE_SURROGATE = '[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]'
+const TEXT_SPECIAL = new RegExp(`[&<>${NOT_XML10}]|${LONE_SURROGATE}`, 'g')
+const ATTR_SPECIAL = new RegExp(`[&<>"'\t\n\r${NOT_XML10}]|${LONE_SURROGATE}`, 'g')
+
 export function escapeText(text: string): string {
-  return text.replace(/[&<>]/g, (character) => ESCAPE_TEXT[character])
+  return text.replace(TEXT_SPECIAL, (character) => ESCAPE_TEXT[character] ?? '\ufffd')
 }
 
 export function escapeAttribute(value: string): string {
-  return value.replace(/[&<>"'\t\n\r]/g, (character) => ESCAPE_ATTR[character])
+  return value.replace(ATTR_SPECIAL, (character) => ESCAPE_ATTR[character] ?? '\ufffd')
 }
 
 export class Element {

@@ -14,6 +14,7 @@ import {SaxesParser, type SaxesTagNS} from 'saxes'
 import {Element} from './element.js'
 
 export type StreamErrorCondition =
+  | 'invalid-xml'
   | 'not-well-formed'
   | 'restricted-xml'
   | 'policy-violation'
@@ -48,6 +49,10 @@ export type ParserEvent =
 const PIECE = 16 * 1024
 
 const XMLNS_URI = 'http://www.w3.org/2000/xmlns/'
+const STREAMS_URI = 'http://etherx.jabber.org/streams'
+/** saxes 6's states for character data and an entity within it (saxes is pinned, see package.json). */
+const SAXES_TEXT = 13
+const SAXES_ENTITY = 14
 
 /**
  * Feed bytes with `write`; it returns the events they completed, in order.
@@ -56,7 +61,7 @@ const XMLNS_URI = 'http://www.w3.org/2000/xmlns/'
 export class XmppStreamParser {
   private readonly limits: ParserLimits
   private readonly decoder = new TextDecoder('utf-8', {fatal: true})
-  private readonly sax: SaxesParser<{xmlns: true; position: true}>
+  private readonly sax: SaxesParser<{xmlns: true; position: true; defaultXMLVersion: '1.0'; forceXMLVersion: true}>
   private events: ParserEvent[] = []
   private failed = false
   private depth = 0
@@ -71,7 +76,10 @@ export class XmppStreamParser {
 
   constructor(limits: Partial<ParserLimits> = {}) {
     this.limits = {...DEFAULT_LIMITS, ...limits}
-    const sax = new SaxesParser({xmlns: true, position: true})
+    // XMPP is XML 1.0 (RFC 6120 §11.6): a `version='1.1'` declaration must not
+    // let control characters such as &#x1; in, since they could not be written
+    // to any other stream.
+    const sax = new SaxesParser({xmlns: true, position: true, defaultXMLVersion: '1.0', forceXMLVersion: true})
     this.sax = sax
     sax.on('error', (error) => {
       const message = error.message.replace(/^[^:]*:\d+:\d+: /, '')
@@ -119,6 +127,8 @@ export class XmppStreamParser {
       this.sax.write(this.piece)
       if (this.failed) break
       this.flush()
+      this.pendingTopLevelText()
+      if (this.failed) break
       this.bytesSinceBoundary =
         this.boundaryOffset === undefined
           ? this.bytesSinceBoundary + Buffer.byteLength(this.piece)
@@ -144,6 +154,17 @@ export class XmppStreamParser {
     if (size <= this.limits.maxStanzaBytes) return true
     this.tooLarge()
     return false
+  }
+
+  /**
+   * saxes holds text until the next tag; text between stanzas that is not
+   * whitespace is refused now rather than when (if ever) a tag follows.
+   */
+  private pendingTopLevelText(): void {
+    const sax = this.sax as unknown as {text: string; state: number}
+    // saxes keeps attribute values in `text` too: only its text states (S_TEXT, S_ENTITY) hold character data.
+    if (this.depth !== 1 || (sax.state !== SAXES_TEXT && sax.state !== SAXES_ENTITY)) return
+    if (sax.text.trim() !== '') this.fail('not-well-formed', 'text between stanzas')
   }
 
   private tooLarge(): void {
@@ -179,11 +200,27 @@ export class XmppStreamParser {
       return
     }
 
+    if (this.depth === 2 && tag.local === 'stream' && tag.uri === STREAMS_URI) {
+      // RFC 6120 §4.9.3.8: a stream header where a stanza belongs.
+      this.fail('invalid-xml', 'a stream header inside an open stream')
+      return
+    }
+
     const attrs: Record<string, string> = {}
     for (const attribute of Object.values(tag.attributes)) {
       // The default namespace becomes the element's `ns`; prefixed declarations stay, for prefixed attributes.
       if (attribute.name === 'xmlns') continue
       attrs[attribute.name] = attribute.value
+    }
+
+    // A prefixed attribute whose prefix was declared outside the stanza (on the
+    // stream header) gets the declaration on its own element: the stanza is
+    // written to other streams, where that prefix means nothing.
+    for (const attribute of Object.values(tag.attributes)) {
+      const {prefix} = attribute
+      if (prefix === '' || prefix === 'xmlns' || prefix === 'xml') continue
+      const declaration = `xmlns:${prefix}`
+      if (attrs[declaration] === undefined && !this.stack.some((open) => open.attrs[declaration] === attribute.uri)) attrs[declaration] = attribute.uri
     }
 
     const element = new Element(tag.local, tag.uri, attrs)

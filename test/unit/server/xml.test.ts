@@ -166,4 +166,32 @@ describe('XMPP stream parser', () => {
     ;(copy.children[0] as Element).attrs.z = '1'
     assert.equal(element.toString('n'), "<a k='v'><b/>text</a>")
   })
+
+  it('declares on the stanza a prefix its attributes take from the stream header', () => {
+    const parser = new XmppStreamParser()
+    const events = feed(parser, HEADER.replace(/>$/, " xmlns:x='urn:x'>"), "<message x:a='1'><x:y><z x:b='2'/></x:y><w xmlns:x='urn:other' x:c='3'/></message>")
+    const stanza = events.find((event) => event.type === 'stanza')
+    assert.ok(stanza?.type === 'stanza')
+    assert.equal(
+      stanza.element.toString('jabber:client'),
+      "<message x:a='1' xmlns:x='urn:x'><y xmlns='urn:x'><z xmlns='jabber:client' x:b='2'/></y><w xmlns:x='urn:other' x:c='3'/></message>",
+    )
+  })
+
+  it('parses XML 1.0 whatever the declaration says: control characters by reference are refused', () => {
+    const header11 = HEADER.replace("version='1.0'?>", "version='1.1'?>")
+    assert.equal(errorOf(feed(new XmppStreamParser(), header11, '<message><body>a&#x1;b</body></message>')), 'not-well-formed')
+    assert.equal(errorOf(feed(new XmppStreamParser(), header11, "<message a='&#x1;'/>")), 'not-well-formed')
+  })
+
+  it('refuses text between stanzas as soon as it arrives, and a stream header where a stanza belongs', () => {
+    assert.equal(errorOf(feed(new XmppStreamParser(), HEADER, 'hello')), 'not-well-formed')
+    assert.equal(errorOf(feed(new XmppStreamParser(), HEADER, '  \n ')), undefined)
+    assert.equal(errorOf(feed(new XmppStreamParser(), HEADER, HEADER.replace("<?xml version='1.0'?>", ''))), 'invalid-xml')
+  })
+
+  it('writes characters XML 1.0 does not allow as U+FFFD, in text and attributes', () => {
+    const element = x('message', 'jabber:client', {id: 'a\u0001b\uffff'}, x('body', 'jabber:client', {}, 'c\u0000d\u001fe\ud800f\u{1F600}'))
+    assert.equal(element.toString('jabber:client'), "<message id='a\ufffdb\ufffd'><body>c\ufffdd\ufffde\ufffdf\u{1F600}</body></message>")
+  })
 })
