@@ -424,6 +424,9 @@ async function ours(dir, cert) {
       `certfiles: [${cert.certFile}, ${cert.keyFile}]`,
       'auth_scram_hash: [sha1]',
       `auth_scram_iterations: ${ITERATIONS}`,
+      // Every benchmark connection comes from 127.0.0.1: the per-address caps would refuse the idle sessions.
+      `c2s_max_connections_per_ip: ${IDLE_SESSIONS + 2 * PAIRS + 1000}`,
+      'c2s_max_unauthenticated_per_ip: 10000',
       '',
     ].join('\n'),
   )

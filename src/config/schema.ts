@@ -164,6 +164,44 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     perHost: true,
   },
   c2s_require_encryption: {spec: {type: 'boolean'}, description: 'refuse clients before TLS', default: true, perHost: true},
+  max_stanza_size: {
+    spec: {type: 'integer', min: 10_000, max: 16 * 1024 * 1024},
+    description: 'bytes of one stanza from an authenticated client; a larger one ends its stream (policy-violation)',
+    default: 262_144,
+  },
+  max_stanza_size_unauthenticated: {
+    spec: {type: 'integer', min: 4096, max: 1024 * 1024},
+    description: 'bytes of one stanza before authentication (SASL and stream negotiation need a few KB)',
+    default: 16_384,
+  },
+  c2s_auth_timeout: {spec: seconds, description: 'seconds a connection may take to authenticate and bind a resource', default: 60},
+  c2s_tls_handshake_timeout: {spec: {type: 'integer', min: 1, max: 300}, description: 'seconds a direct-TLS connection may take to complete its handshake', default: 10},
+  c2s_max_connections_per_ip: {
+    spec: {type: 'integer', min: 1, max: 1_000_000},
+    description: 'open client connections from one IP address; more are refused at once',
+    default: 1000,
+  },
+  c2s_max_unauthenticated_per_ip: {
+    spec: {type: 'integer', min: 1, max: 1_000_000},
+    description: 'client connections from one IP address that have not yet logged in',
+    default: 64,
+  },
+  max_user_sessions: {
+    spec: {type: 'integer', min: 1, max: 10_000},
+    description: 'resources one account may bind at once (RFC 6120 §7.6.2.1 resource-constraint beyond)',
+    default: 10,
+  },
+  max_user_offline_messages: {
+    spec: {type: 'integer', min: 0, max: 1_000_000},
+    description: 'messages kept for an offline account; more bounce with service-unavailable',
+    default: 1000,
+  },
+  max_roster_items: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'contacts in one roster, by roster set or by subscription', default: 2000},
+  max_roster_bytes: {
+    spec: {type: 'integer', min: 10_000, max: 1024 * 1024 * 1024},
+    description: 'bytes of one roster (contacts, names and groups)',
+    default: 1_048_576,
+  },
   disable_sasl_scram_downgrade_protection: {
     spec: {type: 'boolean'},
     description: 'switch off SCRAM downgrade protection (XEP-0474 h= and the RFC 5802 "y" check) for clients that break on it',
@@ -215,6 +253,16 @@ export interface Settings {
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
   disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
   c2s_require_encryption: boolean
+  max_stanza_size: number
+  max_stanza_size_unauthenticated: number
+  c2s_auth_timeout: number
+  c2s_tls_handshake_timeout: number
+  c2s_max_connections_per_ip: number
+  c2s_max_unauthenticated_per_ip: number
+  max_user_sessions: number
+  max_user_offline_messages: number
+  max_roster_items: number
+  max_roster_bytes: number
   disable_sasl_scram_downgrade_protection: boolean
   allow_unencrypted_plain_auth: boolean
   jwt_clock_skew: number
@@ -222,7 +270,20 @@ export interface Settings {
 }
 
 /** The keys that `host_config` may override, resolved for one host. */
-export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls'> & {host: string}
+export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls' | ServerLimitKey> & {host: string}
+
+/** Limits of the whole server, not of one host. */
+export type ServerLimitKey =
+  | 'max_stanza_size'
+  | 'max_stanza_size_unauthenticated'
+  | 'c2s_auth_timeout'
+  | 'c2s_tls_handshake_timeout'
+  | 'c2s_max_connections_per_ip'
+  | 'c2s_max_unauthenticated_per_ip'
+  | 'max_user_sessions'
+  | 'max_user_offline_messages'
+  | 'max_roster_items'
+  | 'max_roster_bytes'
 
 export const PER_HOST_KEYS = Object.keys(CONFIG_KEYS).filter((key) => CONFIG_KEYS[key].perHost)
 

@@ -28,8 +28,18 @@ export interface ListenerSettings {
 }
 
 export interface SessionLimits extends ParserLimits {
+  /** maxStanzaBytes before authentication: SASL needs a few KB, and unauthenticated memory is anyone's. */
+  maxStanzaBytesUnauthenticated: number
   /** Milliseconds a connection may take to authenticate and bind (`connection-timeout`). */
   authTimeoutMs: number
+  /** Milliseconds a direct-TLS connection may take to finish its handshake. */
+  tlsHandshakeTimeoutMs: number
+  /** Open connections from one address. */
+  maxConnectionsPerAddress: number
+  /** Connections from one address that have not bound a resource yet. */
+  maxUnauthenticatedPerAddress: number
+  /** Resources one account may bind at once. */
+  maxUserSessions: number
   /** Failed SASL attempts per stream before `policy-violation` (RFC 6120 §6.4.5). */
   maxAuthFailures: number
   /** Bytes queued for a client that does not read before it is disconnected. */
@@ -38,8 +48,13 @@ export interface SessionLimits extends ParserLimits {
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxStanzaBytes: 256 * 1024,
+  maxStanzaBytesUnauthenticated: 16 * 1024,
   maxDepth: 64,
   authTimeoutMs: 60_000,
+  tlsHandshakeTimeoutMs: 10_000,
+  maxConnectionsPerAddress: 1000,
+  maxUnauthenticatedPerAddress: 64,
+  maxUserSessions: 10,
   maxAuthFailures: 3,
   maxWriteBuffer: 4 * 1024 * 1024,
 }
@@ -54,14 +69,20 @@ export interface SessionHost {
   /** `config.forHost(host)`, kept until the configuration is reloaded. */
   hostSettings(host: string): HostSettings
   secureContext(host: string): tls.SecureContext | undefined
-  /** Binds the session's resource; the router replaces an older session with the same full JID. */
-  bind(session: C2sSession): void
+  /**
+   * Binds the session's resource; the router replaces an older session with
+   * the same full JID. False when the account has all the sessions it may have.
+   */
+  bind(session: C2sSession): boolean
   /** A stanza from a bound session. */
   stanza(session: C2sSession, stanza: Element): Promise<void>
   closed(session: C2sSession): void
 }
 
 type Phase = 'header' | 'open' | 'closed'
+
+/** Bytes queued for a client below which paced writers (offline delivery) go on writing. */
+const PACED_QUEUE_BYTES = 256 * 1024
 
 const STREAM_HEADER_PREFIX = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
 
@@ -120,6 +141,8 @@ export class C2sSession {
   priority = 0
   /** Requested the roster, so it gets roster pushes (RFC 6121 §2.1.6). */
   interested = false
+  /** Offline messages being delivered to this session, if they are. */
+  offlineDelivery: Promise<void> | undefined
 
   private phase: Phase = 'header'
   private parser: XmppStreamParser
@@ -141,7 +164,7 @@ export class C2sSession {
     this.listener = listener
     this.encrypted = socket instanceof tls.TLSSocket
     this.remoteAddress = socket.remoteAddress ?? 'unknown'
-    this.parser = new XmppStreamParser(server.limits)
+    this.parser = new XmppStreamParser(this.parserLimits())
     this.deadline = setTimeout(() => this.close('connection-timeout', 'authenticate within the time allowed'), server.limits.authTimeoutMs)
     this.deadline.unref()
     this.attach(socket)
@@ -177,11 +200,45 @@ export class C2sSession {
 
   send(data: Element | string): void {
     if (this.phase === 'closed' || this.socket.destroyed) return
-    this.socket.write(typeof data === 'string' ? data : data.toString(NS.client))
+    // What is queued before this stanza tells whether the client reads: one
+    // large stanza (a roster, a backlog page) is not by itself a sign it does not.
     if (this.socket.writableLength > this.server.limits.maxWriteBuffer) {
       this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: disconnected, not reading (${this.socket.writableLength} bytes queued)`)
       this.socket.destroy()
+      return
     }
+
+    this.socket.write(typeof data === 'string' ? data : data.toString(NS.client))
+  }
+
+  /**
+   * Resolves once the client has read what is queued for it down to a
+   * little (true), or the connection has ended (false): writers of bulk
+   * data wait here instead of filling the queue up to maxWriteBuffer.
+   */
+  async drained(): Promise<boolean> {
+    for (;;) {
+      const socket = this.socket
+      if (this.phase === 'closed' || socket.destroyed) return false
+      if (socket.writableLength < PACED_QUEUE_BYTES) return true
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done)
+          socket.off('close', done)
+          resolve()
+        }
+
+        socket.on('drain', done)
+        socket.on('close', done)
+      })
+    }
+  }
+
+  /** Writes `data`; resolves true once it has left for the client, false if the connection ended first. */
+  sendConfirmed(data: string): Promise<boolean> {
+    const socket = this.socket
+    if (this.phase === 'closed' || socket.destroyed) return Promise.resolve(false)
+    return new Promise((resolve) => socket.write(data, (error) => resolve(!error)))
   }
 
   /** Ends the stream, with a stream error when `condition` is given (RFC 6120 §4.9). */
@@ -246,8 +303,13 @@ export class C2sSession {
   private restart(): void {
     this.generation++
     this.streamSecurity = undefined
-    this.parser = new XmppStreamParser(this.server.limits)
+    this.parser = new XmppStreamParser(this.parserLimits())
     this.phase = 'header'
+  }
+
+  private parserLimits(): ParserLimits {
+    const {limits} = this.server
+    return this.username === undefined ? {maxDepth: limits.maxDepth, maxStanzaBytes: limits.maxStanzaBytesUnauthenticated} : limits
   }
 
   private async handle(event: ParserEvent): Promise<void> {
@@ -473,8 +535,12 @@ export class C2sSession {
 
     if (resource === '') resource = randomToken(9)
     this.jid = {local: this.username!, domain: this.host!, resource}
+    if (!this.server.bind(this)) {
+      this.jid = undefined
+      return this.send(errorReply(stanza, 'resource-constraint', this.host, `this account already has the ${this.server.limits.maxUserSessions} sessions it may have`))
+    }
+
     clearTimeout(this.deadline)
-    this.server.bind(this)
     this.send(iqResult(stanza, undefined, x('bind', NS.bind, {}, x('jid', NS.bind, {}, this.fullJid))))
   }
 }

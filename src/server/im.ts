@@ -5,8 +5,9 @@
  * delivery, disco#info/items (XEP-0030), ping (XEP-0199), software version
  * (XEP-0092, off by default); service-unavailable for everything else.
  */
+import {StoreError} from '../errors.js'
 import type {AccountStore} from '../store/account-store.js'
-import type {RosterItem, RosterStore, Subscription} from '../store/roster-store.js'
+import type {RosterItem, RosterLimits, RosterStore, Subscription} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Jid, bareJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
@@ -20,11 +21,14 @@ export interface ImOptions {
   version: boolean
   /** Offline messages kept per account. */
   offlineLimit: number
-  /** Roster items per account. */
-  rosterLimit: number
+  /** Roster size per account, on every path that adds to it (roster set, subscriptions). */
+  rosterLimits: RosterLimits
 }
 
-export const DEFAULT_IM_OPTIONS: ImOptions = {version: false, offlineLimit: 1000, rosterLimit: 2000}
+export const DEFAULT_IM_OPTIONS: ImOptions = {version: false, offlineLimit: 1000, rosterLimits: {items: 2000, bytes: 1024 * 1024}}
+
+/** Offline messages read from the store at a time, so a large backlog is never held whole. */
+const OFFLINE_PAGE = 50
 
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
 
@@ -95,9 +99,20 @@ export class ImService {
       }
     }
 
-    if (stanza.name === 'iq') return this.iq(session, stanza, to)
-    if (stanza.name === 'message') return this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
-    return this.presence(session, stanza, to)
+    try {
+      if (stanza.name === 'iq') return await this.iq(session, stanza, to)
+      if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
+      return await this.presence(session, stanza, to)
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      // A store that cannot write now (full disk, lock, damage) fails this
+      // stanza, not the sender's stream (RFC 6120 §8.3.3.18, §8.3.3.11).
+      this.context.logger.error(`store error handling <${stanza.name}/> from ${session.fullJid}: ${error.message}`)
+      if (stanza.attrs.type !== 'error' && !(stanza.name === 'iq' && (stanza.attrs.type === 'result'))) {
+        const condition = error.code === 'store-corrupt' ? 'internal-server-error' : 'resource-constraint'
+        session.send(errorReply(stanza, condition, session.host, 'the server cannot store this now; try again later'))
+      }
+    }
   }
 
   // ---- iq ----------------------------------------------------------------
@@ -166,7 +181,9 @@ export class ImService {
     const {host, username} = sessionAccount(session)
     const items = await this.context.rosters.getRoster(host, username)
     session.interested = true
-    session.send(iqResult(stanza, undefined, x('query', NS.roster, {}, ...items.map(rosterItemElement))))
+    // Built without spreading: an argument list of a whole roster can overflow the stack.
+    const query = new Element('query', NS.roster, {}, items.map(rosterItemElement))
+    session.send(iqResult(stanza, undefined, query))
   }
 
   private async rosterSet(session: C2sSession, stanza: Element, query: Element): Promise<void> {
@@ -200,10 +217,6 @@ export class ImService {
       return session.send(errorReply(stanza, 'not-acceptable'))
     }
 
-    if (!existing && (await rosters.getRoster(account.host, account.username)).length >= this.context.options.rosterLimit) {
-      return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
-    }
-
     const item: RosterItem = {
       contact: contactBare,
       name: element.attrs.name === '' ? undefined : element.attrs.name,
@@ -211,7 +224,9 @@ export class ImService {
       ask: existing?.ask ?? false,
       groups,
     }
-    if (!(await rosters.putItem(account.host, account.username, item))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored roster'))
+    const result = await rosters.putItem(account.host, account.username, item, this.context.options.rosterLimits)
+    if (result === 'roster-full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
+    if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored roster'))
     session.send(iqResult(stanza, undefined))
     this.push(account, item)
   }
@@ -224,13 +239,20 @@ export class ImService {
     }
   }
 
-  private async update(account: Account, contact: string, change: (item: RosterItem) => RosterItem, create: boolean): Promise<RosterItem | undefined> {
+  /**
+   * Changes (or, with `create`, adds) the roster item of `contact`; 'full'
+   * when adding it would pass the roster limits, which hold on this path as
+   * on roster sets.
+   */
+  private async update(account: Account, contact: string, change: (item: RosterItem) => RosterItem, create: boolean): Promise<RosterItem | 'full' | undefined> {
     const existing = await this.context.rosters.getItem(account.host, account.username, contact)
     if (!existing && !create) return undefined
     const before = existing ?? {contact, name: undefined, subscription: 'none' as const, ask: false, groups: []}
     const after = change({...before})
     if (existing && after.subscription === existing.subscription && after.ask === existing.ask) return existing
-    if (!(await this.context.rosters.putItem(account.host, account.username, after))) return undefined
+    const result = await this.context.rosters.putItem(account.host, account.username, after, this.context.options.rosterLimits)
+    if (result === 'roster-full') return 'full'
+    if (result === 'no-account') return undefined
     this.push(account, after)
     return after
   }
@@ -242,7 +264,7 @@ export class ImService {
     const account = sessionAccount(session)
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
       if (!to) return
-      return this.outboundSubscription(session, account, {...to, resource: ''}, type as 'subscribe')
+      return this.outboundSubscription(session, stanza, account, {...to, resource: ''}, type as 'subscribe')
     }
 
     if (type === 'probe') return
@@ -276,11 +298,7 @@ export class ImService {
   /** Presence of `session` to subscribers and to the account's own available resources. */
   private async broadcast(session: C2sSession, stanza: Element): Promise<void> {
     const account = sessionAccount(session)
-    const items = await this.context.rosters.getRoster(account.host, account.username)
-    for (const item of items) {
-      if (item.subscription !== 'from' && item.subscription !== 'both') continue
-      this.deliverPresence(stanza, item.contact)
-    }
+    for (const contact of await this.context.rosters.getContacts(account.host, account.username, ['from', 'both'])) this.deliverPresence(stanza, contact)
 
     for (const own of this.context.router.available(account.bare).concat(session.available ? [] : [session])) {
       const copy = stanza.clone()
@@ -302,15 +320,13 @@ export class ImService {
   /** RFC 6121 §4.2.2: probes, pending subscription requests, offline messages. */
   private async initialPresence(session: C2sSession, account: Account): Promise<void> {
     const {router, rosters} = this.context
-    const items = await rosters.getRoster(account.host, account.username)
-    for (const item of items) {
-      if (item.subscription !== 'to' && item.subscription !== 'both') continue
-      for (const contact of router.available(item.contact)) this.sendPresenceOf(contact, session)
+    for (const contact of await rosters.getContacts(account.host, account.username, ['to', 'both'])) {
+      for (const source of router.available(contact)) this.sendPresenceOf(source, session)
     }
 
     for (const other of router.available(account.bare)) if (other !== session) this.sendPresenceOf(other, session)
     for (const request of await rosters.getSubscriptionRequests(account.host, account.username)) session.send(request.stanza)
-    if (session.priority >= 0) await this.deliverOffline(session, account)
+    if (session.priority >= 0) this.startOfflineDelivery(session, account)
   }
 
   private sendPresenceOf(from: C2sSession, to: C2sSession): void {
@@ -331,6 +347,7 @@ export class ImService {
   /** The user's side of a subscription stanza (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2). */
   private async outboundSubscription(
     session: C2sSession,
+    stanza: Element,
     account: Account,
     contact: Jid,
     type: 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed',
@@ -339,14 +356,17 @@ export class ImService {
     const {rosters} = this.context
     switch (type) {
       case 'subscribe': {
-        await this.update(account, contactBare, (item) => (item.subscription === 'to' || item.subscription === 'both' ? item : {...item, ask: true}), true)
+        const item = await this.update(account, contactBare, (current) => (current.subscription === 'to' || current.subscription === 'both' ? current : {...current, ask: true}), true)
+        if (item === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
         break
       }
 
       case 'subscribed': {
-        const pending = await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
-        if (!pending) return
-        await this.update(account, contactBare, (item) => ({...item, subscription: gain.from(item.subscription)}), true)
+        if (!(await rosters.hasSubscriptionRequest(account.host, account.username, contactBare))) return
+        // The request stays stored until the approval is: a full roster must not lose it.
+        const item = await this.update(account, contactBare, (current) => ({...current, subscription: gain.from(current.subscription)}), true)
+        if (item === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
+        await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
         await this.inbound(contact, 'subscribed', account)
         for (const own of this.context.router.available(account.bare)) {
           if (!own.presence) continue
@@ -475,11 +495,37 @@ export class ImService {
     if (!stored) sender.send(errorReply(stanza, 'service-unavailable'))
   }
 
+  /** Offline delivery runs beside the session's other stanzas, once at a time per session. */
+  private startOfflineDelivery(session: C2sSession, account: Account): void {
+    if (session.offlineDelivery) return
+    session.offlineDelivery = this.deliverOffline(session, account)
+      .catch((error: unknown) => this.context.logger.error(`offline delivery to ${session.fullJid}: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => (session.offlineDelivery = undefined))
+  }
+
+  /**
+   * RFC 6121 §8.5.2.1.1 offline delivery, paced by what the client reads: a
+   * page at a time from the store, each message written only once the
+   * client has drained what came before, and deleted only once it reached
+   * the connection. A client that leaves midway finds the rest next time.
+   */
   private async deliverOffline(session: C2sSession, account: Account): Promise<void> {
-    const messages = await this.context.rosters.getOfflineMessages(account.host, account.username)
-    if (messages.length === 0) return
-    for (const message of messages) session.send(message.stanza)
-    await this.context.rosters.deleteOfflineMessages(account.host, account.username, messages.map((message) => message.id))
+    const {rosters} = this.context
+    let afterId = 0
+    for (;;) {
+      const page = await rosters.getOfflineMessages(account.host, account.username, {afterId, limit: OFFLINE_PAGE})
+      if (page.length === 0) return
+      const writes: Array<Promise<number | undefined>> = []
+      for (const message of page) {
+        if (!session.available || !(await session.drained())) break
+        writes.push(session.sendConfirmed(message.stanza).then((written) => (written ? message.id : undefined)))
+      }
+
+      const delivered = (await Promise.all(writes)).filter((id) => id !== undefined)
+      if (delivered.length > 0) await rosters.deleteOfflineMessages(account.host, account.username, delivered)
+      if (delivered.length < page.length) return
+      afterId = page.at(-1)!.id
+    }
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -84,6 +84,36 @@ function defaultAuthenticators(logger: Logger): AuthenticatorFactory {
   }
 }
 
+/** The session limits the configuration sets (ejabberd's key names where it has them). */
+function limitsFromConfig(config: Configuration): Partial<SessionLimits> {
+  const settings = config.settings
+  return {
+    maxStanzaBytes: settings.max_stanza_size,
+    maxStanzaBytesUnauthenticated: settings.max_stanza_size_unauthenticated,
+    authTimeoutMs: settings.c2s_auth_timeout * 1000,
+    tlsHandshakeTimeoutMs: settings.c2s_tls_handshake_timeout * 1000,
+    maxConnectionsPerAddress: settings.c2s_max_connections_per_ip,
+    maxUnauthenticatedPerAddress: settings.c2s_max_unauthenticated_per_ip,
+    maxUserSessions: settings.max_user_sessions,
+  }
+}
+
+function imOptionsFromConfig(config: Configuration): Partial<ImOptions> {
+  const settings = config.settings
+  return {offlineLimit: settings.max_user_offline_messages, rosterLimits: {items: settings.max_roster_items, bytes: settings.max_roster_bytes}}
+}
+
+/** One address's connections: IPv4-mapped IPv6 addresses count as their IPv4 address. */
+interface AddressUsage {
+  open: number
+  bound: number
+}
+
+function normalAddress(address: string | undefined): string {
+  if (address === undefined) return 'unknown'
+  return address.startsWith('::ffff:') ? address.slice(7) : address
+}
+
 export class XmppServer implements SessionHost {
   config: Configuration
   readonly logger: Logger
@@ -92,6 +122,9 @@ export class XmppServer implements SessionHost {
   readonly router = new Router()
   private readonly options: ServerOptions
   private readonly connections = new Set<C2sSession>()
+  private readonly addresses = new Map<string, AddressUsage>()
+  private readonly boundAddresses = new WeakMap<C2sSession, AddressUsage>()
+  private readonly imOptions: ImOptions
   private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
@@ -107,7 +140,8 @@ export class XmppServer implements SessionHost {
     this.config = config
     this.options = options
     this.logger = options.logger ?? silentLogger
-    this.limits = {...DEFAULT_SESSION_LIMITS, ...options.limits}
+    this.limits = {...DEFAULT_SESSION_LIMITS, ...limitsFromConfig(config), ...options.limits}
+    this.imOptions = {...DEFAULT_IM_OPTIONS, ...imOptionsFromConfig(config), ...options.im}
     const windowMs = options.throttle?.windowMs ?? 5 * 60_000
     this.throttles = {
       ip: new FailureThrottle({failures: options.throttle?.ipFailures ?? 30, windowMs}),
@@ -130,7 +164,7 @@ export class XmppServer implements SessionHost {
         accounts: this.accounts,
         rosters: this.rosters,
         logger: this.logger,
-        options: {...DEFAULT_IM_OPTIONS, ...this.options.im},
+        options: this.imOptions,
         softwareVersion: SOFTWARE_VERSION,
       })
       for (const listener of this.config.settings.listen) await this.listen(listener)
@@ -186,12 +220,23 @@ export class XmppServer implements SessionHost {
             ...this.defaultTlsOptions(),
             ALPNProtocols: ['xmpp-client'],
             SNICallback: (servername, callback) => callback(null, this.contexts.get(servername.toLowerCase()) ?? this.defaultContext()),
-            handshakeTimeout: 30_000,
+            handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
           },
           (socket) => this.accept(socket, settings),
         )
-      : net.createServer((socket) => this.accept(socket, settings))
-    if (entry.tls) (server as tls.Server).on('tlsClientError', (error, socket) => this.logger.debug(`TLS handshake with ${socket.remoteAddress} failed: ${error.message}`))
+      : net.createServer((socket) => {
+          if (this.admit(socket)) this.accept(socket, settings)
+        })
+    if (entry.tls) {
+      // Counted from the TCP accept: a client that never finishes its handshake holds a socket too.
+      server.on('connection', (socket: net.Socket) => this.admit(socket))
+      // With a listener here Node leaves the socket open, handshake timeouts included: close it.
+      ;(server as tls.Server).on('tlsClientError', (error, socket) => {
+        this.logger.debug(`TLS handshake with ${socket.remoteAddress} failed: ${error.message}`)
+        socket.destroy()
+      })
+    }
+
     server.maxConnections = 50_000
     await new Promise<void>((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => {
@@ -217,6 +262,38 @@ export class XmppServer implements SessionHost {
     server.on('error', (error) => this.logger.error(`listener ${entry.ip}:${entry.port}: ${error.message}`))
     settings.port = (server.address() as net.AddressInfo).port
     this.servers.push({server, settings})
+  }
+
+  /**
+   * Counts a new TCP connection against its address, or refuses it when the
+   * address has all the connections, or all the unauthenticated ones, it may
+   * have: one address must not take every file descriptor.
+   */
+  private admit(socket: net.Socket): boolean {
+    const address = normalAddress(socket.remoteAddress)
+    let usage = this.addresses.get(address)
+    if (!usage) {
+      usage = {open: 0, bound: 0}
+      this.addresses.set(address, usage)
+    }
+
+    if (usage.open >= this.limits.maxConnectionsPerAddress || usage.open - usage.bound >= this.limits.maxUnauthenticatedPerAddress) {
+      this.logger.debug(`refused a connection from ${address}: ${usage.open} open, ${usage.open - usage.bound} not logged in`)
+      this.releaseAddress(address, usage)
+      socket.destroy()
+      return false
+    }
+
+    usage.open++
+    socket.once('close', () => {
+      usage.open--
+      this.releaseAddress(address, usage)
+    })
+    return true
+  }
+
+  private releaseAddress(address: string, usage: AddressUsage): void {
+    if (usage.open === 0 && usage.bound === 0 && this.addresses.get(address) === usage) this.addresses.delete(address)
   }
 
   private accept(socket: net.Socket, settings: ListenerSettings): void {
@@ -270,6 +347,8 @@ export class XmppServer implements SessionHost {
     const old = this.authenticators
     this.authenticators = authenticators
     this.config = config
+    Object.assign(this.limits, limitsFromConfig(config), this.options.limits)
+    Object.assign(this.imOptions, imOptionsFromConfig(config), this.options.im)
     this.hostSettingsCache.clear()
     for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
     for (const authenticator of old.values()) await authenticator.close().catch(() => {})
@@ -341,10 +420,24 @@ export class XmppServer implements SessionHost {
     return this.contexts.get(host)
   }
 
-  bind(session: C2sSession): void {
+  bind(session: C2sSession): boolean {
+    const resource = session.jid!.resource
+    const others = this.router.all(session.bareJid).filter((other) => other.jid!.resource !== resource)
+    if (others.length >= this.limits.maxUserSessions) {
+      this.logger.info(`c2s ${session.serial} ${session.remoteAddress}: ${session.bareJid} refused a resource, at max_user_sessions (${this.limits.maxUserSessions})`)
+      return false
+    }
+
+    const usage = this.addresses.get(normalAddress(session.remoteAddress))
+    if (usage && !this.boundAddresses.has(session)) {
+      usage.bound++
+      this.boundAddresses.set(session, usage)
+    }
+
     const replaced = this.router.bind(session)
     this.logger.info(`c2s ${session.serial} ${session.remoteAddress}: bound ${session.fullJid}`)
     if (replaced) replaced.close('conflict', 'replaced by a new connection with the same resource')
+    return true
   }
 
   async stanza(session: C2sSession, stanza: Element): Promise<void> {
@@ -353,6 +446,13 @@ export class XmppServer implements SessionHost {
 
   closed(session: C2sSession): void {
     this.connections.delete(session)
+    const usage = this.boundAddresses.get(session)
+    if (usage) {
+      this.boundAddresses.delete(session)
+      usage.bound--
+      this.releaseAddress(normalAddress(session.remoteAddress), usage)
+    }
+
     this.router.unbind(session)
     if (session.available) {
       this.im?.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))

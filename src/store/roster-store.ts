@@ -23,22 +23,37 @@ export interface OfflineMessage {
   createdAt: Date
 }
 
+/** How much of the store one account's roster may use; one limit for every path that adds items. */
+export interface RosterLimits {
+  items: number
+  /** Bytes of contacts, names and groups together. */
+  bytes: number
+}
+
+export type PutItemResult = 'stored' | 'no-account' | 'roster-full'
+
 export interface RosterStore {
   getRoster(host: string, username: string): Promise<RosterItem[]>
   getItem(host: string, username: string, contact: string): Promise<RosterItem | undefined>
-  /** Inserts or replaces the item; false when the account does not exist. */
-  putItem(host: string, username: string, item: RosterItem): Promise<boolean>
+  /**
+   * Inserts or replaces the item, in one transaction with the check that
+   * the roster stays within `limits` (a change that shrinks an item always passes).
+   */
+  putItem(host: string, username: string, item: RosterItem, limits: RosterLimits): Promise<PutItemResult>
+  /** The contacts whose subscription is one of `subscriptions`, without reading the rest of the roster. */
+  getContacts(host: string, username: string, subscriptions: readonly Subscription[]): Promise<string[]>
   removeItem(host: string, username: string, contact: string): Promise<boolean>
 
   /** Inbound subscription requests waiting for the user's answer (RFC 6121 §3.1.3). */
   getSubscriptionRequests(host: string, username: string): Promise<Array<{contact: string; stanza: string}>>
   putSubscriptionRequest(host: string, username: string, contact: string, stanza: string): Promise<boolean>
+  hasSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean>
   removeSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean>
 
   /** Stores a message unless the user already has `limit` waiting; false when full or absent. */
   storeOfflineMessage(host: string, username: string, stanza: string, limit: number): Promise<boolean>
-  /** Oldest first. */
-  getOfflineMessages(host: string, username: string): Promise<OfflineMessage[]>
+  /** Oldest first; at most `limit` messages after the one with id `afterId`. */
+  getOfflineMessages(host: string, username: string, page?: {afterId?: number; limit?: number}): Promise<OfflineMessage[]>
   /** Deletes the given messages (after delivery). */
   deleteOfflineMessages(host: string, username: string, ids: readonly number[]): Promise<void>
   countOfflineMessages(host: string, username: string): Promise<number>

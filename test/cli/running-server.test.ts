@@ -13,7 +13,7 @@ import {loadConfig} from '../../src/config/index.js'
 import {silentLogger} from '../../src/server/log.js'
 import {runServer} from '../../src/server/process.js'
 import {freePort, runCli, tempDir, writeConfig} from '../helpers.js'
-import {RawClient, header} from '../integration/server/helpers.js'
+import {loginRaw} from '../integration/server/helpers.js'
 
 
 async function setup(t: {after(fn: () => unknown): void}) {
@@ -26,39 +26,18 @@ async function setup(t: {after(fn: () => unknown): void}) {
   return {dir, cli, port}
 }
 
-/** A client logged in with PLAIN over STARTTLS and bound to a resource. */
-async function loggedIn(t: {after(fn: () => unknown): void}, port: number, username: string, password: string): Promise<RawClient> {
-  const client = await RawClient.connect(port)
-  t.after(() => client.end())
-  client.write(header())
-  await client.until(/<\/stream:features>/)
-  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-  await client.until(/<proceed[^>]*\/>/)
-  await client.startTls()
-  client.write(header())
-  await client.until(/<\/stream:features>/)
-  const plain = Buffer.from(`\0${username}\0${password}`).toString('base64')
-  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`)
-  await client.until(/<success/)
-  client.write(header())
-  await client.until(/<\/stream:features>/)
-  client.write("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-  await client.until(/<\/iq>/)
-  return client
-}
-
 describe('a running server hears of offline changes', () => {
   it('user passwd, disable and delete close the account\'s sessions and say so', async (t) => {
     const {cli, port} = await setup(t)
     assert.equal((await cli(['user', 'add', 'alice@localhost', '--password-stdin'], 'old secret\n')).status, 0)
 
-    const first = await loggedIn(t, port, 'alice', 'old secret')
+    const first = await loginRaw(t, port, 'alice', 'old secret', {presence: false})
     const passwd = await cli(['user', 'passwd', 'alice@localhost', '--password-stdin', '--json'], 'new secret\n')
     assert.equal(passwd.status, 0, passwd.stderr)
     assert.deepEqual(JSON.parse(passwd.stdout).server, {closed: 1})
     assert.match(await first.until(/<\/stream:stream>/), /<reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)
 
-    const second = await loggedIn(t, port, 'alice', 'new secret')
+    const second = await loginRaw(t, port, 'alice', 'new secret', {presence: false})
     const disabled = await cli(['user', 'disable', 'alice@localhost'])
     assert.equal(disabled.status, 0, disabled.stderr)
     assert.match(disabled.stdout, /the running server closed 1 session\(s\) of alice@localhost/)

@@ -16,10 +16,16 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {startTestServer} from '../integration/server/helpers.js'
+import {type TestServer, header, loginRaw, startTestServer} from '../integration/server/helpers.js'
 import {runSlixmpp, slixmppAvailable} from './clients.js'
 
 const LENIENT = {settings: {disable_sasl_scram_downgrade_protection: true}}
+
+/** Waits until `bare` has an available resource, so a message to it is delivered live. */
+async function untilAvailable(server: TestServer, bare: string): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (!server.server.router.available(bare).length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+}
 
 describe('slixmpp against the server', {skip: slixmppAvailable ? false : 'python3-slixmpp is not installed'}, () => {
   for (const [mechanism, directTls, tls12] of [
@@ -73,14 +79,25 @@ describe('slixmpp against the server', {skip: slixmppAvailable ? false : 'python
     await server.addUser('alice@localhost', 'alice pw')
     await server.addUser('bob@localhost', 'bob pw')
     const bob = runSlixmpp({jid: 'bob@localhost/desk', password: 'bob pw', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, wait_message: true})
-    // Wait until bob is bound and available, so the message is delivered live.
-    const deadline = Date.now() + 15_000
-    while (!server.server.router.available('bob@localhost').length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    await untilAvailable(server, 'bob@localhost')
     const alice = await runSlixmpp({jid: 'alice@localhost', password: 'alice pw', mechanism: 'SCRAM-SHA-1', port: server.tlsPort, direct_tls: true, send_to: 'bob@localhost', body: 'hello from alice ✓'})
     assert.ok(alice.some((event) => event.event === 'sent'), JSON.stringify(alice))
     const message = (await bob).find((event) => event.event === 'message')
     assert.ok(message)
     assert.match(String(message.frm), /^alice@localhost\//)
     assert.equal(message.body, 'hello from alice ✓')
+  })
+
+  it('stays connected and reads a message whose attribute prefix was declared only on the sender\'s stream header', async (t) => {
+    const server = await startTestServer(t, LENIENT)
+    await server.addUser('alice@localhost', 'alice pw')
+    await server.addUser('bob@localhost', 'bob pw')
+    const bob = runSlixmpp({jid: 'bob@localhost/desk', password: 'bob pw', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort, wait_message: true})
+    await untilAvailable(server, 'bob@localhost')
+    const alice = await loginRaw(t, server.starttlsPort, 'alice', 'alice pw', {streamHeader: header().replace(/>$/, " xmlns:x='urn:x'>")})
+    alice.write("<message to='bob@localhost' type='chat' x:a='1'><body>prefixed</body></message>")
+    const message = (await bob).find((event) => event.event === 'message')
+    assert.ok(message, 'slixmpp received the message')
+    assert.equal(message.body, 'prefixed')
   })
 })

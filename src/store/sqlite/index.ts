@@ -454,7 +454,7 @@ export function storeErrorFrom(error: unknown, file: string): unknown {
 }
 
 /** The store with every method's SQLite errors translated by storeErrorFrom. */
-function translatingErrors(store: SqliteAccountStore, file: string): SqliteAccountStore {
+export function translatingErrors<Store extends object>(store: Store, file: string): Store {
   const translate = (error: unknown) => {
     throw storeErrorFrom(error, file)
   }

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3'
 import path from 'node:path'
 
 import {StoreError, osErrorText} from '../../errors.js'
-import type {OfflineMessage, RosterItem, RosterStore, Subscription} from '../roster-store.js'
-import {STORE_FILE} from './index.js'
+import type {OfflineMessage, PutItemResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
+import {STORE_FILE, translatingErrors} from './index.js'
 
 interface ItemRow {
   contact: string
@@ -21,6 +21,11 @@ function toItem(row: ItemRow): RosterItem {
   } catch {}
 
   return {contact: row.contact, name: row.name ?? undefined, subscription: row.subscription, ask: row.ask === 1, groups}
+}
+
+/** What an item counts against RosterLimits.bytes; the same sum as the usage query below. */
+function itemBytes(item: RosterItem): number {
+  return Buffer.byteLength(item.contact) + Buffer.byteLength(item.name ?? '') + Buffer.byteLength(JSON.stringify(item.groups))
 }
 
 function isForeignKeyError(error: unknown): boolean {
@@ -49,17 +54,25 @@ export class SqliteRosterStore implements RosterStore {
         'INSERT OR REPLACE INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       removeItem: db.prepare('DELETE FROM roster_items WHERE host = ? AND username = ? AND contact = ?'),
+      // Text lengths in bytes: CAST to BLOB, as length() of TEXT counts characters.
+      usage: db.prepare<[string, string], {items: number; bytes: number | null}>(
+        "SELECT count(*) AS items, sum(length(CAST(contact AS BLOB)) + length(CAST(coalesce(name, '') AS BLOB)) + length(CAST(groups AS BLOB))) AS bytes FROM roster_items WHERE host = ? AND username = ?",
+      ),
+      contacts: db.prepare<[string, string, string], {contact: string}>(
+        'SELECT contact FROM roster_items WHERE host = ? AND username = ? AND subscription IN (SELECT value FROM json_each(?)) ORDER BY contact',
+      ),
       requests: db.prepare<[string, string], {contact: string; stanza: string}>(
         'SELECT contact, stanza FROM subscription_requests WHERE host = ? AND username = ? ORDER BY created_at',
       ),
       putRequest: db.prepare(
         'INSERT OR REPLACE INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, ?, ?, ?)',
       ),
+      hasRequest: db.prepare<[string, string, string], {found: number}>('SELECT 1 AS found FROM subscription_requests WHERE host = ? AND username = ? AND contact = ?'),
       removeRequest: db.prepare('DELETE FROM subscription_requests WHERE host = ? AND username = ? AND contact = ?'),
       countOffline: db.prepare<[string, string], {n: number}>('SELECT count(*) AS n FROM offline_messages WHERE host = ? AND username = ?'),
       insertOffline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),
-      offline: db.prepare<[string, string], {id: number; stanza: string; created_at: number}>(
-        'SELECT id, stanza, created_at FROM offline_messages WHERE host = ? AND username = ? ORDER BY id',
+      offline: db.prepare<[string, string, number, number], {id: number; stanza: string; created_at: number}>(
+        'SELECT id, stanza, created_at FROM offline_messages WHERE host = ? AND username = ? AND id > ? ORDER BY id LIMIT ?',
       ),
       deleteOffline: db.prepare('DELETE FROM offline_messages WHERE host = ? AND username = ? AND id = ?'),
     }
@@ -76,7 +89,8 @@ export class SqliteRosterStore implements RosterStore {
       throw new StoreError('store-unwritable', `cannot open the roster store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
     }
 
-    return new SqliteRosterStore(db)
+    // Errors after open (a full disk, a lock, damage) arrive as StoreErrors, as from the account store.
+    return translatingErrors(new SqliteRosterStore(db), file)
   }
 
   async getRoster(host: string, username: string): Promise<RosterItem[]> {
@@ -88,14 +102,30 @@ export class SqliteRosterStore implements RosterStore {
     return row ? toItem(row) : undefined
   }
 
-  async putItem(host: string, username: string, item: RosterItem): Promise<boolean> {
-    try {
+  async putItem(host: string, username: string, item: RosterItem, limits: RosterLimits): Promise<PutItemResult> {
+    const put = this.db.transaction((): PutItemResult => {
+      const previous = this.statements.item.get(host, username, item.contact)
+      const previousBytes = previous ? itemBytes(toItem(previous)) : 0
+      const bytes = itemBytes(item)
+      if (!previous || bytes > previousBytes) {
+        const usage = this.statements.usage.get(host, username)!
+        if (!previous && usage.items >= limits.items) return 'roster-full'
+        if ((usage.bytes ?? 0) - previousBytes + bytes > limits.bytes) return 'roster-full'
+      }
+
       this.statements.putItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
-      return true
+      return 'stored'
+    })
+    try {
+      return put.immediate()
     } catch (error) {
-      if (isForeignKeyError(error)) return false
+      if (isForeignKeyError(error)) return 'no-account'
       throw error
     }
+  }
+
+  async getContacts(host: string, username: string, subscriptions: readonly Subscription[]): Promise<string[]> {
+    return this.statements.contacts.all(host, username, JSON.stringify(subscriptions)).map((row) => row.contact)
   }
 
   async removeItem(host: string, username: string, contact: string): Promise<boolean> {
@@ -116,6 +146,10 @@ export class SqliteRosterStore implements RosterStore {
     }
   }
 
+  async hasSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean> {
+    return this.statements.hasRequest.get(host, username, contact) !== undefined
+  }
+
   async removeSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean> {
     return this.statements.removeRequest.run(host, username, contact).changes > 0
   }
@@ -133,8 +167,8 @@ export class SqliteRosterStore implements RosterStore {
     }).immediate()
   }
 
-  async getOfflineMessages(host: string, username: string): Promise<OfflineMessage[]> {
-    return this.statements.offline.all(host, username).map((row) => ({id: row.id, stanza: row.stanza, createdAt: new Date(row.created_at)}))
+  async getOfflineMessages(host: string, username: string, page: {afterId?: number; limit?: number} = {}): Promise<OfflineMessage[]> {
+    return this.statements.offline.all(host, username, page.afterId ?? 0, page.limit ?? -1).map((row) => ({id: row.id, stanza: row.stanza, createdAt: new Date(row.created_at)}))
   }
 
   async deleteOfflineMessages(host: string, username: string, ids: readonly number[]): Promise<void> {

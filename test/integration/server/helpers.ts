@@ -60,8 +60,11 @@ export async function startTestServer(
 /** A raw connection for protocol tests: write text, read until a pattern shows up. */
 export class RawClient {
   socket: net.Socket
-  received = ''
   closed = false
+  /** What arrived and was not yet consumed, in arrival order (joined on demand: a large stream is not copied per chunk). */
+  private parts: string[] = []
+  /** The full JID bound by loginRaw. */
+  jid = ''
   private waiters: Array<() => void> = []
 
   constructor(socket: net.Socket) {
@@ -69,10 +72,10 @@ export class RawClient {
     this.listen(socket)
   }
 
-  static async connect(port: number, options: {tls?: boolean; servername?: string} = {}): Promise<RawClient> {
+  static async connect(port: number, options: {tls?: boolean; servername?: string; /** Plain connections only. */ localAddress?: string} = {}): Promise<RawClient> {
     const socket = options.tls
       ? tls.connect({port, host: '127.0.0.1', rejectUnauthorized: false, servername: options.servername ?? 'localhost', ALPNProtocols: ['xmpp-client']})
-      : net.connect({port, host: '127.0.0.1'})
+      : net.connect({port, host: '127.0.0.1', localAddress: options.localAddress})
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve())
       socket.once('error', reject)
@@ -80,9 +83,18 @@ export class RawClient {
     return new RawClient(socket)
   }
 
+  get received(): string {
+    if (this.parts.length > 1) this.parts = [this.parts.join('')]
+    return this.parts[0] ?? ''
+  }
+
+  set received(text: string) {
+    this.parts = text === '' ? [] : [text]
+  }
+
   private listen(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => {
-      this.received += chunk.toString('utf8')
+      this.parts.push(chunk.toString('utf8'))
       for (const waiter of this.waiters.splice(0)) waiter()
     })
     socket.on('close', () => {
@@ -117,6 +129,40 @@ export class RawClient {
     }
   }
 
+  /**
+   * Like until, for a literal text in a large amount of data: each arrival is
+   * searched only from where the last search stopped, not from the start.
+   */
+  async untilText(marker: string, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    // Parts already searched, their total length, and the end of the last one (a marker may span two parts).
+    let searched = 0
+    let offset = 0
+    let carry = ''
+    for (;;) {
+      for (; searched < this.parts.length; searched++) {
+        const part = this.parts[searched]
+        const index = (carry + part).indexOf(marker)
+        if (index !== -1) {
+          const upto = offset - carry.length + index + marker.length
+          const all = this.received
+          this.received = all.slice(upto)
+          return all.slice(0, upto)
+        }
+
+        offset += part.length
+        carry = (carry + part).slice(-(marker.length - 1) || Number.POSITIVE_INFINITY)
+      }
+
+      if (this.closed) throw new Error(`connection closed before ${marker}; got: ${this.received.slice(0, 2000)}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${marker}; got: ${this.received.slice(0, 2000)}`)
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve)
+        setTimeout(resolve, 50)
+      })
+    }
+  }
+
   async waitClosed(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
@@ -142,3 +188,33 @@ export class RawClient {
 
 export const header = (to = 'localhost', extra = "version='1.0'") =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' ${extra}>`
+
+/** STARTTLS, then PLAIN, a bound resource and, unless `presence` is false, initial presence: a logged-in raw client. */
+export async function loginRaw(
+  t: {after(fn: () => unknown): void},
+  port: number,
+  username: string,
+  password: string,
+  options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean} = {},
+): Promise<RawClient> {
+  const client = await RawClient.connect(port, {localAddress: options.localAddress})
+  t.after(() => client.end())
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  await client.until(/<proceed[^>]*\/>/)
+  await client.startTls()
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`)
+  await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
+  client.write(options.streamHeader ?? header())
+  await client.until(/<\/stream:features>/)
+  client.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${options.resource ? `<resource>${options.resource}</resource>` : ''}</bind></iq>`)
+  const bound = await client.until(/<\/iq>/)
+  const jid = /<jid>([^<]+)<\/jid>/.exec(bound)?.[1]
+  if (!jid) throw new Error(`bind failed: ${bound}`)
+  client.jid = jid
+  if (options.presence !== false) client.write('<presence/>')
+  return client
+}
