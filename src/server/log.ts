@@ -12,12 +12,12 @@
  */
 import {closeSync, fstatSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
 
+import type {LogLevelName} from '../config/schema.js'
+
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
-/** What `loglevel` and `--log-level` accept: ejabberd's names, and `warn` for `warning`. */
-export const LOG_LEVEL_NAMES = ['error', 'warning', 'warn', 'info', 'debug'] as const
-export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number]
 
+/** The level a `loglevel` or `--log-level` name means. */
 export function logLevel(name: LogLevelName): LogLevel {
   return name === 'warning' ? 'warn' : name
 }
