@@ -57,6 +57,10 @@ export interface ServerStatus {
   listeners: ListenerStatus[]
   sessions: Record<string, number>
   connections: number
+  /** Addresses refused for their failed authentications (the latest 50). */
+  bans: Array<{address: string; failures: number; until: string}>
+  /** Accounts past their all-addresses ceiling: only addresses they logged in from may try (the latest 50). */
+  restrictedAccounts: Array<{account: string; failures: number; until: string}>
 }
 
 export type ServerEvent =
@@ -248,6 +252,8 @@ export class XmppServer implements SessionHost {
       listeners: this.listenerStatus(),
       sessions: Object.fromEntries(this.config.hosts.map((host) => [host, this.router.countByHost()[host] ?? 0])),
       connections: this.connections.size,
+      bans: this.throttle.bannedAddresses().slice(0, 50).map(({key, failures, until}) => ({address: key, failures, until: new Date(until).toISOString()})),
+      restrictedAccounts: this.throttle.restrictedAccounts().slice(0, 50).map(({key, failures, until}) => ({account: key, failures, until: new Date(until).toISOString()})),
     }
   }
 

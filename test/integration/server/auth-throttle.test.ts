@@ -119,6 +119,18 @@ describe('authentication throttling', () => {
     assert.equal(await plain(test.port, 'alice', 'correct horse', '127.0.0.2'), 'success', 'the owner\'s address still logs in')
   })
 
+  it('reports banned addresses and restricted accounts in status, with failures and until when', async (t) => {
+    const test = await server(t, {throttle: {addressFailures: 3, accountFailures: 2, windowMs: 60_000}})
+    assert.deepEqual(test.server.status().bans, [])
+    const before = Date.now()
+    for (const from of ['127.0.0.2', '127.0.0.3']) assert.equal(await plain(test.port, 'alice', 'wrong', from), 'not-authorized')
+    for (let attempt = 0; attempt < 3; attempt++) assert.equal(await plain(test.port, `user${attempt}`, 'wrong', '127.0.0.4'), 'not-authorized')
+    const {bans, restrictedAccounts} = test.server.status()
+    assert.deepEqual(bans.map(({address, failures}) => [address, failures]), [['127.0.0.4', 3]])
+    assert.deepEqual(restrictedAccounts.map(({account, failures}) => [account, failures]), [['alice@localhost', 2]])
+    for (const {until} of [...bans, ...restrictedAccounts]) assert.ok(Date.parse(until) >= before + 60_000 && Date.parse(until) <= Date.now() + 60_000, until)
+  })
+
   it('answers a throttled attempt with temporary-auth-failure, then closes the stream with policy-violation', async (t) => {
     const test = await server(t)
     for (let attempt = 0; attempt < 10; attempt++) assert.equal(await plain(test.port, 'nobody', 'wrong'), 'not-authorized')
