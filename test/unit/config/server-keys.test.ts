@@ -2,18 +2,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {ConfigProblemsError, parseConfig} from '../../../src/config/index.js'
-
-function problemsOf(text: string): Array<{location: string; message: string; hint?: string}> {
-  try {
-    parseConfig(text, '/etc/xmppctl.yml')
-  } catch (error) {
-    assert.ok(error instanceof ConfigProblemsError, `expected ConfigProblemsError, got ${error}`)
-    return error.problems
-  }
-
-  assert.fail('the configuration was accepted')
-}
+import {parseConfig} from '../../../src/config/index.js'
+import {problemsOf} from './problems.js'
 
 describe('log and authentication-limit keys', () => {
   it('have ejabberd\'s defaults', () => {
