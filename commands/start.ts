@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import {BaseCommand} from '../src/cli/base-command.js'
 import {renderError} from '../src/cli/base-command.js'
+import {LOG_LEVEL_NAMES, type LogLevelName} from '../src/config/schema.js'
 import type {ServerStatus} from '../src/server/server.js'
 
 export interface StartResult {
@@ -35,24 +36,24 @@ and 5223 (direct TLS).`
 
   static flags = {
     foreground: Flags.boolean({description: 'stay attached; log to stderr'}),
-    'log-level': Flags.string({description: 'log level', options: ['error', 'warn', 'info', 'debug'], default: 'info'}),
+    'log-level': Flags.string({description: 'what the server logs (default: loglevel in the configuration, info)', options: [...LOG_LEVEL_NAMES]}),
   }
 
   async run(): Promise<StartResult> {
     const {flags: f} = await this.parse(Start)
     const config = await this.loadConfiguration()
     const configFile = config.file
+    const level = f['log-level'] as LogLevelName | undefined
     if (!f.foreground) {
       const {startBackground} = await import('../src/server/process.js')
-      const started = await startBackground(config, {bin: path.join(this.config.root, 'bin', 'run.js'), configFile})
+      const started = await startBackground(config, {bin: path.join(this.config.root, 'bin', 'run.js'), configFile, logLevel: level})
       this.log(`started xmppctl server (pid ${started.pid}) on ${describeListeners(started.status.listeners)}; log: ${started.log}`)
       return {pid: started.pid, foreground: false, listeners: started.status.listeners, log: started.log}
     }
 
-    const {createLogger} = await import('../src/server/log.js')
-    const {runServer} = await import('../src/server/process.js')
-    const logger = createLogger(f['log-level'] as 'info')
+    const {runServer, serverLogger} = await import('../src/server/process.js')
     const daemon = process.env.XMPPCTL_DAEMON === '1' && typeof process.send === 'function'
+    const logger = serverLogger(config, {daemon, level})
     let running: Awaited<ReturnType<typeof runServer>>
     try {
       running = await runServer(config, {logger, configFile})

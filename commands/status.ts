@@ -12,7 +12,7 @@ function duration(seconds: number): string {
 }
 
 export default class Status extends BaseCommand<StatusResult> {
-  static description = `Show whether the server runs: uptime, listeners, sessions per host
+  static description = `Show whether the server runs: uptime, listeners, sessions per host, banned addresses
 
 Exits 3 when no server is running.`
 
@@ -34,6 +34,12 @@ Exits 3 when no server is running.`
     this.log(`running (pid ${status.pid}, up ${duration(status.uptime)})`)
     for (const listener of status.listeners) this.log(`  listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
     for (const [host, count] of Object.entries(status.sessions)) this.log(`  ${host}: ${count} session${count === 1 ? '' : 's'}`)
+    // An older server reports neither.
+    for (const ban of status.bans ?? []) this.log(`  banned ${ban.address}: ${ban.failures} failed logins, until ${ban.until}`)
+    for (const {account, failures, until} of status.restrictedAccounts ?? []) {
+      this.log(`  ${account}: ${failures} failed logins from all addresses; until ${until} only addresses it logged in from may try`)
+    }
+
     return status
   }
 }

@@ -15,7 +15,7 @@ _xmppctl() {
     'config init --scram-hash') words='sha1 sha256 sha512' ;;
     'dhparam check --fail-on') words='info notice warning error none' ;;
     'dhparam generate --group') words='ffdhe2048 ffdhe3072 ffdhe4096' ;;
-    'start --log-level') words='error warn info debug' ;;
+    'start --log-level') words='error warning warn info debug' ;;
     'user export --to') words='xep0227 csv' ;;
     'user import --from') words='xep0227 prosody ejabberd-sql csv' ;;
     'user import --on-conflict') words='skip overwrite fail' ;;

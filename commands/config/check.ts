@@ -1,4 +1,5 @@
 import {type Configuration, ConfigProblemsError, type HostSettings, type Settings} from '../../src/config/index.js'
+import {SERVER_WIDE_KEYS} from '../../src/config/schema.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {formatRecord, stderrColour, stdoutColour} from '../../src/cli/output.js'
 import type {Interfaces} from '@oclif/core'
@@ -33,6 +34,7 @@ Every problem is reported with file, line and column and the allowed values; exi
     const result = {...describe(config), plugins}
     this.log(stdoutColour.green(`${config.file ?? 'built-in defaults'}: valid`))
     this.log(`data_dir: ${result.dataDir}`)
+    this.log(formatRecord(SERVER_WIDE_KEYS.map((key) => [key, render(config.settings[key])])))
     for (const {method, plugin, version} of plugins) this.log(`auth_method ${method}: auth plugin ${plugin} ${version}`)
     for (const [host, settings] of Object.entries(result.hosts)) {
       this.log(`\n${stdoutColour.bold(host)}`)

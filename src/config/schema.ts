@@ -5,11 +5,14 @@
 
 export type ValueSpec =
   | {type: 'string'; nonEmpty?: boolean}
-  | {type: 'integer'; min?: number; max?: number}
+  /** `words`: words accepted instead of a number, kept as written (`infinity`). */
+  | {type: 'integer'; min?: number; max?: number; words?: readonly string[]}
   | {type: 'boolean'}
   | {type: 'enum'; values: readonly string[]}
   | {type: 'list'; of: ValueSpec; nonEmpty?: boolean; unique?: boolean}
   | {type: 'object'; keys: Record<string, KeySpec>}
+  /** An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`), or one address. */
+  | {type: 'network'}
   /** An `auth_method` value: one of AUTH_METHODS, or a method an installed auth plugin provides. */
   | {type: 'auth-method'}
 
@@ -33,6 +36,9 @@ export const UNSUPPORTED_AUTH_METHODS: Readonly<Record<string, string>> = {
 }
 /** xmppctl's own methods, or one an installed auth plugin provides (src/plugins). */
 export type AuthMethodName = (typeof AUTH_METHODS)[number] | (string & {})
+/** ejabberd's `loglevel` names, and `warn` for `warning`. */
+export const LOG_LEVEL_NAMES = ['error', 'warning', 'warn', 'info', 'debug'] as const
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number]
 export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
 export const SASL_MECHANISMS = [
   'PLAIN',
@@ -221,6 +227,28 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     perHost: true,
   },
   saslauthd_timeout: {spec: seconds, description: 'seconds to wait for saslauthd\'s answer', default: 10, perHost: true},
+  loglevel: {
+    spec: {type: 'enum', values: LOG_LEVEL_NAMES},
+    description: 'what the server logs: error, warning (or warn), info or debug; "xmppctl start --log-level" overrides it',
+    default: 'info',
+  },
+  log_rotate_size: {
+    spec: {type: 'integer', min: 0, words: ['infinity']},
+    description: 'bytes server.log may reach before it is rotated (the background server); 0 or infinity: never',
+    default: 10 * 1024 * 1024,
+  },
+  log_rotate_count: {spec: {type: 'integer', min: 0, max: 100}, description: 'rotated logs kept, server.log.1 (newest) to server.log.N', default: 1},
+  c2s_auth_ban_lifetime: {spec: seconds, description: 'seconds a failed authentication counts against its address and its account', default: 300},
+  c2s_max_auth_failures: {
+    spec: {type: 'integer', min: 1, max: 1_000_000},
+    description: 'failed authentications from one address within c2s_auth_ban_lifetime before it is refused',
+    default: 30,
+  },
+  c2s_auth_ban_exempt: {
+    spec: {type: 'list', of: {type: 'network'}, unique: true},
+    description: 'networks never refused for their address\'s failures (the per-account limits still apply)',
+    default: [],
+  },
 }
 
 /** The configuration value of a key: what validation guarantees. */
@@ -267,23 +295,36 @@ export interface Settings {
   allow_unencrypted_plain_auth: boolean
   jwt_clock_skew: number
   saslauthd_timeout: number
+  loglevel: LogLevelName
+  log_rotate_size: number | 'infinity'
+  log_rotate_count: number
+  c2s_auth_ban_lifetime: number
+  c2s_max_auth_failures: number
+  c2s_auth_ban_exempt: string[]
 }
 
 /** The keys that `host_config` may override, resolved for one host. */
-export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls' | ServerLimitKey> & {host: string}
+export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls' | (typeof SERVER_WIDE_KEYS)[number]> & {host: string}
 
-/** Limits of the whole server, not of one host. */
-export type ServerLimitKey =
-  | 'max_stanza_size'
-  | 'max_stanza_size_unauthenticated'
-  | 'c2s_auth_timeout'
-  | 'c2s_tls_handshake_timeout'
-  | 'c2s_max_connections_per_ip'
-  | 'c2s_max_unauthenticated_per_ip'
-  | 'max_user_sessions'
-  | 'max_user_offline_messages'
-  | 'max_roster_items'
-  | 'max_roster_bytes'
+/** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
+export const SERVER_WIDE_KEYS = [
+  'loglevel',
+  'log_rotate_size',
+  'log_rotate_count',
+  'c2s_auth_ban_lifetime',
+  'c2s_max_auth_failures',
+  'c2s_auth_ban_exempt',
+  'max_stanza_size',
+  'max_stanza_size_unauthenticated',
+  'c2s_auth_timeout',
+  'c2s_tls_handshake_timeout',
+  'c2s_max_connections_per_ip',
+  'c2s_max_unauthenticated_per_ip',
+  'max_user_sessions',
+  'max_user_offline_messages',
+  'max_roster_items',
+  'max_roster_bytes',
+] as const
 
 export const PER_HOST_KEYS = Object.keys(CONFIG_KEYS).filter((key) => CONFIG_KEYS[key].perHost)
 

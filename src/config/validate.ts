@@ -1,3 +1,4 @@
+import {isIP} from 'node:net'
 import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
 import {normalizeDomain} from '../jid/index.js'
@@ -42,10 +43,15 @@ function describe(spec: ValueSpec): string {
 
     case 'integer': {
       const range = [spec.min === undefined ? '' : `≥ ${spec.min}`, spec.max === undefined ? '' : `≤ ${spec.max}`].filter(Boolean)
-      return `an integer${range.length > 0 ? ` ${range.join(' and ')}` : ''}`
+      return `an integer${range.length > 0 ? ` ${range.join(' and ')}` : ''}${spec.words ? `, or ${spec.words.join(' or ')}` : ''}`
+    }
+
+    case 'network': {
+      return 'an IP network in CIDR notation, such as 10.0.0.0/8 or 2001:db8::/32'
     }
 
     case 'list': {
+      if (spec.of.type === 'network') return 'a list of IP networks in CIDR notation, such as [127.0.0.0/8, 2001:db8::/32]'
       return `a list of ${describe(spec.of).replace(/^(a|an) /, '')}s`.replace(/ss$/, 's')
     }
 
@@ -121,6 +127,7 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
     }
 
     case 'integer': {
+      if (isScalar(node) && typeof node.value === 'string' && spec.words?.includes(node.value)) return node.value
       if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
         report(walk, node, key, `${expected}, not ${shown(node)}`)
         return undefined
@@ -186,6 +193,14 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
 
     case 'object': {
       return checkMapping(walk, node, spec.keys, key, expected)
+    }
+
+    case 'network': {
+      const value = isScalar(node) ? node.value : undefined
+      const wrong = typeof value === 'string' ? networkProblem(value) : 'it is not a string'
+      if (wrong === undefined) return value
+      report(walk, node, key, `${expected}, not ${shown(node)}: ${wrong}`)
+      return undefined
     }
 
     case 'auth-method': {
@@ -290,6 +305,17 @@ function checkMapping(
   }
 
   return failed && !options.partial ? undefined : result
+}
+
+/** What is wrong with a CIDR network (`address/prefix`, or an address alone), or undefined. */
+function networkProblem(text: string): string | undefined {
+  const [address, prefix, extra] = text.split('/')
+  const family = isIP(address)
+  if (family === 0) return `${JSON.stringify(address)} is not an IPv4 or IPv6 address`
+  if (extra !== undefined) return 'it has more than one "/"'
+  const bits = family === 4 ? 32 : 128
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits)) return `the prefix length of an IPv${family} network is 0 to ${bits}`
+  return undefined
 }
 
 function shown(node: Node | null | undefined): string {

@@ -11,7 +11,10 @@ import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSess
 import type {Configuration, HostSettings} from '../config/index.js'
 import type {AnnouncedConnection} from '../sasl/mechanisms/index.js'
 import type {AnnouncedSasl} from '../sasl/scram-downgrade.js'
-import type {FailureThrottle} from './throttle.js'
+import {normalizeLocalpart} from '../jid/index.js'
+import {parsePlainMessage, stripHost} from '../sasl/mechanisms/plain.js'
+import {decodeScramText, parseClientFirst} from '../sasl/scram-messages.js'
+import {type AuthAttempt, type AuthThrottle, type Refusal} from './throttle.js'
 import type {Logger} from './log.js'
 import {NS} from './namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
@@ -64,7 +67,7 @@ export interface SessionHost {
   readonly config: Configuration
   readonly logger: Logger
   readonly limits: SessionLimits
-  readonly throttles: {ip: FailureThrottle; account: FailureThrottle}
+  readonly throttle: AuthThrottle
   authenticator(host: string): HostAuthenticator | undefined
   /** `config.forHost(host)`, kept until the configuration is reloaded. */
   hostSettings(host: string): HostSettings
@@ -112,12 +115,22 @@ function channelBindingsOf(socket: tls.TLSSocket): Partial<Record<ChannelBinding
   return bindings
 }
 
-/** Best-effort account name inside a SASL initial response, for per-account throttling only. */
-function claimedUsername(mechanism: string, data: Buffer): string | undefined {
-  const text = data.toString('utf8')
-  if (mechanism === 'PLAIN') return text.split('\0')[1]
-  if (mechanism.startsWith('SCRAM-')) return /(?:^|,)n=([^,]*)/.exec(text.replace(/^[^,]*,[^,]*,/, ''))?.[1]?.replace(/=2C/g, ',').replace(/=3D/g, '=')
-  return undefined
+/**
+ * The account a PLAIN or SCRAM message names, normalised as the mechanism
+ * will (`U5`, `ｕ５` and `u5@host` are all `u5@host`), for throttling only;
+ * undefined when it names none the mechanism could accept.
+ */
+function claimedAccount(mechanism: string, data: Buffer, host: string): string | undefined {
+  let name: string | undefined
+  try {
+    if (mechanism === 'PLAIN') {
+      const authcid = parsePlainMessage(data)?.authcid
+      name = authcid === undefined ? undefined : stripHost(authcid, host)
+    } else if (mechanism.startsWith('SCRAM-')) name = parseClientFirst(decodeScramText(data)).username
+    return name === undefined ? undefined : `${normalizeLocalpart(name)}@${host}`
+  } catch {
+    return undefined
+  }
 }
 
 let sessionCounter = 0
@@ -149,7 +162,8 @@ export class C2sSession {
   private generation = 0
   private queue: Promise<void> = Promise.resolve()
   private pending = 0
-  private sasl: {session: SaslSession; mechanism: string; account: string | undefined} | undefined
+  /** The exchange in progress; `account` is read from its first message that is not empty, null when that names none. */
+  private sasl: {session: SaslSession; mechanism: string; attempt: AuthAttempt; account?: string | null} | undefined
   /** The mechanisms and channel-binding types of the last <stream:features/>, which SCRAM signs (XEP-0474). */
   private announced: AnnouncedSasl | undefined
   /** security() of the current stream: the features and the SASL exchange that follows share one computation. */
@@ -246,7 +260,7 @@ export class C2sSession {
     if (this.phase === 'closed') return
     if (condition) {
       if (this.phase === 'header') this.sendHeader()
-      this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}${this.jid ? ` ${this.fullJid}` : ''}: stream error ${condition}${text ? ` (${text})` : ''}`)
+      this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}${this.jid ? ` ${this.fullJid}` : ''}: stream error ${condition}${text ? ` (${text})` : ''}`, `stream error ${condition}`)
       this.socket.write(streamError(condition, text))
     }
 
@@ -442,6 +456,7 @@ export class C2sSession {
     if (element.name === 'auth') return this.saslAuth(element)
     if (element.name === 'response' && this.sasl) return this.saslContinue(element)
     if (element.name === 'abort') {
+      this.sasl?.attempt.cancel()
       this.sasl = undefined
       return this.saslFailure('aborted')
     }
@@ -462,14 +477,9 @@ export class C2sSession {
     const mechanism = element.attrs.mechanism ?? ''
     const data = this.decode(element)
     if (data === undefined) return this.saslFailure('incorrect-encoding')
-    const claimed = claimedUsername(mechanism, data)
-    const account = claimed === undefined ? undefined : `${claimed.toLowerCase()}@${host}`
-    const {ip: ipThrottle, account: accountThrottle} = this.server.throttles
-    if (!ipThrottle.allowed(this.remoteAddress) || (account !== undefined && !accountThrottle.allowed(account))) {
-      this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: authentication throttled${account ? ` for ${account}` : ''}`)
-      return this.saslFailure('temporary-auth-failure', 'too many failed authentication attempts; try again later')
-    }
-
+    // The attempt takes its place in the counts before any backend is asked: attempts in flight count.
+    const attempt = this.server.throttle.begin(this.remoteAddress)
+    if (typeof attempt === 'string') return this.throttled(attempt)
     const authenticator = this.server.authenticator(host)
     const connection: AnnouncedConnection = {...this.security()}
     if (this.announced) {
@@ -477,19 +487,46 @@ export class C2sSession {
     }
 
     const session = authenticator ? await authenticator.start(mechanism, connection) : undefined
-    if (!session) return this.saslFailure('invalid-mechanism')
-    this.sasl = {session, mechanism, account}
-    return this.saslResult(await session.step(data))
+    if (!session) {
+      attempt.cancel()
+      return this.saslFailure('invalid-mechanism')
+    }
+
+    this.sasl = {session, mechanism, attempt}
+    return this.saslStep(data)
   }
 
   private async saslContinue(element: Element): Promise<void> {
     const data = this.decode(element)
     if (data === undefined) {
+      this.sasl!.attempt.fail()
       this.sasl = undefined
       return this.saslFailure('incorrect-encoding')
     }
 
-    return this.saslResult(await this.sasl!.session.step(data))
+    return this.saslStep(data)
+  }
+
+  /** One message to the mechanism; the first that names an account (an empty initial response names none) reserves its counts. */
+  private async saslStep(data: Buffer): Promise<void> {
+    const sasl = this.sasl!
+    if (sasl.account === undefined && data.length > 0) {
+      sasl.account = claimedAccount(sasl.mechanism, data, this.host!) ?? null
+      const refusal = sasl.account === null ? undefined : sasl.attempt.claim(sasl.account)
+      if (refusal) {
+        this.sasl = undefined
+        return this.throttled(refusal, sasl.account!)
+      }
+    }
+
+    return this.saslResult(await sasl.session.step(data))
+  }
+
+  /** A limit refused the attempt: say so, and end the stream so that trying again costs a new connection. */
+  private throttled(refusal: Refusal, account?: string): void {
+    this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: authentication throttled (${refusal} limit)${account ? ` for ${account}` : ''}`, 'authentication throttled')
+    this.saslFailure('temporary-auth-failure', 'too many failed authentication attempts; try again later')
+    this.close('policy-violation', 'too many failed authentication attempts')
   }
 
   private async saslResult(step: SaslStep): Promise<void> {
@@ -500,23 +537,23 @@ export class C2sSession {
     }
 
     this.sasl = undefined
-    const {ip: ipThrottle, account: accountThrottle} = this.server.throttles
+    const account = sasl.account ?? undefined
     if (step.type === 'success') {
-      ipThrottle.succeed(this.remoteAddress)
-      if (sasl.account) accountThrottle.succeed(sasl.account)
+      sasl.attempt.succeed()
       this.username = step.username
-      this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: authenticated ${step.username}@${this.host} with ${sasl.mechanism} over ${this.tlsVersion ?? 'plaintext'}`)
+      // One line per login at info, and one per account and address a minute in a burst: who logged in from where.
+      this.server.logger.info(
+        `c2s ${this.serial} ${this.remoteAddress}: authenticated ${step.username}@${this.host} with ${sasl.mechanism} over ${this.tlsVersion ?? 'plaintext'}`,
+        `authenticated ${step.username}@${this.host} from ${this.remoteAddress}`,
+      )
       this.send(x('success', NS.sasl, {}, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined))
       this.restart()
       return
     }
 
-    if (step.condition !== 'aborted') {
-      ipThrottle.fail(this.remoteAddress)
-      if (sasl.account) accountThrottle.fail(sasl.account)
-    }
-
-    this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: ${sasl.mechanism} failed: ${step.condition}${sasl.account ? ` (${sasl.account})` : ''}`)
+    if (step.condition === 'aborted') sasl.attempt.cancel()
+    else sasl.attempt.fail()
+    this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: ${sasl.mechanism} failed: ${step.condition}${account ? ` (${account})` : ''}`)
     this.saslFailure(step.condition)
     if (++this.authFailures >= this.server.limits.maxAuthFailures) this.close('policy-violation', 'too many failed authentication attempts')
   }

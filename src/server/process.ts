@@ -10,7 +10,8 @@ import path from 'node:path'
 import {type Configuration, loadConfig} from '../config/index.js'
 import {ExitCode, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
 import {CONTROL_SOCKET, LOG_FILE, PID_FILE, type ControlRequest, controlRequest, serveControl} from './control.js'
-import type {Logger} from './log.js'
+import type {LogLevelName} from '../config/schema.js'
+import {LogFile, type Logger, createLogger, logLevel} from './log.js'
 import {type ServerOptions, type ServerStatus, XmppServer} from './server.js'
 
 /** What a background child reports to the parent over IPC. */
@@ -82,6 +83,19 @@ export async function runServer(config: Configuration, options: ServerOptions & 
   return {server, status: server.status(), stopped, stop}
 }
 
+/**
+ * The server's logger at `loglevel`, or `level` (`--log-level`) when given:
+ * on stderr in the foreground; in the background (`daemon`), in
+ * data_dir/server.log, rotated by `log_rotate_size` and `log_rotate_count`.
+ */
+export function serverLogger(config: Configuration, options: {daemon: boolean; level?: LogLevelName}): Logger {
+  const level = logLevel(options.level ?? config.settings.loglevel)
+  if (!options.daemon) return createLogger(level)
+  const {log_rotate_size: size, log_rotate_count: count} = config.settings
+  const file = new LogFile(path.join(config.dataDir, LOG_FILE), {rotateSize: size === 'infinity' ? 0 : size, rotateCount: count})
+  return createLogger(level, (line) => file.write(line))
+}
+
 export interface BackgroundStart {
   pid: number
   status: ServerStatus
@@ -89,10 +103,13 @@ export interface BackgroundStart {
 }
 
 /**
- * Starts `bin/run.js start --foreground` detached, logs appended to
- * `data_dir/server.log`, and waits for it to listen (or to say why not).
+ * Starts `bin/run.js start --foreground` detached, and waits for it to
+ * listen (or to say why not). The child writes and rotates
+ * `data_dir/server.log` itself (serverLogger); its stdout and stderr are
+ * appended there too, for what Node itself prints (after a rotation, that
+ * lands in server.log.1).
  */
-export async function startBackground(config: Configuration, options: {bin: string; configFile?: string; timeoutMs?: number}): Promise<BackgroundStart> {
+export async function startBackground(config: Configuration, options: {bin: string; configFile?: string; logLevel?: LogLevelName; timeoutMs?: number}): Promise<BackgroundStart> {
   try {
     await controlRequest(config, {command: 'status'}, 3000)
     throw new XmppctlError('server-running', `a server is already running for data directory ${config.dataDir}`, {hint: 'stop it with "xmppctl stop", or use "xmppctl restart"'})
@@ -108,7 +125,7 @@ export async function startBackground(config: Configuration, options: {bin: stri
 
   const log = path.join(config.dataDir, LOG_FILE)
   const fd = openSync(log, 'a', 0o600)
-  const args = [options.bin, 'start', '--foreground', ...(options.configFile ? ['--config', options.configFile] : [])]
+  const args = [options.bin, 'start', '--foreground', ...(options.configFile ? ['--config', options.configFile] : []), ...(options.logLevel ? ['--log-level', options.logLevel] : [])]
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: {...process.env, XMPPCTL_DAEMON: '1'}})
   closeSync(fd)
   try {

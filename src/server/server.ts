@@ -23,7 +23,7 @@ import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSel
 import {DEFAULT_IM_OPTIONS, type ImOptions, ImService} from './im.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
-import {FailureThrottle} from './throttle.js'
+import {AuthThrottle, type ThrottleLimits} from './throttle.js'
 import type {Element} from './xml/element.js'
 
 export type AuthenticatorFactory = (config: Configuration, store: AccountStore) => Promise<Map<string, HostAuthenticator>>
@@ -36,8 +36,8 @@ export interface ServerOptions {
   authenticators?: AuthenticatorFactory
   /** Makes the self-signed certificate of a host without `certfiles`. */
   generateCertificate?: SelfSignedGenerator
-  /** Failed authentications allowed per IP and per account in `throttleWindowMs`. */
-  throttle?: {ipFailures?: number; accountFailures?: number; windowMs?: number}
+  /** Authentication limits over those of the configuration (c2s_max_auth_failures, c2s_auth_ban_*). */
+  throttle?: Partial<ThrottleLimits>
 }
 
 export interface ListenerStatus {
@@ -57,6 +57,10 @@ export interface ServerStatus {
   listeners: ListenerStatus[]
   sessions: Record<string, number>
   connections: number
+  /** Addresses refused for their failed authentications (the latest 50). */
+  bans: Array<{address: string; failures: number; until: string}>
+  /** Accounts past their all-addresses ceiling: only addresses they logged in from may try (the latest 50). */
+  restrictedAccounts: Array<{account: string; failures: number; until: string}>
 }
 
 export type ServerEvent =
@@ -118,7 +122,7 @@ export class XmppServer implements SessionHost {
   config: Configuration
   readonly logger: Logger
   readonly limits: SessionLimits
-  readonly throttles: {ip: FailureThrottle; account: FailureThrottle}
+  readonly throttle: AuthThrottle
   readonly router = new Router()
   private readonly options: ServerOptions
   private readonly connections = new Set<C2sSession>()
@@ -142,11 +146,12 @@ export class XmppServer implements SessionHost {
     this.logger = options.logger ?? silentLogger
     this.limits = {...DEFAULT_SESSION_LIMITS, ...limitsFromConfig(config), ...options.limits}
     this.imOptions = {...DEFAULT_IM_OPTIONS, ...imOptionsFromConfig(config), ...options.im}
-    const windowMs = options.throttle?.windowMs ?? 5 * 60_000
-    this.throttles = {
-      ip: new FailureThrottle({failures: options.throttle?.ipFailures ?? 30, windowMs}),
-      account: new FailureThrottle({failures: options.throttle?.accountFailures ?? 10, windowMs}),
-    }
+    this.throttle = new AuthThrottle(this.throttleLimits(config))
+  }
+
+  private throttleLimits({settings}: Configuration): Partial<ThrottleLimits> {
+    const configured = {addressFailures: settings.c2s_max_auth_failures, windowMs: settings.c2s_auth_ban_lifetime * 1000, exempt: settings.c2s_auth_ban_exempt}
+    return {...configured, ...this.options.throttle}
   }
 
   // ---- lifecycle ----------------------------------------------------------
@@ -324,6 +329,8 @@ export class XmppServer implements SessionHost {
       listeners: this.listenerStatus(),
       sessions: Object.fromEntries(this.config.hosts.map((host) => [host, this.router.countByHost()[host] ?? 0])),
       connections: this.connections.size,
+      bans: this.throttle.bannedAddresses().slice(0, 50).map(({key, failures, until}) => ({address: key, failures, until: new Date(until).toISOString()})),
+      restrictedAccounts: this.throttle.restrictedAccounts().slice(0, 50).map(({key, failures, until}) => ({account: key, failures, until: new Date(until).toISOString()})),
     }
   }
 
@@ -349,6 +356,7 @@ export class XmppServer implements SessionHost {
     this.config = config
     Object.assign(this.limits, limitsFromConfig(config), this.options.limits)
     Object.assign(this.imOptions, imOptionsFromConfig(config), this.options.im)
+    this.throttle.configure(this.throttleLimits(config))
     this.hostSettingsCache.clear()
     for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
     for (const authenticator of old.values()) await authenticator.close().catch(() => {})
@@ -387,6 +395,7 @@ export class XmppServer implements SessionHost {
       while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
       for (const session of this.connections) session.socket.destroy()
       await this.shutdownResources()
+      this.logger.flush?.()
       this.logger.info('stopped')
     })()
     return this.stopping
@@ -435,7 +444,7 @@ export class XmppServer implements SessionHost {
     }
 
     const replaced = this.router.bind(session)
-    this.logger.info(`c2s ${session.serial} ${session.remoteAddress}: bound ${session.fullJid}`)
+    this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: bound ${session.fullJid}`)
     if (replaced) replaced.close('conflict', 'replaced by a new connection with the same resource')
     return true
   }

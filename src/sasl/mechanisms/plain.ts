@@ -89,7 +89,7 @@ class PlainSession implements SaslSession {
 }
 
 /** Some clients send `user@host` as authcid; accept it for this host only. */
-function stripHost(authcid: string, host: string): string {
+export function stripHost(authcid: string, host: string): string {
   const at = authcid.lastIndexOf('@')
   if (at === -1) return authcid
   return authcid.slice(at + 1).toLowerCase() === host ? authcid.slice(0, at) : authcid

@@ -3,21 +3,11 @@ import {truncateSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {ConfigProblemsError, loadConfig, parseConfig} from '../../../src/config/index.js'
+import {loadConfig, parseConfig} from '../../../src/config/index.js'
 import {didYouMean} from '../../../src/config/validate.js'
 import {UnknownHostError} from '../../../src/errors.js'
 import {tempDir, writeConfig} from '../../helpers.js'
-
-function problemsOf(text: string): Array<{location: string; message: string; hint?: string}> {
-  try {
-    parseConfig(text, '/etc/xmppctl.yml')
-  } catch (error) {
-    assert.ok(error instanceof ConfigProblemsError, `expected ConfigProblemsError, got ${error}`)
-    return error.problems
-  }
-
-  assert.fail('the configuration was accepted')
-}
+import {problemsOf} from './problems.js'
 
 describe('configuration', () => {
   it('uses the built-in defaults when no file is named and ./xmppctl.yml is absent', (t) => {
