@@ -9,7 +9,7 @@ import {findMechanism} from '../sasl/mechanisms/index.js'
 import type {MechanismContext} from '../sasl/mechanisms/index.js'
 import {randomLocalpart} from './backends/anonymous.js'
 import type {AuthChain, ChainOutcome} from './chain.js'
-import {type BackendOffer, type MechanismDecision, channelBindingTypes, decideMechanisms, offerMechanisms} from './offer.js'
+import {type BackendOffer, type MechanismDecision, acceptedChannelBindingTypes, channelBindingTypes, decideMechanisms, offerMechanisms} from './offer.js'
 import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession} from './types.js'
 
 export interface HostAuthOptions {
@@ -85,7 +85,7 @@ export class HostAuth implements HostAuthenticator {
       },
       connection,
       // Read only when the client binds: the server computes the data on first use.
-      channelBindings: channelBindingTypes(connection).map((type) => ({
+      channelBindings: acceptedChannelBindingTypes(connection).map((type) => ({
         type,
         get data() {
           return connection.channelBindings[type]!

@@ -46,6 +46,19 @@ export function channelBindingTypes(connection: ConnectionSecurity): ChannelBind
   return types
 }
 
+/**
+ * The types a client may bind with: those announced, and `tls-unique` on
+ * TLS 1.3 where the connection provides it (allow_tls_unique_on_tls13).
+ * slixmpp 1.8.3 (Debian's poezio) binds that way over TLS 1.3, as ejabberd
+ * accepts; it is never announced, so clients that do RFC 9266 keep using
+ * tls-exporter and XEP-0474's h= covers only what was announced.
+ */
+export function acceptedChannelBindingTypes(connection: ConnectionSecurity): ChannelBindingType[] {
+  const types = channelBindingTypes(connection)
+  if (connection.encrypted && connection.tlsVersion === 'TLSv1.3' && Object.hasOwn(connection.channelBindings, 'tls-unique')) types.push('tls-unique')
+  return types
+}
+
 /** Every candidate mechanism, in offer order, with whether it is offered and why. */
 export function decideMechanisms(backends: readonly BackendOffer[], connection: ConnectionSecurity, settings: OfferSettings): MechanismDecision[] {
   const disabled = new Set(settings.disable_sasl_mechanisms)

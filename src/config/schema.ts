@@ -214,6 +214,12 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: false,
     perHost: true,
   },
+  allow_tls_unique_on_tls13: {
+    spec: {type: 'boolean'},
+    description: 'accept (never announce) SCRAM -PLUS binding with tls-unique over TLS 1.3, as ejabberd does, for clients such as slixmpp 1.8.3 (poezio)',
+    default: true,
+    perHost: true,
+  },
   allow_unencrypted_plain_auth: {
     spec: {type: 'boolean'},
     description: 'offer PLAIN on connections without TLS (the password then crosses the network in clear)',
@@ -292,6 +298,7 @@ export interface Settings {
   max_roster_items: number
   max_roster_bytes: number
   disable_sasl_scram_downgrade_protection: boolean
+  allow_tls_unique_on_tls13: boolean
   allow_unencrypted_plain_auth: boolean
   jwt_clock_skew: number
   saslauthd_timeout: number

@@ -94,7 +94,7 @@ const STREAM_HEADER_PREFIX = "<?xml version='1.0'?><stream:stream xmlns='jabber:
  * a client that chooses a -PLUS mechanism needs the data, and every stream
  * after STARTTLS asks which types exist.
  */
-function channelBindingsOf(socket: tls.TLSSocket): Partial<Record<ChannelBindingType, Buffer>> {
+function channelBindingsOf(socket: tls.TLSSocket, tlsUniqueOnTls13: boolean): Partial<Record<ChannelBindingType, Buffer>> {
   const bindings: Partial<Record<ChannelBindingType, Buffer>> = {}
   const lazily = (type: ChannelBindingType, compute: () => Buffer) => {
     let data: Buffer | undefined
@@ -105,6 +105,9 @@ function channelBindingsOf(socket: tls.TLSSocket): Partial<Record<ChannelBinding
   if (version === 'TLSv1.3') {
     // RFC 9266: tls-exporter, label "EXPORTER-Channel-Binding", empty context.
     lazily('tls-exporter', () => socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)))
+    // Not announced, only accepted (src/auth/offer.ts): the first Finished of
+    // the handshake, as ejabberd and OpenSSL-based clients (Python's ssl) take it.
+    if (tlsUniqueOnTls13) lazily('tls-unique', () => (socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished()) ?? Buffer.alloc(0))
   } else if (version === 'TLSv1.2') {
     // RFC 5929 §3.1: the first Finished of the latest handshake: the client's
     // on a full handshake, ours on a resumed one.
@@ -206,7 +209,7 @@ export class C2sSession {
     this.streamSecurity = {
       encrypted: this.encrypted,
       ...(this.tlsVersion ? {tlsVersion: this.tlsVersion} : {}),
-      channelBindings: socket instanceof tls.TLSSocket && this.encrypted ? channelBindingsOf(socket) : {},
+      channelBindings: socket instanceof tls.TLSSocket && this.encrypted ? channelBindingsOf(socket, this.host !== undefined && this.server.hostSettings(this.host).allow_tls_unique_on_tls13) : {},
       remoteAddress: this.remoteAddress,
     }
     return this.streamSecurity
@@ -290,6 +293,9 @@ export class C2sSession {
   private cleanup(): void {
     if (this.cleanedUp) return
     this.cleanedUp = true
+    // An exchange cut off before its verdict taught the client nothing: its place in the throttle's counts is given back.
+    this.sasl?.attempt.cancel()
+    this.sasl = undefined
     clearTimeout(this.deadline)
     this.server.closed(this)
   }

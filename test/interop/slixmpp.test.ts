@@ -100,4 +100,22 @@ describe('slixmpp against the server', {skip: slixmppAvailable ? false : 'python
     assert.ok(message, 'slixmpp received the message')
     assert.equal(message.body, 'prefixed')
   })
+
+  it('logs in at the first try over TLS 1.3 when left to choose its mechanism (Debian poezio\'s first login), binding with tls-unique', async (t) => {
+    const server = await startTestServer(t)
+    await server.addUser('alice@localhost', 'alice pw')
+    const events = await runSlixmpp({jid: 'alice@localhost', password: 'alice pw', port: server.starttlsPort})
+    const session = events.find((event) => event.event === 'session')
+    assert.ok(session, JSON.stringify(events))
+    assert.equal(session.tls, 'TLSv1.3')
+    assert.match(String(session.mechanism), /^SCRAM-SHA-(1|256|512)-PLUS$/)
+    assert.ok(!events.some((event) => event.event === 'failed_auth'), JSON.stringify(events))
+  })
+
+  it('fails that login when allow_tls_unique_on_tls13 is off, as RFC 9266 alone would have it', async (t) => {
+    const server = await startTestServer(t, {settings: {allow_tls_unique_on_tls13: false}})
+    await server.addUser('alice@localhost', 'alice pw')
+    const events = await runSlixmpp({jid: 'alice@localhost', password: 'alice pw', port: server.starttlsPort, timeout: 10})
+    assert.ok(!events.some((event) => event.event === 'session'), JSON.stringify(events))
+  })
 })

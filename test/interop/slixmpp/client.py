@@ -17,7 +17,7 @@ def emit(**fields):
 
 class Client(slixmpp.ClientXMPP):
     def __init__(self):
-        super().__init__(args["jid"], args["password"], sasl_mech=args["mechanism"])
+        super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
