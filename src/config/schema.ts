@@ -3,6 +3,8 @@
  * Key names follow ejabberd's where one exists (DESIGN.md "Configuration").
  */
 
+import {DEFAULT_MODULES, MODULES, type ModuleName} from './modules.js'
+
 export type ValueSpec =
   | {type: 'string'; nonEmpty?: boolean}
   /** `words`: words accepted instead of a number, kept as written (`infinity`). */
@@ -170,6 +172,14 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     perHost: true,
   },
   c2s_require_encryption: {spec: {type: 'boolean'}, description: 'refuse clients before TLS', default: true, perHost: true},
+  modules: {
+    spec: {
+      type: 'object',
+      keys: Object.fromEntries(Object.entries(MODULES).map(([name, module]) => [name, {spec: {type: 'object', keys: module.options}, description: module.description}])),
+    },
+    description: 'server modules and their options, as in ejabberd; without this key, the full IM set (every module but mod_version)',
+    default: DEFAULT_MODULES,
+  },
   max_stanza_size: {
     spec: {type: 'integer', min: 10_000, max: 16 * 1024 * 1024},
     description: 'bytes of one stanza from an authenticated client; a larger one ends its stream (policy-violation)',
@@ -287,6 +297,7 @@ export interface Settings {
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
   disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
   c2s_require_encryption: boolean
+  modules: Partial<Record<ModuleName, Record<string, unknown>>>
   max_stanza_size: number
   max_stanza_size_unauthenticated: number
   c2s_auth_timeout: number
@@ -321,6 +332,7 @@ export const SERVER_WIDE_KEYS = [
   'c2s_auth_ban_lifetime',
   'c2s_max_auth_failures',
   'c2s_auth_ban_exempt',
+  'modules',
   'max_stanza_size',
   'max_stanza_size_unauthenticated',
   'c2s_auth_timeout',

@@ -37,3 +37,14 @@ export function bareJid(jid: Pick<Jid, 'local' | 'domain'>): string {
 export function fullJid(jid: Jid): string {
   return jid.resource === '' ? bareJid(jid) : `${bareJid(jid)}/${jid.resource}`
 }
+
+/** A local account, by host and normalised localpart. */
+export interface Account {
+  host: string
+  username: string
+  bare: string
+}
+
+export function accountOf(jid: Pick<Jid, 'local' | 'domain'>): Account {
+  return {host: jid.domain, username: jid.local, bare: bareJid(jid)}
+}

@@ -15,4 +15,6 @@ export const NS = {
   ping: 'urn:xmpp:ping',
   version: 'jabber:iq:version',
   delay: 'urn:xmpp:delay',
+  time: 'urn:xmpp:time',
+  last: 'jabber:iq:last',
 } as const

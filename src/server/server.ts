@@ -20,7 +20,8 @@ import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
-import {DEFAULT_IM_OPTIONS, type ImOptions, ImService} from './im.js'
+import {ServerCore} from './core.js'
+import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
 import {AuthThrottle, type ThrottleLimits} from './throttle.js'
@@ -31,7 +32,8 @@ export type AuthenticatorFactory = (config: Configuration, store: AccountStore) 
 export interface ServerOptions {
   logger?: Logger
   limits?: Partial<SessionLimits>
-  im?: Partial<ImOptions>
+  /** Module limits, over what the configuration sets (max_roster_items, max_user_offline_messages, …). */
+  moduleLimits?: Partial<ModuleLimits>
   /** Builds one authenticator per host; defaults to src/auth. */
   authenticators?: AuthenticatorFactory
   /** Makes the self-signed certificate of a host without `certfiles`. */
@@ -102,9 +104,9 @@ function limitsFromConfig(config: Configuration): Partial<SessionLimits> {
   }
 }
 
-function imOptionsFromConfig(config: Configuration): Partial<ImOptions> {
+function moduleLimitsFromConfig(config: Configuration): ModuleLimits {
   const settings = config.settings
-  return {offlineLimit: settings.max_user_offline_messages, rosterLimits: {items: settings.max_roster_items, bytes: settings.max_roster_bytes}}
+  return {offlineMessages: settings.max_user_offline_messages, roster: {items: settings.max_roster_items, bytes: settings.max_roster_bytes}}
 }
 
 /** One address's connections: IPv4-mapped IPv6 addresses count as their IPv4 address. */
@@ -128,7 +130,7 @@ export class XmppServer implements SessionHost {
   private readonly connections = new Set<C2sSession>()
   private readonly addresses = new Map<string, AddressUsage>()
   private readonly boundAddresses = new WeakMap<C2sSession, AddressUsage>()
-  private readonly imOptions: ImOptions
+  private moduleLimits: ModuleLimits
   private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
@@ -136,7 +138,7 @@ export class XmppServer implements SessionHost {
   private certificates = new Map<string, HostCertificate>()
   private accounts: AccountStore | undefined
   private rosters: RosterStore | undefined
-  private im: ImService | undefined
+  private core: ServerCore | undefined
   private startedAt = 0
   private stopping: Promise<void> | undefined
 
@@ -145,7 +147,7 @@ export class XmppServer implements SessionHost {
     this.options = options
     this.logger = options.logger ?? silentLogger
     this.limits = {...DEFAULT_SESSION_LIMITS, ...limitsFromConfig(config), ...options.limits}
-    this.imOptions = {...DEFAULT_IM_OPTIONS, ...imOptionsFromConfig(config), ...options.im}
+    this.moduleLimits = {...moduleLimitsFromConfig(config), ...options.moduleLimits}
     this.throttle = new AuthThrottle(this.throttleLimits(config))
   }
 
@@ -163,15 +165,20 @@ export class XmppServer implements SessionHost {
       this.rosters = SqliteRosterStore.open(this.config.dataDir)
       await this.loadTls(this.config)
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
-      this.im = new ImService({
-        hosts: () => this.config.hosts,
-        router: this.router,
-        accounts: this.accounts,
-        rosters: this.rosters,
-        logger: this.logger,
-        options: this.imOptions,
-        softwareVersion: SOFTWARE_VERSION,
-      })
+      // Modules are fixed at start: a reload changes their limits, not which modules run.
+      const modules = enabledModules(this.config.settings.modules, () => this.moduleLimits)
+      this.core = new ServerCore(
+        {
+          hosts: () => this.config.hosts,
+          router: this.router,
+          accounts: this.accounts,
+          rosters: this.rosters,
+          logger: this.logger,
+          softwareVersion: SOFTWARE_VERSION,
+          startedAt: () => this.startedAt,
+        },
+        modules,
+      )
       for (const listener of this.config.settings.listen) await this.listen(listener)
     } catch (error) {
       await this.shutdownResources()
@@ -355,7 +362,7 @@ export class XmppServer implements SessionHost {
     this.authenticators = authenticators
     this.config = config
     Object.assign(this.limits, limitsFromConfig(config), this.options.limits)
-    Object.assign(this.imOptions, imOptionsFromConfig(config), this.options.im)
+    this.moduleLimits = {...moduleLimitsFromConfig(config), ...this.options.moduleLimits}
     this.throttle.configure(this.throttleLimits(config))
     this.hostSettingsCache.clear()
     for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
@@ -450,7 +457,7 @@ export class XmppServer implements SessionHost {
   }
 
   async stanza(session: C2sSession, stanza: Element): Promise<void> {
-    await this.im!.handle(session, stanza)
+    await this.core!.handle(session, stanza)
   }
 
   closed(session: C2sSession): void {
@@ -464,7 +471,7 @@ export class XmppServer implements SessionHost {
 
     this.router.unbind(session)
     if (session.available) {
-      this.im?.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))
+      this.core?.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))
     }
 
     this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: closed`)

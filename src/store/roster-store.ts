@@ -57,5 +57,9 @@ export interface RosterStore {
   /** Deletes the given messages (after delivery). */
   deleteOfflineMessages(host: string, username: string, ids: readonly number[]): Promise<void>
   countOfflineMessages(host: string, username: string): Promise<number>
+
+  /** When the account was last available, and the status it left with (XEP-0012). */
+  getLastActivity(host: string, username: string): Promise<{at: Date; status: string} | undefined>
+  setLastActivity(host: string, username: string, at: Date, status: string): Promise<void>
   close(): Promise<void>
 }

@@ -74,6 +74,8 @@ export class SqliteRosterStore implements RosterStore {
       offline: db.prepare<[string, string, number, number], {id: number; stanza: string; created_at: number}>(
         'SELECT id, stanza, created_at FROM offline_messages WHERE host = ? AND username = ? AND id > ? ORDER BY id LIMIT ?',
       ),
+      lastActivity: db.prepare<[string, string], {at: number; status: string}>('SELECT at, status FROM last_activity WHERE host = ? AND username = ?'),
+      setLastActivity: db.prepare('INSERT OR REPLACE INTO last_activity (host, username, at, status) VALUES (?, ?, ?, ?)'),
       deleteOffline: db.prepare('DELETE FROM offline_messages WHERE host = ? AND username = ? AND id = ?'),
     }
   }
@@ -179,6 +181,19 @@ export class SqliteRosterStore implements RosterStore {
 
   async countOfflineMessages(host: string, username: string): Promise<number> {
     return this.statements.countOffline.get(host, username)!.n
+  }
+
+  async getLastActivity(host: string, username: string): Promise<{at: Date; status: string} | undefined> {
+    const row = this.statements.lastActivity.get(host, username)
+    return row ? {at: new Date(row.at), status: row.status} : undefined
+  }
+
+  async setLastActivity(host: string, username: string, at: Date, status: string): Promise<void> {
+    try {
+      this.statements.setLastActivity.run(host, username, at.getTime(), status)
+    } catch (error) {
+      if (!isForeignKeyError(error)) throw error
+    }
   }
 
   async close(): Promise<void> {

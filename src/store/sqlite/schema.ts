@@ -65,6 +65,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX offline_messages_owner ON offline_messages (host, username, id);
   `,
+  // 3: when each account was last available, and its last status (XEP-0012).
+  `
+  CREATE TABLE last_activity (
+    host     TEXT    NOT NULL,
+    username TEXT    NOT NULL,
+    at       INTEGER NOT NULL,
+    status   TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (host, username),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

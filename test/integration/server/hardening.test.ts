@@ -160,7 +160,7 @@ describe('one user cannot disconnect another', () => {
 
 describe('one user cannot stall the server through the roster', () => {
   it('holds subscription requests to the roster limit, with resource-constraint beyond', async (t) => {
-    const test = await startTestServer(t, {server: {im: {rosterLimits: {items: 5, bytes: 1_000_000}}}})
+    const test = await startTestServer(t, {server: {moduleLimits: {roster: {items: 5, bytes: 1_000_000}}}})
     await test.addUser('alice@localhost', 'alice pw')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
     for (let index = 0; index < 6; index++) alice.write(`<presence type='subscribe' to='c${index}@localhost' id='s${index}'/>`)
@@ -175,7 +175,7 @@ describe('one user cannot stall the server through the roster', () => {
   })
 
   it('counts bytes on roster sets: many large groups are refused with resource-constraint', async (t) => {
-    const test = await startTestServer(t, {server: {im: {rosterLimits: {items: 100, bytes: 20_000}}}})
+    const test = await startTestServer(t, {server: {moduleLimits: {roster: {items: 100, bytes: 20_000}}}})
     await test.addUser('alice@localhost', 'alice pw')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
     const groups = Array.from({length: 30}, (_, index) => `<group>${index}${'g'.repeat(1000)}</group>`).join('')

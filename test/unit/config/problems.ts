@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {ConfigProblemsError, parseConfig} from '../../../src/config/index.js'
 
 /** The problems parseConfig reports for `text` as /etc/xmppctl.yml; fails the test when it accepts the text. */
-export function problemsOf(text: string): Array<{location: string; message: string; hint?: string}> {
+export function problemsOf(text: string): Array<{location: string; key?: string; message: string; hint?: string}> {
   try {
     parseConfig(text, '/etc/xmppctl.yml')
   } catch (error) {

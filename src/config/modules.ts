@@ -1,0 +1,66 @@
+/**
+ * The server modules the `modules` key can enable, with their options, in
+ * ejabberd's shape (`modules: {mod_roster: {}, mod_version: {show_os: false}}`).
+ * Only names and option specs live here, so that configuration validation
+ * does not load the server; src/server/modules maps each name to its code.
+ */
+import type {KeySpec} from './schema.js'
+
+/** XEP-0157 §3's fields. */
+const SERVER_INFO_FIELDS = [
+  'abuse-addresses',
+  'admin-addresses',
+  'feedback-addresses',
+  'sales-addresses',
+  'security-addresses',
+  'status-addresses',
+  'support-addresses',
+] as const
+
+export interface ModuleSpec {
+  description: string
+  options: Record<string, KeySpec>
+}
+
+export const MODULES = {
+  mod_roster: {description: 'rosters and presence subscriptions (RFC 6121 §2, §3)', options: {}},
+  mod_offline: {description: 'messages stored while an account is offline, delivered at its next login (RFC 6121 §8.5.2)', options: {}},
+  mod_disco: {
+    description: 'service discovery (XEP-0030) of the server and of accounts',
+    options: {
+      server_info: {
+        spec: {
+          type: 'list',
+          of: {
+            type: 'object',
+            keys: {
+              name: {spec: {type: 'enum', values: SERVER_INFO_FIELDS}, description: 'the XEP-0157 field', required: true},
+              urls: {spec: {type: 'list', of: {type: 'string', nonEmpty: true}, nonEmpty: true}, description: 'mailto:, xmpp: or https: addresses', required: true},
+            },
+          },
+        },
+        description: 'contact addresses (XEP-0157), as ejabberd: [{name: abuse-addresses, urls: ["mailto:abuse@example.org"]}]',
+        default: [],
+      },
+    },
+  },
+  mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
+  mod_time: {description: 'entity time (XEP-0202)', options: {}},
+  mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
+  mod_version: {
+    description: 'software version (XEP-0092); off by default, since it helps attackers choose exploits',
+    options: {show_os: {spec: {type: 'boolean'}, description: 'include the operating system', default: false}},
+  },
+} as const satisfies Record<string, ModuleSpec>
+
+export type ModuleName = keyof typeof MODULES
+
+/** What `modules` holds when the configuration has no such key: the full IM set, without mod_version. */
+export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>>> = {
+  mod_roster: {},
+  mod_offline: {},
+  mod_disco: {server_info: []},
+  mod_ping: {},
+  mod_time: {},
+  mod_last: {},
+}

@@ -1,0 +1,312 @@
+/**
+ * The IM core (RFC 6121): routes messages, presence and iq between local
+ * sessions, broadcasts presence, answers probes, and hands each protocol
+ * area to the module that serves it (src/server/modules). What no one can
+ * take gets the RFC 6120 §8.3 error it should get, never silence.
+ */
+import {StoreError} from '../errors.js'
+import type {AccountStore} from '../store/account-store.js'
+import type {RosterStore} from '../store/roster-store.js'
+import type {C2sSession} from './c2s.js'
+import {type Account, type Jid, accountOf, bareJid, parseJid} from './jid.js'
+import type {Logger} from './log.js'
+import type {IqHandler, ModuleContext, ServerModule} from './modules/types.js'
+import {NS} from './namespaces.js'
+import type {Router} from './router.js'
+import {errorReply, iqResult} from './stanza.js'
+import {type Element, x} from './xml/element.js'
+
+const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
+
+export interface CoreContext {
+  hosts(): readonly string[]
+  router: Router
+  accounts: AccountStore
+  rosters: RosterStore
+  logger: Logger
+  softwareVersion: string
+  startedAt: () => number
+}
+
+function sessionAccount(session: C2sSession): Account {
+  return {host: session.host!, username: session.username!, bare: session.bareJid}
+}
+
+export class ServerCore {
+  readonly modules: readonly ServerModule[]
+  private readonly context: CoreContext
+  private readonly iqHandlers = new Map<string, IqHandler[]>()
+
+  constructor(context: CoreContext, factories: ReadonlyArray<(moduleContext: ModuleContext) => ServerModule>) {
+    this.context = context
+    const moduleContext: ModuleContext = {
+      router: context.router,
+      accounts: context.accounts,
+      rosters: context.rosters,
+      logger: context.logger,
+      softwareVersion: context.softwareVersion,
+      startedAt: context.startedAt,
+      hosts: context.hosts,
+      isLocalHost: (domain) => this.isLocalHost(domain),
+      features: (of) => this.features(of),
+      presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
+      deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),
+      sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
+    }
+    this.modules = factories.map((create) => create(moduleContext))
+    for (const module of this.modules) {
+      for (const handler of module.iq ?? []) {
+        for (const type of handler.types) {
+          const key = `${type} ${handler.ns} ${handler.name}`
+          this.iqHandlers.set(key, [...(this.iqHandlers.get(key) ?? []), handler])
+        }
+      }
+    }
+  }
+
+  private isLocalHost(domain: string): boolean {
+    return this.context.hosts().includes(domain)
+  }
+
+  private features(of: 'server' | 'account'): string[] {
+    const features = new Set<string>()
+    for (const module of this.modules) for (const feature of (of === 'server' ? module.features : module.accountFeatures) ?? []) features.add(feature)
+    return [...features].sort()
+  }
+
+  private async presenceAllowed(account: Account, contact: string): Promise<boolean> {
+    for (const module of this.modules) if (await module.presenceAllowed?.(account, contact)) return true
+    return false
+  }
+
+  async handle(session: C2sSession, stanza: Element): Promise<void> {
+    let to: Jid | undefined
+    if (stanza.attrs.to !== undefined) {
+      to = parseJid(stanza.attrs.to)
+      if (!to) {
+        if (stanza.attrs.type !== 'error') session.send(errorReply(stanza, 'jid-malformed', session.host))
+        return
+      }
+    }
+
+    try {
+      if (stanza.name === 'iq') return await this.iq(session, stanza, to)
+      if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
+      return await this.presence(session, stanza, to)
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      // A store that cannot write now (full disk, lock, damage) fails this
+      // stanza, not the sender's stream (RFC 6120 §8.3.3.18, §8.3.3.11).
+      this.context.logger.error(`store error handling <${stanza.name}/> from ${session.fullJid}: ${error.message}`)
+      if (stanza.attrs.type !== 'error' && stanza.attrs.type !== 'result') {
+        const condition = error.code === 'store-corrupt' ? 'internal-server-error' : 'resource-constraint'
+        session.send(errorReply(stanza, condition, session.host, 'the server cannot store this now; try again later'))
+      }
+    }
+  }
+
+  // ---- iq ----------------------------------------------------------------
+
+  private async iq(session: C2sSession, stanza: Element, to: Jid | undefined): Promise<void> {
+    const {type, id} = stanza.attrs
+    if (id === undefined || !['get', 'set', 'result', 'error'].includes(type ?? '')) {
+      if (type !== 'error') session.send(errorReply(stanza, 'bad-request', session.host))
+      return
+    }
+
+    const request = type === 'get' || type === 'set'
+    if (request && stanza.elements().length !== 1) return session.send(errorReply(stanza, 'bad-request', session.host))
+    const own = to === undefined || (to.resource === '' && to.local === session.username && to.domain === session.host)
+    const toServer = to !== undefined && to.local === '' && to.resource === '' && this.isLocalHost(to.domain)
+    const toAccount = to !== undefined && to.local !== '' && to.resource === '' && this.isLocalHost(to.domain)
+    if (own || toServer || (request && toAccount)) {
+      if (!request) return
+      const query = stanza.elements()[0]
+      // RFC 3921 session establishment, which RFC 6121 keeps as a no-op for older clients.
+      if (query.ns === NS.session && query.name === 'session') return session.send(iqResult(stanza, own ? undefined : to!.domain))
+      const target: 'server' | 'own' | 'account' = toServer ? 'server' : own ? 'own' : 'account'
+      const handler = this.iqHandlers.get(`${type} ${query.ns} ${query.name}`)?.find((candidate) => candidate.to.includes(target) || (target === 'own' && candidate.to.includes('account')))
+      const domain = to?.domain ?? session.host!
+      if (handler) {
+        await handler.handle({session, stanza, query, own, domain, account: toServer ? undefined : own ? sessionAccount(session) : accountOf(to!)})
+        return
+      }
+
+      // RFC 6120 §8.3.3.19 (own account, server), §10.5.4 (another's bare JID).
+      return session.send(errorReply(stanza, 'service-unavailable', own ? session.bareJid : to!.local === '' ? domain : bareJid(to!)))
+    }
+
+    // To a full JID: a local session, or (RFC 6120 §10.5.3.2) service-unavailable.
+    if (this.isLocalHost(to!.domain) && to!.resource !== '' && to!.local !== '') {
+      const target = this.context.router.get(bareJid(to!), to!.resource)
+      if (target) return target.send(stanza)
+    }
+
+    if (!request) return
+    if (!this.isLocalHost(to!.domain)) return session.send(errorReply(stanza, 'remote-server-not-found'))
+    session.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  // ---- presence (RFC 6121 §3, §4) ----------------------------------------
+
+  private async presence(session: C2sSession, stanza: Element, to: Jid | undefined): Promise<void> {
+    const type = stanza.attrs.type
+    if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
+      if (!to) return
+      // A request to an address this server cannot reach is bounced, not left pending; cancellations still tidy the roster.
+      const unreachable = !this.isLocalHost(to.domain) || to.local === ''
+      if (unreachable && (type === 'subscribe' || type === 'subscribed')) return this.undeliverablePresence(session, stanza, to)
+      for (const module of this.modules) await module.outboundSubscription?.(session, stanza, {...to, resource: ''})
+      return
+    }
+
+    if (type === 'probe') {
+      if (to) await this.probe(session, to)
+      return
+    }
+
+    if (type !== undefined && type !== 'unavailable' && type !== 'error') return session.send(errorReply(stanza, 'bad-request'))
+    if (to) return this.directed(session, stanza, to)
+    if (type === 'error') return
+    if (type === 'unavailable') {
+      if (!session.available) return
+      session.available = false
+      session.presence = undefined
+      await this.broadcast(session, stanza)
+      for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), stanza)
+      return
+    }
+
+    const priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10)
+    session.priority = Number.isInteger(priority) && priority >= -128 && priority <= 127 ? priority : 0
+    const initial = !session.available
+    session.available = true
+    session.presence = stanza
+    await this.broadcast(session, stanza)
+    if (!initial) return
+    const account = sessionAccount(session)
+    for (const other of this.context.router.available(account.bare)) if (other !== session) this.sendPresenceOf(other, session)
+    for (const module of this.modules) await module.initialPresence?.(session, account)
+  }
+
+  /**
+   * Presence to a domain this server does not serve, or to a service that
+   * does not exist (a room before group chat): an error at once, so a
+   * client waiting on a join does not wait forever (RFC 6120 §8.3.3.16, §8.3.3.19).
+   */
+  private undeliverablePresence(session: C2sSession, stanza: Element, to: Jid): void {
+    if (stanza.attrs.type === 'error' || stanza.attrs.type === 'unavailable') return
+    session.send(errorReply(stanza, this.isLocalHost(to.domain) ? 'service-unavailable' : 'remote-server-not-found'))
+  }
+
+  private directed(session: C2sSession, stanza: Element, to: Jid): void {
+    if (!this.isLocalHost(to.domain) || to.local === '') return this.undeliverablePresence(session, stanza, to)
+    const bare = bareJid(to)
+    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((s) => s !== undefined)
+    for (const target of targets) target.send(stanza)
+  }
+
+  /**
+   * A probe from the user (RFC 6121 §4.3.2): the contact's presence when the
+   * contact lets the user see it (unavailable if no resource is available),
+   * otherwise `unsubscribed`, the same for an account that does not exist.
+   */
+  private async probe(session: C2sSession, to: Jid): Promise<void> {
+    if (!this.isLocalHost(to.domain) || to.local === '') return
+    const contact = accountOf(to)
+    const asker = session.bareJid
+    const allowed = contact.bare === asker || (await this.presenceAllowed(contact, asker))
+    if (!allowed) {
+      session.send(x('presence', NS.client, {type: 'unsubscribed', from: contact.bare, to: session.fullJid}))
+      return
+    }
+
+    const available = this.context.router.available(contact.bare)
+    if (available.length === 0) {
+      session.send(x('presence', NS.client, {type: 'unavailable', from: contact.bare, to: session.fullJid}))
+      return
+    }
+
+    for (const source of available) this.sendPresenceOf(source, session)
+  }
+
+  /** Presence of `session` to subscribers and to the account's own available resources. */
+  private async broadcast(session: C2sSession, stanza: Element): Promise<void> {
+    const account = sessionAccount(session)
+    for (const module of this.modules) {
+      for (const contact of (await module.presenceSubscribers?.(account)) ?? []) this.deliverPresence(stanza, contact)
+    }
+
+    for (const own of this.context.router.available(account.bare).concat(session.available ? [] : [session])) {
+      const copy = stanza.clone()
+      copy.attrs.to = own.fullJid
+      own.send(copy)
+    }
+  }
+
+  private deliverPresence(stanza: Element, contactBare: string): void {
+    const contact = parseJid(contactBare)
+    if (!contact || !this.isLocalHost(contact.domain)) return
+    for (const target of this.context.router.available(contactBare)) {
+      const copy = stanza.clone()
+      copy.attrs.to = target.fullJid
+      target.send(copy)
+    }
+  }
+
+  private sendPresenceOf(from: C2sSession, to: C2sSession): void {
+    if (!from.presence) return
+    const copy = from.presence.clone()
+    copy.attrs.from = from.fullJid
+    copy.attrs.to = to.fullJid
+    to.send(copy)
+  }
+
+  // ---- messages (RFC 6121 §8.5) ------------------------------------------
+
+  private async message(stanza: Element, to: Jid, session: C2sSession): Promise<void> {
+    const type = stanza.attrs.type ?? 'normal'
+    if (!this.isLocalHost(to.domain)) {
+      if (type !== 'error') session.send(errorReply(stanza, 'remote-server-not-found'))
+      return
+    }
+
+    if (to.local === '') {
+      if (type !== 'error') session.send(errorReply(stanza, 'service-unavailable'))
+      return
+    }
+
+    const {router} = this.context
+    const bare = bareJid(to)
+    if (to.resource !== '') {
+      const target = router.get(bare, to.resource)
+      if (target) return target.send(stanza)
+      // §8.5.3.2: to an offline resource, groupchat and errors are not redirected.
+      if (type === 'groupchat' || type === 'error') {
+        if (type === 'groupchat') session.send(errorReply(stanza, 'service-unavailable'))
+        return
+      }
+    }
+
+    if (type === 'error' || type === 'groupchat') return
+    const targets = router.available(bare).filter((candidate) => candidate.priority >= 0)
+    if (targets.length > 0) {
+      for (const target of targets) target.send(stanza)
+      return
+    }
+
+    if (type === 'headline') return
+    for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), session)) return
+    // §8.5.2.2.1 with no offline storage, and §8.5.1 for an account that does not exist.
+    session.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */
+  async sessionEnded(session: C2sSession): Promise<void> {
+    if (!session.available) return
+    session.available = false
+    const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})
+    await this.broadcast(session, unavailable)
+    for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), unavailable)
+  }
+}

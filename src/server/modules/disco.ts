@@ -1,0 +1,66 @@
+/**
+ * mod_disco: service discovery (XEP-0030) of the server (its identity and
+ * every module's features, with XEP-0157 contact addresses) and of accounts
+ * (`account/registered` and the account features modules declare), the
+ * latter only to the account itself and to contacts allowed its presence.
+ */
+import {NS} from '../namespaces.js'
+import {errorReply, iqResult} from '../stanza.js'
+import {x} from '../xml/element.js'
+import type {IqRequest, ModuleContext, ServerModule} from './types.js'
+
+/** XEP-0157's FORM_TYPE. */
+const SERVER_INFO = 'http://jabber.org/network/serverinfo'
+const DATA_FORMS = 'jabber:x:data'
+
+export interface DiscoOptions {
+  /** XEP-0157 fields (abuse-addresses, admin-addresses, …) and their URIs. */
+  serverInfo: ReadonlyArray<{name: string; urls: readonly string[]}>
+}
+
+export function createDiscoModule(context: ModuleContext, options: DiscoOptions): ServerModule {
+  /** Whether the sender may learn about this account: no answer reveals that an account exists to a stranger. */
+  const visible = async ({own, account, session}: IqRequest) => own || (account !== undefined && (await context.presenceAllowed(account, session.bareJid)))
+
+  const info = async (request: IqRequest): Promise<void> => {
+    const {session, stanza, query, account, domain} = request
+    if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
+    const result = x('query', NS.discoInfo)
+    if (account === undefined) {
+      result.c('identity', {category: 'server', type: 'im', name: 'xmppctl'})
+      for (const feature of context.features('server')) result.c('feature', {var: feature})
+      if (options.serverInfo.length > 0) {
+        const form = result.c('x', {type: 'result'}, DATA_FORMS)
+        form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(SERVER_INFO)
+        for (const {name, urls} of options.serverInfo) {
+          const field = form.c('field', {var: name})
+          for (const url of urls) field.c('value').append(url)
+        }
+      }
+
+      return session.send(iqResult(stanza, domain, result))
+    }
+
+    if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
+    result.c('identity', {category: 'account', type: 'registered'})
+    for (const feature of context.features('account')) result.c('feature', {var: feature})
+    session.send(iqResult(stanza, request.own ? undefined : account.bare, result))
+  }
+
+  const items = async (request: IqRequest): Promise<void> => {
+    const {session, stanza, query, account, domain} = request
+    if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
+    if (account !== undefined && !(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
+    session.send(iqResult(stanza, account === undefined ? domain : request.own ? undefined : account.bare, x('query', NS.discoItems)))
+  }
+
+  return {
+    name: 'mod_disco',
+    features: [NS.discoInfo, NS.discoItems],
+    accountFeatures: [NS.discoInfo, NS.discoItems],
+    iq: [
+      {ns: NS.discoInfo, name: 'query', types: ['get'], to: ['server', 'account'], handle: info},
+      {ns: NS.discoItems, name: 'query', types: ['get'], to: ['server', 'account'], handle: items},
+    ],
+  }
+}

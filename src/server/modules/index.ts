@@ -1,0 +1,52 @@
+/**
+ * The modules the server can run, by their configuration name, and the
+ * list of those the configuration enables, in the order their hooks run
+ * (offline delivery after the roster's presence, for instance).
+ */
+import type {ModuleName} from '../../config/modules.js'
+import type {RosterLimits} from '../../store/roster-store.js'
+import {createDiscoModule} from './disco.js'
+import {createLastModule} from './last.js'
+import {createOfflineModule} from './offline.js'
+import {createPingModule} from './ping.js'
+import {createRosterModule} from './roster.js'
+import {createTimeModule} from './time.js'
+import type {ModuleContext, ServerModule} from './types.js'
+import {createVersionModule} from './version.js'
+
+/** Limits set by top-level keys (max_roster_items, …) rather than by a module's options. */
+export interface ModuleLimits {
+  roster: RosterLimits
+  offlineMessages: number
+}
+
+/** `limits` is read at each use, so that a reload's new values apply. */
+type Factory = (context: ModuleContext, options: Record<string, unknown>, limits: () => ModuleLimits) => ServerModule
+
+const FACTORIES: Record<ModuleName, Factory> = {
+  mod_roster: (context, _options, limits) =>
+    createRosterModule(context, {
+      get limits() {
+        return limits().roster
+      },
+    }),
+  mod_offline: (context, _options, limits) =>
+    createOfflineModule(context, {
+      get limit() {
+        return limits().offlineMessages
+      },
+    }),
+  mod_disco: (context, options) => createDiscoModule(context, {serverInfo: (options.server_info as Array<{name: string; urls: string[]}> | undefined) ?? []}),
+  mod_ping: () => createPingModule(),
+  mod_time: () => createTimeModule(),
+  mod_last: (context) => createLastModule(context),
+  mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
+}
+
+/** Hook order: the order of FACTORIES, whatever order the configuration lists them in. */
+const ORDER = Object.keys(FACTORIES) as ModuleName[]
+
+/** One factory per enabled module, each bound to its options and to `limits`. */
+export function enabledModules(modules: Partial<Record<ModuleName, Record<string, unknown>>>, limits: () => ModuleLimits): Array<(context: ModuleContext) => ServerModule> {
+  return ORDER.filter((name) => modules[name] !== undefined).map((name) => (context: ModuleContext) => FACTORIES[name](context, modules[name] ?? {}, limits))
+}

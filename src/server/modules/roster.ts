@@ -1,0 +1,260 @@
+/**
+ * mod_roster: the roster (RFC 6121 §2: get, set, push) and presence
+ * subscriptions with their state machine (§3, Appendix A), which decide who
+ * receives an account's presence and who may probe it (§4.3).
+ */
+import type {RosterItem, RosterLimits, Subscription} from '../../store/roster-store.js'
+import type {C2sSession} from '../c2s.js'
+import {type Account, type Jid, accountOf, bareJid, parseJid} from '../jid.js'
+import {NS} from '../namespaces.js'
+import {errorReply, iqResult} from '../stanza.js'
+import {Element, x} from '../xml/element.js'
+import type {IqRequest, ModuleContext, ServerModule} from './types.js'
+
+type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed'
+
+function rosterItemElement(item: RosterItem | {contact: string; subscription: 'remove'}): Element {
+  if (item.subscription === 'remove') return x('item', NS.roster, {jid: item.contact, subscription: 'remove'})
+  const full = item as RosterItem
+  return x(
+    'item',
+    NS.roster,
+    {jid: full.contact, name: full.name, subscription: full.subscription, ask: full.ask ? 'subscribe' : undefined},
+    ...full.groups.map((group) => x('group', NS.roster, {}, group)),
+  )
+}
+
+/** RFC 6121 Appendix A state transitions, as functions of the current subscription. */
+const gain = {
+  to: (s: Subscription): Subscription => (s === 'none' ? 'to' : s === 'from' ? 'both' : s),
+  from: (s: Subscription): Subscription => (s === 'none' ? 'from' : s === 'to' ? 'both' : s),
+}
+const lose = {
+  to: (s: Subscription): Subscription => (s === 'to' ? 'none' : s === 'both' ? 'from' : s),
+  from: (s: Subscription): Subscription => (s === 'from' ? 'none' : s === 'both' ? 'to' : s),
+}
+
+export interface RosterOptions {
+  limits: RosterLimits
+}
+
+export function createRosterModule(context: ModuleContext, options: RosterOptions): ServerModule {
+  const {router, rosters} = context
+  let pushCounter = 0
+
+  const sessionAccount = (session: C2sSession): Account => ({host: session.host!, username: session.username!, bare: session.bareJid})
+
+  /** A roster push to every interested resource (RFC 6121 §2.1.6). */
+  const push = (account: Account, item: RosterItem | {contact: string; subscription: 'remove'}): void => {
+    for (const target of router.all(account.bare)) {
+      if (!target.interested) continue
+      target.send(x('iq', NS.client, {type: 'set', id: `push${++pushCounter}`, to: target.fullJid}, x('query', NS.roster, {}, rosterItemElement(item))))
+    }
+  }
+
+  /**
+   * Changes (or, with `create`, adds) the roster item of `contact`; 'full'
+   * when adding it would pass the roster limits, which hold on this path as
+   * on roster sets.
+   */
+  const update = async (account: Account, contact: string, change: (item: RosterItem) => RosterItem, create: boolean): Promise<RosterItem | 'full' | undefined> => {
+    const existing = await rosters.getItem(account.host, account.username, contact)
+    if (!existing && !create) return undefined
+    const before = existing ?? {contact, name: undefined, subscription: 'none' as const, ask: false, groups: []}
+    const after = change({...before})
+    if (existing && after.subscription === existing.subscription && after.ask === existing.ask) return existing
+    const result = await rosters.putItem(account.host, account.username, after, options.limits)
+    if (result === 'roster-full') return 'full'
+    if (result === 'no-account') return undefined
+    push(account, after)
+    return after
+  }
+
+  /** Unavailable presence from each available resource of `account` to `contactBare` (RFC 6121 §3.2.2, §3.3.3). */
+  const sendUnavailableTo = (account: Account, contactBare: string): void => {
+    for (const session of router.available(account.bare)) {
+      context.deliverPresence(x('presence', NS.client, {type: 'unavailable', from: session.fullJid}), contactBare)
+    }
+  }
+
+  /**
+   * The contact's side of a subscription stanza from `from`, when the contact
+   * is local. `original` is what the user sent: a subscription request is
+   * stored and delivered complete, extensions included (RFC 6121 §3.1.3).
+   */
+  const inbound = async (contact: Pick<Jid, 'local' | 'domain'>, type: SubscriptionType, from: Account, original?: Element): Promise<void> => {
+    if (!context.isLocalHost(contact.domain) || contact.local === '') return
+    const target = accountOf(contact)
+    const stanza = original ? original.clone() : x('presence', NS.client, {type})
+    Object.assign(stanza.attrs, {type, from: from.bare, to: target.bare})
+    // §3.1.3 delivers a request to available resources; §3.1.6, §3.2.3 and §3.3.3 the rest to interested ones.
+    const deliver = (onlyInterested: boolean) => {
+      for (const session of router.available(target.bare)) if (!onlyInterested || session.interested) session.send(stanza)
+    }
+
+    switch (type) {
+      case 'subscribe': {
+        const item = await rosters.getItem(target.host, target.username, from.bare)
+        if (item && (item.subscription === 'from' || item.subscription === 'both')) {
+          // Already approved: the contact's server answers for it (RFC 6121 §3.1.3).
+          await inbound(parseJid(from.bare)!, 'subscribed', target)
+          return
+        }
+
+        if (await rosters.putSubscriptionRequest(target.host, target.username, from.bare, stanza.toString(NS.client))) deliver(false)
+        return
+      }
+
+      case 'subscribed': {
+        const item = await rosters.getItem(target.host, target.username, from.bare)
+        if (!item?.ask) return
+        await update(target, from.bare, (current) => ({...current, subscription: gain.to(current.subscription), ask: false}), false)
+        // The contact's presence follows from the contact's side (§3.1.5, outboundSubscription below).
+        deliver(true)
+        return
+      }
+
+      case 'unsubscribe': {
+        await rosters.removeSubscriptionRequest(target.host, target.username, from.bare)
+        const item = await rosters.getItem(target.host, target.username, from.bare)
+        if (!item || (item.subscription !== 'from' && item.subscription !== 'both')) return
+        await update(target, from.bare, (current) => ({...current, subscription: lose.from(current.subscription)}), false)
+        deliver(true)
+        sendUnavailableTo(target, from.bare)
+        return
+      }
+
+      case 'unsubscribed': {
+        const item = await rosters.getItem(target.host, target.username, from.bare)
+        if (!item || (item.subscription !== 'to' && item.subscription !== 'both' && !item.ask)) return
+        await update(target, from.bare, (current) => ({...current, subscription: lose.to(current.subscription), ask: false}), false)
+        deliver(true)
+      }
+    }
+  }
+
+  const rosterGet = async ({session, stanza}: IqRequest): Promise<void> => {
+    const {host, username} = sessionAccount(session)
+    const items = await rosters.getRoster(host, username)
+    session.interested = true
+    // Built without spreading: an argument list of a whole roster can overflow the stack.
+    session.send(iqResult(stanza, undefined, new Element('query', NS.roster, {}, items.map(rosterItemElement))))
+  }
+
+  const rosterSet = async ({session, stanza, query}: IqRequest): Promise<void> => {
+    const items = query.getChildren('item', NS.roster)
+    if (items.length !== 1) return session.send(errorReply(stanza, 'bad-request'))
+    const [element] = items
+    const contact = parseJid(element.attrs.jid ?? '')
+    if (!contact || contact.resource !== '') return session.send(errorReply(stanza, 'bad-request', undefined, 'the item needs a bare JID'))
+    const account = sessionAccount(session)
+    const contactBare = bareJid(contact)
+    const existing = await rosters.getItem(account.host, account.username, contactBare)
+    if (element.attrs.subscription === 'remove') {
+      if (!existing) return session.send(errorReply(stanza, 'item-not-found'))
+      await rosters.removeItem(account.host, account.username, contactBare)
+      session.send(iqResult(stanza, undefined))
+      push(account, {contact: contactBare, subscription: 'remove'})
+      // RFC 6121 §2.5.2: cancel both directions.
+      if (existing.subscription === 'to' || existing.subscription === 'both' || existing.ask) await inbound(contact, 'unsubscribe', account)
+      const hadRequest = await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
+      if (existing.subscription === 'from' || existing.subscription === 'both' || hadRequest) {
+        await inbound(contact, 'unsubscribed', account)
+        sendUnavailableTo(account, contactBare)
+      }
+
+      return
+    }
+
+    const groups = [...new Set(element.getChildren('group', NS.roster).map((group) => group.text()))]
+    if (groups.some((group) => group === '' || Buffer.byteLength(group) > 1023) || Buffer.byteLength(element.attrs.name ?? '') > 1023) {
+      return session.send(errorReply(stanza, 'not-acceptable'))
+    }
+
+    const item: RosterItem = {
+      contact: contactBare,
+      name: element.attrs.name === '' ? undefined : element.attrs.name,
+      subscription: existing?.subscription ?? 'none',
+      ask: existing?.ask ?? false,
+      groups,
+    }
+    const result = await rosters.putItem(account.host, account.username, item, options.limits)
+    if (result === 'roster-full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
+    if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored roster'))
+    session.send(iqResult(stanza, undefined))
+    push(account, item)
+  }
+
+  return {
+    name: 'mod_roster',
+    features: [NS.roster, 'presence'],
+    iq: [
+      {ns: NS.roster, name: 'query', types: ['get'], to: ['own'], handle: rosterGet},
+      {ns: NS.roster, name: 'query', types: ['set'], to: ['own'], handle: rosterSet},
+    ],
+
+    async presenceSubscribers(account) {
+      return rosters.getContacts(account.host, account.username, ['from', 'both'])
+    },
+
+    async presenceAllowed(account, contact) {
+      const item = await rosters.getItem(account.host, account.username, contact)
+      return item !== undefined && (item.subscription === 'from' || item.subscription === 'both')
+    },
+
+    /** RFC 6121 §4.2.2: the presence of contacts the user subscribes to, and pending requests. */
+    async initialPresence(session, account) {
+      for (const contact of await rosters.getContacts(account.host, account.username, ['to', 'both'])) {
+        for (const source of router.available(contact)) context.sendPresenceOf(source, session)
+      }
+
+      for (const request of await rosters.getSubscriptionRequests(account.host, account.username)) session.send(request.stanza)
+    },
+
+    /** The user's side of a subscription stanza (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2). */
+    async outboundSubscription(session, stanza, to) {
+      const account = sessionAccount(session)
+      const type = stanza.attrs.type as SubscriptionType
+      const contactBare = bareJid(to)
+      switch (type) {
+        case 'subscribe': {
+          const item = await update(account, contactBare, (current) => (current.subscription === 'to' || current.subscription === 'both' ? current : {...current, ask: true}), true)
+          if (item === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
+          return inbound(to, type, account, stanza)
+        }
+
+        case 'subscribed': {
+          if (!(await rosters.hasSubscriptionRequest(account.host, account.username, contactBare))) return
+          // The request stays stored until the approval is: a full roster must not lose it.
+          const item = await update(account, contactBare, (current) => ({...current, subscription: gain.from(current.subscription)}), true)
+          if (item === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
+          await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
+          await inbound(to, 'subscribed', account)
+          for (const own of router.available(account.bare)) {
+            if (!own.presence) continue
+            const copy = own.presence.clone()
+            copy.attrs.from = own.fullJid
+            context.deliverPresence(copy, contactBare)
+          }
+
+          return
+        }
+
+        case 'unsubscribe': {
+          await update(account, contactBare, (item) => ({...item, subscription: lose.to(item.subscription), ask: false}), false)
+          return inbound(to, type, account)
+        }
+
+        case 'unsubscribed': {
+          const hadRequest = await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
+          const before = await rosters.getItem(account.host, account.username, contactBare)
+          await update(account, contactBare, (item) => ({...item, subscription: lose.from(item.subscription)}), false)
+          const cancelled = before !== undefined && (before.subscription === 'from' || before.subscription === 'both')
+          if (!cancelled && !hadRequest) return
+          await inbound(to, 'unsubscribed', account)
+          if (cancelled) sendUnavailableTo(account, contactBare)
+        }
+      }
+    },
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The contract between the server core and its modules (DESIGN.md "The
+ * server engine"). A module serves one protocol area: it declares its disco
+ * features, its iq handlers by namespace and element, and the hooks it takes
+ * part in; it keeps its per-user data through the store interfaces. Modules
+ * never import one another: what one needs of another's area goes through a
+ * hook the core calls on every module.
+ */
+import type {ModuleName} from '../../config/modules.js'
+import type {AccountStore} from '../../store/account-store.js'
+import type {RosterStore} from '../../store/roster-store.js'
+import type {C2sSession} from '../c2s.js'
+import type {Account, Jid} from '../jid.js'
+import type {Logger} from '../log.js'
+import type {Router} from '../router.js'
+import type {Element} from '../xml/element.js'
+
+export type {Account} from '../jid.js'
+
+export interface IqRequest {
+  /** The sender's session. */
+  session: C2sSession
+  stanza: Element
+  /** The iq's one child element. */
+  query: Element
+  /** The account whose bare JID the iq was sent to; undefined for the server's domain. */
+  account: Account | undefined
+  /** The sender addressed its own account, or gave no `to` at all. */
+  own: boolean
+  /** The domain the iq was addressed to. */
+  domain: string
+}
+
+export interface IqHandler {
+  ns: string
+  name: string
+  types: ReadonlyArray<'get' | 'set'>
+  /**
+   * Where the handler answers: `server` the domain's JID, `own` the
+   * sender's own bare JID (or no `to`), `account` any local account's bare
+   * JID, the sender's own included.
+   */
+  to: ReadonlyArray<'server' | 'own' | 'account'>
+  handle(request: IqRequest): Promise<void> | void
+}
+
+export interface ServerModule {
+  readonly name: ModuleName
+  /** disco#info features of the server's JID. */
+  readonly features?: readonly string[]
+  /** disco#info features of an account's bare JID. */
+  readonly accountFeatures?: readonly string[]
+  readonly iq?: readonly IqHandler[]
+
+  /** A message for an account none of whose resources can take it; true when this module took charge of it. */
+  messageUndelivered?(stanza: Element, to: Account, sender: C2sSession): Promise<boolean>
+  /** The session sent its initial presence (RFC 6121 §4.2). */
+  initialPresence?(session: C2sSession, account: Account): Promise<void>
+  /** Contacts the account's presence is broadcast to (RFC 6121 §4.2.2, §4.4.2). */
+  presenceSubscribers?(account: Account): Promise<readonly string[]>
+  /** Whether `contact` may see the account's presence, for probes (RFC 6121 §4.3.2). */
+  presenceAllowed?(account: Account, contact: string): Promise<boolean>
+  /** A subscription presence (subscribe, subscribed, unsubscribe, unsubscribed) the session sent. */
+  outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
+  /** An available session became unavailable: by an unavailable presence, or because it ended. */
+  becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
+}
+
+/** What the core lends its modules: sessions, stores, and delivery that applies the core's rules. */
+export interface ModuleContext {
+  readonly router: Router
+  readonly accounts: AccountStore
+  readonly rosters: RosterStore
+  readonly logger: Logger
+  readonly softwareVersion: string
+  /** When the server started (ms since the epoch). */
+  readonly startedAt: () => number
+  hosts(): readonly string[]
+  isLocalHost(domain: string): boolean
+  /** The disco features every enabled module declares for the server or for accounts. */
+  features(of: 'server' | 'account'): string[]
+  /** Whether `contact` may see `account`'s presence (and what is shared with subscribers): asks every module. */
+  presenceAllowed(account: Account, contact: string): Promise<boolean>
+  /** `stanza`, one copy per available resource of `contactBare` (a local account), addressed to each. */
+  deliverPresence(stanza: Element, contactBare: string): void
+  /** The current presence of `from` to `to`, from `from`'s full JID. */
+  sendPresenceOf(from: C2sSession, to: C2sSession): void
+}
+
+export type ModuleFactory = (context: ModuleContext, options: Record<string, unknown>) => ServerModule

@@ -1,0 +1,184 @@
+/**
+ * The server's modules (src/server/modules) and the RFC 6121 points of the
+ * IM issue: each test sends a stanza and checks the exact answer.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {type RawClient, loginRaw, startTestServer} from './helpers.js'
+
+type TestServer = Awaited<ReturnType<typeof startTestServer>>
+
+async function withUsers(t: Parameters<typeof startTestServer>[0], options: Parameters<typeof startTestServer>[1] = {}, ...users: string[]): Promise<TestServer> {
+  const test = await startTestServer(t, options)
+  for (const user of users) await test.addUser(`${user}@localhost`, `${user} pw`)
+  return test
+}
+
+/** The first stanza (of `name`) the client receives after `marker`-free text: its whole text. */
+async function reply(client: RawClient, id: string): Promise<string> {
+  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
+  return text.slice(text.lastIndexOf('<iq '))
+}
+
+/** alice (after fetching her roster) subscribes to bob's presence and bob approves: bob's roster then has alice as "from". */
+async function subscribe(alice: RawClient, bob: RawClient): Promise<void> {
+  alice.write("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+  await alice.until(/id='roster'/)
+  alice.write("<presence type='subscribe' to='bob@localhost'/>")
+  await bob.until(/<presence [^>]*type='subscribe'[^>]*\/>/)
+  bob.write("<presence type='subscribed' to='alice@localhost'/>")
+  await alice.until(/<presence [^>]*type='subscribed'/)
+}
+
+describe('service discovery (mod_disco)', () => {
+  it('lists the server identity and every default module\'s features', async (t) => {
+    const test = await withUsers(t, {}, 'alice')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    assert.equal(
+      await reply(alice, 'd'),
+      `<iq type='result' id='d' from='localhost' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='server' type='im' name='xmppctl'/>` +
+        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:roster'/>" +
+        "<feature var='msgoffline'/><feature var='presence'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/></query></iq>",
+    )
+  })
+
+  it('adds XEP-0157 contact addresses from mod_disco\'s server_info', async (t) => {
+    const modules = {mod_disco: {server_info: [{name: 'abuse-addresses', urls: ['mailto:abuse@localhost', 'xmpp:abuse@localhost']}]}}
+    const test = await withUsers(t, {settings: {modules}}, 'alice')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    assert.match(
+      await reply(alice, 'd'),
+      /<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>http:\/\/jabber.org\/network\/serverinfo<\/value><\/field><field var='abuse-addresses'><value>mailto:abuse@localhost<\/value><value>xmpp:abuse@localhost<\/value><\/field><\/x>/,
+    )
+  })
+
+  it('answers for the user\'s own account, and for another account only to contacts it shares presence with', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    alice.write("<iq type='get' id='own'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    assert.equal(
+      await reply(alice, 'own'),
+      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/></query></iq>`,
+    )
+    for (const [id, to] of [['stranger', 'bob@localhost'], ['absent', 'nobody@localhost']]) {
+      alice.write(`<iq type='get' id='${id}' to='${to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+      assert.equal(await reply(alice, id), `<iq type='error' id='${id}' from='${to}' to='${alice.jid}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
+    }
+
+    await subscribe(alice, bob)
+    alice.write("<iq type='get' id='contact' to='bob@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    assert.match(await reply(alice, 'contact'), /^<iq type='result' id='contact' from='bob@localhost' [^>]*><query [^>]*><identity category='account' type='registered'\/>/)
+  })
+})
+
+describe('entity time, last activity, version (mod_time, mod_last, mod_version)', () => {
+  it('tells the time in UTC with the offset (XEP-0202)', async (t) => {
+    const test = await withUsers(t, {}, 'alice')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write("<iq type='get' id='t' to='localhost'><time xmlns='urn:xmpp:time'/></iq>")
+    const answer = await reply(alice, 't')
+    const utc = /<utc>([^<]+)<\/utc>/.exec(answer)?.[1]
+    assert.match(answer, /^<iq type='result' id='t' from='localhost' [^>]*><time xmlns='urn:xmpp:time'><tzo>[+-]\d\d:\d\d<\/tzo><utc>[^<]+<\/utc><\/time><\/iq>$/)
+    assert.ok(Math.abs(Date.parse(utc!) - Date.now()) < 5000)
+  })
+
+  it('gives the server\'s uptime, and a contact\'s time since it left with its status, and refuses strangers (XEP-0012)', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob', 'eve')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    alice.write("<iq type='get' id='up' to='localhost'><query xmlns='jabber:iq:last'/></iq>")
+    assert.match(await reply(alice, 'up'), /^<iq type='result' id='up' from='localhost' [^>]*><query xmlns='jabber:iq:last' seconds='\d+'\/><\/iq>$/)
+    await subscribe(alice, bob)
+    alice.write("<iq type='get' id='online' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>")
+    assert.equal(await reply(alice, 'online'), `<iq type='result' id='online' from='bob@localhost' to='${alice.jid}'><query xmlns='jabber:iq:last' seconds='0'/></iq>`)
+    bob.write("<presence type='unavailable'><status>gone fishing</status></presence>")
+    await alice.until(/<presence [^>]*type='unavailable'[\s\S]*?<\/presence>/)
+    alice.write("<iq type='get' id='left' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>")
+    assert.match(await reply(alice, 'left'), /^<iq type='result' id='left' from='bob@localhost' [^>]*><query xmlns='jabber:iq:last' seconds='[0-9]'>gone fishing<\/query><\/iq>$/)
+    const eve = await loginRaw(t, test.starttlsPort, 'eve', 'eve pw', {presence: false})
+    eve.write("<iq type='get' id='spy' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>")
+    assert.equal(await reply(eve, 'spy'), `<iq type='error' id='spy' from='bob@localhost' to='${eve.jid}'><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
+  })
+
+  it('keeps software version off by default, and answers it when mod_version is enabled', async (t) => {
+    const off = await withUsers(t, {}, 'alice')
+    const alice = await loginRaw(t, off.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write("<iq type='get' id='v' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
+    assert.equal(await reply(alice, 'v'), `<iq type='error' id='v' from='localhost' to='${alice.jid}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
+    const on = await withUsers(t, {settings: {modules: {mod_version: {show_os: false}}}}, 'alice')
+    const again = await loginRaw(t, on.starttlsPort, 'alice', 'alice pw', {presence: false})
+    again.write("<iq type='get' id='v' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
+    assert.match(await reply(again, 'v'), /^<iq type='result' id='v' from='localhost' [^>]*><query xmlns='jabber:iq:version'><name>xmppctl<\/name><version>[^<]+<\/version><\/query><\/iq>$/)
+    // Only the listed modules run: mod_ping is off on this server.
+    again.write("<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.match(await reply(again, 'p'), /type='error'[\s\S]*<service-unavailable /)
+  })
+})
+
+describe('RFC 6121 points', () => {
+  it('delivers a stored subscription request complete, extensions included (§3.1.3)', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    alice.write("<presence type='subscribe' to='bob@localhost' id='sub1'><preauth xmlns='urn:xmpp:pars:0' token='T0K3N'/><nick xmlns='http://jabber.org/protocol/nick'>Alice</nick></presence>")
+    alice.write("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+    await alice.until(/id='sync'/)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    assert.match(
+      await bob.until(/<presence [^>]*type='subscribe'[\s\S]*?<\/presence>/),
+      /<presence type='subscribe' to='bob@localhost' id='sub1' from='alice@localhost'><preauth xmlns='urn:xmpp:pars:0' token='T0K3N'\/><nick xmlns='http:\/\/jabber.org\/protocol\/nick'>Alice<\/nick><\/presence>$/,
+    )
+  })
+
+  it('answers a probe with unsubscribed unless the contact shares its presence, and with unavailable when it is offline (§4.3.2)', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    for (const to of ['nobody@localhost', 'bob@localhost']) {
+      alice.write(`<presence type='probe' to='${to}'/>`)
+      assert.match(await alice.until(/<presence [^>]*type='unsubscribed'[^>]*\/>/), new RegExp(`<presence type='unsubscribed' from='${to}' to='${alice.jid}'/>$`))
+    }
+
+    await subscribe(alice, bob)
+    bob.end()
+    await alice.until(/<presence [^>]*type='unavailable'[^>]*\/>/)
+    alice.write("<presence type='probe' to='bob@localhost'/>")
+    assert.match(await alice.until(/<presence [^>]*type='unavailable'[^>]*\/>/), new RegExp(`<presence type='unavailable' from='bob@localhost' to='${alice.jid}'/>$`))
+  })
+
+  it('pushes an approval only to resources that fetched the roster (§3.1.6)', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob')
+    const interested = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'interested'})
+    interested.write("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+    await interested.until(/id='r'/)
+    const plain = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'plain'})
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    await subscribe(interested, bob)
+    plain.write("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+    const seen = await plain.until(/id='p'[^>]*\/>/)
+    assert.doesNotMatch(seen, /type='subscribed'/)
+  })
+})
+
+describe('nothing vanishes', () => {
+  it('bounces presence to a room on a domain the server does not serve, so a join does not wait forever', async (t) => {
+    const test = await withUsers(t, {}, 'alice')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    alice.write("<presence to='room@conference.localhost/alice' id='join'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+    assert.match(
+      await alice.until(/<presence [^>]*type='error'[\s\S]*?<\/presence>/),
+      new RegExp(`<presence type='error' id='join' from='room@conference.localhost/alice' to='${alice.jid}'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>$`),
+    )
+  })
+
+  it('bounces a subscription request to another server and to the server itself', async (t) => {
+    const test = await withUsers(t, {}, 'alice')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    alice.write("<presence type='subscribe' to='friend@example.net' id='s1'/><presence type='subscribe' to='localhost' id='s2'/>")
+    assert.match(await alice.until(/id='s1'[\s\S]*?<\/presence>/), /<remote-server-not-found /)
+    assert.match(await alice.until(/id='s2'[\s\S]*?<\/presence>/), /<service-unavailable /)
+  })
+})
