@@ -90,6 +90,7 @@ export class ServerCore {
     }
 
     try {
+      for (const module of this.modules) if (await module.outbound?.(session, stanza, to)) return
       if (stanza.name === 'iq') return await this.iq(session, stanza, to)
       if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
       return await this.presence(session, stanza, to)
@@ -139,7 +140,10 @@ export class ServerCore {
     // To a full JID: a local session, or (RFC 6120 §10.5.3.2) service-unavailable.
     if (this.isLocalHost(to!.domain) && to!.resource !== '' && to!.local !== '') {
       const target = this.context.router.get(bareJid(to!), to!.resource)
-      if (target) return target.send(stanza)
+      if (target) {
+        if (await this.stoppedInbound(stanza, to!, session)) return
+        return target.send(stanza)
+      }
     }
 
     if (!request) return
@@ -156,6 +160,7 @@ export class ServerCore {
       // A request to an address this server cannot reach is bounced, not left pending; cancellations still tidy the roster.
       const unreachable = !this.isLocalHost(to.domain) || to.local === ''
       if (unreachable && (type === 'subscribe' || type === 'subscribed')) return this.undeliverablePresence(session, stanza, to)
+      if (!unreachable && (await this.stoppedInbound(stanza, to, session))) return
       for (const module of this.modules) await module.outboundSubscription?.(session, stanza, {...to, resource: ''})
       return
     }
@@ -199,8 +204,17 @@ export class ServerCore {
     session.send(errorReply(stanza, this.isLocalHost(to.domain) ? 'service-unavailable' : 'remote-server-not-found'))
   }
 
-  private directed(session: C2sSession, stanza: Element, to: Jid): void {
+  /** Whether a module stopped `stanza` from `session` on its way to the local account of `to`. */
+  private async stoppedInbound(stanza: Element, to: Jid, session: C2sSession): Promise<boolean> {
+    const from = session.jid!
+    const account = accountOf(to)
+    for (const module of this.modules) if (await module.inbound?.(stanza, account, from)) return true
+    return false
+  }
+
+  private async directed(session: C2sSession, stanza: Element, to: Jid): Promise<void> {
     if (!this.isLocalHost(to.domain) || to.local === '') return this.undeliverablePresence(session, stanza, to)
+    if (await this.stoppedInbound(stanza, to, session)) return
     const bare = bareJid(to)
     const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((s) => s !== undefined)
     for (const target of targets) target.send(stanza)
@@ -233,8 +247,12 @@ export class ServerCore {
   /** Presence of `session` to subscribers and to the account's own available resources. */
   private async broadcast(session: C2sSession, stanza: Element): Promise<void> {
     const account = sessionAccount(session)
+    const from = session.jid!
     for (const module of this.modules) {
-      for (const contact of (await module.presenceSubscribers?.(account)) ?? []) this.deliverPresence(stanza, contact)
+      for (const contact of (await module.presenceSubscribers?.(account)) ?? []) {
+        const jid = parseJid(contact)
+        if (jid && this.isLocalHost(jid.domain) && !(await this.stoppedPresence(stanza, accountOf(jid), from))) this.deliverPresence(stanza, contact)
+      }
     }
 
     for (const own of this.context.router.available(account.bare).concat(session.available ? [] : [session])) {
@@ -242,6 +260,11 @@ export class ServerCore {
       copy.attrs.to = own.fullJid
       own.send(copy)
     }
+  }
+
+  private async stoppedPresence(stanza: Element, to: Account, from: Jid): Promise<boolean> {
+    for (const module of this.modules) if (await module.inbound?.(stanza, to, from)) return true
+    return false
   }
 
   private deliverPresence(stanza: Element, contactBare: string): void {
@@ -276,11 +299,15 @@ export class ServerCore {
       return
     }
 
+    if (await this.stoppedInbound(stanza, to, session)) return
     const {router} = this.context
     const bare = bareJid(to)
     if (to.resource !== '') {
       const target = router.get(bare, to.resource)
-      if (target) return target.send(stanza)
+      if (target) {
+        target.send(stanza)
+        return this.delivered(stanza, session, to, [target])
+      }
       // §8.5.3.2: to an offline resource, groupchat and errors are not redirected.
       if (type === 'groupchat' || type === 'error') {
         if (type === 'groupchat') session.send(errorReply(stanza, 'service-unavailable'))
@@ -292,13 +319,17 @@ export class ServerCore {
     const targets = router.available(bare).filter((candidate) => candidate.priority >= 0)
     if (targets.length > 0) {
       for (const target of targets) target.send(stanza)
-      return
+      return this.delivered(stanza, session, to, targets)
     }
 
     if (type === 'headline') return
     for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), session)) return
     // §8.5.2.2.1 with no offline storage, and §8.5.1 for an account that does not exist.
     session.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  private delivered(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void {
+    for (const module of this.modules) module.messageDelivered?.(stanza, sender, to, recipients)
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

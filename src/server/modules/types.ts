@@ -52,6 +52,20 @@ export interface ServerModule {
   readonly accountFeatures?: readonly string[]
   readonly iq?: readonly IqHandler[]
 
+  /**
+   * Any stanza a session sends, before the core routes it (`to` parsed, or
+   * undefined for the account itself); true when this module answered or
+   * dropped it, and the core must do nothing more (XEP-0191 blocking, say).
+   */
+  outbound?(session: C2sSession, stanza: Element, to: Jid | undefined): Promise<boolean>
+  /**
+   * A stanza from `from` about to reach the local account `to` (a message,
+   * presence, or an iq to one of its resources); true when this module
+   * stopped it. The module answers the sender itself if it should.
+   */
+  inbound?(stanza: Element, to: Account, from: Jid): Promise<boolean>
+  /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
+  messageDelivered?(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void
   /** A message for an account none of whose resources can take it; true when this module took charge of it. */
   messageUndelivered?(stanza: Element, to: Account, sender: C2sSession): Promise<boolean>
   /** The session sent its initial presence (RFC 6121 §4.2). */
