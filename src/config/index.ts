@@ -140,6 +140,17 @@ export function parseConfig(text: string, file: string): Configuration {
   }
 
   settings.hosts = normalizeHosts(settings.hosts, hostLocation, problems)
+  const c2sShaper = settings.shaper_rules.c2s_shaper
+  if (!validated.invalid.has('shaper') && c2sShaper !== 'none' && !Object.hasOwn(settings.shaper, c2sShaper)) {
+    const node = document.getIn(['shaper_rules', 'c2s_shaper'], true) as {range?: [number, number, number]} | undefined
+    const position = node?.range ? lines.linePos(node.range[0]) : undefined
+    problems.push({
+      location: position ? `${display}:${position.line}:${position.col}` : display,
+      key: 'shaper_rules.c2s_shaper',
+      message: `shaper_rules.c2s_shaper names ${c2sShaper}, which is not in shaper (${Object.keys(settings.shaper).join(', ') || 'none defined'})`,
+      hint: `define ${c2sShaper} under shaper, name one of those, or write none`,
+    })
+  }
 
   const hostOverrides: Record<string, Partial<HostSettings>> = {}
   for (const [host, overrides] of Object.entries(validated.hostConfig)) {

@@ -13,6 +13,10 @@ export type ValueSpec =
   | {type: 'enum'; values: readonly string[]}
   | {type: 'list'; of: ValueSpec; nonEmpty?: boolean; unique?: boolean}
   | {type: 'object'; keys: Record<string, KeySpec>}
+  /** A mapping whose keys the user names (ejabberd's shaper names), each value of `of`. */
+  | {type: 'map'; of: ValueSpec}
+  /** ejabberd's shaper value: bytes per second, or {rate, burst_size}. */
+  | {type: 'shaper-rate'}
   /** An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`), or one address. */
   | {type: 'network'}
   /** An `auth_method` value: one of AUTH_METHODS, or a method an installed auth plugin provides. */
@@ -180,6 +184,19 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     description: 'server modules and their options, as in ejabberd; without this key, the full IM set (every module but mod_version)',
     default: DEFAULT_MODULES,
   },
+  shaper: {
+    spec: {type: 'map', of: {type: 'shaper-rate'}},
+    description: 'named traffic shapers, as ejabberd: bytes per second, or {rate, burst_size}',
+    default: {normal: {rate: 50_000, burst_size: 500_000}, fast: {rate: 1_000_000, burst_size: 1_000_000}},
+  },
+  shaper_rules: {
+    spec: {
+      type: 'object',
+      keys: {c2s_shaper: {spec: string, description: 'the shaper of logged-in clients\' traffic, or none', default: 'normal'}},
+    },
+    description: 'which shaper applies where, as ejabberd (only c2s_shaper so far)',
+    default: {c2s_shaper: 'normal'},
+  },
   max_stanza_size: {
     spec: {type: 'integer', min: 10_000, max: 16 * 1024 * 1024},
     description: 'bytes of one stanza from an authenticated client; a larger one ends its stream (policy-violation)',
@@ -298,6 +315,8 @@ export interface Settings {
   disable_sasl_mechanisms: Array<(typeof SASL_MECHANISMS)[number]>
   c2s_require_encryption: boolean
   modules: Partial<Record<ModuleName, Record<string, unknown>>>
+  shaper: Record<string, {rate: number; burst_size: number}>
+  shaper_rules: {c2s_shaper: string}
   max_stanza_size: number
   max_stanza_size_unauthenticated: number
   c2s_auth_timeout: number
@@ -333,6 +352,8 @@ export const SERVER_WIDE_KEYS = [
   'c2s_max_auth_failures',
   'c2s_auth_ban_exempt',
   'modules',
+  'shaper',
+  'shaper_rules',
   'max_stanza_size',
   'max_stanza_size_unauthenticated',
   'c2s_auth_timeout',

@@ -55,6 +55,14 @@ function describe(spec: ValueSpec): string {
       return `a list of ${describe(spec.of).replace(/^(a|an) /, '')}s`.replace(/ss$/, 's')
     }
 
+    case 'map': {
+      return `a mapping of names to ${describe(spec.of).replace(/^(a|an) /, '')}s`
+    }
+
+    case 'shaper-rate': {
+      return 'a rate in bytes per second, or {rate: BYTES_PER_SECOND, burst_size: BYTES}'
+    }
+
     case 'object': {
       return `a mapping with keys ${Object.keys(spec.keys).join(', ')}`
     }
@@ -193,6 +201,34 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
 
     case 'object': {
       return checkMapping(walk, node, spec.keys, key, expected)
+    }
+
+    case 'map': {
+      if (!isMap(node)) {
+        report(walk, node, key, `${expected}, not ${shown(node)}`)
+        return undefined
+      }
+
+      const values: Record<string, unknown> = {}
+      let failed = false
+      for (const pair of node.items) {
+        const name = isScalar(pair.key) ? String(pair.key.value) : String(fromJs(pair.key as Node))
+        const value = checkValue(walk, pair.value as Node, spec.of, `${key}.${name}`)
+        if (value === undefined) failed = true
+        else values[name] = value
+      }
+
+      return failed ? undefined : values
+    }
+
+    case 'shaper-rate': {
+      // ejabberd accepts a bare rate (its burst is then the rate) or both numbers.
+      if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= 1) return {rate: node.value, burst_size: node.value}
+      const rate = {type: 'integer', min: 1} as const
+      const value = checkMapping(walk, node, {rate: {spec: rate, description: 'bytes per second', required: true}, burst_size: {spec: rate, description: 'bytes at once'}}, key, expected) as
+        | {rate: number; burst_size?: number}
+        | undefined
+      return value === undefined ? undefined : {rate: value.rate, burst_size: value.burst_size ?? value.rate}
     }
 
     case 'network': {

@@ -19,6 +19,7 @@ import type {Logger} from './log.js'
 import {NS} from './namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
 import {randomToken} from './random.js'
+import {Shaper, type ShaperRate} from './shaper.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
 import {Element, escapeAttribute, x} from './xml/element.js'
 import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
@@ -43,6 +44,8 @@ export interface SessionLimits extends ParserLimits {
   maxUnauthenticatedPerAddress: number
   /** Resources one account may bind at once. */
   maxUserSessions: number
+  /** How fast a logged-in client may send (ejabberd's c2s_shaper); undefined: unlimited. */
+  shaper: ShaperRate | undefined
   /** Failed SASL attempts per stream before `policy-violation` (RFC 6120 §6.4.5). */
   maxAuthFailures: number
   /** Bytes queued for a client that does not read before it is disconnected. */
@@ -58,6 +61,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxConnectionsPerAddress: 1000,
   maxUnauthenticatedPerAddress: 64,
   maxUserSessions: 10,
+  shaper: undefined,
   maxAuthFailures: 3,
   maxWriteBuffer: 4 * 1024 * 1024,
 }
@@ -172,6 +176,10 @@ export class C2sSession {
   /** security() of the current stream: the features and the SASL exchange that follows share one computation. */
   private streamSecurity: ConnectionSecurity | undefined
   private authFailures = 0
+  /** Set once the client has authenticated (unauthenticated streams have their own, smaller limits). */
+  private shaper: Shaper | undefined
+  /** Set while the shaper holds reading paused; the latest pause replaces the earlier (its debt includes theirs). */
+  private shaperTimer: NodeJS.Timeout | undefined
   private deadline: NodeJS.Timeout | undefined
   private cleanedUp = false
 
@@ -297,11 +305,13 @@ export class C2sSession {
     this.sasl?.attempt.cancel()
     this.sasl = undefined
     clearTimeout(this.deadline)
+    clearTimeout(this.shaperTimer)
     this.server.closed(this)
   }
 
   private onData(chunk: Buffer): void {
     if (this.phase === 'closed') return
+    this.shape(chunk.length)
     const generation = this.generation
     for (const event of this.parser.write(chunk)) {
       this.pending++
@@ -314,9 +324,26 @@ export class C2sSession {
         })
         .finally(() => {
           this.pending--
-          if (this.pending <= 16 && this.socket.isPaused()) this.socket.resume()
+          this.resumeReading()
         })
     }
+  }
+
+  /** Stops reading for as long as the shaper says the client is over its rate. */
+  private shape(bytes: number): void {
+    const wait = this.shaper?.consume(bytes) ?? 0
+    if (wait === 0) return
+    this.socket.pause()
+    clearTimeout(this.shaperTimer)
+    this.shaperTimer = setTimeout(() => {
+      this.shaperTimer = undefined
+      this.resumeReading()
+    }, wait)
+    this.shaperTimer.unref()
+  }
+
+  private resumeReading(): void {
+    if (this.pending <= 16 && this.socket.isPaused() && this.shaperTimer === undefined) this.socket.resume()
   }
 
   /** RFC 6120 §4.3.3: a new stream on the same connection after STARTTLS or SASL. */
@@ -547,6 +574,7 @@ export class C2sSession {
     if (step.type === 'success') {
       sasl.attempt.succeed()
       this.username = step.username
+      if (this.server.limits.shaper) this.shaper = new Shaper(this.server.limits.shaper)
       // One line per login at info, and one per account and address a minute in a burst: who logged in from where.
       this.server.logger.info(
         `c2s ${this.serial} ${this.remoteAddress}: authenticated ${step.username}@${this.host} with ${sasl.mechanism} over ${this.tlsVersion ?? 'plaintext'}`,

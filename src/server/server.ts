@@ -24,6 +24,7 @@ import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
+import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits} from './throttle.js'
 import type {Element} from './xml/element.js'
 
@@ -101,7 +102,13 @@ function limitsFromConfig(config: Configuration): Partial<SessionLimits> {
     maxConnectionsPerAddress: settings.c2s_max_connections_per_ip,
     maxUnauthenticatedPerAddress: settings.c2s_max_unauthenticated_per_ip,
     maxUserSessions: settings.max_user_sessions,
+    shaper: shaperRate(settings.shaper, settings.shaper_rules.c2s_shaper),
   }
+}
+
+function shaperRate(shapers: Configuration['settings']['shaper'], name: string): ShaperRate | undefined {
+  const shaper = name === 'none' ? undefined : shapers[name]
+  return shaper ? {rate: shaper.rate, burstSize: shaper.burst_size} : undefined
 }
 
 function moduleLimitsFromConfig(config: Configuration): ModuleLimits {

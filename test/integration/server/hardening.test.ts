@@ -298,6 +298,31 @@ describe('connection limits', () => {
   })
 })
 
+describe('a client that floods', () => {
+  it('is read at its shaper\'s rate, and another client is answered meanwhile', async (t) => {
+    const settings = {shaper: {normal: {rate: 100_000, burst_size: 50_000}}, shaper_rules: {c2s_shaper: 'normal'}}
+    const test = await startTestServer(t, {settings})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'r'})
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    const body = 'f'.repeat(1000)
+    // 400 KB: the burst, then about 3.5 s at 100 KB/s.
+    alice.write(Array.from({length: 400}, (_, index) => `<message to='alice@localhost/r' id='f${index}'><body>${body}</body></message>`).join(''))
+    alice.write("<iq type='get' id='last'><ping xmlns='urn:xmpp:ping'/></iq>")
+    for (let index = 0; index < 5; index++) {
+      bob.write(`<iq type='get' id='b${index}'><ping xmlns='urn:xmpp:ping'/></iq>`)
+      await bob.until(new RegExp(`id='b${index}'`))
+    }
+
+    assert.doesNotMatch(alice.received, /id='last'/, 'the flood is still being read when the other client has had five answers')
+    const started = Date.now()
+    await alice.untilText("id='last'", 30_000)
+    assert.ok(Date.now() - started > 1000, 'the flood was paced')
+    assert.equal(alice.closed, false)
+  })
+})
+
 describe('stream errors RFC 6120 asks for', () => {
   for (const [name, text, condition] of [
     ['text between stanzas', 'hello', 'not-well-formed'],

@@ -33,6 +33,8 @@ export async function startTestServer(
   const settings: Settings = {
     ...defaultSettings(),
     auth_scram_iterations: 4096,
+    // Tests send megabytes in a second; the shaper has its own test (hardening.test.ts).
+    shaper_rules: {c2s_shaper: 'none'},
     listen: [
       {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false},
       {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: true},

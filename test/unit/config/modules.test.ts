@@ -27,3 +27,19 @@ describe('the modules key', () => {
     assert.match(problem.message, /modules/)
   })
 })
+
+describe('shaper and shaper_rules', () => {
+  it('take ejabberd\'s two spellings of a shaper', () => {
+    const config = parseConfig('shaper:\n  normal: {rate: 3000, burst_size: 20000}\n  fast: 100000\nshaper_rules:\n  c2s_shaper: fast\n', '/tmp/xmppctl.yml')
+    assert.deepEqual(config.settings.shaper, {normal: {rate: 3000, burst_size: 20000}, fast: {rate: 100000, burst_size: 100000}})
+    assert.equal(config.settings.shaper_rules.c2s_shaper, 'fast')
+  })
+
+  it('name a c2s_shaper that is not defined, and a rate that is not a number', () => {
+    assert.deepEqual(problemsOf('shaper_rules:\n  c2s_shaper: slow\n'), [
+      {location: '/etc/xmppctl.yml:2:15', key: 'shaper_rules.c2s_shaper', message: 'shaper_rules.c2s_shaper names slow, which is not in shaper (normal, fast)', hint: 'define slow under shaper, name one of those, or write none'},
+    ])
+    const [problem] = problemsOf('shaper:\n  normal: fast\n')
+    assert.equal(problem.message, 'shaper.normal must be a rate in bytes per second, or {rate: BYTES_PER_SECOND, burst_size: BYTES}, not "fast"')
+  })
+})
