@@ -20,6 +20,7 @@ import {NS} from './namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
 import {randomToken} from './random.js'
 import {Shaper, type ShaperRate} from './shaper.js'
+import {SM_NS, StreamManagement, parseCount} from './stream-management.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
 import {Element, escapeAttribute, x} from './xml/element.js'
 import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
@@ -44,6 +45,10 @@ export interface SessionLimits extends ParserLimits {
   maxUnauthenticatedPerAddress: number
   /** Resources one account may bind at once. */
   maxUserSessions: number
+  /** Milliseconds a session with resumption waits for its client after the connection is lost (XEP-0198 `max`). */
+  resumeTimeoutMs: number
+  /** Stanzas a client may leave unacknowledged before its stream ends (XEP-0198). */
+  maxUnacknowledged: number
   /** How fast a logged-in client may send (ejabberd's c2s_shaper); undefined: unlimited. */
   shaper: ShaperRate | undefined
   /** Failed SASL attempts per stream before `policy-violation` (RFC 6120 §6.4.5). */
@@ -61,6 +66,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxConnectionsPerAddress: 1000,
   maxUnauthenticatedPerAddress: 64,
   maxUserSessions: 10,
+  resumeTimeoutMs: 300_000,
+  maxUnacknowledged: 10_000,
   shaper: undefined,
   maxAuthFailures: 3,
   maxWriteBuffer: 4 * 1024 * 1024,
@@ -84,9 +91,17 @@ export interface SessionHost {
   /** A stanza from a bound session. */
   stanza(session: C2sSession, stanza: Element): Promise<void>
   closed(session: C2sSession): void
+  /** Remembers a session its client may resume (XEP-0198), by its resumption id. */
+  resumable(id: string, session: C2sSession): void
+  /** The session `id` names, if it is the same account's and still resumable; it is forgotten. */
+  takeResumable(id: string, claimant: C2sSession): C2sSession | undefined
+  forgetResumable(id: string, session: C2sSession): void
+  /** Stanzas the client never acknowledged when its session ended: messages go to offline storage. */
+  unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void>
 }
 
-type Phase = 'header' | 'open' | 'closed'
+/** `detached`: the connection is gone, and the session waits for the client to resume it (XEP-0198). */
+type Phase = 'header' | 'open' | 'detached' | 'closed'
 
 /** Bytes queued for a client below which paced writers (offline delivery) go on writing. */
 const PACED_QUEUE_BYTES = 256 * 1024
@@ -178,6 +193,11 @@ export class C2sSession {
   private authFailures = 0
   /** Set once the client has authenticated (unauthenticated streams have their own, smaller limits). */
   private shaper: Shaper | undefined
+  /** XEP-0198 state, once the client enabled stream management. */
+  private sm: StreamManagement | undefined
+  private hibernation: NodeJS.Timeout | undefined
+  /** The handlers attach() put on the current socket, so that they (and only they) can be taken off. */
+  private handlers: {socket: net.Socket; data: (chunk: Buffer) => void; error: (error: Error) => void; close: () => void; end: () => void} | undefined
   /** Set while the shaper holds reading paused; the latest pause replaces the earlier (its debt includes theirs). */
   private shaperTimer: NodeJS.Timeout | undefined
   private deadline: NodeJS.Timeout | undefined
@@ -223,8 +243,23 @@ export class C2sSession {
     return this.streamSecurity
   }
 
+  /** Sends a stanza: counted and kept until acknowledged under stream management, held while detached. */
   send(data: Element | string): void {
-    if (this.phase === 'closed' || this.socket.destroyed) return
+    if (this.phase === 'closed') return
+    const text = typeof data === 'string' ? data : data.toString(NS.client)
+    if (this.sm && !this.sm.sent(text)) {
+      this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
+      return
+    }
+
+    if (this.phase === 'detached') return
+    this.write(text)
+    if (this.sm?.wantsAck) this.write(`<r xmlns='${SM_NS}'/>`)
+  }
+
+  /** Writes to the connection as it is: stream headers, features, negotiation and stream-management elements, and stanzas through send(). */
+  private write(text: string): void {
+    if (this.phase === 'closed' || this.phase === 'detached' || this.socket.destroyed) return
     // What is queued before this stanza tells whether the client reads: one
     // large stanza (a roster, a backlog page) is not by itself a sign it does not.
     if (this.socket.writableLength > this.server.limits.maxWriteBuffer) {
@@ -233,7 +268,7 @@ export class C2sSession {
       return
     }
 
-    this.socket.write(typeof data === 'string' ? data : data.toString(NS.client))
+    this.socket.write(text)
   }
 
   /**
@@ -262,13 +297,22 @@ export class C2sSession {
   /** Writes `data`; resolves true once it has left for the client, false if the connection ended first. */
   sendConfirmed(data: string): Promise<boolean> {
     const socket = this.socket
-    if (this.phase === 'closed' || socket.destroyed) return Promise.resolve(false)
+    if (this.phase !== 'open' || socket.destroyed) return Promise.resolve(false)
+    // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
+    if (this.sm && !this.sm.sent(data)) return Promise.resolve(false)
     return new Promise((resolve) => socket.write(data, (error) => resolve(!error)))
   }
 
   /** Ends the stream, with a stream error when `condition` is given (RFC 6120 §4.9). */
   close(condition?: StreamErrorCondition, text?: string): void {
     if (this.phase === 'closed') return
+    if (this.phase === 'detached') {
+      // No connection to write to: the session just ends.
+      this.phase = 'closed'
+      this.cleanup()
+      return
+    }
+
     if (condition) {
       if (this.phase === 'header') this.sendHeader()
       this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}${this.jid ? ` ${this.fullJid}` : ''}: stream error ${condition}${text ? ` (${text})` : ''}`, `stream error ${condition}`)
@@ -283,19 +327,58 @@ export class C2sSession {
   }
 
   private attach(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (error) => this.server.logger.debug(`c2s ${this.serial} ${this.remoteAddress}: socket error ${error.message}`))
-    socket.on('close', () => {
-      this.phase = 'closed'
-      this.cleanup()
-    })
-    socket.on('end', () => {
-      // The peer hung up without closing the stream: no one is left to read a closing tag.
-      if (this.phase === 'closed') return
-      this.phase = 'closed'
-      socket.end()
-      this.cleanup()
-    })
+    const handlers = {
+      socket,
+      data: (chunk: Buffer) => this.onData(chunk),
+      error: (error: Error) => this.server.logger.debug(`c2s ${this.serial} ${this.remoteAddress}: socket error ${error.message}`),
+      close: () => this.connectionLost(),
+      end: () => {
+        // The peer hung up without closing the stream: no one is left to read a closing tag.
+        if (this.phase === 'closed' || this.phase === 'detached') return
+        socket.end()
+        this.connectionLost()
+      },
+    }
+    socket.on('data', handlers.data)
+    socket.on('error', handlers.error)
+    socket.on('close', handlers.close)
+    socket.on('end', handlers.end)
+    this.handlers = handlers
+  }
+
+  /** Takes this session's handlers off its socket; other listeners (the server's per-address count) stay. */
+  private detach(): net.Socket {
+    const {socket, data, error, close, end} = this.handlers!
+    socket.off('data', data)
+    socket.off('close', close)
+    socket.off('end', end)
+    // Errors after this are the new owner's; ignore them rather than crash on an unhandled 'error'.
+    socket.off('error', error)
+    socket.on('error', () => {})
+    this.handlers = undefined
+    return socket
+  }
+
+  /**
+   * The connection is gone without a closing tag. A session with resumption
+   * waits for its client (XEP-0198 §5); any other ends.
+   */
+  private connectionLost(): void {
+    if (this.phase === 'closed' || this.phase === 'detached') return
+    if (this.sm?.id !== undefined && this.bound) {
+      this.phase = 'detached'
+      this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: connection lost, resumable for ${this.server.limits.resumeTimeoutMs / 1000} s`)
+      this.hibernation = setTimeout(() => {
+        if (this.phase !== 'detached') return
+        this.phase = 'closed'
+        this.cleanup()
+      }, this.server.limits.resumeTimeoutMs)
+      this.hibernation.unref()
+      return
+    }
+
+    this.phase = 'closed'
+    this.cleanup()
   }
 
   private cleanup(): void {
@@ -306,6 +389,12 @@ export class C2sSession {
     this.sasl = undefined
     clearTimeout(this.deadline)
     clearTimeout(this.shaperTimer)
+    clearTimeout(this.hibernation)
+    if (this.sm?.id !== undefined) this.server.forgetResumable(this.sm.id, this)
+    if (this.sm && this.sm.unacknowledged.length > 0) {
+      this.server.unacknowledged(this, [...this.sm.unacknowledged]).catch((error: unknown) => this.server.logger.error(`unacknowledged stanzas of ${this.fullJid}: ${String(error)}`))
+    }
+
     this.server.closed(this)
   }
 
@@ -396,7 +485,7 @@ export class C2sSession {
     if (!(major >= 1)) return this.close('unsupported-version', 'XMPP 1.0 (version="1.0") is required')
     // Header and features in one write: one TLS record and one syscall instead of two.
     const features = await this.features()
-    this.send(this.header() + features.toString(NS.client))
+    this.write(this.header() + features.toString(NS.client))
   }
 
   private encryptionRequired(): boolean {
@@ -437,6 +526,7 @@ export class C2sSession {
     } else {
       features.c('bind', {}, NS.bind)
       features.c('session', {}, NS.session).c('optional')
+      features.c('sm', {}, SM_NS)
     }
 
     return features
@@ -445,6 +535,7 @@ export class C2sSession {
   private async element(element: Element): Promise<void> {
     if (element.ns === NS.tls && element.name === 'starttls') return this.startTls()
     if (element.ns === NS.sasl) return this.saslElement(element)
+    if (element.ns === SM_NS) return this.streamManagement(element)
     if (element.ns !== NS.client || !['iq', 'message', 'presence'].includes(element.name)) {
       return this.close('unsupported-stanza-type', `<${element.name}/> in ${element.ns || 'no namespace'} is not understood here`)
     }
@@ -453,21 +544,108 @@ export class C2sSession {
     if (!this.bound) return this.beforeBind(element)
     // RFC 6120 §8.1.2.1: the server stamps the sender's full JID.
     element.attrs.from = this.fullJid
-    return this.server.stanza(this, element)
+    await this.server.stanza(this, element)
+    this.sm?.received()
+  }
+
+  // ---- stream management (XEP-0198) -------------------------------------
+
+  private smFailure(condition: string, attrs: Record<string, string> = {}): void {
+    this.write(x('failed', SM_NS, attrs, x(condition, NS.stanzas)).toString(NS.client))
+  }
+
+  private async streamManagement(element: Element): Promise<void> {
+    if (this.username === undefined) return this.close('not-authorized', 'authenticate first')
+    switch (element.name) {
+      case 'enable': {
+        // §3: after binding, once.
+        if (!this.bound || this.sm) return this.smFailure('unexpected-request')
+        const resume = element.attrs.resume === 'true' || element.attrs.resume === '1'
+        this.sm = new StreamManagement(resume ? randomToken(18) : undefined, this.server.limits.maxUnacknowledged)
+        if (this.sm.id !== undefined) this.server.resumable(this.sm.id, this)
+        const max = String(Math.floor(this.server.limits.resumeTimeoutMs / 1000))
+        this.write(x('enabled', SM_NS, resume ? {id: this.sm.id, resume: 'true', max} : {}).toString(NS.client))
+        return
+      }
+
+      case 'r': {
+        if (!this.sm) return this.smFailure('unexpected-request')
+        this.write(`<a xmlns='${SM_NS}' h='${this.sm.handled}'/>`)
+        return
+      }
+
+      case 'a': {
+        const h = parseCount(element.attrs.h)
+        if (!this.sm || h === undefined) return this.close('invalid-xml', 'an <a/> needs a count h')
+        if (!this.sm.acknowledge(h)) this.handledTooHigh(h)
+        return
+      }
+
+      case 'resume':
+        return this.resume(element)
+    }
+
+    this.close('unsupported-stanza-type', `<${element.name}/> of stream management is not understood here`)
+  }
+
+  /** §4: the client acknowledged more than was sent. */
+  private handledTooHigh(h: number): void {
+    this.write(`<failed xmlns='${SM_NS}' h='${this.sm!.handled}'><undefined-condition xmlns='${NS.stanzas}'/></failed>`)
+    this.close('undefined-condition', `the client acknowledged ${h} stanzas, ${this.sm!.sentCount} were sent`)
+  }
+
+  /** §5: a new connection takes over a detached (or not yet noticed dead) session of the same account. */
+  private async resume(element: Element): Promise<void> {
+    if (this.bound || this.sm) return this.smFailure('unexpected-request')
+    const h = parseCount(element.attrs.h)
+    const previous = element.attrs.previd === undefined || h === undefined ? undefined : this.server.takeResumable(element.attrs.previd, this)
+    if (!previous) return this.smFailure('item-not-found')
+    previous.takeOver(this, h!)
+  }
+
+  /** Continues this session on `successor`'s connection, after the client acknowledged `h` of our stanzas. */
+  private takeOver(successor: C2sSession, h: number): void {
+    const sm = this.sm!
+    if (!sm.acknowledge(h)) {
+      successor.sm = sm
+      return successor.handledTooHigh(h)
+    }
+
+    clearTimeout(this.hibernation)
+    if (this.phase !== 'detached' && this.handlers) this.detach().destroy()
+    const socket = successor.handOver()
+    this.socket = socket
+    this.parser = successor.parser
+    this.encrypted = successor.encrypted
+    this.streamSecurity = undefined
+    this.generation++
+    this.phase = 'open'
+    this.attach(socket)
+    this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: resumed on c2s ${successor.serial}, ${sm.unacknowledged.length} stanza(s) sent again`)
+    this.write(`<resumed xmlns='${SM_NS}' h='${sm.handled}' previd='${sm.id}'/>`)
+    for (const stanza of sm.unacknowledged) this.write(stanza)
+    // The session may resume again later.
+    this.server.resumable(sm.id!, this)
+  }
+
+  /** Gives this connection away to the session it resumes; this session object ends without touching it. */
+  private handOver(): net.Socket {
+    const socket = this.detach()
+    this.phase = 'closed'
+    this.cleanup()
+    return socket
   }
 
   private async startTls(): Promise<void> {
     if (!this.starttlsOffered() || this.username !== undefined) {
-      this.send(x('failure', NS.tls))
+      this.write(x('failure', NS.tls).toString(NS.client))
       return this.close()
     }
 
     const secureContext = this.server.secureContext(this.host!)!
-    this.send(x('proceed', NS.tls))
+    this.write(x('proceed', NS.tls).toString(NS.client))
     const plain = this.socket
-    plain.removeAllListeners('data')
-    plain.removeAllListeners('end')
-    plain.removeAllListeners('close')
+    this.detach()
     this.restart()
     const secure = new tls.TLSSocket(plain, {isServer: true, secureContext})
     this.socket = secure
@@ -481,7 +659,7 @@ export class C2sSession {
   private saslFailure(condition: string, text?: string): void {
     const failure = x('failure', NS.sasl, {}, x(condition, NS.sasl))
     if (text) failure.append(x('text', NS.sasl, {'xml:lang': 'en'}, text))
-    this.send(failure)
+    this.write(failure.toString(NS.client))
   }
 
   private async saslElement(element: Element): Promise<void> {
@@ -565,7 +743,7 @@ export class C2sSession {
   private async saslResult(step: SaslStep): Promise<void> {
     const sasl = this.sasl!
     if (step.type === 'challenge') {
-      this.send(x('challenge', NS.sasl, {}, step.data.length === 0 ? '=' : step.data.toString('base64')))
+      this.write(x('challenge', NS.sasl, {}, step.data.length === 0 ? '=' : step.data.toString('base64')).toString(NS.client))
       return
     }
 
@@ -580,7 +758,7 @@ export class C2sSession {
         `c2s ${this.serial} ${this.remoteAddress}: authenticated ${step.username}@${this.host} with ${sasl.mechanism} over ${this.tlsVersion ?? 'plaintext'}`,
         `authenticated ${step.username}@${this.host} from ${this.remoteAddress}`,
       )
-      this.send(x('success', NS.sasl, {}, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined))
+      this.write(x('success', NS.sasl, {}, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined).toString(NS.client))
       this.restart()
       return
     }

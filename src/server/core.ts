@@ -15,6 +15,7 @@ import {NS} from './namespaces.js'
 import type {Router} from './router.js'
 import {errorReply, iqResult} from './stanza.js'
 import {type Element, x} from './xml/element.js'
+import {XmppStreamParser} from './xml/parser.js'
 
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
 
@@ -330,6 +331,33 @@ export class ServerCore {
 
   private delivered(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void {
     for (const module of this.modules) module.messageDelivered?.(stanza, sender, to, recipients)
+  }
+
+  /**
+   * Stanzas a session's client never acknowledged (XEP-0198 §5 "the server
+   * SHOULD treat unacknowledged stanzas as undelivered"): messages are handed
+   * to offline storage as if the account had no resource; the rest is dropped.
+   */
+  async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
+    const parser = new XmppStreamParser({maxStanzaBytes: 16 * 1024 * 1024})
+    parser.write(Buffer.from(`<stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`))
+    const account = sessionAccount(session)
+    let stored = 0
+    for (const text of stanzas) {
+      for (const event of parser.write(Buffer.from(text))) {
+        if (event.type !== 'stanza' || event.element.name !== 'message') continue
+        const type = event.element.attrs.type ?? 'normal'
+        if (type === 'error' || type === 'groupchat' || type === 'headline') continue
+        for (const module of this.modules) {
+          if (await module.messageUndelivered?.(event.element, account, session)) {
+            stored++
+            break
+          }
+        }
+      }
+    }
+
+    if (stored > 0) this.context.logger.info(`${session.fullJid}: ${stored} unacknowledged message(s) stored offline`)
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -137,6 +137,8 @@ export class XmppServer implements SessionHost {
   private readonly connections = new Set<C2sSession>()
   private readonly addresses = new Map<string, AddressUsage>()
   private readonly boundAddresses = new WeakMap<C2sSession, AddressUsage>()
+  /** Sessions with XEP-0198 resumption, by resumption id. */
+  private readonly resumableSessions = new Map<string, C2sSession>()
   private moduleLimits: ModuleLimits
   private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
   private authenticators = new Map<string, HostAuthenticator>()
@@ -465,6 +467,26 @@ export class XmppServer implements SessionHost {
 
   async stanza(session: C2sSession, stanza: Element): Promise<void> {
     await this.core!.handle(session, stanza)
+  }
+
+  resumable(id: string, session: C2sSession): void {
+    this.resumableSessions.set(id, session)
+  }
+
+  takeResumable(id: string, claimant: C2sSession): C2sSession | undefined {
+    const session = this.resumableSessions.get(id)
+    // Only the same account may resume a session (XEP-0198 §5).
+    if (!session || session.username !== claimant.username || session.host !== claimant.host) return undefined
+    this.resumableSessions.delete(id)
+    return session
+  }
+
+  forgetResumable(id: string, session: C2sSession): void {
+    if (this.resumableSessions.get(id) === session) this.resumableSessions.delete(id)
+  }
+
+  async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
+    await this.core?.unacknowledged(session, stanzas)
   }
 
   closed(session: C2sSession): void {

@@ -54,7 +54,8 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
       // §8.5.2.2.1: headlines are discarded, errors never bounce; neither is stored.
       if (type === 'headline' || type === 'error' || type === 'groupchat') return false
       const copy = stanza.clone()
-      copy.append(x('delay', NS.delay, {from: account.host, stamp: new Date().toISOString()}))
+      // A message that was already stored once (then never acknowledged, XEP-0198) keeps its first stamp.
+      if (!copy.getChild('delay', NS.delay)) copy.append(x('delay', NS.delay, {from: account.host, stamp: new Date().toISOString()}))
       const stored = await rosters.storeOfflineMessage(account.host, account.username, copy.toString(NS.client), options.limit)
       if (!stored) sender.send(errorReply(stanza, 'service-unavailable'))
       return true

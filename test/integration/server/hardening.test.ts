@@ -268,6 +268,17 @@ describe('connection limits', () => {
     assert.match(await again.until(/<\/stream:features>/), /<starttls /)
   })
 
+  it('gives an address its places back when connections that went through STARTTLS close', async (t) => {
+    const test = await startTestServer(t, {server: {limits: {maxConnectionsPerAddress: 2}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    for (let round = 0; round < 4; round++) {
+      const client = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {localAddress: '127.0.0.5'})
+      client.end()
+      await client.waitClosed()
+      for (let waited = 0; test.server.status().connections > 0 && waited < 2000; waited += 20) await sleep(20)
+    }
+  })
+
   it('allows only a small stanza before authentication', async (t) => {
     const test = await startTestServer(t)
     const client = await RawClient.connect(test.starttlsPort)

@@ -197,7 +197,7 @@ export async function loginRaw(
   port: number,
   username: string,
   password: string,
-  options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean} = {},
+  options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean; bind?: boolean} = {},
 ): Promise<RawClient> {
   const client = await RawClient.connect(port, {localAddress: options.localAddress})
   t.after(() => client.end())
@@ -212,6 +212,7 @@ export async function loginRaw(
   await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
   client.write(options.streamHeader ?? header())
   await client.until(/<\/stream:features>/)
+  if (options.bind === false) return client
   client.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${options.resource ? `<resource>${options.resource}</resource>` : ''}</bind></iq>`)
   const bound = await client.until(/<\/iq>/)
   const jid = /<jid>([^<]+)<\/jid>/.exec(bound)?.[1]

@@ -1,0 +1,128 @@
+/**
+ * XEP-0198 stream management: acknowledgements, resumption after a lost
+ * connection, and unacknowledged messages kept when a session ends.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import Database from 'better-sqlite3'
+
+import {type RawClient, loginRaw, startTestServer} from './helpers.js'
+
+const SM = 'urn:xmpp:sm:3'
+
+async function enable(client: RawClient, resume = true): Promise<string> {
+  client.write(`<enable xmlns='${SM}'${resume ? " resume='true'" : ''}/>`)
+  const enabled = await client.until(/<enabled [^>]*\/>/)
+  return /id='([^']+)'/.exec(enabled)?.[1] ?? ''
+}
+
+function offlineCount(dataDir: string): number {
+  const db = new Database(`${dataDir}/accounts.sqlite`, {readonly: true})
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'").get() as {n: number}).n
+  } finally {
+    db.close()
+  }
+}
+
+describe('stream management (XEP-0198)', () => {
+  it('offers sm after authentication, enables it with resumption, and counts handled stanzas', async (t) => {
+    const test = await startTestServer(t)
+    await test.addUser('alice@localhost', 'alice pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write(`<enable xmlns='${SM}' resume='true'/>`)
+    assert.match(await alice.until(/<enabled [^>]*\/>/), new RegExp(`<enabled xmlns='${SM}' id='[A-Za-z0-9_-]{24}' resume='true' max='300'/>$`))
+    alice.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq><iq type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>")
+    alice.write(`<r xmlns='${SM}'/>`)
+    assert.match(await alice.until(/<a [^>]*\/>/), new RegExp(`<a xmlns='${SM}' h='2'/>$`))
+  })
+
+  it('refuses enable before binding, and a count higher than what was sent', async (t) => {
+    const test = await startTestServer(t)
+    await test.addUser('alice@localhost', 'alice pw')
+    const early = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {bind: false})
+    early.write(`<enable xmlns='${SM}'/>`)
+    assert.equal(await early.until(/<\/failed>/), `<failed xmlns='${SM}'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>`)
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    await enable(alice, false)
+    alice.write(`<a xmlns='${SM}' h='7'/>`)
+    assert.match(await alice.until(/<\/stream:stream>/), new RegExp(`<failed xmlns='${SM}' h='0'><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed><stream:error><undefined-condition `))
+  })
+
+  it('resumes a lost session on a new connection: unacknowledged stanzas are sent again, and contacts never saw it leave', async (t) => {
+    const test = await startTestServer(t)
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
+    const id = await enable(alice)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message><message to='alice@localhost/phone' id='m2'><body>two</body></message>")
+    await alice.until(/id='m2'[\s\S]*?<\/message>/)
+    alice.write(`<a xmlns='${SM}' h='0'/>`)
+    alice.socket.destroy()
+    for (let waited = 0; test.server.status().connections > 1 + 0 && waited < 2000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    bob.write("<message to='alice@localhost/phone' id='m3'><body>three</body></message>")
+    bob.write("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+    await bob.until(/id='sync'/)
+
+    const again = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {bind: false})
+    // Alice's client had taken in m1 only.
+    again.write(`<resume xmlns='${SM}' previd='${id}' h='0'/>`)
+    const resumed = await again.until(/id='m3'[\s\S]*?<\/message>/)
+    assert.match(resumed, new RegExp(`^<resumed xmlns='${SM}' h='0' previd='${id}'/>`))
+    assert.deepEqual([...resumed.matchAll(/<message [^>]*id='(m\d)'/g)].map((match) => match[1]), ['m1', 'm2', 'm3'])
+    assert.doesNotMatch(bob.received, /type='unavailable'/)
+    assert.equal(test.server.router.all('alice@localhost').length, 1)
+    again.write("<iq type='get' id='after'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.match(await again.until(/id='after'[^>]*\/>/), /type='result'/)
+  })
+
+  it('lets only the same account resume, and only a session that exists', async (t) => {
+    const test = await startTestServer(t)
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('mallory@localhost', 'mallory pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    const id = await enable(alice)
+    for (const [user, previd] of [['mallory', id], ['alice', 'no-such-session']]) {
+      const client = await loginRaw(t, test.starttlsPort, user, `${user} pw`, {bind: false})
+      client.write(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`)
+      assert.equal(await client.until(/<\/failed>/), `<failed xmlns='${SM}'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>`)
+    }
+  })
+
+  it('stores unacknowledged messages offline when the session is not resumed in time, and then says it left', async (t) => {
+    const test = await startTestServer(t, {server: {limits: {resumeTimeoutMs: 500}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+    await enable(alice)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    bob.write("<message to='alice@localhost/phone' id='m1'><body>lost in transit</body></message>")
+    await alice.until(/id='m1'[\s\S]*?<\/message>/)
+    alice.socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    assert.equal(offlineCount(test.dataDir), 1)
+    assert.equal(test.server.router.all('alice@localhost').length, 0)
+
+    const back = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    assert.match(await back.until(/id='m1'[\s\S]*?<\/message>/), /<body>lost in transit<\/body><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
+  })
+
+  it('stores unacknowledged messages of a session without resumption when its connection drops', async (t) => {
+    const test = await startTestServer(t)
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+    await enable(alice, false)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message><message to='alice@localhost/phone' id='m2'><body>two</body></message>")
+    await alice.until(/id='m2'[\s\S]*?<\/message>/)
+    alice.write(`<a xmlns='${SM}' h='1'/>`)
+    alice.write("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+    await alice.until(/id='sync'/)
+    alice.socket.destroy()
+    for (let waited = 0; offlineCount(test.dataDir) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(offlineCount(test.dataDir), 1, 'only m2, which was not acknowledged')
+  })
+})
