@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {chmodSync, mkdirSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, chownSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
+import {SqliteAccountStore} from '../../src/store/sqlite/index.js'
 import {type CliResult, freePort, runCli, tempDir, writeConfig} from '../helpers.js'
 
 const root = process.getuid?.() === 0
@@ -67,5 +69,48 @@ describe('start: the data directory', () => {
     assertRefused(await start(), `error: data directory ${data} has mode 0777: every user on this machine can replace the account store, keys and control socket in it (chmod 700 ${data})\n`)
     assert.deepEqual(readdirSync(data), [])
     assert.equal(statSync(data).mode & 0o777, 0o777)
+  })
+})
+
+describe('start: the account store', () => {
+  it('refuses a store with damaged pages, naming the file and a backup, instead of rejecting every login', async (t) => {
+    const {data, store, start} = await setup(t)
+    const accounts = SqliteAccountStore.open(data)
+    for (let index = 0; index < 200; index++) {
+      await accounts.createAccount('localhost', `user${index}`, {credentials: [{hash: 'sha1', salt: randomBytes(16), iterations: 4096, storedKey: randomBytes(20), serverKey: randomBytes(20)}], plaintext: undefined})
+    }
+
+    await accounts.close()
+    const size = statSync(store).size
+    const fd = openSync(store, 'r+')
+    writeSync(fd, randomBytes(size - 4096), 0, size - 4096, 4096)
+    closeSync(fd)
+    assertRefused(await start(), new RegExp(`^error: the account store ${store} is damaged \\(.+\\) \\(restore it from a backup\\)\\n$`))
+  })
+
+  it('refuses an empty (0-byte) store file instead of starting on a new empty store, and leaves it as it was', async (t) => {
+    const {data, store, start} = await setup(t)
+    mkdirSync(data, {mode: 0o700})
+    writeFileSync(store, '', {mode: 0o600})
+    assertRefused(
+      await start(),
+      `error: the account store ${store} is empty (0 bytes), not a store (restore it from a backup; if it never held accounts, remove it and xmppctl creates a new store)\n`,
+    )
+    assert.equal(statSync(store).size, 0)
+  })
+
+  it('refuses a store file it cannot write (mode 0444) at start, not at the first write of a session', async (t) => {
+    const {data, store, start} = await setup(t)
+    await SqliteAccountStore.open(data).close()
+    if (other) {
+      chownSync(data, other.uid, other.gid)
+      chownSync(store, other.uid, other.gid)
+    }
+
+    chmodSync(store, 0o444)
+    assertRefused(
+      await start({as: other}),
+      `error: cannot write account store ${store} as user ${otherName}: attempt to write a readonly database (run xmppctl as the user that owns the data directory, or give ${otherName} write access to ${data} and the store file in it)\n`,
+    )
   })
 })
