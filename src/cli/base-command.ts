@@ -94,13 +94,16 @@ export abstract class BaseCommand<T> extends Command {
     return this.configuration
   }
 
-  /** Configuration plus the open account store; closed when the command ends. */
-  /** The configuration and the account store; `create: false` for commands that only read (no store is left behind). */
-  protected async accounts({create = true}: {create?: boolean} = {}): Promise<AccountContext> {
+  /**
+   * The configuration and the account store, closed when the command ends;
+   * `create: false` for commands that only read (no store is left behind),
+   * with `orAbsent` for diagnostics, where a missing store reads as empty.
+   */
+  protected async accounts({create = true, orAbsent = false}: {create?: boolean; orAbsent?: boolean} = {}): Promise<AccountContext> {
     if (!this.accountContext) {
       const config = await this.loadConfiguration()
       const {openAccountStore} = await import('../store/index.js')
-      this.accountContext = {config, store: await openAccountStore(config, {create})}
+      this.accountContext = {config, store: await openAccountStore(config, {create, orAbsent})}
     }
 
     return this.accountContext

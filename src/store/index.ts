@@ -1,3 +1,6 @@
+import {existsSync} from 'node:fs'
+import path from 'node:path'
+
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
 
@@ -8,6 +11,8 @@ export interface OpenOptions {
   create?: boolean
   /** Check every page, the schema and write access first (server start; slower on a large store). */
   verify?: boolean
+  /** A missing store reads as an empty one, and nothing is created (diagnostics). */
+  orAbsent?: boolean
 }
 
 /**
@@ -16,6 +21,12 @@ export interface OpenOptions {
  * (store-missing) instead of a new, empty one.
  */
 export async function openAccountStore(config: Configuration, options: OpenOptions = {}): Promise<AccountStore> {
-  const {SqliteAccountStore} = await import('./sqlite/index.js')
+  const {STORE_FILE, SqliteAccountStore} = await import('./sqlite/index.js')
+  const file = path.join(config.dataDir, STORE_FILE)
+  if (options.orAbsent && !existsSync(file)) {
+    const {AbsentAccountStore} = await import('./absent.js')
+    return new AbsentAccountStore(file)
+  }
+
   return SqliteAccountStore.open(config.dataDir, options)
 }
