@@ -4,6 +4,8 @@
  * of the core plugins must still be reachable, and help must list them all.
  */
 import assert from 'node:assert/strict'
+import {existsSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {runCli, tempDir} from '../helpers.js'
@@ -30,6 +32,19 @@ describe('the xmppctl entry point', () => {
     assert.equal(topic.status, 0, topic.stderr)
     assert.match(topic.stdout, /plugins install +/)
     assert.match(topic.stdout, /plugins link +/)
+  })
+
+  it('takes the global --config before the command id: -c FILE, --config FILE, --config=FILE', async (t) => {
+    const cwd = tempDir(t)
+    writeFileSync(path.join(cwd, 'other.yml'), 'hosts: [example.org]\ndata_dir: ./elsewhere\nauth_scram_iterations: 4096\n')
+    const added = await runCli(['-c', 'other.yml', 'user', 'add', 'alice@example.org', '--password-stdin'], {cwd, stdin: 'pw\n'})
+    assert.deepEqual(added, {status: 0, stdout: 'created alice@example.org (SCRAM-SHA-1, SCRAM-SHA-256, 4096 iterations)\n', stderr: ''})
+    assert.ok(existsSync(path.join(cwd, 'elsewhere', 'accounts.sqlite')))
+    const exists = await runCli(['--config', 'other.yml', 'user', 'exists', 'alice@example.org'], {cwd})
+    assert.equal(exists.status, 0, exists.stderr)
+    const listed = await runCli(['--config=other.yml', 'user', 'list', '--json'], {cwd})
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{jid: string}>).map((account) => account.jid), ['alice@example.org'])
   })
 
   it('runs its own commands and their help, and names a mistyped command', async (t) => {
