@@ -53,7 +53,21 @@ describe('the xmppctl entry point', () => {
     assert.equal(help.status, 0, help.stderr)
     assert.match(help.stdout, /--password-stdin/)
     const typo = await runCli(['usr', 'add'], {cwd})
-    assert.equal(typo.status, 2)
-    assert.match(typo.stderr, /usr:add not found/)
+    assert.deepEqual(typo, {status: 2, stdout: '', stderr: 'error: "usr add" is not an xmppctl command (did you mean "user add"?)\n'})
+  })
+
+  it('suggests the closest command for a mistyped one, on one line, with exit 2', async (t) => {
+    const cwd = tempDir(t)
+    const cases: Array<[string[], string]> = [
+      [['user', 'ad', 'alice@example.org'], 'error: "user ad" is not an xmppctl command (did you mean "user add"?)\n'],
+      [['strat'], 'error: "strat" is not an xmppctl command (did you mean "start"?)\n'],
+      [['plugins', 'instal', 'xmppctl-auth-http'], 'error: "plugins instal" is not an xmppctl command (did you mean "plugins install"?)\n'],
+      [['frobnicate'], 'error: "frobnicate" is not an xmppctl command (see "xmppctl --help" for the commands)\n'],
+      [['--json', 'user', 'list'], 'error: "--json" is not an xmppctl command (give the command, then its flags, e.g. "xmppctl user list --json"; only -c/--config may also come first)\n'],
+    ]
+    for (const [args, stderr] of cases) assert.deepEqual(await runCli(args, {cwd}), {status: 2, stdout: '', stderr}, args.join(' '))
+    const json = await runCli(['user', 'ad', '--json'], {cwd})
+    assert.equal(json.status, 2)
+    assert.deepEqual(JSON.parse(json.stdout), {error: {code: 'usage', message: '"user ad" is not an xmppctl command', hint: 'did you mean "user add"?'}})
   })
 })
