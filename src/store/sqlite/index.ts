@@ -484,7 +484,7 @@ function prepareDatabase(db: Database.Database, file: string): void {
 }
 
 /** The tables the migrations create: a store at SCHEMA_VERSION has every one. */
-const SCHEMA_TABLES = MIGRATIONS.flatMap((migration) => [...migration.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1]))
+const SCHEMA_TABLES = MIGRATIONS.flatMap((migration) => [...migration.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/gi)].map((match) => match[1]))
 
 /**
  * What the server checks before it serves a store: every page readable
