@@ -58,8 +58,9 @@ and 5223 (direct TLS).`
     try {
       running = await runServer(config, {logger, configFile})
     } catch (error) {
-      logger.error(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
+      // In the foreground the error line below says it: a log line too would print it twice.
       if (daemon) {
+        logger.error(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
         process.send!({type: 'error', error: renderError(error)})
         process.disconnect?.()
       }

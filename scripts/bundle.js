@@ -6,7 +6,8 @@
 // file with V8's code cache.
 //
 // The file exports COMMANDS (command id → class, oclif's "explicit" command
-// discovery in package.json), the prerun hook, and oclif's own exports, which
+// discovery in package.json), the prerun and command_not_found hooks, commandFirst (the global
+// --config moved behind the command) and oclif's own exports, which
 // bin/run.js runs. Runs after tsc: it bundles the compiled dist/commands and
 // dist/src, which stay what tests and the PBKDF2 worker use.
 import {build} from 'esbuild'
@@ -42,6 +43,8 @@ const entry = [
   ...commandFiles.map((file) => `  get ${JSON.stringify(commandId(file))}() { return require('./commands/${file.split(path.sep).join('/')}').default },`),
   '}',
   "export const PRERUN_HOOK = require('./src/cli/hooks/plugins.js').default",
+  "export const COMMAND_NOT_FOUND_HOOK = require('./src/cli/hooks/command-not-found.js').default",
+  "export {commandFirst} from './src/cli/argv.js'",
   "export * from '@oclif/core'",
 ].join('\n')
 

@@ -102,6 +102,13 @@ export class StoreError extends XmppctlError {
   }
 }
 
+/** The data directory cannot be used: not creatable, not writable by this user, or writable by others. */
+export class DataDirectoryError extends XmppctlError {
+  constructor(code: string, message: string, hint: string, cause?: unknown) {
+    super(code, message, {hint, exitCode: ExitCode.usage, cause})
+  }
+}
+
 /** A backend cannot perform an operation at all ("the pam backend cannot create accounts"). */
 export class UnsupportedError extends XmppctlError {
   constructor(message: string, hint?: string) {

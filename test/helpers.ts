@@ -32,7 +32,7 @@ export interface CliResult {
 /** Runs the real CLI as a user would: a child process, no terminal, optional stdin. */
 export function runCli(
   args: readonly string[],
-  options: {cwd: string; stdin?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number},
+  options: {cwd: string; stdin?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
@@ -41,7 +41,8 @@ export function runCli(
     // A process under another uid cannot read root's oclif data directory; give it its own.
     if (options.uid !== undefined) Object.assign(env, {HOME: options.cwd, XDG_DATA_HOME: options.cwd, XDG_CACHE_HOME: options.cwd, XDG_CONFIG_HOME: options.cwd})
     Object.assign(env, options.env)
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe']})
+    // timeout: a command that should fail but runs on (a server that starts) is killed, and ends with status null.
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs, killSignal: 'SIGKILL'})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))

@@ -31,7 +31,8 @@ Exit status: the worst of the backends' (3 unavailable, 2 misconfigured, 1 rejec
     const {flags: f} = await this.parse(TestAuthAll)
     const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
     await loadAuthPlugins({config: this.config})
-    const context = await this.accounts()
+    // A diagnosis creates nothing: no data directory, store or secret.
+    const context = await this.accounts({create: false, orAbsent: true})
     const account = f.jid === undefined ? undefined : resolveAccount(context.config, f.jid)
     let password: string | undefined
     let token: string | undefined

@@ -42,7 +42,8 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
     await loadAuthPlugins({config: this.config})
     const {requireAuthMethod} = await import('../../src/plugins/methods.js')
     requireAuthMethod(args.backend)
-    const context = await this.accounts()
+    // A diagnosis creates nothing: no data directory, store or secret.
+    const context = await this.accounts({create: false, orAbsent: true})
     const account = args.jid === undefined ? undefined : resolveAccount(context.config, args.jid)
     if (account && f.host !== undefined && context.config.requireHost(f.host) !== account.host) {
       throw new UsageError(`--host ${f.host} differs from the host of ${account.jid}`, 'drop --host: the JID names the host')

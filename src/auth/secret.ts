@@ -20,7 +20,16 @@ export interface ServerSecret {
   problem?: string
 }
 
-export function loadServerSecret(dataDir: string, retry = true): ServerSecret {
+/**
+ * The secret of `dataDir`, created there if absent; with `create: false`
+ * (diagnostics, which must leave no state behind) an absent one is replaced
+ * by a secret of this process only.
+ */
+export function loadServerSecret(dataDir: string, {create = true}: {create?: boolean} = {}): ServerSecret {
+  return load(dataDir, create, true)
+}
+
+function load(dataDir: string, create: boolean, retry: boolean): ServerSecret {
   const file = path.join(dataDir, SECRET_FILE)
   try {
     const secret = readFileSync(file)
@@ -32,6 +41,7 @@ export function loadServerSecret(dataDir: string, retry = true): ServerSecret {
     }
   }
 
+  if (!create) return {secret: randomBytes(SECRET_BYTES), persistent: false, file}
   try {
     mkdirSync(dataDir, {recursive: true, mode: 0o700})
     const secret = randomBytes(SECRET_BYTES)
@@ -45,7 +55,7 @@ export function loadServerSecret(dataDir: string, retry = true): ServerSecret {
     return {secret, persistent: true, file}
   } catch (error) {
     // Another process created it between our read and our write: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && retry) return loadServerSecret(dataDir, false)
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && retry) return load(dataDir, create, false)
     return {secret: randomBytes(SECRET_BYTES), persistent: false, file, problem: (error as Error).message}
   }
 }

@@ -54,6 +54,18 @@ export function renderError(error: unknown): RenderedError {
   }
 }
 
+/** An error as the user sees it: one line on stderr, or `{"error": …}` on stdout under --json. */
+export function printError(rendered: RenderedError, json: boolean): void {
+  if (json) {
+    const {exitCode: _, ...body} = rendered
+    process.stdout.write(`${JSON.stringify({error: body}, null, 2)}\n`)
+    return
+  }
+
+  const hint = rendered.hint ? ` ${stderrColour.dim(`(${rendered.hint})`)}` : ''
+  process.stderr.write(`${stderrColour.red('error:')} ${rendered.message}${hint}\n`)
+}
+
 /**
  * The base of every xmppctl command: `--json`, `--config`, typed errors
  * rendered as one line (or a JSON object) with the right exit code, and
@@ -94,13 +106,16 @@ export abstract class BaseCommand<T> extends Command {
     return this.configuration
   }
 
-  /** Configuration plus the open account store; closed when the command ends. */
-  /** The configuration and the account store; `create: false` for commands that only read (no store is left behind). */
-  protected async accounts({create = true}: {create?: boolean} = {}): Promise<AccountContext> {
+  /**
+   * The configuration and the account store, closed when the command ends;
+   * `create: false` for commands that only read (no store is left behind),
+   * with `orAbsent` for diagnostics, where a missing store reads as empty.
+   */
+  protected async accounts({create = true, orAbsent = false}: {create?: boolean; orAbsent?: boolean} = {}): Promise<AccountContext> {
     if (!this.accountContext) {
       const config = await this.loadConfiguration()
       const {openAccountStore} = await import('../store/index.js')
-      this.accountContext = {config, store: await openAccountStore(config, {create})}
+      this.accountContext = {config, store: await openAccountStore(config, {create, orAbsent})}
     }
 
     return this.accountContext
@@ -140,15 +155,8 @@ export abstract class BaseCommand<T> extends Command {
     if (error instanceof Errors.ExitError) throw error
     const rendered = renderError(error)
     process.exitCode = rendered.exitCode
-    if (this.jsonEnabled()) {
-      const {exitCode: _, ...body} = rendered
-      this.logJson({error: body})
-      return
-    }
-
-    const hint = rendered.hint ? ` ${stderrColour.dim(`(${rendered.hint})`)}` : ''
-    process.stderr.write(`${stderrColour.red('error:')} ${rendered.message}${hint}\n`)
-    if (rendered.code === 'internal' && process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+    printError(rendered, this.jsonEnabled())
+    if (!this.jsonEnabled() && rendered.code === 'internal' && process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
   }
 
   protected async finally(error: Error | undefined): Promise<void> {

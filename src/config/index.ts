@@ -78,8 +78,11 @@ export class ConfigProblemsError extends ConfigError {
 
   constructor(problems: ConfigProblem[]) {
     const [first] = problems
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; run "xmppctl config check")` : ''
-    super(`${first.message}${more}`, {location: first.location, hint: first.hint ?? 'fix the file and run "xmppctl config check"'})
+    // One hint, saying once where the others are: the count in the message as well ran two
+    // parentheses into each other, each sending to "xmppctl config check".
+    const others = `"xmppctl config check" lists all ${problems.length} problems`
+    const hint = problems.length === 1 ? (first.hint ?? 'fix the file and run "xmppctl config check"') : `${first.hint ?? 'fix the file'}${first.hint?.endsWith('?') ? ' ' : '; '}${others}`
+    super(first.message, {location: first.location, hint})
     this.problems = problems
   }
 }

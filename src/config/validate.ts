@@ -2,6 +2,7 @@ import {isIP} from 'node:net'
 import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
 import {normalizeDomain} from '../jid/index.js'
+import {didYouMean} from '../suggest.js'
 import {installHint, knownPluginForKey, knownPluginForMethod, pluginBackend, pluginKeys, pluginRegistry} from '../plugins/registry.js'
 import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, UNSUPPORTED_AUTH_METHODS, type ValueSpec} from './schema.js'
 
@@ -86,35 +87,6 @@ export function pluginKeySpecs(): Record<string, KeySpec> {
   }
 
   return keys
-}
-
-/** Levenshtein distance, for did-you-mean suggestions on unknown keys. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({length: b.length + 1}, (_, index) => index)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-
-    previous = current
-  }
-
-  return previous[b.length]
-}
-
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-
-  return best
 }
 
 function fromJs(node: Node | null | undefined): unknown {

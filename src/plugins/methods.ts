@@ -1,5 +1,6 @@
 import {AUTH_METHODS, UNSUPPORTED_AUTH_METHODS} from '../config/schema.js'
-import {didYouMean, unsupportedHint} from '../config/validate.js'
+import {unsupportedHint} from '../config/validate.js'
+import {didYouMean} from '../suggest.js'
 import {UsageError} from '../errors.js'
 import {installHint, knownPluginForMethod, pluginRegistry} from './registry.js'
 

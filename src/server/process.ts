@@ -4,13 +4,15 @@
  * waiting until it listens or reporting why it could not.
  */
 import {spawn} from 'node:child_process'
-import {closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {type Configuration, loadConfig} from '../config/index.js'
-import {ExitCode, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
+import {DataDirectoryError, ExitCode, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
+import {processUserName} from '../process-user.js'
 import {CONTROL_SOCKET, LOG_FILE, PID_FILE, type ControlRequest, controlRequest, serveControl} from './control.js'
 import type {LogLevelName} from '../config/schema.js'
+import {prepareDataDirectory} from './data-dir.js'
 import {LogFile, type Logger, createLogger, logLevel} from './log.js'
 import {type ServerOptions, type ServerStatus, XmppServer} from './server.js'
 
@@ -37,6 +39,7 @@ function writePidFile(dataDir: string): string {
  * what reload re-reads (undefined: the built-in defaults, or ./xmppctl.yml).
  */
 export async function runServer(config: Configuration, options: ServerOptions & {logger: Logger; configFile?: string}): Promise<RunningServer> {
+  prepareDataDirectory(config.dataDir)
   const server = new XmppServer(config, options)
   await server.start()
   let resolveStopped!: () => void
@@ -117,14 +120,16 @@ export async function startBackground(config: Configuration, options: {bin: stri
     if (error instanceof XmppctlError && error.code === 'server-running') throw error
   }
 
+  prepareDataDirectory(config.dataDir)
+  const log = path.join(config.dataDir, LOG_FILE)
+  let fd: number
   try {
-    mkdirSync(config.dataDir, {recursive: true, mode: 0o700})
+    fd = openSync(log, 'a', 0o600)
   } catch (error) {
-    throw new XmppctlError('store-unwritable', `cannot create data directory ${config.dataDir}: ${osErrorText(error)}`, {hint: 'set data_dir to a directory this user can write'})
+    const user = processUserName()
+    throw new DataDirectoryError('data-dir-unwritable', `cannot write server log ${log} as user ${user}: ${osErrorText(error)}`, `run xmppctl as the user that owns it, or give the data directory to ${user}: chown -R ${user} ${config.dataDir}`, error)
   }
 
-  const log = path.join(config.dataDir, LOG_FILE)
-  const fd = openSync(log, 'a', 0o600)
   const args = [options.bin, 'start', '--foreground', ...(options.configFile ? ['--config', options.configFile] : []), ...(options.logLevel ? ['--log-level', options.logLevel] : [])]
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: {...process.env, XMPPCTL_DAEMON: '1'}})
   closeSync(fd)

@@ -169,7 +169,7 @@ export class XmppServer implements SessionHost {
 
   async start(): Promise<ListenerStatus[]> {
     try {
-      this.accounts = await openAccountStore(this.config)
+      this.accounts = await openAccountStore(this.config, {verify: true})
       const {SqliteRosterStore} = await import('../store/sqlite/roster.js')
       this.rosters = SqliteRosterStore.open(this.config.dataDir)
       await this.loadTls(this.config)

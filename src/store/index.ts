@@ -1,14 +1,32 @@
+import {existsSync} from 'node:fs'
+import path from 'node:path'
+
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
+
+export interface OpenOptions {
+  /** Create the store where no file exists (default); false: a missing store is an error (store-missing). */
+  create?: boolean
+  /** Check every page, the schema and write access first (server start; slower on a large store). */
+  verify?: boolean
+  /** A missing store reads as an empty one, and nothing is created (diagnostics). */
+  orAbsent?: boolean
+}
 
 /**
  * Opens the store the configuration names; today the embedded SQLite one
  * under `data_dir`. With `create: false` a missing store is an error
  * (store-missing) instead of a new, empty one.
  */
-export async function openAccountStore(config: Configuration, options: {create?: boolean} = {}): Promise<AccountStore> {
-  const {SqliteAccountStore} = await import('./sqlite/index.js')
+export async function openAccountStore(config: Configuration, options: OpenOptions = {}): Promise<AccountStore> {
+  const {STORE_FILE, SqliteAccountStore} = await import('./sqlite/index.js')
+  const file = path.join(config.dataDir, STORE_FILE)
+  if (options.orAbsent && !existsSync(file)) {
+    const {AbsentAccountStore} = await import('./absent.js')
+    return new AbsentAccountStore(file)
+  }
+
   return SqliteAccountStore.open(config.dataDir, options)
 }

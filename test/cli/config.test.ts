@@ -50,6 +50,22 @@ describe('config check', () => {
   })
 })
 
+describe('a bad configuration, whatever the command', () => {
+  it('says what is wrong once, on one line, with one hint that names "xmppctl config check" once', async (t) => {
+    const dir = tempDir(t)
+    writeFileSync(path.join(dir, 'bad.yml'), 'hosts: [example.org]\nauth_scram_iterations: -1\nbogus: 1\n')
+    writeFileSync(path.join(dir, 'one.yml'), 'hosts: [example.org]\nauth_use_cache: maybe\n')
+    const two = 'error: bad.yml:2:24: auth_scram_iterations must be an integer ≥ 4096 and ≤ 10000000, not -1 (fix the file; "xmppctl config check" lists all 2 problems)\n'
+    const one = 'error: one.yml:2:17: auth_use_cache must be true or false, not "maybe" (fix the file and run "xmppctl config check")\n'
+    for (const [file, stderr] of [['bad.yml', two], ['one.yml', one]]) {
+      for (const command of [['user', 'list'], ['start']]) {
+        const result = await runCli(['-c', file, ...command], {cwd: dir})
+        assert.deepEqual(result, {status: 2, stdout: '', stderr}, `-c ${file} ${command.join(' ')}`)
+      }
+    }
+  })
+})
+
 describe('config init', () => {
   it('writes a valid file from flags without a terminal, mode 0600', async (t) => {
     const dir = tempDir(t)

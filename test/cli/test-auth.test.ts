@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {generateKeyPairSync, randomBytes} from 'node:crypto'
-import {chmodSync, copyFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -306,5 +306,38 @@ describe('test-auth internal, anonymous and all', {concurrency: true}, () => {
     assert.match(text.stdout, /host example\.net \(auth_method: external, anonymous\)/)
     assert.match(text.stdout, /- SCRAM-SHA-256 +the external backend has no SCRAM-SHA-256 credentials \(it checks plaintext passwords only\)/)
     assert.match(text.stdout, /- PLAIN +the connection is not encrypted/)
+  })
+})
+
+describe('test-auth creates nothing', () => {
+  it('leaves no data directory, account store or auth secret behind, whatever the backend', async (t) => {
+    const {dir, cli} = setup(t, `auth_method: [saslauthd, internal]\nsaslauthd_socket: ${path.join(tempDir(t), 'no-saslauthd')}\nextauth_program: ${path.join(SCRIPTS, 'generic.sh')}\n`)
+    const runs = [
+      ['test-auth', 'saslauthd', 'alice@example.org', '--password-stdin'],
+      ['test-auth', 'external', 'alice@example.org', '--password-stdin'],
+      ['test-auth', 'internal', 'alice@example.org', '--password-stdin'],
+      ['test-auth', 'all', '--jid', 'alice@example.org', '--password-stdin'],
+    ]
+    for (const args of runs) {
+      const result = await cli(args, `${PASSWORD}\n`)
+      assert.ok(result.status !== null && result.status <= 3, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(existsSync(path.join(dir, 'data')), false, `${args.join(' ')} created the data directory`)
+    }
+
+    // Nor anything in a data directory that exists.
+    mkdirSync(path.join(dir, 'data'), {mode: 0o700})
+    for (const args of runs) await cli(args, `${PASSWORD}\n`)
+    assert.deepEqual(readdirSync(path.join(dir, 'data')), [])
+  })
+
+  it('says the internal backend has no account store yet', async (t) => {
+    const {dir, cli} = setup(t, '')
+    const result = await cli(['test-auth', 'internal', '--json'])
+    assert.equal(result.status, 1)
+    assert.deepEqual(
+      {status: step(result, 'store').status, detail: step(result, 'store').detail},
+      {status: 'fail', detail: `there is no account store at ${path.join(dir, 'data', 'accounts.sqlite')}`},
+    )
+    assert.equal(existsSync(path.join(dir, 'data')), false)
   })
 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
+import {userInfo} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -111,6 +112,25 @@ describe('user add', () => {
     const result = await runCli(['user', 'add', 'alice@localhost', '--password-stdin'], {cwd: dir, stdin: 'pw\n', ...(asNobody ? {uid: 65_534, gid: 65_534} : {})})
     assert.equal(result.status, 2, result.stderr)
     assert.equal(result.stderr, `error: cannot create data directory ${path.join(dir, 'locked', 'data')}: EACCES: permission denied (set data_dir to a directory this user can write, or fix its permissions)\n`)
+  })
+
+  it('names the store and the user when the data directory is read-only (exit 2, not a bug report)', async (t) => {
+    const {cli, dir} = setup(t)
+    chmodSync(dir, 0o755)
+    chmodSync(path.join(dir, 'xmppctl.yml'), 0o644)
+    assert.equal((await cli(['user', 'add', 'alice@example.org', '--password-stdin'], 'pw\n')).status, 0)
+    const data = path.join(dir, 'data')
+    // SQLite must create the -shm file beside the store, even to read; root may write anywhere, so nobody reads there.
+    const asNobody = process.getuid?.() === 0
+    if (asNobody) for (const file of [data, path.join(data, 'accounts.sqlite')]) chownSync(file, 65_534, 65_534)
+    chmodSync(data, 0o500)
+    const user = asNobody ? 'nobody' : userInfo().username
+    const result = await runCli(['user', 'list'], {cwd: dir, ...(asNobody ? {uid: 65_534, gid: 65_534} : {})})
+    assert.deepEqual(result, {
+      status: 2,
+      stdout: '',
+      stderr: `error: cannot write account store ${path.join(data, 'accounts.sqlite')} as user ${user}: attempt to write a readonly database (run xmppctl as the user that owns the data directory, or give ${user} write access to ${data} and the store file in it)\n`,
+    })
   })
 
   it('refuses a corrupt store file and leaves it as it was', async (t) => {

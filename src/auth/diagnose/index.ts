@@ -37,7 +37,8 @@ function inputFor(request: DiagnoseRequest): DiagnoseInput {
   return {
     ...request,
     baseDir: request.config.file ? path.dirname(request.config.file) : process.cwd(),
-    secret: loadServerSecret(request.config.dataDir).secret,
+    // A diagnosis leaves no state behind: without a secret yet, one of this process serves.
+    secret: loadServerSecret(request.config.dataDir, {create: false}).secret,
   }
 }
 
@@ -105,6 +106,7 @@ export async function diagnoseAll(
   options: {pamHelper?: string} = {},
 ): Promise<HostReport[]> {
   const reports: HostReport[] = []
+  const {secret} = loadServerSecret(config.dataDir, {create: false})
   for (const host of config.hosts) {
     const settings = config.forHost(host)
     const credentials = account && account.host === host ? account : {}
@@ -113,7 +115,7 @@ export async function diagnoseAll(
       backends.push(await diagnoseBackend(method, {config, store, host, ...credentials, ...options}))
     }
 
-    const authenticator = createHostAuthenticator(config, host, store, {pamHelper: options.pamHelper, capabilitiesTtl: 0})
+    const authenticator = createHostAuthenticator(config, host, store, {secret, pamHelper: options.pamHelper, capabilitiesTtl: 0})
     try {
       const offers = []
       for (const {name, connection} of CONNECTION_PROFILES) {

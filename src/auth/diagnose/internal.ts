@@ -4,6 +4,7 @@ import {InternalBackend} from '../backends/internal.js'
 import {AnonymousBackend, randomLocalpart} from '../backends/anonymous.js'
 import {scramCoverage} from '../coverage.js'
 import {scramMechanismName} from '../../sasl/scram.js'
+import {isAbsentStore} from '../../store/absent.js'
 import {type BackendDiagnosis, Recorder, fail, info, ok, skip, warn} from './report.js'
 import type {DiagnoseInput} from './types.js'
 
@@ -14,6 +15,7 @@ export async function diagnoseInternal(input: DiagnoseInput): Promise<BackendDia
   const finish = (verdict: Parameters<Recorder['finish']>[2]) => recorder.finish('internal', settings.host, verdict, jid)
   recorder.add('configuration', 'configuration', ok(`auth_password_format ${settings.auth_password_format}, auth_scram_hash ${settings.auth_scram_hash.join(', ')}, ${settings.auth_scram_iterations} iterations`))
   const coverage = await recorder.step('store', 'store', async () => {
+    if (isAbsentStore(input.store)) return fail(`there is no account store at ${input.store.location}`, undefined, 'check data_dir and --config; "xmppctl user add" creates the store')
     const {scram, missing, accounts} = await scramCoverage(input.store, settings)
     const lacking = Object.values(missing).filter((reason) => /lack/.test(reason ?? ''))
     const detail = `${input.store.location}: ${accounts} account${accounts === 1 ? '' : 's'} on ${settings.host}; SCRAM served for ${scram.map((hash) => scramMechanismName(hash)).join(', ') || 'no hash'}`

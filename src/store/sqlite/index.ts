@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3'
-import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {AccountExistsError, ExitCode, StoreError, osErrorText} from '../../errors.js'
+import {processUserName} from '../../process-user.js'
 import type {ScramHash} from '../../sasl/scram.js'
 import type {
   AccountSecrets,
@@ -62,32 +64,62 @@ function isSqliteError(error: unknown, ...codes: string[]): boolean {
 }
 
 /**
- * Creates the data directory (0700) and the database file (0600) with their
- * final modes from the start, so there is never a moment where they are
- * readable by others; SQLite gives its -wal and -shm files the database's mode.
+ * Creates the data directory (0700) and a new store (0600) with their final
+ * modes from the start, so there is never a moment where they are readable by
+ * others; SQLite gives its -wal and -shm files the database's mode.
+ *
+ * The store is built whole under a temporary name and linked into place, so
+ * that its file never exists without its schema: an existing file that holds
+ * no store (0 bytes, say, after a failed restore) is then damage to report,
+ * never a store to initialise (which would lose every account without a word).
+ * link() fails if the name exists: of several processes creating the store at
+ * once, one wins and the others open its store.
  */
-function createPrivateFile(dataDir: string, file: string): void {
+function createStore(dataDir: string, file: string): void {
+  const cannotCreate = (what: string, error: unknown) =>
+    new StoreError('store-unwritable', `cannot create ${what}: ${osErrorText(error)}`, 'set data_dir to a directory this user can write, or fix its permissions', error)
   try {
     mkdirSync(dataDir, {recursive: true, mode: 0o700})
   } catch (error) {
-    throw new StoreError(
-      'store-unwritable',
-      `cannot create data directory ${dataDir}: ${osErrorText(error)}`,
-      'set data_dir to a directory this user can write, or fix its permissions',
-      error,
-    )
+    throw cannotCreate(`data directory ${dataDir}`, error)
   }
 
+  const temporary = path.join(dataDir, `.${STORE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`)
   try {
-    closeSync(openSync(file, 'wx', 0o600))
+    closeSync(openSync(temporary, 'wx', 0o600))
+    const db = new Database(temporary, {fileMustExist: true})
+    try {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.transaction(() => migrate(db, 0))()
+    } finally {
+      // Closing checkpoints the write-ahead log into the file and removes it.
+      db.close()
+    }
+
+    linkOrCopy(temporary, file)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return
-    throw new StoreError(
-      'store-unwritable',
-      `cannot create account store ${file}: ${osErrorText(error)}`,
-      'set data_dir to a directory this user can write, or fix its permissions',
-      error,
-    )
+    if (error instanceof StoreError) throw error
+    throw cannotCreate(`account store ${file}`, error)
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${temporary}${suffix}`, {force: true})
+  }
+}
+
+/** Puts `temporary` at `file` unless `file` exists (then another process made the store: it is used). */
+function linkOrCopy(temporary: string, file: string): void {
+  try {
+    linkSync(temporary, file)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return
+    // File systems without hard links: a copy that still refuses to replace a file.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error
+    try {
+      copyFileSync(temporary, file, constants.COPYFILE_EXCL)
+    } catch (copyError) {
+      if ((copyError as NodeJS.ErrnoException).code !== 'EEXIST') throw copyError
+    }
   }
 }
 
@@ -149,26 +181,33 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   /**
-   * Opens the store in `dataDir`, creating it unless `create` is false: a
-   * command that only reads must not leave a new store behind in whatever
-   * directory it was run from, nor answer "no such account" from an empty one.
+   * Opens the store in `dataDir`, creating it only where no file exists,
+   * unless `create` is false: a command that only reads must not leave a new
+   * store behind in whatever directory it was run from, nor answer "no such
+   * account" from an empty one. `verify` (server start) also checks every
+   * page and the schema, and that this process may write: a server must not
+   * start on a store that fails only at the first login or the first write.
    */
-  static open(dataDir: string, {create = true}: {create?: boolean} = {}): SqliteAccountStore {
+  static open(dataDir: string, {create = true, verify = false}: {create?: boolean; verify?: boolean} = {}): SqliteAccountStore {
     const file = path.join(dataDir, STORE_FILE)
-    if (create) createPrivateFile(dataDir, file)
-    else if (!existsSync(file)) {
-      throw new StoreError('store-missing', `there is no account store in ${dataDir}`, 'check data_dir and --config (relative data_dir is relative to the configuration file); "xmppctl user add" creates the store')
+    if (!existsSync(file)) {
+      if (!create) {
+        throw new StoreError('store-missing', `there is no account store in ${dataDir}`, 'check data_dir and --config (relative data_dir is relative to the configuration file); "xmppctl user add" creates the store')
+      }
+
+      createStore(dataDir, file)
     }
 
     let db: Database.Database
     try {
-      db = new Database(file, {timeout: 5000})
+      db = new Database(file, {timeout: 5000, fileMustExist: true})
     } catch (error) {
       throw new StoreError('store-unwritable', `cannot open account store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
     }
 
     try {
       prepareDatabase(db, file)
+      if (verify) verifyDatabase(db, file)
       return translatingErrors(new SqliteAccountStore(file, db), file)
     } catch (error) {
       db.close()
@@ -182,11 +221,8 @@ export class SqliteAccountStore implements AccountStore {
         )
       }
 
-      if (isSqliteError(error, 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_IOERR_SHMOPEN')) {
-        throw new StoreError('store-unwritable', `cannot write account store ${file}: ${(error as Error).message}`, 'check the permissions of the data directory and the store file', error)
-      }
-
-      throw error
+      if (isReadOnlyError(error)) throw readOnlyStore(file, error)
+      throw storeErrorFrom(error, file)
     }
   }
 
@@ -392,17 +428,35 @@ export class SqliteAccountStore implements AccountStore {
   }
 }
 
-/** Checks the file is ours (or new), brings its schema up to date, sets WAL. */
+const RESTORE_HINT = 'restore it from a backup'
+
+/** Runs the migrations after `from` and marks the file as ours; inside a write transaction. */
+function migrate(db: Database.Database, from: number): void {
+  for (const migration of MIGRATIONS.slice(from)) db.exec(migration)
+  db.pragma(`application_id = ${APPLICATION_ID}`)
+  db.pragma(`user_version = ${SCHEMA_VERSION}`)
+}
+
+/** Checks the file is ours, brings its schema up to date, sets WAL. */
 function prepareDatabase(db: Database.Database, file: string): void {
-  // One read transaction: read apart, another process creating the store meanwhile could show its
-  // tables but not yet its application id, and the new store would pass for another program's.
+  // One read transaction, so that the three come from the same version of the file.
   const {applicationId, version, tables} = db.transaction(() => ({
     applicationId: db.pragma('application_id', {simple: true}) as number,
     version: db.pragma('user_version', {simple: true}) as number,
     tables: (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {n: number}).n,
   }))()
-  const isNew = applicationId === 0 && version === 0 && tables === 0
-  if (!isNew && applicationId !== APPLICATION_ID) {
+  if (applicationId === 0 && version === 0 && tables === 0) {
+    // createStore never leaves a file without its schema: this one lost its content (an interrupted
+    // copy or restore, a full disk). Made into a new store, it would lose every account without a word.
+    const size = statSync(file).size
+    throw new StoreError(
+      'store-empty',
+      `the account store ${file} is empty (${size === 0 ? '0 bytes' : 'no tables'}), not a store`,
+      `${RESTORE_HINT}; if it never held accounts, remove it and xmppctl creates a new store`,
+    )
+  }
+
+  if (applicationId !== APPLICATION_ID) {
     throw new StoreError(
       'store-foreign',
       `${file} is a SQLite database of another program, not an xmppctl account store`,
@@ -423,13 +477,70 @@ function prepareDatabase(db: Database.Database, file: string): void {
   db.pragma('foreign_keys = ON')
   if (version === SCHEMA_VERSION) return
   db.transaction(() => {
-    // Read again under the write lock: another process may have created the schema since.
+    // Read again under the write lock: another process may have migrated it since.
     const current = db.pragma('user_version', {simple: true}) as number
-    if (current >= SCHEMA_VERSION) return
-    for (const migration of MIGRATIONS.slice(current)) db.exec(migration)
-    db.pragma(`application_id = ${APPLICATION_ID}`)
-    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    if (current < SCHEMA_VERSION) migrate(db, current)
   }).immediate()
+}
+
+/** The tables the migrations create: a store at SCHEMA_VERSION has every one. */
+const SCHEMA_TABLES = MIGRATIONS.flatMap((migration) => [...migration.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/gi)].map((match) => match[1]))
+
+/**
+ * What the server checks before it serves a store: every page readable
+ * (quick_check: b-trees, records, free list; not the indexes' contents),
+ * every table of the schema present, and writing possible. A
+ * store failing one of these would pass for an empty one, reject every login
+ * as a wrong password, or end a session at its first write.
+ */
+function verifyDatabase(db: Database.Database, file: string): void {
+  let problems: string[]
+  try {
+    // One row per problem, or one row of lines; the "*** in database main ***" heading says nothing here.
+    problems = (db.pragma('quick_check(5)') as Array<{quick_check: string}>)
+      .flatMap((row) => row.quick_check.split('\n'))
+      .filter((line) => line !== 'ok' && !/^\*\*\* in database \w+ \*\*\*$/.test(line))
+  } catch (error) {
+    if (!isSqliteError(error, 'SQLITE_CORRUPT', 'SQLITE_NOTADB')) throw error
+    problems = [(error as Error).message]
+  }
+
+  if (problems.length > 0) {
+    throw new StoreError('store-corrupt', `the account store ${file} is damaged (${problems[0]}${problems.length > 1 ? '; and more' : ''})`, RESTORE_HINT)
+  }
+
+  const present = new Set((db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as Array<{name: string}>).map((row) => row.name))
+  const missing = SCHEMA_TABLES.filter((table) => !present.has(table))
+  if (missing.length > 0) {
+    throw new StoreError('store-corrupt', `the account store ${file} is damaged (no table ${missing.join(', ')}, which schema version ${SCHEMA_VERSION} has)`, RESTORE_HINT)
+  }
+
+  try {
+    // A write rolled back: BEGIN IMMEDIATE alone succeeds on a read-only file in WAL mode.
+    db.exec('BEGIN IMMEDIATE')
+    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  } catch (error) {
+    if (isReadOnlyError(error)) throw readOnlyStore(file, error)
+    throw error
+  } finally {
+    if (db.inTransaction) db.exec('ROLLBACK')
+  }
+}
+
+/** The file, or its directory (where the -wal and -shm files go), is read-only to this process. */
+function isReadOnlyError(error: unknown): boolean {
+  const code = error instanceof Error && 'code' in error ? String((error as {code: unknown}).code) : ''
+  return code.startsWith('SQLITE_READONLY') || ['SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_IOERR_SHMOPEN'].includes(code)
+}
+
+function readOnlyStore(file: string, error: unknown): StoreError {
+  const user = processUserName()
+  return new StoreError(
+    'store-unwritable',
+    `cannot write account store ${file} as user ${user}: ${(error as Error).message}`,
+    `run xmppctl as the user that owns the data directory, or give ${user} write access to ${path.dirname(file)} and the store file in it`,
+    error,
+  )
 }
 
 /**

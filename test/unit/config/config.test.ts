@@ -4,7 +4,7 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {loadConfig, parseConfig} from '../../../src/config/index.js'
-import {didYouMean} from '../../../src/config/validate.js'
+import {didYouMean} from '../../../src/suggest.js'
 import {UnknownHostError} from '../../../src/errors.js'
 import {tempDir, writeConfig} from '../../helpers.js'
 import {problemsOf} from './problems.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, statSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readdirSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import Database from 'better-sqlite3'
@@ -174,6 +174,70 @@ describe('SQLite account store', () => {
     writeFileSync(path.join(dir, STORE_FILE), garbage)
     assert.throws(() => SqliteAccountStore.open(dir), (error: unknown) => error instanceof StoreError && error.code === 'store-corrupt' && /is not a usable SQLite database/.test(error.message))
     assert.ok(existsSync(path.join(dir, STORE_FILE)))
+  })
+
+  it('refuses an existing empty (0-byte) store file instead of making it a new store, and leaves it as it was', (t) => {
+    const dir = tempDir(t)
+    writeFileSync(path.join(dir, STORE_FILE), '')
+    assert.throws(
+      () => SqliteAccountStore.open(dir),
+      (error: unknown) =>
+        error instanceof StoreError &&
+        error.code === 'store-empty' &&
+        error.exitCode === 2 &&
+        error.message === `the account store ${path.join(dir, STORE_FILE)} is empty (0 bytes), not a store` &&
+        /restore it from a backup/.test(error.hint ?? ''),
+    )
+    assert.equal(statSync(path.join(dir, STORE_FILE)).size, 0)
+    assert.deepEqual(readdirSync(dir), [STORE_FILE])
+  })
+
+  it('creates a new store whole, leaving no temporary file behind', (t) => {
+    const {store, dir} = open(t)
+    void store
+    assert.deepEqual(readdirSync(dir).filter((name) => !/^accounts\.sqlite(-wal|-shm)?$/.test(name)), [])
+  })
+
+  it('verify (server start) refuses a store whose pages are damaged, naming the file and a backup', async (t) => {
+    const {store, dir} = open(t)
+    for (let index = 0; index < 200; index++) await store.createAccount('example.org', `user${index}`, {credentials: [credential('sha256')], plaintext: undefined})
+    await store.close()
+    const file = path.join(dir, STORE_FILE)
+    // Every page but the first (the header and the schema) overwritten, as a bad disk or a torn copy would.
+    const size = statSync(file).size
+    assert.ok(size > 4 * 4096)
+    const fd = openSync(file, 'r+')
+    writeSync(fd, randomBytes(size - 4096), 0, size - 4096, 4096)
+    closeSync(fd)
+    assert.throws(
+      () => SqliteAccountStore.open(dir, {verify: true}),
+      (error: unknown) =>
+        error instanceof StoreError && error.code === 'store-corrupt' && error.exitCode === 2 && error.message.startsWith(`the account store ${file} is damaged (`) && error.hint === 'restore it from a backup',
+    )
+  })
+
+  it('verify (server start) refuses a store that lacks a table of its schema', async (t) => {
+    const {store, dir} = open(t)
+    await store.close()
+    const db = new Database(path.join(dir, STORE_FILE))
+    db.exec('DROP TABLE offline_messages')
+    db.close()
+    assert.throws(
+      () => SqliteAccountStore.open(dir, {verify: true}),
+      (error: unknown) => error instanceof StoreError && error.code === 'store-corrupt' && error.message === `the account store ${path.join(dir, STORE_FILE)} is damaged (no table offline_messages, which schema version ${SCHEMA_VERSION} has)`,
+    )
+  })
+
+  it('verify passes a sound store and changes nothing in it', async (t) => {
+    const {store, dir} = open(t)
+    await store.createAccount('example.org', 'alice', {credentials: [credential('sha1')], plaintext: undefined})
+    await store.close()
+    const verified = SqliteAccountStore.open(dir, {verify: true})
+    t.after(() => void verified.close())
+    assert.equal(await verified.accountExists('example.org', 'alice'), true)
+    const db = new Database(path.join(dir, STORE_FILE), {readonly: true})
+    t.after(() => db.close())
+    assert.equal(db.pragma('user_version', {simple: true}), SCHEMA_VERSION)
   })
 
   it("refuses another program's SQLite database", (t) => {
