@@ -3,27 +3,12 @@ xep_0280 plugin): enables carbons before its initial presence if asked,
 prints JSON lines for the messages and carbons it gets, answers the first
 message if asked, and leaves once it has seen every event named in "expect".
 Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
-import asyncio
-import json
-import ssl
-import sys
-
-import slixmpp
-
-args = json.loads(sys.argv[1])
+from common import TestClient, args, emit, run
 
 
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
-
-
-class Client(slixmpp.ClientXMPP):
+class Client(TestClient):
     def __init__(self):
-        super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.ssl_context = ctx
+        super().__init__()
         self.register_plugin("xep_0280")
         self.expect = set(args.get("expect", []))
         self.answered = False
@@ -59,6 +44,4 @@ class Client(slixmpp.ClientXMPP):
         self.seen("message")
 
 
-client = Client()
-client.connect(address=("127.0.0.1", args["port"]))
-client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.get("timeout", 20)))
+run(Client())
