@@ -63,12 +63,13 @@ describe('message carbons (mod_carbons, XEP-0280)', () => {
     const alice = await resource(t, test, 'alice', 'a', {carbons: false})
     alice.write("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     assert.match(await reply(alice, 'd'), /<feature var='urn:xmpp:carbons:2'\/><feature var='urn:xmpp:carbons:rules:0'\/>/)
-    // To the own bare JID and with no 'to' (XEP-0280's examples); twice is no error (§10.1).
+    // With no 'to' as XEP-0280's examples and profanity send it, to the own bare JID, or to the server, whose feature it is (§3); twice is no error (§10.1).
     for (const [id, request, to] of [
-      ['e1', "<enable xmlns='urn:xmpp:carbons:2'/>", " to='alice@localhost'"],
-      ['e2', "<enable xmlns='urn:xmpp:carbons:2'/>", ''],
+      ['e1', "<enable xmlns='urn:xmpp:carbons:2'/>", ''],
+      ['e2', "<enable xmlns='urn:xmpp:carbons:2'/>", " to='alice@localhost'"],
+      ['e3', "<enable xmlns='urn:xmpp:carbons:2'/>", " to='localhost'"],
       ['d1', "<disable xmlns='urn:xmpp:carbons:2'/>", ''],
-      ['d2', "<disable xmlns='urn:xmpp:carbons:2'/>", " to='alice@localhost'"],
+      ['d2', "<disable xmlns='urn:xmpp:carbons:2'/>", " to='localhost'"],
     ]) {
       alice.write(`<iq type='set' id='${id}'${to}>${request}</iq>`)
       assert.equal(await reply(alice, id), `<iq type='result' id='${id}'${to.replace('to=', 'from=')} to='${alice.jid}'/>`)
