@@ -25,6 +25,7 @@ export interface ModuleSpec {
 export const MODULES = {
   mod_roster: {description: 'rosters and presence subscriptions (RFC 6121 §2, §3)', options: {}},
   mod_offline: {description: 'messages stored while an account is offline, delivered at its next login (RFC 6121 §8.5.2)', options: {}},
+  mod_carbons: {description: 'message carbons (XEP-0280): every resource that asks sees the messages its account sends and receives elsewhere', options: {}},
   mod_disco: {
     description: 'service discovery (XEP-0030) of the server and of accounts',
     options: {
@@ -59,6 +60,7 @@ export type ModuleName = keyof typeof MODULES
 export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>>> = {
   mod_roster: {},
   mod_offline: {},
+  mod_carbons: {},
   mod_disco: {server_info: []},
   mod_ping: {},
   mod_time: {},

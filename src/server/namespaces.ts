@@ -15,6 +15,9 @@ export const NS = {
   ping: 'urn:xmpp:ping',
   version: 'jabber:iq:version',
   delay: 'urn:xmpp:delay',
+  forward: 'urn:xmpp:forward:0',
+  carbons: 'urn:xmpp:carbons:2',
+  hints: 'urn:xmpp:hints',
   time: 'urn:xmpp:time',
   last: 'jabber:iq:last',
 } as const

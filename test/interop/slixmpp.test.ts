@@ -2,7 +2,8 @@
  * slixmpp (Debian python3-slixmpp, under /usr/bin/python3) against the
  * server: SCRAM-SHA-1, SCRAM-SHA-256, PLAIN, over STARTTLS and direct TLS,
  * SCRAM-SHA-1-PLUS with tls-unique over TLS 1.2 (slixmpp's only binding),
- * and a message between two slixmpp clients.
+ * a message between two slixmpp clients, and message carbons (xep_0280)
+ * between two resources of one account.
  *
  * slixmpp 1.8.3 sends the gs2 flag "y" ("I could bind, but you offer no
  * -PLUS") with plain SCRAM whenever Python has tls-unique data, TLS 1.3
@@ -21,10 +22,11 @@ import {runSlixmpp, slixmppAvailable} from './clients.js'
 
 const LENIENT = {settings: {disable_sasl_scram_downgrade_protection: true}}
 
-/** Waits until `bare` has an available resource, so a message to it is delivered live. */
-async function untilAvailable(server: TestServer, bare: string): Promise<void> {
+/** Waits until `bare` (or its `resource`) is available, so a message to it is delivered live. */
+async function untilAvailable(server: TestServer, bare: string, resource?: string): Promise<void> {
   const deadline = Date.now() + 15_000
-  while (!server.server.router.available(bare).length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  const available = () => (resource === undefined ? server.server.router.available(bare).length > 0 : server.server.router.get(bare, resource)?.available === true)
+  while (!available() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
 // Under CI a missing slixmpp fails the tests (a .ci/run that forgot the package must not pass quietly).
@@ -87,6 +89,33 @@ describe('slixmpp against the server', {skip: slixmppAvailable || process.env.CI
     assert.ok(message)
     assert.match(String(message.frm), /^alice@localhost\//)
     assert.equal(message.body, 'hello from alice ✓')
+  })
+
+  it('shows one slixmpp resource, as carbons, the message another received and the answer it sent (XEP-0280)', async (t) => {
+    const server = await startTestServer(t, LENIENT)
+    await server.addUser('alice@localhost', 'alice pw')
+    await server.addUser('bob@localhost', 'bob pw')
+    const login = {password: 'alice pw', mechanism: 'SCRAM-SHA-256', port: server.starttlsPort}
+    // The phone enables carbons before its initial presence, so it has them once it is available.
+    const phone = runSlixmpp({...login, jid: 'alice@localhost/phone', carbons: true, expect: ['carbon_received', 'carbon_sent']}, 'carbons.py')
+    await untilAvailable(server, 'alice@localhost', 'phone')
+    const desk = runSlixmpp({...login, jid: 'alice@localhost/desk', expect: ['message'], answer: 'On my way ✓'}, 'carbons.py')
+    await untilAvailable(server, 'alice@localhost', 'desk')
+    const bob = await loginRaw(t, server.starttlsPort, 'bob', 'bob pw', {resource: 'x'})
+    bob.write("<message to='alice@localhost/desk' type='chat' id='m1'><body>Where are you?</body></message>")
+    await bob.until(/On my way ✓<\/body><\/message>/)
+    const deskEvents = await desk
+    assert.deepEqual(deskEvents.find((event) => event.event === 'message'), {event: 'message', frm: 'bob@localhost/x', body: 'Where are you?'}, JSON.stringify(deskEvents))
+    const phoneEvents = await phone
+    const carbon = {frm: 'alice@localhost', to: 'alice@localhost/phone'}
+    assert.deepEqual(
+      phoneEvents.filter((event) => event.event.startsWith('carbon_')),
+      [
+        {event: 'carbon_received', ...carbon, inner_from: 'bob@localhost/x', inner_to: 'alice@localhost/desk', body: 'Where are you?'},
+        {event: 'carbon_sent', ...carbon, inner_from: 'alice@localhost/desk', inner_to: 'bob@localhost/x', body: 'On my way ✓'},
+      ],
+      JSON.stringify(phoneEvents),
+    )
   })
 
   it('stays connected and reads a message whose attribute prefix was declared only on the sender\'s stream header', async (t) => {

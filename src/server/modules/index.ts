@@ -1,10 +1,12 @@
 /**
  * The modules the server can run, by their configuration name, and the
  * list of those the configuration enables, in the order their hooks run
- * (offline delivery after the roster's presence, for instance).
+ * (offline delivery after the roster's presence, carbons of a message before
+ * mod_offline stores it, for instance).
  */
 import type {ModuleName} from '../../config/modules.js'
 import type {RosterLimits} from '../../store/roster-store.js'
+import {createCarbonsModule} from './carbons.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
@@ -30,6 +32,7 @@ const FACTORIES: Record<ModuleName, Factory> = {
         return limits().roster
       },
     }),
+  mod_carbons: (context) => createCarbonsModule(context),
   mod_offline: (context, _options, limits) =>
     createOfflineModule(context, {
       get limit() {

@@ -2,28 +2,13 @@
 optionally sends a message and waits for one, prints JSON lines of what it saw.
 Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
 import asyncio
-import json
-import ssl
-import sys
 
-import slixmpp
-
-args = json.loads(sys.argv[1])
+from common import TestClient, args, emit, run
 
 
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
-
-
-class Client(slixmpp.ClientXMPP):
+class Client(TestClient):
     def __init__(self):
-        super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        if args.get("tls12"):
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        self.ssl_context = ctx
+        super().__init__()
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.message)
         self.add_event_handler("failed_auth", lambda _: (emit(event="failed_auth"), self.disconnect()))
@@ -46,6 +31,4 @@ class Client(slixmpp.ClientXMPP):
         self.disconnect()
 
 
-client = Client()
-client.connect(address=("127.0.0.1", args["port"]), use_ssl=args.get("direct_tls", False))
-client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.get("timeout", 20)))
+run(Client())

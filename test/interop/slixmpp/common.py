@@ -1,0 +1,31 @@
+"""What the slixmpp scripts share: their one JSON argument, JSON lines out,
+a client that trusts the test server's self-signed certificate, and a run
+bounded by args["timeout"]. Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
+import asyncio
+import json
+import ssl
+import sys
+
+import slixmpp
+
+args = json.loads(sys.argv[1])
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+class TestClient(slixmpp.ClientXMPP):
+    def __init__(self):
+        super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if args.get("tls12"):
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.ssl_context = ctx
+
+
+def run(client):
+    client.connect(address=("127.0.0.1", args["port"]), use_ssl=args.get("direct_tls", False))
+    client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.get("timeout", 20)))
