@@ -17,4 +17,6 @@ export const NS = {
   delay: 'urn:xmpp:delay',
   time: 'urn:xmpp:time',
   last: 'jabber:iq:last',
+  vcard: 'vcard-temp',
+  private: 'jabber:iq:private',
 } as const
