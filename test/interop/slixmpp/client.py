@@ -2,28 +2,16 @@
 optionally sends a message and waits for one, prints JSON lines of what it saw.
 Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
 import asyncio
-import json
-import ssl
-import sys
 
 import slixmpp
 
-args = json.loads(sys.argv[1])
-
-
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
+from common import args, emit, test_tls_context
 
 
 class Client(slixmpp.ClientXMPP):
     def __init__(self):
         super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        if args.get("tls12"):
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        self.ssl_context = ctx
+        self.ssl_context = test_tls_context(args.get("tls12", False))
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.message)
         self.add_event_handler("failed_auth", lambda _: (emit(event="failed_auth"), self.disconnect()))
