@@ -48,6 +48,21 @@ export const MODULES = {
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
   mod_time: {description: 'entity time (XEP-0202)', options: {}},
   mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
+  mod_vcard: {
+    description: 'vCards (XEP-0054 vcard-temp): each account stores its own, anyone may read it',
+    options: {max_size: {spec: {type: 'integer', min: 1024, max: 16 * 1024 * 1024}, description: 'bytes of one vCard; a larger one is refused (not-acceptable)', default: 262_144}},
+  },
+  mod_private: {
+    description: 'private XML storage (XEP-0049), where older clients keep their bookmarks (XEP-0048)',
+    options: {
+      max_size: {spec: {type: 'integer', min: 1024, max: 16 * 1024 * 1024}, description: 'bytes of one stored element; a larger one is refused (not-acceptable)', default: 262_144},
+      max_total_size: {
+        spec: {type: 'integer', min: 1024, max: 1024 * 1024 * 1024},
+        description: 'bytes of all of one account\'s elements together; a set beyond is refused (resource-constraint)',
+        default: 1_048_576,
+      },
+    },
+  },
   mod_version: {
     description: 'software version (XEP-0092); off by default, since it helps attackers choose exploits',
     options: {show_os: {spec: {type: 'boolean'}, description: 'include the operating system', default: false}},
@@ -55,6 +70,12 @@ export const MODULES = {
 } as const satisfies Record<string, ModuleSpec>
 
 export type ModuleName = keyof typeof MODULES
+
+/** A module's options with their defaults, as validation fills them in. */
+export function optionDefaults(name: ModuleName): Record<string, unknown> {
+  const options: Record<string, KeySpec> = MODULES[name].options
+  return Object.fromEntries(Object.entries(options).filter(([, spec]) => spec.default !== undefined).map(([option, spec]) => [option, structuredClone(spec.default)]))
+}
 
 /** What `modules` holds when the configuration has no such key: the full IM set, without mod_version. */
 export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>>> = {
@@ -65,4 +86,6 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_ping: {},
   mod_time: {},
   mod_last: {},
+  mod_vcard: optionDefaults('mod_vcard'),
+  mod_private: optionDefaults('mod_private'),
 }

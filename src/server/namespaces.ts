@@ -20,4 +20,6 @@ export const NS = {
   hints: 'urn:xmpp:hints',
   time: 'urn:xmpp:time',
   last: 'jabber:iq:last',
+  vcard: 'vcard-temp',
+  private: 'jabber:iq:private',
 } as const

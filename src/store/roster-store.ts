@@ -1,7 +1,8 @@
 /**
  * Rosters, pending subscription requests and offline messages of the bundled
- * server (RFC 6121). Asynchronous like AccountStore, so that a networked
- * store can implement it; every write is one transaction.
+ * server (RFC 6121), and the other per-account data of its modules (last
+ * activity, vCards, private XML). Asynchronous like AccountStore, so that a
+ * networked store can implement it; every write is one transaction.
  */
 
 export type Subscription = 'none' | 'to' | 'from' | 'both'
@@ -32,6 +33,19 @@ export interface RosterLimits {
 
 export type PutItemResult = 'stored' | 'no-account' | 'roster-full'
 
+/** A private XML item (XEP-0049), keyed by its root element's namespace and name. */
+export interface PrivateKey {
+  ns: string
+  name: string
+}
+
+export interface PrivateItem extends PrivateKey {
+  /** The serialised element; undefined in a put removes the item. */
+  xml: string | undefined
+}
+
+export type PutPrivateResult = 'stored' | 'no-account' | 'storage-full'
+
 export interface RosterStore {
   getRoster(host: string, username: string): Promise<RosterItem[]>
   getItem(host: string, username: string, contact: string): Promise<RosterItem | undefined>
@@ -61,5 +75,20 @@ export interface RosterStore {
   /** When the account was last available, and the status it left with (XEP-0012). */
   getLastActivity(host: string, username: string): Promise<{at: Date; status: string} | undefined>
   setLastActivity(host: string, username: string, at: Date, status: string): Promise<void>
+
+  /** The account's vCard (XEP-0054), serialised; undefined when none is stored. */
+  getVcard(host: string, username: string): Promise<string | undefined>
+  /** Replaces the vCard (undefined removes it); false when the account does not exist. */
+  setVcard(host: string, username: string, vcard: string | undefined): Promise<boolean>
+
+  /** The stored items among `keys` (XEP-0049), in the order of `keys`; absent ones are left out. */
+  getPrivateItems(host: string, username: string, keys: readonly PrivateKey[]): Promise<Array<PrivateKey & {xml: string}>>
+  /**
+   * Stores or removes each item (each key at most once), all in one
+   * transaction with the check that the account's items stay within
+   * `maxBytes` of XML together (a change that does not grow the total
+   * always passes).
+   */
+  putPrivateItems(host: string, username: string, items: readonly PrivateItem[], maxBytes: number): Promise<PutPrivateResult>
   close(): Promise<void>
 }

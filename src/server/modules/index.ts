@@ -4,16 +4,18 @@
  * (offline delivery after the roster's presence, carbons of a message before
  * mod_offline stores it, for instance).
  */
-import type {ModuleName} from '../../config/modules.js'
+import {type ModuleName, optionDefaults} from '../../config/modules.js'
 import type {RosterLimits} from '../../store/roster-store.js'
 import {createCarbonsModule} from './carbons.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
 import {createPingModule} from './ping.js'
+import {createPrivateModule} from './private.js'
 import {createRosterModule} from './roster.js'
 import {createTimeModule} from './time.js'
 import type {ModuleContext, ServerModule} from './types.js'
+import {createVcardModule} from './vcard.js'
 import {createVersionModule} from './version.js'
 
 /** Limits set by top-level keys (max_roster_items, …) rather than by a module's options. */
@@ -43,13 +45,15 @@ const FACTORIES: Record<ModuleName, Factory> = {
   mod_ping: () => createPingModule(),
   mod_time: () => createTimeModule(),
   mod_last: (context) => createLastModule(context),
+  mod_vcard: (context, options) => createVcardModule(context, {maxSize: options.max_size as number}),
+  mod_private: (context, options) => createPrivateModule(context, {maxSize: options.max_size as number, maxTotalSize: options.max_total_size as number}),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
 }
 
 /** Hook order: the order of FACTORIES, whatever order the configuration lists them in. */
 const ORDER = Object.keys(FACTORIES) as ModuleName[]
 
-/** One factory per enabled module, each bound to its options and to `limits`. */
+/** One factory per enabled module, each bound to its options (defaults filled in, for settings built in code) and to `limits`. */
 export function enabledModules(modules: Partial<Record<ModuleName, Record<string, unknown>>>, limits: () => ModuleLimits): Array<(context: ModuleContext) => ServerModule> {
-  return ORDER.filter((name) => modules[name] !== undefined).map((name) => (context: ModuleContext) => FACTORIES[name](context, modules[name] ?? {}, limits))
+  return ORDER.filter((name) => modules[name] !== undefined).map((name) => (context: ModuleContext) => FACTORIES[name](context, {...optionDefaults(name), ...modules[name]}, limits))
 }

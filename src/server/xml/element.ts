@@ -125,3 +125,37 @@ export class Element {
 export function x(name: string, ns: string, attrs: Record<string, string | undefined> = {}, ...children: Array<Node | undefined>): Element {
   return new Element(name, ns, attrs).append(...children)
 }
+
+/**
+ * A copy of `element` that stands on its own, to be stored and later sent
+ * in another stanza: it carries the declarations of the attribute prefixes
+ * it uses (`xmlns:p`) that were made on its `ancestors` (nearest first), as
+ * the parser keeps such declarations where they were written.
+ */
+export function detached(element: Element, ancestors: readonly Element[]): Element {
+  const copy = element.clone()
+  const missing = new Set<string>()
+  const visit = (node: Element, inScope: ReadonlySet<string>): void => {
+    const declared = new Set(inScope)
+    for (const name of Object.keys(node.attrs)) if (name.startsWith('xmlns:')) declared.add(name.slice(6))
+    for (const name of Object.keys(node.attrs)) {
+      const prefix = name.includes(':') ? name.slice(0, name.indexOf(':')) : ''
+      if (prefix !== '' && prefix !== 'xmlns' && prefix !== 'xml' && !declared.has(prefix)) missing.add(prefix)
+    }
+
+    for (const child of node.elements()) visit(child, declared)
+  }
+
+  visit(copy, new Set())
+  for (const prefix of missing) {
+    const uri = ancestors.find((ancestor) => ancestor.attrs[`xmlns:${prefix}`] !== undefined)?.attrs[`xmlns:${prefix}`]
+    if (uri !== undefined) copy.attrs[`xmlns:${prefix}`] = uri
+  }
+
+  return copy
+}
+
+/** Whether `element` holds anything: a child element, text other than whitespace, or an attribute other than a prefix declaration. */
+export function hasContent(element: Element): boolean {
+  return element.children.some((child) => typeof child !== 'string' || child.trim() !== '') || Object.keys(element.attrs).some((name) => !name.startsWith('xmlns:'))
+}

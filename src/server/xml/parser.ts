@@ -259,3 +259,21 @@ export class XmppStreamParser {
     }
   }
 }
+
+/**
+ * One element from its serialised text, as a store keeps it (Element's
+ * toString with no namespace in scope); undefined unless the text is exactly
+ * one well-formed element. The rules of a stream apply: it sits where it sat
+ * in the stanza it came from, below a stanza, so a stream header's name is no
+ * different from any other.
+ */
+export function parseElement(text: string): Element | undefined {
+  const open = "<stream xmlns='http://etherx.jabber.org/streams'><stored xmlns='urn:xmppctl:store'>"
+  const bytes = Buffer.from(`${text}</stored>`)
+  const parser = new XmppStreamParser({maxStanzaBytes: Buffer.byteLength(open) + bytes.length})
+  const events = [...parser.write(Buffer.from(open)), ...parser.write(bytes)]
+  const stanzas = events.filter((event) => event.type === 'stanza')
+  if (events.some((event) => event.type === 'error') || stanzas.length !== 1) return undefined
+  const {children} = stanzas[0].element
+  return children.length === 1 && typeof children[0] !== 'string' ? children[0] : undefined
+}

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import path from 'node:path'
 
 import {StoreError, osErrorText} from '../../errors.js'
-import type {OfflineMessage, PutItemResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
+import type {OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
 import {STORE_FILE, translatingErrors} from './index.js'
 
 interface ItemRow {
@@ -77,6 +77,15 @@ export class SqliteRosterStore implements RosterStore {
       lastActivity: db.prepare<[string, string], {at: number; status: string}>('SELECT at, status FROM last_activity WHERE host = ? AND username = ?'),
       setLastActivity: db.prepare('INSERT OR REPLACE INTO last_activity (host, username, at, status) VALUES (?, ?, ?, ?)'),
       deleteOffline: db.prepare('DELETE FROM offline_messages WHERE host = ? AND username = ? AND id = ?'),
+      vcard: db.prepare<[string, string], {vcard: string}>('SELECT vcard FROM vcards WHERE host = ? AND username = ?'),
+      setVcard: db.prepare('INSERT OR REPLACE INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),
+      deleteVcard: db.prepare('DELETE FROM vcards WHERE host = ? AND username = ?'),
+      account: db.prepare<[string, string], {found: number}>('SELECT 1 AS found FROM accounts WHERE host = ? AND username = ?'),
+      privateItem: db.prepare<[string, string, string, string], {xml: string}>('SELECT xml FROM private_storage WHERE host = ? AND username = ? AND namespace = ? AND name = ?'),
+      // Bytes, as for rosters: length() of TEXT counts characters.
+      privateUsage: db.prepare<[string, string], {bytes: number | null}>('SELECT sum(length(CAST(xml AS BLOB))) AS bytes FROM private_storage WHERE host = ? AND username = ?'),
+      putPrivate: db.prepare('INSERT OR REPLACE INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
+      deletePrivate: db.prepare('DELETE FROM private_storage WHERE host = ? AND username = ? AND namespace = ? AND name = ?'),
     }
   }
 
@@ -194,6 +203,55 @@ export class SqliteRosterStore implements RosterStore {
     } catch (error) {
       if (!isForeignKeyError(error)) throw error
     }
+  }
+
+  async getVcard(host: string, username: string): Promise<string | undefined> {
+    return this.statements.vcard.get(host, username)?.vcard
+  }
+
+  async setVcard(host: string, username: string, vcard: string | undefined): Promise<boolean> {
+    if (vcard === undefined) {
+      this.statements.deleteVcard.run(host, username)
+      return this.statements.account.get(host, username) !== undefined
+    }
+
+    try {
+      this.statements.setVcard.run(host, username, vcard)
+      return true
+    } catch (error) {
+      if (isForeignKeyError(error)) return false
+      throw error
+    }
+  }
+
+  async getPrivateItems(host: string, username: string, keys: readonly PrivateKey[]): Promise<Array<PrivateKey & {xml: string}>> {
+    const found: Array<PrivateKey & {xml: string}> = []
+    for (const {ns, name} of keys) {
+      const row = this.statements.privateItem.get(host, username, ns, name)
+      if (row) found.push({ns, name, xml: row.xml})
+    }
+
+    return found
+  }
+
+  async putPrivateItems(host: string, username: string, items: readonly PrivateItem[], maxBytes: number): Promise<PutPrivateResult> {
+    const put = this.db.transaction((): PutPrivateResult => {
+      if (this.statements.account.get(host, username) === undefined) return 'no-account'
+      let growth = 0
+      for (const {ns, name, xml} of items) {
+        const previous = this.statements.privateItem.get(host, username, ns, name)?.xml
+        growth += Buffer.byteLength(xml ?? '') - Buffer.byteLength(previous ?? '')
+      }
+
+      if (growth > 0 && (this.statements.privateUsage.get(host, username)!.bytes ?? 0) + growth > maxBytes) return 'storage-full'
+      for (const {ns, name, xml} of items) {
+        if (xml === undefined) this.statements.deletePrivate.run(host, username, ns, name)
+        else this.statements.putPrivate.run(host, username, ns, name, xml)
+      }
+
+      return 'stored'
+    })
+    return put.immediate()
   }
 
   async close(): Promise<void> {

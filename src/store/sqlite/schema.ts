@@ -76,6 +76,27 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 4: vCards (XEP-0054) and private XML (XEP-0049), each stored as its serialised element.
+  // Rowid tables: SQLite advises WITHOUT ROWID only for rows under about 1/20 of a page, and a vCard with a photo is far larger.
+  `
+  CREATE TABLE vcards (
+    host     TEXT NOT NULL,
+    username TEXT NOT NULL,
+    vcard    TEXT NOT NULL,
+    PRIMARY KEY (host, username),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  );
+
+  CREATE TABLE private_storage (
+    host      TEXT NOT NULL,
+    username  TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    xml       TEXT NOT NULL,
+    PRIMARY KEY (host, username, namespace, name),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  );
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -59,6 +59,13 @@ export async function startTestServer(
   }
 }
 
+/** A test server with the accounts `users`@localhost, each with the password "`user` pw". */
+export async function startWithUsers(t: {after(fn: () => unknown): void}, options: Parameters<typeof startTestServer>[1] = {}, ...users: string[]): Promise<TestServer> {
+  const test = await startTestServer(t, options)
+  for (const user of users) await test.addUser(`${user}@localhost`, `${user} pw`)
+  return test
+}
+
 /** A raw connection for protocol tests: write text, read until a pattern shows up. */
 export class RawClient {
   socket: net.Socket
@@ -220,4 +227,10 @@ export async function loginRaw(
   client.jid = jid
   if (options.presence !== false) client.write('<presence/>')
   return client
+}
+
+/** The answer to the iq with `id` (the first iq with that id the client receives): its whole text. */
+export async function iqReply(client: RawClient, id: string): Promise<string> {
+  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
+  return text.slice(text.lastIndexOf('<iq '))
 }

@@ -5,21 +5,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {type RawClient, loginRaw, startTestServer} from './helpers.js'
-
-type TestServer = Awaited<ReturnType<typeof startTestServer>>
-
-async function withUsers(t: Parameters<typeof startTestServer>[0], options: Parameters<typeof startTestServer>[1] = {}, ...users: string[]): Promise<TestServer> {
-  const test = await startTestServer(t, options)
-  for (const user of users) await test.addUser(`${user}@localhost`, `${user} pw`)
-  return test
-}
-
-/** The first stanza (of `name`) the client receives after `marker`-free text: its whole text. */
-async function reply(client: RawClient, id: string): Promise<string> {
-  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
-  return text.slice(text.lastIndexOf('<iq '))
-}
+import {type RawClient, iqReply as reply, loginRaw, startWithUsers as withUsers} from './helpers.js'
 
 /** alice (after fetching her roster) subscribes to bob's presence and bob approves: bob's roster then has alice as "from". */
 async function subscribe(alice: RawClient, bob: RawClient): Promise<void> {
@@ -39,8 +25,8 @@ describe('service discovery (mod_disco)', () => {
     assert.equal(
       await reply(alice, 'd'),
       `<iq type='result' id='d' from='localhost' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='server' type='im' name='xmppctl'/>` +
-        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:roster'/>" +
-        "<feature var='msgoffline'/><feature var='presence'/><feature var='urn:xmpp:carbons:2'/><feature var='urn:xmpp:carbons:rules:0'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/></query></iq>",
+        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:private'/><feature var='jabber:iq:roster'/>" +
+        "<feature var='msgoffline'/><feature var='presence'/><feature var='urn:xmpp:carbons:2'/><feature var='urn:xmpp:carbons:rules:0'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/><feature var='vcard-temp'/></query></iq>",
     )
   })
 
@@ -62,7 +48,7 @@ describe('service discovery (mod_disco)', () => {
     alice.write("<iq type='get' id='own'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     assert.equal(
       await reply(alice, 'own'),
-      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/></query></iq>`,
+      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='vcard-temp'/></query></iq>`,
     )
     for (const [id, to] of [['stranger', 'bob@localhost'], ['absent', 'nobody@localhost']]) {
       alice.write(`<iq type='get' id='${id}' to='${to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {Element, x} from '../../../src/server/xml/element.js'
-import {type ParserEvent, XmppStreamParser} from '../../../src/server/xml/parser.js'
+import {Element, detached, hasContent, x} from '../../../src/server/xml/element.js'
+import {type ParserEvent, XmppStreamParser, parseElement} from '../../../src/server/xml/parser.js'
 
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
 
@@ -193,5 +193,31 @@ describe('XMPP stream parser', () => {
   it('writes characters XML 1.0 does not allow as U+FFFD, in text and attributes', () => {
     const element = x('message', 'jabber:client', {id: 'a\u0001b\uffff'}, x('body', 'jabber:client', {}, 'c\u0000d\u001fe\ud800f\u{1F600}'))
     assert.equal(element.toString('jabber:client'), "<message id='a\ufffdb\ufffd'><body>c\ufffdd\ufffde\ufffdf\u{1F600}</body></message>")
+  })
+
+  it('parses one stored element back, and nothing else: two elements, text, a fragment, a DTD', () => {
+    const stored = "<storage xmlns='storage:bookmarks'><conference jid='a@b' autojoin='true'><nick>&lt;a&gt;</nick></conference></storage>"
+    assert.equal(parseElement(stored)?.toString(), stored)
+    // A stream header's name is an ordinary element's below a stanza.
+    assert.equal(parseElement("<stream xmlns='http://etherx.jabber.org/streams'/>")?.toString(), "<stream xmlns='http://etherx.jabber.org/streams'/>")
+    for (const text of ["<a xmlns='x'/><b xmlns='x'/>", 'text', "<a xmlns='x'>", '', "<!DOCTYPE a><a xmlns='x'/>", "<a xmlns='x'/></stored><b xmlns='x'/>"]) assert.equal(parseElement(text), undefined, text)
+  })
+
+  it('detaches an element with the prefix declarations it takes from its ancestors', () => {
+    const parser = new XmppStreamParser()
+    const events = feed(parser, HEADER, "<iq xmlns:a='urn:a' xmlns:b='urn:outer'><query xmlns='q' xmlns:b='urn:b' xmlns:c='urn:c'><item xmlns='i' a:x='1'><sub b:y='2' xmlns:c='urn:own' c:z='3'/></item></query></iq>")
+    const stanza = events.find((event) => event.type === 'stanza')
+    assert.ok(stanza?.type === 'stanza')
+    const query = stanza.element.elements()[0]
+    const item = detached(query.elements()[0], [query, stanza.element])
+    assert.equal(item.toString(), "<item xmlns='i' a:x='1' xmlns:a='urn:a' xmlns:b='urn:b'><sub b:y='2' xmlns:c='urn:own' c:z='3'/></item>")
+    assert.equal(parseElement(item.toString())?.toString(), item.toString())
+  })
+
+  it('counts an element with only whitespace or prefix declarations as empty', () => {
+    assert.equal(hasContent(new Element('v', 'x', {'xmlns:a': 'urn:a'}, [' \n '])), false)
+    assert.equal(hasContent(new Element('v', 'x', {version: '2.0'})), true)
+    assert.equal(hasContent(new Element('v', 'x', {}, ['t'])), true)
+    assert.equal(hasContent(x('v', 'x', {}, x('w', 'x'))), true)
   })
 })
