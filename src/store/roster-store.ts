@@ -32,6 +32,8 @@ export interface RosterLimits {
 
 export type PutItemResult = 'stored' | 'no-account' | 'roster-full'
 
+export type BlockResult = 'stored' | 'no-account' | 'blocklist-full'
+
 export interface RosterStore {
   getRoster(host: string, username: string): Promise<RosterItem[]>
   getItem(host: string, username: string, contact: string): Promise<RosterItem | undefined>
@@ -61,5 +63,12 @@ export interface RosterStore {
   /** When the account was last available, and the status it left with (XEP-0012). */
   getLastActivity(host: string, username: string): Promise<{at: Date; status: string} | undefined>
   setLastActivity(host: string, username: string, at: Date, status: string): Promise<void>
+
+  /** The JIDs the user blocks (XEP-0191), normalised, in order; empty for an account that does not exist. */
+  getBlocklist(host: string, username: string): Promise<string[]>
+  /** Adds `jids` in one transaction, all or none: none when the list would then hold more than `limit`. */
+  addToBlocklist(host: string, username: string, jids: readonly string[], limit: number): Promise<BlockResult>
+  /** Removes `jids`, or every JID when `jids` is undefined (XEP-0191 §3.5). */
+  removeFromBlocklist(host: string, username: string, jids?: readonly string[]): Promise<void>
   close(): Promise<void>
 }
