@@ -17,4 +17,6 @@ export const NS = {
   delay: 'urn:xmpp:delay',
   time: 'urn:xmpp:time',
   last: 'jabber:iq:last',
+  blocking: 'urn:xmpp:blocking',
+  blockingErrors: 'urn:xmpp:blocking:errors',
 } as const

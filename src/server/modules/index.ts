@@ -3,8 +3,9 @@
  * list of those the configuration enables, in the order their hooks run
  * (offline delivery after the roster's presence, for instance).
  */
-import type {ModuleName} from '../../config/modules.js'
+import {MODULES, type ModuleName} from '../../config/modules.js'
 import type {RosterLimits} from '../../store/roster-store.js'
+import {createBlockingModule} from './blocking.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
@@ -24,6 +25,12 @@ export interface ModuleLimits {
 type Factory = (context: ModuleContext, options: Record<string, unknown>, limits: () => ModuleLimits) => ServerModule
 
 const FACTORIES: Record<ModuleName, Factory> = {
+  // First: what a blocklist stops, no other module sees.
+  mod_blocking: (context, options) =>
+    createBlockingModule(context, {
+      maxItems: (options.max_items as number | undefined) ?? MODULES.mod_blocking.options.max_items.default,
+      cacheSize: (options.cache_size as number | undefined) ?? MODULES.mod_blocking.options.cache_size.default,
+    }),
   mod_roster: (context, _options, limits) =>
     createRosterModule(context, {
       get limits() {
