@@ -97,7 +97,7 @@ export async function connect(t: {after(fn: () => unknown): void}, server: TestS
 }
 
 const PYTHON = '/usr/bin/python3'
-const SLIXMPP_SCRIPT = path.join(PROJECT_ROOT, 'test', 'interop', 'slixmpp', 'client.py')
+const SLIXMPP_DIR = path.join(PROJECT_ROOT, 'test', 'interop', 'slixmpp')
 
 /** Whether Debian's slixmpp can be run (it is only importable by /usr/bin/python3). */
 export const slixmppAvailable =
@@ -113,10 +113,10 @@ export interface SlixmppEvent {
   [key: string]: unknown
 }
 
-/** One run of test/interop/slixmpp/client.py with `args` (see the script): the JSON lines it printed. */
-export function runSlixmpp(args: Record<string, unknown>): Promise<SlixmppEvent[]> {
+/** One run of a script of test/interop/slixmpp (client.py unless named) with `args` (see the script): the JSON lines it printed. */
+export function runSlixmpp(args: Record<string, unknown>, script = 'client.py'): Promise<SlixmppEvent[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SLIXMPP_SCRIPT, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(PYTHON, [path.join(SLIXMPP_DIR, script), JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
