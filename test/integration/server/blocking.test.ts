@@ -22,6 +22,12 @@ async function withUsers(t: Parameters<typeof startTestServer>[0], options: Para
 const login = (t: Parameters<typeof startTestServer>[0], test: TestServer, user: string, resource: string, presence = true) =>
   loginRaw(t, test.starttlsPort, user, `${user} pw`, {resource, presence})
 
+/** A server with alice and bob, logged in as alice/a and bob/b with initial presence. */
+async function aliceAndBob(t: Parameters<typeof startTestServer>[0]): Promise<{test: TestServer; alice: RawClient; bob: RawClient}> {
+  const test = await withUsers(t, {}, 'alice', 'bob')
+  return {test, alice: await login(t, test, 'alice', 'a'), bob: await login(t, test, 'bob', 'b')}
+}
+
 /** The iq with this id, whole. */
 async function reply(client: RawClient, id: string): Promise<string> {
   const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
@@ -130,9 +136,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   })
 
   it('answers a blocked sender\'s message and iq with service-unavailable and delivers none of them (§3.3)', async (t) => {
-    const test = await withUsers(t, {}, 'alice', 'bob')
-    const alice = await login(t, test, 'alice', 'a')
-    const bob = await login(t, test, 'bob', 'b')
+    const {alice, bob} = await aliceAndBob(t)
     await subscribe(bob, alice)
     await blocked(alice, 'b1', 'bob@localhost')
     bob.write("<message to='alice@localhost' type='chat' id='m1'><body>hello?</body></message>")
@@ -155,9 +159,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   })
 
   it('delivers none of a blocked sender\'s presence: notifications, directed, subscription requests, probes (§3.3)', async (t) => {
-    const test = await withUsers(t, {}, 'alice', 'bob')
-    const alice = await login(t, test, 'alice', 'a')
-    const bob = await login(t, test, 'bob', 'b')
+    const {test, alice, bob} = await aliceAndBob(t)
     await subscribe(alice, bob)
     await subscribe(bob, alice)
     await blocked(alice, 'b1', 'bob@localhost')
@@ -179,9 +181,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   })
 
   it('refuses what the user sends to a blocked JID with not-acceptable and <blocked/>, and routes none of it (§3.3)', async (t) => {
-    const test = await withUsers(t, {}, 'alice', 'bob')
-    const alice = await login(t, test, 'alice', 'a')
-    const bob = await login(t, test, 'bob', 'b')
+    const {alice, bob} = await aliceAndBob(t)
     await blocked(alice, 'b1', 'bob@localhost')
     const refused = (name: string, id: string, from: string) =>
       `<${name} type='error' id='${id}' from='${from}' to='${alice.jid}'><error type='cancel'><not-acceptable xmlns='${STANZAS}'/><text xmlns='${STANZAS}' xml:lang='en'>you have blocked this JID</text><blocked xmlns='urn:xmpp:blocking:errors'/></error></${name}>`
@@ -200,7 +200,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   it('sends unavailable presence to a blocked contact from each available resource, then no more presence (§3.3)', async (t) => {
     const test = await withUsers(t, {}, 'alice', 'bob')
     const one = await login(t, test, 'alice', 'one')
-    const two = await login(t, test, 'alice', 'two')
+    await login(t, test, 'alice', 'two')
     const bob = await login(t, test, 'bob', 'b')
     await subscribe(bob, one)
     await sync(bob)
@@ -217,9 +217,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   })
 
   it('tells the user\'s resources that a blocked contact is unavailable, and shows it again after unblocking', async (t) => {
-    const test = await withUsers(t, {}, 'alice', 'bob')
-    const alice = await login(t, test, 'alice', 'a')
-    const bob = await login(t, test, 'bob', 'b')
+    const {alice, bob} = await aliceAndBob(t)
     await subscribe(alice, bob)
     await blocked(alice, 'b1', 'bob@localhost')
     assert.equal(await next(alice, 'presence', "from='bob@localhost/b'"), `<presence type='unavailable' from='bob@localhost/b' to='${alice.jid}'/>`)
@@ -229,9 +227,7 @@ describe('blocking command (mod_blocking, XEP-0191)', () => {
   })
 
   it('sends the current presence to an unblocked contact allowed to see it, and delivers its stanzas again (§3.4, §3.5)', async (t) => {
-    const test = await withUsers(t, {}, 'alice', 'bob')
-    const alice = await login(t, test, 'alice', 'a')
-    const bob = await login(t, test, 'bob', 'b')
+    const {alice, bob} = await aliceAndBob(t)
     await subscribe(bob, alice)
     alice.write('<presence><show>dnd</show><status>busy</status></presence>')
     await next(bob, 'presence', "from='alice@localhost/a'")

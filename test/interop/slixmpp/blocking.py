@@ -5,16 +5,13 @@ the lists, the pushes, the error its message got.
 Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
 import asyncio
 import json
-import ssl
 import sys
 
 import slixmpp
 
+from common import emit, tls_context
+
 args = json.loads(sys.argv[1])
-
-
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
 
 
 def jids(items):
@@ -24,10 +21,7 @@ def jids(items):
 class Client(slixmpp.ClientXMPP):
     def __init__(self):
         super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.ssl_context = ctx
+        self.ssl_context = tls_context()
         self.register_plugin("xep_0191")
         self.pushes = asyncio.Queue()
         self.errors = asyncio.Queue()

@@ -3,27 +3,19 @@ optionally sends a message and waits for one, prints JSON lines of what it saw.
 Runs under /usr/bin/python3 (Debian python3-slixmpp)."""
 import asyncio
 import json
-import ssl
 import sys
 
 import slixmpp
 
+from common import emit, tls_context
+
 args = json.loads(sys.argv[1])
-
-
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
 
 
 class Client(slixmpp.ClientXMPP):
     def __init__(self):
         super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        if args.get("tls12"):
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        self.ssl_context = ctx
+        self.ssl_context = tls_context(args.get("tls12", False))
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.message)
         self.add_event_handler("failed_auth", lambda _: (emit(event="failed_auth"), self.disconnect()))
