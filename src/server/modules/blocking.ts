@@ -203,6 +203,15 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
     }
   }
 
+  /** The command was answered: what fails after it is logged, not answered a second time. */
+  const settle = async (command: string, account: Account, effects: Promise<void>): Promise<void> => {
+    try {
+      await effects
+    } catch (error) {
+      context.logger.error(`presence after the ${command} of ${account.bare}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+
   const blocklist = async ({session, stanza}: IqRequest): Promise<void> => {
     const list = await cache.get(sessionAccount(session))
     interested.add(session)
@@ -225,7 +234,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
       cache.set(account.bare, after)
       session.send(iqResult(stanza, undefined))
       push(account, 'block', jids)
-      await afterBlock(account, before, after)
+      await settle('block', account, afterBlock(account, before, after))
     })
   }
 
@@ -242,7 +251,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
       cache.set(account.bare, after)
       session.send(iqResult(stanza, undefined))
       push(account, 'unblock', jids)
-      await afterUnblock(account, before, after)
+      await settle('unblock', account, afterUnblock(account, before, after))
     })
   }
 
