@@ -45,6 +45,17 @@ export const MODULES = {
       },
     },
   },
+  mod_blocking: {
+    description: 'blocking command (XEP-0191): blocked JIDs can neither reach the user nor be reached',
+    options: {
+      max_items: {spec: {type: 'integer', min: 1, max: 100_000}, description: 'JIDs one account may block; a block past it is refused with resource-constraint', default: 1000},
+      cache_size: {
+        spec: {type: 'integer', min: 1, max: 100_000_000},
+        description: 'blocked JIDs kept in memory across accounts, an empty list counting as one; the least recently used lists leave first',
+        default: 100_000,
+      },
+    },
+  },
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
   mod_time: {description: 'entity time (XEP-0202)', options: {}},
   mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
@@ -83,6 +94,7 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_offline: {},
   mod_carbons: {},
   mod_disco: {server_info: []},
+  mod_blocking: optionDefaults('mod_blocking'),
   mod_ping: {},
   mod_time: {},
   mod_last: {},

@@ -127,6 +127,8 @@ export class ServerCore {
       // RFC 3921 session establishment, which RFC 6121 keeps as a no-op for older clients.
       if (query.ns === NS.session && query.name === 'session') return session.send(iqResult(stanza, own ? undefined : to!.domain))
       const target: 'server' | 'own' | 'account' = toServer ? 'server' : own ? 'own' : 'account'
+      // The server answers for the account here (disco, last activity…): the account's own rules apply first.
+      if (target === 'account' && (await this.stoppedInbound(stanza, to!, session))) return
       const handler = this.iqHandlers.get(`${type} ${query.ns} ${query.name}`)?.find((candidate) => candidate.to.includes(target) || (target === 'own' && candidate.to.includes('account')))
       const domain = to?.domain ?? session.host!
       if (handler) {
@@ -167,7 +169,7 @@ export class ServerCore {
     }
 
     if (type === 'probe') {
-      if (to) await this.probe(session, to)
+      if (to) await this.probe(session, stanza, to)
       return
     }
 
@@ -191,7 +193,7 @@ export class ServerCore {
     await this.broadcast(session, stanza)
     if (!initial) return
     const account = sessionAccount(session)
-    for (const other of this.context.router.available(account.bare)) if (other !== session) this.sendPresenceOf(other, session)
+    for (const other of this.context.router.available(account.bare)) if (other !== session) await this.sendPresenceOf(other, session)
     for (const module of this.modules) await module.initialPresence?.(session, account)
   }
 
@@ -224,10 +226,12 @@ export class ServerCore {
   /**
    * A probe from the user (RFC 6121 §4.3.2): the contact's presence when the
    * contact lets the user see it (unavailable if no resource is available),
-   * otherwise `unsubscribed`, the same for an account that does not exist.
+   * otherwise `unsubscribed`, the same for an account that does not exist;
+   * nothing when a module stops the probe (XEP-0191 §3.3).
    */
-  private async probe(session: C2sSession, to: Jid): Promise<void> {
+  private async probe(session: C2sSession, stanza: Element, to: Jid): Promise<void> {
     if (!this.isLocalHost(to.domain) || to.local === '') return
+    if (await this.stoppedInbound(stanza, to, session)) return
     const contact = accountOf(to)
     const asker = session.bareJid
     const allowed = contact.bare === asker || (await this.presenceAllowed(contact, asker))
@@ -242,7 +246,7 @@ export class ServerCore {
       return
     }
 
-    for (const source of available) this.sendPresenceOf(source, session)
+    for (const source of available) await this.sendPresenceOf(source, session)
   }
 
   /** Presence of `session` to subscribers and to the account's own available resources. */
@@ -278,11 +282,13 @@ export class ServerCore {
     }
   }
 
-  private sendPresenceOf(from: C2sSession, to: C2sSession): void {
+  /** Like a broadcast, this asks the modules' inbound hooks: a contact's current presence is presence too (XEP-0191 §3.3). */
+  private async sendPresenceOf(from: C2sSession, to: C2sSession): Promise<void> {
     if (!from.presence) return
     const copy = from.presence.clone()
     copy.attrs.from = from.fullJid
     copy.attrs.to = to.fullJid
+    if (await this.stoppedPresence(copy, sessionAccount(to), from.jid!)) return
     to.send(copy)
   }
 
@@ -358,6 +364,11 @@ export class ServerCore {
     }
 
     if (stored > 0) this.context.logger.info(`${session.fullJid}: ${stored} unacknowledged message(s) stored offline`)
+  }
+
+  /** The account was deleted while the server runs: modules forget what they keep of it in memory. */
+  accountDeleted(account: Account): void {
+    for (const module of this.modules) module.accountDeleted?.(account)
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -22,4 +22,6 @@ export const NS = {
   last: 'jabber:iq:last',
   vcard: 'vcard-temp',
   private: 'jabber:iq:private',
+  blocking: 'urn:xmpp:blocking',
+  blockingErrors: 'urn:xmpp:blocking:errors',
 } as const

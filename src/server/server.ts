@@ -389,6 +389,7 @@ export class XmppServer implements SessionHost {
     // Cached answers and mechanism coverage of this account drop first.
     const at = event.jid.lastIndexOf('@')
     if (at > 0) this.authenticators.get(event.jid.slice(at + 1))?.invalidate(event.jid.slice(0, at))
+    if (at > 0 && event.type === 'user-deleted') this.core?.accountDeleted({host: event.jid.slice(at + 1), username: event.jid.slice(0, at), bare: event.jid})
 
     for (const session of [...this.connections]) {
       if (!session.username || `${session.username}@${session.host}` !== event.jid) continue

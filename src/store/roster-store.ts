@@ -45,6 +45,7 @@ export interface PrivateItem extends PrivateKey {
 }
 
 export type PutPrivateResult = 'stored' | 'no-account' | 'storage-full'
+export type BlockResult = 'stored' | 'no-account' | 'blocklist-full'
 
 export interface RosterStore {
   getRoster(host: string, username: string): Promise<RosterItem[]>
@@ -90,5 +91,11 @@ export interface RosterStore {
    * always passes).
    */
   putPrivateItems(host: string, username: string, items: readonly PrivateItem[], maxBytes: number): Promise<PutPrivateResult>
+  /** The JIDs the user blocks (XEP-0191), normalised, in order; empty for an account that does not exist. */
+  getBlocklist(host: string, username: string): Promise<string[]>
+  /** Adds `jids` in one transaction, all or none: none when the list would then hold more than `limit`. */
+  addToBlocklist(host: string, username: string, jids: readonly string[], limit: number): Promise<BlockResult>
+  /** Removes `jids`, or every JID when `jids` is undefined (XEP-0191 §3.5). */
+  removeFromBlocklist(host: string, username: string, jids?: readonly string[]): Promise<void>
   close(): Promise<void>
 }

@@ -6,6 +6,7 @@
  */
 import {type ModuleName, optionDefaults} from '../../config/modules.js'
 import type {RosterLimits} from '../../store/roster-store.js'
+import {createBlockingModule} from './blocking.js'
 import {createCarbonsModule} from './carbons.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
@@ -28,6 +29,12 @@ export interface ModuleLimits {
 type Factory = (context: ModuleContext, options: Record<string, unknown>, limits: () => ModuleLimits) => ServerModule
 
 const FACTORIES: Record<ModuleName, Factory> = {
+  // First: what a blocklist stops, no other module sees.
+  mod_blocking: (context, options) =>
+    createBlockingModule(context, {
+      maxItems: options.max_items as number,
+      cacheSize: options.cache_size as number,
+    }),
   mod_roster: (context, _options, limits) =>
     createRosterModule(context, {
       get limits() {

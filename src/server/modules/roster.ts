@@ -205,7 +205,7 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
     /** RFC 6121 §4.2.2: the presence of contacts the user subscribes to, and pending requests. */
     async initialPresence(session, account) {
       for (const contact of await rosters.getContacts(account.host, account.username, ['to', 'both'])) {
-        for (const source of router.available(contact)) context.sendPresenceOf(source, session)
+        for (const source of router.available(contact)) await context.sendPresenceOf(source, session)
       }
 
       for (const request of await rosters.getSubscriptionRequests(account.host, account.username)) session.send(request.stanza)

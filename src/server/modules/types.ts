@@ -60,8 +60,9 @@ export interface ServerModule {
   outbound?(session: C2sSession, stanza: Element, to: Jid | undefined): Promise<boolean>
   /**
    * A stanza from `from` about to reach the local account `to` (a message,
-   * presence, or an iq to one of its resources); true when this module
-   * stopped it. The module answers the sender itself if it should.
+   * presence, a probe, or an iq to one of its resources or to its bare JID);
+   * true when this module stopped it. The module answers the sender itself
+   * if it should.
    */
   inbound?(stanza: Element, to: Account, from: Jid): Promise<boolean>
   /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
@@ -78,6 +79,8 @@ export interface ServerModule {
   outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
   /** An available session became unavailable: by an unavailable presence, or because it ended. */
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
+  /** The account was deleted (its stored data went with it): forget what is cached of it. */
+  accountDeleted?(account: Account): void
 }
 
 /** What the core lends its modules: sessions, stores, and delivery that applies the core's rules. */
@@ -97,8 +100,8 @@ export interface ModuleContext {
   presenceAllowed(account: Account, contact: string): Promise<boolean>
   /** `stanza`, one copy per available resource of `contactBare` (a local account), addressed to each. */
   deliverPresence(stanza: Element, contactBare: string): void
-  /** The current presence of `from` to `to`, from `from`'s full JID. */
-  sendPresenceOf(from: C2sSession, to: C2sSession): void
+  /** The current presence of `from` to `to`, from `from`'s full JID, unless a module's inbound hook stops it. */
+  sendPresenceOf(from: C2sSession, to: C2sSession): Promise<void>
 }
 
 export type ModuleFactory = (context: ModuleContext, options: Record<string, unknown>) => ServerModule

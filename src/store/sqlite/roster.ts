@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import path from 'node:path'
 
 import {StoreError, osErrorText} from '../../errors.js'
-import type {OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
+import type {BlockResult, OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
 import {STORE_FILE, translatingErrors} from './index.js'
 
 interface ItemRow {
@@ -31,6 +31,9 @@ function itemBytes(item: RosterItem): number {
 function isForeignKeyError(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
+
+/** Thrown inside a transaction to roll back a block that would pass the limit. */
+class BlocklistFull extends Error {}
 
 /**
  * The SQLite roster and offline store. It shares the account store's file
@@ -86,6 +89,11 @@ export class SqliteRosterStore implements RosterStore {
       privateUsage: db.prepare<[string, string], {bytes: number | null}>('SELECT sum(length(CAST(xml AS BLOB))) AS bytes FROM private_storage WHERE host = ? AND username = ?'),
       putPrivate: db.prepare('INSERT OR REPLACE INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
       deletePrivate: db.prepare('DELETE FROM private_storage WHERE host = ? AND username = ? AND namespace = ? AND name = ?'),
+      blocklist: db.prepare<[string, string], {jid: string}>('SELECT jid FROM blocklist_items WHERE host = ? AND username = ? ORDER BY jid'),
+      countBlocked: db.prepare<[string, string], {n: number}>('SELECT count(*) AS n FROM blocklist_items WHERE host = ? AND username = ?'),
+      block: db.prepare('INSERT OR IGNORE INTO blocklist_items (host, username, jid) VALUES (?, ?, ?)'),
+      unblock: db.prepare('DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?'),
+      unblockAll: db.prepare('DELETE FROM blocklist_items WHERE host = ? AND username = ?'),
     }
   }
 
@@ -252,6 +260,34 @@ export class SqliteRosterStore implements RosterStore {
       return 'stored'
     })
     return put.immediate()
+  }
+
+  async getBlocklist(host: string, username: string): Promise<string[]> {
+    return this.statements.blocklist.all(host, username).map((row) => row.jid)
+  }
+
+  async addToBlocklist(host: string, username: string, jids: readonly string[], limit: number): Promise<BlockResult> {
+    const add = this.db.transaction((): BlockResult => {
+      let added = 0
+      for (const jid of jids) added += this.statements.block.run(host, username, jid).changes
+      // Rolled back by the throw: a refused command changes nothing.
+      if (added > 0 && this.statements.countBlocked.get(host, username)!.n > limit) throw new BlocklistFull()
+      return 'stored'
+    })
+    try {
+      return add.immediate()
+    } catch (error) {
+      if (error instanceof BlocklistFull) return 'blocklist-full'
+      if (isForeignKeyError(error)) return 'no-account'
+      throw error
+    }
+  }
+
+  async removeFromBlocklist(host: string, username: string, jids?: readonly string[]): Promise<void> {
+    this.db.transaction(() => {
+      if (jids === undefined) this.statements.unblockAll.run(host, username)
+      else for (const jid of jids) this.statements.unblock.run(host, username, jid)
+    }).immediate()
   }
 
   async close(): Promise<void> {

@@ -97,6 +97,16 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
   );
   `,
+  // 5: the JIDs each account blocks (XEP-0191): bare, full or domain JIDs, normalised.
+  `
+  CREATE TABLE blocklist_items (
+    host     TEXT NOT NULL,
+    username TEXT NOT NULL,
+    jid      TEXT NOT NULL,
+    PRIMARY KEY (host, username, jid),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
