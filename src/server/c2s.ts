@@ -103,6 +103,9 @@ export interface SessionHost {
 /** `detached`: the connection is gone, and the session waits for the client to resume it (XEP-0198). */
 type Phase = 'header' | 'open' | 'detached' | 'closed'
 
+/** How long a login may wait for other logins from its address to be decided before a full address refuses it. */
+const PENDING_WAIT_MS = 10_000
+
 /** Bytes queued for a client below which paced writers (offline delivery) go on writing. */
 const PACED_QUEUE_BYTES = 256 * 1024
 
@@ -689,7 +692,15 @@ export class C2sSession {
     const data = this.decode(element)
     if (data === undefined) return this.saslFailure('incorrect-encoding')
     // The attempt takes its place in the counts before any backend is asked: attempts in flight count.
-    const attempt = this.server.throttle.begin(this.remoteAddress)
+    let attempt = this.server.throttle.begin(this.remoteAddress)
+    // A refusal made of attempts still in flight waits for their verdicts (bounded): logins
+    // that succeed give their places back, so a burst of good logins from one address passes.
+    for (let waited = 0; attempt === 'address' && this.server.throttle.pending(this.remoteAddress) && waited < PENDING_WAIT_MS; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      if (this.phase === 'closed') return
+      attempt = this.server.throttle.begin(this.remoteAddress)
+    }
+
     if (typeof attempt === 'string') return this.throttled(attempt)
     const authenticator = this.server.authenticator(host)
     const connection: AnnouncedConnection = {...this.security()}

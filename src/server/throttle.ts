@@ -182,6 +182,8 @@ export class AuthThrottle {
   readonly pairs: FailureWindow
   readonly accounts: FailureWindow
   readonly known: KnownAddresses
+  /** Attempts per address key that have no verdict yet. */
+  private readonly inFlight = new Map<string, number>()
 
   constructor(limits: Partial<ThrottleLimits> = {}, options: {maxKeys?: number; now?: () => number} = {}) {
     this.limits = {...DEFAULT_THROTTLE_LIMITS, ...limits}
@@ -209,6 +211,22 @@ export class AuthThrottle {
     return new AuthAttempt(this, key, counted)
   }
 
+  /**
+   * Whether attempts from `address` are still waiting for their verdicts: a
+   * refusal for the address may then be only their reservations, and goes
+   * away if they succeed (many clients behind one NAT logging in at once).
+   */
+  pending(address: string): boolean {
+    return (this.inFlight.get(addressKey(address)) ?? 0) > 0
+  }
+
+  /** Counts an attempt of `key` in (+1) or out (-1) of flight. */
+  flight(key: string, change: 1 | -1): void {
+    const count = (this.inFlight.get(key) ?? 0) + change
+    if (count > 0) this.inFlight.set(key, count)
+    else this.inFlight.delete(key)
+  }
+
   /** Addresses at their limit: ejabberd's "banned" addresses. */
   bannedAddresses(): ThrottleEntry[] {
     return this.addresses.fullKeys()
@@ -234,7 +252,10 @@ export class AuthAttempt {
     private readonly counted: boolean,
   ) {
     this.time = throttle.now()
-    if (counted) throttle.addresses.add(address, this.time)
+    if (counted) {
+      throttle.addresses.add(address, this.time)
+      throttle.flight(address, 1)
+    }
   }
 
   /** The attempt is for `account` (normalised `local@host`): reserves its counts, or says which refuses it and takes the attempt back. */
@@ -285,6 +306,7 @@ export class AuthAttempt {
   private settle(): boolean {
     if (this.settled) return false
     this.settled = true
+    if (this.counted) this.throttle.flight(this.address, -1)
     return true
   }
 }

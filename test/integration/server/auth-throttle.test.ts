@@ -64,6 +64,17 @@ describe('authentication throttling', () => {
     assert.deepEqual(tally(results), {'not-authorized': 30, 'temporary-auth-failure': 30})
   })
 
+  it('lets more good logins from one address at once than its failure limit through: they wait for each other, not refused', async (t) => {
+    const test = await server(t, {throttle: {addressFailures: 2}})
+    for (let index = 0; index < 40; index++) await test.addUser(`user${index}@localhost`, 'right')
+    // Streams opened first, then every <auth/> written at once, so that the attempts are in flight together.
+    const clients = await Promise.all(Array.from({length: 40}, () => open(test.port, '127.0.0.7')))
+    t.after(() => clients.forEach((client) => client.end()))
+    for (const [index, client] of clients.entries()) client.write(plainAuth(`user${index}`, 'right'))
+    const results = await Promise.all(clients.map((client) => verdict(client)))
+    assert.deepEqual(tally(results), {success: 40})
+  })
+
   it('does not forget an address\'s failures when it logs in to its own account', async (t) => {
     const test = await server(t)
     await test.addUser('mallory@localhost', 'mine')
