@@ -37,6 +37,10 @@ export class ServerCore {
   readonly modules: readonly ServerModule[]
   private readonly context: CoreContext
   private readonly iqHandlers = new Map<string, IqHandler[]>()
+  /** The modules that take part in the per-stanza hooks: an empty hook still costs an await per stanza. */
+  private readonly outboundHooks: ServerModule[]
+  private readonly inboundHooks: ServerModule[]
+  private readonly deliveredHooks: ServerModule[]
 
   constructor(context: CoreContext, factories: ReadonlyArray<(moduleContext: ModuleContext) => ServerModule>) {
     this.context = context
@@ -55,6 +59,9 @@ export class ServerCore {
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
     }
     this.modules = factories.map((create) => create(moduleContext))
+    this.outboundHooks = this.modules.filter((module) => module.outbound)
+    this.inboundHooks = this.modules.filter((module) => module.inbound)
+    this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
     for (const module of this.modules) {
       for (const handler of module.iq ?? []) {
         for (const type of handler.types) {
@@ -91,7 +98,7 @@ export class ServerCore {
     }
 
     try {
-      for (const module of this.modules) if (await module.outbound?.(session, stanza, to)) return
+      for (const module of this.outboundHooks) if (await module.outbound!(session, stanza, to)) return
       if (stanza.name === 'iq') return await this.iq(session, stanza, to)
       if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
       return await this.presence(session, stanza, to)
@@ -211,7 +218,7 @@ export class ServerCore {
   private async stoppedInbound(stanza: Element, to: Jid, session: C2sSession): Promise<boolean> {
     const from = session.jid!
     const account = accountOf(to)
-    for (const module of this.modules) if (await module.inbound?.(stanza, account, from)) return true
+    for (const module of this.inboundHooks) if (await module.inbound!(stanza, account, from)) return true
     return false
   }
 
@@ -268,7 +275,7 @@ export class ServerCore {
   }
 
   private async stoppedPresence(stanza: Element, to: Account, from: Jid): Promise<boolean> {
-    for (const module of this.modules) if (await module.inbound?.(stanza, to, from)) return true
+    for (const module of this.inboundHooks) if (await module.inbound!(stanza, to, from)) return true
     return false
   }
 
@@ -336,7 +343,7 @@ export class ServerCore {
   }
 
   private delivered(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void {
-    for (const module of this.modules) module.messageDelivered?.(stanza, sender, to, recipients)
+    for (const module of this.deliveredHooks) module.messageDelivered!(stanza, sender, to, recipients)
   }
 
   /**
