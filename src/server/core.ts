@@ -29,6 +29,12 @@ export interface CoreContext {
   startedAt: () => number
 }
 
+/** The account of a bare JID the store keeps, already normalised (a localpart cannot hold '@'). */
+function storedAccount(bare: string): Account {
+  const at = bare.indexOf('@')
+  return {host: bare.slice(at + 1), username: bare.slice(0, at), bare}
+}
+
 function sessionAccount(session: C2sSession): Account {
   return {host: session.host!, username: session.username!, bare: session.bareJid}
 }
@@ -215,10 +221,13 @@ export class ServerCore {
   }
 
   /** Whether a module stopped `stanza` from `session` on its way to the local account of `to`. */
-  private async stoppedInbound(stanza: Element, to: Jid, session: C2sSession): Promise<boolean> {
-    const from = session.jid!
-    const account = accountOf(to)
-    for (const module of this.inboundHooks) if (await module.inbound!(stanza, account, from)) return true
+  private stoppedInbound(stanza: Element, to: Jid, session: C2sSession): Promise<boolean> {
+    return this.stopped(stanza, accountOf(to), session.jid!)
+  }
+
+  /** Whether a module (XEP-0191 blocking, say) stopped `stanza` from `from` on its way to the local account `to`. */
+  private async stopped(stanza: Element, to: Account, from: Jid): Promise<boolean> {
+    for (const module of this.inboundHooks) if (await module.inbound!(stanza, to, from)) return true
     return false
   }
 
@@ -262,27 +271,23 @@ export class ServerCore {
     const from = session.jid!
     for (const module of this.modules) {
       for (const contact of (await module.presenceSubscribers?.(account)) ?? []) {
-        const jid = parseJid(contact)
-        if (jid && this.isLocalHost(jid.domain) && !(await this.stoppedPresence(stanza, accountOf(jid), from))) this.deliverPresence(stanza, contact)
+        // Most contacts are offline (or remote): the session lookup comes before any hook.
+        const targets = this.context.router.available(contact)
+        if (targets.length === 0 || (await this.stopped(stanza, storedAccount(contact), from))) continue
+        this.deliverTo(stanza, targets)
       }
     }
 
-    for (const own of this.context.router.available(account.bare).concat(session.available ? [] : [session])) {
-      const copy = stanza.clone()
-      copy.attrs.to = own.fullJid
-      own.send(copy)
-    }
+    this.deliverTo(stanza, this.context.router.available(account.bare).concat(session.available ? [] : [session]))
   }
 
-  private async stoppedPresence(stanza: Element, to: Account, from: Jid): Promise<boolean> {
-    for (const module of this.inboundHooks) if (await module.inbound!(stanza, to, from)) return true
-    return false
-  }
-
+  /** `stanza` to each available resource of `contactBare` (sessions are local: a remote contact has none). */
   private deliverPresence(stanza: Element, contactBare: string): void {
-    const contact = parseJid(contactBare)
-    if (!contact || !this.isLocalHost(contact.domain)) return
-    for (const target of this.context.router.available(contactBare)) {
+    this.deliverTo(stanza, this.context.router.available(contactBare))
+  }
+
+  private deliverTo(stanza: Element, targets: readonly C2sSession[]): void {
+    for (const target of targets) {
       const copy = stanza.clone()
       copy.attrs.to = target.fullJid
       target.send(copy)
@@ -295,7 +300,7 @@ export class ServerCore {
     const copy = from.presence.clone()
     copy.attrs.from = from.fullJid
     copy.attrs.to = to.fullJid
-    if (await this.stoppedPresence(copy, sessionAccount(to), from.jid!)) return
+    if (await this.stopped(copy, sessionAccount(to), from.jid!)) return
     to.send(copy)
   }
 

@@ -25,7 +25,7 @@ import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
 import type {ShaperRate} from './shaper.js'
-import {AuthThrottle, type ThrottleLimits} from './throttle.js'
+import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
 import type {Element} from './xml/element.js'
 
 export type AuthenticatorFactory = (config: Configuration, store: AccountStore) => Promise<Map<string, HostAuthenticator>>
@@ -116,15 +116,10 @@ function moduleLimitsFromConfig(config: Configuration): ModuleLimits {
   return {offlineMessages: settings.max_user_offline_messages, roster: {items: settings.max_roster_items, bytes: settings.max_roster_bytes}}
 }
 
-/** One address's connections: IPv4-mapped IPv6 addresses count as their IPv4 address. */
+/** One address's connections, counted under the throttle's address key (IPv4-mapped as IPv4, IPv6 by /64). */
 interface AddressUsage {
   open: number
   bound: number
-}
-
-function normalAddress(address: string | undefined): string {
-  if (address === undefined) return 'unknown'
-  return address.startsWith('::ffff:') ? address.slice(7) : address
 }
 
 export class XmppServer implements SessionHost {
@@ -291,7 +286,7 @@ export class XmppServer implements SessionHost {
    * have: one address must not take every file descriptor.
    */
   private admit(socket: net.Socket): boolean {
-    const address = normalAddress(socket.remoteAddress)
+    const address = addressKey(socket.remoteAddress ?? 'unknown')
     let usage = this.addresses.get(address)
     if (!usage) {
       usage = {open: 0, bound: 0}
@@ -454,7 +449,7 @@ export class XmppServer implements SessionHost {
       return false
     }
 
-    const usage = this.addresses.get(normalAddress(session.remoteAddress))
+    const usage = this.addresses.get(addressKey(session.remoteAddress))
     if (usage && !this.boundAddresses.has(session)) {
       usage.bound++
       this.boundAddresses.set(session, usage)
@@ -496,7 +491,7 @@ export class XmppServer implements SessionHost {
     if (usage) {
       this.boundAddresses.delete(session)
       usage.bound--
-      this.releaseAddress(normalAddress(session.remoteAddress), usage)
+      this.releaseAddress(addressKey(session.remoteAddress), usage)
     }
 
     this.router.unbind(session)
