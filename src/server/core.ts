@@ -104,7 +104,11 @@ export class ServerCore {
     }
 
     try {
-      for (const module of this.outboundHooks) if (await module.outbound!(session, stanza, to)) return
+      for (const module of this.outboundHooks) {
+        const answered = module.outbound!(session, stanza, to)
+        if (answered === true || (answered !== false && (await answered))) return
+      }
+
       if (stanza.name === 'iq') return await this.iq(session, stanza, to)
       if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
       return await this.presence(session, stanza, to)
@@ -221,13 +225,19 @@ export class ServerCore {
   }
 
   /** Whether a module stopped `stanza` from `session` on its way to the local account of `to`. */
-  private stoppedInbound(stanza: Element, to: Jid, session: C2sSession): Promise<boolean> {
+  private stoppedInbound(stanza: Element, to: Jid, session: C2sSession): boolean | Promise<boolean> {
     return this.stopped(stanza, accountOf(to), session.jid!)
   }
 
   /** Whether a module (XEP-0191 blocking, say) stopped `stanza` from `from` on its way to the local account `to`. */
-  private async stopped(stanza: Element, to: Account, from: Jid): Promise<boolean> {
-    for (const module of this.inboundHooks) if (await module.inbound!(stanza, to, from)) return true
+  private stopped(stanza: Element, to: Account, from: Jid, first = 0): boolean | Promise<boolean> {
+    for (let index = first; index < this.inboundHooks.length; index++) {
+      const stopped = this.inboundHooks[index].inbound!(stanza, to, from)
+      if (stopped === true) return true
+      // Only a hook that has to wait makes the whole check wait.
+      if (stopped !== false) return stopped.then((yes) => yes || this.stopped(stanza, to, from, index + 1))
+    }
+
     return false
   }
 
@@ -318,7 +328,9 @@ export class ServerCore {
       return
     }
 
-    if (await this.stoppedInbound(stanza, to, session)) return
+    // Every message asks the inbound hooks: no await unless one has to wait.
+    const stopped = this.stoppedInbound(stanza, to, session)
+    if (stopped === true || (stopped !== false && (await stopped))) return
     const {router} = this.context
     const bare = bareJid(to)
     if (to.resource !== '') {

@@ -41,7 +41,9 @@ export class Router {
 
   /** Sessions that sent initial presence (RFC 6121 "available resources"). */
   available(bare: string): C2sSession[] {
-    return this.all(bare).filter((session) => session.available)
+    const available: C2sSession[] = []
+    for (const session of this.sessions.get(bare)?.values() ?? []) if (session.available) available.push(session)
+    return available
   }
 
   *every(): Iterable<C2sSession> {

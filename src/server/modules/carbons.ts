@@ -88,7 +88,7 @@ export function createCarbonsModule(context: ModuleContext): ServerModule {
       {ns: NS.carbons, name: 'disable', types: ['set'], to: ['own', 'server'], handle: toggle},
     ],
 
-    async outbound(session, stanza, to) {
+    outbound(session, stanza, to) {
       if (stanza.name !== 'message') return false
       if (isCarbon(stanza)) {
         // §11: a client's carbon would pass for a copy of another resource's message with clients that check only the sender's bare JID.

@@ -56,15 +56,17 @@ export interface ServerModule {
    * Any stanza a session sends, before the core routes it (`to` parsed, or
    * undefined for the account itself); true when this module answered or
    * dropped it, and the core must do nothing more (XEP-0191 blocking, say).
+   * A plain boolean when the module can tell at once: it runs on every
+   * stanza, and an await per module per stanza is measurable.
    */
-  outbound?(session: C2sSession, stanza: Element, to: Jid | undefined): Promise<boolean>
+  outbound?(session: C2sSession, stanza: Element, to: Jid | undefined): boolean | Promise<boolean>
   /**
    * A stanza from `from` about to reach the local account `to` (a message,
    * presence, a probe, or an iq to one of its resources or to its bare JID);
    * true when this module stopped it. The module answers the sender itself
    * if it should.
    */
-  inbound?(stanza: Element, to: Account, from: Jid): Promise<boolean>
+  inbound?(stanza: Element, to: Account, from: Jid): boolean | Promise<boolean>
   /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
   messageDelivered?(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void
   /** A message for an account none of whose resources can take it; true when this module took charge of it. */
