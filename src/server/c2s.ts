@@ -172,7 +172,10 @@ export class C2sSession {
   host: string | undefined
   /** The authenticated localpart; set by SASL success. */
   username: string | undefined
-  jid: Jid | undefined
+  private boundJid: Jid | undefined
+  /** Kept as strings: every stanza looks sessions and cached lists up by them, and a string built at each use is hashed anew. */
+  private boundFull = ''
+  private boundBare = ''
   /** Sent initial presence and not since unavailable (RFC 6121 §4.2). */
   available = false
   presence: Element | undefined
@@ -222,12 +225,22 @@ export class C2sSession {
     return this.jid !== undefined
   }
 
+  get jid(): Readonly<Jid> | undefined {
+    return this.boundJid
+  }
+
+  set jid(jid: Jid | undefined) {
+    this.boundJid = jid ? Object.freeze({...jid}) : undefined
+    this.boundFull = jid ? fullJid(jid) : ''
+    this.boundBare = jid ? bareJid(jid) : ''
+  }
+
   get fullJid(): string {
-    return this.jid ? fullJid(this.jid) : ''
+    return this.boundFull
   }
 
   get bareJid(): string {
-    return this.jid ? bareJid(this.jid) : ''
+    return this.boundBare
   }
 
   get tlsVersion(): string | undefined {
@@ -256,6 +269,7 @@ export class C2sSession {
     }
 
     if (this.phase === 'detached') return
+    this.batch()
     this.write(text)
     if (this.sm?.wantsAck) this.write(`<r xmlns='${SM_NS}'/>`)
   }
@@ -273,6 +287,25 @@ export class C2sSession {
 
     this.socket.write(text)
   }
+
+  /**
+   * Stanzas sent in one turn of the event loop leave as one TLS record and
+   * one system call: a burst of small stanzas otherwise costs one
+   * encryption and one write each. Only stanzas: negotiation (STARTTLS's
+   * <proceed/> above all) must leave before the socket changes hands.
+   */
+  private batch(): void {
+    if (this.corkedSocket || this.socket.destroyed) return
+    const socket = this.socket
+    this.corkedSocket = socket
+    socket.cork()
+    process.nextTick(() => {
+      this.corkedSocket = undefined
+      socket.uncork()
+    })
+  }
+
+  private corkedSocket: net.Socket | undefined
 
   /**
    * Resolves once the client has read what is queued for it down to a
