@@ -9,8 +9,24 @@ import {domainToASCII, domainToUnicode} from 'node:url'
 import {showCharacter} from './describe.js'
 import {PrecisRefusal} from './precis.js'
 
+/**
+ * Domain names of LDH labels (RFC 5890 §2.3.1), without "--" (so no A-label
+ * to decode) and whose last label holds a letter (so no IPv4 look-alike):
+ * for these IDNA only lower-cases, and every routed stanza prepares one or
+ * two domains. Anything else takes the full path.
+ */
+const LDH_LABELS = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
+const LETTER_IN_LAST_LABEL = /[a-z][a-z0-9-]*$/i
+
 /** Throws PrecisRefusal (a clause that follows "the domainpart") when `input` is not a usable domainpart. */
 export function prepareDomainpart(input: string): string {
+  if (input.length <= 253 && LDH_LABELS.test(input) && !input.includes('--') && LETTER_IN_LAST_LABEL.test(input)) return input.toLowerCase()
+  return prepareAnyDomainpart(input)
+}
+
+/** prepareDomainpart without its shortcut for plain LDH names: the reference the shortcut is tested against. */
+export function prepareAnyDomainpart(input: string): string {
+
   // Ideographic and fullwidth full stops separate labels too (RFC 7622 §3.2 via RFC 5895 §2).
   let domain = input.replace(/[\u3002\uFF0E\uFF61]/gu, '.')
   // A final dot is stripped (RFC 7622 §3.2), so "example.org." is "example.org".
