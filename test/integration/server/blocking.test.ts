@@ -30,13 +30,13 @@ async function aliceAndBob(t: Parameters<typeof startTestServer>[0]): Promise<{t
 
 /** The iq with this id, whole. */
 async function reply(client: RawClient, id: string): Promise<string> {
-  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
+  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*?(/>|>[\\s\\S]*?</iq>)`))
   return text.slice(text.lastIndexOf('<iq '))
 }
 
 /** The first `name` stanza matching `pattern`, whole. */
 async function next(client: RawClient, name: 'message' | 'presence' | 'iq', pattern = ''): Promise<string> {
-  const text = await client.until(new RegExp(`<${name} [^>]*${pattern}[^>]*(/>|>[\\s\\S]*?</${name}>)`))
+  const text = await client.until(new RegExp(`<${name} [^>]*${pattern}[^>]*?(/>|>[\\s\\S]*?</${name}>)`))
   return text.slice(text.lastIndexOf(`<${name} `))
 }
 

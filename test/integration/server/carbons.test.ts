@@ -18,7 +18,7 @@ async function withUsers(t: Context, ...users: string[]): Promise<TestServer> {
 
 /** The reply to the iq `id`, whole. */
 async function reply(client: RawClient, id: string): Promise<string> {
-  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
+  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*?(/>|>[\\s\\S]*?</iq>)`))
   return text.slice(text.lastIndexOf('<iq '))
 }
 

@@ -231,6 +231,6 @@ export async function loginRaw(
 
 /** The answer to the iq with `id` (the first iq with that id the client receives): its whole text. */
 export async function iqReply(client: RawClient, id: string): Promise<string> {
-  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*(/>|>[\\s\\S]*?</iq>)`))
+  const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*?(/>|>[\\s\\S]*?</iq>)`))
   return text.slice(text.lastIndexOf('<iq '))
 }
