@@ -74,6 +74,20 @@ export const MODULES = {
       },
     },
   },
+  mod_pep: {
+    description: 'personal eventing (XEP-0163): each account publishes nicknames, avatars, OMEMO keys, bookmarks… to its contacts whose clients ask for them',
+    options: {
+      max_items_node: {spec: {type: 'integer', min: 1, max: 10_000}, description: 'items one node keeps at most; a higher pubsub#max_items is refused', default: 256},
+      max_payload_size: {spec: {type: 'integer', min: 1024, max: 16 * 1024 * 1024}, description: 'bytes of one published item; a larger one is refused (not-acceptable, payload-too-big)', default: 262_144},
+      max_nodes: {spec: {type: 'integer', min: 1, max: 100_000}, description: 'nodes one account may have; one more is refused (policy-violation)', default: 256},
+      max_total_size: {
+        spec: {type: 'integer', min: 1024, max: 1024 * 1024 * 1024},
+        description: 'bytes of all of one account\'s items together; a publish beyond is refused (policy-violation)',
+        default: 16 * 1024 * 1024,
+      },
+      caps_cache_size: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'verified entity capabilities (XEP-0115) kept in memory; the least recently used leave first', default: 1000},
+    },
+  },
   mod_version: {
     description: 'software version (XEP-0092); off by default, since it helps attackers choose exploits',
     options: {show_os: {spec: {type: 'boolean'}, description: 'include the operating system', default: false}},
@@ -100,4 +114,5 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_last: {},
   mod_vcard: optionDefaults('mod_vcard'),
   mod_private: optionDefaults('mod_private'),
+  mod_pep: optionDefaults('mod_pep'),
 }

@@ -6,6 +6,7 @@
  */
 import {StoreError} from '../errors.js'
 import type {AccountStore} from '../store/account-store.js'
+import type {PepStore} from '../store/pep-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, parseJid} from './jid.js'
@@ -24,6 +25,7 @@ export interface CoreContext {
   router: Router
   accounts: AccountStore
   rosters: RosterStore
+  pep: PepStore
   logger: Logger
   softwareVersion: string
   startedAt: () => number
@@ -54,12 +56,20 @@ export class ServerCore {
       router: context.router,
       accounts: context.accounts,
       rosters: context.rosters,
+      pep: context.pep,
       logger: context.logger,
       softwareVersion: context.softwareVersion,
       startedAt: context.startedAt,
       hosts: context.hosts,
       isLocalHost: (domain) => this.isLocalHost(domain),
       features: (of) => this.features(of),
+      accountIdentities: () => this.modules.flatMap((module) => module.accountIdentities ?? []),
+      accountItems: async (account, requester) => {
+        const items: Element[] = []
+        for (const module of this.modules) items.push(...((await module.accountItems?.(account, requester)) ?? []))
+        return items
+      },
+      inboundStopped: (stanza, to, from) => this.stopped(stanza, to, from),
       presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
       deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
@@ -208,10 +218,13 @@ export class ServerCore {
     session.available = true
     session.presence = stanza
     await this.broadcast(session, stanza)
-    if (!initial) return
     const account = sessionAccount(session)
-    for (const other of this.context.router.available(account.bare)) if (other !== session) await this.sendPresenceOf(other, session)
-    for (const module of this.modules) await module.initialPresence?.(session, account)
+    if (initial) {
+      for (const other of this.context.router.available(account.bare)) if (other !== session) await this.sendPresenceOf(other, session)
+      for (const module of this.modules) await module.initialPresence?.(session, account)
+    }
+
+    for (const module of this.modules) await module.availablePresence?.(session, account, stanza)
   }
 
   /**

@@ -24,4 +24,10 @@ export const NS = {
   private: 'jabber:iq:private',
   blocking: 'urn:xmpp:blocking',
   blockingErrors: 'urn:xmpp:blocking:errors',
+  caps: 'http://jabber.org/protocol/caps',
+  dataForms: 'jabber:x:data',
+  pubsub: 'http://jabber.org/protocol/pubsub',
+  pubsubOwner: 'http://jabber.org/protocol/pubsub#owner',
+  pubsubEvent: 'http://jabber.org/protocol/pubsub#event',
+  pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
 } as const

@@ -11,6 +11,7 @@
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
 import {NS} from '../namespaces.js'
+import {PerKeyQueue} from '../serial.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {Element, x} from '../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
@@ -129,21 +130,13 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
   /** Resources that fetched the blocklist, and so get its pushes (§3.2). */
   const interested = new WeakSet<C2sSession>()
   /** Edits of one account's list, one at a time: each reads the list the one before it left. */
-  const edits = new Map<string, Promise<void>>()
+  const edits = new PerKeyQueue()
   let pushCounter = 0
 
   const sessionAccount = (session: C2sSession): Account => ({host: session.host!, username: session.username!, bare: session.bareJid})
   const jidOf = (account: Account): Jid => ({local: account.username, domain: account.host, resource: ''})
 
-  const serialised = async (bare: string, edit: () => Promise<void>): Promise<void> => {
-    const run = (edits.get(bare) ?? Promise.resolve()).then(edit)
-    const settled = run.catch(() => {})
-    edits.set(bare, settled)
-    void settled.then(() => {
-      if (edits.get(bare) === settled) edits.delete(bare)
-    })
-    return run
-  }
+  const serialised = (bare: string, edit: () => Promise<void>): Promise<void> => edits.run(bare, edit)
 
   /** The JIDs of a block or unblock command, normalised; undefined when one is not a JID. */
   const itemsOf = (query: Element): string[] | undefined => {

@@ -1,8 +1,9 @@
 /**
  * mod_disco: service discovery (XEP-0030) of the server (its identity and
  * every module's features, with XEP-0157 contact addresses) and of accounts
- * (`account/registered` and the account features modules declare), the
- * latter only to the account itself and to contacts allowed its presence.
+ * (`account/registered`, and the identities, features and items modules
+ * declare), the latter only to the account itself and to contacts allowed
+ * its presence.
  */
 import {NS} from '../namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
@@ -43,6 +44,7 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
 
     if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
     result.c('identity', {category: 'account', type: 'registered'})
+    for (const identity of context.accountIdentities()) result.c('identity', identity)
     for (const feature of context.features('account')) result.c('feature', {var: feature})
     session.send(iqResult(stanza, request.own ? undefined : account.bare, result))
   }
@@ -50,8 +52,10 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
   const items = async (request: IqRequest): Promise<void> => {
     const {session, stanza, query, account, domain} = request
     if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
-    if (account !== undefined && !(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
-    session.send(iqResult(stanza, account === undefined ? domain : request.own ? undefined : account.bare, x('query', NS.discoItems)))
+    if (account === undefined) return session.send(iqResult(stanza, domain, x('query', NS.discoItems)))
+    if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
+    const result = x('query', NS.discoItems, {}, ...(await context.accountItems(account, session.bareJid)))
+    session.send(iqResult(stanza, request.own ? undefined : account.bare, result))
   }
 
   return {

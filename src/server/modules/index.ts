@@ -11,6 +11,7 @@ import {createCarbonsModule} from './carbons.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
+import {createPepModule} from './pep.js'
 import {createPingModule} from './ping.js'
 import {createPrivateModule} from './private.js'
 import {createRosterModule} from './roster.js'
@@ -54,6 +55,14 @@ const FACTORIES: Record<ModuleName, Factory> = {
   mod_last: (context) => createLastModule(context),
   mod_vcard: (context, options) => createVcardModule(context, {maxSize: options.max_size as number}),
   mod_private: (context, options) => createPrivateModule(context, {maxSize: options.max_size as number, maxTotalSize: options.max_total_size as number}),
+  mod_pep: (context, options) =>
+    createPepModule(context, {
+      maxItemsNode: options.max_items_node as number,
+      maxPayloadSize: options.max_payload_size as number,
+      maxNodes: options.max_nodes as number,
+      maxTotalSize: options.max_total_size as number,
+      capsCacheSize: options.caps_cache_size as number,
+    }),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
 }
 

@@ -8,6 +8,7 @@
  */
 import type {ModuleName} from '../../config/modules.js'
 import type {AccountStore} from '../../store/account-store.js'
+import type {PepStore} from '../../store/pep-store.js'
 import type {RosterStore} from '../../store/roster-store.js'
 import type {C2sSession} from '../c2s.js'
 import type {Account, Jid} from '../jid.js'
@@ -50,6 +51,8 @@ export interface ServerModule {
   readonly features?: readonly string[]
   /** disco#info features of an account's bare JID. */
   readonly accountFeatures?: readonly string[]
+  /** disco#info identities of an account's bare JID, besides account/registered (XEP-0163 §6.1: pubsub/pep). */
+  readonly accountIdentities?: ReadonlyArray<{category: string; type: string}>
   readonly iq?: readonly IqHandler[]
 
   /**
@@ -73,6 +76,8 @@ export interface ServerModule {
   messageUndelivered?(stanza: Element, to: Account, sender: C2sSession): Promise<boolean>
   /** The session sent its initial presence (RFC 6121 §4.2). */
   initialPresence?(session: C2sSession, account: Account): Promise<void>
+  /** The session broadcast an available presence, its initial one or a later one (after initialPresence for the initial one). */
+  availablePresence?(session: C2sSession, account: Account, presence: Element): Promise<void>
   /** Contacts the account's presence is broadcast to (RFC 6121 §4.2.2, §4.4.2). */
   presenceSubscribers?(account: Account): Promise<readonly string[]>
   /** Whether `contact` may see the account's presence, for probes (RFC 6121 §4.3.2). */
@@ -83,6 +88,8 @@ export interface ServerModule {
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */
   accountDeleted?(account: Account): void
+  /** disco#items of the account's bare JID that `requester` (a bare JID) may see (XEP-0030 §4). */
+  accountItems?(account: Account, requester: string): Promise<Element[]>
 }
 
 /** What the core lends its modules: sessions, stores, and delivery that applies the core's rules. */
@@ -90,6 +97,7 @@ export interface ModuleContext {
   readonly router: Router
   readonly accounts: AccountStore
   readonly rosters: RosterStore
+  readonly pep: PepStore
   readonly logger: Logger
   readonly softwareVersion: string
   /** When the server started (ms since the epoch). */
@@ -98,6 +106,12 @@ export interface ModuleContext {
   isLocalHost(domain: string): boolean
   /** The disco features every enabled module declares for the server or for accounts. */
   features(of: 'server' | 'account'): string[]
+  /** The disco identities modules declare for accounts, besides account/registered. */
+  accountIdentities(): Array<{category: string; type: string}>
+  /** The disco#items of the account's bare JID that every module lets `requester` see. */
+  accountItems(account: Account, requester: string): Promise<Element[]>
+  /** Whether a module's inbound hook (XEP-0191 blocking, say) stops `stanza` from `from` on its way to the local account `to`. */
+  inboundStopped(stanza: Element, to: Account, from: Jid): boolean | Promise<boolean>
   /** Whether `contact` may see `account`'s presence (and what is shared with subscribers): asks every module. */
   presenceAllowed(account: Account, contact: string): Promise<boolean>
   /** `stanza`, one copy per available resource of `contactBare` (a local account), addressed to each. */

@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3'
-import path from 'node:path'
+import type Database from 'better-sqlite3'
 
-import {StoreError, osErrorText} from '../../errors.js'
 import type {BlockResult, OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
-import {STORE_FILE, translatingErrors} from './index.js'
+import {isForeignKeyError, openSharedConnection} from './connection.js'
+import {translatingErrors} from './index.js'
 
 interface ItemRow {
   contact: string
@@ -26,10 +25,6 @@ function toItem(row: ItemRow): RosterItem {
 /** What an item counts against RosterLimits.bytes; the same sum as the usage query below. */
 function itemBytes(item: RosterItem): number {
   return Buffer.byteLength(item.contact) + Buffer.byteLength(item.name ?? '') + Buffer.byteLength(JSON.stringify(item.groups))
-}
-
-function isForeignKeyError(error: unknown): boolean {
-  return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
 
 /** Thrown inside a transaction to roll back a block that would pass the limit. */
@@ -98,16 +93,7 @@ export class SqliteRosterStore implements RosterStore {
   }
 
   static open(dataDir: string): SqliteRosterStore {
-    const file = path.join(dataDir, STORE_FILE)
-    let db: Database.Database
-    try {
-      db = new Database(file, {timeout: 5000, fileMustExist: true})
-      db.pragma('foreign_keys = ON')
-      db.pragma('synchronous = NORMAL')
-    } catch (error) {
-      throw new StoreError('store-unwritable', `cannot open the roster store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
-    }
-
+    const {db, file} = openSharedConnection(dataDir, 'roster')
     // Errors after open (a full disk, a lock, damage) arrive as StoreErrors, as from the account store.
     return translatingErrors(new SqliteRosterStore(db), file)
   }

@@ -107,6 +107,35 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 6: personal eventing (XEP-0163): each account's nodes with their configuration, and their items in publication order (seq).
+  // Items are a rowid table: a payload (an avatar, an OMEMO bundle) is far larger than 1/20 of a page.
+  `
+  CREATE TABLE pep_nodes (
+    host                     TEXT    NOT NULL,
+    username                 TEXT    NOT NULL,
+    node                     TEXT    NOT NULL,
+    access_model             TEXT    NOT NULL CHECK (access_model IN ('open', 'presence', 'whitelist')),
+    persist_items            INTEGER NOT NULL CHECK (persist_items IN (0, 1)),
+    max_items                INTEGER CHECK (max_items > 0),
+    send_last_published_item TEXT    NOT NULL CHECK (send_last_published_item IN ('never', 'on_sub', 'on_sub_and_presence')),
+    PRIMARY KEY (host, username, node),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+
+  CREATE TABLE pep_items (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    host         TEXT    NOT NULL,
+    username     TEXT    NOT NULL,
+    node         TEXT    NOT NULL,
+    item_id      TEXT    NOT NULL,
+    payload      TEXT    NOT NULL,
+    publisher    TEXT    NOT NULL,
+    published_at INTEGER NOT NULL,
+    UNIQUE (host, username, node, item_id),
+    FOREIGN KEY (host, username, node) REFERENCES pep_nodes (host, username, node) ON DELETE CASCADE
+  );
+  CREATE INDEX pep_items_order ON pep_items (host, username, node, seq);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -234,3 +234,31 @@ export async function iqReply(client: RawClient, id: string): Promise<string> {
   const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*?(/>|>[\\s\\S]*?</iq>)`))
   return text.slice(text.lastIndexOf('<iq '))
 }
+
+/** The first `name` stanza matching `pattern`, whole. */
+export async function next(client: RawClient, name: 'message' | 'presence' | 'iq', pattern = ''): Promise<string> {
+  const text = await client.until(new RegExp(`<${name} [^>]*${pattern}[^>]*?(/>|>[\\s\\S]*?</${name}>)`))
+  return text.slice(text.lastIndexOf(`<${name} `))
+}
+
+let syncs = 0
+/** Everything the client received up to the answer to a ping it sends now (the server handles a session's stanzas in order). */
+export async function sync(client: RawClient): Promise<string> {
+  const id = `sync${++syncs}`
+  client.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`)
+  return client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*/>`))
+}
+
+/** `user` fetches the roster and subscribes to `contact`'s presence, which approves: user has "to", contact has "from". */
+export async function subscribe(user: RawClient, contact: RawClient): Promise<void> {
+  const contactBare = contact.jid.split('/')[0]
+  const userBare = user.jid.split('/')[0]
+  user.write("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+  await user.until(/id='roster'/)
+  user.write(`<presence type='subscribe' to='${contactBare}'/>`)
+  await contact.until(/<presence [^>]*type='subscribe'[^>]*\/>/)
+  contact.write(`<presence type='subscribed' to='${userBare}'/>`)
+  await user.until(/<presence [^>]*type='subscribed'/)
+  await sync(contact)
+  await sync(user)
+}

@@ -48,7 +48,12 @@ describe('service discovery (mod_disco)', () => {
     alice.write("<iq type='get' id='own'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     assert.equal(
       await reply(alice, 'own'),
-      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='vcard-temp'/></query></iq>`,
+      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><identity category='pubsub' type='pep'/>` +
+        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/>" +
+        ['', ...'access-open access-presence access-whitelist auto-create config-node create-and-configure create-nodes delete-items delete-nodes filtered-notifications item-ids last-published persistent-items presence-notifications publish publish-options retract-items retrieve-items'.split(' ').map((feature) => `#${feature}`)]
+          .map((feature) => `<feature var='http://jabber.org/protocol/pubsub${feature}'/>`)
+          .join('') +
+        "<feature var='vcard-temp'/></query></iq>",
     )
     for (const [id, to] of [['stranger', 'bob@localhost'], ['absent', 'nobody@localhost']]) {
       alice.write(`<iq type='get' id='${id}' to='${to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)

@@ -16,8 +16,8 @@ def emit(**fields):
 
 
 class TestClient(slixmpp.ClientXMPP):
-    def __init__(self):
-        super().__init__(args["jid"], args["password"], sasl_mech=args.get("mechanism"))
+    def __init__(self, jid=None, password=None):
+        super().__init__(jid or args["jid"], password or args["password"], sasl_mech=args.get("mechanism"))
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

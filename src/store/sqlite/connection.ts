@@ -1,0 +1,27 @@
+import Database from 'better-sqlite3'
+import path from 'node:path'
+
+import {StoreError, osErrorText} from '../../errors.js'
+import {STORE_FILE} from './index.js'
+
+/**
+ * A connection of its own to the account store's file, for a store that
+ * shares it (rosters, PEP); open the account store first, so that the
+ * schema is current. `what` names the store in the error.
+ */
+export function openSharedConnection(dataDir: string, what: string): {db: Database.Database; file: string} {
+  const file = path.join(dataDir, STORE_FILE)
+  try {
+    const db = new Database(file, {timeout: 5000, fileMustExist: true})
+    db.pragma('foreign_keys = ON')
+    db.pragma('synchronous = NORMAL')
+    return {db, file}
+  } catch (error) {
+    throw new StoreError('store-unwritable', `cannot open the ${what} store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
+  }
+}
+
+/** A write that names an account (or a node) that does not exist. */
+export function isForeignKeyError(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+}
