@@ -383,6 +383,13 @@ export class ServerCore {
     for (const module of this.modules) module.accountDeleted?.(account)
   }
 
+  /** A roster item changed outside the server; returns how many sessions were told. */
+  async rosterChanged(account: Account, contact: string): Promise<number> {
+    let told = 0
+    for (const module of this.modules) told += (await module.rosterChanged?.(account, contact)) ?? 0
+    return told
+  }
+
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */
   async sessionEnded(session: C2sSession): Promise<void> {
     if (!session.available) return

@@ -397,6 +397,15 @@ export class XmppServer implements SessionHost {
     return {closed}
   }
 
+  /** A roster item was changed in the store by the CLI: online sessions that fetched the roster get a push (RFC 6121 §2.1.6). */
+  async rosterChanged(jid: string, contact: string): Promise<{pushed: number}> {
+    const at = jid.lastIndexOf('@')
+    if (at <= 0 || typeof contact !== 'string' || contact === '') throw new XmppctlError('bad-request', `roster-changed needs an account JID and a contact, not ${JSON.stringify({jid, contact})}`)
+    const pushed = (await this.core?.rosterChanged({host: jid.slice(at + 1), username: jid.slice(0, at), bare: jid}, contact)) ?? 0
+    this.logger.info(`roster of ${jid} changed (${contact}): pushed to ${pushed} session(s)`)
+    return {pushed}
+  }
+
   /** Graceful stop: `system-shutdown` to every client, then listeners and stores close. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {

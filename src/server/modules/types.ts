@@ -79,6 +79,8 @@ export interface ServerModule {
   outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
   /** An available session became unavailable: by an unavailable presence, or because it ended. */
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
+  /** The roster item of `contact` was changed in the store from outside (`xmppctl roster add`): tell the account's sessions; returns how many were told. */
+  rosterChanged?(account: Account, contact: string): Promise<number>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */
   accountDeleted?(account: Account): void
 }
