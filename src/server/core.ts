@@ -5,6 +5,7 @@
  * take gets the RFC 6120 §8.3 error it should get, never silence.
  */
 import {StoreError} from '../errors.js'
+import type {HostSettings} from '../config/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
@@ -27,6 +28,8 @@ export interface CoreContext {
   logger: Logger
   softwareVersion: string
   startedAt: () => number
+  hostSettings(host: string): HostSettings
+  accountChanged: ModuleContext['accountChanged']
 }
 
 /** The account of a bare JID the store keeps, already normalised (a localpart cannot hold '@'). */
@@ -63,6 +66,8 @@ export class ServerCore {
       presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
       deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
+      hostSettings: (host) => context.hostSettings(host),
+      accountChanged: (event, except) => context.accountChanged(event, except),
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)

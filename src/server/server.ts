@@ -180,6 +180,8 @@ export class XmppServer implements SessionHost {
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
           startedAt: () => this.startedAt,
+          hostSettings: (host) => this.hostSettings(host),
+          accountChanged: (event, except) => this.notify(event, except).closed,
         },
         modules,
       )
@@ -378,8 +380,8 @@ export class XmppServer implements SessionHost {
     return {certificates: [...this.certificates.values()].map((certificate) => `${certificate.host}: ${certificate.file}`), listenersChanged}
   }
 
-  /** An account changed outside the server: its sessions end, so the next login sees the change. */
-  notify(event: ServerEvent): {closed: number} {
+  /** An account changed (outside the server, or in-band, by `except`): its sessions end, so the next login sees the change. */
+  notify(event: ServerEvent, except?: C2sSession): {closed: number} {
     let closed = 0
     // Cached answers and mechanism coverage of this account drop first.
     const at = event.jid.lastIndexOf('@')
@@ -387,7 +389,7 @@ export class XmppServer implements SessionHost {
     if (at > 0 && event.type === 'user-deleted') this.core?.accountDeleted({host: event.jid.slice(at + 1), username: event.jid.slice(0, at), bare: event.jid})
 
     for (const session of [...this.connections]) {
-      if (!session.username || `${session.username}@${session.host}` !== event.jid) continue
+      if (!session.username || `${session.username}@${session.host}` !== event.jid || session === except) continue
 
       session.close(event.type === 'password-changed' ? 'reset' : 'not-authorized', event.type === 'user-deleted' ? 'the account was deleted' : event.type === 'user-disabled' ? 'the account was disabled' : 'the password was changed')
       closed++

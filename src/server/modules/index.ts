@@ -13,6 +13,7 @@ import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
 import {createPingModule} from './ping.js'
 import {createPrivateModule} from './private.js'
+import {createRegisterModule} from './register.js'
 import {createRosterModule} from './roster.js'
 import {createTimeModule} from './time.js'
 import type {ModuleContext, ServerModule} from './types.js'
@@ -54,6 +55,7 @@ const FACTORIES: Record<ModuleName, Factory> = {
   mod_last: (context) => createLastModule(context),
   mod_vcard: (context, options) => createVcardModule(context, {maxSize: options.max_size as number}),
   mod_private: (context, options) => createPrivateModule(context, {maxSize: options.max_size as number, maxTotalSize: options.max_total_size as number}),
+  mod_register: (context, options) => createRegisterModule(context, {passwordStrength: options.password_strength as number, allowRemove: options.access_remove === 'all'}),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
 }
 
