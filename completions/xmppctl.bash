@@ -15,6 +15,7 @@ _xmppctl() {
     'config init --scram-hash') words='sha1 sha256 sha512' ;;
     'dhparam check --fail-on') words='info notice warning error none' ;;
     'dhparam generate --group') words='ffdhe2048 ffdhe3072 ffdhe4096' ;;
+    'roster add --subscription') words='none to from both' ;;
     'start --log-level') words='error warning warn info debug' ;;
     'user export --to') words='xep0227 csv' ;;
     'user import --from') words='xep0227 prosody ejabberd-sql csv' ;;
@@ -22,12 +23,14 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help plugins reload restart scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help offline plugins reload restart roster scram start status stop test-auth user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
     'dhparam') words='check generate' ;;
+    'offline') words='list purge' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
+    'roster') words='add list remove' ;;
     'scram') words='convert' ;;
     'test-auth') words='all' ;;
     'user') words='add check delete disable enable exists export import info list passwd' ;;
@@ -47,6 +50,8 @@ _xmppctl() {
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
+    'offline list') words='--json --config -c --limit' ;;
+    'offline purge') words='--json --config -c --older-than --user --dry-run' ;;
     'plugins') words='--json --config -c --core' ;;
     'plugins inspect') words='--json --help -h --verbose -v' ;;
     'plugins install') words='--json --config -c --verbose -v' ;;
@@ -56,6 +61,9 @@ _xmppctl() {
     'plugins update') words='--help -h --verbose -v' ;;
     'reload') words='--json --config -c' ;;
     'restart') words='--json --config -c' ;;
+    'roster add') words='--json --config -c --name --group --subscription' ;;
+    'roster list') words='--json --config -c' ;;
+    'roster remove') words='--json --config -c' ;;
     'scram convert') words='--json --config -c --hash --iterations --dry-run --yes -y --batch-size --backup' ;;
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;

@@ -25,6 +25,22 @@ export async function tellRunningServer(config: Configuration, event: AccountEve
   }
 }
 
+/**
+ * Tells the running server that a roster item changed in the store, so that
+ * the account's online sessions get a roster push; nothing when none runs.
+ */
+export async function pushRosterChange(config: Configuration, jid: string, contact: string): Promise<{pushed?: number; warning?: string}> {
+  const {ServerNotRunningError, controlRequest} = await import('./server/control.js')
+  try {
+    const result = (await controlRequest(config, {command: 'roster-changed', jid, contact}, 5000)) as {pushed: number}
+    return {pushed: result.pushed}
+  } catch (error) {
+    if (error instanceof ServerNotRunningError) return {}
+    const reason = error instanceof Error ? error.message : String(error)
+    return {warning: `the change is stored, but the running server could not be told (${reason}); online clients see it when they next fetch the roster`}
+  }
+}
+
 /** Makes the running server re-read its configuration and certificates; nothing when none runs. */
 export async function reloadRunningServer(config: Configuration): Promise<{reloaded: boolean; warning?: string}> {
   const {ServerNotRunningError, controlRequest} = await import('./server/control.js')

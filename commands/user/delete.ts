@@ -9,9 +9,9 @@ import {confirmAction} from '../../src/cli/prompts.js'
 type DeleteResult = {jid: string; deleted: boolean; server?: ServerNotice}
 
 export default class UserDelete extends BaseCommand<DeleteResult> {
-  static description = `Delete an account and its credentials
+  static description = `Delete an account, its credentials and all its server data
 
-Asks for confirmation on a terminal; without a terminal, --force is required.
+Its roster, pending subscription requests, offline messages, vCard, private XML, blocklist and last activity go in the same transaction. Asks for confirmation on a terminal; without a terminal, --force is required.
 A running server is told, and closes the account's sessions.`
 
   static examples = ['<%= config.bin %> <%= command.id %> alice@example.org', '<%= config.bin %> <%= command.id %> alice@example.org --force']

@@ -99,9 +99,18 @@ export async function addUser({config, store}: AccountContext, input: string, pa
 
 export async function changePassword({config, store}: AccountContext, input: string, password: string): Promise<PasswordChange> {
   const account = resolveAccount(config, input)
+  return replacePassword(store, config.forHost(account.host), account, password)
+}
+
+/**
+ * Replaces every stored secret of an existing account with ones derived
+ * from `password` under its host's settings: `user passwd` and the
+ * server's in-band password change (XEP-0077 §3.3) both come here.
+ */
+export async function replacePassword(store: AccountStore, settings: HostSettings, account: AccountRef, password: string): Promise<PasswordChange> {
   const existing = await store.getAccount(account.host, account.username)
   if (!existing) throw new AccountAbsentError(account.jid)
-  const secrets = await deriveSecrets(config.forHost(account.host), password, maxIterations(existing.credentials))
+  const secrets = await deriveSecrets(settings, password, maxIterations(existing.credentials))
   if (!(await store.replaceSecrets(account.host, account.username, secrets))) throw new AccountAbsentError(account.jid)
   return describeSecrets(account.jid, secrets)
 }

@@ -1,5 +1,6 @@
 import {Command, Errors, type Interfaces} from '@oclif/core'
 
+import type {AccountDataContext} from '../accounts/data.js'
 import type {AccountContext} from '../accounts/index.js'
 import type {AccountEvent, ServerNotice} from '../running-server.js'
 import {type Configuration, loadConfig} from '../config/index.js'
@@ -77,6 +78,7 @@ export abstract class BaseCommand<T> extends Command {
 
   private configuration: Configuration | undefined
   private accountContext: AccountContext | undefined
+  private accountDataContext: AccountDataContext | undefined
 
   abstract run(): Promise<T>
 
@@ -122,6 +124,21 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
+   * The account store and the store of the accounts' server data (rosters,
+   * offline messages, …), both closed when the command ends. Never creates a
+   * store: there is no data to administer without one.
+   */
+  protected async accountData(): Promise<AccountDataContext> {
+    if (!this.accountDataContext) {
+      const context = await this.accounts({create: false})
+      const {openRosterStore} = await import('../store/index.js')
+      this.accountDataContext = {...context, data: await openRosterStore(context.config)}
+    }
+
+    return this.accountDataContext
+  }
+
+  /**
    * Tells a running server about an account change and says what it did.
    * Returns the notice to include in --json output (absent when no server runs).
    */
@@ -131,6 +148,14 @@ export abstract class BaseCommand<T> extends Command {
     if (warning) this.note(warning)
     if (notice && notice.closed > 0) this.log(`the running server closed ${notice.closed} session(s) of ${event.jid}`)
     return notice
+  }
+
+  /** Tells a running server that a roster item changed; how many online sessions got the push (absent when no server runs). */
+  protected async tellServerRosterChanged(jid: string, contact: string): Promise<number | undefined> {
+    const {pushRosterChange} = await import('../running-server.js')
+    const {pushed, warning} = await pushRosterChange(await this.loadConfiguration(), jid, contact)
+    if (warning) this.note(warning)
+    return pushed
   }
 
   protected async password(source: PasswordSource): Promise<string> {
@@ -160,6 +185,7 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected async finally(error: Error | undefined): Promise<void> {
+    await this.accountDataContext?.data.close()
     await this.accountContext?.store.close()
     return super.finally(error)
   }

@@ -17,4 +17,6 @@ export const flags = {
       description: 'read the password from the first line of standard input instead of prompting',
     }),
   force: (description: string) => Flags.boolean({char: 'f', description}),
+  /** An age ("30d") for purges of stored data; read it with parseDuration (src/cli/duration.ts), whose error is one line where oclif's parse errors span several. */
+  olderThan: (description: string) => Flags.string({description, helpValue: 'DURATION'}),
 }

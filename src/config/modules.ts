@@ -88,6 +88,21 @@ export const MODULES = {
       caps_cache_size: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'verified entity capabilities (XEP-0115) kept in memory; the least recently used leave first', default: 1000},
     },
   },
+  mod_register: {
+    description: 'in-band password change and account removal by a logged-in user (XEP-0077 §3.2, §3.3); registration of new accounts stays off',
+    options: {
+      password_strength: {
+        spec: {type: 'integer', min: 0, max: 1000},
+        description: 'minimum entropy in bits of a new password, computed as ejabberd does (length × log2 of the character classes used); 0 accepts any non-empty password',
+        default: 0,
+      },
+      access_remove: {
+        spec: {type: 'enum', values: ['all', 'none']},
+        description: 'who may remove their own account in-band: all, or none (ejabberd\'s two built-in access rules)',
+        default: 'all',
+      },
+    },
+  },
   mod_version: {
     description: 'software version (XEP-0092); off by default, since it helps attackers choose exploits',
     options: {show_os: {spec: {type: 'boolean'}, description: 'include the operating system', default: false}},
@@ -115,4 +130,5 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_vcard: optionDefaults('mod_vcard'),
   mod_private: optionDefaults('mod_private'),
   mod_pep: optionDefaults('mod_pep'),
+  mod_register: optionDefaults('mod_register'),
 }

@@ -2,8 +2,9 @@
  * The control socket of a running server: a unix socket in the data
  * directory (mode 0600, created so from the start) speaking one JSON request
  * and one JSON reply per connection. The CLI uses it for stop, status,
- * reload and restart, and to tell the server that an account changed
- * (`notifyServer`), so that caches drop and the account's sessions end.
+ * reload and restart, to tell the server that an account changed
+ * (`notifyServer`), so that caches drop and the account's sessions end, and
+ * that a roster changed, so that its online sessions get a roster push.
  */
 import net from 'node:net'
 import path from 'node:path'
@@ -21,6 +22,8 @@ export type ControlRequest =
   | {command: 'stop'}
   | {command: 'reload'}
   | {command: 'notify'; event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}}
+  /** The roster item of `contact` in `jid`'s roster was changed in the store: the server pushes it to online sessions. */
+  | {command: 'roster-changed'; jid: string; contact: string}
 
 export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string}}
 

@@ -5,6 +5,7 @@
  * take gets the RFC 6120 §8.3 error it should get, never silence.
  */
 import {StoreError} from '../errors.js'
+import type {HostSettings} from '../config/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
 import type {RosterStore} from '../store/roster-store.js'
@@ -29,6 +30,8 @@ export interface CoreContext {
   logger: Logger
   softwareVersion: string
   startedAt: () => number
+  hostSettings(host: string): HostSettings
+  accountChanged: ModuleContext['accountChanged']
 }
 
 /** The account of a bare JID the store keeps, already normalised (a localpart cannot hold '@'). */
@@ -73,6 +76,8 @@ export class ServerCore {
       presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
       deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
+      hostSettings: (host) => context.hostSettings(host),
+      accountChanged: (event, except) => context.accountChanged(event, except),
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
@@ -406,6 +411,13 @@ export class ServerCore {
   /** The account was deleted while the server runs: modules forget what they keep of it in memory. */
   accountDeleted(account: Account): void {
     for (const module of this.modules) module.accountDeleted?.(account)
+  }
+
+  /** A roster item changed outside the server; returns how many sessions were told. */
+  async rosterChanged(account: Account, contact: string): Promise<number> {
+    let told = 0
+    for (const module of this.modules) told += (await module.rosterChanged?.(account, contact)) ?? 0
+    return told
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -10,6 +10,7 @@ export const NS = {
   session: 'urn:ietf:params:xml:ns:xmpp-session',
   saslChannelBinding: 'urn:xmpp:sasl-cb:0',
   roster: 'jabber:iq:roster',
+  register: 'jabber:iq:register',
   discoInfo: 'http://jabber.org/protocol/disco#info',
   discoItems: 'http://jabber.org/protocol/disco#items',
   ping: 'urn:xmpp:ping',

@@ -69,6 +69,8 @@ export async function runServer(config: Configuration, options: ServerOptions & 
 
       case 'notify':
         return server.notify(request.event)
+      case 'roster-changed':
+        return server.rosterChanged(request.jid, request.contact)
       default:
         throw new XmppctlError('bad-request', `unknown control command ${JSON.stringify((request as {command: unknown}).command)}`)
     }

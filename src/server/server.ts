@@ -185,6 +185,8 @@ export class XmppServer implements SessionHost {
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
           startedAt: () => this.startedAt,
+          hostSettings: (host) => this.hostSettings(host),
+          accountChanged: (event, except) => this.notify(event, except).closed,
         },
         modules,
       )
@@ -383,8 +385,8 @@ export class XmppServer implements SessionHost {
     return {certificates: [...this.certificates.values()].map((certificate) => `${certificate.host}: ${certificate.file}`), listenersChanged}
   }
 
-  /** An account changed outside the server: its sessions end, so the next login sees the change. */
-  notify(event: ServerEvent): {closed: number} {
+  /** An account changed (outside the server, or in-band, by `except`): its sessions end, so the next login sees the change. */
+  notify(event: ServerEvent, except?: C2sSession): {closed: number} {
     let closed = 0
     // Cached answers and mechanism coverage of this account drop first.
     const at = event.jid.lastIndexOf('@')
@@ -392,7 +394,7 @@ export class XmppServer implements SessionHost {
     if (at > 0 && event.type === 'user-deleted') this.core?.accountDeleted({host: event.jid.slice(at + 1), username: event.jid.slice(0, at), bare: event.jid})
 
     for (const session of [...this.connections]) {
-      if (!session.username || `${session.username}@${session.host}` !== event.jid) continue
+      if (!session.username || `${session.username}@${session.host}` !== event.jid || session === except) continue
 
       session.close(event.type === 'password-changed' ? 'reset' : 'not-authorized', event.type === 'user-deleted' ? 'the account was deleted' : event.type === 'user-disabled' ? 'the account was disabled' : 'the password was changed')
       closed++
@@ -400,6 +402,15 @@ export class XmppServer implements SessionHost {
 
     this.logger.info(`${event.type} ${event.jid}: closed ${closed} session(s)`)
     return {closed}
+  }
+
+  /** A roster item was changed in the store by the CLI: online sessions that fetched the roster get a push (RFC 6121 §2.1.6). */
+  async rosterChanged(jid: string, contact: string): Promise<{pushed: number}> {
+    const at = jid.lastIndexOf('@')
+    if (at <= 0 || typeof contact !== 'string' || contact === '') throw new XmppctlError('bad-request', `roster-changed needs an account JID and a contact, not ${JSON.stringify({jid, contact})}`)
+    const pushed = (await this.core?.rosterChanged({host: jid.slice(at + 1), username: jid.slice(0, at), bare: jid}, contact)) ?? 0
+    this.logger.info(`roster of ${jid} changed (${contact}): pushed to ${pushed} session(s)`)
+    return {pushed}
   }
 
   /** Graceful stop: `system-shutdown` to every client, then listeners and stores close. */

@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
+import type {RosterStore} from './roster-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
 
@@ -29,4 +30,14 @@ export async function openAccountStore(config: Configuration, options: OpenOptio
   }
 
   return SqliteAccountStore.open(config.dataDir, options)
+}
+
+/**
+ * Opens the store of the server's per-account data (rosters, offline
+ * messages, …) the configuration names. Open the account store first: its
+ * opening creates the file and brings the schema up to date.
+ */
+export async function openRosterStore(config: Configuration): Promise<RosterStore> {
+  const {SqliteRosterStore} = await import('./sqlite/roster.js')
+  return SqliteRosterStore.open(config.dataDir)
 }

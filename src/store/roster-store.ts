@@ -44,6 +44,23 @@ export interface PrivateItem extends PrivateKey {
   xml: string | undefined
 }
 
+/**
+ * How many stored items each area of per-account data holds for one account,
+ * by area (`rosterItems`, `offlineMessages`, …): a store for a new area adds
+ * its entry, and `user info` shows it without change.
+ */
+export type AccountDataCounts = Record<string, number>
+
+/** Which offline messages `purgeOfflineMessages` removes: all of them unless narrowed. */
+export interface OfflinePurge {
+  /** Only messages stored before this moment. */
+  before?: Date
+  /** Only messages of this account. */
+  account?: {host: string; username: string}
+  /** Count what would be removed, remove nothing. */
+  dryRun?: boolean
+}
+
 export type PutPrivateResult = 'stored' | 'no-account' | 'storage-full'
 export type BlockResult = 'stored' | 'no-account' | 'blocklist-full'
 
@@ -97,5 +114,13 @@ export interface RosterStore {
   addToBlocklist(host: string, username: string, jids: readonly string[], limit: number): Promise<BlockResult>
   /** Removes `jids`, or every JID when `jids` is undefined (XEP-0191 §3.5). */
   removeFromBlocklist(host: string, username: string, jids?: readonly string[]): Promise<void>
+  /** The counts of every area of the account's stored data, read in one transaction so that they agree with one another. */
+  countAccountData(host: string, username: string): Promise<AccountDataCounts>
+  /**
+   * Removes the offline messages `purge` selects, in batches that are each
+   * one transaction (a server storing messages meanwhile waits for one batch
+   * at most); returns how many were removed, or would be under `dryRun`.
+   */
+  purgeOfflineMessages(purge: OfflinePurge): Promise<number>
   close(): Promise<void>
 }

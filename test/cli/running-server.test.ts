@@ -1,7 +1,7 @@
 /**
  * Offline changes reach a running server: `user passwd|disable|delete` close
- * the account's sessions through the control socket, and `cert import`
- * reloads the certificates.
+ * the account's sessions through the control socket, `roster add|remove`
+ * push the changed item, and `cert import` reloads the certificates.
  */
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
@@ -13,7 +13,7 @@ import {loadConfig} from '../../src/config/index.js'
 import {silentLogger} from '../../src/server/log.js'
 import {runServer} from '../../src/server/process.js'
 import {freePort, runCli, tempDir, writeConfig} from '../helpers.js'
-import {loginRaw} from '../integration/server/helpers.js'
+import {iqReply, loginRaw} from '../integration/server/helpers.js'
 
 
 async function setup(t: {after(fn: () => unknown): void}) {
@@ -60,5 +60,26 @@ describe('a running server hears of offline changes', () => {
     const result = JSON.parse(imported.stdout) as {reloaded: boolean; imported: Array<{host: string; status: string}>}
     assert.deepEqual(result.imported.map((entry) => [entry.host, entry.status]), [['localhost', 'installed']])
     assert.equal(result.reloaded, true)
+  })
+
+  it('roster add and remove reach the account\'s online clients as roster pushes', async (t) => {
+    const {cli, port} = await setup(t)
+    assert.equal((await cli(['user', 'add', 'alice@localhost', '--password-stdin'], 'secret\n')).status, 0)
+    const client = await loginRaw(t, port, 'alice', 'secret', {resource: 'pc', presence: false})
+    // Only a resource that fetched the roster is "interested" in pushes (RFC 6121 §2.1.6).
+    client.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+    assert.match(await iqReply(client, 'r1'), /type='result'/)
+
+    const added = await cli(['roster', 'add', 'alice@localhost', 'bob@example.net', '--name', 'Bob', '--group', 'Friends', '--subscription', 'both', '--json'])
+    assert.equal(added.status, 0, added.stderr)
+    assert.equal(JSON.parse(added.stdout).pushed, 1)
+    assert.match(
+      await client.until(/<\/iq>/),
+      /^<iq type='set' id='push\d+' to='alice@localhost\/pc'><query xmlns='jabber:iq:roster'><item jid='bob@example\.net' name='Bob' subscription='both'><group>Friends<\/group><\/item><\/query><\/iq>$/,
+    )
+
+    const removed = await cli(['roster', 'remove', 'alice@localhost', 'bob@example.net'])
+    assert.deepEqual(removed, {status: 0, stdout: 'removed bob@example.net from the roster of alice@localhost\n', stderr: ''})
+    assert.match(await client.until(/<\/iq>/), /<query xmlns='jabber:iq:roster'><item jid='bob@example\.net' subscription='remove'\/><\/query><\/iq>$/)
   })
 })

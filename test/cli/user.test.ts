@@ -234,7 +234,7 @@ describe('user delete, disable, enable, info, list', () => {
     await cli(['user', 'add', 'alice@example.org', '--password-stdin'], 'hunter2\n')
     const result = await cli(['user', 'info', 'alice@example.org', '--json'])
     const info = json(result)
-    assert.deepEqual(Object.keys(info).sort(), ['createdAt', 'hashes', 'iterations', 'jid', 'plaintext', 'state'])
+    assert.deepEqual(Object.keys(info).sort(), ['createdAt', 'data', 'hashes', 'iterations', 'jid', 'plaintext', 'state'])
     assert.deepEqual(info.hashes, ['sha1', 'sha256'])
     assert.equal(info.iterations, 4096)
     assert.ok(!Number.isNaN(Date.parse(info.createdAt)))

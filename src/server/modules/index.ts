@@ -14,6 +14,7 @@ import {createOfflineModule} from './offline.js'
 import {createPepModule} from './pep.js'
 import {createPingModule} from './ping.js'
 import {createPrivateModule} from './private.js'
+import {createRegisterModule} from './register.js'
 import {createRosterModule} from './roster.js'
 import {createTimeModule} from './time.js'
 import type {ModuleContext, ServerModule} from './types.js'
@@ -63,6 +64,7 @@ const FACTORIES: Record<ModuleName, Factory> = {
       maxTotalSize: options.max_total_size as number,
       capsCacheSize: options.caps_cache_size as number,
     }),
+  mod_register: (context, options) => createRegisterModule(context, {passwordStrength: options.password_strength as number, allowRemove: options.access_remove === 'all'}),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
 }
 

@@ -44,12 +44,16 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
 
   const sessionAccount = (session: C2sSession): Account => ({host: session.host!, username: session.username!, bare: session.bareJid})
 
-  /** A roster push to every interested resource (RFC 6121 §2.1.6). */
-  const push = (account: Account, item: RosterItem | {contact: string; subscription: 'remove'}): void => {
+  /** A roster push to every interested resource (RFC 6121 §2.1.6); returns how many got it. */
+  const push = (account: Account, item: RosterItem | {contact: string; subscription: 'remove'}): number => {
+    let pushed = 0
     for (const target of router.all(account.bare)) {
       if (!target.interested) continue
       target.send(x('iq', NS.client, {type: 'set', id: `push${++pushCounter}`, to: target.fullJid}, x('query', NS.roster, {}, rosterItemElement(item))))
+      pushed++
     }
+
+    return pushed
   }
 
   /**
@@ -192,6 +196,11 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
       {ns: NS.roster, name: 'query', types: ['get'], to: ['own'], handle: rosterGet},
       {ns: NS.roster, name: 'query', types: ['set'], to: ['own'], handle: rosterSet},
     ],
+
+    async rosterChanged(account, contact) {
+      const item = await rosters.getItem(account.host, account.username, contact)
+      return push(account, item ?? {contact, subscription: 'remove'})
+    },
 
     async presenceSubscribers(account) {
       return rosters.getContacts(account.host, account.username, ['from', 'both'])

@@ -6,6 +6,7 @@
  * never import one another: what one needs of another's area goes through a
  * hook the core calls on every module.
  */
+import type {HostSettings} from '../../config/index.js'
 import type {ModuleName} from '../../config/modules.js'
 import type {AccountStore} from '../../store/account-store.js'
 import type {PepStore} from '../../store/pep-store.js'
@@ -86,6 +87,8 @@ export interface ServerModule {
   outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
   /** An available session became unavailable: by an unavailable presence, or because it ended. */
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
+  /** The roster item of `contact` was changed in the store from outside (`xmppctl roster add`): tell the account's sessions; returns how many were told. */
+  rosterChanged?(account: Account, contact: string): Promise<number>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */
   accountDeleted?(account: Account): void
   /** disco#items of the account's bare JID that `requester` (a bare JID) may see (XEP-0030 §4). */
@@ -118,6 +121,14 @@ export interface ModuleContext {
   deliverPresence(stanza: Element, contactBare: string): void
   /** The current presence of `from` to `to`, from `from`'s full JID, unless a module's inbound hook stops it. */
   sendPresenceOf(from: C2sSession, to: C2sSession): Promise<void>
+  /** The host's effective settings (credential derivation, for one). */
+  hostSettings(host: string): HostSettings
+  /**
+   * The account's password changed or the account was deleted: cached
+   * authentication answers drop and the account's sessions end, all but
+   * `except`; modules forget a deleted account. Returns the sessions closed.
+   */
+  accountChanged(event: {type: 'password-changed' | 'user-deleted'; jid: string}, except?: C2sSession): number
 }
 
 export type ModuleFactory = (context: ModuleContext, options: Record<string, unknown>) => ServerModule

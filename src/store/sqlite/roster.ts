@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 
-import type {BlockResult, OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
+import type {AccountDataCounts, BlockResult, OfflineMessage, OfflinePurge, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -26,6 +26,26 @@ function toItem(row: ItemRow): RosterItem {
 function itemBytes(item: RosterItem): number {
   return Buffer.byteLength(item.contact) + Buffer.byteLength(item.name ?? '') + Buffer.byteLength(JSON.stringify(item.groups))
 }
+
+/**
+ * Each area of per-account data and the table that holds it: the counts of
+ * `user info`. A module's new table adds its line here; its migration's ON
+ * DELETE CASCADE removes its rows with the account.
+ */
+const ACCOUNT_DATA_TABLES: ReadonlyArray<readonly [area: string, table: string]> = [
+  ['rosterItems', 'roster_items'],
+  ['subscriptionRequests', 'subscription_requests'],
+  ['offlineMessages', 'offline_messages'],
+  ['vcard', 'vcards'],
+  ['privateItems', 'private_storage'],
+  ['blockedJids', 'blocklist_items'],
+  ['lastActivity', 'last_activity'],
+  ['pepNodes', 'pep_nodes'],
+  ['pepItems', 'pep_items'],
+]
+
+/** Offline messages removed per transaction by a purge. */
+const PURGE_BATCH = 1000
 
 /** Thrown inside a transaction to roll back a block that would pass the limit. */
 class BlocklistFull extends Error {}
@@ -89,6 +109,10 @@ export class SqliteRosterStore implements RosterStore {
       block: db.prepare('INSERT OR IGNORE INTO blocklist_items (host, username, jid) VALUES (?, ?, ?)'),
       unblock: db.prepare('DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?'),
       unblockAll: db.prepare('DELETE FROM blocklist_items WHERE host = ? AND username = ?'),
+      // One statement reads one snapshot: the counts agree with one another.
+      accountData: db.prepare<{host: string; username: string}, Record<string, number>>(
+        `SELECT ${ACCOUNT_DATA_TABLES.map(([area, table]) => `(SELECT count(*) FROM ${table} WHERE host = @host AND username = @username) AS ${area}`).join(', ')}`,
+      ),
     }
   }
 
@@ -274,6 +298,31 @@ export class SqliteRosterStore implements RosterStore {
       if (jids === undefined) this.statements.unblockAll.run(host, username)
       else for (const jid of jids) this.statements.unblock.run(host, username, jid)
     }).immediate()
+  }
+
+  async countAccountData(host: string, username: string): Promise<AccountDataCounts> {
+    return {...this.statements.accountData.get({host, username})!}
+  }
+
+  async purgeOfflineMessages({before, account, dryRun = false}: OfflinePurge): Promise<number> {
+    const conditions = [...(before ? ['created_at < @before'] : []), ...(account ? ['host = @host AND username = @username'] : [])]
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''
+    const parameters = {...(before ? {before: before.getTime()} : {}), ...(account ? {host: account.host, username: account.username} : {})}
+    const selected = this.db.prepare<typeof parameters, {n: number; last: number | null}>(`SELECT count(*) AS n, max(id) AS last FROM offline_messages ${where}`).get(parameters)!
+    if (dryRun || selected.last === null) return dryRun ? selected.n : 0
+    // Up to the last id selected now: messages stored while the purge runs are not its business, and the loop ends.
+    const batch = this.db.prepare(
+      `DELETE FROM offline_messages WHERE id IN (SELECT id FROM offline_messages ${where ? `${where} AND` : 'WHERE'} id <= @last ORDER BY id LIMIT ${PURGE_BATCH})`,
+    )
+    let removed = 0
+    // No new row can match (ids only grow), so the count read above bounds the batches.
+    for (let batches = Math.floor(selected.n / PURGE_BATCH) + 1; batches > 0; batches--) {
+      const changes = this.db.transaction(() => batch.run({...parameters, last: selected.last}).changes).immediate()
+      removed += changes
+      if (changes < PURGE_BATCH) break
+    }
+
+    return removed
   }
 
   async close(): Promise<void> {

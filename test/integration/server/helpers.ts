@@ -198,6 +198,19 @@ export class RawClient {
 export const header = (to = 'localhost', extra = "version='1.0'") =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' ${extra}>`
 
+/** A stream after STARTTLS, its features read: ready for SASL. */
+export async function openSecured(port: number, localAddress?: string): Promise<RawClient> {
+  const client = await RawClient.connect(port, {localAddress})
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  await client.until(/<proceed[^>]*\/>/)
+  await client.startTls()
+  client.write(header())
+  await client.until(/<\/stream:features>/)
+  return client
+}
+
 /** STARTTLS, then PLAIN, a bound resource and, unless `presence` is false, initial presence: a logged-in raw client. */
 export async function loginRaw(
   t: {after(fn: () => unknown): void},
@@ -206,15 +219,8 @@ export async function loginRaw(
   password: string,
   options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean; bind?: boolean} = {},
 ): Promise<RawClient> {
-  const client = await RawClient.connect(port, {localAddress: options.localAddress})
+  const client = await openSecured(port, options.localAddress)
   t.after(() => client.end())
-  client.write(header())
-  await client.until(/<\/stream:features>/)
-  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-  await client.until(/<proceed[^>]*\/>/)
-  await client.startTls()
-  client.write(header())
-  await client.until(/<\/stream:features>/)
   client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`)
   await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
   client.write(options.streamHeader ?? header())

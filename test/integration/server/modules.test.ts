@@ -25,7 +25,7 @@ describe('service discovery (mod_disco)', () => {
     assert.equal(
       await reply(alice, 'd'),
       `<iq type='result' id='d' from='localhost' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='server' type='im' name='xmppctl'/>` +
-        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:private'/><feature var='jabber:iq:roster'/>" +
+        "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:private'/><feature var='jabber:iq:register'/><feature var='jabber:iq:roster'/>" +
         "<feature var='msgoffline'/><feature var='presence'/><feature var='urn:xmpp:blocking'/><feature var='urn:xmpp:carbons:2'/><feature var='urn:xmpp:carbons:rules:0'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/><feature var='vcard-temp'/></query></iq>",
     )
   })
