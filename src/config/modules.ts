@@ -63,6 +63,13 @@ export const MODULES = {
     description: 'vCards (XEP-0054 vcard-temp): each account stores its own, anyone may read it',
     options: {max_size: {spec: {type: 'integer', min: 1024, max: 16 * 1024 * 1024}, description: 'bytes of one vCard; a larger one is refused (not-acceptable)', default: 262_144}},
   },
+  mod_client_state: {
+    description: 'client state indication (XEP-0352): while a client says it is inactive, what can wait is held and sent with the next thing that cannot',
+    options: {
+      queue_presence: {spec: {type: 'boolean'}, description: 'hold presence broadcasts (only the latest from each resource is kept)', default: true},
+      queue_chat_states: {spec: {type: 'boolean'}, description: 'hold messages that carry only a chat state (XEP-0085 "is typing")', default: true},
+    },
+  },
   mod_private: {
     description: 'private XML storage (XEP-0049), where older clients keep their bookmarks (XEP-0048)',
     options: {
@@ -131,4 +138,5 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_private: optionDefaults('mod_private'),
   mod_pep: optionDefaults('mod_pep'),
   mod_register: optionDefaults('mod_register'),
+  mod_client_state: optionDefaults('mod_client_state'),
 }

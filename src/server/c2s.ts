@@ -14,6 +14,7 @@ import type {AnnouncedSasl} from '../sasl/scram-downgrade.js'
 import {normalizeLocalpart} from '../jid/index.js'
 import {parsePlainMessage, stripHost} from '../sasl/mechanisms/plain.js'
 import {decodeScramText, parseClientFirst} from '../sasl/scram-messages.js'
+import {CSI_NS, HeldStanzas} from './client-state.js'
 import {type AuthAttempt, type AuthThrottle, type Refusal} from './throttle.js'
 import type {Logger} from './log.js'
 import {NS} from './namespaces.js'
@@ -90,6 +91,12 @@ export interface SessionHost {
   bind(session: C2sSession): boolean
   /** A stanza from a bound session. */
   stanza(session: C2sSession, stanza: Element): Promise<void>
+  /** What modules add to <stream:features/> after authentication. */
+  streamFeatures(): readonly Element[]
+  /** XEP-0352: whether a module enables client state indication. */
+  readonly clientStateIndication: boolean
+  /** XEP-0352: whether `stanza` may wait while the client is inactive. */
+  canWait(stanza: Element): boolean
   closed(session: C2sSession): void
   /** Remembers a session its client may resume (XEP-0198), by its resumption id. */
   resumable(id: string, session: C2sSession): void
@@ -105,6 +112,9 @@ type Phase = 'header' | 'open' | 'detached' | 'closed'
 
 /** How long a login may wait for other logins from its address to be decided before a full address refuses it. */
 const PENDING_WAIT_MS = 10_000
+
+/** Stanzas held for an inactive client before they all go out anyway: bounded memory per session. */
+const MAX_HELD_STANZAS = 500
 
 /** Bytes queued for a client below which paced writers (offline delivery) go on writing. */
 const PACED_QUEUE_BYTES = 256 * 1024
@@ -199,6 +209,8 @@ export class C2sSession {
   private authFailures = 0
   /** Set once the client has authenticated (unauthenticated streams have their own, smaller limits). */
   private shaper: Shaper | undefined
+  /** What waits while the client says it is inactive (XEP-0352); undefined while it is active. Dropped if the session ends: presence and chat states are stale by then. */
+  private held: HeldStanzas | undefined
   /** XEP-0198 state, once the client enabled stream management. */
   private sm: StreamManagement | undefined
   private hibernation: NodeJS.Timeout | undefined
@@ -259,9 +271,31 @@ export class C2sSession {
     return this.streamSecurity
   }
 
-  /** Sends a stanza: counted and kept until acknowledged under stream management, held while detached. */
+  /**
+   * Sends a stanza: held while the client is inactive if it may wait
+   * (XEP-0352), counted and kept until acknowledged under stream management,
+   * kept while detached.
+   */
   send(data: Element | string): void {
     if (this.phase === 'closed') return
+    if (this.held) {
+      if (typeof data !== 'string' && this.server.canWait(data)) {
+        if (!this.held.hold(data)) this.releaseHeld()
+        return
+      }
+
+      // What cannot wait goes after what waited: the client sees stanzas in the order they were sent.
+      if (this.held.size > 0) this.releaseHeld()
+    }
+
+    this.transmit(data)
+  }
+
+  private releaseHeld(): void {
+    for (const stanza of this.held?.release() ?? []) this.transmit(stanza)
+  }
+
+  private transmit(data: Element | string): void {
     const text = typeof data === 'string' ? data : data.toString(NS.client)
     if (this.sm && !this.sm.sent(text)) {
       this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
@@ -563,6 +597,7 @@ export class C2sSession {
       features.c('bind', {}, NS.bind)
       features.c('session', {}, NS.session).c('optional')
       features.c('sm', {}, SM_NS)
+      for (const feature of this.server.streamFeatures()) features.append(feature.clone())
     }
 
     return features
@@ -572,6 +607,7 @@ export class C2sSession {
     if (element.ns === NS.tls && element.name === 'starttls') return this.startTls()
     if (element.ns === NS.sasl) return this.saslElement(element)
     if (element.ns === SM_NS) return this.streamManagement(element)
+    if (element.ns === CSI_NS && this.server.clientStateIndication) return this.clientState(element)
     if (element.ns !== NS.client || !['iq', 'message', 'presence'].includes(element.name)) {
       return this.close('unsupported-stanza-type', `<${element.name}/> in ${element.ns || 'no namespace'} is not understood here`)
     }
@@ -582,6 +618,19 @@ export class C2sSession {
     element.attrs.from = this.fullJid
     await this.server.stanza(this, element)
     this.sm?.received()
+  }
+
+  // ---- client state indication (XEP-0352) -------------------------------
+
+  private clientState(element: Element): void {
+    if (this.username === undefined) return this.close('not-authorized', 'authenticate first')
+    // §5: the state applies to a bound resource; before binding there is nothing to hold.
+    if (!this.bound) return
+    if (element.name === 'inactive') this.held ??= new HeldStanzas(MAX_HELD_STANZAS)
+    else if (element.name === 'active') {
+      this.releaseHeld()
+      this.held = undefined
+    } else this.close('unsupported-stanza-type', `<${element.name}/> is not a client state (XEP-0352: <active/> or <inactive/>)`)
   }
 
   // ---- stream management (XEP-0198) -------------------------------------

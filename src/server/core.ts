@@ -83,6 +83,8 @@ export class ServerCore {
     this.outboundHooks = this.modules.filter((module) => module.outbound)
     this.inboundHooks = this.modules.filter((module) => module.inbound)
     this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
+    const waiters = this.modules.filter((module) => module.canWait)
+    if (waiters.length > 0) this.canWait = (stanza) => waiters.some((module) => module.canWait!(stanza))
     for (const module of this.modules) {
       for (const handler of module.iq ?? []) {
         for (const type of handler.types) {
@@ -92,6 +94,14 @@ export class ServerCore {
       }
     }
   }
+
+  /** Elements of <stream:features/> after authentication that modules add. */
+  streamFeatures(): Element[] {
+    return this.modules.flatMap((module) => module.streamFeatures ?? [])
+  }
+
+  /** XEP-0352: whether `stanza` may wait for an inactive client; undefined when no module enables client state indication. */
+  readonly canWait: ((stanza: Element) => boolean) | undefined
 
   private isLocalHost(domain: string): boolean {
     return this.context.hosts().includes(domain)

@@ -478,6 +478,18 @@ export class XmppServer implements SessionHost {
     return true
   }
 
+  streamFeatures(): readonly Element[] {
+    return this.core?.streamFeatures() ?? []
+  }
+
+  get clientStateIndication(): boolean {
+    return this.core?.canWait !== undefined
+  }
+
+  canWait(stanza: Element): boolean {
+    return this.core?.canWait?.(stanza) ?? false
+  }
+
   async stanza(session: C2sSession, stanza: Element): Promise<void> {
     await this.core!.handle(session, stanza)
   }

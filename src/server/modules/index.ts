@@ -8,6 +8,7 @@ import {type ModuleName, optionDefaults} from '../../config/modules.js'
 import type {RosterLimits} from '../../store/roster-store.js'
 import {createBlockingModule} from './blocking.js'
 import {createCarbonsModule} from './carbons.js'
+import {createClientStateModule} from './client-state.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createOfflineModule} from './offline.js'
@@ -65,6 +66,7 @@ const FACTORIES: Record<ModuleName, Factory> = {
       capsCacheSize: options.caps_cache_size as number,
     }),
   mod_register: (context, options) => createRegisterModule(context, {passwordStrength: options.password_strength as number, allowRemove: options.access_remove === 'all'}),
+  mod_client_state: (_context, options) => createClientStateModule({queuePresence: options.queue_presence === true, queueChatStates: options.queue_chat_states === true}),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
 }
 

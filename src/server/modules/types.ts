@@ -55,6 +55,14 @@ export interface ServerModule {
   /** disco#info identities of an account's bare JID, besides account/registered (XEP-0163 §6.1: pubsub/pep). */
   readonly accountIdentities?: ReadonlyArray<{category: string; type: string}>
   readonly iq?: readonly IqHandler[]
+  /** What this module adds to <stream:features/> once the client has authenticated (XEP-0352's <csi/>, say). */
+  readonly streamFeatures?: readonly Element[]
+  /**
+   * Client State Indication (XEP-0352): whether `stanza` may wait while the
+   * recipient's client says it is inactive. The session holds what a module
+   * says may wait; a module with this hook enables the feature.
+   */
+  canWait?(stanza: Element): boolean
 
   /**
    * Any stanza a session sends, before the core routes it (`to` parsed, or
