@@ -60,12 +60,17 @@ export function verificationString(query: Element): string | undefined {
   return [...identities.sort(byOctets).map((identity) => `${identity}<`), ...features.sort(byOctets).map((feature) => `${feature}<`), ...forms.sort((a, b) => byOctets(a.type, b.type)).map((form) => form.text)].join('')
 }
 
+/** The `ver` of a disco#info answer under `hash` (§5.1); undefined for an untrusted hash or an answer §5.4 refuses. */
+export function capsVer(query: Element, hash: string): string | undefined {
+  const algorithm = HASHES[hash]
+  const text = verificationString(query)
+  if (!algorithm || text === undefined) return undefined
+  return createHash(algorithm).update(text, 'utf8').digest('base64')
+}
+
 /** Whether `query` (the disco#info answer for `caps`) hashes to the announced `ver` (§5.4 step 3). */
 export function verified(caps: Caps, query: Element): boolean {
-  const algorithm = caps.hash === undefined ? undefined : HASHES[caps.hash]
-  const text = verificationString(query)
-  if (!algorithm || text === undefined) return false
-  return createHash(algorithm).update(text, 'utf8').digest('base64') === caps.ver
+  return caps.hash !== undefined && capsVer(query, caps.hash) === caps.ver
 }
 
 /** The features of a disco#info answer. */

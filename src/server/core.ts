@@ -97,7 +97,7 @@ export class ServerCore {
 
   /** Elements of <stream:features/> after authentication that modules add. */
   streamFeatures(): Element[] {
-    return this.modules.flatMap((module) => module.streamFeatures ?? [])
+    return this.modules.flatMap((module) => module.streamFeatures?.() ?? [])
   }
 
   /** XEP-0352: whether `stanza` may wait for an inactive client; undefined when no module enables client state indication. */

@@ -30,7 +30,7 @@ function chatStateOnly(stanza: Element): boolean {
 export function createClientStateModule(options: ClientStateOptions): ServerModule {
   return {
     name: 'mod_client_state',
-    streamFeatures: [x('csi', CSI_NS)],
+    streamFeatures: () => [x('csi', CSI_NS)],
     canWait(stanza) {
       if (stanza.name === 'presence') {
         const type = stanza.attrs.type

@@ -56,7 +56,7 @@ export interface ServerModule {
   readonly accountIdentities?: ReadonlyArray<{category: string; type: string}>
   readonly iq?: readonly IqHandler[]
   /** What this module adds to <stream:features/> once the client has authenticated (XEP-0352's <csi/>, say). */
-  readonly streamFeatures?: readonly Element[]
+  streamFeatures?(): readonly Element[]
   /**
    * Client State Indication (XEP-0352): whether `stanza` may wait while the
    * recipient's client says it is inactive. The session holds what a module

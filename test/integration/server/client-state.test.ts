@@ -8,19 +8,9 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, it} from 'node:test'
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
-import {type RawClient, header, loginRaw, openSecured, startWithUsers, subscribe, sync} from './helpers.js'
+import {type RawClient, featuresAfterAuth, loginRaw, startWithUsers, subscribe, sync} from './helpers.js'
 
 const CSI = 'urn:xmpp:csi:0'
-
-/** The <stream:features/> alice gets once authenticated. */
-async function featuresAfterAuth(t: {after(fn: () => unknown): void}, port: number): Promise<string> {
-  const client = await openSecured(port)
-  t.after(() => client.end())
-  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0alice pw').toString('base64')}</auth>`)
-  await client.until(/<success [^>]*\/>/)
-  client.write(header())
-  return client.until(/<\/stream:features>/)
-}
 
 /** Nothing arrives for `ms`: what the server holds stays held. */
 async function quiet(client: RawClient, ms = 300): Promise<void> {
@@ -44,7 +34,7 @@ async function aliceSeenByInactiveBob(t: Parameters<typeof startWithUsers>[0]) {
 describe('client state indication (mod_client_state, XEP-0352)', () => {
   it('offers <csi/> in the stream features after authentication', async (t) => {
     const test = await startWithUsers(t, {}, 'alice')
-    assert.match(await featuresAfterAuth(t, test.starttlsPort), new RegExp(`<csi xmlns='${CSI}'/>`))
+    assert.match(await featuresAfterAuth(t, test.starttlsPort, 'alice', 'alice pw'), new RegExp(`<csi xmlns='${CSI}'/>`))
   })
 
   it('holds presence (the latest from each resource) and chat states for an inactive client, and sends them before the next message', async (t) => {
@@ -77,7 +67,7 @@ describe('client state indication (mod_client_state, XEP-0352)', () => {
   it('without mod_client_state offers no <csi/>, and refuses the element', async (t) => {
     const {mod_client_state: _off, ...modules} = DEFAULT_MODULES
     const test = await startWithUsers(t, {settings: {modules}}, 'alice')
-    assert.doesNotMatch(await featuresAfterAuth(t, test.starttlsPort), /csi/)
+    assert.doesNotMatch(await featuresAfterAuth(t, test.starttlsPort, 'alice', 'alice pw'), /csi/)
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
     alice.write(`<inactive xmlns='${CSI}'/>`)
     assert.match(await alice.until(/<\/stream:stream>/), /<stream:error><unsupported-stanza-type xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/)

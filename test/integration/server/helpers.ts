@@ -211,6 +211,16 @@ export async function openSecured(port: number, localAddress?: string): Promise<
   return client
 }
 
+/** The <stream:features/> an account gets once authenticated (STARTTLS, then PLAIN). */
+export async function featuresAfterAuth(t: {after(fn: () => unknown): void}, port: number, username: string, password: string): Promise<string> {
+  const client = await openSecured(port)
+  t.after(() => client.end())
+  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`)
+  await client.until(/<success [^>]*\/>/)
+  client.write(header())
+  return client.until(/<\/stream:features>/)
+}
+
 /** STARTTLS, then PLAIN, a bound resource and, unless `presence` is false, initial presence: a logged-in raw client. */
 export async function loginRaw(
   t: {after(fn: () => unknown): void},

@@ -3,9 +3,10 @@
  * IM issue: each test sends a stanza and checks the exact answer.
  */
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {describe, it} from 'node:test'
 
-import {type RawClient, iqReply as reply, loginRaw, startWithUsers as withUsers} from './helpers.js'
+import {type RawClient, featuresAfterAuth, iqReply as reply, loginRaw, startWithUsers as withUsers} from './helpers.js'
 
 /** alice (after fetching her roster) subscribes to bob's presence and bob approves: bob's roster then has alice as "from". */
 async function subscribe(alice: RawClient, bob: RawClient): Promise<void> {
@@ -28,6 +29,24 @@ describe('service discovery (mod_disco)', () => {
         "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='jabber:iq:last'/><feature var='jabber:iq:private'/><feature var='jabber:iq:register'/><feature var='jabber:iq:roster'/>" +
         "<feature var='msgoffline'/><feature var='presence'/><feature var='urn:xmpp:blocking'/><feature var='urn:xmpp:carbons:2'/><feature var='urn:xmpp:carbons:rules:0'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/><feature var='vcard-temp'/></query></iq>",
     )
+  })
+
+  it('announces the server\'s caps (XEP-0115 §6.3) in the stream features, and answers disco#info for that node#ver', async (t) => {
+    const test = await withUsers(t, {}, 'alice')
+    const features = await featuresAfterAuth(t, test.starttlsPort, 'alice', 'alice pw')
+    const caps = /<c xmlns='http:\/\/jabber.org\/protocol\/caps' hash='sha-1' node='https:\/\/github.com\/xmppctl\/xmppctl' ver='([^']+)'\/>/.exec(features)
+    assert.ok(caps, features)
+    const node = `https://github.com/xmppctl/xmppctl#${caps[1]}`
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write(`<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='${node}'/></iq>`)
+    const info = await reply(alice, 'd')
+    assert.match(info, new RegExp(`^<iq type='result' id='d' from='localhost' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info' node='${node}'><identity category='server' type='im' name='xmppctl'/><feature `))
+    // §5.1 by hand: identity, then the features in octet order, each followed by '<'.
+    const featureVars = [...info.matchAll(/<feature var='([^']+)'\/>/g)].map((match) => match[1]).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    const text = `server/im//xmppctl<${featureVars.map((feature) => `${feature}<`).join('')}`
+    assert.equal(createHash('sha1').update(text).digest('base64'), caps[1])
+    alice.write("<iq type='get' id='e' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='https://github.com/xmppctl/xmppctl#stale'/></iq>")
+    assert.match(await reply(alice, 'e'), /<error type='cancel'><item-not-found /)
   })
 
   it('adds XEP-0157 contact addresses from mod_disco\'s server_info', async (t) => {
