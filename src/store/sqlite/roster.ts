@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3'
-import path from 'node:path'
+import type Database from 'better-sqlite3'
 
-import {StoreError, osErrorText} from '../../errors.js'
 import type {BlockResult, OfflineMessage, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
-import {STORE_FILE, translatingErrors} from './index.js'
+import {openConnection} from './connection.js'
+import {translatingErrors} from './index.js'
 
 interface ItemRow {
   contact: string
@@ -98,16 +97,7 @@ export class SqliteRosterStore implements RosterStore {
   }
 
   static open(dataDir: string): SqliteRosterStore {
-    const file = path.join(dataDir, STORE_FILE)
-    let db: Database.Database
-    try {
-      db = new Database(file, {timeout: 5000, fileMustExist: true})
-      db.pragma('foreign_keys = ON')
-      db.pragma('synchronous = NORMAL')
-    } catch (error) {
-      throw new StoreError('store-unwritable', `cannot open the roster store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
-    }
-
+    const {db, file} = openConnection(dataDir, 'roster store')
     // Errors after open (a full disk, a lock, damage) arrive as StoreErrors, as from the account store.
     return translatingErrors(new SqliteRosterStore(db), file)
   }
