@@ -6,6 +6,7 @@
  */
 import {StoreError} from '../errors.js'
 import type {AccountStore} from '../store/account-store.js'
+import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, parseJid} from './jid.js'
@@ -24,6 +25,7 @@ export interface CoreContext {
   router: Router
   accounts: AccountStore
   rosters: RosterStore
+  archives: ArchiveStore
   logger: Logger
   softwareVersion: string
   startedAt: () => number
@@ -46,6 +48,7 @@ export class ServerCore {
   /** The modules that take part in the per-stanza hooks: an empty hook still costs an await per stanza. */
   private readonly outboundHooks: ServerModule[]
   private readonly inboundHooks: ServerModule[]
+  private readonly routingHooks: ServerModule[]
   private readonly deliveredHooks: ServerModule[]
 
   constructor(context: CoreContext, factories: ReadonlyArray<(moduleContext: ModuleContext) => ServerModule>) {
@@ -54,6 +57,7 @@ export class ServerCore {
       router: context.router,
       accounts: context.accounts,
       rosters: context.rosters,
+      archives: context.archives,
       logger: context.logger,
       softwareVersion: context.softwareVersion,
       startedAt: context.startedAt,
@@ -67,6 +71,7 @@ export class ServerCore {
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
     this.inboundHooks = this.modules.filter((module) => module.inbound)
+    this.routingHooks = this.modules.filter((module) => module.messageRouting)
     this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
     for (const module of this.modules) {
       for (const handler of module.iq ?? []) {
@@ -319,6 +324,11 @@ export class ServerCore {
     }
 
     if (await this.stoppedInbound(stanza, to, session)) return
+    for (const module of this.routingHooks) {
+      const pending = module.messageRouting!(stanza, session, to)
+      if (pending) await pending
+    }
+
     const {router} = this.context
     const bare = bareJid(to)
     if (to.resource !== '') {

@@ -24,4 +24,8 @@ export const NS = {
   private: 'jabber:iq:private',
   blocking: 'urn:xmpp:blocking',
   blockingErrors: 'urn:xmpp:blocking:errors',
+  mam: 'urn:xmpp:mam:2',
+  stanzaId: 'urn:xmpp:sid:0',
+  rsm: 'http://jabber.org/protocol/rsm',
+  dataForms: 'jabber:x:data',
 } as const

@@ -16,6 +16,7 @@ import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
+import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
@@ -142,6 +143,7 @@ export class XmppServer implements SessionHost {
   private certificates = new Map<string, HostCertificate>()
   private accounts: AccountStore | undefined
   private rosters: RosterStore | undefined
+  private archives: ArchiveStore | undefined
   private core: ServerCore | undefined
   private startedAt = 0
   private stopping: Promise<void> | undefined
@@ -167,6 +169,10 @@ export class XmppServer implements SessionHost {
       this.accounts = await openAccountStore(this.config, {verify: true})
       const {SqliteRosterStore} = await import('../store/sqlite/roster.js')
       this.rosters = SqliteRosterStore.open(this.config.dataDir)
+      const {SqliteArchiveStore} = await import('../store/sqlite/archive.js')
+      this.archives = SqliteArchiveStore.open(this.config.dataDir, {
+        onWriteError: (error, lost) => this.logger.error(`the message archive lost ${lost} message(s) it could not write: ${osErrorText(error)}`),
+      })
       await this.loadTls(this.config)
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
       // Modules are fixed at start: a reload changes their limits, not which modules run.
@@ -177,6 +183,7 @@ export class XmppServer implements SessionHost {
           router: this.router,
           accounts: this.accounts,
           rosters: this.rosters,
+          archives: this.archives,
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
           startedAt: () => this.startedAt,
@@ -417,6 +424,7 @@ export class XmppServer implements SessionHost {
     for (const {server} of this.servers) server.close()
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()
+    await this.archives?.close()
     await this.rosters?.close()
     await this.accounts?.close()
   }

@@ -48,7 +48,7 @@ describe('service discovery (mod_disco)', () => {
     alice.write("<iq type='get' id='own'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     assert.equal(
       await reply(alice, 'own'),
-      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='vcard-temp'/></query></iq>`,
+      `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='urn:xmpp:mam:2'/><feature var='urn:xmpp:mam:2#extended'/><feature var='urn:xmpp:sid:0'/><feature var='vcard-temp'/></query></iq>`,
     )
     for (const [id, to] of [['stranger', 'bob@localhost'], ['absent', 'nobody@localhost']]) {
       alice.write(`<iq type='get' id='${id}' to='${to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
