@@ -22,11 +22,12 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help plugins reload restart scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam plugins reload restart scram start status stop test-auth user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
     'dhparam') words='check generate' ;;
+    'mam') words='purge' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
     'scram') words='convert' ;;
     'test-auth') words='all' ;;
@@ -47,6 +48,7 @@ _xmppctl() {
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
+    'mam purge') words='--json --config -c --older-than --user --dry-run' ;;
     'plugins') words='--json --config -c --core' ;;
     'plugins inspect') words='--json --help -h --verbose -v' ;;
     'plugins install') words='--json --config -c --verbose -v' ;;

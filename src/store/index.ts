@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
+import type {ArchiveStore} from './archive-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
 
@@ -29,4 +30,10 @@ export async function openAccountStore(config: Configuration, options: OpenOptio
   }
 
   return SqliteAccountStore.open(config.dataDir, options)
+}
+
+/** The message archive of the configuration's store, which must exist; open the account store first, so that its schema is current. */
+export async function openArchiveStore(config: Configuration): Promise<ArchiveStore> {
+  const {SqliteArchiveStore} = await import('./sqlite/archive.js')
+  return SqliteArchiveStore.open(config.dataDir)
 }
