@@ -75,8 +75,8 @@ export interface PurgeOptions {
 export interface ArchiveStore {
   /**
    * Archives a message and returns its archive id at once. The write may be
-   * deferred and batched with others (the SQLite store writes once per
-   * event-loop turn); reads and close() write what is pending first.
+   * deferred and batched with others (the SQLite store writes every 100 ms);
+   * reads and close() write what is pending first.
    */
   add(host: string, username: string, entry: ArchiveEntry): string
   /** The page of messages `filter` matches; undefined when an id it names (filter or page) is not in the archive. */

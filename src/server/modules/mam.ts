@@ -186,6 +186,8 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
   }
 
   const decideWith = (prefs: Prefs, owner: Account, peer: Jid): boolean | Promise<boolean> => {
+    // Most accounts list no JIDs: no JID strings are built for them.
+    if (prefs.mode !== 'roster' && prefs.never.size === 0 && prefs.always.size === 0) return prefs.mode === 'always'
     const bare = bareJid(peer)
     const full = fullJid(peer)
     // §6: <never/> wins over <always/>, and both over the default.

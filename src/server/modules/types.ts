@@ -67,7 +67,7 @@ export interface ServerModule {
    */
   inbound?(stanza: Element, to: Account, from: Jid): Promise<boolean>
   /**
-   * A message from `sender` on its way to the local account `to`, any type,
+   * A message from `sender` on its way to the local account of `to`, any type,
    * once the inbound hooks let it through and before it is delivered, live
    * or offline: the module may change its children (XEP-0359 stanza ids,
    * XEP-0313 archiving). Returns a promise only when it has to wait.

@@ -4,6 +4,11 @@ import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResu
 import {openConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
+/** How long an archived message may wait to be written with others. */
+const FLUSH_INTERVAL_MS = 100
+/** Rows that are written at once, without waiting for the interval. */
+const FLUSH_ROWS = 10_000
+
 interface PendingRow {
   id: number
   host: string
@@ -41,11 +46,14 @@ export interface ArchiveStoreOptions {
  * store's file (open the account store first, so that the schema is current).
  *
  * Messages are archived in batches: add() queues the row and returns its id
- * at once, and everything queued within one event-loop turn is written in
- * one transaction (setImmediate), which costs far less than a transaction
- * per message. A query, a purge and close() write the queue first. A crash
- * (kill -9) can lose the archive rows of the current batch, never the
- * message itself, which is delivered or stored offline on its own path.
+ * at once, and what is queued is written in one transaction at most
+ * FLUSH_INTERVAL_MS later (sooner past FLUSH_ROWS rows). Each account's rows
+ * go to its own index pages, so a transaction costs about a page write per
+ * account it touches: per event-loop turn that was nearly a page per row,
+ * the archive's whole cost. A query, a purge and close() write the queue
+ * first. A crash (kill -9) loses the archive rows of the batch not yet
+ * written, at most FLUSH_INTERVAL_MS of them, never the message itself,
+ * which is delivered or stored offline on its own path.
  */
 export class SqliteArchiveStore implements ArchiveStore {
   private readonly db: Database.Database
@@ -54,7 +62,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   private readonly writeBatch: Database.Transaction<(rows: readonly PendingRow[]) => void>
   private readonly queries = new Map<string, Database.Statement>()
   private pending: PendingRow[] = []
-  private flushScheduled = false
+  private flushTimer: NodeJS.Timeout | undefined
   /** The last id handed out: ids only grow, even if the clock steps back. */
   private lastId: number
 
@@ -79,6 +87,10 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   static open(dataDir: string, options: ArchiveStoreOptions = {}): SqliteArchiveStore {
     const {db, file} = openConnection(dataDir, 'archive store')
+    // Each batch rewrites the index pages of the accounts it touches; a checkpoint copies each page
+    // to the database once however often the WAL holds it, so checkpointing every 64 MiB rather than
+    // every 4 MiB (SQLite's default) writes far less (measured: 2 to 2.5 times the rows per second).
+    db.pragma('wal_autocheckpoint = 16384')
     return translatingErrors(new SqliteArchiveStore(db, options), file)
   }
 
@@ -86,10 +98,8 @@ export class SqliteArchiveStore implements ArchiveStore {
     const id = Math.max(Date.now() * 1000, this.lastId + 1)
     this.lastId = id
     this.pending.push({id, host, username, entry})
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flushQuietly())
-    }
+    if (this.pending.length >= FLUSH_ROWS) this.flushQuietly()
+    else this.flushTimer ??= setTimeout(() => this.flushQuietly(), FLUSH_INTERVAL_MS)
 
     return String(id)
   }
@@ -97,7 +107,8 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   /** Writes the queue in one transaction. */
   private flush(): void {
-    this.flushScheduled = false
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
     if (this.pending.length === 0) return
     const rows = this.pending
     this.pending = []
