@@ -14,6 +14,14 @@
 // directory of their own. Targets (issue 6): logins/s ≥ 2× Prosody, RSS per
 // session ≤ Prosody's, messages/s ≥ 2× Prosody. Prints one JSON line; when
 // Prosody cannot run, its entry says why and the ratios are null.
+//
+// The message archive's cost (issue 12), only when BENCH_MEASURE names
+// "archive" (it adds about 2 × BENCH_ARCHIVE_ROUNDS message measurements):
+// messages per second of our server with its default modules (mod_mam
+// archiving every message, both ways) against a second instance without
+// mod_mam, in rounds that alternate between the two (BENCH_ARCHIVE_ROUNDS,
+// default 3); the medians' ratio must stay ≥ 0.75 (the archive costs at most
+// 25%). For example: BENCH_MEASURE=archive BENCH_SESSIONS=200 npm run bench.
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -36,6 +44,7 @@ const IDLE_SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000)
 const PAIRS = 100
 const IN_FLIGHT = 8
 const MESSAGE_SECONDS = Number(process.env.BENCH_MESSAGE_SECONDS ?? 8)
+const ARCHIVE_ROUNDS = Number(process.env.BENCH_ARCHIVE_ROUNDS ?? 3)
 const ACCOUNTS = IDLE_SESSIONS + 2 * PAIRS
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
 
@@ -340,18 +349,45 @@ async function measureRest(server) {
   return {...messages, ...idle}
 }
 
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/**
+ * Messages per second with the archive (the default modules) and without
+ * (`withoutArchive`, started here), in alternating rounds; the medians compared.
+ */
+async function measureArchive(withArchive, startWithoutArchive) {
+  const withoutArchive = await startServer('xmppctl without mod_mam', startWithoutArchive)
+  try {
+    const on = []
+    const off = []
+    for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
+      on.push(await measureMessages(withArchive.port, withArchive.child.pid))
+      off.push(await measureMessages(withoutArchive.port, withoutArchive.child.pid))
+    }
+
+    const figures = (rounds) => ({
+      messages_per_s: median(rounds.map((round) => round.messages_per_s)),
+      messages_per_cpu_s: median(rounds.map((round) => round.messages_per_cpu_s)),
+      latency_p99_ms: median(rounds.map((round) => round.latency_p99_ms)),
+      rounds_per_s: rounds.map((round) => round.messages_per_s),
+    })
+    const archiveOn = figures(on)
+    const archiveOff = figures(off)
+    const ratio = round(archiveOn.messages_per_s / archiveOff.messages_per_s)
+    return {rounds: ARCHIVE_ROUNDS, on: archiveOn, off: archiveOff, ratio, ratio_per_cpu: round(archiveOn.messages_per_cpu_s / archiveOff.messages_per_cpu_s), target: '>= 0.75', met: ratio >= 0.75}
+  } finally {
+    await stop(withoutArchive.child)
+  }
+}
+
 /** The median round of each login figure, every round's rate (so the spread shows) and the best. */
 function loginSummary(rounds) {
-  const median = (key) => {
-    const sorted = rounds.map((entry) => entry[key]).sort((a, b) => a - b)
-    return sorted[Math.floor(sorted.length / 2)]
-  }
-
+  const medianOf = (key) => median(rounds.map((entry) => entry[key]))
   return {
-    logins_per_s: median('logins_per_s'),
-    logins_per_cpu_s: median('logins_per_cpu_s'),
+    logins_per_s: medianOf('logins_per_s'),
+    logins_per_cpu_s: medianOf('logins_per_cpu_s'),
     login_failures: rounds.reduce((sum, entry) => sum + entry.login_failures, 0),
-    generator_cpu_ms_per_login: median('generator_cpu_ms_per_login'),
+    generator_cpu_ms_per_login: medianOf('generator_cpu_ms_per_login'),
     login_rounds_per_s: rounds.map((entry) => entry.logins_per_s),
     // Interference only ever slows a server down, and Prosody slows from round to round even alone:
     // the best rounds are the comparison most generous to Prosody.
@@ -409,11 +445,12 @@ async function startServer(name, start) {
   return server
 }
 
-async function ours(dir, cert) {
-  const data = path.join(dir, 'ours')
+/** Our server in `dir`/`name`; `modules` replaces the default modules when given. */
+async function ours(dir, cert, name = 'ours', modules = undefined) {
+  const data = path.join(dir, name)
   mkdirSync(data, {recursive: true, mode: 0o700})
   const port = await freePort()
-  const config = path.join(dir, 'xmppctl.yml')
+  const config = path.join(dir, `${name}.yml`)
   writeFileSync(
     config,
     [
@@ -429,6 +466,8 @@ async function ours(dir, cert) {
       'c2s_max_unauthenticated_per_ip: 10000',
       // Throughput is what is measured: no shaper.
       'shaper_rules: {c2s_shaper: none}',
+      // JSON is YAML.
+      ...(modules ? [`modules: ${JSON.stringify(modules)}`] : []),
       '',
     ].join('\n'),
   )
@@ -561,6 +600,13 @@ const running = []
 try {
   const cert = certificate(dir)
   const oursStart = await ours(dir, cert)
+  let withoutArchiveStart
+  if (MEASURE.has('archive')) {
+    const {DEFAULT_MODULES} = await import(path.join(root, 'dist/src/config/modules.js'))
+    const {mod_mam: _archive, ...modules} = DEFAULT_MODULES
+    withoutArchiveStart = await ours(dir, cert, 'ours-without-archive', modules)
+  }
+
   // BENCH_ONLY=xmppctl skips Prosody (for profiling); the line then says so.
   const prosodySetup = process.env.BENCH_ONLY === 'xmppctl' ? {unavailable: 'skipped (BENCH_ONLY=xmppctl)'} : await prosody(dir, cert)
   let reference = prosodySetup.unavailable ? {available: false, reason: prosodySetup.unavailable} : {available: true, version: prosodySetup.version}
@@ -598,6 +644,7 @@ try {
     }
 
     xmppctl = {...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
+    if (withoutArchiveStart) xmppctl.archive = await measureArchive(oursServer, withoutArchiveStart)
     if (theirs) {
       try {
         reference = {...reference, ...(theirRounds.length > 0 ? loginSummary(theirRounds) : {}), ...(await measureRest(theirs))}

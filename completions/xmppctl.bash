@@ -23,11 +23,12 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help offline plugins reload restart roster scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam offline plugins reload restart roster scram start status stop test-auth user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
     'dhparam') words='check generate' ;;
+    'mam') words='purge' ;;
     'offline') words='list purge' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
     'roster') words='add list remove' ;;
@@ -50,6 +51,7 @@ _xmppctl() {
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
+    'mam purge') words='--json --config -c --older-than --user --dry-run' ;;
     'offline list') words='--json --config -c --limit' ;;
     'offline purge') words='--json --config -c --older-than --user --dry-run' ;;
     'plugins') words='--json --config -c --core' ;;

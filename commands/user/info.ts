@@ -19,12 +19,14 @@ const AREA_LABELS: Record<string, string> = {
   lastActivity: 'last activity',
   pepNodes: 'pep nodes',
   pepItems: 'pep items',
+  archivedMessages: 'archived messages',
+  archivePreferences: 'archive preferences',
 }
 
 export default class UserInfo extends BaseCommand<UserInfoResult> {
   static description = `Show an account: state, stored hashes, iterations, creation time, and how much server data it keeps
 
-Never shows secrets: only which kinds of credentials are stored. The data counts (roster items, pending subscription requests, offline messages, vCard, private XML items, blocked JIDs, last activity, PEP nodes and items) are read in one transaction.`
+Never shows secrets: only which kinds of credentials are stored. The data counts (roster items, pending subscription requests, offline messages, vCard, private XML items, blocked JIDs, last activity, PEP nodes and items, archived messages and archive preferences) are read in one transaction.`
 
   static examples = ['<%= config.bin %> <%= command.id %> alice@example.org', '<%= config.bin %> <%= command.id %> alice@example.org --json']
   static args = {jid: Args.string({required: true, description: 'bare JID of the account'})}

@@ -56,6 +56,22 @@ export const MODULES = {
       },
     },
   },
+  mod_mam: {
+    description: 'message archive (XEP-0313) with stanza ids (XEP-0359): each account\'s chats kept in the store, for its clients to page through',
+    options: {
+      // ejabberd's default is never, which leaves MAM advertised but empty until each client sets preferences; Prosody archives by default, as clients that sync devices through MAM expect.
+      default: {
+        spec: {type: 'enum', values: ['always', 'roster', 'never']},
+        description: 'what an account archives until it sets its own preferences (XEP-0313 §6): everything, only messages with contacts in its roster, or nothing',
+        default: 'always',
+      },
+      max_page_size: {
+        spec: {type: 'integer', min: 1, max: 10_000},
+        description: 'messages one query returns at most (XEP-0059 <max/>); a larger <max/> is lowered to it, and 50 is the page without one',
+        default: 250,
+      },
+    },
+  },
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
   mod_time: {description: 'entity time (XEP-0202)', options: {}},
   mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
@@ -131,6 +147,7 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_carbons: {},
   mod_disco: {server_info: []},
   mod_blocking: optionDefaults('mod_blocking'),
+  mod_mam: optionDefaults('mod_mam'),
   mod_ping: {},
   mod_time: {},
   mod_last: {},

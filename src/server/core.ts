@@ -8,6 +8,7 @@ import {StoreError} from '../errors.js'
 import type {HostSettings} from '../config/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, parseJid} from './jid.js'
@@ -27,6 +28,7 @@ export interface CoreContext {
   accounts: AccountStore
   rosters: RosterStore
   pep: PepStore
+  archives: ArchiveStore
   logger: Logger
   softwareVersion: string
   startedAt: () => number
@@ -51,6 +53,7 @@ export class ServerCore {
   /** The modules that take part in the per-stanza hooks: an empty hook still costs an await per stanza. */
   private readonly outboundHooks: ServerModule[]
   private readonly inboundHooks: ServerModule[]
+  private readonly routingHooks: ServerModule[]
   private readonly deliveredHooks: ServerModule[]
 
   constructor(context: CoreContext, factories: ReadonlyArray<(moduleContext: ModuleContext) => ServerModule>) {
@@ -60,6 +63,7 @@ export class ServerCore {
       accounts: context.accounts,
       rosters: context.rosters,
       pep: context.pep,
+      archives: context.archives,
       logger: context.logger,
       softwareVersion: context.softwareVersion,
       startedAt: context.startedAt,
@@ -82,6 +86,7 @@ export class ServerCore {
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
     this.inboundHooks = this.modules.filter((module) => module.inbound)
+    this.routingHooks = this.modules.filter((module) => module.messageRouting)
     this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
     const waiters = this.modules.filter((module) => module.canWait)
     if (waiters.length > 0) this.canWait = (stanza) => waiters.some((module) => module.canWait!(stanza))
@@ -359,6 +364,11 @@ export class ServerCore {
     // Every message asks the inbound hooks: no await unless one has to wait.
     const stopped = this.stoppedInbound(stanza, to, session)
     if (stopped === true || (stopped !== false && (await stopped))) return
+    for (const module of this.routingHooks) {
+      const pending = module.messageRouting!(stanza, session, to)
+      if (pending) await pending
+    }
+
     const {router} = this.context
     const bare = bareJid(to)
     if (to.resource !== '') {

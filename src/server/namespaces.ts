@@ -31,4 +31,7 @@ export const NS = {
   pubsubOwner: 'http://jabber.org/protocol/pubsub#owner',
   pubsubEvent: 'http://jabber.org/protocol/pubsub#event',
   pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
+  mam: 'urn:xmpp:mam:2',
+  stanzaId: 'urn:xmpp:sid:0',
+  rsm: 'http://jabber.org/protocol/rsm',
 } as const

@@ -17,6 +17,7 @@ import {projectRoot} from '../paths.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
@@ -144,6 +145,7 @@ export class XmppServer implements SessionHost {
   private accounts: AccountStore | undefined
   private rosters: RosterStore | undefined
   private pep: PepStore | undefined
+  private archives: ArchiveStore | undefined
   private core: ServerCore | undefined
   private startedAt = 0
   private stopping: Promise<void> | undefined
@@ -171,6 +173,10 @@ export class XmppServer implements SessionHost {
       this.rosters = SqliteRosterStore.open(this.config.dataDir)
       const {SqlitePepStore} = await import('../store/sqlite/pep.js')
       this.pep = SqlitePepStore.open(this.config.dataDir)
+      const {SqliteArchiveStore} = await import('../store/sqlite/archive.js')
+      this.archives = SqliteArchiveStore.open(this.config.dataDir, {
+        onWriteError: (error, lost) => this.logger.error(`the message archive lost ${lost} message(s) it could not write: ${osErrorText(error)}`),
+      })
       await this.loadTls(this.config)
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
       // Modules are fixed at start: a reload changes their limits, not which modules run.
@@ -182,6 +188,7 @@ export class XmppServer implements SessionHost {
           accounts: this.accounts,
           rosters: this.rosters,
           pep: this.pep,
+          archives: this.archives,
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
           startedAt: () => this.startedAt,
@@ -433,6 +440,7 @@ export class XmppServer implements SessionHost {
     for (const {server} of this.servers) server.close()
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()
+    await this.archives?.close()
     await this.rosters?.close()
     await this.pep?.close()
     await this.accounts?.close()

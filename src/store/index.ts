@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
 import type {RosterStore} from './roster-store.js'
+import type {ArchiveStore} from './archive-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
 
@@ -40,4 +41,10 @@ export async function openAccountStore(config: Configuration, options: OpenOptio
 export async function openRosterStore(config: Configuration): Promise<RosterStore> {
   const {SqliteRosterStore} = await import('./sqlite/roster.js')
   return SqliteRosterStore.open(config.dataDir)
+}
+
+/** The message archive of the configuration's store, which must exist; open the account store first, so that its schema is current. */
+export async function openArchiveStore(config: Configuration): Promise<ArchiveStore> {
+  const {SqliteArchiveStore} = await import('./sqlite/archive.js')
+  return SqliteArchiveStore.open(config.dataDir)
 }

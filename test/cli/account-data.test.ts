@@ -179,6 +179,8 @@ describe('user info and user delete over the account\'s data', () => {
     db.prepare("INSERT INTO last_activity (host, username, at, status) VALUES (?, ?, 0, 'gone')").run(...owner)
     db.prepare("INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, 'spam.example.net')").run(...owner)
     db.prepare("INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'presence', 1, 1, 'on_sub_and_presence')").run(...owner)
+    db.prepare("INSERT INTO archive_messages (id, host, username, with_jid, with_resource, stanza) VALUES (?, ?, ?, 'carol@example.net', '', '<message/>')").run(username === 'alice' ? 1 : 2, ...owner)
+    db.prepare("INSERT INTO archive_prefs (host, username, mode) VALUES (?, ?, 'roster')").run(...owner)
     db.prepare("INSERT INTO pep_items (host, username, node, item_id, payload, publisher, published_at) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'current', '<metadata xmlns=\"urn:xmpp:avatar:metadata\"/>', ?, 0)").run(...owner, `${username}@example.org`)
   }
 
@@ -186,7 +188,7 @@ describe('user info and user delete over the account\'s data', () => {
     const {cli, store} = await setup(t)
     seed(store(), 'alice')
     const info = json(await cli(['user', 'info', 'alice@example.org', '--json']))
-    assert.deepEqual(info.data, {rosterItems: 2, subscriptionRequests: 1, offlineMessages: 1, vcard: 1, privateItems: 1, blockedJids: 1, lastActivity: 1, pepNodes: 1, pepItems: 1})
+    assert.deepEqual(info.data, {rosterItems: 2, subscriptionRequests: 1, offlineMessages: 1, vcard: 1, privateItems: 1, blockedJids: 1, lastActivity: 1, pepNodes: 1, pepItems: 1, archivedMessages: 1, archivePreferences: 1})
     assert.deepEqual(json(await cli(['user', 'info', 'bob@example.org', '--json'])).data, {
       rosterItems: 0,
       subscriptionRequests: 0,
@@ -197,6 +199,8 @@ describe('user info and user delete over the account\'s data', () => {
       lastActivity: 0,
       pepNodes: 0,
       pepItems: 0,
+      archivedMessages: 0,
+      archivePreferences: 0,
     })
     const human = (await cli(['user', 'info', 'alice@example.org'])).stdout
     assert.match(human, /^roster items: +2$/m)

@@ -5,12 +5,14 @@
  * mod_offline stores it, for instance).
  */
 import {type ModuleName, optionDefaults} from '../../config/modules.js'
+import type {ArchiveMode} from '../../store/archive-store.js'
 import type {RosterLimits} from '../../store/roster-store.js'
 import {createBlockingModule} from './blocking.js'
 import {createCarbonsModule} from './carbons.js'
 import {createClientStateModule} from './client-state.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
+import {createMamModule} from './mam.js'
 import {createOfflineModule} from './offline.js'
 import {createPepModule} from './pep.js'
 import {createPingModule} from './ping.js'
@@ -44,6 +46,8 @@ const FACTORIES: Record<ModuleName, Factory> = {
         return limits().roster
       },
     }),
+  // Its stanza id is added as a message is routed, before delivery: carbons and offline storage copy the message with it.
+  mod_mam: (context, options) => createMamModule(context, {defaultMode: options.default as ArchiveMode, maxPageSize: options.max_page_size as number}),
   mod_carbons: (context) => createCarbonsModule(context),
   mod_offline: (context, _options, limits) =>
     createOfflineModule(context, {

@@ -10,6 +10,7 @@ import type {HostSettings} from '../../config/index.js'
 import type {ModuleName} from '../../config/modules.js'
 import type {AccountStore} from '../../store/account-store.js'
 import type {PepStore} from '../../store/pep-store.js'
+import type {ArchiveStore} from '../../store/archive-store.js'
 import type {RosterStore} from '../../store/roster-store.js'
 import type {C2sSession} from '../c2s.js'
 import type {Account, Jid} from '../jid.js'
@@ -79,6 +80,13 @@ export interface ServerModule {
    * if it should.
    */
   inbound?(stanza: Element, to: Account, from: Jid): boolean | Promise<boolean>
+  /**
+   * A message from `sender` on its way to the local account of `to`, any type,
+   * once the inbound hooks let it through and before it is delivered, live
+   * or offline: the module may change its children (XEP-0359 stanza ids,
+   * XEP-0313 archiving). Returns a promise only when it has to wait.
+   */
+  messageRouting?(stanza: Element, sender: C2sSession, to: Jid): Promise<void> | void
   /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
   messageDelivered?(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void
   /** A message for an account none of whose resources can take it; true when this module took charge of it. */
@@ -109,6 +117,7 @@ export interface ModuleContext {
   readonly accounts: AccountStore
   readonly rosters: RosterStore
   readonly pep: PepStore
+  readonly archives: ArchiveStore
   readonly logger: Logger
   readonly softwareVersion: string
   /** When the server started (ms since the epoch). */

@@ -42,6 +42,8 @@ const ACCOUNT_DATA_TABLES: ReadonlyArray<readonly [area: string, table: string]>
   ['lastActivity', 'last_activity'],
   ['pepNodes', 'pep_nodes'],
   ['pepItems', 'pep_items'],
+  ['archivedMessages', 'archive_messages'],
+  ['archivePreferences', 'archive_prefs'],
 ]
 
 /** Offline messages removed per transaction by a purge. */

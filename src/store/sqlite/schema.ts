@@ -136,6 +136,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX pep_items_order ON pep_items (host, username, node, seq);
   `,
+  // 7: each account's message archive (XEP-0313) and its archiving preferences.
+  // The id is the archive id clients see as the stanza-id (XEP-0359): the time of archiving in
+  // microseconds, made unique and increasing, so one index serves paging by id and by time.
+  // with_jid is the bare JID of the other party, with_resource its resource ('' for none).
+  `
+  CREATE TABLE archive_messages (
+    id            INTEGER PRIMARY KEY,
+    host          TEXT NOT NULL,
+    username      TEXT NOT NULL,
+    with_jid      TEXT NOT NULL,
+    with_resource TEXT NOT NULL DEFAULT '',
+    stanza        TEXT NOT NULL,
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  );
+  CREATE INDEX archive_messages_owner ON archive_messages (host, username, id);
+  CREATE INDEX archive_messages_with ON archive_messages (host, username, with_jid, id);
+
+  CREATE TABLE archive_prefs (
+    host     TEXT NOT NULL,
+    username TEXT NOT NULL,
+    mode     TEXT NOT NULL CHECK (mode IN ('always', 'never', 'roster')),
+    always   TEXT NOT NULL DEFAULT '[]',
+    never    TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (host, username),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

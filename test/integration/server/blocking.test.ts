@@ -7,14 +7,14 @@ import {describe, it} from 'node:test'
 
 import {deleteUser} from '../../../src/accounts/index.js'
 import {openAccountStore} from '../../../src/store/index.js'
-import {type RawClient, loginRaw, next, startTestServer, subscribe, sync} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, loginRaw, next, startTestServer, subscribe, sync} from './helpers.js'
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>
 
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 
 async function withUsers(t: Parameters<typeof startTestServer>[0], options: Parameters<typeof startTestServer>[1], ...users: string[]): Promise<TestServer> {
-  const test = await startTestServer(t, options)
+  const test = await startTestServer(t, {...options, settings: {...NO_ARCHIVING, ...options?.settings}})
   for (const user of users) await test.addUser(`${user}@localhost`, `${user} pw`)
   return test
 }

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {type RawClient, loginRaw, startTestServer} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, loginRaw, nextMessage, startTestServer} from './helpers.js'
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>
 type Context = Parameters<typeof startTestServer>[0]
 
 async function withUsers(t: Context, ...users: string[]): Promise<TestServer> {
-  const test = await startTestServer(t)
+  const test = await startTestServer(t, {settings: NO_ARCHIVING})
   for (const user of users) await test.addUser(`${user}@localhost`, `${user} pw`)
   return test
 }
@@ -20,16 +20,6 @@ async function withUsers(t: Context, ...users: string[]): Promise<TestServer> {
 async function reply(client: RawClient, id: string): Promise<string> {
   const text = await client.until(new RegExp(`<iq [^>]*id='${id}'[^>]*?(/>|>[\\s\\S]*?</iq>)`))
   return text.slice(text.lastIndexOf('<iq '))
-}
-
-/** The next message the client receives, whole: a carbon's forwarded <message/> is inside it. */
-async function nextMessage(client: RawClient): Promise<string> {
-  let text = ''
-  for (;;) {
-    text += await client.until(/<\/message>/)
-    const message = text.slice(text.indexOf('<message '))
-    if (message.match(/<message[\s>]/g)!.length === message.match(/<\/message>/g)!.length) return message
-  }
 }
 
 let pings = 0

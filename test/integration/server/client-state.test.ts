@@ -8,7 +8,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, it} from 'node:test'
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
-import {type RawClient, featuresAfterAuth, loginRaw, startWithUsers, subscribe, sync} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, featuresAfterAuth, loginRaw, startWithUsers, subscribe, sync} from './helpers.js'
 
 const CSI = 'urn:xmpp:csi:0'
 
@@ -19,7 +19,7 @@ async function quiet(client: RawClient, ms = 300): Promise<void> {
 }
 
 async function aliceSeenByInactiveBob(t: Parameters<typeof startWithUsers>[0]) {
-  const test = await startWithUsers(t, {}, 'alice', 'bob')
+  const test = await startWithUsers(t, {settings: NO_ARCHIVING}, 'alice', 'bob')
   const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'a'})
   const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b'})
   await subscribe(bob, alice)

@@ -13,7 +13,7 @@ import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
 
-import {RawClient, header, loginRaw, startTestServer} from './helpers.js'
+import {NO_ARCHIVING, RawClient, header, loginRaw, startTestServer} from './helpers.js'
 
 const storeFile = (dataDir: string) => `${dataDir}/accounts.sqlite`
 
@@ -120,7 +120,7 @@ describe('one user cannot disconnect another', () => {
   const prefixedHeader = header().replace(/>$/, " xmlns:x='urn:x'>")
 
   it('forwards an attribute whose prefix the sender declared on its stream header with the declaration', async (t) => {
-    const test = await startTestServer(t)
+    const test = await startTestServer(t, {settings: NO_ARCHIVING})
     await test.addUser('alice@localhost', 'alice pw')
     await test.addUser('bob@localhost', 'bob pw')
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
@@ -131,7 +131,7 @@ describe('one user cannot disconnect another', () => {
   })
 
   it('stores such a stanza offline with the declaration too', async (t) => {
-    const test = await startTestServer(t)
+    const test = await startTestServer(t, {settings: NO_ARCHIVING})
     await test.addUser('alice@localhost', 'alice pw')
     await test.addUser('bob@localhost', 'bob pw')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'r', streamHeader: prefixedHeader})

@@ -9,6 +9,7 @@ import tls from 'node:tls'
 
 import {addUser} from '../../../src/accounts/index.js'
 import {Configuration} from '../../../src/config/index.js'
+import {DEFAULT_MODULES, optionDefaults} from '../../../src/config/modules.js'
 import {defaultSettings, type HostSettings, type Settings} from '../../../src/config/schema.js'
 import {type ServerOptions, XmppServer} from '../../../src/server/server.js'
 import {openAccountStore} from '../../../src/store/index.js'
@@ -58,6 +59,13 @@ export async function startTestServer(
     },
   }
 }
+
+/**
+ * The default modules, with accounts that archive nothing (mod_mam's default
+ * never): messages are delivered without archive ids (XEP-0359), so tests of
+ * other modules can expect exact stanzas. mam.test.ts tests the ids.
+ */
+export const NO_ARCHIVING: Partial<Settings> = {modules: {...DEFAULT_MODULES, mod_mam: {...optionDefaults('mod_mam'), default: 'never'}}}
 
 /** A test server with the accounts `users`@localhost, each with the password "`user` pw". */
 export async function startWithUsers(t: {after(fn: () => unknown): void}, options: Parameters<typeof startTestServer>[1] = {}, ...users: string[]): Promise<TestServer> {
@@ -277,4 +285,14 @@ export async function subscribe(user: RawClient, contact: RawClient): Promise<vo
   await user.until(/<presence [^>]*type='subscribed'/)
   await sync(contact)
   await sync(user)
+}
+
+/** The next message the client receives, whole: a message forwarded inside it (a carbon, an archive result) included. */
+export async function nextMessage(client: RawClient): Promise<string> {
+  let text = ''
+  for (;;) {
+    text += await client.until(/<\/message>/)
+    const message = text.slice(text.indexOf('<message '))
+    if (message.match(/<message[\s>]/g)!.length === message.match(/<\/message>/g)!.length) return message
+  }
 }

@@ -7,7 +7,7 @@ import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
 
-import {type RawClient, loginRaw, startTestServer} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, loginRaw, startTestServer} from './helpers.js'
 
 const SM = 'urn:xmpp:sm:3'
 
@@ -92,7 +92,7 @@ describe('stream management (XEP-0198)', () => {
   })
 
   it('stores unacknowledged messages offline when the session is not resumed in time, and then says it left', async (t) => {
-    const test = await startTestServer(t, {server: {limits: {resumeTimeoutMs: 500}}})
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 500}}})
     await test.addUser('alice@localhost', 'alice pw')
     await test.addUser('bob@localhost', 'bob pw')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})

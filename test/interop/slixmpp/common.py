@@ -29,3 +29,25 @@ class TestClient(slixmpp.ClientXMPP):
 def run(client):
     client.connect(address=("127.0.0.1", args["port"]), use_ssl=args.get("direct_tls", False))
     client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.get("timeout", 20)))
+
+
+class ScenarioClient(TestClient):
+    """A client that registers `plugins`, runs its scenario() once the session
+    starts, and disconnects when it is done or failed."""
+
+    def __init__(self, *plugins):
+        super().__init__()
+        for plugin in plugins:
+            self.register_plugin(plugin)
+        self.add_event_handler("session_start", self.start)
+        self.add_event_handler("failed_auth", lambda _: (emit(event="failed_auth"), self.disconnect()))
+
+    async def start(self, _):
+        emit(event="session", jid=str(self.boundjid))
+        try:
+            await self.scenario()
+        finally:
+            self.disconnect()
+
+    async def scenario(self):
+        raise NotImplementedError

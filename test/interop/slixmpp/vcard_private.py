@@ -7,23 +7,12 @@ import slixmpp
 from slixmpp.exceptions import IqError
 from slixmpp.plugins.xep_0048 import Bookmarks
 
-from common import TestClient, args, emit, run
+from common import ScenarioClient, args, emit, run
 
 
-class Client(TestClient):
+class Client(ScenarioClient):
     def __init__(self):
-        super().__init__()
-        for plugin in ("xep_0054", "xep_0049", "xep_0048"):
-            self.register_plugin(plugin)
-        self.add_event_handler("session_start", self.start)
-        self.add_event_handler("failed_auth", lambda _: (emit(event="failed_auth"), self.disconnect()))
-
-    async def start(self, _):
-        emit(event="session", jid=str(self.boundjid))
-        try:
-            await self.scenario()
-        finally:
-            self.disconnect()
+        super().__init__("xep_0054", "xep_0049", "xep_0048")
 
     async def scenario(self):
         if args.get("publish"):

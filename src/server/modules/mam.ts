@@ -1,0 +1,308 @@
+/**
+ * mod_mam: each account's message archive (XEP-0313, urn:xmpp:mam:2 with
+ * #extended) and its stanza ids (XEP-0359). A chat or normal message with a
+ * body between local accounts is archived on its way, once for the sender
+ * (outgoing) and once for the recipient (incoming, live or offline), as each
+ * account's preferences (§6) say; the recipient's copy carries its archive
+ * id as <stanza-id/>, so clients can page the archive from what they have.
+ * Clients page with XEP-0059 result sets; results are sent paced by what the
+ * client reads.
+ */
+import type {ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
+import type {C2sSession} from '../c2s.js'
+import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
+import {NS} from '../namespaces.js'
+import {errorReply, iqResult} from '../stanza.js'
+import {type Element, x} from '../xml/element.js'
+import {parseElement} from '../xml/parser.js'
+import type {IqRequest, ModuleContext, ServerModule} from './types.js'
+
+const EXTENDED = `${NS.mam}#extended`
+/** XEP-0059's page when the client names no <max/>, as ejabberd. */
+const DEFAULT_PAGE = 50
+/** Accounts whose preferences are kept in memory; the least recently read leave first. */
+const PREFS_CACHE_SIZE = 10_000
+/** JIDs one account may list under <always/> or <never/>. */
+const MAX_PREFS_JIDS = 1000
+/** XEP-0082 DateTime. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+/** The form fields a query may fill (§4.1, and #extended's). */
+const FIELDS = new Set(['FORM_TYPE', 'with', 'start', 'end', 'before-id', 'after-id', 'ids'])
+
+export interface MamOptions {
+  /** What an account archives until it sets its own preferences. */
+  defaultMode: ArchiveMode
+  /** The largest page a query gets. */
+  maxPageSize: number
+}
+
+interface Prefs {
+  mode: ArchiveMode
+  always: ReadonlySet<string>
+  never: ReadonlySet<string>
+}
+
+/** A query the client got wrong, answered with bad-request and this text. */
+class BadQuery extends Error {}
+
+/** XEP-0313 §5.1.1 with XEP-0334 hints: chat and normal messages with a body, unless asked not to; any that asks to be stored. */
+function archivable(stanza: Element): boolean {
+  const type = stanza.attrs.type ?? 'normal'
+  if (type !== 'chat' && type !== 'normal') return false
+  let body = false
+  for (const child of stanza.children) {
+    if (typeof child === 'string') continue
+    if (child.ns === NS.hints) {
+      if (child.name === 'no-store' || child.name === 'no-permanent-store') return false
+      if (child.name === 'store') body = true
+    } else if (child.name === 'body' && child.ns === NS.client) body = true
+  }
+
+  return body
+}
+
+/** The <stanza-id/> elements whose `by` names one of `accounts`: only this server may claim to have archived for them (XEP-0359 §5). */
+function stripClaimedIds(stanza: Element, accounts: readonly string[]): void {
+  let found = false
+  for (const child of stanza.children) if (typeof child !== 'string' && child.name === 'stanza-id' && child.ns === NS.stanzaId) found = true
+  if (!found) return
+  stanza.children = stanza.children.filter((child) => {
+    if (typeof child === 'string' || child.name !== 'stanza-id' || child.ns !== NS.stanzaId) return true
+    const by = parseJid(child.attrs.by ?? '')
+    return !by || by.resource !== '' || !accounts.includes(bareJid(by))
+  })
+}
+
+function field(form: Element, name: string): string[] {
+  const found = form.getChildren('field', NS.dataForms).find((candidate) => candidate.attrs.var === name)
+  return found ? found.getChildren('value', NS.dataForms).map((value) => value.text()) : []
+}
+
+function dateField(form: Element, name: string): Date | undefined {
+  const [value] = field(form, name)
+  if (value === undefined) return undefined
+  const date = new Date(value.trim())
+  if (!DATE_TIME.test(value.trim()) || Number.isNaN(date.getTime())) throw new BadQuery(`the ${name} field is not an XEP-0082 date and time (2024-05-01T12:00:00Z)`)
+  return date
+}
+
+/** The query form's filters (§4.1; before-id, after-id and ids of #extended). */
+function parseFilter(query: Element): ArchiveFilter {
+  const form = query.getChild('x', NS.dataForms)
+  if (!form) return {}
+  for (const candidate of form.getChildren('field', NS.dataForms)) {
+    const name = candidate.attrs.var ?? ''
+    if (!FIELDS.has(name)) throw new BadQuery(`the query form has no field ${name}; fields: ${[...FIELDS].join(', ')}`)
+  }
+
+  const [formType] = field(form, 'FORM_TYPE')
+  if (formType !== undefined && formType !== NS.mam) throw new BadQuery(`the form's FORM_TYPE must be ${NS.mam}`)
+  const filter: ArchiveFilter = {start: dateField(form, 'start'), end: dateField(form, 'end')}
+  const [withText] = field(form, 'with')
+  if (withText !== undefined) {
+    const jid = parseJid(withText.trim())
+    if (!jid) throw new BadQuery(`the with field is not a JID: ${withText}`)
+    filter.with = bareJid(jid)
+    if (jid.resource !== '') filter.withResource = jid.resource
+  }
+
+  const [afterId] = field(form, 'after-id')
+  const [beforeId] = field(form, 'before-id')
+  if (afterId !== undefined) filter.afterId = afterId
+  if (beforeId !== undefined) filter.beforeId = beforeId
+  const ids = field(form, 'ids')
+  if (ids.length > 0) filter.ids = ids
+  return filter
+}
+
+function parsePage(query: Element, maxPageSize: number): ArchivePage {
+  const set = query.getChild('set', NS.rsm)
+  const maxText = set?.getChildText('max', NS.rsm)
+  let max = Math.min(DEFAULT_PAGE, maxPageSize)
+  if (maxText !== undefined) {
+    if (!/^\s*\d{1,9}\s*$/.test(maxText)) throw new BadQuery('<max/> must be a whole number')
+    // XEP-0059 §2.1 lets the responder return fewer items than asked.
+    max = Math.min(Number(maxText), maxPageSize)
+  }
+
+  const after = set?.getChildText('after', NS.rsm)
+  const before = set?.getChildText('before', NS.rsm)
+  if (after !== undefined && before !== undefined) throw new BadQuery('a page is asked for with <after/> or with <before/>, not both')
+  return {max, after: after?.trim(), before: before?.trim()}
+}
+
+/** The JIDs of a <prefs/> list, normalised. */
+function prefsJids(list: Element | undefined): string[] {
+  const jids: string[] = []
+  for (const item of list?.getChildren('jid', NS.mam) ?? []) {
+    const jid = parseJid(item.text().trim())
+    if (!jid) throw new BadQuery(`not a JID in the preferences: ${item.text()}`)
+    if (!jids.includes(fullJid(jid))) jids.push(fullJid(jid))
+  }
+
+  if (jids.length > MAX_PREFS_JIDS) throw new BadQuery(`at most ${MAX_PREFS_JIDS} JIDs per list`)
+  return jids
+}
+
+function prefsElement(prefs: ArchivePrefs): Element {
+  const list = (name: string, jids: readonly string[]) => x(name, NS.mam, {}, ...jids.map((jid) => x('jid', NS.mam, {}, jid)))
+  return x('prefs', NS.mam, {default: prefs.mode}, list('always', prefs.always), list('never', prefs.never))
+}
+
+/** The form a client asks for before a query (§4.1.5). */
+function queryForm(): Element {
+  const form = x('x', NS.dataForms, {type: 'form'})
+  form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(NS.mam)
+  for (const [name, type] of [
+    ['with', 'jid-single'],
+    ['start', 'text-single'],
+    ['end', 'text-single'],
+    ['before-id', 'text-single'],
+    ['after-id', 'text-single'],
+    ['ids', 'list-multi'],
+  ]) {
+    form.c('field', {var: name, type})
+  }
+
+  return x('query', NS.mam, {}, form)
+}
+
+export function createMamModule(context: ModuleContext, options: MamOptions): ServerModule {
+  const {archives, rosters, logger} = context
+  const defaults: Prefs = {mode: options.defaultMode, always: new Set(), never: new Set()}
+  /** Preferences by bare JID, read once (the server is the only writer), in least-recently-read order. */
+  const prefsCache = new Map<string, Prefs>()
+
+  const remember = (bare: string, prefs: Prefs): Prefs => {
+    prefsCache.delete(bare)
+    prefsCache.set(bare, prefs)
+    if (prefsCache.size > PREFS_CACHE_SIZE) prefsCache.delete(prefsCache.keys().next().value!)
+    return prefs
+  }
+
+  const loadPrefs = async (owner: Account): Promise<Prefs> => {
+    const stored = await archives.getPrefs(owner.host, owner.username)
+    return remember(owner.bare, stored ? {mode: stored.mode, always: new Set(stored.always), never: new Set(stored.never)} : defaults)
+  }
+
+  const decideWith = (prefs: Prefs, owner: Account, peer: Jid): boolean | Promise<boolean> => {
+    // Most accounts list no JIDs: no JID strings are built for them.
+    if (prefs.mode !== 'roster' && prefs.never.size === 0 && prefs.always.size === 0) return prefs.mode === 'always'
+    const bare = bareJid(peer)
+    const full = fullJid(peer)
+    // §6: <never/> wins over <always/>, and both over the default.
+    if (prefs.never.has(bare) || prefs.never.has(full)) return false
+    if (prefs.always.has(bare) || prefs.always.has(full)) return true
+    if (prefs.mode !== 'roster') return prefs.mode === 'always'
+    return rosters.getItem(owner.host, owner.username, bare).then((item) => item !== undefined)
+  }
+
+  /** Whether `owner` archives its messages with `peer`; synchronous while its preferences are cached. */
+  const archiving = (owner: Account, peer: Jid): boolean | Promise<boolean> => {
+    const cached = prefsCache.get(owner.bare)
+    if (cached) return decideWith(cached, owner, peer)
+    return loadPrefs(owner).then((prefs) => decideWith(prefs, owner, peer))
+  }
+
+  const messageRouting = (stanza: Element, sender: C2sSession, to: Jid): Promise<void> | void => {
+    const recipient = accountOf(to)
+    stripClaimedIds(stanza, [recipient.bare, sender.bareJid])
+    if (!archivable(stanza)) return
+    // A message to one's own account is archived once, as received.
+    const outgoing: Account | undefined = recipient.bare === sender.bareJid ? undefined : {host: sender.host!, username: sender.username!, bare: sender.bareJid}
+    const incoming = archiving(recipient, sender.jid!)
+    const sent = outgoing ? archiving(outgoing, to) : false
+    if (typeof incoming === 'boolean' && typeof sent === 'boolean') return archive(stanza, sender, to, recipient, incoming, sent ? outgoing : undefined)
+    return Promise.all([incoming, sent]).then(([keepIncoming, keepSent]) => archive(stanza, sender, to, recipient, keepIncoming, keepSent ? outgoing : undefined))
+  }
+
+  const archive = (stanza: Element, sender: C2sSession, to: Jid, recipient: Account, incoming: boolean, outgoing: Account | undefined): void => {
+    if (!incoming && !outgoing) return
+    // Archived as routed, without the stanza id added below (the result carries the id, §4.2), and with its namespace, as parseElement reads it.
+    const text = stanza.toString()
+    if (outgoing) archives.add(outgoing.host, outgoing.username, {with: recipient.bare, withResource: to.resource, stanza: text})
+    if (incoming) {
+      const id = archives.add(recipient.host, recipient.username, {with: sender.bareJid, withResource: sender.jid!.resource, stanza: text})
+      stanza.append(x('stanza-id', NS.stanzaId, {id, by: recipient.bare}))
+    }
+  }
+
+  const query = async ({session, stanza, query, account}: IqRequest): Promise<void> => {
+    const owner = account!
+    if (stanza.attrs.type === 'get') return session.send(iqResult(stanza, undefined, queryForm()))
+    if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', undefined, 'an account\'s archive has no nodes'))
+    let filter: ArchiveFilter
+    let page: ArchivePage
+    try {
+      filter = parseFilter(query)
+      page = parsePage(query, options.maxPageSize)
+    } catch (error) {
+      if (error instanceof BadQuery) return session.send(errorReply(stanza, 'bad-request', undefined, error.message))
+      throw error
+    }
+
+    const result = await archives.query(owner.host, owner.username, filter, page)
+    // §4.1.4 (and #extended's ids): an id the archive does not hold.
+    if (!result) return session.send(errorReply(stanza, 'item-not-found', undefined, 'no message in the archive has that id'))
+    const messages = query.getChild('flip-page', NS.mam) ? [...result.messages].reverse() : result.messages
+    const queryid = query.attrs.queryid
+    for (const message of messages) {
+      if (!(await session.drained())) return
+      const original = parseElement(message.stanza)
+      if (!original) {
+        logger.error(`the archive of ${owner.bare} holds a message that is not well-formed XML (id ${message.id}); skipped`)
+        continue
+      }
+
+      const forwarded = x('forwarded', NS.forward, {}, x('delay', NS.delay, {stamp: message.at.toISOString()}), original)
+      session.send(x('message', NS.client, {from: owner.bare, to: session.fullJid}, x('result', NS.mam, {queryid, id: message.id}, forwarded)))
+    }
+
+    const set = x('set', NS.rsm)
+    if (messages.length > 0) {
+      set.append(x('first', NS.rsm, {index: String(result.firstIndex)}, messages[0].id), x('last', NS.rsm, {}, messages.at(-1)!.id))
+    }
+
+    set.append(x('count', NS.rsm, {}, String(result.count)))
+    session.send(iqResult(stanza, undefined, x('fin', NS.mam, {complete: result.complete ? 'true' : undefined}, set)))
+  }
+
+  const prefs = async ({session, stanza, query, account}: IqRequest): Promise<void> => {
+    const owner = account!
+    if (stanza.attrs.type === 'get') {
+      const stored = await archives.getPrefs(owner.host, owner.username)
+      return session.send(iqResult(stanza, undefined, prefsElement(stored ?? {mode: options.defaultMode, always: [], never: []})))
+    }
+
+    const mode = query.attrs.default
+    if (mode !== 'always' && mode !== 'never' && mode !== 'roster') {
+      return session.send(errorReply(stanza, 'bad-request', undefined, 'default must be always, never or roster'))
+    }
+
+    let stored: ArchivePrefs
+    try {
+      stored = {mode, always: prefsJids(query.getChild('always', NS.mam)), never: prefsJids(query.getChild('never', NS.mam))}
+    } catch (error) {
+      if (error instanceof BadQuery) return session.send(errorReply(stanza, 'bad-request', undefined, error.message))
+      throw error
+    }
+
+    if (!(await archives.setPrefs(owner.host, owner.username, stored))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
+    remember(owner.bare, {mode, always: new Set(stored.always), never: new Set(stored.never)})
+    // §6.1: the answer holds the preferences now in force.
+    session.send(iqResult(stanza, undefined, prefsElement(stored)))
+  }
+
+  return {
+    name: 'mod_mam',
+    accountFeatures: [NS.mam, EXTENDED, NS.stanzaId],
+    iq: [
+      {ns: NS.mam, name: 'query', types: ['get', 'set'], to: ['own'], handle: query},
+      {ns: NS.mam, name: 'prefs', types: ['get', 'set'], to: ['own'], handle: prefs},
+    ],
+    messageRouting,
+    accountDeleted(account) {
+      prefsCache.delete(account.bare)
+    },
+  }
+}

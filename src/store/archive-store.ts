@@ -1,0 +1,91 @@
+/**
+ * Each account's message archive (XEP-0313) and its archiving preferences
+ * (§6). Archive ids are opaque strings to clients; a store keeps them in the
+ * order messages were archived, which is also their time order.
+ */
+
+/** §6's default: archive everything, only messages with contacts in the roster, or nothing. */
+export type ArchiveMode = 'always' | 'never' | 'roster'
+
+export interface ArchivePrefs {
+  mode: ArchiveMode
+  /** JIDs (bare or full, normalised) whose messages are always archived. */
+  always: string[]
+  /** JIDs whose messages are never archived; they win over `always`. */
+  never: string[]
+}
+
+export interface ArchiveEntry {
+  /** The other party's bare JID (the recipient of an outgoing message, the sender of an incoming one). */
+  with: string
+  /** The other party's resource, '' for none. */
+  withResource: string
+  /** The message as archived, serialised with its namespace (jabber:client) declared. */
+  stanza: string
+}
+
+export interface ArchivedMessage {
+  id: string
+  /** When the message was archived. */
+  at: Date
+  stanza: string
+}
+
+/** The query's filters (XEP-0313 §4.1), all optional. */
+export interface ArchiveFilter {
+  with?: string
+  /** With `with`: only this resource of it. */
+  withResource?: string
+  start?: Date
+  end?: Date
+  /** urn:xmpp:mam:2#extended: only messages after, or before, this one (not included). */
+  afterId?: string
+  beforeId?: string
+  /** urn:xmpp:mam:2#extended: only these messages. */
+  ids?: readonly string[]
+}
+
+/** XEP-0059 paging: forwards after `after` (or from the start), or backwards before `before` ('' is the end). */
+export interface ArchivePage {
+  max: number
+  after?: string
+  before?: string
+}
+
+export interface ArchiveResult {
+  /** Oldest first. */
+  messages: ArchivedMessage[]
+  /** The page reaches the end of the results in its direction (the last, or paging backwards the first). */
+  complete: boolean
+  /** How many messages the filter matches in all. */
+  count: number
+  /** The position of the page's first message among them. */
+  firstIndex: number
+}
+
+export interface PurgeOptions {
+  /** Messages archived before this go. */
+  before: Date
+  /** Only this account's. */
+  account?: {host: string; username: string}
+  /** Count, delete nothing. */
+  dryRun?: boolean
+}
+
+export interface ArchiveStore {
+  /**
+   * Archives a message and returns its archive id at once. The write may be
+   * deferred and batched with others (the SQLite store writes every 100 ms);
+   * reads and close() write what is pending first.
+   */
+  add(host: string, username: string, entry: ArchiveEntry): string
+  /** The page of messages `filter` matches; undefined when an id it names (filter or page) is not in the archive. */
+  query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
+  /** The account's preferences; undefined when it set none. */
+  getPrefs(host: string, username: string): Promise<ArchivePrefs | undefined>
+  /** false when the account does not exist. */
+  setPrefs(host: string, username: string, prefs: ArchivePrefs): Promise<boolean>
+  /** Deletes (or with dryRun counts) archived messages older than `before`, in one transaction; returns how many. */
+  purge(options: PurgeOptions): Promise<number>
+  close(): Promise<void>
+}
