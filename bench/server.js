@@ -15,6 +15,28 @@
 // session ≤ Prosody's, messages/s ≥ 2× Prosody. Prints one JSON line; when
 // Prosody cannot run, its entry says why and the ratios are null.
 //
+// Two Prosody references, measured the same way and in the same alternating
+// login rounds: "prosody" loads the few modules a login and a chat need
+// (issue 6's comparison; "ratios" and "met" are against it), and
+// "prosody_defaults" loads the modules_enabled of Debian's default
+// /etc/prosody/prosody.cfg.lua, which is what users run (issue 12;
+// "vs_prosody_defaults" and "met_vs_prosody_defaults" are against it).
+//
+// Knobs (environment):
+//   BENCH_SESSIONS          idle sessions per server (default 10000)
+//   BENCH_LOGIN_SECONDS     length of one login round (default 8)
+//   BENCH_LOGIN_ROUNDS      login rounds per server (default 3)
+//   BENCH_MESSAGE_SECONDS   length of the message measurement (default 8)
+//   BENCH_MEASURE           comma list of logins, messages, sessions, archive
+//                           (default logins,messages,sessions)
+//   BENCH_ONLY              comma list of the servers to run besides ours:
+//                           xmppctl (ours alone, for profiling), prosody,
+//                           prosody_defaults (default: both Prosodies; each
+//                           is about a third of the run, most of it the
+//                           BENCH_SESSIONS logins of the idle measurement)
+//   BENCH_ARCHIVE_ROUNDS    see below
+//   BENCH_SERVER_NODE_ARGS  node flags for our server (e.g. --cpu-prof)
+//
 // The message archive's cost (issue 12), only when BENCH_MEASURE names
 // "archive" (it adds about 2 × BENCH_ARCHIVE_ROUNDS message measurements):
 // messages per second of our server with its default modules (mod_mam
@@ -516,24 +538,55 @@ function prosodyAccounts(data) {
   for (let index = 0; index < ACCOUNTS; index++) writeFileSync(path.join(accounts, `${encode(username(index))}.dat`), body)
 }
 
-async function prosody(dir, cert) {
+/** The few modules a login and a chat need: issue 6's reference. */
+const PROSODY_MINIMAL = {name: 'prosody', modules: ['roster', 'saslauth', 'tls', 'disco', 'ping', 'posix'], settings: []}
+
+/**
+ * What users run: the modules_enabled of Debian's default
+ * /etc/prosody/prosody.cfg.lua (prosody 0.12.3), in its order, none removed.
+ * Those that could reach beyond loopback do nothing here: dialback acts only
+ * on server-to-server connections (the bench makes none; s2s listens on
+ * loopback), register refuses in-band registration (allow_registration
+ * defaults to false and Debian's file leaves it unset), invites only answers
+ * commands, and admin_shell listens on a Unix socket in the data directory.
+ * mam stays off, as Debian's file comments it out. Prosody auto-loads c2s,
+ * s2s, offline, presence, message and iq in both references.
+ */
+const PROSODY_DEFAULTS = {
+  name: 'prosody_defaults',
+  modules: [
+    ...['disco', 'roster', 'saslauth', 'tls'],
+    ...['blocklist', 'bookmarks', 'carbons', 'dialback', 'limits', 'pep', 'private', 'smacks', 'vcard4', 'vcard_legacy'],
+    ...['csi_simple', 'invites', 'invites_adhoc', 'invites_register', 'ping', 'register', 'time', 'uptime', 'version'],
+    ...['admin_adhoc', 'admin_shell'],
+    'posix',
+  ],
+  // mod_limits is loaded, so each byte read pays for its throttle, but its rate is lifted: our server
+  // runs with shaper none here, and a rate cap (Debian's 10 kb/s per client) would measure the cap.
+  settings: ['limits = { c2s = { rate = "1000mb/s" }; s2sin = { rate = "1000mb/s" } }'],
+}
+
+async function prosody(dir, cert, {name, modules, settings}) {
   const binary = '/usr/bin/prosody'
   if (!existsSync(binary)) return {unavailable: 'prosody is not installed (apt-get install --no-install-recommends prosody)'}
   const version = spawnSync('prosodyctl', ['about'], {encoding: 'utf8'}).stdout?.match(/^Prosody (\d\S*)$/m)?.[1] ?? null
-  const data = path.join(dir, 'prosody-data')
+  const file = name.replace('_', '-')
+  const data = path.join(dir, `${file}-data`)
   prosodyAccounts(data)
   const port = await freePort()
   const s2sPort = await freePort()
-  const config = path.join(dir, 'prosody.cfg.lua')
+  const config = path.join(dir, `${file}.cfg.lua`)
+  const logFile = path.join(dir, `${file}.log`)
   writeFileSync(
     config,
     [
       'run_as_root = true',
-      `pidfile = "${path.join(dir, 'prosody.pid')}"`,
+      `pidfile = "${path.join(dir, `${file}.pid`)}"`,
       `data_path = "${data}"`,
       'plugin_paths = {}',
-      `log = { { levels = { min = "warn" }, to = "file", filename = "${path.join(dir, 'prosody.log')}" } }`,
-      'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }',
+      `log = { { levels = { min = "warn" }, to = "file", filename = "${logFile}" } }`,
+      `modules_enabled = { ${modules.map((module) => `"${module}"`).join('; ')} }`,
+      ...settings,
       'network_backend = "epoll"',
       `c2s_ports = { ${port} }`,
       'c2s_interfaces = { "127.0.0.1" }',
@@ -549,15 +602,13 @@ async function prosody(dir, cert) {
   )
   return {
     version,
+    modules,
     start: () => {
       let output = ''
       const child = spawn(binary, ['--config', config, '-F'], {stdio: ['ignore', 'pipe', 'pipe']})
       child.stdout.on('data', (chunk) => (output += chunk))
       child.stderr.on('data', (chunk) => (output += chunk))
-      const log = () => {
-        const file = path.join(dir, 'prosody.log')
-        return output + (existsSync(file) ? readFileSync(file, 'utf8') : '')
-      }
+      const log = () => output + (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
 
       return {child, port, log}
     },
@@ -577,6 +628,15 @@ function certificate(dir) {
 }
 
 // ---- main -----------------------------------------------------------------
+
+// BENCH_ONLY names the servers measured beside ours ("xmppctl" alone: neither Prosody).
+const SERVER_NAMES = ['xmppctl', PROSODY_MINIMAL.name, PROSODY_DEFAULTS.name]
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((name) => name.trim())) : undefined
+const unknownServer = [...(ONLY ?? [])].find((name) => !SERVER_NAMES.includes(name))
+if (unknownServer !== undefined) {
+  console.log(JSON.stringify({bench: 'server', error: `BENCH_ONLY names ${JSON.stringify(unknownServer)}, which is not a server here: write a comma list of ${SERVER_NAMES.join(', ')}`}))
+  process.exit(1)
+}
 
 // Each side holds IDLE_SESSIONS sockets at once (the load generator here, the
 // server in its own process): raise the descriptor limit in a shell that
@@ -607,49 +667,56 @@ try {
     withoutArchiveStart = await ours(dir, cert, 'ours-without-archive', modules)
   }
 
-  // BENCH_ONLY=xmppctl skips Prosody (for profiling); the line then says so.
-  const prosodySetup = process.env.BENCH_ONLY === 'xmppctl' ? {unavailable: 'skipped (BENCH_ONLY=xmppctl)'} : await prosody(dir, cert)
-  let reference = prosodySetup.unavailable ? {available: false, reason: prosodySetup.unavailable} : {available: true, version: prosodySetup.version}
-  const referenceFailed = (error) => {
-    reference = {available: false, reason: `prosody could not be measured: ${describe(error)}`}
+  // Each reference: its entry in the line, its login rounds, and its server while it can be measured.
+  const references = []
+  for (const setup of [PROSODY_MINIMAL, PROSODY_DEFAULTS]) {
+    const prepared = ONLY && !ONLY.has(setup.name) ? {unavailable: `skipped (BENCH_ONLY=${process.env.BENCH_ONLY})`} : await prosody(dir, cert, setup)
+    const entry = prepared.unavailable ? {available: false, reason: prepared.unavailable} : {available: true, version: prepared.version, modules: prepared.modules}
+    references.push({name: setup.name, start: prepared.start, entry, rounds: [], server: undefined})
+  }
+
+  const referenceFailed = (reference, error) => {
+    reference.entry = {available: false, reason: `${reference.name} could not be measured: ${describe(error)}`}
+    reference.server = undefined
   }
 
   let xmppctl
   try {
     const oursServer = await startServer('xmppctl', oursStart)
     running.push(oursServer.child)
-    let theirs
-    if (reference.available) {
+    for (const reference of references) {
+      if (!reference.entry.available) continue
       try {
-        theirs = await startServer('prosody', prosodySetup.start)
-        running.push(theirs.child)
+        reference.server = await startServer(reference.name, reference.start)
+        running.push(reference.server.child)
       } catch (error) {
-        referenceFailed(error)
+        referenceFailed(reference, error)
       }
     }
 
     // This machine's speed drifts from minute to minute (shared host): logins, the figure compared most
-    // closely, are measured in rounds that alternate between the two servers, and the medians compared.
+    // closely, are measured in rounds that alternate between the servers, and the medians compared.
     const oursRounds = []
-    const theirRounds = []
     for (let index = 0; MEASURE.has('logins') && index < LOGIN_ROUNDS; index++) {
       oursRounds.push(await measureLogins(oursServer.port, oursServer.child.pid))
-      if (!theirs) continue
-      try {
-        theirRounds.push(await measureLogins(theirs.port, theirs.child.pid))
-      } catch (error) {
-        referenceFailed(error)
-        theirs = undefined
+      for (const reference of references) {
+        if (!reference.server) continue
+        try {
+          reference.rounds.push(await measureLogins(reference.server.port, reference.server.child.pid))
+        } catch (error) {
+          referenceFailed(reference, error)
+        }
       }
     }
 
     xmppctl = {...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
     if (withoutArchiveStart) xmppctl.archive = await measureArchive(oursServer, withoutArchiveStart)
-    if (theirs) {
+    for (const reference of references) {
+      if (!reference.server) continue
       try {
-        reference = {...reference, ...(theirRounds.length > 0 ? loginSummary(theirRounds) : {}), ...(await measureRest(theirs))}
+        reference.entry = {...reference.entry, ...(reference.rounds.length > 0 ? loginSummary(reference.rounds) : {}), ...(await measureRest(reference.server))}
       } catch (error) {
-        referenceFailed(error)
+        referenceFailed(reference, error)
       }
     }
   } catch (error) {
@@ -658,16 +725,24 @@ try {
   }
 
   if (xmppctl) {
-    const ratio = (a, b) => (reference.available ? round(a / b) : null)
-    const ratios = {
-      logins: ratio(xmppctl.logins_per_s, reference.logins_per_s),
-      logins_best_round: ratio(xmppctl.logins_best_round_per_s, reference.logins_best_round_per_s),
-      logins_per_cpu: ratio(xmppctl.logins_per_cpu_s, reference.logins_per_cpu_s),
-      rss_per_session: ratio(xmppctl.rss_per_session_kib, reference.rss_per_session_kib),
-      messages: ratio(xmppctl.messages_per_s, reference.messages_per_s),
-      messages_per_cpu: ratio(xmppctl.messages_per_cpu_s, reference.messages_per_cpu_s),
-      latency_p99: ratio(xmppctl.latency_p99_ms, reference.latency_p99_ms),
+    /** Our figures over a reference's; null when it could not be measured. */
+    const against = (reference) => {
+      const ratio = (a, b) => (reference.available ? round(a / b) : null)
+      return {
+        logins: ratio(xmppctl.logins_per_s, reference.logins_per_s),
+        logins_best_round: ratio(xmppctl.logins_best_round_per_s, reference.logins_best_round_per_s),
+        logins_per_cpu: ratio(xmppctl.logins_per_cpu_s, reference.logins_per_cpu_s),
+        rss_per_session: ratio(xmppctl.rss_per_session_kib, reference.rss_per_session_kib),
+        messages: ratio(xmppctl.messages_per_s, reference.messages_per_s),
+        messages_per_cpu: ratio(xmppctl.messages_per_cpu_s, reference.messages_per_cpu_s),
+        latency_p99: ratio(xmppctl.latency_p99_ms, reference.latency_p99_ms),
+      }
     }
+
+    const meets = (reference, ratios) => (reference.available ? {logins: ratios.logins >= 2, rss_per_session: ratios.rss_per_session <= 1, messages: ratios.messages >= 2} : null)
+    const [minimal, defaults] = references.map((reference) => reference.entry)
+    const ratios = against(minimal)
+    const vsDefaults = against(defaults)
     console.log(
       JSON.stringify({
         bench: 'server',
@@ -675,10 +750,13 @@ try {
         loadavg_1m_at_end: round(os.loadavg()[0]),
         settings: {login_concurrency: LOGIN_CONCURRENCY, login_seconds: LOGIN_SECONDS, login_rounds: LOGIN_ROUNDS, idle_sessions: IDLE_SESSIONS, pairs: PAIRS, in_flight_per_pair: IN_FLIGHT, message_seconds: MESSAGE_SECONDS, scram_iterations: ITERATIONS, tls: 'STARTTLS, ECDSA P-256'},
         xmppctl,
-        prosody: reference,
+        prosody: minimal,
+        prosody_defaults: defaults,
         ratios,
+        vs_prosody_defaults: vsDefaults,
         targets: {logins: '>= 2', rss_per_session: '<= 1', messages: '>= 2'},
-        met: reference.available ? {logins: ratios.logins >= 2, rss_per_session: ratios.rss_per_session <= 1, messages: ratios.messages >= 2} : null,
+        met: meets(minimal, ratios),
+        met_vs_prosody_defaults: meets(defaults, vsDefaults),
       }),
     )
   }
