@@ -83,6 +83,8 @@ export interface SessionHost {
   /** `config.forHost(host)`, kept until the configuration is reloaded. */
   hostSettings(host: string): HostSettings
   secureContext(host: string): tls.SecureContext | undefined
+  /** What the server's modules add to <stream:features/> after authentication. */
+  streamFeatures(): readonly Element[]
   /**
    * Binds the session's resource; the router replaces an older session with
    * the same full JID. False when the account has all the sessions it may have.
@@ -563,6 +565,7 @@ export class C2sSession {
       features.c('bind', {}, NS.bind)
       features.c('session', {}, NS.session).c('optional')
       features.c('sm', {}, SM_NS)
+      features.append(...this.server.streamFeatures())
     }
 
     return features

@@ -46,6 +46,8 @@ function sessionAccount(session: C2sSession): Account {
 
 export class ServerCore {
   readonly modules: readonly ServerModule[]
+  /** What every enabled module adds to the stream features of an authenticated stream. */
+  readonly streamFeatures: readonly Element[]
   private readonly context: CoreContext
   private readonly iqHandlers = new Map<string, IqHandler[]>()
   /** The modules that take part in the per-stanza hooks: an empty hook still costs an await per stanza. */
@@ -83,6 +85,7 @@ export class ServerCore {
     this.outboundHooks = this.modules.filter((module) => module.outbound)
     this.inboundHooks = this.modules.filter((module) => module.inbound)
     this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
+    this.streamFeatures = this.modules.flatMap((module) => module.streamFeatures ?? [])
     for (const module of this.modules) {
       for (const handler of module.iq ?? []) {
         for (const type of handler.types) {

@@ -458,6 +458,10 @@ export class XmppServer implements SessionHost {
     return this.contexts.get(host)
   }
 
+  streamFeatures(): readonly Element[] {
+    return this.core?.streamFeatures ?? []
+  }
+
   bind(session: C2sSession): boolean {
     const resource = session.jid!.resource
     const others = this.router.all(session.bareJid).filter((other) => other.jid!.resource !== resource)

@@ -55,6 +55,13 @@ export interface ServerModule {
   /** disco#info identities of an account's bare JID, besides account/registered (XEP-0163 §6.1: pubsub/pep). */
   readonly accountIdentities?: ReadonlyArray<{category: string; type: string}>
   readonly iq?: readonly IqHandler[]
+  /**
+   * Elements this module adds to <stream:features/> once the client has
+   * authenticated, announcing what it serves that disco cannot announce in
+   * time (RFC 6121 §2.6.1 roster versioning: the client needs it before its
+   * first roster get).
+   */
+  readonly streamFeatures?: readonly Element[]
 
   /**
    * Any stanza a session sends, before the core routes it (`to` parsed, or
