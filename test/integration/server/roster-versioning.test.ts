@@ -179,7 +179,7 @@ describe('subscription pre-approval (RFC 6121 §3.4)', () => {
   })
 
   it('unsubscribed cancels a pre-approval, and the contact\'s request is then the user\'s to answer', async (t) => {
-    const {test, alice, bob} = await aliceAndBob(t)
+    const {alice, bob} = await aliceAndBob(t)
     bob.write("<presence type='subscribed' to='alice@localhost'/>")
     await nextPush(bob)
 
@@ -197,7 +197,7 @@ describe('subscription pre-approval (RFC 6121 §3.4)', () => {
   })
 
   it('a subscribed to a contact with a pending request approves it; to a contact already subscribed, or in a roster set, changes nothing', async (t) => {
-    const {test, alice, bob} = await aliceAndBob(t)
+    const {alice, bob} = await aliceAndBob(t)
 
     alice.write("<presence type='subscribe' to='bob@localhost'/>")
     await next(bob, 'presence', "type='subscribe'")
