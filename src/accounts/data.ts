@@ -62,7 +62,8 @@ export async function listRoster(context: AccountDataContext, input: string): Pr
 /**
  * Adds or replaces `contact` in the account's roster, within the roster
  * limits the server applies (max_roster_items, max_roster_bytes). A pending
- * outbound request is kept when the subscription is left unchanged.
+ * outbound request and a pre-approval are kept while the subscription still
+ * allows them.
  */
 export async function addRosterItem(
   context: AccountDataContext,
@@ -86,6 +87,8 @@ export async function addRosterItem(
     subscription,
     // RFC 6121 §3.1.2: a pending request makes sense only without a subscription to the contact.
     ask: (existing?.ask ?? false) && (subscription === 'none' || subscription === 'from'),
+    // RFC 6121 §3.4: a pre-approval waits for a request the contact has not yet been granted.
+    approved: (existing?.approved ?? false) && (subscription === 'none' || subscription === 'to'),
     groups,
   }
   const {settings} = context.config
@@ -104,7 +107,7 @@ export async function addRosterItem(
 export async function removeRosterItem(context: AccountDataContext, input: string, contactInput: string): Promise<RosterChange> {
   const account = await existingAccount(context, input)
   const contact = parseContact(contactInput)
-  if (!(await context.data.removeItem(account.host, account.username, contact))) {
+  if ((await context.data.removeItem(account.host, account.username, contact)) === undefined) {
     throw new XmppctlError('roster-item-absent', `${contact} is not in the roster of ${account.jid}`, {hint: `see the roster with "xmppctl roster list ${account.jid}"`, exitCode: ExitCode.false})
   }
 

@@ -10,6 +10,8 @@ export const NS = {
   session: 'urn:ietf:params:xml:ns:xmpp-session',
   saslChannelBinding: 'urn:xmpp:sasl-cb:0',
   roster: 'jabber:iq:roster',
+  rosterVersioning: 'urn:xmpp:features:rosterver',
+  preApproval: 'urn:xmpp:features:pre-approval',
   register: 'jabber:iq:register',
   discoInfo: 'http://jabber.org/protocol/disco#info',
   discoItems: 'http://jabber.org/protocol/disco#items',

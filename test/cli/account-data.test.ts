@@ -101,6 +101,25 @@ describe('roster list, add, remove', () => {
     assert.equal(resource.status, 2)
     assert.match(resource.stderr, /^error: invalid JID "bob@example\.org\/phone": it has a resource part/)
   })
+
+  it('moves the roster version with each change, and keeps a pre-approval only while the subscription leaves it open (RFC 6121 §2.6, §3.4)', async (t) => {
+    const {cli, store} = await setup(t)
+    const db = store()
+    const version = () => (db.prepare("SELECT version FROM roster_versions WHERE host = 'example.org' AND username = 'alice'").get() as {version: number} | undefined)?.version
+    const approved = () => (db.prepare("SELECT approved FROM roster_items WHERE host = 'example.org' AND username = 'alice' AND contact = 'bob@example.org'").get() as {approved: number}).approved
+    assert.equal((await cli(['roster', 'add', 'alice@example.org', 'bob@example.org'])).status, 0)
+    assert.equal(version(), 1)
+    // As the server stores a pre-approval (presence of type subscribed before any request).
+    db.prepare("UPDATE roster_items SET approved = 1 WHERE host = 'example.org' AND username = 'alice' AND contact = 'bob@example.org'").run()
+    assert.equal((await cli(['roster', 'add', 'alice@example.org', 'bob@example.org', '--name', 'Bob', '--subscription', 'to'])).status, 0)
+    assert.deepEqual([version(), approved()], [2, 1])
+    assert.equal((await cli(['roster', 'add', 'alice@example.org', 'bob@example.org', '--subscription', 'from'])).status, 0)
+    assert.deepEqual([version(), approved()], [3, 0])
+    assert.equal((await cli(['roster', 'remove', 'alice@example.org', 'bob@example.org'])).status, 0)
+    assert.equal(version(), 4)
+    assert.equal((await cli(['roster', 'remove', 'alice@example.org', 'bob@example.org'])).status, 1)
+    assert.equal(version(), 4)
+  })
 })
 
 describe('offline list and purge', () => {
@@ -171,7 +190,8 @@ describe('user info and user delete over the account\'s data', () => {
   function seed(db: Database.Database, username: string): void {
     const owner = ['example.org', username]
     db.prepare("INSERT INTO roster_items (host, username, contact, subscription, groups) VALUES (?, ?, 'carol@example.net', 'both', '[\"Friends\"]')").run(...owner)
-    db.prepare("INSERT INTO roster_items (host, username, contact) VALUES (?, ?, 'dave@example.net')").run(...owner)
+    db.prepare("INSERT INTO roster_items (host, username, contact, approved) VALUES (?, ?, 'dave@example.net', 1)").run(...owner)
+    db.prepare("INSERT INTO roster_versions (host, username, version, epoch) VALUES (?, ?, 2, '0123456789ab')").run(...owner)
     db.prepare("INSERT INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, 'eve@example.net', '<presence type=\"subscribe\"/>', 0)").run(...owner)
     storeOffline(db, username, 'carol@example.net', 0)
     db.prepare("INSERT INTO vcards (host, username, vcard) VALUES (?, ?, '<vCard xmlns=\"vcard-temp\"/>')").run(...owner)

@@ -67,19 +67,25 @@ describe('a running server hears of offline changes', () => {
     assert.equal((await cli(['user', 'add', 'alice@localhost', '--password-stdin'], 'secret\n')).status, 0)
     const client = await loginRaw(t, port, 'alice', 'secret', {resource: 'pc', presence: false})
     // Only a resource that fetched the roster is "interested" in pushes (RFC 6121 §2.1.6).
-    client.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
-    assert.match(await iqReply(client, 'r1'), /type='result'/)
+    client.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster' ver=''/></iq>")
+    assert.equal(await iqReply(client, 'r1'), "<iq type='result' id='r1' to='alice@localhost/pc'><query xmlns='jabber:iq:roster' ver='0'/></iq>")
 
     const added = await cli(['roster', 'add', 'alice@localhost', 'bob@example.net', '--name', 'Bob', '--group', 'Friends', '--subscription', 'both', '--json'])
     assert.equal(added.status, 0, added.stderr)
     assert.equal(JSON.parse(added.stdout).pushed, 1)
+    // The store moved the roster version with the change; the push carries it (RFC 6121 §2.6.3).
+    const addPush = await client.until(/<\/iq>/)
     assert.match(
-      await client.until(/<\/iq>/),
-      /^<iq type='set' id='push\d+' to='alice@localhost\/pc'><query xmlns='jabber:iq:roster'><item jid='bob@example\.net' name='Bob' subscription='both'><group>Friends<\/group><\/item><\/query><\/iq>$/,
+      addPush,
+      /^<iq type='set' id='push\d+' to='alice@localhost\/pc'><query xmlns='jabber:iq:roster' ver='1-[0-9a-f]{12}'><item jid='bob@example\.net' name='Bob' subscription='both'><group>Friends<\/group><\/item><\/query><\/iq>$/,
     )
 
     const removed = await cli(['roster', 'remove', 'alice@localhost', 'bob@example.net'])
     assert.deepEqual(removed, {status: 0, stdout: 'removed bob@example.net from the roster of alice@localhost\n', stderr: ''})
-    assert.match(await client.until(/<\/iq>/), /<query xmlns='jabber:iq:roster'><item jid='bob@example\.net' subscription='remove'\/><\/query><\/iq>$/)
+    const removePush = await client.until(/<\/iq>/)
+    assert.match(removePush, /<query xmlns='jabber:iq:roster' ver='2-[0-9a-f]{12}'><item jid='bob@example\.net' subscription='remove'\/><\/query><\/iq>$/)
+    const current = /ver='([^']+)'/.exec(removePush)![1]
+    client.write(`<iq type='get' id='r2'><query xmlns='jabber:iq:roster' ver='${current}'/></iq>`)
+    assert.equal(await iqReply(client, 'r2'), "<iq type='result' id='r2' to='alice@localhost/pc'/>")
   })
 })

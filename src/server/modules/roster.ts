@@ -1,9 +1,10 @@
 /**
- * mod_roster: the roster (RFC 6121 §2: get, set, push) and presence
- * subscriptions with their state machine (§3, Appendix A), which decide who
- * receives an account's presence and who may probe it (§4.3).
+ * mod_roster: the roster (RFC 6121 §2: get, set, push, with versioning,
+ * §2.6) and presence subscriptions with their state machine (§3, Appendix
+ * A) and pre-approvals (§3.4), which decide who receives an account's
+ * presence and who may probe it (§4.3).
  */
-import type {RosterItem, RosterLimits, Subscription} from '../../store/roster-store.js'
+import type {RosterItem, RosterLimits, RosterVersion, Subscription} from '../../store/roster-store.js'
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, parseJid} from '../jid.js'
 import {NS} from '../namespaces.js'
@@ -13,13 +14,15 @@ import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed'
 
-function rosterItemElement(item: RosterItem | {contact: string; subscription: 'remove'}): Element {
+type PushedItem = RosterItem | {contact: string; subscription: 'remove'}
+
+function rosterItemElement(item: PushedItem): Element {
   if (item.subscription === 'remove') return x('item', NS.roster, {jid: item.contact, subscription: 'remove'})
   const full = item as RosterItem
   return x(
     'item',
     NS.roster,
-    {jid: full.contact, name: full.name, subscription: full.subscription, ask: full.ask ? 'subscribe' : undefined},
+    {jid: full.contact, name: full.name, subscription: full.subscription, ask: full.ask ? 'subscribe' : undefined, approved: full.approved ? 'true' : undefined},
     ...full.groups.map((group) => x('group', NS.roster, {}, group)),
   )
 }
@@ -44,12 +47,12 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
 
   const sessionAccount = (session: C2sSession): Account => ({host: session.host!, username: session.username!, bare: session.bareJid})
 
-  /** A roster push to every interested resource (RFC 6121 §2.1.6); returns how many got it. */
-  const push = (account: Account, item: RosterItem | {contact: string; subscription: 'remove'}): number => {
+  /** A roster push to every interested resource (RFC 6121 §2.1.6), with the roster's version after the change (§2.6.3); returns how many got it. */
+  const push = (account: Account, item: PushedItem, version: RosterVersion): number => {
     let pushed = 0
     for (const target of router.all(account.bare)) {
       if (!target.interested) continue
-      target.send(x('iq', NS.client, {type: 'set', id: `push${++pushCounter}`, to: target.fullJid}, x('query', NS.roster, {}, rosterItemElement(item))))
+      target.send(x('iq', NS.client, {type: 'set', id: `push${++pushCounter}`, to: target.fullJid}, x('query', NS.roster, {ver: version}, rosterItemElement(item))))
       pushed++
     }
 
@@ -64,14 +67,38 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
   const update = async (account: Account, contact: string, change: (item: RosterItem) => RosterItem, create: boolean): Promise<RosterItem | 'full' | undefined> => {
     const existing = await rosters.getItem(account.host, account.username, contact)
     if (!existing && !create) return undefined
-    const before = existing ?? {contact, name: undefined, subscription: 'none' as const, ask: false, groups: []}
+    const before = existing ?? {contact, name: undefined, subscription: 'none' as const, ask: false, approved: false, groups: []}
     const after = change({...before})
-    if (existing && after.subscription === existing.subscription && after.ask === existing.ask) return existing
+    if (existing && after.subscription === existing.subscription && after.ask === existing.ask && after.approved === existing.approved) return existing
     const result = await rosters.putItem(account.host, account.username, after, options.limits)
     if (result === 'roster-full') return 'full'
     if (result === 'no-account') return undefined
-    push(account, after)
+    push(account, after, result.version)
     return after
+  }
+
+  /**
+   * The account grants `contact` a subscription to its presence, answering
+   * a request (RFC 6121 §3.1.5) or a pre-approval answering it (§3.4): the
+   * item gains "from" and uses the pre-approval up, the request is
+   * dropped, the contact's side learns of it and gets the account's
+   * current presence. 'full' when the item would not fit in the roster.
+   */
+  const approve = async (account: Account, contact: Jid): Promise<'full' | undefined> => {
+    const contactBare = bareJid(contact)
+    // The request stays stored until the approval is: a full roster must not lose it.
+    const item = await update(account, contactBare, (current) => ({...current, subscription: gain.from(current.subscription), approved: false}), true)
+    if (item === 'full') return 'full'
+    await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
+    await inbound(contact, 'subscribed', account)
+    for (const own of router.available(account.bare)) {
+      if (!own.presence) continue
+      const copy = own.presence.clone()
+      copy.attrs.from = own.fullJid
+      context.deliverPresence(copy, contactBare)
+    }
+
+    return undefined
   }
 
   /** Unavailable presence from each available resource of `account` to `contactBare` (RFC 6121 §3.2.2, §3.3.3). */
@@ -102,6 +129,12 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
         if (item && (item.subscription === 'from' || item.subscription === 'both')) {
           // Already approved: the contact's server answers for it (RFC 6121 §3.1.3).
           await inbound(parseJid(from.bare)!, 'subscribed', target)
+          return
+        }
+
+        // RFC 6121 §3.4: pre-approved, so approved now without asking the contact (an item that exists always fits).
+        if (item?.approved) {
+          await approve(target, parseJid(from.bare)!)
           return
         }
 
@@ -137,12 +170,19 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
     }
   }
 
-  const rosterGet = async ({session, stanza}: IqRequest): Promise<void> => {
+  /**
+   * RFC 6121 §2.6.3: a client that holds the current version gets an
+   * empty result (and pushes of later changes); any other gets the whole
+   * roster with its version, which §2.6.3 allows in place of pushes of
+   * what changed, and which needs no history of changes.
+   */
+  const rosterGet = async ({session, stanza, query}: IqRequest): Promise<void> => {
     const {host, username} = sessionAccount(session)
-    const items = await rosters.getRoster(host, username)
+    const {version, items} = await rosters.getVersionedRoster(host, username, query.attrs.ver)
     session.interested = true
+    if (!items) return session.send(iqResult(stanza, undefined))
     // Built without spreading: an argument list of a whole roster can overflow the stack.
-    session.send(iqResult(stanza, undefined, new Element('query', NS.roster, {}, items.map(rosterItemElement))))
+    session.send(iqResult(stanza, undefined, new Element('query', NS.roster, {ver: version}, items.map(rosterItemElement))))
   }
 
   const rosterSet = async ({session, stanza, query}: IqRequest): Promise<void> => {
@@ -155,10 +195,10 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
     const contactBare = bareJid(contact)
     const existing = await rosters.getItem(account.host, account.username, contactBare)
     if (element.attrs.subscription === 'remove') {
-      if (!existing) return session.send(errorReply(stanza, 'item-not-found'))
-      await rosters.removeItem(account.host, account.username, contactBare)
+      const version = existing ? await rosters.removeItem(account.host, account.username, contactBare) : undefined
+      if (!existing || version === undefined) return session.send(errorReply(stanza, 'item-not-found'))
       session.send(iqResult(stanza, undefined))
-      push(account, {contact: contactBare, subscription: 'remove'})
+      push(account, {contact: contactBare, subscription: 'remove'}, version)
       // RFC 6121 §2.5.2: cancel both directions.
       if (existing.subscription === 'to' || existing.subscription === 'both' || existing.ask) await inbound(contact, 'unsubscribe', account)
       const hadRequest = await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
@@ -180,26 +220,31 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
       name: element.attrs.name === '' ? undefined : element.attrs.name,
       subscription: existing?.subscription ?? 'none',
       ask: existing?.ask ?? false,
+      // RFC 6121 §2.1.2.1: pre-approvals are managed by presence stanzas; an 'approved' in a set is ignored.
+      approved: existing?.approved ?? false,
       groups,
     }
     const result = await rosters.putItem(account.host, account.username, item, options.limits)
     if (result === 'roster-full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
     if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored roster'))
     session.send(iqResult(stanza, undefined))
-    push(account, item)
+    push(account, item, result.version)
   }
 
   return {
     name: 'mod_roster',
     features: [NS.roster, 'presence'],
+    streamFeatures: () => [x('ver', NS.rosterVersioning), x('sub', NS.preApproval)],
     iq: [
       {ns: NS.roster, name: 'query', types: ['get'], to: ['own'], handle: rosterGet},
       {ns: NS.roster, name: 'query', types: ['set'], to: ['own'], handle: rosterSet},
     ],
 
     async rosterChanged(account, contact) {
+      // The version before the item: a version read after could include a change whose push is still to come.
+      const version = await rosters.getRosterVersion(account.host, account.username)
       const item = await rosters.getItem(account.host, account.username, contact)
-      return push(account, item ?? {contact, subscription: 'remove'})
+      return push(account, item ?? {contact, subscription: 'remove'}, version)
     },
 
     async presenceSubscribers(account) {
@@ -233,19 +278,12 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
         }
 
         case 'subscribed': {
-          if (!(await rosters.hasSubscriptionRequest(account.host, account.username, contactBare))) return
-          // The request stays stored until the approval is: a full roster must not lose it.
-          const item = await update(account, contactBare, (current) => ({...current, subscription: gain.from(current.subscription)}), true)
-          if (item === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
-          await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
-          await inbound(to, 'subscribed', account)
-          for (const own of router.available(account.bare)) {
-            if (!own.presence) continue
-            const copy = own.presence.clone()
-            copy.attrs.from = own.fullJid
-            context.deliverPresence(copy, contactBare)
-          }
-
+          const answered = await rosters.hasSubscriptionRequest(account.host, account.username, contactBare)
+          // RFC 6121 §3.4.2: with no request to answer, a pre-approval, kept on the roster item; ignored when the contact already has a subscription.
+          const result = answered
+            ? await approve(account, to)
+            : await update(account, contactBare, (current) => (current.subscription === 'from' || current.subscription === 'both' ? current : {...current, approved: true}), true)
+          if (result === 'full') return session.send(errorReply(stanza, 'resource-constraint', undefined, 'the roster is full'))
           return
         }
 
@@ -257,7 +295,8 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
         case 'unsubscribed': {
           const hadRequest = await rosters.removeSubscriptionRequest(account.host, account.username, contactBare)
           const before = await rosters.getItem(account.host, account.username, contactBare)
-          await update(account, contactBare, (item) => ({...item, subscription: lose.from(item.subscription)}), false)
+          // A pre-approval is cancelled too (RFC 6121 §3.4), which only the user's roster knows of.
+          await update(account, contactBare, (item) => ({...item, subscription: lose.from(item.subscription), approved: false}), false)
           const cancelled = before !== undefined && (before.subscription === 'from' || before.subscription === 'both')
           if (!cancelled && !hadRequest) return
           await inbound(to, 'unsubscribed', account)

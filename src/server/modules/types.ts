@@ -56,7 +56,13 @@ export interface ServerModule {
   /** disco#info identities of an account's bare JID, besides account/registered (XEP-0163 §6.1: pubsub/pep). */
   readonly accountIdentities?: ReadonlyArray<{category: string; type: string}>
   readonly iq?: readonly IqHandler[]
-  /** What this module adds to <stream:features/> once the client has authenticated (XEP-0352's <csi/>, say). */
+  /**
+   * What this module adds to <stream:features/> once the client has
+   * authenticated, announcing what it serves that disco cannot announce in
+   * time (RFC 6121 §2.6.1 roster versioning: the client needs it before its
+   * first roster get; XEP-0352's <csi/>). Asked on first use, once every
+   * module has declared its features.
+   */
   streamFeatures?(): readonly Element[]
   /**
    * Client State Indication (XEP-0352): whether `stanza` may wait while the

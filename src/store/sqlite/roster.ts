@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 
-import type {AccountDataCounts, BlockResult, OfflineMessage, OfflinePurge, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, Subscription} from '../roster-store.js'
+import type {AccountDataCounts, BlockResult, OfflineMessage, OfflinePurge, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, RosterVersion, Subscription} from '../roster-store.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -9,7 +9,20 @@ interface ItemRow {
   name: string | null
   subscription: Subscription
   ask: number
+  approved: number
   groups: string
+}
+
+interface VersionRow {
+  version: number
+  epoch: string
+}
+
+/** An account whose roster never changed has this version: its roster is empty (the roster-versioning migration gave older rosters a row). */
+const UNCHANGED_ROSTER_VERSION = '0'
+
+function formatVersion(row: VersionRow | undefined): RosterVersion {
+  return row ? `${row.version}-${row.epoch}` : UNCHANGED_ROSTER_VERSION
 }
 
 function toItem(row: ItemRow): RosterItem {
@@ -19,7 +32,7 @@ function toItem(row: ItemRow): RosterItem {
     if (Array.isArray(parsed)) groups = parsed.filter((group): group is string => typeof group === 'string')
   } catch {}
 
-  return {contact: row.contact, name: row.name ?? undefined, subscription: row.subscription, ask: row.ask === 1, groups}
+  return {contact: row.contact, name: row.name ?? undefined, subscription: row.subscription, ask: row.ask === 1, approved: row.approved === 1, groups}
 }
 
 /** What an item counts against RosterLimits.bytes; the same sum as the usage query below. */
@@ -65,15 +78,20 @@ export class SqliteRosterStore implements RosterStore {
     this.db = db
     this.statements = {
       roster: db.prepare<[string, string], ItemRow>(
-        'SELECT contact, name, subscription, ask, groups FROM roster_items WHERE host = ? AND username = ? ORDER BY contact',
+        'SELECT contact, name, subscription, ask, approved, groups FROM roster_items WHERE host = ? AND username = ? ORDER BY contact',
       ),
       item: db.prepare<[string, string, string], ItemRow>(
-        'SELECT contact, name, subscription, ask, groups FROM roster_items WHERE host = ? AND username = ? AND contact = ?',
+        'SELECT contact, name, subscription, ask, approved, groups FROM roster_items WHERE host = ? AND username = ? AND contact = ?',
       ),
       putItem: db.prepare(
-        'INSERT OR REPLACE INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO roster_items (host, username, contact, name, subscription, ask, approved, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       removeItem: db.prepare('DELETE FROM roster_items WHERE host = ? AND username = ? AND contact = ?'),
+      version: db.prepare<[string, string], VersionRow>('SELECT version, epoch FROM roster_versions WHERE host = ? AND username = ?'),
+      // A counter, not a hash of the items: a roster that returns to an earlier content still gets a version of its own.
+      bumpVersion: db.prepare<[string, string], VersionRow>(
+        'INSERT INTO roster_versions (host, username, version, epoch) VALUES (?, ?, 1, lower(hex(randomblob(6)))) ON CONFLICT (host, username) DO UPDATE SET version = version + 1 RETURNING version, epoch',
+      ),
       // Text lengths in bytes: CAST to BLOB, as length() of TEXT counts characters.
       usage: db.prepare<[string, string], {items: number; bytes: number | null}>(
         "SELECT count(*) AS items, sum(length(CAST(contact AS BLOB)) + length(CAST(coalesce(name, '') AS BLOB)) + length(CAST(groups AS BLOB))) AS bytes FROM roster_items WHERE host = ? AND username = ?",
@@ -128,6 +146,17 @@ export class SqliteRosterStore implements RosterStore {
     return this.statements.roster.all(host, username).map(toItem)
   }
 
+  async getVersionedRoster(host: string, username: string, cachedVersion: RosterVersion | undefined): Promise<{version: RosterVersion; items: RosterItem[] | undefined}> {
+    return this.db.transaction(() => {
+      const version = formatVersion(this.statements.version.get(host, username))
+      return {version, items: version === cachedVersion ? undefined : this.statements.roster.all(host, username).map(toItem)}
+    })()
+  }
+
+  async getRosterVersion(host: string, username: string): Promise<RosterVersion> {
+    return formatVersion(this.statements.version.get(host, username))
+  }
+
   async getItem(host: string, username: string, contact: string): Promise<RosterItem | undefined> {
     const row = this.statements.item.get(host, username, contact)
     return row ? toItem(row) : undefined
@@ -144,8 +173,8 @@ export class SqliteRosterStore implements RosterStore {
         if ((usage.bytes ?? 0) - previousBytes + bytes > limits.bytes) return 'roster-full'
       }
 
-      this.statements.putItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
-      return 'stored'
+      this.statements.putItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, item.approved ? 1 : 0, JSON.stringify(item.groups))
+      return {version: formatVersion(this.statements.bumpVersion.get(host, username))}
     })
     try {
       return put.immediate()
@@ -159,8 +188,11 @@ export class SqliteRosterStore implements RosterStore {
     return this.statements.contacts.all(host, username, JSON.stringify(subscriptions)).map((row) => row.contact)
   }
 
-  async removeItem(host: string, username: string, contact: string): Promise<boolean> {
-    return this.statements.removeItem.run(host, username, contact).changes > 0
+  async removeItem(host: string, username: string, contact: string): Promise<RosterVersion | undefined> {
+    return this.db.transaction(() => {
+      if (this.statements.removeItem.run(host, username, contact).changes === 0) return undefined
+      return formatVersion(this.statements.bumpVersion.get(host, username))
+    }).immediate()
   }
 
   async getSubscriptionRequests(host: string, username: string): Promise<Array<{contact: string; stanza: string}>> {

@@ -163,6 +163,24 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 8: roster versioning (RFC 6121 §2.6) and subscription pre-approval (§3.4).
+  // A version is the account's counter with a random epoch: the counter restarts when an account is deleted and
+  // created again, and the epoch keeps a client's cached version of the old roster from naming the new one.
+  // Rosters stored before this migration get a version now, so that the version of an untouched roster means "empty".
+  `
+  ALTER TABLE roster_items ADD COLUMN approved INTEGER NOT NULL DEFAULT 0 CHECK (approved IN (0, 1));
+
+  CREATE TABLE roster_versions (
+    host     TEXT    NOT NULL,
+    username TEXT    NOT NULL,
+    version  INTEGER NOT NULL CHECK (version > 0),
+    epoch    TEXT    NOT NULL,
+    PRIMARY KEY (host, username),
+    FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  INSERT INTO roster_versions (host, username, version, epoch)
+    SELECT host, username, 1, lower(hex(randomblob(6))) FROM (SELECT DISTINCT host, username FROM roster_items);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
