@@ -76,14 +76,18 @@ describe('start: the account store', () => {
   it('refuses a store with damaged pages, naming the file and a backup, instead of rejecting every login', async (t) => {
     const {data, store, start} = await setup(t)
     const accounts = SqliteAccountStore.open(data)
+    // The new store's pages: the header and the schema, whose size grows with each migration.
+    const schemaSize = statSync(store).size
     for (let index = 0; index < 200; index++) {
       await accounts.createAccount('localhost', `user${index}`, {credentials: [{hash: 'sha1', salt: randomBytes(16), iterations: 4096, storedKey: randomBytes(20), serverKey: randomBytes(20)}], plaintext: undefined})
     }
 
     await accounts.close()
+    // Every page the accounts went to overwritten, as a bad disk or a torn copy would.
     const size = statSync(store).size
+    assert.ok(size > schemaSize + 4 * 4096)
     const fd = openSync(store, 'r+')
-    writeSync(fd, randomBytes(size - 4096), 0, size - 4096, 4096)
+    writeSync(fd, randomBytes(size - schemaSize), 0, size - schemaSize, schemaSize)
     closeSync(fd)
     assertRefused(await start(), new RegExp(`^error: the account store ${store} is damaged \\(.+\\) \\(restore it from a backup\\)\\n$`))
   })
