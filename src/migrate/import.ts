@@ -12,8 +12,8 @@ import {Configuration, type HostSettings} from '../config/index.js'
 import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
 import {preparePassword} from '../sasl/saslprep.js'
-import type {ScramCredentials} from '../sasl/scram.js'
-import type {AccountSecrets, ImportedAccount} from '../store/account-store.js'
+import {type ScramCredentials, verifyScramPassword} from '../sasl/scram.js'
+import type {AccountSecrets, ImportedAccount, StoredAccount} from '../store/account-store.js'
 import {addHostsToConfigFile} from './config-hosts.js'
 import type {DerivePool} from './derive-pool.js'
 import {readSource} from './sources.js'
@@ -23,6 +23,7 @@ import {escapeXml} from './xml.js'
 
 export type ImportBucket =
   | 'created'
+  | 'unchanged'
   | 'existing'
   | 'overwritten'
   | 'invalid-jid'
@@ -33,6 +34,7 @@ export type ImportBucket =
 
 export const IMPORT_BUCKETS: readonly ImportBucket[] = [
   'created',
+  'unchanged',
   'existing',
   'overwritten',
   'invalid-jid',
@@ -57,6 +59,13 @@ export interface ImportResult {
   dryRun: boolean
   onConflict: OnConflict
   counts: Record<ImportBucket, number>
+  /** Records the source holds (accounts and records that cannot be one). */
+  sourceAccounts: number
+  /**
+   * Source accounts that are not in the store with the source's password after
+   * this import: every bucket but created, overwritten and unchanged.
+   */
+  notImported: number
   /** Accounts that were not imported and why; the first MAX_LISTED. */
   problems: ImportProblem[]
   /** Existing accounts left alone (skip); the first MAX_LISTED. */
@@ -173,6 +182,8 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     dryRun: Boolean(options.dryRun),
     onConflict: options.onConflict,
     counts: Object.fromEntries(IMPORT_BUCKETS.map((bucket) => [bucket, 0])) as Record<ImportBucket, number>,
+    sourceAccounts: 0,
+    notImported: 0,
     problems: [],
     existing: [],
     unknownHosts: [],
@@ -273,6 +284,20 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     return found
   }
 
+  /**
+   * An existing account is `unchanged` when it already holds the source's
+   * password (a previous run of this import wrote it, then was killed): it is
+   * not a loss. Any other existing account is a conflict left alone.
+   */
+  const sortExisting = async (items: Prepared[]): Promise<void> => {
+    for (const item of items) {
+      const account = await store.getAccount(item.host, item.username)
+      const same = account !== undefined && (await holdsSourceSecrets(item, account))
+      result.counts[same ? 'unchanged' : 'existing']++
+      if (!same && result.existing.length < MAX_LISTED) result.existing.push(item.jid)
+    }
+  }
+
   const read = async function* (): AsyncGenerator<Prepared[]> {
     let batch: Prepared[] = []
     let records = 0
@@ -280,6 +305,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     try {
       for await (const record of readSource(options.format, options.source, {host: options.host})) {
         records++
+        result.sourceAccounts++
         const prepared = await prepare(record)
         if (prepared) batch.push(prepared)
         if (prepared?.toDerive !== undefined) deriving++
@@ -315,6 +341,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
     if (conflicts > 0) throw new ImportConflictError(conflicts, examples)
     checking = false
+    result.sourceAccounts = 0
     Object.assign(result.counts, savedCounts)
     result.problems = []
     result.unknownHosts = []
@@ -328,12 +355,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
       const needsCheck = options.dryRun || (options.onConflict !== 'overwrite' && batch.some((item) => item.toDerive !== undefined))
       const existing = needsCheck ? await existingOf(batch) : new Set<string>()
       const writable = options.onConflict === 'overwrite' ? batch : batch.filter((item) => !existing.has(item.jid))
-      for (const item of batch) {
-        if (options.onConflict !== 'overwrite' && existing.has(item.jid)) {
-          result.counts.existing++
-          if (result.existing.length < MAX_LISTED) result.existing.push(item.jid)
-        }
-      }
+      if (options.onConflict !== 'overwrite') await sortExisting(batch.filter((item) => existing.has(item.jid)))
 
       if (options.dryRun) {
         for (const item of writable) result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
@@ -355,10 +377,8 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
       await sideFile?.sync()
       const accounts: ImportedAccount[] = writable.map((item) => ({host: item.host, username: item.username, secrets: item.secrets, overwrite: options.onConflict === 'overwrite'}))
       const outcomes = await store.importAccounts(accounts)
-      for (const [index, outcome] of outcomes.entries()) {
-        result.counts[outcome]++
-        if (outcome === 'existing' && result.existing.length < MAX_LISTED) result.existing.push(writable[index].jid)
-      }
+      for (const outcome of outcomes) if (outcome !== 'existing') result.counts[outcome]++
+      await sortExisting(writable.filter((_, index) => outcomes[index] === 'existing'))
     }
   } finally {
     await sideFile?.close()
@@ -368,5 +388,29 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     }
   }
 
+  result.notImported = result.sourceAccounts - result.counts.created - result.counts.overwritten - result.counts.unchanged
   return result
+}
+
+/** Whether a stored account already holds what the source gives for it. */
+async function holdsSourceSecrets(item: Prepared, account: StoredAccount): Promise<boolean> {
+  if (item.toDerive !== undefined) {
+    // Hashed on the way in with a fresh salt: only a check of the password tells.
+    const credentials = account.credentials[0]
+    return credentials !== undefined && (await verifyScramPassword(item.record.password!, credentials))
+  }
+
+  const wanted = item.secrets
+  if (wanted.plaintext !== account.plaintext) return false
+  if (wanted.credentials.length !== account.credentials.length) return false
+  return wanted.credentials.every((credential) => {
+    const stored = account.credentials.find((candidate) => candidate.hash === credential.hash)
+    return (
+      stored !== undefined &&
+      stored.iterations === credential.iterations &&
+      stored.salt.equals(credential.salt) &&
+      stored.storedKey.equals(credential.storedKey) &&
+      stored.serverKey.equals(credential.serverKey)
+    )
+  })
 }

@@ -3,7 +3,7 @@
  * `export_piefxis` and Prosody's mod_storage_xep0227 write it: read as a
  * stream, one account at a time, and written the same way.
  */
-import {readdirSync, statSync} from 'node:fs'
+import {readdirSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import type {SaxesAttributeNS, SaxesTagNS} from 'saxes'
 
@@ -14,6 +14,9 @@ import {escapeXml, parseXmlFile, serializeOpenTag} from './xml.js'
 export const PIE_NS = 'urn:xmpp:pie:0'
 export const PIE_SCRAM_NS = 'urn:xmpp:pie:0#scram'
 const XINCLUDE_NS = 'http://www.w3.org/2001/XInclude'
+
+/** Files a chain of xi:include may nest: ejabberd's main file includes its host files, one level. */
+export const MAX_INCLUDE_DEPTH = 4
 
 /** Per-user data kept for the side file beyond this is refused rather than buffered. */
 const MAX_EXTRA_BYTES = 16 * 1024 * 1024
@@ -95,13 +98,73 @@ function attribute(tag: SaxesTagNS, name: string): string | undefined {
   return found?.uri === '' ? found.value : undefined
 }
 
-/** Every account in a XEP-0227 file or directory, in document order. */
-export async function* readXep0227(source: string): AsyncGenerator<SourceRecord> {
-  for (const file of xep0227Files(source)) yield* readFile(file)
+/** A file named by `<xi:include href>`, to be read in its place. */
+interface Include {
+  kind: 'include'
+  href: string
+  line: number
 }
 
-async function* readFile(file: string): AsyncGenerator<SourceRecord> {
-  const out: SourceRecord[] = []
+/**
+ * The file an `<xi:include href='…'/>` of `from` names, or why it is refused.
+ * ejabberd's `export_piefxis DIR` writes the base name of each host file
+ * (ejabberd_piefxis:make_xinclude/1), so only a path inside the including
+ * file's directory is followed: no URI scheme, no absolute path, no `..`
+ * out of it (symbolic links included), and no file already being read.
+ */
+export function resolveInclude(from: string, href: string, chain: readonly string[]): {shown: string; real: string} {
+  if (href === '') throw new Error('an <xi:include> has no href')
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(href)) throw new Error(`<xi:include href="${href}"> names a URI; only a file next to the including one is read`)
+  if (path.isAbsolute(href)) throw new Error(`<xi:include href="${href}"> is an absolute path; only a file next to the including one is read`)
+  const shown = path.join(path.dirname(from), href)
+  let real: string
+  try {
+    real = realpathSync(shown)
+  } catch {
+    throw new Error(`<xi:include href="${href}"> names a file that cannot be read`)
+  }
+
+  const relative = path.relative(realpathSync(path.dirname(from)), real)
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) throw new Error(`<xi:include href="${href}"> leaves the directory of ${path.basename(from)}`)
+  if (chain.includes(real)) throw new Error(`<xi:include href="${href}"> includes a file that includes it (a loop)`)
+  if (chain.length > MAX_INCLUDE_DEPTH) throw new Error(`<xi:include> nests deeper than ${MAX_INCLUDE_DEPTH} files`)
+  return {shown, real}
+}
+
+/**
+ * Every account in a XEP-0227 file or directory, in document order,
+ * following xi:include. A file read once (included, or listed in a
+ * directory beside the file including it) is not read again.
+ */
+export async function* readXep0227(source: string): AsyncGenerator<SourceRecord> {
+  const read = new Set<string>()
+  for (const file of xep0227Files(source)) {
+    const real = realpathSync(file)
+    if (!read.has(real)) yield* readFile(file, [real], read)
+  }
+}
+
+async function* readFile(file: string, chain: string[], read: Set<string>): AsyncGenerator<SourceRecord> {
+  read.add(chain.at(-1)!)
+  for await (const item of readOneFile(file)) {
+    if (item.kind !== 'include') {
+      yield item
+      continue
+    }
+
+    let target: {shown: string; real: string}
+    try {
+      target = resolveInclude(file, item.href, chain)
+    } catch (error) {
+      throw new Error(`${file}:${item.line}: ${(error as Error).message}`)
+    }
+
+    if (!read.has(target.real)) yield* readFile(target.shown, [...chain, target.real], read)
+  }
+}
+
+async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include> {
+  const out: Array<SourceRecord | Include> = []
   let host: {jid: string; depth: number} | undefined
   let user: UserState | undefined
   let scram: ScramState | undefined
@@ -158,7 +221,7 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
     else state.extra.push(text)
   }
 
-  yield* parseXmlFile<SourceRecord>(
+  yield* parseXmlFile<SourceRecord | Include>(
     file,
     {
       open(tag, line, depth) {
@@ -194,7 +257,18 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
           return
         }
 
-        if (tag.uri === XINCLUDE_NS) return // the included files are read on their own (directory source)
+        if (tag.uri === XINCLUDE_NS) {
+          // XInclude 1.0 §3.1: only parse="xml" (the default) includes elements; a fallback would hide a missing file.
+          if (tag.local !== 'include') throw new Error(`line ${line}: <${tag.name}> is not supported, only <xi:include href='…'/>`)
+          const parse = attribute(tag, 'parse')
+          if ((parse !== undefined && parse !== 'xml') || attribute(tag, 'xpointer') !== undefined) {
+            throw new Error(`line ${line}: only whole-file <xi:include href='…'/> is supported, not parse or xpointer`)
+          }
+
+          out.push({kind: 'include', href: attribute(tag, 'href') ?? '', line})
+          return
+        }
+
         if (tag.uri === PIE_NS && tag.local === 'host') {
           host = {jid: attribute(tag, 'jid') ?? '', depth}
           return
