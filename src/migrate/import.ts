@@ -13,11 +13,12 @@ import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
 import {preparePassword} from '../sasl/saslprep.js'
 import {type ScramCredentials, verifyScramPassword} from '../sasl/scram.js'
-import type {AccountSecrets, ImportedAccount, StoredAccount} from '../store/account-store.js'
+import type {AccountSecrets, ImportedAccount, ImportedAccountData, StoredAccount} from '../store/account-store.js'
 import {addHostsToConfigFile} from './config-hosts.js'
 import type {DerivePool} from './derive-pool.js'
 import {readSource} from './sources.js'
 import type {SourceAccount, SourceFormat, SourceRecord} from './types.js'
+import {DATA_KINDS, type DataKind, type DataProblem, countUserData, prepareUserData} from './user-data.js'
 import {HOST_CLOSE, XEP0227_HEAD, XEP0227_TAIL, hostOpen} from './xep0227.js'
 import {escapeXml} from './xml.js'
 
@@ -72,7 +73,16 @@ export interface ImportResult {
   existing: string[]
   unknownHosts: string[]
   addedHosts: string[]
-  /** Where per-user data xmppctl cannot store yet (rosters, vCards) was kept. */
+  /**
+   * Per-user data written with the accounts created (or that would be, in a
+   * dry run): roster items, pending subscription requests, vCards, offline
+   * messages, private XML items.
+   */
+  data: Record<DataKind, number>
+  /** Entries of that data that could not be stored, per kind, and why (the first MAX_LISTED). */
+  dataSkipped: Record<DataKind, number>
+  dataProblems: Array<{jid: string; kind: DataKind; reason: string}>
+  /** Where per-user data xmppctl cannot store (privacy lists…) was kept. */
   sideFile?: string
   sideFileUsers: number
 }
@@ -131,6 +141,7 @@ interface Prepared {
   /** SASLprep'd plaintext to hash, when the host stores SCRAM. */
   toDerive: string | undefined
   secrets: AccountSecrets
+  data?: {data: ImportedAccountData; problems: DataProblem[]}
 }
 
 /** Appends the per-user data of imported accounts to a XEP-0227 side file (0600). */
@@ -189,6 +200,9 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     unknownHosts: [],
     addedHosts: [],
     sideFileUsers: 0,
+    data: Object.fromEntries(DATA_KINDS.map((kind) => [kind, 0])) as Record<DataKind, number>,
+    dataSkipped: Object.fromEntries(DATA_KINDS.map((kind) => [kind, 0])) as Record<DataKind, number>,
+    dataProblems: [],
   }
   const problem = (bucket: ImportBucket, where: string, reason: string, jid?: string) => {
     result.counts[bucket]++
@@ -222,6 +236,27 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     let settings = settingsCache.get(host)
     if (!settings) settingsCache.set(host, (settings = config.forHost(host)))
     return settings
+  }
+
+  const now = new Date()
+  // The server's limits (top-level keys, as `xmppctl start` applies them): an import may not store more than a client could.
+  const {settings: global} = config
+  const limits = {roster: {items: global.max_roster_items, bytes: global.max_roster_bytes}, offlineMessages: global.max_user_offline_messages}
+  const withData = (prepared: Prepared): Prepared => {
+    if (prepared.record.data) prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
+
+    return prepared
+  }
+
+  /** Counts the data of an account created (or that would be). */
+  const tally = (item: Prepared) => {
+    if (!item.data) return
+    const counts = countUserData(item.data.data)
+    for (const kind of DATA_KINDS) result.data[kind] += counts[kind]
+    for (const {kind, reason} of item.data.problems) {
+      result.dataSkipped[kind]++
+      if (result.dataProblems.length < MAX_LISTED) result.dataProblems.push({jid: item.jid, kind, reason})
+    }
   }
 
   /** Checks and normalises a record; undefined when it went to a problem bucket. */
@@ -269,11 +304,11 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
     const settings = settingsOf(host)
     if (password !== undefined && settings.auth_password_format === 'scram') {
-      return {record, host, username, jid, toDerive: prepared, secrets: {credentials: [], plaintext: undefined}}
+      return withData({record, host, username, jid, toDerive: prepared, secrets: {credentials: [], plaintext: undefined}})
     }
 
     // Plain hosts keep the plaintext; credentials from the source are kept as found.
-    return {record, host, username, jid, toDerive: undefined, secrets: {credentials: record.credentials, plaintext: password}}
+    return withData({record, host, username, jid, toDerive: undefined, secrets: {credentials: record.credentials, plaintext: password}})
   }
 
   const existingOf = async (batch: Prepared[]): Promise<Set<string>> => {
@@ -358,7 +393,11 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
       if (options.onConflict !== 'overwrite') await sortExisting(batch.filter((item) => existing.has(item.jid)))
 
       if (options.dryRun) {
-        for (const item of writable) result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
+        for (const item of writable) {
+          result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
+          if (!existing.has(item.jid)) tally(item)
+        }
+
         continue
       }
 
@@ -375,9 +414,19 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
       for (const item of writable) if (item.record.extra !== undefined) await sideFile!.add(item.host, item.username, item.record.extra)
       await sideFile?.sync()
-      const accounts: ImportedAccount[] = writable.map((item) => ({host: item.host, username: item.username, secrets: item.secrets, overwrite: options.onConflict === 'overwrite'}))
+      const accounts: ImportedAccount[] = writable.map((item) => ({
+        host: item.host,
+        username: item.username,
+        secrets: item.secrets,
+        overwrite: options.onConflict === 'overwrite',
+        ...(item.data ? {data: item.data.data} : {}),
+      }))
       const outcomes = await store.importAccounts(accounts)
-      for (const outcome of outcomes) if (outcome !== 'existing') result.counts[outcome]++
+      for (const [index, outcome] of outcomes.entries()) {
+        if (outcome !== 'existing') result.counts[outcome]++
+        if (outcome === 'created') tally(writable[index])
+      }
+
       await sortExisting(writable.filter((_, index) => outcomes[index] === 'existing'))
     }
   } finally {

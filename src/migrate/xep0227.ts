@@ -8,7 +8,8 @@ import path from 'node:path'
 import type {SaxesAttributeNS, SaxesTagNS} from 'saxes'
 
 import {type ScramCredentials, type ScramHash, parseScramMechanismName, scramDigestBytes, scramMechanismName} from '../sasl/scram.js'
-import type {SourceRecord} from './types.js'
+import type {SourceAccount, SourceRecord} from './types.js'
+import {type SourceUserData, addUserChild, emptyUserData} from './user-data.js'
 import {escapeXml, parseXmlFile, serializeOpenTag} from './xml.js'
 
 export const PIE_NS = 'urn:xmpp:pie:0'
@@ -18,7 +19,7 @@ const XINCLUDE_NS = 'http://www.w3.org/2001/XInclude'
 /** Files a chain of xi:include may nest: ejabberd's main file includes its host files, one level. */
 export const MAX_INCLUDE_DEPTH = 4
 
-/** Per-user data kept for the side file beyond this is refused rather than buffered. */
+/** Per-user data beyond this is refused rather than buffered. */
 const MAX_EXTRA_BYTES = 16 * 1024 * 1024
 
 const SCRAM_FIELDS = ['iter-count', 'salt', 'server-key', 'stored-key'] as const
@@ -82,7 +83,8 @@ interface UserState {
   password: string | undefined
   credentials: ScramCredentials[]
   problem: string | undefined
-  extra: string[]
+  /** Each top-level child of <user> other than its credentials, serialised. */
+  children: string[]
   extraBytes: number
 }
 
@@ -175,8 +177,12 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
     if (state.name === undefined) out.push({kind: 'invalid', where, reason: 'the <user> element has no name attribute'})
     else if (state.problem !== undefined) out.push({kind: 'invalid', where, reason: state.problem, jid: `${state.name}@${state.host}`})
     else {
-      const extra = state.extra.length > 0 ? state.extra.join('') : undefined
-      out.push({kind: 'account', where, host: state.host, username: state.name, password: state.password, credentials: state.credentials, extra})
+      let data: SourceUserData | undefined
+      for (const child of state.children) addUserChild((data ??= emptyUserData()), child)
+      const extra = data && data.other.length > 0 ? data.other.join('') : undefined
+      const account: SourceAccount = {kind: 'account', where, host: state.host, username: state.name, password: state.password, credentials: state.credentials, extra}
+      if (data) account.data = data
+      out.push(account)
     }
   }
 
@@ -215,10 +221,11 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
     else state.credentials.push(credentials)
   }
 
-  const keep = (state: UserState, text: string) => {
+  const keep = (state: UserState, text: string, newChild = false) => {
     state.extraBytes += text.length
     if (state.extraBytes > MAX_EXTRA_BYTES) state.problem ??= `the user's other data is larger than ${MAX_EXTRA_BYTES / 1024 / 1024} MiB`
-    else state.extra.push(text)
+    else if (newChild || state.children.length === 0) state.children.push(text)
+    else state.children[state.children.length - 1] += text
   }
 
   yield* parseXmlFile<SourceRecord | Include>(
@@ -253,7 +260,7 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
           let open = serializeOpenTag(tag)
           // A top-level child may rely on an inherited default namespace: declare it.
           if (depth === user.depth + 1 && tag.prefix === '' && !('xmlns' in tag.attributes)) open = open.replace(/^<([^\s>]+)/, `<$1 xmlns="${escapeXml(tag.uri)}"`)
-          keep(user, open)
+          keep(user, open, depth === user.depth + 1)
           return
         }
 
@@ -277,7 +284,7 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
         if (tag.uri === PIE_NS && tag.local === 'user') {
           const name = attribute(tag, 'name')
           const password = attribute(tag, 'password')
-          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, extra: [], extraBytes: 0}
+          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, children: [], extraBytes: 0}
           if (!host) user.problem = 'the <user> element is not inside a <host>'
           if (password !== undefined) {
             const ejabberd = parseEjabberdScramPassword(password)

@@ -185,7 +185,7 @@ describe('user import --from xep0227', () => {
     serverKey: 'D+CSWLOshSulAsxiupA+qs2/fTE=',
   }
 
-  it('imports SCRAM credentials as they are, plaintext hashed, and keeps the roster in a side file', async (t) => {
+  it('imports SCRAM credentials as they are, plaintext hashed, the roster into the store and other data into a side file', async (t) => {
     const {cli, write, dir} = setup(t)
     const file = write(
       'pie.xml',
@@ -198,6 +198,7 @@ describe('user import --from xep0227', () => {
         <server-key>${SCRAM_SHA1.serverKey}</server-key><stored-key>${SCRAM_SHA1.storedKey}</stored-key>
       </scram-credentials>
       <query xmlns='jabber:iq:roster'><item jid='bob@example.org' name='Bob &amp; co' subscription='both'><group>Friends</group></item></query>
+      <query xmlns='jabber:iq:privacy'><list name='quiet'/></query>
     </user>
     <user name='plain' password='pa:ss &lt;€&gt;'/>
     <user name='nothing'/>
@@ -215,11 +216,12 @@ describe('user import --from xep0227', () => {
     assert.match(summary.problems.find((problem: {bucket: string}) => problem.bucket === 'invalid-record').reason, /lack <server-key>, <stored-key>/)
     assert.equal(await checks(cli, 'user@example.org', 'pencil'), 0)
     assert.equal(await checks(cli, 'plain@example.org', 'pa:ss <€>'), 0)
+    assert.equal(summary.data.rosterItems, 1)
     assert.equal(summary.sideFileUsers, 1)
     assert.equal(path.dirname(summary.sideFile), path.join(dir, 'data', 'imported-user-data'))
     assert.equal(statSync(summary.sideFile).mode & 0o777, 0o600)
     const side = readFileSync(summary.sideFile, 'utf8')
-    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns="jabber:iq:roster"><item jid="bob@example\.org" name="Bob &amp; co" subscription="both"><group>Friends<\/group><\/item><\/query><\/user>/)
+    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns="jabber:iq:privacy"><list name="quiet"><\/list><\/query><\/user>/)
     // The side file is XEP-0227 itself: it imports (as accounts without passwords, so nothing is created).
     assert.equal(json(await cli(['user', 'import', summary.sideFile, '--from', 'xep0227', '--dry-run', '--json'])).counts['empty-password'], 1)
   })
