@@ -79,7 +79,7 @@ _xmppctl() {
     'user enable') words='--json --config -c' ;;
     'user exists') words='--json --config -c' ;;
     'user export') words='--json --config -c --to --host --force -f --ejabberd' ;;
-    'user import') words='--json --config -c --from --on-conflict --dry-run --add-hosts --host' ;;
+    'user import') words='--json --config -c --from --on-conflict --dry-run --add-hosts --host --allow-partial' ;;
     'user info') words='--json --config -c' ;;
     'user list') words='--json --config -c --long -l' ;;
     'user passwd') words='--json --config -c --password-stdin' ;;

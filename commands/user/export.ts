@@ -21,7 +21,9 @@ xep0227 writes every account (SCRAM credentials, and plaintext where stored) to 
     to: Flags.string({description: 'format to write', options: [...EXPORT_FORMATS], required: true}),
     host: Flags.string({description: 'only this host (repeatable)', multiple: true}),
     force: Flags.boolean({char: 'f', description: 'replace files that exist'}),
-    ejabberd: Flags.boolean({description: "xep0227: write SCRAM in ejabberd's password=\"scram:…\" form (one hash per account, SHA-1 preferred)"}),
+    ejabberd: Flags.boolean({
+      description: "xep0227: for ejabberdctl import_piefxis: one <scram-credentials> element per account (SHA-1 preferred, as ejabberd keeps one hash), its keys base64-encoded twice as ejabberd 23.01 reads them",
+    }),
   }
 
   async run(): Promise<ExportResult> {

@@ -3,7 +3,8 @@
  * both schemas: single-host (no `server_host`, the host comes from the
  * caller) and multi-host (`server_host`). A row holds plaintext in `password`,
  * or SCRAM with `password` = StoredKey, `serverkey`, `salt`, `iterationcount`
- * (base64); newer schemas add `type` for the hash and keep one row per hash.
+ * (base64), the stored key prefixed `sha256:` or `sha512:` for those hashes;
+ * newer schemas add `type` for the hash and keep one row per hash.
  */
 import {UnavailableError, UsageError} from '../errors.js'
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
@@ -119,11 +120,14 @@ function fromRows(table: Table, host: string, rows: Row[]): SourceRecord {
     }
 
     const decode = (value: string | null | undefined) => (value && /^[A-Za-z0-9+/]*={0,2}$/.test(value) && value.length % 4 === 0 ? Buffer.from(value, 'base64') : undefined)
-    const storedKey = decode(row.password)
+    // Without a type column, ejabberd (23.01 ejabberd_auth_sql:scram_hash_encode/2) names
+    // a SHA-256 or SHA-512 hash by prefixing the stored key: `sha256:<base64>`; bare is SHA-1.
+    const prefixed = kind === undefined ? /^(sha256|sha512):(.*)$/s.exec(row.password ?? '') : null
+    const storedKey = decode(prefixed ? prefixed[2] : row.password)
     const serverKey = decode(row.serverkey)
     const salt = decode(row.salt)
-    if (!storedKey || !serverKey || !salt) return {kind: 'invalid', where, jid, reason: 'password, serverkey and salt must be base64'}
-    const credential = {hash: (kind ?? 'sha1') as ScramHash, storedKey, serverKey, salt, iterations: Number(row.iterationcount)}
+    if (!storedKey || !serverKey || !salt) return {kind: 'invalid', where, jid, reason: 'password ([sha256:|sha512:]StoredKey), serverkey and salt must be base64'}
+    const credential = {hash: (kind ?? (prefixed?.[1] as ScramHash | undefined) ?? 'sha1') as ScramHash, storedKey, serverKey, salt, iterations: Number(row.iterationcount)}
     const problem = credentialsProblem(credential)
     if (problem) return {kind: 'invalid', where, jid, reason: problem}
     credentials.push(credential)

@@ -19,7 +19,7 @@ export interface ExportOptions {
   hosts?: readonly string[]
   /** Replace existing files. */
   force: boolean
-  /** XEP-0227 with SCRAM in ejabberd's password="scram:…" form, for ejabberdctl import_piefxis. */
+  /** XEP-0227 for ejabberdctl import_piefxis: one <scram-credentials> per account, keys base64-encoded twice. */
   ejabberd?: boolean
 }
 

@@ -12,17 +12,19 @@ import {Configuration, type HostSettings} from '../config/index.js'
 import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
 import {preparePassword} from '../sasl/saslprep.js'
-import type {ScramCredentials} from '../sasl/scram.js'
-import type {AccountSecrets, ImportedAccount} from '../store/account-store.js'
+import {type ScramCredentials, verifyScramPassword} from '../sasl/scram.js'
+import type {AccountSecrets, ImportedAccount, ImportedAccountData, StoredAccount} from '../store/account-store.js'
 import {addHostsToConfigFile} from './config-hosts.js'
 import type {DerivePool} from './derive-pool.js'
 import {readSource} from './sources.js'
 import type {SourceAccount, SourceFormat, SourceRecord} from './types.js'
+import {DATA_KINDS, type DataKind, type DataProblem, countUserData, prepareUserData} from './user-data.js'
 import {HOST_CLOSE, XEP0227_HEAD, XEP0227_TAIL, hostOpen} from './xep0227.js'
 import {escapeXml} from './xml.js'
 
 export type ImportBucket =
   | 'created'
+  | 'unchanged'
   | 'existing'
   | 'overwritten'
   | 'invalid-jid'
@@ -33,6 +35,7 @@ export type ImportBucket =
 
 export const IMPORT_BUCKETS: readonly ImportBucket[] = [
   'created',
+  'unchanged',
   'existing',
   'overwritten',
   'invalid-jid',
@@ -57,13 +60,29 @@ export interface ImportResult {
   dryRun: boolean
   onConflict: OnConflict
   counts: Record<ImportBucket, number>
+  /** Records the source holds (accounts and records that cannot be one). */
+  sourceAccounts: number
+  /**
+   * Source accounts that are not in the store with the source's password after
+   * this import: every bucket but created, overwritten and unchanged.
+   */
+  notImported: number
   /** Accounts that were not imported and why; the first MAX_LISTED. */
   problems: ImportProblem[]
   /** Existing accounts left alone (skip); the first MAX_LISTED. */
   existing: string[]
   unknownHosts: string[]
   addedHosts: string[]
-  /** Where per-user data xmppctl cannot store yet (rosters, vCards) was kept. */
+  /**
+   * Per-user data written with the accounts created (or that would be, in a
+   * dry run): roster items, pending subscription requests, vCards, offline
+   * messages, private XML items.
+   */
+  data: Record<DataKind, number>
+  /** Entries of that data that could not be stored, per kind, and why (the first MAX_LISTED). */
+  dataSkipped: Record<DataKind, number>
+  dataProblems: Array<{jid: string; kind: DataKind; reason: string}>
+  /** Where per-user data xmppctl cannot store (privacy lists…) was kept. */
   sideFile?: string
   sideFileUsers: number
 }
@@ -122,6 +141,7 @@ interface Prepared {
   /** SASLprep'd plaintext to hash, when the host stores SCRAM. */
   toDerive: string | undefined
   secrets: AccountSecrets
+  data?: {data: ImportedAccountData; problems: DataProblem[]}
 }
 
 /** Appends the per-user data of imported accounts to a XEP-0227 side file (0600). */
@@ -173,11 +193,16 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     dryRun: Boolean(options.dryRun),
     onConflict: options.onConflict,
     counts: Object.fromEntries(IMPORT_BUCKETS.map((bucket) => [bucket, 0])) as Record<ImportBucket, number>,
+    sourceAccounts: 0,
+    notImported: 0,
     problems: [],
     existing: [],
     unknownHosts: [],
     addedHosts: [],
     sideFileUsers: 0,
+    data: Object.fromEntries(DATA_KINDS.map((kind) => [kind, 0])) as Record<DataKind, number>,
+    dataSkipped: Object.fromEntries(DATA_KINDS.map((kind) => [kind, 0])) as Record<DataKind, number>,
+    dataProblems: [],
   }
   const problem = (bucket: ImportBucket, where: string, reason: string, jid?: string) => {
     result.counts[bucket]++
@@ -211,6 +236,27 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     let settings = settingsCache.get(host)
     if (!settings) settingsCache.set(host, (settings = config.forHost(host)))
     return settings
+  }
+
+  const now = new Date()
+  // The server's limits (top-level keys, as `xmppctl start` applies them): an import may not store more than a client could.
+  const {settings: global} = config
+  const limits = {roster: {items: global.max_roster_items, bytes: global.max_roster_bytes}, offlineMessages: global.max_user_offline_messages}
+  const withData = (prepared: Prepared): Prepared => {
+    if (prepared.record.data) prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
+
+    return prepared
+  }
+
+  /** Counts the data of an account created (or that would be). */
+  const tally = (item: Prepared) => {
+    if (!item.data) return
+    const counts = countUserData(item.data.data)
+    for (const kind of DATA_KINDS) result.data[kind] += counts[kind]
+    for (const {kind, reason} of item.data.problems) {
+      result.dataSkipped[kind]++
+      if (result.dataProblems.length < MAX_LISTED) result.dataProblems.push({jid: item.jid, kind, reason})
+    }
   }
 
   /** Checks and normalises a record; undefined when it went to a problem bucket. */
@@ -258,11 +304,11 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
     const settings = settingsOf(host)
     if (password !== undefined && settings.auth_password_format === 'scram') {
-      return {record, host, username, jid, toDerive: prepared, secrets: {credentials: [], plaintext: undefined}}
+      return withData({record, host, username, jid, toDerive: prepared, secrets: {credentials: [], plaintext: undefined}})
     }
 
     // Plain hosts keep the plaintext; credentials from the source are kept as found.
-    return {record, host, username, jid, toDerive: undefined, secrets: {credentials: record.credentials, plaintext: password}}
+    return withData({record, host, username, jid, toDerive: undefined, secrets: {credentials: record.credentials, plaintext: password}})
   }
 
   const existingOf = async (batch: Prepared[]): Promise<Set<string>> => {
@@ -273,6 +319,20 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     return found
   }
 
+  /**
+   * An existing account is `unchanged` when it already holds the source's
+   * password (a previous run of this import wrote it, then was killed): it is
+   * not a loss. Any other existing account is a conflict left alone.
+   */
+  const sortExisting = async (items: Prepared[]): Promise<void> => {
+    for (const item of items) {
+      const account = await store.getAccount(item.host, item.username)
+      const same = account !== undefined && (await holdsSourceSecrets(item, account))
+      result.counts[same ? 'unchanged' : 'existing']++
+      if (!same && result.existing.length < MAX_LISTED) result.existing.push(item.jid)
+    }
+  }
+
   const read = async function* (): AsyncGenerator<Prepared[]> {
     let batch: Prepared[] = []
     let records = 0
@@ -280,6 +340,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     try {
       for await (const record of readSource(options.format, options.source, {host: options.host})) {
         records++
+        result.sourceAccounts++
         const prepared = await prepare(record)
         if (prepared) batch.push(prepared)
         if (prepared?.toDerive !== undefined) deriving++
@@ -315,6 +376,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
     if (conflicts > 0) throw new ImportConflictError(conflicts, examples)
     checking = false
+    result.sourceAccounts = 0
     Object.assign(result.counts, savedCounts)
     result.problems = []
     result.unknownHosts = []
@@ -328,15 +390,14 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
       const needsCheck = options.dryRun || (options.onConflict !== 'overwrite' && batch.some((item) => item.toDerive !== undefined))
       const existing = needsCheck ? await existingOf(batch) : new Set<string>()
       const writable = options.onConflict === 'overwrite' ? batch : batch.filter((item) => !existing.has(item.jid))
-      for (const item of batch) {
-        if (options.onConflict !== 'overwrite' && existing.has(item.jid)) {
-          result.counts.existing++
-          if (result.existing.length < MAX_LISTED) result.existing.push(item.jid)
-        }
-      }
+      if (options.onConflict !== 'overwrite') await sortExisting(batch.filter((item) => existing.has(item.jid)))
 
       if (options.dryRun) {
-        for (const item of writable) result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
+        for (const item of writable) {
+          result.counts[existing.has(item.jid) ? 'overwritten' : 'created']++
+          if (!existing.has(item.jid)) tally(item)
+        }
+
         continue
       }
 
@@ -353,12 +414,20 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
       for (const item of writable) if (item.record.extra !== undefined) await sideFile!.add(item.host, item.username, item.record.extra)
       await sideFile?.sync()
-      const accounts: ImportedAccount[] = writable.map((item) => ({host: item.host, username: item.username, secrets: item.secrets, overwrite: options.onConflict === 'overwrite'}))
+      const accounts: ImportedAccount[] = writable.map((item) => ({
+        host: item.host,
+        username: item.username,
+        secrets: item.secrets,
+        overwrite: options.onConflict === 'overwrite',
+        ...(item.data ? {data: item.data.data} : {}),
+      }))
       const outcomes = await store.importAccounts(accounts)
       for (const [index, outcome] of outcomes.entries()) {
-        result.counts[outcome]++
-        if (outcome === 'existing' && result.existing.length < MAX_LISTED) result.existing.push(writable[index].jid)
+        if (outcome !== 'existing') result.counts[outcome]++
+        if (outcome === 'created') tally(writable[index])
       }
+
+      await sortExisting(writable.filter((_, index) => outcomes[index] === 'existing'))
     }
   } finally {
     await sideFile?.close()
@@ -368,5 +437,29 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     }
   }
 
+  result.notImported = result.sourceAccounts - result.counts.created - result.counts.overwritten - result.counts.unchanged
   return result
+}
+
+/** Whether a stored account already holds what the source gives for it. */
+async function holdsSourceSecrets(item: Prepared, account: StoredAccount): Promise<boolean> {
+  if (item.toDerive !== undefined) {
+    // Hashed on the way in with a fresh salt: only a check of the password tells.
+    const credentials = account.credentials[0]
+    return credentials !== undefined && (await verifyScramPassword(item.record.password!, credentials))
+  }
+
+  const wanted = item.secrets
+  if (wanted.plaintext !== account.plaintext) return false
+  if (wanted.credentials.length !== account.credentials.length) return false
+  return wanted.credentials.every((credential) => {
+    const stored = account.credentials.find((candidate) => candidate.hash === credential.hash)
+    return (
+      stored !== undefined &&
+      stored.iterations === credential.iterations &&
+      stored.salt.equals(credential.salt) &&
+      stored.storedKey.equals(credential.storedKey) &&
+      stored.serverKey.equals(credential.serverKey)
+    )
+  })
 }

@@ -3,6 +3,7 @@
  * never holds a whole source in memory.
  */
 import type {ScramCredentials} from '../sasl/scram.js'
+import type {SourceUserData} from './user-data.js'
 
 /** An account as a source holds it: names still raw, secrets as found. */
 export interface SourceAccount {
@@ -14,8 +15,10 @@ export interface SourceAccount {
   /** Plaintext, when the source holds it. */
   password: string | undefined
   credentials: ScramCredentials[]
-  /** Per-user data xmppctl cannot store yet (roster, vCard…), as a XEP-0227 `<user>` fragment. */
+  /** Per-user data xmppctl cannot store (privacy lists…), as a XEP-0227 `<user>` fragment. */
   extra: string | undefined
+  /** Per-user data the server stores (roster, vCard, offline messages, private XML), as the source wrote it. */
+  data?: SourceUserData
 }
 
 /** A record that cannot be an account: malformed, truncated, unknown encoding. */

@@ -3,19 +3,23 @@
  * `export_piefxis` and Prosody's mod_storage_xep0227 write it: read as a
  * stream, one account at a time, and written the same way.
  */
-import {readdirSync, statSync} from 'node:fs'
+import {readdirSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import type {SaxesAttributeNS, SaxesTagNS} from 'saxes'
 
 import {type ScramCredentials, type ScramHash, parseScramMechanismName, scramDigestBytes, scramMechanismName} from '../sasl/scram.js'
-import type {SourceRecord} from './types.js'
+import type {SourceAccount, SourceRecord} from './types.js'
+import {type SourceUserData, addUserChild, emptyUserData} from './user-data.js'
 import {escapeXml, parseXmlFile, serializeOpenTag} from './xml.js'
 
 export const PIE_NS = 'urn:xmpp:pie:0'
 export const PIE_SCRAM_NS = 'urn:xmpp:pie:0#scram'
 const XINCLUDE_NS = 'http://www.w3.org/2001/XInclude'
 
-/** Per-user data kept for the side file beyond this is refused rather than buffered. */
+/** Files a chain of xi:include may nest: ejabberd's main file includes its host files, one level. */
+export const MAX_INCLUDE_DEPTH = 4
+
+/** Per-user data beyond this is refused rather than buffered. */
 const MAX_EXTRA_BYTES = 16 * 1024 * 1024
 
 const SCRAM_FIELDS = ['iter-count', 'salt', 'server-key', 'stored-key'] as const
@@ -79,7 +83,8 @@ interface UserState {
   password: string | undefined
   credentials: ScramCredentials[]
   problem: string | undefined
-  extra: string[]
+  /** Each top-level child of <user> other than its credentials, serialised. */
+  children: string[]
   extraBytes: number
 }
 
@@ -95,13 +100,73 @@ function attribute(tag: SaxesTagNS, name: string): string | undefined {
   return found?.uri === '' ? found.value : undefined
 }
 
-/** Every account in a XEP-0227 file or directory, in document order. */
-export async function* readXep0227(source: string): AsyncGenerator<SourceRecord> {
-  for (const file of xep0227Files(source)) yield* readFile(file)
+/** A file named by `<xi:include href>`, to be read in its place. */
+interface Include {
+  kind: 'include'
+  href: string
+  line: number
 }
 
-async function* readFile(file: string): AsyncGenerator<SourceRecord> {
-  const out: SourceRecord[] = []
+/**
+ * The file an `<xi:include href='…'/>` of `from` names, or why it is refused.
+ * ejabberd's `export_piefxis DIR` writes the base name of each host file
+ * (ejabberd_piefxis:make_xinclude/1), so only a path inside the including
+ * file's directory is followed: no URI scheme, no absolute path, no `..`
+ * out of it (symbolic links included), and no file already being read.
+ */
+export function resolveInclude(from: string, href: string, chain: readonly string[]): {shown: string; real: string} {
+  if (href === '') throw new Error('an <xi:include> has no href')
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(href)) throw new Error(`<xi:include href="${href}"> names a URI; only a file next to the including one is read`)
+  if (path.isAbsolute(href)) throw new Error(`<xi:include href="${href}"> is an absolute path; only a file next to the including one is read`)
+  const shown = path.join(path.dirname(from), href)
+  let real: string
+  try {
+    real = realpathSync(shown)
+  } catch {
+    throw new Error(`<xi:include href="${href}"> names a file that cannot be read`)
+  }
+
+  const relative = path.relative(realpathSync(path.dirname(from)), real)
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) throw new Error(`<xi:include href="${href}"> leaves the directory of ${path.basename(from)}`)
+  if (chain.includes(real)) throw new Error(`<xi:include href="${href}"> includes a file that includes it (a loop)`)
+  if (chain.length > MAX_INCLUDE_DEPTH) throw new Error(`<xi:include> nests deeper than ${MAX_INCLUDE_DEPTH} files`)
+  return {shown, real}
+}
+
+/**
+ * Every account in a XEP-0227 file or directory, in document order,
+ * following xi:include. A file read once (included, or listed in a
+ * directory beside the file including it) is not read again.
+ */
+export async function* readXep0227(source: string): AsyncGenerator<SourceRecord> {
+  const read = new Set<string>()
+  for (const file of xep0227Files(source)) {
+    const real = realpathSync(file)
+    if (!read.has(real)) yield* readFile(file, [real], read)
+  }
+}
+
+async function* readFile(file: string, chain: string[], read: Set<string>): AsyncGenerator<SourceRecord> {
+  read.add(chain.at(-1)!)
+  for await (const item of readOneFile(file)) {
+    if (item.kind !== 'include') {
+      yield item
+      continue
+    }
+
+    let target: {shown: string; real: string}
+    try {
+      target = resolveInclude(file, item.href, chain)
+    } catch (error) {
+      throw new Error(`${file}:${item.line}: ${(error as Error).message}`)
+    }
+
+    if (!read.has(target.real)) yield* readFile(target.shown, [...chain, target.real], read)
+  }
+}
+
+async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include> {
+  const out: Array<SourceRecord | Include> = []
   let host: {jid: string; depth: number} | undefined
   let user: UserState | undefined
   let scram: ScramState | undefined
@@ -112,8 +177,12 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
     if (state.name === undefined) out.push({kind: 'invalid', where, reason: 'the <user> element has no name attribute'})
     else if (state.problem !== undefined) out.push({kind: 'invalid', where, reason: state.problem, jid: `${state.name}@${state.host}`})
     else {
-      const extra = state.extra.length > 0 ? state.extra.join('') : undefined
-      out.push({kind: 'account', where, host: state.host, username: state.name, password: state.password, credentials: state.credentials, extra})
+      let data: SourceUserData | undefined
+      for (const child of state.children) addUserChild((data ??= emptyUserData()), child)
+      const extra = data && data.other.length > 0 ? data.other.join('') : undefined
+      const account: SourceAccount = {kind: 'account', where, host: state.host, username: state.name, password: state.password, credentials: state.credentials, extra}
+      if (data) account.data = data
+      out.push(account)
     }
   }
 
@@ -152,13 +221,14 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
     else state.credentials.push(credentials)
   }
 
-  const keep = (state: UserState, text: string) => {
+  const keep = (state: UserState, text: string, newChild = false) => {
     state.extraBytes += text.length
     if (state.extraBytes > MAX_EXTRA_BYTES) state.problem ??= `the user's other data is larger than ${MAX_EXTRA_BYTES / 1024 / 1024} MiB`
-    else state.extra.push(text)
+    else if (newChild || state.children.length === 0) state.children.push(text)
+    else state.children[state.children.length - 1] += text
   }
 
-  yield* parseXmlFile<SourceRecord>(
+  yield* parseXmlFile<SourceRecord | Include>(
     file,
     {
       open(tag, line, depth) {
@@ -190,11 +260,22 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
           let open = serializeOpenTag(tag)
           // A top-level child may rely on an inherited default namespace: declare it.
           if (depth === user.depth + 1 && tag.prefix === '' && !('xmlns' in tag.attributes)) open = open.replace(/^<([^\s>]+)/, `<$1 xmlns="${escapeXml(tag.uri)}"`)
-          keep(user, open)
+          keep(user, open, depth === user.depth + 1)
           return
         }
 
-        if (tag.uri === XINCLUDE_NS) return // the included files are read on their own (directory source)
+        if (tag.uri === XINCLUDE_NS) {
+          // XInclude 1.0 §3.1: only parse="xml" (the default) includes elements; a fallback would hide a missing file.
+          if (tag.local !== 'include') throw new Error(`line ${line}: <${tag.name}> is not supported, only <xi:include href='…'/>`)
+          const parse = attribute(tag, 'parse')
+          if ((parse !== undefined && parse !== 'xml') || attribute(tag, 'xpointer') !== undefined) {
+            throw new Error(`line ${line}: only whole-file <xi:include href='…'/> is supported, not parse or xpointer`)
+          }
+
+          out.push({kind: 'include', href: attribute(tag, 'href') ?? '', line})
+          return
+        }
+
         if (tag.uri === PIE_NS && tag.local === 'host') {
           host = {jid: attribute(tag, 'jid') ?? '', depth}
           return
@@ -203,7 +284,7 @@ async function* readFile(file: string): AsyncGenerator<SourceRecord> {
         if (tag.uri === PIE_NS && tag.local === 'user') {
           const name = attribute(tag, 'name')
           const password = attribute(tag, 'password')
-          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, extra: [], extraBytes: 0}
+          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, children: [], extraBytes: 0}
           if (!host) user.problem = 'the <user> element is not inside a <host>'
           if (password !== undefined) {
             const ejabberd = parseEjabberdScramPassword(password)

@@ -1,4 +1,5 @@
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
+import type {PrivateKey, RosterItem} from './roster-store.js'
 
 export type AccountState = 'enabled' | 'disabled'
 
@@ -54,12 +55,24 @@ export interface ScramConversion extends PlaintextAccount {
 }
 
 /** One account to write during an import. */
+/** Per-account data an import brings with a new account, normalised and within the host's limits. */
+export interface ImportedAccountData {
+  roster: RosterItem[]
+  /** Pending inbound requests (RFC 6121 §3.1.3), each its presence stanza serialised in jabber:client. */
+  subscriptionRequests: Array<{contact: string; stanza: string}>
+  vcard: string | undefined
+  offline: Array<{stanza: string; createdAt: Date}>
+  private: Array<PrivateKey & {xml: string}>
+}
+
 export interface ImportedAccount {
   host: string
   username: string
   secrets: AccountSecrets
   /** Replace the secrets of an existing account instead of leaving it alone. */
   overwrite: boolean
+  /** Written with the account, in its transaction, only when the account is created. */
+  data?: ImportedAccountData
 }
 
 export type ImportOutcome = 'created' | 'existing' | 'overwritten'

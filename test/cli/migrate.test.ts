@@ -5,6 +5,7 @@ import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
 
+import {deriveScramCredentials} from '../../src/sasl/scram.js'
 import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
 
 const CONFIG = 'hosts: [example.org, example.net]\nauth_scram_iterations: 4096\n'
@@ -47,10 +48,12 @@ describe('user import --from csv', () => {
     const {cli, write} = setup(t)
     const file = write('people.csv', CSV)
     const result = await cli(['user', 'import', file, '--from', 'csv', '--json'])
-    assert.equal(result.status, 0, result.stderr)
+    assert.equal(result.status, 1, 'fewer accounts imported than the source holds')
     const summary = json(result)
+    assert.deepEqual([summary.sourceAccounts, summary.notImported], [8, 5])
     assert.deepEqual(summary.counts, {
       created: 3,
+      unchanged: 0,
       existing: 0,
       overwritten: 0,
       'invalid-jid': 1,
@@ -82,9 +85,34 @@ describe('user import --from csv', () => {
     const {cli, write} = setup(t)
     const file = write('people.csv', 'jid,password\nalice@example.org,pw\nzed@example.com,pw\n')
     const result = await cli(['import', file, '--from', 'csv'])
-    assert.equal(result.status, 0)
+    assert.equal(result.status, 1)
     assert.equal(result.stdout, `created 1, unknown-host 1\nunknown-host: zed@example.com: host example.com is not configured (${file}:3)\n`)
-    assert.equal(result.stderr, 'warning: hosts not configured, their accounts skipped: example.com (add them to hosts, or rerun with --add-hosts)\n')
+    assert.equal(
+      result.stderr,
+      'warning: hosts not configured, their accounts skipped: example.com (add them to hosts, or rerun with --add-hosts)\n' +
+        'warning: 1 of 2 accounts in the source were not imported (unknown-host 1); rerun with --allow-partial to accept this\n',
+    )
+    const accepted = await cli(['import', file, '--from', 'csv', '--allow-partial'])
+    assert.equal(accepted.status, 0)
+    assert.equal(accepted.stdout, `created 0, unchanged 1, unknown-host 1\nunknown-host: zed@example.com: host example.com is not configured (${file}:3)\n`)
+    assert.match(accepted.stderr, /\nwarning: 1 of 2 accounts in the source were not imported \(unknown-host 1\)\n$/)
+  })
+
+  it('exits 1 when the source holds no account at all', async (t) => {
+    const {cli, write} = setup(t)
+    const file = write('empty.csv', 'jid,password\n')
+    const result = await cli(['import', file, '--from', 'csv'])
+    assert.equal(result.status, 1)
+    assert.match(result.stderr, /empty\.csv holds no account; rerun with --allow-partial/)
+  })
+
+  it('a rerun finds the accounts it imported unchanged, and exits 0', async (t) => {
+    const {cli, write} = setup(t, `${CONFIG}host_config:\n  example.net: {auth_password_format: plain}\n`)
+    const file = write('people.csv', 'alice@example.org,pw\nbob@example.net,plain pw\n')
+    assert.equal((await cli(['import', file, '--from', 'csv'])).status, 0)
+    const rerun = await cli(['import', file, '--from', 'csv', '--json'])
+    assert.equal(rerun.status, 0, rerun.stderr)
+    assert.deepEqual([json(rerun).counts.created, json(rerun).counts.unchanged, json(rerun).counts.existing], [0, 2, 0])
   })
 
   it('--dry-run reports the same buckets and writes nothing', async (t) => {
@@ -124,8 +152,10 @@ describe('user import --on-conflict', () => {
 
   it('skip (the default) leaves an existing account alone and lists it', async (t) => {
     const {cli, file} = await withExisting(t)
-    const result = json(await cli(['user', 'import', file, '--from', 'csv', '--json']))
-    assert.deepEqual([result.counts.created, result.counts.existing, result.existing], [1, 1, ['alice@example.org']])
+    const run = await cli(['user', 'import', file, '--from', 'csv', '--json'])
+    assert.equal(run.status, 1, 'an account left alone with another password is not imported')
+    const result = json(run)
+    assert.deepEqual([result.counts.created, result.counts.existing, result.existing, result.notImported], [1, 1, ['alice@example.org'], 1])
     assert.equal(await checks(cli, 'alice@example.org', 'old'), 0)
   })
 
@@ -155,7 +185,7 @@ describe('user import --from xep0227', () => {
     serverKey: 'D+CSWLOshSulAsxiupA+qs2/fTE=',
   }
 
-  it('imports SCRAM credentials as they are, plaintext hashed, and keeps the roster in a side file', async (t) => {
+  it('imports SCRAM credentials as they are, plaintext hashed, the roster into the store and other data into a side file', async (t) => {
     const {cli, write, dir} = setup(t)
     const file = write(
       'pie.xml',
@@ -168,6 +198,7 @@ describe('user import --from xep0227', () => {
         <server-key>${SCRAM_SHA1.serverKey}</server-key><stored-key>${SCRAM_SHA1.storedKey}</stored-key>
       </scram-credentials>
       <query xmlns='jabber:iq:roster'><item jid='bob@example.org' name='Bob &amp; co' subscription='both'><group>Friends</group></item></query>
+      <query xmlns='jabber:iq:privacy'><list name='quiet'/></query>
     </user>
     <user name='plain' password='pa:ss &lt;€&gt;'/>
     <user name='nothing'/>
@@ -178,18 +209,19 @@ describe('user import --from xep0227', () => {
 </server-data>
 `,
     )
-    const result = await cli(['user', 'import', file, '--from', 'xep0227', '--json'])
+    const result = await cli(['user', 'import', file, '--from', 'xep0227', '--json', '--allow-partial'])
     assert.equal(result.status, 0, result.stderr)
     const summary = json(result)
     assert.deepEqual([summary.counts.created, summary.counts['empty-password'], summary.counts['invalid-record']], [2, 1, 1])
     assert.match(summary.problems.find((problem: {bucket: string}) => problem.bucket === 'invalid-record').reason, /lack <server-key>, <stored-key>/)
     assert.equal(await checks(cli, 'user@example.org', 'pencil'), 0)
     assert.equal(await checks(cli, 'plain@example.org', 'pa:ss <€>'), 0)
+    assert.equal(summary.data.rosterItems, 1)
     assert.equal(summary.sideFileUsers, 1)
     assert.equal(path.dirname(summary.sideFile), path.join(dir, 'data', 'imported-user-data'))
     assert.equal(statSync(summary.sideFile).mode & 0o777, 0o600)
     const side = readFileSync(summary.sideFile, 'utf8')
-    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns="jabber:iq:roster"><item jid="bob@example\.org" name="Bob &amp; co" subscription="both"><group>Friends<\/group><\/item><\/query><\/user>/)
+    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns="jabber:iq:privacy"><list name="quiet"><\/list><\/query><\/user>/)
     // The side file is XEP-0227 itself: it imports (as accounts without passwords, so nothing is created).
     assert.equal(json(await cli(['user', 'import', summary.sideFile, '--from', 'xep0227', '--dry-run', '--json'])).counts['empty-password'], 1)
   })
@@ -215,13 +247,19 @@ describe('user import --from xep0227', () => {
   })
 })
 
+/** ejabberd's multi-host `users` table (sql/lite.new.sql), empty. */
+function multiHostUsers(file: string): Database.Database {
+  const db = new Database(file)
+  db.exec(`CREATE TABLE users (username text NOT NULL, server_host text NOT NULL, password text NOT NULL, serverkey text NOT NULL DEFAULT '',
+    salt text NOT NULL DEFAULT '', iterationcount integer NOT NULL DEFAULT 0, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (server_host, username))`)
+  return db
+}
+
 describe('user import --from ejabberd-sql (SQLite file)', () => {
   it('reads the multi-host schema (SCRAM and plaintext) and the single-host one with --host', async (t) => {
     const {cli, dir} = setup(t)
     const multi = path.join(dir, 'multi.db')
-    const db = new Database(multi)
-    db.exec(`CREATE TABLE users (username text NOT NULL, server_host text NOT NULL, password text NOT NULL, serverkey text NOT NULL DEFAULT '',
-      salt text NOT NULL DEFAULT '', iterationcount integer NOT NULL DEFAULT 0, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (server_host, username))`)
+    const db = multiHostUsers(multi)
     db.prepare('INSERT INTO users (username, server_host, password, serverkey, salt, iterationcount) VALUES (?, ?, ?, ?, ?, ?)').run(
       'user', 'example.org', '6dlGYMOdZcOPutkcNY8U2g7vK9Y=', 'D+CSWLOshSulAsxiupA+qs2/fTE=', 'QSXCR+Q6sek8bf92', 4096,
     )
@@ -245,7 +283,39 @@ describe('user import --from ejabberd-sql (SQLite file)', () => {
   })
 })
 
+describe('user import --from ejabberd-sql with auth_scram_hash sha256 or sha512', () => {
+  it("reads ejabberd 23.01's 'sha256:'-prefixed stored key (no type column) as SCRAM-SHA-256", async (t) => {
+    const {cli, dir} = setup(t)
+    const file = path.join(dir, 'sha256.db')
+    const db = multiHostUsers(file)
+    const insert = db.prepare('INSERT INTO users (username, server_host, password, serverkey, salt, iterationcount) VALUES (?, ?, ?, ?, ?, ?)')
+    for (const hash of ['sha256', 'sha512'] as const) {
+      const credentials = await deriveScramCredentials('pencil', hash, {iterations: 4096})
+      // ejabberd_auth_sql:scram_hash_encode/2: the hash's name, a colon, the base64 stored key.
+      insert.run(hash, 'example.org', `${hash}:${credentials.storedKey.toString('base64')}`, credentials.serverKey.toString('base64'), credentials.salt.toString('base64'), 4096)
+    }
+
+    db.close()
+    const result = await cli(['user', 'import', file, '--from', 'ejabberd-sql', '--json'])
+    assert.equal(result.status, 0, result.stdout + result.stderr)
+    assert.deepEqual(json(result).counts.created, 2)
+    for (const hash of ['sha256', 'sha512']) {
+      assert.deepEqual(json(await cli(['user', 'info', `${hash}@example.org`, '--json'])).hashes, [hash])
+      assert.equal(await checks(cli, `${hash}@example.org`, 'pencil'), 0)
+      assert.equal(await checks(cli, `${hash}@example.org`, 'pencil!'), 1)
+    }
+  })
+})
+
 describe('user export', () => {
+  it('--help says what --ejabberd writes: <scram-credentials>, not a password attribute', async (t) => {
+    const {cli} = setup(t)
+    const help = await cli(['user', 'export', '--help'])
+    assert.equal(help.status, 0)
+    assert.match(help.stdout.replace(/\s+/g, ' '), / --ejabberd xep0227: for ejabberdctl import_piefxis: one <scram-credentials> element per account /)
+    assert.doesNotMatch(help.stdout, /password="scram/)
+  })
+
   it('writes XEP-0227 that imports back into a new store with every password', async (t) => {
     const {cli, dir} = setup(t)
     await cli(['user', 'add', 'alice@example.org', '--password-stdin'], 'pässwörd\n')

@@ -13,6 +13,7 @@ import type {
   AccountSummary,
   ImportOutcome,
   ImportedAccount,
+  ImportedAccountData,
   LoginSecrets,
   PlaintextAccount,
   ScramConversion,
@@ -128,6 +129,8 @@ export class SqliteAccountStore implements AccountStore {
   private readonly db: Database.Database
   private readonly statements
   private readonly insertCredentialRows: Database.Statement
+  /** Prepared on the first import that brings per-account data: the tables of the server's modules (migrations 2 and 4). */
+  private importData: ReturnType<typeof prepareImportData> | undefined
 
   private constructor(file: string, db: Database.Database) {
     this.location = file
@@ -392,6 +395,7 @@ export class SqliteAccountStore implements AccountStore {
             pending.push(account.host, account.username, credential.hash, credential.salt, credential.iterations, credential.storedKey, credential.serverKey)
           }
 
+          if (account.data) this.insertImportedData(account.host, account.username, account.data, now)
           return 'created'
         }
 
@@ -413,6 +417,18 @@ export class SqliteAccountStore implements AccountStore {
     if (this.db.open) this.db.close()
   }
 
+  private insertImportedData(host: string, username: string, data: ImportedAccountData, now: number): void {
+    const statements = (this.importData ??= prepareImportData(this.db))
+    for (const item of data.roster) {
+      statements.rosterItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
+    }
+
+    for (const request of data.subscriptionRequests) statements.subscriptionRequest.run(host, username, request.contact, request.stanza, now)
+    if (data.vcard !== undefined) statements.vcard.run(host, username, data.vcard)
+    for (const message of data.offline) statements.offline.run(host, username, message.stanza, message.createdAt.getTime())
+    for (const item of data.private) statements.private.run(host, username, item.ns, item.name, item.xml)
+  }
+
   private insertCredentials(host: string, username: string, secrets: AccountSecrets): void {
     for (const credential of secrets.credentials) {
       this.statements.insertCredential.run(
@@ -425,6 +441,17 @@ export class SqliteAccountStore implements AccountStore {
         credential.serverKey,
       )
     }
+  }
+}
+
+/** The writes of an import's per-account data, into the tables sqlite/roster.ts reads. */
+function prepareImportData(db: Database.Database) {
+  return {
+    rosterItem: db.prepare('INSERT INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    subscriptionRequest: db.prepare('INSERT INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, ?, ?, ?)'),
+    vcard: db.prepare('INSERT INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),
+    offline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),
+    private: db.prepare('INSERT INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
   }
 }
 

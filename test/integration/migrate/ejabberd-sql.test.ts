@@ -45,4 +45,24 @@ describe("import from a real ejabberd's SQLite database", {skip: unavailable}, (
       await assertPasswords(dir, expected)
     })
   }
+
+  it('reads the SCRAM-SHA-256 rows ejabberd writes with auth_scram_hash: sha256 (stored key prefixed sha256:), and every password checks', async (t) => {
+    const server = await ejabberd(t, {hosts: ['sha256.test'], sqlite: 'multi-host', scramHash: 'sha256'})
+    const expected: Array<{jid: string; password: string}> = []
+    await inBatches(ACCOUNTS, 1, async ({user, password}) => {
+      const registered = await server.ctl('register', user, 'sha256.test', password)
+      assert.equal(registered.status, 0, registered.stdout + registered.stderr)
+      expected.push({jid: `${user}@sha256.test`, password})
+    })
+
+    const dir = tempDir(t)
+    writeConfig(dir, 'hosts: [sha256.test]\n')
+    const result = await runCli(['user', 'import', server.database!, '--from', 'ejabberd-sql', '--json'], {cwd: dir})
+    assert.equal(result.status, 0, result.stdout + result.stderr)
+    const summary = JSON.parse(result.stdout)
+    assert.deepEqual([summary.counts.created, summary.problems], [expected.length, []])
+    const info = JSON.parse((await runCli(['user', 'info', 'umlaut@sha256.test', '--json'], {cwd: dir})).stdout)
+    assert.deepEqual([info.hashes, info.iterations], [['sha256'], 4096])
+    await assertPasswords(dir, expected)
+  })
 })

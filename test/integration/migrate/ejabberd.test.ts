@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {chmodSync, readdirSync} from 'node:fs'
+import {chmodSync, readFileSync, readdirSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -34,14 +34,22 @@ describe('migrations with a real ejabberd', {skip: unavailable}, () => {
     assert.equal(exported.status, 0, exported.stdout + exported.stderr)
     assert.ok(readdirSync(exportDir).length >= 2, 'export_piefxis wrote its index and per-host files')
 
+    // The main file holds only <xi:include href='…'/> of each host's file (ejabberd_piefxis:export_hosts/2).
+    const main = readdirSync(exportDir).filter((name) => !name.includes('_'))
+    assert.equal(main.length, 1, `one main file among ${readdirSync(exportDir).join(', ')}`)
+    assert.match(readFileSync(path.join(exportDir, main[0]), 'utf8'), /<xi:include href='[^']+'\/>/)
     const dir = tempDir(t)
     chmodSync(dir, 0o755)
     writeConfig(dir, 'hosts: [ej.test, plain.ej.test, back.test]\nauth_scram_iterations: 4096\n')
-    const imported = await runCli(['import', exportDir, '--from', 'xep0227', '--json'], {cwd: dir})
+    const imported = await runCli(['import', path.join(exportDir, main[0]), '--from', 'xep0227', '--json'], {cwd: dir})
     assert.equal(imported.status, 0, imported.stderr)
     const summary = JSON.parse(imported.stdout)
     assert.equal(summary.counts.created, ACCOUNTS.length * 2)
     assert.deepEqual(summary.problems, [])
+    // The directory holds the same hosts, listed and included: each account is read once, and is already there.
+    const again = await runCli(['import', exportDir, '--from', 'xep0227', '--dry-run', '--json'], {cwd: dir})
+    assert.equal(again.status, 0, again.stderr)
+    assert.deepEqual([JSON.parse(again.stdout).counts.created, JSON.parse(again.stdout).counts.unchanged], [0, ACCOUNTS.length * 2])
     // ejabberd's SCRAM-SHA-1 credentials are kept as they are (4096 iterations, its default).
     const info = JSON.parse((await runCli(['user', 'info', 'a.b-c_d@ej.test', '--json'], {cwd: dir})).stdout)
     assert.deepEqual([info.hashes, info.iterations], [['sha1'], 4096])

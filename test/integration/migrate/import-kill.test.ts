@@ -12,18 +12,19 @@ import {BIN, runCli, tempDir, writeConfig} from '../../helpers.js'
 const ACCOUNTS = 60_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function count(file: string): {accounts: number; credentials: number} {
+function count(file: string): {accounts: number; credentials: number; rosterItems: number} {
   try {
     const db = new Database(file, {readonly: true, timeout: 5000})
     try {
       const accounts = (db.prepare('SELECT count(*) AS n FROM accounts').get() as {n: number}).n
       const credentials = (db.prepare('SELECT count(*) AS n FROM scram_credentials').get() as {n: number}).n
-      return {accounts, credentials}
+      const rosterItems = (db.prepare('SELECT count(*) AS n FROM roster_items').get() as {n: number}).n
+      return {accounts, credentials, rosterItems}
     } finally {
       db.close()
     }
   } catch {
-    return {accounts: 0, credentials: 0} // not created yet
+    return {accounts: 0, credentials: 0, rosterItems: 0} // not created yet
   }
 }
 
@@ -35,7 +36,8 @@ describe('user import under kill -9', () => {
     const users = Array.from(
       {length: ACCOUNTS},
       (_, index) =>
-        `<user name="u${index}"><scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-1"><iter-count>4096</iter-count><salt>${b64(16)}</salt><server-key>${b64(20)}</server-key><stored-key>${b64(20)}</stored-key></scram-credentials></user>`,
+        `<user name="u${index}"><scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-1"><iter-count>4096</iter-count><salt>${b64(16)}</salt><server-key>${b64(20)}</server-key><stored-key>${b64(20)}</stored-key></scram-credentials>` +
+        `<query xmlns="jabber:iq:roster"><item jid="u${(index + 1) % ACCOUNTS}@example.org" subscription="both"/></query></user>`,
     )
     const source = path.join(dir, 'pie.xml')
     writeFileSync(source, `<server-data xmlns="urn:xmpp:pie:0"><host jid="example.org">\n${users.join('\n')}\n</host></server-data>\n`)
@@ -55,11 +57,13 @@ describe('user import under kill -9', () => {
     assert.ok(partial.accounts > 0 && partial.accounts < ACCOUNTS, `killed mid-run (${partial.accounts} accounts)`)
     assert.equal(partial.accounts % 5000, 0, 'only whole batches were committed')
     assert.equal(partial.credentials, partial.accounts, 'every committed account has its credentials')
+    assert.equal(partial.rosterItems, partial.accounts, 'and its roster, written in the same transaction')
 
     const rerun = await runCli(['user', 'import', source, '--from', 'xep0227', '--json'], {cwd: dir})
     assert.equal(rerun.status, 0, rerun.stderr)
     const summary = JSON.parse(rerun.stdout)
-    assert.deepEqual([summary.counts.created, summary.counts.existing], [ACCOUNTS - partial.accounts, partial.accounts])
-    assert.deepEqual(count(file), {accounts: ACCOUNTS, credentials: ACCOUNTS})
+    // What the killed run committed holds the source's credentials: unchanged, not a conflict, so the rerun exits 0.
+    assert.deepEqual([summary.counts.created, summary.counts.unchanged, summary.counts.existing], [ACCOUNTS - partial.accounts, partial.accounts, 0])
+    assert.deepEqual(count(file), {accounts: ACCOUNTS, credentials: ACCOUNTS, rosterItems: ACCOUNTS})
   })
 })

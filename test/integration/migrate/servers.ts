@@ -104,7 +104,7 @@ export interface Ejabberd {
 /** A running ejabberd of our own (configuration, node name, spool, loopback port), stopped after the test. */
 export async function ejabberd(
   t: Context,
-  options: {hosts: string[]; plainHosts?: string[]; sqlite?: 'multi-host' | 'single-host'; postgres?: Postgres},
+  options: {hosts: string[]; plainHosts?: string[]; sqlite?: 'multi-host' | 'single-host'; postgres?: Postgres; scramHash?: 'sha256' | 'sha512'},
 ): Promise<Ejabberd> {
   const dir = daemonDir(t, 'xmppctl-ejabberd-', 'ejabberd')
   const spool = dir.owned('spool')
@@ -126,6 +126,7 @@ export async function ejabberd(
     'loglevel: warning',
     ...sql,
     'auth_password_format: scram',
+    ...(options.scramHash ? [`auth_scram_hash: ${options.scramHash}`] : []),
     ...(plain.length > 0 ? ['host_config:', ...plain.map((host) => `  ${JSON.stringify(host)}:\n    auth_password_format: plain`)] : []),
     'listen:',
     `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s}`,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
@@ -75,6 +75,57 @@ describe('XEP-0227 reading', () => {
     await assert.rejects(read(deep), /nested deeper than 64/)
     const pi = file(t, `<server-data xmlns='urn:xmpp:pie:0'><?evil x?></server-data>`)
     await assert.rejects(read(pi), /processing instruction/)
+  })
+
+  describe('xi:include, as ejabberdctl export_piefxis DIR writes it', () => {
+    // ejabberd_piefxis:export_hosts/2 (23.01): a main file of xi:includes, one <host>-rooted file per host.
+    const main = (...hrefs: string[]) =>
+      `<?xml version='1.0' encoding='UTF-8'?><server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'>${hrefs.map((href) => `<xi:include href='${href}'/>`).join('')}</server-data>`
+    const hostFile = (host: string, user: string) =>
+      `<?xml version='1.0' encoding='UTF-8'?><host xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude' jid='${host}'><user name='${user}' password='secret'/></host>`
+
+    function dir(t: {after(fn: () => void): void}, files: Record<string, string>): string {
+      const root = mkdtempSync(path.join(tmpdir(), 'xmppctl-pie-'))
+      t.after(() => rmSync(root, {recursive: true, force: true}))
+      for (const [name, text] of Object.entries(files)) {
+        mkdirSync(path.dirname(path.join(root, name)), {recursive: true})
+        writeFileSync(path.join(root, name), text)
+      }
+
+      return root
+    }
+
+    const jids = (records: Awaited<ReturnType<typeof read>>) => records.map((record) => (record.kind === 'account' ? `${record.username}@${record.host}` : record.reason))
+
+    it('follows the main file into each host file, relative to it', async (t) => {
+      const root = dir(t, {
+        '20230101-120000.xml': main('20230101-120000_a_test.xml', '20230101-120000_b_test.xml'),
+        '20230101-120000_a_test.xml': hostFile('a.test', 'alice'),
+        '20230101-120000_b_test.xml': hostFile('b.test', 'bob'),
+      })
+      assert.deepEqual(jids(await read(path.join(root, '20230101-120000.xml'))), ['alice@a.test', 'bob@b.test'])
+      // The whole directory: each host file once, though it is both listed and included.
+      assert.deepEqual(jids(await read(root)), ['alice@a.test', 'bob@b.test'])
+    })
+
+    it('refuses a URI, an absolute path, a path out of the directory, a missing file and a loop', async (t) => {
+      const root = dir(t, {'outside.xml': hostFile('o.test', 'eve'), 'sub/loop.xml': main('loop.xml'), 'sub/other.xml': hostFile('x.test', 'x')})
+      const cases: Array<[string, RegExp]> = [
+        ['http://example.org/h.xml', /names a URI/],
+        ['file:other.xml', /names a URI/],
+        [path.join(root, 'sub', 'other.xml'), /is an absolute path/],
+        ['../outside.xml', /leaves the directory/],
+        ['missing.xml', /cannot be read/],
+      ]
+      for (const [href, expected] of cases) {
+        writeFileSync(path.join(root, 'sub', 'main.xml'), main(href))
+        await assert.rejects(read(path.join(root, 'sub', 'main.xml')), expected, href)
+      }
+
+      await assert.rejects(read(path.join(root, 'sub', 'loop.xml')), /a loop/)
+      writeFileSync(path.join(root, 'sub', 'main.xml'), main('other.xml').replace('/>', ' parse="text"/>'))
+      await assert.rejects(read(path.join(root, 'sub', 'main.xml')), /not parse or xpointer/)
+    })
   })
 
   it('reads back what formatUser writes, ejabberd flavour included', async (t) => {
