@@ -102,7 +102,7 @@ export function prepareUserData(
       if (!SUBSCRIPTIONS.has(subscription)) throw new Error(`subscription "${subscription}" is not none, to, from or both`)
       if (seen.has(contact)) throw new Error(`${contact} is listed twice`)
       const groups = [...new Set(item.getChildren('group', NS.roster).map((group) => group.text()))]
-      const rosterItem: RosterItem = {contact, name: item.attr('name') || undefined, subscription: subscription as Subscription, ask: item.attr('ask') === 'subscribe', groups}
+      const rosterItem: RosterItem = {contact, name: item.attr('name') || undefined, subscription: subscription as Subscription, ask: item.attr('ask') === 'subscribe', approved: false, groups}
       // The server's own limits (max_roster_items, max_roster_bytes), counted as sqlite/roster.ts counts them.
       const bytes = Buffer.byteLength(contact) + Buffer.byteLength(rosterItem.name ?? '') + Buffer.byteLength(JSON.stringify(groups))
       if (out.roster.length >= limits.roster.items) throw new Error(`the roster already holds max_roster_items (${limits.roster.items})`)

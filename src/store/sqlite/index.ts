@@ -423,6 +423,9 @@ export class SqliteAccountStore implements AccountStore {
       statements.rosterItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
     }
 
+    // A roster with items has a version other than the empty roster's (RFC 6121 §2.6), as sqlite/roster.ts gives each write.
+    if (data.roster.length > 0) statements.rosterVersion.run(host, username)
+
     for (const request of data.subscriptionRequests) statements.subscriptionRequest.run(host, username, request.contact, request.stanza, now)
     if (data.vcard !== undefined) statements.vcard.run(host, username, data.vcard)
     for (const message of data.offline) statements.offline.run(host, username, message.stanza, message.createdAt.getTime())
@@ -448,6 +451,7 @@ export class SqliteAccountStore implements AccountStore {
 function prepareImportData(db: Database.Database) {
   return {
     rosterItem: db.prepare('INSERT INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    rosterVersion: db.prepare('INSERT INTO roster_versions (host, username, version, epoch) VALUES (?, ?, 1, lower(hex(randomblob(6))))'),
     subscriptionRequest: db.prepare('INSERT INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, ?, ?, ?)'),
     vcard: db.prepare('INSERT INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),
     offline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),

@@ -46,6 +46,8 @@ describe('user import carries XEP-0227 per-user data into the store', () => {
       {username: 'alice', contact: 'dave@example.net', name: null, subscription: 'from', ask: 0, groups: '[]'},
       {username: 'alice', contact: 'erin@example.net', name: null, subscription: 'none', ask: 1, groups: '[]'},
     ])
+    // An imported roster has a version of its own, not the empty roster's (RFC 6121 §2.6).
+    assert.deepEqual(query(data, 'SELECT username, version FROM roster_versions'), [{username: 'alice', version: 1}])
     assert.deepEqual(query(data, 'SELECT username, contact, stanza FROM subscription_requests'), [
       {username: 'alice', contact: 'frank@example.net', stanza: "<presence type='subscribe' from='frank@example.net' to='alice@localhost'><status>let me in</status></presence>"},
     ])
@@ -93,9 +95,11 @@ describe('user import carries XEP-0227 per-user data into the store', () => {
 
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
     alice.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+    // The imported roster's version (RFC 6121 §2.6) is the one the import gave it: the first.
+    const roster = await iqReply(alice, 'r1')
     assert.equal(
-      await iqReply(alice, 'r1'),
-      `<iq type='result' id='r1' to='${alice.jid}'><query xmlns='jabber:iq:roster'>` +
+      roster.replace(/ ver='1-[0-9a-f]{12}'/, " ver='1-…'"),
+      `<iq type='result' id='r1' to='${alice.jid}'><query xmlns='jabber:iq:roster' ver='1-…'>` +
         "<item jid='bob@localhost' name='Bob &amp; co' subscription='both'><group>Friends</group><group>Work</group></item>" +
         "<item jid='carol@example.net' subscription='to'/><item jid='dave@example.net' subscription='from'/>" +
         "<item jid='erin@example.net' subscription='none' ask='subscribe'/></query></iq>",
