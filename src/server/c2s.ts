@@ -305,7 +305,6 @@ export class C2sSession {
     if (this.phase === 'detached') return
     this.batch()
     this.write(text)
-    if (this.sm?.wantsAck) this.write(`<r xmlns='${SM_NS}'/>`)
   }
 
   /** Writes to the connection as it is: stream headers, features, negotiation and stream-management elements, and stanzas through send(). */
@@ -335,6 +334,8 @@ export class C2sSession {
     socket.cork()
     process.nextTick(() => {
       this.corkedSocket = undefined
+      // XEP-0198 §4: one request after the burst, in the same write.
+      if (socket === this.socket && this.sm?.requestAck()) this.write(`<r xmlns='${SM_NS}'/>`)
       socket.uncork()
     })
   }
@@ -370,6 +371,7 @@ export class C2sSession {
     if (this.phase !== 'open' || socket.destroyed) return Promise.resolve(false)
     // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
     if (this.sm && !this.sm.sent(data)) return Promise.resolve(false)
+    if (this.sm) this.batch()
     return new Promise((resolve) => socket.write(data, (error) => resolve(!error)))
   }
 
@@ -662,7 +664,9 @@ export class C2sSession {
       case 'a': {
         const h = parseCount(element.attrs.h)
         if (!this.sm || h === undefined) return this.close('invalid-xml', 'an <a/> needs a count h')
-        if (!this.sm.acknowledge(h)) this.handledTooHigh(h)
+        if (!this.sm.acknowledge(h)) return this.handledTooHigh(h)
+        // What was sent after the client counted for this answer is asked about now, not at the next burst.
+        if (this.sm.requestAck()) this.write(`<r xmlns='${SM_NS}'/>`)
         return
       }
 
@@ -707,6 +711,8 @@ export class C2sSession {
     this.phase = 'open'
     this.attach(socket)
     this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: resumed on c2s ${successor.serial}, ${sm.unacknowledged.length} stanza(s) sent again`)
+    sm.reconnected()
+    this.batch()
     this.write(`<resumed xmlns='${SM_NS}' h='${sm.handled}' previd='${sm.id}'/>`)
     for (const stanza of sm.unacknowledged) this.write(stanza)
     // The session may resume again later.

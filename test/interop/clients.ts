@@ -1,6 +1,7 @@
 /**
  * The real clients the interop tests drive: @xmpp/client in this process,
- * and slixmpp (Debian's python3-slixmpp) through test/interop/slixmpp/client.py.
+ * and slixmpp (Debian's python3-slixmpp) and nbxmpp (python3-nbxmpp) through
+ * the scripts of test/interop/slixmpp and test/interop/nbxmpp.
  */
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
@@ -99,34 +100,103 @@ export async function connect(t: {after(fn: () => unknown): void}, server: TestS
 const PYTHON = '/usr/bin/python3'
 const SLIXMPP_DIR = path.join(PROJECT_ROOT, 'test', 'interop', 'slixmpp')
 
-/** Whether Debian's slixmpp can be run (it is only importable by /usr/bin/python3). */
-export const slixmppAvailable =
-  existsSync(PYTHON) &&
-  (await new Promise<boolean>((resolve) => {
-    const probe = spawn(PYTHON, ['-c', 'import slixmpp'], {stdio: 'ignore'})
+const NBXMPP_DIR = path.join(PROJECT_ROOT, 'test', 'interop', 'nbxmpp')
+
+/** Whether /usr/bin/python3 can import `module` (Debian's python3-* packages are only importable by it). */
+function importable(module: string): Promise<boolean> {
+  if (!existsSync(PYTHON)) return Promise.resolve(false)
+  return new Promise<boolean>((resolve) => {
+    const probe = spawn(PYTHON, ['-c', `import ${module}`], {stdio: 'ignore'})
     probe.on('close', (status) => resolve(status === 0))
     probe.on('error', () => resolve(false))
-  }))
+  })
+}
+
+/** Whether Debian's slixmpp can be run. */
+export const slixmppAvailable = await importable('slixmpp')
+
+/** Whether Debian's python3-nbxmpp (Gajim's XMPP library) can be run. */
+export const nbxmppAvailable = await importable('nbxmpp')
 
 export interface SlixmppEvent {
   event: string
   [key: string]: unknown
 }
 
-/** One run of a script in test/interop/slixmpp (client.py unless named) with `args` (see the script): the JSON lines it printed. */
-export function runSlixmpp(args: Record<string, unknown>, script = 'client.py'): Promise<SlixmppEvent[]> {
-  return new Promise((resolve, reject) => {
-    // No __pycache__ for common.py in the source tree.
-    const child = spawn(PYTHON, [path.join(SLIXMPP_DIR, script), JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, PYTHONDONTWRITEBYTECODE: '1'}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+/** A client script running: the JSON lines it printed so far, and a way to wait for the next one. */
+export interface ScriptRun {
+  events: SlixmppEvent[]
+  /** The first printed event named `name` not taken yet, waiting up to `timeoutMs`. */
+  next(name: string, timeoutMs?: number): Promise<SlixmppEvent>
+  /** Every event, once the script has exited; rejects if it exited in failure without printing any. */
+  finished: Promise<SlixmppEvent[]>
+}
+
+/** Starts `script` (a path) under Debian's /usr/bin/python3 with `args` as its one JSON argument; it is killed when the test ends. */
+export function startPython(t: {after(fn: () => unknown): void} | undefined, script: string, args: Record<string, unknown>): ScriptRun {
+  // No __pycache__ for common.py in the source tree.
+  const child = spawn(PYTHON, [script, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, PYTHONDONTWRITEBYTECODE: '1'}})
+  t?.after(() => {
+    if (child.exitCode === null) child.kill()
+  })
+  const events: SlixmppEvent[] = []
+  const taken = new Set<SlixmppEvent>()
+  const waiters: Array<() => void> = []
+  let line = ''
+  let stderr = ''
+  let exited = false
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (line + chunk).split('\n')
+    line = lines.pop()!
+    for (const text of lines.filter(Boolean)) events.push(JSON.parse(text) as SlixmppEvent)
+    for (const waiter of waiters.splice(0)) waiter()
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)))
+  const finished = new Promise<SlixmppEvent[]>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (status) => {
-      const events = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SlixmppEvent)
-      if (status !== 0 && events.length === 0) reject(new Error(`slixmpp exited ${status}: ${stderr.slice(-2000)}`))
+      exited = true
+      if (line) events.push(JSON.parse(line) as SlixmppEvent)
+      for (const waiter of waiters.splice(0)) waiter()
+      if (status !== 0 && events.length === 0) reject(new Error(`${path.basename(script)} exited ${status}: ${stderr.slice(-2000)}`))
       else resolve(events)
     })
   })
+  // A test that fails before awaiting it must not also report an unhandled rejection.
+  finished.catch(() => {})
+  return {
+    events,
+    finished,
+    async next(name, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const found = events.find((event) => event.event === name && !taken.has(event))
+        if (found) {
+          taken.add(found)
+          return found
+        }
+
+        if (exited || Date.now() > deadline) throw new Error(`no ${name} event from ${path.basename(script)}; got ${JSON.stringify(events)}; stderr: ${stderr.slice(-2000)}`)
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve)
+          setTimeout(resolve, 100)
+        })
+      }
+    },
+  }
+}
+
+/** Starts a script of test/interop/slixmpp with `args` (see the script). */
+export function startSlixmpp(t: {after(fn: () => unknown): void}, args: Record<string, unknown>, script: string): ScriptRun {
+  return startPython(t, path.join(SLIXMPP_DIR, script), args)
+}
+
+/** Starts a script of test/interop/nbxmpp with `args` (see the script). */
+export function startNbxmpp(t: {after(fn: () => unknown): void}, args: Record<string, unknown>, script: string): ScriptRun {
+  return startPython(t, path.join(NBXMPP_DIR, script), args)
+}
+
+/** One run of a script in test/interop/slixmpp (client.py unless named) with `args` (see the script): the JSON lines it printed. */
+export function runSlixmpp(args: Record<string, unknown>, script = 'client.py'): Promise<SlixmppEvent[]> {
+  return startPython(undefined, path.join(SLIXMPP_DIR, script), args).finished
 }

@@ -7,7 +7,7 @@ import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
 
-import {NO_ARCHIVING, type RawClient, loginRaw, startTestServer} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, loginRaw, startTestServer, sync} from './helpers.js'
 
 const SM = 'urn:xmpp:sm:3'
 
@@ -36,6 +36,37 @@ describe('stream management (XEP-0198)', () => {
     alice.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq><iq type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>")
     alice.write(`<r xmlns='${SM}'/>`)
     assert.match(await alice.until(/<a [^>]*\/>/), new RegExp(`<a xmlns='${SM}' h='2'/>$`))
+  })
+
+  it('asks for an acknowledgement after the stanzas it sent, one request at a time, so what the client took in is not stored offline again', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
+    await enable(alice)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b', presence: false})
+    const message = (id: string) => `<message to='alice@localhost/phone' id='${id}'><body>${id}</body></message>`
+    const received = (id: string) => `<message to='alice@localhost/phone' id='${id}' from='bob@localhost/b'><body>${id}</body></message>`
+    bob.write(message('m1'))
+    assert.equal(await alice.until(/<r [^>]*\/>/), `${received('m1')}<r xmlns='${SM}'/>`)
+    // A request is outstanding: m2 comes without another.
+    bob.write(message('m2'))
+    await sync(bob)
+    alice.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.equal(await alice.until(/id='p1'[^>]*\/>/), `${received('m2')}<iq type='result' id='p1' to='alice@localhost/phone'/>`)
+    // The answer covers m1 only (it was the client's count when the request came): the server asks again, for m2 and the pong.
+    alice.write(`<a xmlns='${SM}' h='1'/>`)
+    assert.equal(await alice.until(/<r [^>]*\/>/), `<r xmlns='${SM}'/>`)
+    alice.write(`<a xmlns='${SM}' h='3'/>`)
+    bob.write(message('m3'))
+    assert.equal(await alice.until(/<r [^>]*\/>/), `${received('m3')}<r xmlns='${SM}'/>`)
+    alice.write(`<a xmlns='${SM}' h='4'/>`)
+    await sync(alice)
+    alice.socket.destroy()
+    for (let waited = 0; test.server.router.all('alice@localhost').length > 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(test.server.router.all('alice@localhost').length, 0)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(offlineCount(test.dataDir), 0, 'every message was acknowledged')
   })
 
   it('refuses enable before binding, and a count higher than what was sent', async (t) => {
