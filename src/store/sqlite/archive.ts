@@ -1,20 +1,16 @@
 import type Database from 'better-sqlite3'
+import {Worker} from 'node:worker_threads'
 
 import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
-import {openSharedConnection} from './connection.js'
+import {compiledFile} from '../../paths.js'
+import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
+import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 /** How long an archived message may wait to be written with others. */
-const FLUSH_INTERVAL_MS = 100
+const FLUSH_INTERVAL_MS = 1000
 /** Rows that are written at once, without waiting for the interval. */
-const FLUSH_ROWS = 10_000
-
-interface PendingRow {
-  id: number
-  host: string
-  username: string
-  entry: ArchiveEntry
-}
+const FLUSH_ROWS = 50_000
 
 interface PrefsRow {
   mode: ArchivePrefs['mode']
@@ -46,82 +42,112 @@ export interface ArchiveStoreOptions {
  * store's file (open the account store first, so that the schema is current).
  *
  * Messages are archived in batches: add() queues the row and returns its id
- * at once, and what is queued is written in one transaction at most
- * FLUSH_INTERVAL_MS later (sooner past FLUSH_ROWS rows). Each account's rows
- * go to its own index pages, so a transaction costs about a page write per
- * account it touches: per event-loop turn that was nearly a page per row,
- * the archive's whole cost. A query, a purge and close() write the queue
- * first. A crash (kill -9) loses the archive rows of the batch not yet
- * written, at most FLUSH_INTERVAL_MS of them, never the message itself,
- * which is delivered or stored offline on its own path.
+ * at once, and what is queued goes to the writer thread (archive-writer.ts)
+ * at most FLUSH_INTERVAL_MS later (sooner past FLUSH_ROWS rows), which
+ * writes it in one transaction. Each account's rows go to its own index
+ * pages, so a transaction costs about a page write per account it touches:
+ * batching, and a thread of its own, keep that off the server's thread. A
+ * query, a purge and close() wait until what was queued is written. A crash
+ * (kill -9) loses the archive rows not yet written, at most about
+ * FLUSH_INTERVAL_MS of them, never the message itself, which is delivered or
+ * stored offline on its own path.
  */
 export class SqliteArchiveStore implements ArchiveStore {
   private readonly db: Database.Database
   private readonly options: ArchiveStoreOptions
   private readonly statements
-  private readonly writeBatch: Database.Transaction<(rows: readonly PendingRow[]) => void>
+  private readonly dataDir: string
   private readonly queries = new Map<string, Database.Statement>()
-  private pending: PendingRow[] = []
+  private pending: ArchiveRow[] = []
   private flushTimer: NodeJS.Timeout | undefined
+  /** Started by the first flush: a command that only reads or purges never starts it. */
+  private writer: Worker | undefined
+  private batches = 0
+  /** Batches sent to the writer and not yet answered, by number, with their row counts. */
+  private readonly unanswered = new Map<number, number>()
+  private waiters: Array<() => void> = []
   /** The last id handed out: ids only grow, even if the clock steps back. */
   private lastId: number
 
-  private constructor(db: Database.Database, options: ArchiveStoreOptions) {
+  private constructor(db: Database.Database, dataDir: string, options: ArchiveStoreOptions) {
     this.db = db
+    this.dataDir = dataDir
     this.options = options
     this.statements = {
-      // INSERT … SELECT … WHERE EXISTS: a row for an account deleted meanwhile is skipped instead of failing its whole batch on the foreign key.
-      insert: db.prepare(
-        'INSERT INTO archive_messages (id, host, username, with_jid, with_resource, stanza) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)',
-      ),
       lastId: db.prepare<[], {id: number | null}>('SELECT max(id) AS id FROM archive_messages'),
       exists: db.prepare<[string, string, number], {found: number}>('SELECT 1 AS found FROM archive_messages WHERE host = ? AND username = ? AND id = ?'),
       prefs: db.prepare<[string, string], PrefsRow>('SELECT mode, always, never FROM archive_prefs WHERE host = ? AND username = ?'),
       setPrefs: db.prepare('INSERT OR REPLACE INTO archive_prefs (host, username, mode, always, never) VALUES (?, ?, ?, ?, ?)'),
     }
     this.lastId = this.statements.lastId.get()?.id ?? 0
-    this.writeBatch = db.transaction((rows: readonly PendingRow[]) => {
-      for (const {id, host, username, entry} of rows) this.statements.insert.run(id, host, username, entry.with, entry.withResource, entry.stanza, host, username)
-    })
   }
 
   static open(dataDir: string, options: ArchiveStoreOptions = {}): SqliteArchiveStore {
     const {db, file} = openSharedConnection(dataDir, 'archive')
-    // Each batch rewrites the index pages of the accounts it touches; a checkpoint copies each page
-    // to the database once however often the WAL holds it, so checkpointing every 64 MiB rather than
-    // every 4 MiB (SQLite's default) writes far less (measured: 2 to 2.5 times the rows per second).
-    db.pragma('wal_autocheckpoint = 16384')
-    return translatingErrors(new SqliteArchiveStore(db, options), file)
+    return translatingErrors(new SqliteArchiveStore(db, dataDir, options), file)
   }
 
   add(host: string, username: string, entry: ArchiveEntry): string {
     const id = Math.max(Date.now() * 1000, this.lastId + 1)
     this.lastId = id
-    this.pending.push({id, host, username, entry})
-    if (this.pending.length >= FLUSH_ROWS) this.flushQuietly()
-    else this.flushTimer ??= setTimeout(() => this.flushQuietly(), FLUSH_INTERVAL_MS)
+    this.pending.push([id, host, username, entry.with, entry.withResource, entry.stanza])
+    if (this.pending.length >= FLUSH_ROWS) this.flush()
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS)
 
     return String(id)
   }
 
-
-  /** Writes the queue in one transaction. */
+  /** Sends the queue to the writer thread. */
   private flush(): void {
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     if (this.pending.length === 0) return
-    const rows = this.pending
+    const request: WriterRequest = {batch: ++this.batches, rows: this.pending}
     this.pending = []
-    this.writeBatch.immediate(rows)
+    this.unanswered.set(request.batch, request.rows.length)
+    const writer = this.startWriter()
+    // Held open while it has work (a waiting close() must see its answer), let go when idle.
+    writer.ref()
+    writer.postMessage(request)
   }
 
-  private flushQuietly(): void {
-    const lost = this.pending.length
-    try {
-      this.flush()
-    } catch (error) {
-      this.options.onWriteError?.(error, lost)
+  private startWriter(): Worker {
+    if (this.writer) return this.writer
+    const writer = new Worker(compiledFile('store/sqlite/archive-writer.js'), {workerData: {dataDir: this.dataDir}})
+    writer.on('message', ({batch, error, lost}: WriterResponse) => {
+      this.unanswered.delete(batch)
+      if (error !== undefined) this.options.onWriteError?.(new Error(error), lost ?? 0)
+      this.settle()
+    })
+    // A writer that dies takes its unanswered batches with it; the next flush starts another.
+    const died = (error: unknown) => {
+      if (this.writer !== writer) return
+      this.writer = undefined
+      const lost = [...this.unanswered.values()].reduce((sum, rows) => sum + rows, 0)
+      this.unanswered.clear()
+      if (lost > 0 || error) this.options.onWriteError?.(error ?? new Error('the archive writer stopped'), lost)
+      this.settle()
     }
+
+    writer.on('error', died)
+    writer.on('exit', (code) => died(code === 0 ? undefined : new Error(`the archive writer exited with code ${code}`)))
+    this.writer = writer
+    return writer
+  }
+
+  private settle(): void {
+    if (this.unanswered.size > 0) return
+    this.writer?.unref()
+    const waiters = this.waiters
+    this.waiters = []
+    for (const resolve of waiters) resolve()
+  }
+
+  /** Resolves once everything added so far is written (or reported lost). */
+  private async written(): Promise<void> {
+    this.flush()
+    if (this.unanswered.size === 0) return
+    await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
   /** A prepared statement per query shape, kept: the shapes are few (which filters are set). */
@@ -136,7 +162,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   async query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
-    this.flush()
+    await this.written()
     const known = (id: string | undefined): number | undefined | false => {
       if (id === undefined) return undefined
       const parsed = parseId(id)
@@ -190,13 +216,13 @@ export class SqliteArchiveStore implements ArchiveStore {
       this.statements.setPrefs.run(host, username, prefs.mode, JSON.stringify(prefs.always), JSON.stringify(prefs.never))
       return true
     } catch (error) {
-      if (error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false
+      if (isForeignKeyError(error)) return false
       throw error
     }
   }
 
   async purge({before, account, dryRun = false}: PurgeOptions): Promise<number> {
-    this.flush()
+    await this.written()
     const where = account ? 'host = ? AND username = ? AND id < ?' : 'id < ?'
     const parameters = [...(account ? [account.host, account.username] : []), before.getTime() * 1000]
     if (dryRun) return (this.prepared(`SELECT count(*) AS n FROM archive_messages WHERE ${where}`).get(...parameters) as {n: number}).n
@@ -205,7 +231,10 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   async close(): Promise<void> {
     if (!this.db.open) return
-    this.flushQuietly()
+    await this.written()
+    const writer = this.writer
+    this.writer = undefined
+    await writer?.terminate()
     this.db.close()
   }
 }

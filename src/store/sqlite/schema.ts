@@ -138,20 +138,25 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 7: each account's message archive (XEP-0313) and its archiving preferences.
   // The id is the archive id clients see as the stanza-id (XEP-0359): the time of archiving in
-  // microseconds, made unique and increasing, so one index serves paging by id and by time.
-  // with_jid is the bare JID of the other party, with_resource its resource ('' for none).
+  // microseconds, made unique and increasing. with_jid is the bare JID of the other party,
+  // with_resource its resource ('' for none). The rows are clustered by account (WITHOUT ROWID,
+  // although a stanza is larger than SQLite's advice for such rows): writing a batch then touches
+  // two b-trees per row instead of three (measured: a quarter less time per row), and an account's
+  // page of its archive is one range read. The index on id alone serves purges by age and the
+  // newest id at start, and grows only at its end.
   `
   CREATE TABLE archive_messages (
-    id            INTEGER PRIMARY KEY,
-    host          TEXT NOT NULL,
-    username      TEXT NOT NULL,
-    with_jid      TEXT NOT NULL,
-    with_resource TEXT NOT NULL DEFAULT '',
-    stanza        TEXT NOT NULL,
+    host          TEXT    NOT NULL,
+    username      TEXT    NOT NULL,
+    id            INTEGER NOT NULL,
+    with_jid      TEXT    NOT NULL,
+    with_resource TEXT    NOT NULL DEFAULT '',
+    stanza        TEXT    NOT NULL,
+    PRIMARY KEY (host, username, id),
     FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
-  );
-  CREATE INDEX archive_messages_owner ON archive_messages (host, username, id);
+  ) WITHOUT ROWID;
   CREATE INDEX archive_messages_with ON archive_messages (host, username, with_jid, id);
+  CREATE INDEX archive_messages_id ON archive_messages (id);
 
   CREATE TABLE archive_prefs (
     host     TEXT NOT NULL,

@@ -3,6 +3,7 @@
  * the exact answer, and the archive ids the messages carried on their way.
  */
 import assert from 'node:assert/strict'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
@@ -57,6 +58,8 @@ async function chat(from: RawClient, to: RawClient, id: string, body: string): P
   const toBare = to.jid.split('/')[0]
   from.write(`<message to='${toBare}' type='chat' id='${id}'><body>${body}</body></message>`)
   const received = await nextMessage(to)
+  // Archive ids are microseconds, the query form's times milliseconds: each message in a millisecond of its own, so a time filter can tell them apart.
+  await sleep(2)
   const archived = `<message xmlns='jabber:client' to='${toBare}' type='chat' id='${id}' from='${from.jid}'><body>${body}</body></message>`
   return {id: stanzaId(received, toBare), archived}
 }
