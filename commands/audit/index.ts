@@ -26,6 +26,7 @@ Checks (run all, or some with --only; a check id or a finding id):
   auth-backends  extauth_program writable by others, jwt_key holding a signing secret readable by others, saslauthd socket out of the server user's reach
   tls-policy     c2s_require_encryption off, PLAIN before TLS, tls.min_version below TLSv1.2, what tls.ciphers admits according to OpenSSL (NULL, anonymous, EXPORT, RC4, 3DES, no forward secrecy, no AEAD), DH parameters
   certificates   "cert check" for every host: coverage, expiry, key strength, signature algorithm, chain
+  auth-bans      the running server's failed-login bans (as "status" shows them): each banned address (info); many at once, a banned address c2s_auth_ban_exempt covers, an account guessed at from many addresses (warning). Not checked when no server runs
 
 Severities are info, warning and critical; exits 1 when a finding at or above --fail-on (default warning) remains. --fix applies only repairs that can be undone (chmod; chown when run as root), prints each change with its old value, then checks again. It never touches parents, symlinks or anything else.`
 
@@ -64,6 +65,7 @@ Severities are info, warning and critical; exits 1 when a finding at or above --
     }
 
     for (const line of renderFindings(result.findings, paint)) this.log(line)
+    for (const {check, reason} of result.skipped) this.log(`not checked: ${check} (${reason})`)
     this.log(summaryLine(result.findings))
     const failed = auditFails(result.findings, failOn)
     if (failed) this.setExitStatus(ExitCode.false)

@@ -7,8 +7,10 @@ import {chmodSync, chownSync, existsSync, lstatSync} from 'node:fs'
 import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
-import {UsageError, osErrorText} from '../errors.js'
+import {UnavailableError, UsageError, osErrorText} from '../errors.js'
+import type {ServerStatus} from '../server/server.js'
 import type {AccountStore} from '../store/index.js'
+import {authBansCheck} from './checks/auth-bans.js'
 import {backendsCheck} from './checks/backends.js'
 import {certificatesCheck} from './checks/certificates.js'
 import {configFileCheck} from './checks/config-file.js'
@@ -21,7 +23,7 @@ import {type SystemUser, octal, userName} from './system.js'
 
 export type {AuditContext, Check} from './checks/types.js'
 
-export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, backendsCheck, tlsPolicyCheck, certificatesCheck]
+export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, backendsCheck, tlsPolicyCheck, certificatesCheck, authBansCheck]
 
 /** Every id `--only` accepts: check ids and finding ids. */
 export function knownIds(): string[] {
@@ -78,6 +80,30 @@ export interface AuditResult {
   fixed: AppliedFix[]
   /** Repairs `--fix` could not apply, and why. */
   notFixed: Array<{path: string; finding: string; reason: string}>
+  /** Checks that could not look (auth-bans without a running server), and why. */
+  skipped: SkippedCheck[]
+}
+
+export interface SkippedCheck {
+  check: string
+  reason: string
+}
+
+/** The running server's status, asked once per audit; why not, when it cannot be had. */
+function serverAsker(config: Configuration): () => Promise<ServerStatus | {notRunning: string}> {
+  let asked: Promise<ServerStatus | {notRunning: string}> | undefined
+  return () => {
+    asked ??= (async () => {
+      const {controlRequest} = await import('../server/control.js')
+      try {
+        return (await controlRequest(config, {command: 'status'}, 5000)) as ServerStatus
+      } catch (error) {
+        if (error instanceof UnavailableError) return {notRunning: error.message}
+        throw error
+      }
+    })()
+    return asked
+  }
 }
 
 /** A store handle opened on demand, and only when the store file exists (opening would create it). */
@@ -99,13 +125,15 @@ function storeOpener(config: Configuration): {open(): Promise<AccountStore | und
   }
 }
 
-async function runChecks(checks: ReadonlyArray<{check: Check; keep?: Set<string>}>, context: AuditContext): Promise<AuditFinding[]> {
+async function runChecks(checks: ReadonlyArray<{check: Check; keep?: Set<string>}>, context: Omit<AuditContext, 'skip'>): Promise<{findings: AuditFinding[]; skipped: SkippedCheck[]}> {
   const findings: AuditFinding[] = []
+  const skipped: SkippedCheck[] = []
   for (const {check, keep} of checks) {
-    for (const finding of await check.run(context)) if (!keep || keep.has(finding.id)) findings.push(finding)
+    const skip = (reason: string) => skipped.push({check: check.id, reason})
+    for (const finding of await check.run({...context, skip})) if (!keep || keep.has(finding.id)) findings.push(finding)
   }
 
-  return sortFindings(findings)
+  return {findings: sortFindings(findings), skipped}
 }
 
 function applyRepair(repair: Repair, finding: string, root: boolean): AppliedFix | {reason: string} {
@@ -136,9 +164,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   const checks = selectChecks(options.only ?? [])
   const store = storeOpener(options.config)
   const root = (process.getuid?.() ?? -1) === 0
-  const context: AuditContext = {config: options.config, user: options.user, root, now: options.now ?? new Date(), store: () => store.open()}
+  const context = {config: options.config, user: options.user, root, now: options.now ?? new Date(), store: () => store.open(), server: serverAsker(options.config)}
   try {
-    let findings = await runChecks(checks, context)
+    let {findings, skipped} = await runChecks(checks, context)
     const fixed: AppliedFix[] = []
     const notFixed: AuditResult['notFixed'] = []
     if (options.fix) {
@@ -150,10 +178,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         else fixed.push(outcome)
       }
 
-      if (fixed.length > 0) findings = await runChecks(checks, context)
+      if (fixed.length > 0) ({findings, skipped} = await runChecks(checks, context))
     }
 
-    return {user: options.user.name, checks: checks.map(({check}) => check.id), findings, fixed, notFixed}
+    return {user: options.user.name, checks: checks.map(({check}) => check.id), findings, fixed, notFixed, skipped}
   } finally {
     await store.close()
   }

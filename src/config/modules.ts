@@ -86,6 +86,25 @@ export const MODULES = {
       queue_chat_states: {spec: {type: 'boolean'}, description: 'hold messages that carry only a chat state (XEP-0085 "is typing")', default: true},
     },
   },
+  mod_stream_mgmt: {
+    description: 'stream management (XEP-0198): acknowledgements, and resumption of a session whose connection was lost; unacknowledged messages of a session that is not resumed go to offline storage',
+    options: {
+      resume_timeout: {
+        spec: {type: 'integer', min: 0, max: 86_400},
+        description: 'seconds a session whose connection was lost waits for its client to resume it, unless the client asks for less (or for more, up to max_resume_timeout); 0: no resumption unless a client asks for some within max_resume_timeout',
+        default: 300,
+      },
+      max_resume_timeout: {
+        spec: {type: 'integer', min: 0, max: 86_400},
+        description: 'seconds a client may ask a session to wait (XEP-0198 max); a longer request is lowered to it. Unset, or below resume_timeout: resume_timeout',
+      },
+      max_ack_queue: {
+        spec: {type: 'integer', min: 1, max: 1_000_000},
+        description: 'stanzas sent to a client and not yet acknowledged; one more ends its stream (policy-violation)',
+        default: 5000,
+      },
+    },
+  },
   mod_private: {
     description: 'private XML storage (XEP-0049), where older clients keep their bookmarks (XEP-0048)',
     options: {
@@ -156,4 +175,5 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_pep: optionDefaults('mod_pep'),
   mod_register: optionDefaults('mod_register'),
   mod_client_state: optionDefaults('mod_client_state'),
+  mod_stream_mgmt: optionDefaults('mod_stream_mgmt'),
 }

@@ -21,7 +21,7 @@ import {NS} from './namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
 import {randomToken} from './random.js'
 import {Shaper, type ShaperRate} from './shaper.js'
-import {SM_NS, StreamManagement, parseCount} from './stream-management.js'
+import {SM_NS, StreamManagement, parseCount, resumptionWindow} from './stream-management.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
 import {Element, escapeAttribute, x} from './xml/element.js'
 import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
@@ -46,8 +46,10 @@ export interface SessionLimits extends ParserLimits {
   maxUnauthenticatedPerAddress: number
   /** Resources one account may bind at once. */
   maxUserSessions: number
-  /** Milliseconds a session with resumption waits for its client after the connection is lost (XEP-0198 `max`). */
+  /** Milliseconds a session with resumption waits for its client after the connection is lost (XEP-0198 `max`; mod_stream_mgmt's resume_timeout). */
   resumeTimeoutMs: number
+  /** Milliseconds a client may ask for instead (max_resume_timeout); undefined: resumeTimeoutMs. */
+  maxResumeTimeoutMs: number | undefined
   /** Stanzas a client may leave unacknowledged before its stream ends (XEP-0198). */
   maxUnacknowledged: number
   /** How fast a logged-in client may send (ejabberd's c2s_shaper); undefined: unlimited. */
@@ -68,6 +70,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxUnauthenticatedPerAddress: 64,
   maxUserSessions: 10,
   resumeTimeoutMs: 300_000,
+  maxResumeTimeoutMs: undefined,
   maxUnacknowledged: 10_000,
   shaper: undefined,
   maxAuthFailures: 3,
@@ -93,6 +96,8 @@ export interface SessionHost {
   stanza(session: C2sSession, stanza: Element): Promise<void>
   /** What modules add to <stream:features/> after authentication. */
   streamFeatures(): readonly Element[]
+  /** XEP-0198: whether a module (mod_stream_mgmt) enables stream management. */
+  readonly streamManagement: boolean
   /** XEP-0352: whether a module enables client state indication. */
   readonly clientStateIndication: boolean
   /** XEP-0352: whether `stanza` may wait while the client is inactive. */
@@ -439,12 +444,12 @@ export class C2sSession {
     if (this.phase === 'closed' || this.phase === 'detached') return
     if (this.sm?.id !== undefined && this.bound) {
       this.phase = 'detached'
-      this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: connection lost, resumable for ${this.server.limits.resumeTimeoutMs / 1000} s`)
+      this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: connection lost, resumable for ${this.sm.resumeTimeoutMs / 1000} s`)
       this.hibernation = setTimeout(() => {
         if (this.phase !== 'detached') return
         this.phase = 'closed'
         this.cleanup()
-      }, this.server.limits.resumeTimeoutMs)
+      }, this.sm.resumeTimeoutMs)
       this.hibernation.unref()
       return
     }
@@ -598,7 +603,6 @@ export class C2sSession {
     } else {
       features.c('bind', {}, NS.bind)
       features.c('session', {}, NS.session).c('optional')
-      features.c('sm', {}, SM_NS)
       for (const feature of this.server.streamFeatures()) features.append(feature.clone())
     }
 
@@ -646,12 +650,15 @@ export class C2sSession {
     switch (element.name) {
       case 'enable': {
         // §3: after binding, once.
+        // §3, §6: without mod_stream_mgmt, nothing was offered.
+        if (!this.server.streamManagement) return this.smFailure('feature-not-implemented')
         if (!this.bound || this.sm) return this.smFailure('unexpected-request')
         const resume = element.attrs.resume === 'true' || element.attrs.resume === '1'
-        this.sm = new StreamManagement(resume ? randomToken(18) : undefined, this.server.limits.maxUnacknowledged)
+        const window = resume ? resumptionWindow(element.attrs.max, this.server.limits) : 0
+        this.sm = new StreamManagement(window > 0 ? randomToken(18) : undefined, this.server.limits.maxUnacknowledged, window)
         if (this.sm.id !== undefined) this.server.resumable(this.sm.id, this)
-        const max = String(Math.floor(this.server.limits.resumeTimeoutMs / 1000))
-        this.write(x('enabled', SM_NS, resume ? {id: this.sm.id, resume: 'true', max} : {}).toString(NS.client))
+        const max = String(Math.floor(window / 1000))
+        this.write(x('enabled', SM_NS, this.sm.id !== undefined ? {id: this.sm.id, resume: 'true', max} : {}).toString(NS.client))
         return
       }
 
@@ -685,6 +692,8 @@ export class C2sSession {
 
   /** §5: a new connection takes over a detached (or not yet noticed dead) session of the same account. */
   private async resume(element: Element): Promise<void> {
+    // §5: a server that does not support resumption answers feature-not-implemented.
+    if (!this.server.streamManagement) return this.smFailure('feature-not-implemented')
     if (this.bound || this.sm) return this.smFailure('unexpected-request')
     const h = parseCount(element.attrs.h)
     const previous = element.attrs.previd === undefined || h === undefined ? undefined : this.server.takeResumable(element.attrs.previd, this)

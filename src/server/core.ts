@@ -105,6 +105,11 @@ export class ServerCore {
     return this.modules.flatMap((module) => module.streamFeatures?.() ?? [])
   }
 
+  /** XEP-0198: whether a module (mod_stream_mgmt) lets sessions enable stream management. */
+  get streamManagement(): boolean {
+    return this.modules.some((module) => module.streamManagement === true)
+  }
+
   /** XEP-0352: whether `stanza` may wait for an inactive client; undefined when no module enables client state indication. */
   readonly canWait: ((stanza: Element) => boolean) | undefined
 

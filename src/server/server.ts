@@ -24,6 +24,7 @@ import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionH
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
+import {streamManagementLimits} from './modules/stream-mgmt.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
 import type {ShaperRate} from './shaper.js'
@@ -105,6 +106,7 @@ function limitsFromConfig(config: Configuration): Partial<SessionLimits> {
     maxUnauthenticatedPerAddress: settings.c2s_max_unauthenticated_per_ip,
     maxUserSessions: settings.max_user_sessions,
     shaper: shaperRate(settings.shaper, settings.shaper_rules.c2s_shaper),
+    ...(settings.modules.mod_stream_mgmt && streamManagementLimits(settings.modules.mod_stream_mgmt)),
   }
 }
 
@@ -488,6 +490,10 @@ export class XmppServer implements SessionHost {
 
   streamFeatures(): readonly Element[] {
     return this.core?.streamFeatures() ?? []
+  }
+
+  get streamManagement(): boolean {
+    return this.core?.streamManagement ?? false
   }
 
   get clientStateIndication(): boolean {

@@ -13,6 +13,8 @@ export const SM_NS = 'urn:xmpp:sm:3'
 export class StreamManagement {
   /** The resumption id, when the client asked for resumption. */
   readonly id: string | undefined
+  /** How long the session waits for its client to resume it once the connection is lost (0 without resumption). */
+  readonly resumeTimeoutMs: number
   /** Stanzas handled from the client, modulo 2^32. */
   handled = 0
   /** Stanzas sent and not acknowledged, oldest first. */
@@ -23,9 +25,10 @@ export class StreamManagement {
   /** An <r/> was sent and its <a/> has not come yet: one request at a time. */
   private ackRequested = false
 
-  constructor(id: string | undefined, maxQueue: number) {
+  constructor(id: string | undefined, maxQueue: number, resumeTimeoutMs = 0) {
     this.id = id
     this.maxQueue = maxQueue
+    this.resumeTimeoutMs = id === undefined ? 0 : resumeTimeoutMs
   }
 
   get unacknowledged(): readonly string[] {
@@ -85,4 +88,19 @@ export function parseCount(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,10}$/.test(value)) return undefined
   const count = Number(value)
   return count < WRAP ? count : undefined
+}
+
+/**
+ * How long a session waits for resumption (ms), given the client's `max`
+ * (seconds) on <enable/>: XEP-0198 §5 lets the client state its preferred
+ * maximum and the server choose what it allows. A valid request is honoured
+ * up to `maxResumeTimeoutMs` (never below the configured timeout, as
+ * ejabberd's max_resume_timeout); anything else gets the configured timeout.
+ * 0 means no resumption.
+ */
+export function resumptionWindow(requestedMax: string | undefined, limits: {resumeTimeoutMs: number; maxResumeTimeoutMs: number | undefined}): number {
+  const configured = limits.resumeTimeoutMs
+  const ceiling = Math.max(limits.maxResumeTimeoutMs ?? configured, configured)
+  const requested = requestedMax !== undefined && /^\d{1,9}$/.test(requestedMax) ? Number(requestedMax) * 1000 : 0
+  return requested > 0 && ceiling > 0 ? Math.min(requested, ceiling) : configured
 }

@@ -197,10 +197,11 @@ export class AuthThrottle {
     this.known = new KnownAddresses(() => this.limits.knownForMs, maxKeys, this.now)
   }
 
-  /** New limits (a reload); the counts so far are kept. */
+  /** New limits (a reload); the counts so far are kept, but those of addresses now exempt go: their ban is lifted. */
   configure(limits: Partial<ThrottleLimits>): void {
     this.limits = {...DEFAULT_THROTTLE_LIMITS, ...limits}
     this.exempt = networks(this.limits.exempt)
+    for (const {key} of this.addresses.fullKeys()) if (isExempt(this.exempt, key)) this.addresses.clear(key)
   }
 
   /** Reserves an attempt from `address`, or says which limit refuses it. */
@@ -311,7 +312,18 @@ export class AuthAttempt {
   }
 }
 
-function networks(list: readonly string[]): net.BlockList {
+/**
+ * Whether an address key (see addressKey) lies in `exempt`: an IPv4
+ * address, or an IPv6 /64 whose first and last addresses both do.
+ */
+export function isExempt(exempt: net.BlockList, key: string): boolean {
+  // addressKey writes a /64 as its four leading groups.
+  const prefix = /^(.*)::\/64$/.exec(key)?.[1]
+  if (prefix === undefined) return exempt.check(key, net.isIPv6(key) ? 'ipv6' : 'ipv4')
+  return exempt.check(`${prefix}::`, 'ipv6') && exempt.check(`${prefix}:ffff:ffff:ffff:ffff`, 'ipv6')
+}
+
+export function networks(list: readonly string[]): net.BlockList {
   const blocks = new net.BlockList()
   for (const entry of list) {
     const [address, prefix] = entry.split('/')

@@ -4,8 +4,12 @@ import net from 'node:net'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
+import {loadConfig} from '../../src/config/index.js'
+import {silentLogger} from '../../src/server/log.js'
+import {runServer} from '../../src/server/process.js'
+import {type CliResult, freePort, runCli, tempDir, writeConfig} from '../helpers.js'
 import {startTestServer} from '../integration/server/helpers.js'
+import {plain} from '../integration/server/sasl-attempts.js'
 
 const GOOD = 'hosts: [example.org]\ntls: {ciphers: "ECDHE+AESGCM:ECDHE+CHACHA20"}\n'
 
@@ -75,7 +79,7 @@ describe('xmppctl audit', () => {
     const result = await cli(['audit', '--json'])
     const json = JSON.parse(result.stdout)
     assert.deepEqual(json.findings.map((finding: {id: string}) => finding.id), ['cert-self-signed'])
-    assert.deepEqual(json.checks, ['files', 'config-file', 'credentials', 'auth-backends', 'tls-policy', 'certificates'])
+    assert.deepEqual(json.checks, ['files', 'config-file', 'credentials', 'auth-backends', 'tls-policy', 'certificates', 'auth-bans'])
   })
 
   const bad: Array<[string, string[], RegExp]> = [
@@ -100,6 +104,61 @@ describe('xmppctl audit', () => {
     assert.equal(result.status, 0)
     assert.match(result.stdout, /EXAMPLES\n {2}\$ xmppctl audit\n/)
     assert.match(result.stdout, /--fix/)
+  })
+})
+
+describe('xmppctl audit: failed-login bans of the running server', () => {
+  it('reports a banned address as an info finding, as status shows it, with --json', async (t) => {
+    const port = await freePort()
+    // PLAIN without TLS keeps the failed logins cheap; two failures ban an address.
+    const config = `hosts: [localhost]\nc2s_require_encryption: false\nallow_unencrypted_plain_auth: true\nc2s_max_auth_failures: 2\nc2s_auth_ban_lifetime: 600\nlisten:\n  - {port: ${port}, ip: 127.0.0.1, starttls: disabled}\n`
+    const dir = tempDir(t)
+    const file = writeConfig(dir, config)
+    const cli = (args: string[], stdin?: string): Promise<CliResult> => runCli(args, {cwd: dir, stdin})
+    assert.equal((await cli(['user', 'add', 'alice@localhost', '--password-stdin'], 'secret\n')).status, 0)
+    const running = await runServer(loadConfig(file), {logger: silentLogger, configFile: file})
+    t.after(() => running.stop())
+    for (let attempt = 0; attempt < 2; attempt++) assert.equal(await plain(port, 'alice', 'wrong', '127.0.0.5'), 'not-authorized')
+    assert.equal(await plain(port, 'alice', 'secret', '127.0.0.5'), 'temporary-auth-failure')
+
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {bans: Array<{address: string; failures: number; until: string}>}
+    assert.deepEqual(status.bans.map(({address, failures}) => [address, failures]), [['127.0.0.5', 2]])
+    const {until} = status.bans[0]
+    const result = await cli(['audit', '--only', 'auth-bans', '--json'])
+    assert.equal(result.status, 0, result.stderr)
+    const json = JSON.parse(result.stdout)
+    assert.deepEqual(json.findings, [
+      {
+        id: 'auth-ban',
+        severity: 'info',
+        subject: '127.0.0.5',
+        message: `refused after 2 failed logins within c2s_auth_ban_lifetime (600 s), until ${until}`,
+        fix: 'nothing, if these were guesses; if they are your own users (behind a NAT or a proxy, or a load test), add their network to c2s_auth_ban_exempt or raise c2s_max_auth_failures, then run "xmppctl reload": the ban is lifted',
+        fixable: false,
+      },
+    ])
+    assert.deepEqual([json.checks, json.skipped, json.failed], [['auth-bans'], [], false])
+
+    // The network exempted in the file but not reloaded: a warning; after the reload, the ban is gone.
+    writeConfig(dir, `${config}c2s_auth_ban_exempt: [127.0.0.0/24]\n`)
+    const stale = await cli(['audit', '--only', 'auth-bans'])
+    assert.equal(stale.status, 1)
+    assert.equal(
+      stale.stdout,
+      `127.0.0.5\n  warning auth-ban-exempt: refused after 2 failed logins until ${until}, although c2s_auth_ban_exempt exempts it: the server runs with an older configuration\n    fix: run "xmppctl reload": the ban is lifted\n0 critical, 1 warning, 0 info\n`,
+    )
+    assert.equal((await cli(['reload'])).status, 0)
+    assert.equal((await cli(['audit', '--only', 'auth-bans'])).stdout, '0 critical, 0 warnings, 0 info\n')
+    assert.equal(await plain(port, 'alice', 'secret', '127.0.0.5'), 'success')
+  })
+
+  it('says it did not look when no server runs, and finds nothing', async (t) => {
+    const {cli, data} = await setup(t)
+    const human = await cli(['audit', '--only', 'auth-bans'])
+    assert.equal(human.status, 0)
+    assert.equal(human.stdout, `not checked: auth-bans (no server is running for data directory ${data})\n0 critical, 0 warnings, 0 info\n`)
+    const json = JSON.parse((await cli(['audit', '--only', 'auth-bans', '--json'])).stdout)
+    assert.deepEqual([json.findings, json.skipped], [[], [{check: 'auth-bans', reason: `no server is running for data directory ${data}`}]])
   })
 })
 

@@ -1,4 +1,5 @@
 import type {Configuration} from '../../config/index.js'
+import type {ServerStatus} from '../../server/server.js'
 import type {AccountStore} from '../../store/index.js'
 import type {AuditFinding} from '../findings.js'
 import type {SystemUser} from '../system.js'
@@ -12,6 +13,10 @@ export interface AuditContext {
   now: Date
   /** The account store, or undefined when none exists yet (opening it must not create it). */
   store(): Promise<AccountStore | undefined>
+  /** The running server's status over its control socket, or why it could not be had (none runs, or it does not answer). */
+  server(): Promise<ServerStatus | {notRunning: string}>
+  /** The check could not look (no server runs): the audit says so instead of passing it in silence. */
+  skip(reason: string): void
 }
 
 export interface Check {

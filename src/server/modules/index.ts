@@ -19,6 +19,7 @@ import {createPingModule} from './ping.js'
 import {createPrivateModule} from './private.js'
 import {createRegisterModule} from './register.js'
 import {createRosterModule} from './roster.js'
+import {createStreamMgmtModule} from './stream-mgmt.js'
 import {createTimeModule} from './time.js'
 import type {ModuleContext, ServerModule} from './types.js'
 import {createVcardModule} from './vcard.js'
@@ -40,6 +41,8 @@ const FACTORIES: Record<ModuleName, Factory> = {
       maxItems: options.max_items as number,
       cacheSize: options.cache_size as number,
     }),
+  // No stanza hook; its <sm/> leads the modules' stream features. Its options are the sessions' limits (server.ts).
+  mod_stream_mgmt: () => createStreamMgmtModule(),
   mod_roster: (context, _options, limits) =>
     createRosterModule(context, {
       get limits() {

@@ -70,6 +70,11 @@ export interface ServerModule {
    * says may wait; a module with this hook enables the feature.
    */
   canWait?(stanza: Element): boolean
+  /**
+   * Stream management (XEP-0198): a module that sets this lets sessions
+   * enable it; the sessions do the counting and resumption themselves.
+   */
+  readonly streamManagement?: boolean
 
   /**
    * Any stanza a session sends, before the core routes it (`to` parsed, or

@@ -69,7 +69,7 @@ describe('roster versioning (RFC 6121 §2.6)', () => {
     const test = await withUsers(t, {settings: {modules: {mod_ping: {}}}}, 'alice')
     assert.equal(
       await featuresOf(t, test.starttlsPort, 'alice'),
-      "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><sm xmlns='urn:xmpp:sm:3'/></stream:features>",
+      "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>",
     )
   })
 

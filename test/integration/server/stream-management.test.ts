@@ -7,7 +7,8 @@ import {describe, it} from 'node:test'
 
 import Database from 'better-sqlite3'
 
-import {NO_ARCHIVING, type RawClient, loginRaw, startTestServer, sync} from './helpers.js'
+import {DEFAULT_MODULES} from '../../../src/config/modules.js'
+import {NO_ARCHIVING, type RawClient, featuresAfterAuth, loginRaw, startTestServer, sync} from './helpers.js'
 
 const SM = 'urn:xmpp:sm:3'
 
@@ -155,5 +156,93 @@ describe('stream management (XEP-0198)', () => {
     alice.socket.destroy()
     for (let waited = 0; offlineCount(test.dataDir) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
     assert.equal(offlineCount(test.dataDir), 1, 'only m2, which was not acknowledged')
+  })
+})
+
+/** The default modules, with mod_stream_mgmt's options replaced by `options` (archiving off, so only offline storage keeps messages). */
+function withStreamMgmt(options: Record<string, unknown>) {
+  return {settings: {modules: {...NO_ARCHIVING.modules, mod_stream_mgmt: options}}}
+}
+
+const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+
+describe('mod_stream_mgmt options (ejabberd\'s names)', () => {
+  it('resume_timeout: a session whose connection is lost waits that long for its client, then ends', async (t) => {
+    const test = await startTestServer(t, withStreamMgmt({resume_timeout: 1}))
+    await test.addUser('alice@localhost', 'alice pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write(`<enable xmlns='${SM}' resume='true'/>`)
+    const enabled = await alice.until(/<enabled [^>]*\/>/)
+    const id = /id='([^']+)'/.exec(enabled)?.[1]
+    assert.equal(enabled, `<enabled xmlns='${SM}' id='${id}' resume='true' max='1'/>`)
+    alice.socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    assert.equal(test.server.router.all('alice@localhost').length, 1, 'still waiting for a resumption')
+    for (let waited = 0; test.server.router.all('alice@localhost').length > 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(test.server.router.all('alice@localhost').length, 0, 'gone after resume_timeout')
+    const late = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {bind: false})
+    late.write(`<resume xmlns='${SM}' previd='${id}' h='0'/>`)
+    assert.equal(await late.until(/<\/failed>/), `<failed xmlns='${SM}'><item-not-found xmlns='${STANZAS}'/></failed>`)
+  })
+
+  it('max_resume_timeout: a client\'s max is honoured up to it; without one, resume_timeout applies', async (t) => {
+    const test = await startTestServer(t, withStreamMgmt({resume_timeout: 60, max_resume_timeout: 120}))
+    await test.addUser('alice@localhost', 'alice pw')
+    const cases: Array<[string, string]> = [
+      [" max='600'", '120'],
+      [" max='90'", '90'],
+      [" max='10'", '10'],
+      ['', '60'],
+      [" max='soon'", '60'],
+    ]
+    for (const [requested, granted] of cases) {
+      const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+      alice.write(`<enable xmlns='${SM}' resume='true'${requested}/>`)
+      assert.match(await alice.until(/<enabled [^>]*\/>/), new RegExp(`^<enabled xmlns='${SM}' id='[A-Za-z0-9_-]{24}' resume='true' max='${granted}'/>$`), requested)
+      alice.end()
+    }
+  })
+
+  it('resume_timeout 0: stream management without resumption, whatever the client asks', async (t) => {
+    const test = await startTestServer(t, withStreamMgmt({resume_timeout: 0}))
+    await test.addUser('alice@localhost', 'alice pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write(`<enable xmlns='${SM}' resume='true' max='60'/>`)
+    assert.equal(await alice.until(/<enabled [^>]*\/>/), `<enabled xmlns='${SM}'/>`)
+  })
+
+  it('max_ack_queue: one stanza more than it left unacknowledged ends the client\'s stream with policy-violation', async (t) => {
+    const test = await startTestServer(t, withStreamMgmt({max_ack_queue: 2}))
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
+    await enable(alice, false)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b', presence: false})
+    const message = (id: string) => `<message to='alice@localhost/phone' id='${id}'><body>${id}</body></message>`
+    bob.write(message('m1') + message('m2'))
+    await alice.until(/id='m2'[\s\S]*?<\/message>/)
+    bob.write(message('m3'))
+    // The <r/> after m1 and m2 went unanswered; m3 is not sent.
+    assert.equal(
+      await alice.until(/<\/stream:stream>/),
+      `<r xmlns='${SM}'/><stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>` +
+        "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>more than 2 stanzas left unacknowledged</text></stream:error></stream:stream>",
+    )
+  })
+
+  it('without mod_stream_mgmt, offers no <sm/> and answers <enable/> and <resume/> with feature-not-implemented', async (t) => {
+    const {mod_stream_mgmt: _left, ...modules} = DEFAULT_MODULES
+    const test = await startTestServer(t, {settings: {modules}})
+    await test.addUser('alice@localhost', 'alice pw')
+    assert.doesNotMatch(await featuresAfterAuth(t, test.starttlsPort, 'alice', 'alice pw'), /urn:xmpp:sm:3/)
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
+    alice.write(`<enable xmlns='${SM}' resume='true'/>`)
+    assert.equal(await alice.until(/<\/failed>/), `<failed xmlns='${SM}'><feature-not-implemented xmlns='${STANZAS}'/></failed>`)
+    const other = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {bind: false})
+    other.write(`<resume xmlns='${SM}' previd='abc' h='0'/>`)
+    assert.equal(await other.until(/<\/failed>/), `<failed xmlns='${SM}'><feature-not-implemented xmlns='${STANZAS}'/></failed>`)
+    // The stream goes on (§6: recoverable).
+    alice.write("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.equal(await alice.until(/id='p'[^>]*\/>/), `<iq type='result' id='p' to='${alice.jid}'/>`)
   })
 })
