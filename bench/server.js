@@ -6,13 +6,18 @@
 //     client caches the salted password per salt and iteration count, as real
 //     clients do, so the work measured is the server's;
 //   - server RSS (VmRSS of /proc/PID/status) per idle authenticated, bound
-//     session at 10,000 sessions;
+//     session at 10,000 sessions, with the ECDSA certificate and again on a
+//     fresh server with an RSA-2048 one (`rsa2048`: OpenSSL's per-connection
+//     state differs by key type); RSS at start (`rss_at_start_kib`, before any
+//     client) and once every idle session has closed (`rss_after_close_kib`,
+//     BENCH_CLOSE_SETTLE_SECONDS later): what the server gives back;
 //   - messages per second and p99 latency across 100 sender→receiver pairs,
 //     each keeping a fixed number of messages in flight (closed loop).
 // Both servers get the same accounts (SCRAM-SHA-1, 10,000 iterations, the
 // same salt and keys), the same ECDSA certificate, loopback ports and a data
 // directory of their own. Targets (issue 6): logins/s ≥ 2× Prosody, RSS per
-// session ≤ Prosody's, messages/s ≥ 2× Prosody. Prints one JSON line; when
+// session ≤ Prosody's, messages/s ≥ 2× Prosody; issue 19: an idle session
+// ≤ 30 KiB with either certificate (met_idle_session_kib). Prints one JSON line; when
 // Prosody cannot run, its entry says why and the ratios are null.
 //
 // Two Prosody references, measured the same way and in the same alternating
@@ -35,7 +40,24 @@
 //                           is about a third of the run, most of it the
 //                           BENCH_SESSIONS logins of the idle measurement)
 //   BENCH_ARCHIVE_ROUNDS    see below
-//   BENCH_SERVER_NODE_ARGS  node flags for our server (e.g. --cpu-prof)
+//   BENCH_SERVER_NODE_ARGS  node flags for our server (e.g. --cpu-prof). With
+//                           --max-semi-space-size=1 V8's young generation stays
+//                           at 2 MiB instead of growing to 32 MiB under load and
+//                           keeping it: 9 KiB less per idle session at 2,000
+//                           sessions and 26 MiB less after they close, for
+//                           ~20% fewer logins and messages per CPU second
+//   BENCH_CERTIFICATES      comma list of ecdsa, rsa (default ecdsa,rsa): the
+//                           first serves every measurement; each further one
+//                           adds an idle-session measurement of every server,
+//                           fresh, under its key (rsa2048) and a ratio
+//                           rss_per_session_rsa2048
+//   BENCH_CLOSE_SETTLE_SECONDS  wait after the idle sessions close before
+//                           reading rss_after_close_kib (default 5)
+//   BENCH_HEAP_SNAPSHOTS    a directory: our server writes a V8 heap snapshot
+//                           there before the idle sessions, with them open and
+//                           after they closed (ours[-rsa]-before/-open/-closed
+//                           .heapsnapshot), to find what a session holds (slow,
+//                           and RSS figures of that run are not comparable)
 //
 // The message archive's cost (issue 12), only when BENCH_MEASURE names
 // "archive" (it adds about 2 × BENCH_ARCHIVE_ROUNDS message measurements):
@@ -46,7 +68,7 @@
 // 25%). For example: BENCH_MEASURE=archive BENCH_SESSIONS=200 npm run bench.
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import os, {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -68,6 +90,10 @@ const IN_FLIGHT = 8
 const MESSAGE_SECONDS = Number(process.env.BENCH_MESSAGE_SECONDS ?? 8)
 const ARCHIVE_ROUNDS = Number(process.env.BENCH_ARCHIVE_ROUNDS ?? 3)
 const ACCOUNTS = IDLE_SESSIONS + 2 * PAIRS
+/** Issue 19's target for one idle, authenticated, bound TLS session. */
+const IDLE_SESSION_TARGET_KIB = 30
+const CLOSE_SETTLE_MS = Number(process.env.BENCH_CLOSE_SETTLE_SECONDS ?? 5) * 1000
+const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS ? path.resolve(process.env.BENCH_HEAP_SNAPSHOTS) : undefined
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
 
 const round = (value, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? null : Math.round(value * 10 ** digits) / 10 ** digits)
@@ -334,9 +360,34 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1])
 }
 
-async function measureIdle(port, pid) {
+/** Writes a heap snapshot of our server (BENCH_HEAP_SNAPSHOTS), named by `label`, and waits for it. */
+async function heapSnapshot(server, label) {
+  if (!HEAP_SNAPSHOTS || !server.snapshots) return
+  const existing = new Set(readdirSync(HEAP_SNAPSHOTS))
+  server.child.kill('SIGUSR2')
+  // V8 writes the file as it walks the heap: it is complete once its size stops changing.
+  let size = -1
+  for (let waited = 0; waited < 120_000; waited += 1000) {
+    await sleep(1000)
+    const fresh = readdirSync(HEAP_SNAPSHOTS).find((name) => !existing.has(name) && name.endsWith('.heapsnapshot'))
+    if (fresh === undefined) continue
+    const file = path.join(HEAP_SNAPSHOTS, fresh)
+    if (statSync(file).size !== size || size === 0) {
+      size = statSync(file).size
+      continue
+    }
+
+    renameSync(file, path.join(HEAP_SNAPSHOTS, `${server.name}-${label}.heapsnapshot`))
+    return
+  }
+}
+
+async function measureIdle(server) {
+  const {port} = server
+  const pid = server.child.pid
   await sleep(2000)
   const before = rssKiB(pid)
+  await heapSnapshot(server, 'before')
   const sessions = []
   let next = 0
   let lastError
@@ -356,9 +407,14 @@ async function measureIdle(port, pid) {
   await sleep(5000)
   const open = sessions.filter((connection) => !connection.closed).length
   const after = rssKiB(pid)
+  await heapSnapshot(server, 'open')
   for (const connection of sessions) connection.destroy()
   if (open < IDLE_SESSIONS * 0.99) throw new Error(`only ${open} of ${IDLE_SESSIONS} sessions stayed open: ${lastError?.message}`)
-  return {sessions: open, rss_before_kib: before, rss_after_kib: after, rss_per_session_kib: round((after - before) / open)}
+  // What the server gives back once its sessions are gone: the closes, then a few seconds of quiet.
+  await sleep(CLOSE_SETTLE_MS)
+  const afterClose = rssKiB(pid)
+  await heapSnapshot(server, 'closed')
+  return {sessions: open, rss_before_kib: before, rss_after_kib: after, rss_per_session_kib: round((after - before) / open), rss_after_close_kib: afterClose}
 }
 
 // BENCH_MEASURE (e.g. "logins") runs only some of the measurements, for iterating on one.
@@ -367,8 +423,24 @@ const MEASURE = new Set((process.env.BENCH_MEASURE ?? 'logins,messages,sessions'
 /** Messages and idle sessions, one server at a time (the other, if any, sits idle). */
 async function measureRest(server) {
   const messages = MEASURE.has('messages') ? await measureMessages(server.port, server.child.pid) : {}
-  const idle = MEASURE.has('sessions') ? await measureIdle(server.port, server.child.pid) : {}
+  const idle = MEASURE.has('sessions') ? await measureIdle(server) : {}
   return {...messages, ...idle}
+}
+
+/**
+ * Idle sessions on a fresh server with another certificate: what an idle TLS
+ * session costs depends on the key type (OpenSSL keeps per-connection state
+ * of its own), and operators run RSA as much as ECDSA.
+ */
+async function measureIdleWith(name, start) {
+  const server = await startServer(name, start)
+  try {
+    await sleep(2000)
+    const atStart = rssKiB(server.child.pid)
+    return {rss_at_start_kib: atStart, ...(await measureIdle(server))}
+  } finally {
+    await stop(server.child)
+  }
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -514,10 +586,11 @@ async function ours(dir, cert, name = 'ours', modules = undefined) {
     let output = ''
     // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is for profiling our server.
     const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    if (HEAP_SNAPSHOTS) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOTS}`)
     const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'run.js'), 'start', '--foreground', '--log-level', 'warn', '-c', config], {stdio: ['ignore', 'pipe', 'pipe']})
     child.stdout.on('data', (chunk) => (output += chunk))
     child.stderr.on('data', (chunk) => (output += chunk))
-    return {child, port, log: () => output}
+    return {child, port, log: () => output, name, snapshots: HEAP_SNAPSHOTS !== undefined}
   }
 }
 
@@ -615,16 +688,22 @@ async function prosody(dir, cert, {name, modules, settings}) {
   }
 }
 
-function certificate(dir) {
-  const certFile = path.join(dir, 'cert.pem')
-  const keyFile = path.join(dir, 'key.pem')
+/** The certificates BENCH_CERTIFICATES may name: openssl's -newkey options, and how the JSON line names them. */
+const CERTIFICATE_KINDS = {
+  ecdsa: {label: 'ECDSA P-256', key: 'ecdsa_p256', newkey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']},
+  rsa: {label: 'RSA 2048', key: 'rsa2048', newkey: ['-newkey', 'rsa:2048']},
+}
+
+function certificate(dir, kind) {
+  const certFile = path.join(dir, `cert-${kind}.pem`)
+  const keyFile = path.join(dir, `key-${kind}.pem`)
   const result = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`],
+    ['req', '-x509', ...CERTIFICATE_KINDS[kind].newkey, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`],
     {encoding: 'utf8'},
   )
   if (result.status !== 0) throw new Error(`openssl could not make a certificate: ${result.stderr}`)
-  return {certFile, keyFile}
+  return {certFile, keyFile, kind}
 }
 
 // ---- main -----------------------------------------------------------------
@@ -635,6 +714,14 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const unknownServer = [...(ONLY ?? [])].find((name) => !SERVER_NAMES.includes(name))
 if (unknownServer !== undefined) {
   console.log(JSON.stringify({bench: 'server', error: `BENCH_ONLY names ${JSON.stringify(unknownServer)}, which is not a server here: write a comma list of ${SERVER_NAMES.join(', ')}`}))
+  process.exit(1)
+}
+
+// BENCH_CERTIFICATES: the first certificate serves every measurement; each further one gets idle sessions of its own.
+const CERTIFICATES = (process.env.BENCH_CERTIFICATES ?? 'ecdsa,rsa').split(',').map((kind) => kind.trim())
+const unknownCertificate = CERTIFICATES.find((kind) => !Object.hasOwn(CERTIFICATE_KINDS, kind))
+if (unknownCertificate !== undefined || CERTIFICATES.length === 0) {
+  console.log(JSON.stringify({bench: 'server', error: `BENCH_CERTIFICATES names ${JSON.stringify(unknownCertificate)}: write a comma list of ${Object.keys(CERTIFICATE_KINDS).join(', ')}`}))
   process.exit(1)
 }
 
@@ -658,7 +745,8 @@ const describe = (error) => (error instanceof Error ? error.message : String(err
 const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-bench-server-'))
 const running = []
 try {
-  const cert = certificate(dir)
+  const [mainCertificate, ...otherCertificates] = CERTIFICATES
+  const cert = certificate(dir, mainCertificate)
   const oursStart = await ours(dir, cert)
   let withoutArchiveStart
   if (MEASURE.has('archive')) {
@@ -672,7 +760,7 @@ try {
   for (const setup of [PROSODY_MINIMAL, PROSODY_DEFAULTS]) {
     const prepared = ONLY && !ONLY.has(setup.name) ? {unavailable: `skipped (BENCH_ONLY=${process.env.BENCH_ONLY})`} : await prosody(dir, cert, setup)
     const entry = prepared.unavailable ? {available: false, reason: prepared.unavailable} : {available: true, version: prepared.version, modules: prepared.modules}
-    references.push({name: setup.name, start: prepared.start, entry, rounds: [], server: undefined})
+    references.push({name: setup.name, setup, start: prepared.start, entry, rounds: [], server: undefined})
   }
 
   const referenceFailed = (reference, error) => {
@@ -694,6 +782,12 @@ try {
       }
     }
 
+    // What each server holds before any client came.
+    await sleep(2000)
+    const atStart = (server) => ({rss_at_start_kib: rssKiB(server.child.pid)})
+    const oursAtStart = atStart(oursServer)
+    for (const reference of references) if (reference.server) reference.entry = {...reference.entry, ...atStart(reference.server)}
+
     // This machine's speed drifts from minute to minute (shared host): logins, the figure compared most
     // closely, are measured in rounds that alternate between the servers, and the medians compared.
     const oursRounds = []
@@ -709,7 +803,7 @@ try {
       }
     }
 
-    xmppctl = {...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
+    xmppctl = {...oursAtStart, ...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
     if (withoutArchiveStart) xmppctl.archive = await measureArchive(oursServer, withoutArchiveStart)
     for (const reference of references) {
       if (!reference.server) continue
@@ -717,6 +811,22 @@ try {
         reference.entry = {...reference.entry, ...(reference.rounds.length > 0 ? loginSummary(reference.rounds) : {}), ...(await measureRest(reference.server))}
       } catch (error) {
         referenceFailed(reference, error)
+      }
+    }
+
+    // Idle sessions with the other certificates, on fresh servers (the servers above idle meanwhile).
+    for (const kind of MEASURE.has('sessions') ? otherCertificates : []) {
+      const {key} = CERTIFICATE_KINDS[kind]
+      const other = certificate(dir, kind)
+      xmppctl[key] = await measureIdleWith(`xmppctl (${kind})`, await ours(dir, other, `ours-${kind}`))
+      for (const reference of references) {
+        if (!reference.entry.available) continue
+        try {
+          const prepared = await prosody(dir, other, {...reference.setup, name: `${reference.name}_${kind}`})
+          reference.entry[key] = await measureIdleWith(`${reference.name} (${kind})`, prepared.start)
+        } catch (error) {
+          reference.entry[key] = {available: false, reason: describe(error)}
+        }
       }
     }
   } catch (error) {
@@ -739,22 +849,37 @@ try {
       }
     }
 
-    const meets = (reference, ratios) => (reference.available ? {logins: ratios.logins >= 2, rss_per_session: ratios.rss_per_session <= 1, messages: ratios.messages >= 2} : null)
     const [minimal, defaults] = references.map((reference) => reference.entry)
     const ratios = against(minimal)
     const vsDefaults = against(defaults)
+    // Each further certificate's idle sessions over the reference's.
+    for (const kind of otherCertificates) {
+      const {key} = CERTIFICATE_KINDS[kind]
+      for (const [table, reference] of [[ratios, minimal], [vsDefaults, defaults]]) {
+        table[`rss_per_session_${key}`] = reference.available && reference[key]?.rss_per_session_kib ? round(xmppctl[key]?.rss_per_session_kib / reference[key].rss_per_session_kib) : null
+      }
+    }
+
+    const meets = (reference, ratios) => (reference.available ? {logins: ratios.logins >= 2, rss_per_session: ratios.rss_per_session <= 1, messages: ratios.messages >= 2} : null)
     console.log(
       JSON.stringify({
         bench: 'server',
         // The machine may be shared: a high load average makes absolute numbers noisy; the per-CPU figures hold up better.
         loadavg_1m_at_end: round(os.loadavg()[0]),
-        settings: {login_concurrency: LOGIN_CONCURRENCY, login_seconds: LOGIN_SECONDS, login_rounds: LOGIN_ROUNDS, idle_sessions: IDLE_SESSIONS, pairs: PAIRS, in_flight_per_pair: IN_FLIGHT, message_seconds: MESSAGE_SECONDS, scram_iterations: ITERATIONS, tls: 'STARTTLS, ECDSA P-256'},
+        settings: {login_concurrency: LOGIN_CONCURRENCY, login_seconds: LOGIN_SECONDS, login_rounds: LOGIN_ROUNDS, idle_sessions: IDLE_SESSIONS, pairs: PAIRS, in_flight_per_pair: IN_FLIGHT, message_seconds: MESSAGE_SECONDS, scram_iterations: ITERATIONS, tls: `STARTTLS, ${CERTIFICATE_KINDS[mainCertificate].label}`, idle_certificates: CERTIFICATES.map((kind) => CERTIFICATE_KINDS[kind].label)},
         xmppctl,
         prosody: minimal,
         prosody_defaults: defaults,
         ratios,
         vs_prosody_defaults: vsDefaults,
-        targets: {logins: '>= 2', rss_per_session: '<= 1', messages: '>= 2'},
+        targets: {logins: '>= 2', rss_per_session: '<= 1', messages: '>= 2', idle_session_kib: `<= ${IDLE_SESSION_TARGET_KIB}`},
+        // Issue 19: an idle TLS session, whatever the certificate, within IDLE_SESSION_TARGET_KIB of RSS.
+        met_idle_session_kib: Object.fromEntries(
+          CERTIFICATES.map((kind, index) => {
+            const figure = index === 0 ? xmppctl.rss_per_session_kib : xmppctl[CERTIFICATE_KINDS[kind].key]?.rss_per_session_kib
+            return [CERTIFICATE_KINDS[kind].key, figure === undefined ? null : figure <= IDLE_SESSION_TARGET_KIB]
+          }),
+        ),
         met: meets(minimal, ratios),
         met_vs_prosody_defaults: meets(defaults, vsDefaults),
       }),

@@ -859,6 +859,8 @@ export class C2sSession {
     const account = sasl.account ?? undefined
     if (step.type === 'success') {
       sasl.attempt.succeed()
+      // What SASL negotiated is of no further use, and an idle session holds it for as long as it lasts.
+      this.announced = undefined
       this.username = step.username
       if (this.server.limits.shaper) this.shaper = new Shaper(this.server.limits.shaper)
       // One line per login at info, and one per account and address a minute in a burst: who logged in from where.
@@ -898,6 +900,8 @@ export class C2sSession {
     }
 
     clearTimeout(this.deadline)
+    // The timer and its closure would otherwise stay with the session until it ends.
+    this.deadline = undefined
     this.send(iqResult(stanza, undefined, x('bind', NS.bind, {}, x('jid', NS.bind, {}, this.fullJid))))
   }
 }

@@ -109,14 +109,28 @@ export class XmppStreamParser {
   }
 
   write(bytes: Buffer | Uint8Array): ParserEvent[] {
+    if (this.failed) return []
     this.events = []
-    if (this.failed) return this.events
+    try {
+      this.feed(bytes)
+    } finally {
+      // Between writes the parser holds no stanza and no text: an idle session keeps none of what it last received.
+      this.piece = ''
+      ;(this.sax as unknown as {chunk: string}).chunk = ''
+    }
+
+    const events = this.events
+    this.events = []
+    return events
+  }
+
+  private feed(bytes: Buffer | Uint8Array): void {
     let text: string
     try {
       text = this.decoder.decode(bytes, {stream: true})
     } catch {
       this.fail('not-well-formed', 'the stream is not valid UTF-8')
-      return this.events
+      return
     }
 
     for (let offset = 0; offset < text.length && !this.failed; offset += PIECE) {
@@ -135,9 +149,6 @@ export class XmppStreamParser {
           : Buffer.byteLength(this.piece.slice(this.boundaryOffset))
       if (this.bytesSinceBoundary > this.limits.maxStanzaBytes) this.tooLarge()
     }
-
-    this.piece = ''
-    return this.events
   }
 
   /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {RawClient, header, startTestServer} from './helpers.js'
+import type {C2sSession} from '../../../src/server/c2s.js'
+import {RawClient, header, loginRaw, startTestServer, startWithUsers} from './helpers.js'
 
 async function negotiateTls(client: RawClient): Promise<void> {
   client.write(header())
@@ -12,6 +13,15 @@ async function negotiateTls(client: RawClient): Promise<void> {
 }
 
 describe('c2s stream negotiation', () => {
+  it('keeps none of the negotiation once bound: no announced mechanisms, no SASL exchange, no login deadline', async (t) => {
+    const {server, starttlsPort} = await startWithUsers(t, {}, 'alice')
+    await loginRaw(t, starttlsPort, 'alice', 'alice pw')
+    const [session] = (server as unknown as {connections: Set<C2sSession>}).connections
+    assert.equal(session.bound, true)
+    const state = session as unknown as {announced: unknown; sasl: unknown; deadline: unknown; streamSecurity: unknown}
+    assert.deepEqual({announced: state.announced, sasl: state.sasl, deadline: state.deadline, streamSecurity: state.streamSecurity}, {announced: undefined, sasl: undefined, deadline: undefined, streamSecurity: undefined})
+  })
+
   it('offers only STARTTLS (required) before TLS, then SASL mechanisms with PLAIN and channel binding', async (t) => {
     const {starttlsPort} = await startTestServer(t)
     const client = await RawClient.connect(starttlsPort)

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {setFlagsFromString} from 'node:v8'
+import {runInNewContext} from 'node:vm'
 
 import {Element, detached, hasContent, x} from '../../../src/server/xml/element.js'
 import {type ParserEvent, XmppStreamParser, parseElement} from '../../../src/server/xml/parser.js'
@@ -15,7 +17,34 @@ function errorOf(events: ParserEvent[]): string | undefined {
   return error?.type === 'error' ? error.condition : undefined
 }
 
+/** V8's full garbage collection, without starting node with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
+
 describe('XMPP stream parser', () => {
+  it('holds nothing of a stanza once write() has returned it: an idle stream keeps none of what it last received', async () => {
+    const parser = new XmppStreamParser()
+    parser.write(Buffer.from(HEADER))
+    // Only the WeakRef leaves this function: what still holds the stanza afterwards is the parser.
+    const written = (): WeakRef<object> => {
+      const events = parser.write(Buffer.from(`<message><body>${'x'.repeat(100_000)}</body></message>`))
+      assert.equal(events[0]?.type, 'stanza')
+      return new WeakRef(events[0].type === 'stanza' ? events[0].element : {})
+    }
+
+    const stanza = written()
+    // A WeakRef keeps its target until the end of the job that made it.
+    await new Promise((resolve) => setImmediate(resolve))
+    collectGarbage()
+    assert.equal(stanza.deref(), undefined)
+    assert.deepEqual(
+      parser.write(Buffer.from('<presence/>')).map((event) => event.type),
+      ['stanza'],
+    )
+  })
+
   it('yields the stream header, then each top-level stanza as an element tree', () => {
     const parser = new XmppStreamParser()
     const events = feed(parser, HEADER, "<message to='bob@localhost' type='chat'><body>hi &amp; &lt;bye&gt; &#x263A;</body></message><presence/>")
