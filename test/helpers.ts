@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {type AddressInfo, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -63,4 +65,16 @@ export function freePort(): Promise<number> {
     })
     server.on('error', reject)
   })
+}
+
+/** Overwrites every byte of `file` from `offset` on (the pages written after the schema), as a bad disk or a torn copy would. */
+export function damageAfter(file: string, offset: number): void {
+  const size = statSync(file).size
+  assert.ok(size > offset + 4 * 4096, `${file} has too few pages past ${offset} to damage`)
+  const fd = openSync(file, 'r+')
+  try {
+    writeSync(fd, randomBytes(size - offset), 0, size - offset, offset)
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {SqliteAccountStore} from '../../src/store/sqlite/index.js'
-import {type CliResult, freePort, runCli, tempDir, writeConfig} from '../helpers.js'
+import {type CliResult, damageAfter, freePort, runCli, tempDir, writeConfig} from '../helpers.js'
 
 const root = process.getuid?.() === 0
 /** Root may write anywhere: the permission cases run as nobody there, as this user otherwise. */
@@ -83,12 +83,7 @@ describe('start: the account store', () => {
     }
 
     await accounts.close()
-    // Every page the accounts went to overwritten, as a bad disk or a torn copy would.
-    const size = statSync(store).size
-    assert.ok(size > schemaSize + 4 * 4096)
-    const fd = openSync(store, 'r+')
-    writeSync(fd, randomBytes(size - schemaSize), 0, size - schemaSize, schemaSize)
-    closeSync(fd)
+    damageAfter(store, schemaSize)
     assertRefused(await start(), new RegExp(`^error: the account store ${store} is damaged \\(.+\\) \\(restore it from a backup\\)\\n$`))
   })
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, existsSync, openSync, readdirSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {existsSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import Database from 'better-sqlite3'
@@ -10,7 +10,7 @@ import {AccountExistsError, StoreError} from '../../../src/errors.js'
 import type {ScramCredentials} from '../../../src/sasl/scram.js'
 import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'
 import {SCHEMA_VERSION} from '../../../src/store/sqlite/schema.js'
-import {tempDir} from '../../helpers.js'
+import {damageAfter, tempDir} from '../../helpers.js'
 
 function credential(hash: ScramCredentials['hash'], iterations = 4096): ScramCredentials {
   const size = {sha1: 20, sha256: 32, sha512: 64}[hash]
@@ -205,12 +205,7 @@ describe('SQLite account store', () => {
     const schemaSize = statSync(file).size
     for (let index = 0; index < 200; index++) await store.createAccount('example.org', `user${index}`, {credentials: [credential('sha256')], plaintext: undefined})
     await store.close()
-    // Every page the accounts went to overwritten, as a bad disk or a torn copy would.
-    const size = statSync(file).size
-    assert.ok(size > schemaSize + 4 * 4096)
-    const fd = openSync(file, 'r+')
-    writeSync(fd, randomBytes(size - schemaSize), 0, size - schemaSize, schemaSize)
-    closeSync(fd)
+    damageAfter(file, schemaSize)
     assert.throws(
       () => SqliteAccountStore.open(dir, {verify: true}),
       (error: unknown) =>
