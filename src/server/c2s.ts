@@ -260,6 +260,11 @@ export class C2sSession {
     return this.boundBare
   }
 
+  /** A session is its own sender (modules/types.ts Sender): the one kind of sender with resources on this server. */
+  get localSession(): C2sSession {
+    return this
+  }
+
   get tlsVersion(): string | undefined {
     return this.socket instanceof tls.TLSSocket ? (this.socket.getProtocol() ?? undefined) : undefined
   }

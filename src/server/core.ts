@@ -11,9 +11,9 @@ import type {PepStore} from '../store/pep-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
-import {type Account, type Jid, accountOf, bareJid, parseJid} from './jid.js'
+import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
-import type {IqHandler, ModuleContext, ServerModule} from './modules/types.js'
+import type {HostedService, IqHandler, ModuleContext, Sender, ServerModule} from './modules/types.js'
 import {NS} from './namespaces.js'
 import type {Router} from './router.js'
 import {errorReply, iqResult} from './stanza.js'
@@ -55,6 +55,9 @@ export class ServerCore {
   private readonly inboundHooks: ServerModule[]
   private readonly routingHooks: ServerModule[]
   private readonly deliveredHooks: ServerModule[]
+  private readonly services: HostedService[]
+  /** The hosted services by domain, for the hosts they were computed for (a reload may change the hosts). */
+  private servicesByDomain: {hosts: readonly string[]; byDomain: Map<string, HostedService>} | undefined
 
   constructor(context: CoreContext, factories: ReadonlyArray<(moduleContext: ModuleContext) => ServerModule>) {
     this.context = context
@@ -82,12 +85,15 @@ export class ServerCore {
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
       hostSettings: (host) => context.hostSettings(host),
       accountChanged: (event, except) => context.accountChanged(event, except),
+      serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
+      routeFromService: (stanza, from) => this.routeFromService(stanza, from),
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
     this.inboundHooks = this.modules.filter((module) => module.inbound)
     this.routingHooks = this.modules.filter((module) => module.messageRouting)
     this.deliveredHooks = this.modules.filter((module) => module.messageDelivered)
+    this.services = this.modules.flatMap((module) => (module.service ? [module.service] : []))
     const waiters = this.modules.filter((module) => module.canWait)
     if (waiters.length > 0) this.canWait = (stanza) => waiters.some((module) => module.canWait!(stanza))
     for (const module of this.modules) {
@@ -117,6 +123,25 @@ export class ServerCore {
     return this.context.hosts().includes(domain)
   }
 
+  /** The service hosted on `domain`, if a module hosts one there. */
+  private serviceAt(domain: string): HostedService | undefined {
+    if (this.services.length === 0) return undefined
+    const hosts = this.context.hosts()
+    if (this.servicesByDomain?.hosts !== hosts) {
+      const byDomain = new Map<string, HostedService>()
+      for (const host of hosts) {
+        for (const service of this.services) {
+          const domain = service.domain(host)
+          if (domain !== undefined && !hosts.includes(domain)) byDomain.set(domain, service)
+        }
+      }
+
+      this.servicesByDomain = {hosts, byDomain}
+    }
+
+    return this.servicesByDomain.byDomain.get(domain)
+  }
+
   private features(of: 'server' | 'account'): string[] {
     const features = new Set<string>()
     for (const module of this.modules) for (const feature of (of === 'server' ? module.features : module.accountFeatures) ?? []) features.add(feature)
@@ -143,6 +168,9 @@ export class ServerCore {
         const answered = module.outbound!(session, stanza, to)
         if (answered === true || (answered !== false && (await answered))) return
       }
+
+      const service = to === undefined ? undefined : this.serviceAt(to.domain)
+      if (service) return await service.handle(stanza, session, to!)
 
       if (stanza.name === 'iq') return await this.iq(session, stanza, to)
       if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
@@ -354,23 +382,23 @@ export class ServerCore {
 
   // ---- messages (RFC 6121 §8.5) ------------------------------------------
 
-  private async message(stanza: Element, to: Jid, session: C2sSession): Promise<void> {
+  private async message(stanza: Element, to: Jid, sender: Sender): Promise<void> {
     const type = stanza.attrs.type ?? 'normal'
     if (!this.isLocalHost(to.domain)) {
-      if (type !== 'error') session.send(errorReply(stanza, 'remote-server-not-found'))
+      if (type !== 'error') sender.send(errorReply(stanza, 'remote-server-not-found'))
       return
     }
 
     if (to.local === '') {
-      if (type !== 'error') session.send(errorReply(stanza, 'service-unavailable'))
+      if (type !== 'error') sender.send(errorReply(stanza, 'service-unavailable'))
       return
     }
 
     // Every message asks the inbound hooks: no await unless one has to wait.
-    const stopped = this.stoppedInbound(stanza, to, session)
+    const stopped = this.stopped(stanza, accountOf(to), sender.jid!)
     if (stopped === true || (stopped !== false && (await stopped))) return
     for (const module of this.routingHooks) {
-      const pending = module.messageRouting!(stanza, session, to)
+      const pending = module.messageRouting!(stanza, sender, to)
       if (pending) await pending
     }
 
@@ -380,11 +408,11 @@ export class ServerCore {
       const target = router.get(bare, to.resource)
       if (target) {
         target.send(stanza)
-        return this.delivered(stanza, session, to, [target])
+        return this.delivered(stanza, sender, to, [target])
       }
       // §8.5.3.2: to an offline resource, groupchat and errors are not redirected.
       if (type === 'groupchat' || type === 'error') {
-        if (type === 'groupchat') session.send(errorReply(stanza, 'service-unavailable'))
+        if (type === 'groupchat') sender.send(errorReply(stanza, 'service-unavailable'))
         return
       }
     }
@@ -393,17 +421,89 @@ export class ServerCore {
     const targets = router.available(bare).filter((candidate) => candidate.priority >= 0)
     if (targets.length > 0) {
       for (const target of targets) target.send(stanza)
-      return this.delivered(stanza, session, to, targets)
+      return this.delivered(stanza, sender, to, targets)
     }
 
     if (type === 'headline') return
-    for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), session)) return
+    for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), sender)) return
     // §8.5.2.2.1 with no offline storage, and §8.5.1 for an account that does not exist.
-    session.send(errorReply(stanza, 'service-unavailable'))
+    sender.send(errorReply(stanza, 'service-unavailable'))
   }
 
-  private delivered(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void {
+  private delivered(stanza: Element, sender: Sender, to: Jid, recipients: readonly C2sSession[]): void {
     for (const module of this.deliveredHooks) module.messageDelivered!(stanza, sender, to, recipients)
+  }
+
+  // ---- stanzas from hosted services ---------------------------------------
+
+  /**
+   * A stanza a hosted service sends from `from`, a JID on its domain: to a
+   * local account under the rules a client's stanza meets (the inbound
+   * hooks, offline storage, RFC 6121 §8.5), or to another service. What
+   * cannot be delivered goes back to the sending service as an error
+   * (RFC 6120 §8.3), never an error to an error.
+   */
+  private async routeFromService(stanza: Element, from: Jid): Promise<void> {
+    const sender = this.serviceSender(from)
+    const to = stanza.attrs.to === undefined ? undefined : parseJid(stanza.attrs.to)
+    stanza.attrs.from = sender.fullJid
+    const type = stanza.attrs.type
+    if (!to) {
+      this.context.logger.warn(`${sender.fullJid} sent <${stanza.name}/> to ${stanza.attrs.to === undefined ? 'no address' : 'a malformed address'}; dropped`)
+      return
+    }
+
+    const service = this.serviceAt(to.domain)
+    if (service) return service.handle(stanza, sender, to)
+    const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error'
+    if (!this.isLocalHost(to.domain)) {
+      if (request) sender.send(errorReply(stanza, 'remote-server-not-found'))
+      return
+    }
+
+    if (to.local === '') {
+      if (request) sender.send(errorReply(stanza, 'service-unavailable'))
+      return
+    }
+
+    if (stanza.name === 'message') return this.message(stanza, to, sender)
+    if (await this.stopped(stanza, accountOf(to), from)) return
+    const bare = bareJid(to)
+    if (stanza.name === 'presence') {
+      // Subscriptions change rosters, which only a contact with an address of its own may do.
+      if (type !== undefined && (SUBSCRIPTION_TYPES.has(type) || type === 'probe')) return sender.send(errorReply(stanza, 'feature-not-implemented'))
+      const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+      for (const target of targets) target.send(stanza)
+      return
+    }
+
+    // An iq to a resource; one to the bare JID would ask the server to answer for the account, which it does only for its own clients.
+    const target = to.resource === '' ? undefined : this.context.router.get(bare, to.resource)
+    if (target) return target.send(stanza)
+    if (request) sender.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  /** A hosted service's JID as a sender: what is sent back to it goes to the service's own handle(), from the address it answers. */
+  private serviceSender(jid: Jid): Sender {
+    const full = fullJid(jid)
+    return {
+      jid,
+      bareJid: bareJid(jid),
+      fullJid: full,
+      localSession: undefined,
+      send: (reply) => {
+        const service = this.serviceAt(jid.domain)
+        const from = reply.attrs.from === undefined ? undefined : parseJid(reply.attrs.from)
+        if (!service || !from) return
+        reply.attrs.to = full
+        void Promise.resolve(service.handle(reply, this.entitySender(from), jid)).catch((error: unknown) => this.context.logger.error(`${full}: ${error instanceof Error ? error.message : String(error)}`))
+      },
+    }
+  }
+
+  /** The sender of an error the core returns on behalf of `jid`: nothing answers an error (RFC 6120 §8.3.1). */
+  private entitySender(jid: Jid): Sender {
+    return {jid, bareJid: bareJid(jid), fullJid: fullJid(jid), localSession: undefined, send: () => {}}
   }
 
   /**

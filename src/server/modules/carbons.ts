@@ -12,7 +12,7 @@ import {bareJid} from '../jid.js'
 import {NS} from '../namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {type Element, x} from '../xml/element.js'
-import type {IqRequest, ModuleContext, ServerModule} from './types.js'
+import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
 type Direction = 'sent' | 'received'
 
@@ -72,11 +72,13 @@ export function createCarbonsModule(context: ModuleContext): ServerModule {
   }
 
   /** Carbons of a message `sender` sent to the account `recipient`, which `recipients` received as it was. */
-  const carbons = (stanza: Element, sender: C2sSession, recipient: string, recipients: readonly C2sSession[]): void => {
+  const carbons = (stanza: Element, sender: Sender, recipient: string, recipients: readonly C2sSession[]): void => {
     if (privateMessages.has(stanza)) return
     // Within one account every resource gets the message once: as itself, or as a sent carbon.
     const own = sender.bareJid === recipient
-    if (eligible(stanza, 'sent')) copy(stanza, 'sent', sender.bareJid, own ? [sender, ...recipients] : [sender], recipient)
+    const local = sender.localSession
+    // Only a sender that is a client of this server has other resources here to copy to.
+    if (local && eligible(stanza, 'sent')) copy(stanza, 'sent', sender.bareJid, own ? [local, ...recipients] : [local], recipient)
     if (!own && eligible(stanza, 'received')) copy(stanza, 'received', recipient, recipients, recipient)
   }
 

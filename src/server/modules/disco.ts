@@ -75,7 +75,8 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
   const items = async (request: IqRequest): Promise<void> => {
     const {session, stanza, query, account, domain} = request
     if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
-    if (account === undefined) return session.send(iqResult(stanza, domain, x('query', NS.discoItems)))
+    // The server's items are the services it hosts on domains of their own (XEP-0030 §4.1: rooms, upload).
+    if (account === undefined) return session.send(iqResult(stanza, domain, x('query', NS.discoItems, {}, ...context.serviceDomains(domain).map((jid) => x('item', NS.discoItems, {jid})))))
     if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
     const result = x('query', NS.discoItems, {}, ...(await context.accountItems(account, session.bareJid)))
     session.send(iqResult(stanza, request.own ? undefined : account.bare, result))

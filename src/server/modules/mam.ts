@@ -15,7 +15,7 @@ import {NS} from '../namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {type Element, x} from '../xml/element.js'
 import {parseElement} from '../xml/parser.js'
-import type {IqRequest, ModuleContext, ServerModule} from './types.js'
+import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
 const EXTENDED = `${NS.mam}#extended`
 /** XEP-0059's page when the client names no <max/>, as ejabberd. */
@@ -204,19 +204,20 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     return loadPrefs(owner).then((prefs) => decideWith(prefs, owner, peer))
   }
 
-  const messageRouting = (stanza: Element, sender: C2sSession, to: Jid): Promise<void> | void => {
+  const messageRouting = (stanza: Element, sender: Sender, to: Jid): Promise<void> | void => {
     const recipient = accountOf(to)
     stripClaimedIds(stanza, [recipient.bare, sender.bareJid])
     if (!archivable(stanza)) return
-    // A message to one's own account is archived once, as received.
-    const outgoing: Account | undefined = recipient.bare === sender.bareJid ? undefined : {host: sender.host!, username: sender.username!, bare: sender.bareJid}
+    // A message to one's own account is archived once, as received; a sender without a session here (a room, say) keeps no archive on this server.
+    const local = sender.localSession
+    const outgoing: Account | undefined = local === undefined || recipient.bare === sender.bareJid ? undefined : {host: local.host!, username: local.username!, bare: sender.bareJid}
     const incoming = archiving(recipient, sender.jid!)
     const sent = outgoing ? archiving(outgoing, to) : false
     if (typeof incoming === 'boolean' && typeof sent === 'boolean') return archive(stanza, sender, to, recipient, incoming, sent ? outgoing : undefined)
     return Promise.all([incoming, sent]).then(([keepIncoming, keepSent]) => archive(stanza, sender, to, recipient, keepIncoming, keepSent ? outgoing : undefined))
   }
 
-  const archive = (stanza: Element, sender: C2sSession, to: Jid, recipient: Account, incoming: boolean, outgoing: Account | undefined): void => {
+  const archive = (stanza: Element, sender: Sender, to: Jid, recipient: Account, incoming: boolean, outgoing: Account | undefined): void => {
     if (!incoming && !outgoing) return
     // Archived as routed, without the stanza id added below (the result carries the id, §4.2), and with its namespace, as parseElement reads it.
     const text = stanza.toString()

@@ -20,6 +20,34 @@ import type {Element} from '../xml/element.js'
 
 export type {Account} from '../jid.js'
 
+/**
+ * Who sent a stanza the core routes: a local session, or an entity the
+ * server vouches for without a session of its own (a service on this server
+ * such as a room; a remote server's user, once its stream authenticated the
+ * domain). Replies and errors for the sender go through `send`.
+ */
+export interface Sender {
+  /** The full JID the sender is known by, authenticated (RFC 6120 §8.1.2.1): never a `from` a client claimed. */
+  readonly jid: Readonly<Jid> | undefined
+  readonly bareJid: string
+  readonly fullJid: string
+  /** The sender's session when it is a client of this server; undefined for a service or a remote entity. */
+  readonly localSession: C2sSession | undefined
+  send(stanza: Element): void
+}
+
+/**
+ * A service this server hosts on a domain of its own, beside its accounts'
+ * domains (XEP-0045 rooms on conference.HOST, say). The core hands it every
+ * stanza addressed to that domain or to a JID on it.
+ */
+export interface HostedService {
+  /** The service's domain for `host`, or undefined if it serves none there. */
+  domain(host: string): string | undefined
+  /** A stanza from `sender` to the service's domain or a JID on it (`to`, parsed). */
+  handle(stanza: Element, sender: Sender, to: Jid): Promise<void> | void
+}
+
 export interface IqRequest {
   /** The sender's session. */
   session: C2sSession
@@ -75,6 +103,8 @@ export interface ServerModule {
    * enable it; the sessions do the counting and resumption themselves.
    */
   readonly streamManagement?: boolean
+  /** A service this module serves on a domain of its own. */
+  readonly service?: HostedService
 
   /**
    * Any stanza a session sends, before the core routes it (`to` parsed, or
@@ -97,11 +127,11 @@ export interface ServerModule {
    * or offline: the module may change its children (XEP-0359 stanza ids,
    * XEP-0313 archiving). Returns a promise only when it has to wait.
    */
-  messageRouting?(stanza: Element, sender: C2sSession, to: Jid): Promise<void> | void
+  messageRouting?(stanza: Element, sender: Sender, to: Jid): Promise<void> | void
   /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
-  messageDelivered?(stanza: Element, sender: C2sSession, to: Jid, recipients: readonly C2sSession[]): void
+  messageDelivered?(stanza: Element, sender: Sender, to: Jid, recipients: readonly C2sSession[]): void
   /** A message for an account none of whose resources can take it; true when this module took charge of it. */
-  messageUndelivered?(stanza: Element, to: Account, sender: C2sSession): Promise<boolean>
+  messageUndelivered?(stanza: Element, to: Account, sender: Sender): Promise<boolean>
   /** The session sent its initial presence (RFC 6121 §4.2). */
   initialPresence?(session: C2sSession, account: Account): Promise<void>
   /** The session broadcast an available presence, its initial one or a later one (after initialPresence for the initial one). */
@@ -157,6 +187,16 @@ export interface ModuleContext {
    * `except`; modules forget a deleted account. Returns the sessions closed.
    */
   accountChanged(event: {type: 'password-changed' | 'user-deleted'; jid: string}, except?: C2sSession): number
+  /** The domains of the services modules host for `host` (disco#items of the server, XEP-0030 §4). */
+  serviceDomains(host: string): string[]
+  /**
+   * Routes a stanza a service sends on its own behalf, from `from` (a JID on
+   * the service's domain), to its `to`: a local account's resource or bare
+   * JID under the same rules as a client's stanza (RFC 6121 §8.5, §4.6), or
+   * another hosted service. What cannot be delivered comes back to the
+   * service as an error stanza, through its own handle().
+   */
+  routeFromService(stanza: Element, from: Jid): Promise<void>
 }
 
 export type ModuleFactory = (context: ModuleContext, options: Record<string, unknown>) => ServerModule
