@@ -15,13 +15,15 @@ export interface ArchivePrefs {
   never: string[]
 }
 
+/** One archive's record of a message: whose archive, and with whom the message was exchanged. */
 export interface ArchiveEntry {
+  /** The archive's account. */
+  host: string
+  username: string
   /** The other party's bare JID (the recipient of an outgoing message, the sender of an incoming one). */
   with: string
   /** The other party's resource, '' for none. */
   withResource: string
-  /** The message as archived, serialised with its namespace (jabber:client) declared. */
-  stanza: string
 }
 
 export interface ArchivedMessage {
@@ -74,11 +76,14 @@ export interface PurgeOptions {
 
 export interface ArchiveStore {
   /**
-   * Archives a message and returns its archive id at once. The write may be
-   * deferred and batched with others (the SQLite store writes every 100 ms);
-   * reads and close() write what is pending first.
+   * Archives a message in each archive `entries` names (the sender's and the
+   * recipient's, say), under one archive id, which it returns at once. The
+   * message is `stanza` as archived, serialised with its namespace
+   * (jabber:client) declared. The write may be deferred and batched with
+   * others (the SQLite store commits about once a second); reads and close()
+   * write what is pending first.
    */
-  add(host: string, username: string, entry: ArchiveEntry): string
+  add(stanza: string, entries: readonly ArchiveEntry[]): string
   /** The page of messages `filter` matches; undefined when an id it names (filter or page) is not in the archive. */
   query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
   /** The account's preferences; undefined when it set none. */

@@ -199,7 +199,10 @@ describe('user info and user delete over the account\'s data', () => {
     db.prepare("INSERT INTO last_activity (host, username, at, status) VALUES (?, ?, 0, 'gone')").run(...owner)
     db.prepare("INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, 'spam.example.net')").run(...owner)
     db.prepare("INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'presence', 1, 1, 'on_sub_and_presence')").run(...owner)
-    db.prepare("INSERT INTO archive_messages (id, host, username, with_jid, with_resource, stanza) VALUES (?, ?, ?, 'carol@example.net', '', '<message/>')").run(username === 'alice' ? 1 : 2, ...owner)
+    const archived = username === 'alice' ? 1 : 2
+    db.prepare("INSERT INTO archive_stanzas (id, stanza, refs) VALUES (?, '<message/>', 1)").run(archived)
+    const {number} = db.prepare<[string, string], {number: number}>('INSERT INTO archive_owners (host, username) VALUES (?, ?) RETURNING owner AS number').get(owner[0], owner[1])!
+    db.prepare("INSERT INTO archive_entries (owner, id, with_jid) VALUES (?, ?, 'carol@example.net')").run(number, archived)
     db.prepare("INSERT INTO archive_prefs (host, username, mode) VALUES (?, ?, 'roster')").run(...owner)
     db.prepare("INSERT INTO pep_items (host, username, node, item_id, payload, publisher, published_at) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'current', '<metadata xmlns=\"urn:xmpp:avatar:metadata\"/>', ?, 0)").run(...owner, `${username}@example.org`)
   }

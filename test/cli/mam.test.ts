@@ -15,10 +15,19 @@ async function setup(t: {after(fn: () => void): void}) {
   const cli = (args: string[], stdin?: string): Promise<CliResult> => runCli(args, {cwd: dir, stdin})
   for (const user of ['alice', 'bob']) assert.equal((await cli(['user', 'add', `${user}@example.org`, '--password-stdin'], 'pw\n')).status, 0)
   const db = new Database(path.join(dir, 'data', 'accounts.sqlite'))
-  const insert = db.prepare("INSERT INTO archive_messages (id, host, username, with_jid, stanza) VALUES (?, 'example.org', ?, 'carol@example.org', '<message/>')")
+  const owner = db.prepare<[string], {owner: number}>("INSERT INTO archive_owners (host, username) VALUES ('example.org', ?) RETURNING owner")
+  const stanza = db.prepare("INSERT INTO archive_stanzas (id, stanza, refs) VALUES (?, '<message/>', 1)")
+  const entry = db.prepare("INSERT INTO archive_entries (owner, id, with_jid) VALUES (?, ?, 'carol@example.org')")
   const now = Date.now()
   let id = 0
-  for (const user of ['alice', 'bob']) for (const age of [40 * DAY, DAY]) insert.run((now - age) * 1000 + ++id, user)
+  for (const user of ['alice', 'bob']) {
+    const number = owner.get(user)!.owner
+    for (const age of [40 * DAY, DAY]) {
+      const archived = (now - age) * 1000 + ++id
+      stanza.run(archived)
+      entry.run(number, archived)
+    }
+  }
   const remaining = () => db.prepare('SELECT username, count(*) AS n FROM archive_messages GROUP BY username ORDER BY username').all()
   t.after(() => db.close())
   return {cli, remaining}

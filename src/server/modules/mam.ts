@@ -8,7 +8,7 @@
  * Clients page with XEP-0059 result sets; results are sent paced by what the
  * client reads.
  */
-import type {ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
+import type {ArchiveEntry, ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
 import {NS} from '../namespaces.js'
@@ -220,12 +220,11 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
   const archive = (stanza: Element, sender: Sender, to: Jid, recipient: Account, incoming: boolean, outgoing: Account | undefined): void => {
     if (!incoming && !outgoing) return
     // Archived as routed, without the stanza id added below (the result carries the id, §4.2), and with its namespace, as parseElement reads it.
-    const text = stanza.toString()
-    if (outgoing) archives.add(outgoing.host, outgoing.username, {with: recipient.bare, withResource: to.resource, stanza: text})
-    if (incoming) {
-      const id = archives.add(recipient.host, recipient.username, {with: sender.bareJid, withResource: sender.jid!.resource, stanza: text})
-      stanza.append(x('stanza-id', NS.stanzaId, {id, by: recipient.bare}))
-    }
+    const entries: ArchiveEntry[] = []
+    if (outgoing) entries.push({host: outgoing.host, username: outgoing.username, with: recipient.bare, withResource: to.resource})
+    if (incoming) entries.push({host: recipient.host, username: recipient.username, with: sender.bareJid, withResource: sender.jid!.resource})
+    const id = archives.add(stanza.toString(), entries)
+    if (incoming) stanza.append(x('stanza-id', NS.stanzaId, {id, by: recipient.bare}))
   }
 
   const query = async ({session, stanza, query, account}: IqRequest): Promise<void> => {

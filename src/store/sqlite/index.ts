@@ -514,8 +514,17 @@ function prepareDatabase(db: Database.Database, file: string): void {
   }).immediate()
 }
 
-/** The tables the migrations create: a store at SCHEMA_VERSION has every one. */
-const SCHEMA_TABLES = MIGRATIONS.flatMap((migration) => [...migration.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/gi)].map((match) => match[1]))
+/** The tables the migrations create and do not drop again: a store at SCHEMA_VERSION has every one. */
+const SCHEMA_TABLES = [
+  ...MIGRATIONS.reduce((tables, migration) => {
+    for (const [, action, name] of migration.matchAll(/(CREATE|DROP) TABLE (?:IF (?:NOT )?EXISTS )?(\w+)/gi)) {
+      if (action.toUpperCase() === 'CREATE') tables.add(name)
+      else tables.delete(name)
+    }
+
+    return tables
+  }, new Set<string>()),
+]
 
 /**
  * What the server checks before it serves a store: every page readable

@@ -173,11 +173,13 @@ describe('message archive (mod_mam, XEP-0313) and stanza ids (XEP-0359)', () => 
   })
 
   it('refuses a page after an id the archive does not hold with item-not-found, and a bad form with bad-request', async (t) => {
-    const test = await startWithUsers(t, {}, 'alice', 'bob')
+    const test = await startWithUsers(t, {}, 'alice', 'bob', 'carol')
     const alice = await login(t, test, 'alice', 'a')
     const bob = await login(t, test, 'bob', 'b')
-    const {id} = await chat(alice, bob, 'm1', 'hello')
-    // bob's id is not in alice's archive.
+    const carol = await login(t, test, 'carol', 'c')
+    await chat(alice, bob, 'm0', 'hello')
+    const {id} = await chat(bob, carol, 'm1', 'hello')
+    // A message between bob and carol is not in alice's archive (one alice sent or received would be, under the same id).
     for (const [iqId, body] of [
       ['u1', "<set xmlns='http://jabber.org/protocol/rsm'><after>12345</after></set>"],
       ['u2', `<set xmlns='http://jabber.org/protocol/rsm'><before>${id}</before></set>`],
@@ -275,5 +277,7 @@ describe('message archive (mod_mam, XEP-0313) and stanza ids (XEP-0359)', () => 
     const count = (username: string) => (db.prepare('SELECT count(*) AS n FROM archive_messages WHERE username = ?').get(username) as {n: number}).n
     assert.equal(count('bob'), 0)
     assert.equal(count('alice'), 2)
+    // Each message was stored once for both archives, and outlives bob's entries in alice's.
+    assert.deepEqual(db.prepare('SELECT refs FROM archive_stanzas').all(), [{refs: 1}, {refs: 1}])
   })
 })

@@ -1,0 +1,128 @@
+/**
+ * The SQLite message archive: a message two local archives hold is stored
+ * once, and goes with the last archive entry that names it, whether a purge
+ * or an account's deletion removed that entry; migration 7's rows survive
+ * the move to this layout.
+ */
+import assert from 'node:assert/strict'
+import {mkdirSync} from 'node:fs'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import Database from 'better-sqlite3'
+
+import type {ArchiveEntry} from '../../../src/store/archive-store.js'
+import {SqliteArchiveStore} from '../../../src/store/sqlite/archive.js'
+import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'
+import {APPLICATION_ID, MIGRATIONS} from '../../../src/store/sqlite/schema.js'
+import {tempDir} from '../../helpers.js'
+
+const HOST = 'example.org'
+const ALL: {max: number} = {max: 100}
+
+function entry(username: string, other: string): ArchiveEntry {
+  return {host: HOST, username, with: `${other}@${HOST}`, withResource: 'phone'}
+}
+
+async function openStores(t: {after(fn: () => Promise<void> | void): void}, dir = path.join(tempDir(t), 'data')) {
+  const accounts = SqliteAccountStore.open(dir)
+  const archives = SqliteArchiveStore.open(dir)
+  t.after(async () => {
+    await archives.close()
+    await accounts.close()
+  })
+  for (const username of ['alice', 'bob']) await accounts.createAccount(HOST, username, {credentials: [], plaintext: 'pw'})
+  return {accounts, archives, file: path.join(dir, STORE_FILE)}
+}
+
+/** What the file holds: each stored message with how many entries name it, and each archive's entries. */
+function contents(file: string): {stanzas: Array<{stanza: string; refs: number}>; entries: Array<{username: string; with_jid: string}>} {
+  const db = new Database(file, {readonly: true})
+  try {
+    return {
+      stanzas: db.prepare('SELECT stanza, refs FROM archive_stanzas ORDER BY id').all() as Array<{stanza: string; refs: number}>,
+      entries: db.prepare('SELECT username, with_jid FROM archive_messages ORDER BY id, username').all() as Array<{username: string; with_jid: string}>,
+    }
+  } finally {
+    db.close()
+  }
+}
+
+describe('SQLite message archive', () => {
+  it('stores a message two archives hold once, under one id both archives answer with', async (t) => {
+    const {archives, file} = await openStores(t)
+    const id = archives.add('<message>hello</message>', [entry('alice', 'bob'), entry('bob', 'alice')])
+    const alice = await archives.query(HOST, 'alice', {}, ALL)
+    const bob = await archives.query(HOST, 'bob', {with: `alice@${HOST}`}, ALL)
+    assert.deepEqual(alice?.messages.map((message) => [message.id, message.stanza]), [[id, '<message>hello</message>']])
+    assert.deepEqual(bob?.messages.map((message) => [message.id, message.stanza]), [[id, '<message>hello</message>']])
+    assert.deepEqual(contents(file).stanzas, [{stanza: '<message>hello</message>', refs: 2}])
+  })
+
+  it('keeps a message while an archive still holds it: an account\'s purge and its deletion release only its own entries', async (t) => {
+    const {accounts, archives, file} = await openStores(t)
+    archives.add('<message>one</message>', [entry('alice', 'bob'), entry('bob', 'alice')])
+    archives.add('<message>two</message>', [entry('alice', 'bob')])
+    assert.equal(await archives.purge({before: new Date(Date.now() + 60_000), account: {host: HOST, username: 'alice'}}), 2)
+    assert.deepEqual(contents(file), {stanzas: [{stanza: '<message>one</message>', refs: 1}], entries: [{username: 'bob', with_jid: `alice@${HOST}`}]})
+
+    archives.add('<message>three</message>', [entry('alice', 'bob'), entry('bob', 'alice')])
+    assert.equal((await archives.query(HOST, 'bob', {}, ALL))?.count, 2)
+    // The cascade from accounts to archive_owners to archive_entries fires the trigger that releases the messages.
+    assert.equal(await accounts.deleteAccount(HOST, 'bob'), true)
+    assert.deepEqual(contents(file), {stanzas: [{stanza: '<message>three</message>', refs: 1}], entries: [{username: 'alice', with_jid: `bob@${HOST}`}]})
+  })
+
+  it('files the messages of an account deleted and created again in its new archive, and drops those queued for an account that is gone', async (t) => {
+    const {accounts, archives, file} = await openStores(t)
+    archives.add('<message>before</message>', [entry('bob', 'alice')])
+    assert.equal((await archives.query(HOST, 'bob', {}, ALL))?.count, 1)
+    await accounts.deleteAccount(HOST, 'bob')
+    await accounts.createAccount(HOST, 'bob', {credentials: [], plaintext: 'pw'})
+    await accounts.createAccount(HOST, 'carol', {credentials: [], plaintext: 'pw'})
+    // carol's archive is created after bob's first one is gone: were its number reused, bob's cached number would name carol's archive.
+    archives.add('<message>to carol</message>', [entry('carol', 'alice')])
+    await archives.query(HOST, 'carol', {}, ALL)
+    archives.add('<message>after</message>', [entry('bob', 'alice'), entry('alice', 'bob')])
+    archives.add('<message>lost</message>', [entry('dave', 'alice')])
+    assert.deepEqual((await archives.query(HOST, 'bob', {}, ALL))?.messages.map((message) => message.stanza), ['<message>after</message>'])
+    assert.deepEqual((await archives.query(HOST, 'carol', {}, ALL))?.messages.map((message) => message.stanza), ['<message>to carol</message>'])
+    assert.deepEqual(
+      contents(file).stanzas.map((row) => row.stanza),
+      ['<message>to carol</message>', '<message>after</message>'],
+    )
+  })
+
+  it('moves the rows of migration 7\'s layout into this one, each archive keeping its messages', async (t) => {
+    const dir = path.join(tempDir(t), 'data')
+    // A store as the migrations before this layout left it (found by content: migrations are renumbered at merges).
+    const before = MIGRATIONS.findIndex((migration) => migration.includes('CREATE TABLE archive_stanzas'))
+    assert.ok(before > 0)
+    mkdirSync(dir, {mode: 0o700})
+    const db = new Database(path.join(dir, STORE_FILE))
+    for (const migration of MIGRATIONS.slice(0, before)) db.exec(migration)
+    db.pragma(`application_id = ${APPLICATION_ID}`)
+    for (const username of ['alice', 'bob']) db.prepare(`INSERT INTO accounts (host, username, created_at, plaintext) VALUES ('${HOST}', ?, 0, 'pw')`).run(username)
+    const insert = db.prepare(`INSERT INTO archive_messages (id, host, username, with_jid, with_resource, stanza) VALUES (?, '${HOST}', ?, ?, 'phone', ?)`)
+    insert.run(1_000_001, 'alice', `bob@${HOST}`, '<message>out</message>')
+    insert.run(1_000_002, 'bob', `alice@${HOST}`, '<message>in</message>')
+    // Archived an hour ahead of this clock (a clock that stepped back since).
+    const ahead = (Date.now() + 3_600_000) * 1000
+    insert.run(ahead, 'bob', `carol@${HOST}`, '<message>other</message>')
+    db.pragma(`user_version = ${before}`)
+    db.close()
+
+    const accounts = SqliteAccountStore.open(dir)
+    const archives = SqliteArchiveStore.open(dir)
+    t.after(async () => {
+      await archives.close()
+      await accounts.close()
+    })
+    const alice = await archives.query(HOST, 'alice', {}, ALL)
+    const bob = await archives.query(HOST, 'bob', {with: `carol@${HOST}`}, ALL)
+    assert.deepEqual(alice?.messages.map((message) => [message.id, message.stanza]), [['1000001', '<message>out</message>']])
+    assert.deepEqual(bob?.messages.map((message) => [message.id, message.stanza]), [[String(ahead), '<message>other</message>']])
+    assert.equal((await archives.query(HOST, 'bob', {}, ALL))?.count, 2)
+    // Ids go on from the newest message the old layout held.
+    assert.ok(Number(archives.add('<message/>', [entry('alice', 'bob')])) > ahead)
+  })
+})
