@@ -282,6 +282,21 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     description: 'networks never refused for their address\'s failures (the per-account limits still apply)',
     default: [],
   },
+  c2s_max_auth_failures_per_account_address: {
+    spec: {type: 'integer', min: 1, max: 1_000_000},
+    description: 'failed authentications to one account from one address within c2s_auth_ban_lifetime before that address is refused for that account',
+    default: 10,
+  },
+  c2s_max_auth_failures_per_account: {
+    spec: {type: 'integer', min: 1, max: 1_000_000},
+    description: 'failed authentications to one account from all addresses within c2s_auth_ban_lifetime before only its known addresses may try',
+    default: 100,
+  },
+  c2s_auth_known_address_lifetime: {
+    spec: {type: 'integer', min: 0, max: 366 * 86_400},
+    description: 'seconds an address that logged in to an account stays known to it, and may try past c2s_max_auth_failures_per_account; 0: none is known',
+    default: 30 * 86_400,
+  },
 }
 
 /** The configuration value of a key: what validation guarantees. */
@@ -338,6 +353,9 @@ export interface Settings {
   c2s_auth_ban_lifetime: number
   c2s_max_auth_failures: number
   c2s_auth_ban_exempt: string[]
+  c2s_max_auth_failures_per_account_address: number
+  c2s_max_auth_failures_per_account: number
+  c2s_auth_known_address_lifetime: number
 }
 
 /** The keys that `host_config` may override, resolved for one host. */
@@ -351,6 +369,9 @@ export const SERVER_WIDE_KEYS = [
   'c2s_auth_ban_lifetime',
   'c2s_max_auth_failures',
   'c2s_auth_ban_exempt',
+  'c2s_max_auth_failures_per_account_address',
+  'c2s_max_auth_failures_per_account',
+  'c2s_auth_known_address_lifetime',
   'modules',
   'shaper',
   'shaper_rules',

@@ -162,7 +162,14 @@ export class XmppServer implements SessionHost {
   }
 
   private throttleLimits({settings}: Configuration): Partial<ThrottleLimits> {
-    const configured = {addressFailures: settings.c2s_max_auth_failures, windowMs: settings.c2s_auth_ban_lifetime * 1000, exempt: settings.c2s_auth_ban_exempt}
+    const configured: Partial<ThrottleLimits> = {
+      addressFailures: settings.c2s_max_auth_failures,
+      pairFailures: settings.c2s_max_auth_failures_per_account_address,
+      accountFailures: settings.c2s_max_auth_failures_per_account,
+      windowMs: settings.c2s_auth_ban_lifetime * 1000,
+      knownForMs: settings.c2s_auth_known_address_lifetime * 1000,
+      exempt: settings.c2s_auth_ban_exempt,
+    }
     return {...configured, ...this.options.throttle}
   }
 

@@ -130,6 +130,20 @@ describe('authentication throttling', () => {
     assert.equal(await plain(test.port, 'alice', 'correct horse', '127.0.0.2'), 'success', 'the owner\'s address still logs in')
   })
 
+  it('takes the per-account limits from the configuration: c2s_max_auth_failures_per_account_address, c2s_max_auth_failures_per_account, c2s_auth_known_address_lifetime', async (t) => {
+    const test = await startTestServer(t, {
+      settings: {...plaintext, c2s_max_auth_failures_per_account_address: 3, c2s_max_auth_failures_per_account: 5, c2s_auth_known_address_lifetime: 0},
+    })
+    await test.addUser('alice@localhost', 'correct horse')
+    const port = test.starttlsPort
+    assert.equal(await plain(port, 'alice', 'correct horse', '127.0.0.2'), 'success')
+    const results = await Promise.all(Array.from({length: 8}, () => plain(port, 'alice', 'wrong', '127.0.0.3')))
+    assert.deepEqual(tally(results), {'not-authorized': 3, 'temporary-auth-failure': 5})
+    for (const from of ['127.0.0.4', '127.0.0.4']) assert.equal(await plain(port, 'alice', 'wrong', from), 'not-authorized')
+    // Five failures in all: past the ceiling, and with no address known (lifetime 0), not even the owner's earlier one may try.
+    assert.equal(await plain(port, 'alice', 'correct horse', '127.0.0.2'), 'temporary-auth-failure')
+  })
+
   it('reports banned addresses and restricted accounts in status, with failures and until when', async (t) => {
     const test = await server(t, {throttle: {addressFailures: 3, accountFailures: 2, windowMs: 60_000}})
     assert.deepEqual(test.server.status().bans, [])
