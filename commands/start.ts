@@ -47,6 +47,7 @@ and 5223 (direct TLS).`
     if (!f.foreground) {
       const {startBackground} = await import('../src/server/process.js')
       const started = await startBackground(config, {bin: path.join(this.config.root, 'bin', 'run.js'), configFile, logLevel: level})
+      for (const warning of started.warnings) this.note(warning)
       this.log(`started xmppctl server (pid ${started.pid}) on ${describeListeners(started.status.listeners)}; log: ${started.log}`)
       return {pid: started.pid, foreground: false, listeners: started.status.listeners, log: started.log}
     }

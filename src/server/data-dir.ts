@@ -4,14 +4,17 @@
  * writable by the user it runs as, and not writable by every user (audit's
  * critical dir-mode finding: anyone could replace the store, the keys or the
  * control socket). Checked up front, so that a wrong setup is one clear line
- * instead of an EACCES from whichever file came first.
+ * instead of an EACCES from whichever file came first. A directory its group
+ * may write is served, as a group can be the operators' own, but warned
+ * about: audit calls it a warning too.
  */
 import {type Stats, accessSync, constants, mkdirSync, statSync} from 'node:fs'
 
 import {DataDirectoryError, osErrorText} from '../errors.js'
 import {processUserName} from '../process-user.js'
 
-export function prepareDataDirectory(dataDir: string): void {
+/** Checks (or creates) the data directory; returns warnings on what it serves anyway. */
+export function prepareDataDirectory(dataDir: string): string[] {
   const user = processUserName()
   const unwritable = (doing: string, error: unknown) =>
     new DataDirectoryError(
@@ -36,7 +39,7 @@ export function prepareDataDirectory(dataDir: string): void {
       )
     }
 
-    return
+    return []
   }
 
   if (!stats.isDirectory()) {
@@ -56,4 +59,7 @@ export function prepareDataDirectory(dataDir: string): void {
   } catch (error) {
     throw unwritable('write', error)
   }
+
+  if ((stats.mode & 0o020) === 0) return []
+  return [`data directory ${dataDir} has mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}: its group can replace the account store, keys and control socket in it (chmod g-w ${dataDir}, unless the group is only its operators)`]
 }

@@ -39,7 +39,7 @@ function writePidFile(dataDir: string): string {
  * what reload re-reads (undefined: the built-in defaults, or ./xmppctl.yml).
  */
 export async function runServer(config: Configuration, options: ServerOptions & {logger: Logger; configFile?: string}): Promise<RunningServer> {
-  prepareDataDirectory(config.dataDir)
+  for (const warning of prepareDataDirectory(config.dataDir)) options.logger.warn(warning)
   const server = new XmppServer(config, options)
   await server.start()
   let resolveStopped!: () => void
@@ -105,6 +105,8 @@ export interface BackgroundStart {
   pid: number
   status: ServerStatus
   log: string
+  /** What is unsafe in the setup, served anyway (the server's log has them too). */
+  warnings: string[]
 }
 
 /**
@@ -122,7 +124,7 @@ export async function startBackground(config: Configuration, options: {bin: stri
     if (error instanceof XmppctlError && error.code === 'server-running') throw error
   }
 
-  prepareDataDirectory(config.dataDir)
+  const warnings = prepareDataDirectory(config.dataDir)
   const log = path.join(config.dataDir, LOG_FILE)
   let fd: number
   try {
@@ -155,7 +157,7 @@ export async function startBackground(config: Configuration, options: {bin: stri
       throw new XmppctlError(message.error.code, message.error.message, {hint: message.error.hint, exitCode: message.error.exitCode as 0 | 1 | 2 | 3})
     }
 
-    return {pid: child.pid!, status: message.status, log}
+    return {pid: child.pid!, status: message.status, log, warnings}
   } finally {
     child.removeAllListeners()
     if (child.connected) child.disconnect()

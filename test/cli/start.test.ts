@@ -70,15 +70,30 @@ describe('start: the data directory', () => {
     assert.deepEqual(readdirSync(data), [])
     assert.equal(statSync(data).mode & 0o777, 0o777)
   })
+  it('starts with a data directory its group can write (0770), warning on stderr and in the log with the chmod', async (t) => {
+    const {dir, data} = await setup(t)
+    mkdirSync(data)
+    chmodSync(data, 0o770)
+    const started = await runCli(['start'], {cwd: dir})
+    t.after(() => {
+      try {
+        process.kill(Number(readFileSync(path.join(data, 'xmppctl.pid'), 'utf8')))
+      } catch {}
+    })
+    const warning = `data directory ${data} has mode 0770: its group can replace the account store, keys and control socket in it (chmod g-w ${data}, unless the group is only its operators)`
+    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.stderr, `warning: ${warning}\n`)
+    assert.ok(readFileSync(path.join(data, 'server.log'), 'utf8').includes(` warn  ${warning}\n`))
+  })
 })
 
 describe('start: the account store', () => {
   it('refuses a store with damaged pages, naming the file and a backup, instead of rejecting every login', async (t) => {
     const {data, store, start} = await setup(t)
     const accounts = SqliteAccountStore.open(data)
-    // The new store's pages: the header and the schema, whose size grows with each migration.
+    // The new store's pages: the header and the schema, whose size grows with each migration (and whose pages freed by a migration new rows fill first).
     const schemaSize = statSync(store).size
-    for (let index = 0; index < 200; index++) {
+    for (let index = 0; index < 400; index++) {
       await accounts.createAccount('localhost', `user${index}`, {credentials: [{hash: 'sha1', salt: randomBytes(16), iterations: 4096, storedKey: randomBytes(20), serverKey: randomBytes(20)}], plaintext: undefined})
     }
 
