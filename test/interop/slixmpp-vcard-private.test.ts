@@ -1,7 +1,8 @@
 /**
  * slixmpp (Debian python3-slixmpp) with its own XEP-0054 and XEP-0048/0049
  * plugins against mod_vcard and mod_private: what one client publishes, it
- * and another read back through slixmpp's parsing, not ours.
+ * and another read back through slixmpp's parsing, not ours. Its XEP-0060
+ * plugin, as a XEP-0402 client, sees the same bookmarks (XEP-0402 §5.3).
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -36,6 +37,29 @@ describe('slixmpp\'s vCard and bookmarks plugins against the server', {skip: sli
         {event: 'bookmarks', conferences: []},
       ],
       JSON.stringify(bob),
+    )
+  })
+
+  it('shows bookmarks stored through XEP-0048 to a XEP-0402 client, and the rooms that client publishes to the XEP-0048 client', async (t) => {
+    const server = await startTestServer(t)
+    await server.addUser('alice@localhost', 'alice pw')
+    const legacy = {jid: 'alice@localhost', password: 'alice pw', port: server.starttlsPort}
+    const publish = {fn: 'Alice', nickname: 'alice', room: 'tea@conference.localhost'}
+    const stored = await runSlixmpp({...legacy, publish}, 'vcard_private.py')
+    assert.ok(stored.some((event) => event.event === 'bookmarked'), JSON.stringify(stored))
+
+    const modern = await runSlixmpp({...legacy, publish: {room: 'cake@conference.localhost', name: 'Cake', nick: 'al'}}, 'bookmarks.py')
+    assert.deepEqual(
+      modern.filter((event) => event.event === 'bookmarks'),
+      [{event: 'bookmarks', rooms: [{jid: 'tea@conference.localhost', name: 'Tea party', autojoin: 'true', nick: 'alice'}, {jid: 'cake@conference.localhost', name: 'Cake', autojoin: 'true', nick: 'al'}]}],
+      JSON.stringify(modern),
+    )
+
+    const reread = await runSlixmpp(legacy, 'vcard_private.py')
+    assert.deepEqual(
+      reread.filter((event) => event.event === 'bookmarks'),
+      [{event: 'bookmarks', conferences: [{jid: 'tea@conference.localhost', nick: 'alice', name: 'Tea party', autojoin: true}, {jid: 'cake@conference.localhost', nick: 'al', name: 'Cake', autojoin: true}]}],
+      JSON.stringify(reread),
     )
   })
 })

@@ -10,11 +10,18 @@
  * The server learns a resource's features by asking it (disco#info of the
  * caps node), and trusts a feature set across users only when it hashes to
  * the announced `ver`.
+ *
+ * Bookmarks (XEP-0402 §5.3, "#compat"): a legacy client's XEP-0048
+ * bookmarks in private XML storage are the rooms of the PEP node
+ * urn:xmpp:bookmarks:1, both ways, so that old and new clients of one
+ * account see the same rooms. Legacy bookmarks stored before the node
+ * existed move to it when either kind of client first uses it.
  */
 import {randomUUID} from 'node:crypto'
 
 import {StoreError} from '../../errors.js'
 import {ACCESS_MODELS, type AccessModel, type PepLimits, type PepNode, type PepNodeConfig, SEND_LAST_PUBLISHED_ITEM, type SendLastPublishedItem} from '../../store/pep-store.js'
+import {BOOKMARKS_NODE, BOOKMARKS_NODE_CONFIG, LEGACY_BOOKMARKS, legacyBookmarksRequest, legacyOfPepItems, pepItemsOfLegacy} from '../bookmarks.js'
 import type {C2sSession} from '../c2s.js'
 import {type Caps, CapsCache, capsOf, featuresOf, verifiable, verified} from '../caps.js'
 import {type Account, type Jid, accountOf, parseJid} from '../jid.js'
@@ -341,6 +348,80 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     session.send(errorReply(stanza, 'not-acceptable', undefined, problem.text))
   }
 
+  // ---- bookmarks compatibility (XEP-0402 §5.3) ---------------------------
+
+  /** The legacy bookmarks the account keeps in private XML storage, if any. */
+  const storedLegacyBookmarks = async (owner: Account): Promise<Element | undefined> => {
+    const [stored] = await rosters.getPrivateItems(owner.host, owner.username, [{ns: LEGACY_BOOKMARKS, name: 'storage'}])
+    return stored ? parseElement(stored.xml) : undefined
+  }
+
+  /**
+   * Makes the bookmarks node hold exactly `wanted` (room JID → payload),
+   * publishing and retracting only what changed, each with its notification
+   * to the owner's resources; the reason when the store refused. Runs
+   * inside serialised(owner).
+   */
+  const syncBookmarks = async (owner: Account, wanted: ReadonlyMap<string, Element>): Promise<string | undefined> => {
+    const config = (await pep.getNode(owner.host, owner.username, BOOKMARKS_NODE))?.config ?? BOOKMARKS_NODE_CONFIG
+    const existing = new Map((await pep.getItems(owner.host, owner.username, BOOKMARKS_NODE)).map((item) => [item.id, item.payload]))
+    for (const [id, payload] of wanted) {
+      const text = payload.toString()
+      if (existing.get(id) === text) continue
+      const result = await pep.publish(owner.host, owner.username, BOOKMARKS_NODE, {id, payload: text, publisher: owner.bare}, config, limits())
+      if (result === 'too-many-nodes') return `an account has at most ${options.maxNodes} nodes`
+      if (result === 'storage-full') return `an account's items hold at most ${options.maxTotalSize} bytes`
+      if (result !== 'published') return 'this account no longer exists'
+      await broadcast(owner, BOOKMARKS_NODE, config, x('items', NS.pubsubEvent, {node: BOOKMARKS_NODE}, x('item', NS.pubsubEvent, {id}, payload)))
+    }
+
+    for (const id of existing.keys()) {
+      if (wanted.has(id) || !(await pep.retract(owner.host, owner.username, BOOKMARKS_NODE, id))) continue
+      await broadcast(owner, BOOKMARKS_NODE, config, x('items', NS.pubsubEvent, {node: BOOKMARKS_NODE}, x('retract', NS.pubsubEvent, {id})))
+    }
+
+    return undefined
+  }
+
+  /** Before the account's first use of the bookmarks node: its legacy bookmarks become the node's items. Inside serialised(owner). */
+  const adoptLegacyBookmarks = async (owner: Account): Promise<void> => {
+    if (await pep.getNode(owner.host, owner.username, BOOKMARKS_NODE)) return
+    const legacy = await storedLegacyBookmarks(owner)
+    const rooms = legacy ? pepItemsOfLegacy(legacy) : new Map<string, Element>()
+    if (rooms.size === 0) return
+    const failure = await syncBookmarks(owner, rooms)
+    if (failure) context.logger.warn(`legacy bookmarks of ${owner.bare} not moved to PEP: ${failure}`)
+  }
+
+  /**
+   * A legacy client's private XML request for its bookmarks: a get answers
+   * the node's rooms (with what else the legacy element held, URLs say); a
+   * set makes the node's rooms the element's, and then goes on to
+   * mod_private, which stores the element as sent. False when the request
+   * is left to mod_private alone.
+   */
+  const legacyBookmarks = async (session: C2sSession, stanza: Element, storage: Element): Promise<boolean> => {
+    const owner = sessionAccount(session)
+    let answered = false
+    await serialised(owner.bare, async () => {
+      if (stanza.attrs.type === 'get') {
+        await adoptLegacyBookmarks(owner)
+        if (!(await pep.getNode(owner.host, owner.username, BOOKMARKS_NODE))) return
+        const items = (await pep.getItems(owner.host, owner.username, BOOKMARKS_NODE)).map((item) => ({id: item.id, payload: payloadOf(owner, BOOKMARKS_NODE, item.payload)}))
+        session.send(iqResult(stanza, undefined, x('query', NS.private, {}, legacyOfPepItems(items, await storedLegacyBookmarks(owner)))))
+        answered = true
+        return
+      }
+
+      const failure = await syncBookmarks(owner, pepItemsOfLegacy(storage))
+      if (failure) {
+        session.send(errorReply(stanza, 'policy-violation', undefined, failure))
+        answered = true
+      }
+    })
+    return answered
+  }
+
   // ---- publish (XEP-0060 §7.1, XEP-0163 §3) ------------------------------
 
   const publish = async (request: IqRequest, element: Element, publishOptions: Element | undefined): Promise<void> => {
@@ -371,6 +452,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
     const owner = account!
     await serialised(owner.bare, async () => {
+      if (node === BOOKMARKS_NODE) await adoptLegacyBookmarks(owner)
       const existing = await pep.getNode(owner.host, owner.username, node)
       if (existing) {
         const mismatch = (Object.keys(required) as Array<keyof PepNodeConfig>).find((key) => required[key] !== existing.config[key])
@@ -413,6 +495,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     const node = nodeName(request, element)
     if (node === undefined) return
     const owner = account!
+    if (own && node === BOOKMARKS_NODE) await serialised(owner.bare, () => adoptLegacyBookmarks(owner))
     const found = await existingNode(request, node)
     if (!found) return
     if (!own && !(await mayAccess(owner, found.config, session.bareJid))) {
@@ -535,7 +618,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   return {
     name: 'mod_pep',
-    accountFeatures: [NS.pubsub, ...FEATURES.map((feature) => `${NS.pubsub}#${feature}`)],
+    accountFeatures: [NS.pubsub, ...FEATURES.map((feature) => `${NS.pubsub}#${feature}`), `${BOOKMARKS_NODE}#compat`],
     // XEP-0163 §6.1.
     accountIdentities: [{category: 'pubsub', type: 'pep'}],
     iq: [
@@ -543,10 +626,17 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
       {ns: NS.pubsubOwner, name: 'pubsub', types: ['get', 'set'], to: ['account'], handle: pubsubOwner},
     ],
 
-    /** A resource's answer about its caps, to the server's JID. */
-    async outbound(session, stanza, to) {
+    /** A resource's answer about its caps, to the server's JID; a legacy client's bookmarks in private XML storage, to its own account. */
+    outbound(session, stanza, to) {
+      if (stanza.name !== 'iq') return false
       const type = stanza.attrs.type
-      if (stanza.name !== 'iq' || (type !== 'result' && type !== 'error') || !to || to.local !== '' || to.resource !== '') return false
+      if (type === 'get' || type === 'set') {
+        const own = to === undefined || (to.resource === '' && to.local === session.username && to.domain === session.host)
+        const storage = own ? legacyBookmarksRequest(stanza) : undefined
+        return storage ? legacyBookmarks(session, stanza, storage) : false
+      }
+
+      if ((type !== 'result' && type !== 'error') || !to || to.local !== '' || to.resource !== '') return false
       const query = queries.get(stanza.attrs.id ?? '')
       if (query?.session !== session) return false
       settle(stanza.attrs.id!, type === 'result' ? stanza.getChild('query', NS.discoInfo) : undefined)
