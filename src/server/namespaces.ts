@@ -34,6 +34,7 @@ export const NS = {
   pubsubEvent: 'http://jabber.org/protocol/pubsub#event',
   pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
   mam: 'urn:xmpp:mam:2',
+  mam1: 'urn:xmpp:mam:1',
   stanzaId: 'urn:xmpp:sid:0',
   rsm: 'http://jabber.org/protocol/rsm',
 } as const

@@ -1,6 +1,6 @@
 /**
  * mod_mam: each account's message archive (XEP-0313, urn:xmpp:mam:2 with
- * #extended) and its stanza ids (XEP-0359). A chat or normal message with a
+ * #extended, and urn:xmpp:mam:1 for older clients) and its stanza ids (XEP-0359). A chat or normal message with a
  * body between local accounts is archived on its way, once for the sender
  * (outgoing) and once for the recipient (incoming, live or offline), as each
  * account's preferences (§6) say; the recipient's copy carries its archive
@@ -88,6 +88,7 @@ function dateField(form: Element, name: string): Date | undefined {
 
 /** The query form's filters (§4.1; before-id, after-id and ids of #extended). */
 function parseFilter(query: Element): ArchiveFilter {
+  const ns = query.ns
   const form = query.getChild('x', NS.dataForms)
   if (!form) return {}
   for (const candidate of form.getChildren('field', NS.dataForms)) {
@@ -96,7 +97,7 @@ function parseFilter(query: Element): ArchiveFilter {
   }
 
   const [formType] = field(form, 'FORM_TYPE')
-  if (formType !== undefined && formType !== NS.mam) throw new BadQuery(`the form's FORM_TYPE must be ${NS.mam}`)
+  if (formType !== undefined && formType !== ns) throw new BadQuery(`the form's FORM_TYPE must be ${ns}`)
   const filter: ArchiveFilter = {start: dateField(form, 'start'), end: dateField(form, 'end')}
   const [withText] = field(form, 'with')
   if (withText !== undefined) {
@@ -134,7 +135,7 @@ function parsePage(query: Element, maxPageSize: number): ArchivePage {
 /** The JIDs of a <prefs/> list, normalised. */
 function prefsJids(list: Element | undefined): string[] {
   const jids: string[] = []
-  for (const item of list?.getChildren('jid', NS.mam) ?? []) {
+  for (const item of list?.getChildren('jid', list.ns) ?? []) {
     const jid = parseJid(item.text().trim())
     if (!jid) throw new BadQuery(`not a JID in the preferences: ${item.text()}`)
     if (!jids.includes(fullJid(jid))) jids.push(fullJid(jid))
@@ -144,15 +145,15 @@ function prefsJids(list: Element | undefined): string[] {
   return jids
 }
 
-function prefsElement(prefs: ArchivePrefs): Element {
-  const list = (name: string, jids: readonly string[]) => x(name, NS.mam, {}, ...jids.map((jid) => x('jid', NS.mam, {}, jid)))
-  return x('prefs', NS.mam, {default: prefs.mode}, list('always', prefs.always), list('never', prefs.never))
+function prefsElement(prefs: ArchivePrefs, ns: string): Element {
+  const list = (name: string, jids: readonly string[]) => x(name, ns, {}, ...jids.map((jid) => x('jid', ns, {}, jid)))
+  return x('prefs', ns, {default: prefs.mode}, list('always', prefs.always), list('never', prefs.never))
 }
 
-/** The form a client asks for before a query (§4.1.5). */
-function queryForm(): Element {
+/** The form a client asks for before a query (§4.1.5), in the namespace it asked in. */
+function queryForm(ns: string): Element {
   const form = x('x', NS.dataForms, {type: 'form'})
-  form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(NS.mam)
+  form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(ns)
   for (const [name, type] of [
     ['with', 'jid-single'],
     ['start', 'text-single'],
@@ -164,7 +165,7 @@ function queryForm(): Element {
     form.c('field', {var: name, type})
   }
 
-  return x('query', NS.mam, {}, form)
+  return x('query', ns, {}, form)
 }
 
 export function createMamModule(context: ModuleContext, options: MamOptions): ServerModule {
@@ -229,7 +230,7 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
 
   const query = async ({session, stanza, query, account}: IqRequest): Promise<void> => {
     const owner = account!
-    if (stanza.attrs.type === 'get') return session.send(iqResult(stanza, undefined, queryForm()))
+    if (stanza.attrs.type === 'get') return session.send(iqResult(stanza, undefined, queryForm(query.ns)))
     if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', undefined, 'an account\'s archive has no nodes'))
     let filter: ArchiveFilter
     let page: ArchivePage
@@ -244,7 +245,7 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     const result = await archives.query(owner.host, owner.username, filter, page)
     // §4.1.4 (and #extended's ids): an id the archive does not hold.
     if (!result) return session.send(errorReply(stanza, 'item-not-found', undefined, 'no message in the archive has that id'))
-    const messages = query.getChild('flip-page', NS.mam) ? [...result.messages].reverse() : result.messages
+    const messages = query.getChild('flip-page', query.ns) ? [...result.messages].reverse() : result.messages
     const queryid = query.attrs.queryid
     for (const message of messages) {
       if (!(await session.drained())) return
@@ -255,7 +256,7 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
       }
 
       const forwarded = x('forwarded', NS.forward, {}, x('delay', NS.delay, {stamp: message.at.toISOString()}), original)
-      session.send(x('message', NS.client, {from: owner.bare, to: session.fullJid}, x('result', NS.mam, {queryid, id: message.id}, forwarded)))
+      session.send(x('message', NS.client, {from: owner.bare, to: session.fullJid}, x('result', query.ns, {queryid, id: message.id}, forwarded)))
     }
 
     const set = x('set', NS.rsm)
@@ -264,14 +265,14 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     }
 
     set.append(x('count', NS.rsm, {}, String(result.count)))
-    session.send(iqResult(stanza, undefined, x('fin', NS.mam, {complete: result.complete ? 'true' : undefined}, set)))
+    session.send(iqResult(stanza, undefined, x('fin', query.ns, {complete: result.complete ? 'true' : undefined}, set)))
   }
 
   const prefs = async ({session, stanza, query, account}: IqRequest): Promise<void> => {
     const owner = account!
     if (stanza.attrs.type === 'get') {
       const stored = await archives.getPrefs(owner.host, owner.username)
-      return session.send(iqResult(stanza, undefined, prefsElement(stored ?? {mode: options.defaultMode, always: [], never: []})))
+      return session.send(iqResult(stanza, undefined, prefsElement(stored ?? {mode: options.defaultMode, always: [], never: []}, query.ns)))
     }
 
     const mode = query.attrs.default
@@ -281,7 +282,7 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
 
     let stored: ArchivePrefs
     try {
-      stored = {mode, always: prefsJids(query.getChild('always', NS.mam)), never: prefsJids(query.getChild('never', NS.mam))}
+      stored = {mode, always: prefsJids(query.getChild('always', query.ns)), never: prefsJids(query.getChild('never', query.ns))}
     } catch (error) {
       if (error instanceof BadQuery) return session.send(errorReply(stanza, 'bad-request', undefined, error.message))
       throw error
@@ -290,16 +291,17 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     if (!(await archives.setPrefs(owner.host, owner.username, stored))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
     remember(owner.bare, {mode, always: new Set(stored.always), never: new Set(stored.never)})
     // §6.1: the answer holds the preferences now in force.
-    session.send(iqResult(stanza, undefined, prefsElement(stored)))
+    session.send(iqResult(stanza, undefined, prefsElement(stored, query.ns)))
   }
 
   return {
     name: 'mod_mam',
-    accountFeatures: [NS.mam, EXTENDED, NS.stanzaId],
-    iq: [
-      {ns: NS.mam, name: 'query', types: ['get', 'set'], to: ['own'], handle: query},
-      {ns: NS.mam, name: 'prefs', types: ['get', 'set'], to: ['own'], handle: prefs},
-    ],
+    accountFeatures: [NS.mam, EXTENDED, NS.mam1, NS.stanzaId],
+    // urn:xmpp:mam:1 (XEP-0313 0.6) for clients that know only it: the same queries, answered in the namespace asked.
+    iq: [NS.mam, NS.mam1].flatMap((ns) => [
+      {ns, name: 'query', types: ['get', 'set'] as const, to: ['own'] as const, handle: query},
+      {ns, name: 'prefs', types: ['get', 'set'] as const, to: ['own'] as const, handle: prefs},
+    ]),
     messageRouting,
     accountDeleted(account) {
       prefsCache.delete(account.bare)

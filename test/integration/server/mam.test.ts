@@ -199,6 +199,24 @@ describe('message archive (mod_mam, XEP-0313) and stanza ids (XEP-0359)', () => 
     assert.match(await iqReply(alice, 'theirs'), /^<iq type='error' id='theirs' from='bob@localhost' to='alice@localhost\/a'><error type='cancel'><service-unavailable /)
   })
 
+  it('answers urn:xmpp:mam:1 queries and preferences in urn:xmpp:mam:1, for clients that know only it', async (t) => {
+    const test = await startWithUsers(t, {}, 'alice', 'bob')
+    const alice = await login(t, test, 'alice', 'a')
+    const bob = await login(t, test, 'bob', 'b')
+    alice.write("<iq type='get' id='d' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    assert.match(await iqReply(alice, 'd'), /<feature var='urn:xmpp:mam:1'\/>/)
+    const {id, archived} = await chat(alice, bob, 'm1', 'hello')
+    const mam1 = (text: string) => text.replaceAll('urn:xmpp:mam:2', 'urn:xmpp:mam:1')
+    bob.write(`<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:1' queryid='q-q1'>${mam1(form({with: 'alice@localhost'}))}</query></iq>`)
+    const text = await bob.until(/<iq [^>]*id='q1'[\s\S]*?<\/iq>/)
+    assert.equal(text, mam1(result(bob.jid, 'q-q1', id, archived) + fin(bob.jid, 'q1', [id], 1, 0, true)))
+    bob.write("<iq type='set' id='p1'><prefs xmlns='urn:xmpp:mam:1' default='roster'><always><jid>carol@localhost</jid></always><never/></prefs></iq>")
+    assert.equal(
+      await iqReply(bob, 'p1'),
+      `<iq type='result' id='p1' to='${bob.jid}'><prefs xmlns='urn:xmpp:mam:1' default='roster'><always><jid>carol@localhost</jid></always><never/></prefs></iq>`,
+    )
+  })
+
   it('caps a page at max_page_size', async (t) => {
     const test = await startWithUsers(t, {settings: {modules: {mod_mam: {default: 'always', max_page_size: 2}}}}, 'alice', 'bob')
     const alice = await login(t, test, 'alice', 'a')

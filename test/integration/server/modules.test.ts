@@ -72,7 +72,7 @@ describe('service discovery (mod_disco)', () => {
         ['', ...'access-open access-presence access-whitelist auto-create config-node create-and-configure create-nodes delete-items delete-nodes filtered-notifications item-ids last-published persistent-items presence-notifications publish publish-options retract-items retrieve-items'.split(' ').map((feature) => `#${feature}`)]
           .map((feature) => `<feature var='http://jabber.org/protocol/pubsub${feature}'/>`)
           .join('') +
-        "<feature var='urn:xmpp:bookmarks:1#compat'/><feature var='urn:xmpp:mam:2'/><feature var='urn:xmpp:mam:2#extended'/><feature var='urn:xmpp:sid:0'/><feature var='vcard-temp'/></query></iq>",
+        "<feature var='urn:xmpp:bookmarks:1#compat'/><feature var='urn:xmpp:mam:1'/><feature var='urn:xmpp:mam:2'/><feature var='urn:xmpp:mam:2#extended'/><feature var='urn:xmpp:sid:0'/><feature var='vcard-temp'/></query></iq>",
     )
     for (const [id, to] of [['stranger', 'bob@localhost'], ['absent', 'nobody@localhost']]) {
       alice.write(`<iq type='get' id='${id}' to='${to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
