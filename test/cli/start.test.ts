@@ -75,11 +75,9 @@ describe('start: the data directory', () => {
     mkdirSync(data)
     chmodSync(data, 0o770)
     const started = await runCli(['start'], {cwd: dir})
-    t.after(() => {
-      try {
-        process.kill(Number(readFileSync(path.join(data, 'xmppctl.pid'), 'utf8')))
-      } catch {}
-    })
+    // Read now: the temporary directory, pid file and all, may be gone by the time the after hooks run.
+    const pid = Number(readFileSync(path.join(data, 'xmppctl.pid'), 'utf8'))
+    t.after(() => process.kill(pid))
     const warning = `data directory ${data} has mode 0770: its group can replace the account store, keys and control socket in it (chmod g-w ${data}, unless the group is only its operators)`
     assert.equal(started.status, 0, started.stderr)
     assert.equal(started.stderr, `warning: ${warning}\n`)
