@@ -79,6 +79,14 @@ export class ServerCore {
         for (const module of this.modules) items.push(...((await module.accountItems?.(account, requester)) ?? []))
         return items
       },
+      accountNodeInfo: async (account, node, requester) => {
+        for (const module of this.modules) {
+          const info = await module.accountNodeInfo?.(account, node, requester)
+          if (info) return info
+        }
+
+        return undefined
+      },
       inboundStopped: (stanza, to, from) => this.stopped(stanza, to, from),
       presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
       deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),

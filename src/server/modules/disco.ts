@@ -62,9 +62,14 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
       return session.send(iqResult(stanza, domain, result))
     }
 
-    if (node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
-    const result = x('query', NS.discoInfo)
+    if (node !== undefined) {
+      // A node nobody serves, or one the requester may not see, looks the same (XEP-0060 §5.3).
+      const nodeInfo = await context.accountNodeInfo(account, node, session.bareJid)
+      if (!nodeInfo) return session.send(errorReply(stanza, 'item-not-found', request.own ? undefined : account.bare))
+      return session.send(iqResult(stanza, request.own ? undefined : account.bare, x('query', NS.discoInfo, {node}, ...nodeInfo)))
+    }
 
+    const result = x('query', NS.discoInfo)
     if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
     result.c('identity', {category: 'account', type: 'registered'})
     for (const identity of context.accountIdentities()) result.c('identity', identity)

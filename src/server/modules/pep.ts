@@ -661,6 +661,18 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
       sessionFeatures.delete(session)
     },
 
+    /** XEP-0060 §5.3: a leaf node, described by the pubsub#meta-data fields (§16.4.4) clients check before they publish. */
+    async accountNodeInfo(account, node, requester) {
+      const found = await pep.getNode(account.host, account.username, node)
+      if (!found || !(await mayAccess(account, found.config, requester))) return undefined
+      const form = x('x', NS.dataForms, {type: 'result'})
+      form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(`${NS.pubsub}#meta-data`)
+      form.c('field', {var: 'pubsub#owner'}).c('value').append(account.bare)
+      form.c('field', {var: 'pubsub#access_model'}).c('value').append(found.config.accessModel)
+      form.c('field', {var: 'pubsub#max_items'}).c('value').append(String(found.config.maxItems))
+      return [x('identity', NS.discoInfo, {category: 'pubsub', type: 'leaf'}), x('feature', NS.discoInfo, {var: NS.pubsub}), form]
+    },
+
     async accountItems(account, requester) {
       const nodes = await pep.listNodes(account.host, account.username)
       const items: Element[] = []

@@ -150,6 +150,8 @@ export interface ServerModule {
   accountDeleted?(account: Account): void
   /** disco#items of the account's bare JID that `requester` (a bare JID) may see (XEP-0030 §4). */
   accountItems?(account: Account, requester: string): Promise<Element[]>
+  /** The disco#info children (identities, features, forms) of `node` on the account's bare JID, if this module serves the node and `requester` may see it (XEP-0030 §3.2, XEP-0060 §5.3). */
+  accountNodeInfo?(account: Account, node: string, requester: string): Promise<Element[] | undefined>
 }
 
 /** What the core lends its modules: sessions, stores, and delivery that applies the core's rules. */
@@ -171,6 +173,8 @@ export interface ModuleContext {
   accountIdentities(): Array<{category: string; type: string}>
   /** The disco#items of the account's bare JID that every module lets `requester` see. */
   accountItems(account: Account, requester: string): Promise<Element[]>
+  /** The disco#info of `node` on the account's bare JID from the module that serves it, if one does and lets `requester` see it. */
+  accountNodeInfo(account: Account, node: string, requester: string): Promise<Element[] | undefined>
   /** Whether a module's inbound hook (XEP-0191 blocking, say) stops `stanza` from `from` on its way to the local account `to`. */
   inboundStopped(stanza: Element, to: Account, from: Jid): boolean | Promise<boolean>
   /** Whether `contact` may see `account`'s presence (and what is shared with subscribers): asks every module. */

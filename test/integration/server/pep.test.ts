@@ -158,6 +158,19 @@ describe('personal eventing (mod_pep, XEP-0163)', () => {
       await iqReply(bob, 'd'),
       `<iq type='result' id='d' from='alice@localhost' to='${bob.jid}'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='alice@localhost' node='${TUNE}'/><item jid='alice@localhost' node='urn:open'/></query></iq>`,
     )
+    // disco#info of a node bob may read describes it (XEP-0060 §5.3); one he may not looks like none at all.
+    bob.write(`<iq type='get' id='n1' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='urn:open'/></iq>`)
+    assert.equal(
+      await iqReply(bob, 'n1'),
+      `<iq type='result' id='n1' from='alice@localhost' to='${bob.jid}'><query xmlns='http://jabber.org/protocol/disco#info' node='urn:open'><identity category='pubsub' type='leaf'/><feature var='${PUBSUB}'/>` +
+        `<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>${PUBSUB}#meta-data</value></field><field var='pubsub#owner'><value>alice@localhost</value></field>` +
+        "<field var='pubsub#access_model'><value>open</value></field><field var='pubsub#max_items'><value>1</value></field></x></query></iq>",
+    )
+    for (const [id, node] of [['n2', 'urn:closed'], ['n3', 'urn:none']]) {
+      bob.write(`<iq type='get' id='${id}' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='${node}'/></iq>`)
+      assert.equal(await iqReply(bob, id), error(bob, id, 'cancel', 'item-not-found', {from: 'alice@localhost'}))
+    }
+
     // Only the owner publishes.
     bob.write(`<iq type='set' id='p4' to='alice@localhost'><pubsub xmlns='${PUBSUB}'><publish node='${TUNE}'><item id='x'>${tune('Bob')}</item></publish></pubsub></iq>`)
     assert.equal(await iqReply(bob, 'p4'), error(bob, 'p4', 'auth', 'forbidden', {from: 'alice@localhost'}))
