@@ -3,13 +3,21 @@
 // Node 20's `--test` takes no glob patterns, and given a directory it would also
 // run the helpers that live beside the tests, so the files are listed here.
 // Extra arguments are passed on (e.g. `npm test -- --test-name-pattern=jid`).
+//
+// Under CI=true a skipped test is a failure: the suites that start real daemons
+// or need root skip themselves when a binary or a privilege is missing, and a
+// CI run whose package list drifted would otherwise stay green while testing
+// nothing real. The runner writes a TAP copy of the results beside the usual
+// output and names every skipped test with the reason it gave.
 import {spawnSync} from 'node:child_process'
-import {readdirSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const testDir = join(root, 'dist', 'test')
+// XMPPCTL_TEST_DIR: another tree of compiled tests (the runner's own test uses it).
+const testDir = process.env.XMPPCTL_TEST_DIR ?? join(root, 'dist', 'test')
 const files = readdirSync(testDir, {recursive: true})
   .filter((name) => String(name).endsWith('.test.js'))
   .map((name) => join(testDir, String(name)))
@@ -20,5 +28,32 @@ if (files.length === 0) {
 }
 
 const options = process.argv.slice(2)
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...options, ...files], {stdio: 'inherit'})
-process.exit(result.status ?? 1)
+const ci = process.env.CI === 'true'
+const tapDir = ci ? mkdtempSync(join(tmpdir(), 'xmppctl-test-')) : undefined
+const tapFile = tapDir && join(tapDir, 'results.tap')
+const reporters = tapFile ? ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`] : []
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...options, ...files], {stdio: 'inherit'})
+let status = result.status ?? 1
+if (tapFile) {
+  const skipped = skippedTests(readFileSync(tapFile, 'utf8'))
+  rmSync(tapDir, {recursive: true, force: true})
+  if (skipped.length > 0) {
+    process.stderr.write(`\nCI=true, and ${skipped.length} test${skipped.length === 1 ? ' was' : 's were'} skipped; install what they need in .ci/run (or run as root):\n`)
+    for (const line of skipped) process.stderr.write(`  ${line}\n`)
+    status = status || 1
+  }
+}
+
+process.exit(status)
+
+/** "name: reason" of each test or suite the TAP stream marks `# SKIP`. */
+function skippedTests(tap) {
+  const skipped = []
+  for (const line of tap.split('\n')) {
+    const match = /^\s*ok \d+ - (.*?) # SKIP(?: (.*))?$/.exec(line)
+    // --test-name-pattern marks the tests it leaves out as skipped with this reason.
+    if (match && match[2] !== 'test name does not match pattern') skipped.push(`${match[1]}: ${match[2] || 'no reason given'}`)
+  }
+
+  return skipped
+}

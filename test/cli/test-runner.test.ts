@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import {PROJECT_ROOT, tempDir} from '../helpers.js'
+
+// scripts/test.js, `npm test`'s runner: under CI=true a test that skipped itself
+// because a daemon or a privilege is missing turns the run red.
+describe('the test runner (scripts/test.js)', () => {
+  const runner = path.join(PROJECT_ROOT, 'scripts', 'test.js')
+  const run = (dir: string, ci: boolean, ...args: string[]) =>
+    spawnSync(process.execPath, [runner, ...args], {
+      encoding: 'utf8',
+      env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined},
+    })
+  const fixture = (t: {after(fn: () => void): void}) => {
+    const dir = tempDir(t)
+    writeFileSync(
+      path.join(dir, 'daemon.test.js'),
+      [
+        "import {describe, it} from 'node:test'",
+        "it('runs everywhere', () => {})",
+        "describe('a real daemon', {skip: 'exampled is not installed (apt-get install exampled)'}, () => { it('answers', () => {}) })",
+      ].join('\n'),
+    )
+    return dir
+  }
+
+  it('fails under CI=true when a test skipped, naming it and its reason', (t) => {
+    const result = run(fixture(t), true)
+    assert.equal(result.status, 1, result.stderr)
+    assert.match(result.stderr, /CI=true, and 1 test was skipped; install what they need in \.ci\/run \(or run as root\):\n {2}a real daemon: exampled is not installed \(apt-get install exampled\)\n/)
+  })
+
+  it('passes the same tests outside CI, where a missing daemon only skips', (t) => {
+    const result = run(fixture(t), false)
+    assert.equal(result.status, 0, result.stderr)
+    assert.doesNotMatch(result.stderr, /skipped;/)
+  })
+
+  it('does not count the tests --test-name-pattern leaves out', (t) => {
+    const result = run(fixture(t), true, '--test-name-pattern=everywhere')
+    assert.equal(result.status, 0, result.stderr)
+    assert.doesNotMatch(result.stderr, /skipped;/)
+  })
+})
