@@ -73,7 +73,7 @@ try {
   await plaintextStore(rssDir, RSS_ACCOUNTS)
   const full = process.env.BENCH_FULL === '1'
   const rss = await runMeasured(['scram', 'convert', '--yes', '--json'], {cwd: rssDir, limitMs: full ? undefined : RSS_SECONDS * 1000})
-  const db = new (await import('better-sqlite3')).default(path.join(rssDir, 'data', 'accounts.sqlite'), {readonly: true})
+  const db = new (await import(path.join(root, 'dist/src/store/sqlite/driver.js'))).default(path.join(rssDir, 'data', 'accounts.sqlite'), {readonly: true})
   const convertedForRss = db.prepare('SELECT count(*) AS n FROM accounts WHERE plaintext IS NULL').get().n
   db.close()
 

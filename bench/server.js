@@ -570,7 +570,7 @@ async function ours(dir, cert, name = 'ours', modules = undefined) {
   const {SqliteAccountStore} = await import(path.join(root, 'dist/src/store/sqlite/index.js'))
   const store = SqliteAccountStore.open(data)
   await store.close()
-  const {default: Database} = await import('better-sqlite3')
+  const {default: Database} = await import(path.join(root, 'dist/src/store/sqlite/driver.js'))
   const db = new Database(path.join(data, 'accounts.sqlite'))
   const account = db.prepare("INSERT INTO accounts (host, username, state, created_at) VALUES (?, ?, 'enabled', ?)")
   const credential = db.prepare("INSERT INTO scram_credentials (host, username, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, 'sha1', ?, ?, ?, ?)")

@@ -13,7 +13,6 @@
 import {build} from 'esbuild'
 import {createHash} from 'node:crypto'
 import {readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import ts from 'typescript'
@@ -63,23 +62,6 @@ const sqliteAddon = {
   },
 }
 
-// oclif sorts every plugin's commands with localeCompare, and the first call of localeCompare in a
-// process builds ICU's collator: ~8 ms, a tenth of what a command spends starting. For ids of lower-case
-// letters, "-" and ":" (all of xmppctl's and its core plugins') code point order is the order of the
-// root and POSIX collations, and where the order is shown (help) oclif sorts by code point again.
-// Replaced only where the text is exactly as expected, so that an oclif update cannot slip past it.
-const OCLIF_SORT = '.sort((a, b) => a.id.localeCompare(b.id));'
-const oclifCommandOrder = {
-  name: 'oclif-command-order',
-  setup(plugin) {
-    plugin.onLoad({filter: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/}, async ({path: file}) => {
-      const contents = await readFile(file, 'utf8')
-      if (contents.split(OCLIF_SORT).length !== 2) throw new Error(`${file}: expected "${OCLIF_SORT}" once; check what this @oclif/core sorts commands with`)
-      return {contents: contents.replace(OCLIF_SORT, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));'), loader: 'js'}
-    })
-  },
-}
-
 const outfile = path.join(dist, 'cli.cjs')
 const {outputFiles} = await build({
   stdin: {contents: entry, resolveDir: dist, sourcefile: 'cli-entry.js', loader: 'js'},
@@ -95,6 +77,8 @@ const {outputFiles} = await build({
   external: [
     // Resolved at run time, where the addon is (sqliteAddon).
     'better-sqlite3/package.json',
+    // better-sqlite3 13, for Node 24 and later only (src/store/sqlite/driver.ts): loaded from node_modules there.
+    'better-sqlite3-napi',
     // Large, and loaded only by the commands that need them (on demand, as before): PostgreSQL import,
     // interactive prompts, X.509, JWT. In the bundle they would be read and compiled by every command.
     'pg',
@@ -111,7 +95,7 @@ const {outputFiles} = await build({
     '@oclif/plugin-help',
     '@oclif/plugin-plugins',
   ],
-  plugins: [sqliteAddon, oclifCommandOrder],
+  plugins: [sqliteAddon],
   // import.meta.url is undefined in CommonJS: modules that use it (createRequire, paths.ts) get the bundle's own URL.
   define: {'import.meta.url': 'importMetaUrl'},
   logLevel: 'warning',
@@ -151,5 +135,6 @@ code = wrapped.replace(/[^\0-\x7f]/g, (character) => `\\u${character.charCodeAt(
 // V8 accepts a code cache made for any source of the same length: the cache is named by this hash instead.
 const hash = createHash('sha256').update(code).digest('hex').slice(0, 16)
 writeFileSync(outfile, `${code}\n//# xmppctl-bundle ${hash}\n`)
+// Builds before the cache moved to the user's cache directory (bin/load-bundle.js) left theirs here.
 for (const file of readdirSync(dist)) if (/^cli-[0-9a-f]+\.cache$/.test(file)) rmSync(path.join(dist, file))
 process.stderr.write(`dist/cli.cjs: ${commandFiles.length} commands, ${importCalls.length} import() calls passed to the loader\n`)

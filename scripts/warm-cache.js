@@ -8,8 +8,9 @@
 // SCRAM), so one of them warms them all; other commands compile what they
 // use beyond it, as they would without a cache.
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import module from 'node:module'
+import {homedir, tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -25,9 +26,12 @@ try {
     encoding: 'utf8',
   })
   if (result.status !== 0) throw new Error(`xmppctl user add failed while warming the code cache (exit ${result.status}): ${result.stderr.trim()}`)
-  const cache = readdirSync(dist).find((file) => /^cli-[0-9a-f]+\.cache$/.test(file))
-  // A read-only dist/ is the one way to get here; the CLI then runs without a cache.
-  process.stderr.write(cache ? `dist/${cache}: code cache written by a run of "user add"\n` : 'warning: no code cache was written (is dist/ writable?)\n')
+  // Where bin/load-bundle.js keeps it: $XDG_CACHE_HOME/xmppctl or ~/.cache/xmppctl, named by the bundle's hash.
+  const hash = /\/\/# xmppctl-bundle ([0-9a-f]+)\s*$/.exec(readFileSync(path.join(dist, 'cli.cjs'), 'latin1').slice(-100))?.[1]
+  const cacheDir = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? path.join(process.env.XDG_CACHE_HOME, 'xmppctl') : path.join(homedir(), '.cache', 'xmppctl')
+  const written = existsSync(cacheDir) && readdirSync(cacheDir).some((file) => file.startsWith(`cli-${hash}-`))
+  // Node 22's own compile cache names its files otherwise; an unwritable cache directory is the other way to get here.
+  process.stderr.write(written || typeof module.enableCompileCache === 'function' ? `${cacheDir}: code cache written by a run of "user add"\n` : `warning: no code cache was written to ${cacheDir} (is it writable?)\n`)
 } finally {
   rmSync(dir, {recursive: true, force: true})
 }

@@ -49,7 +49,7 @@ export function redactUrl(source: string): string {
 }
 
 async function openSqlite(file: string): Promise<Table> {
-  const {default: Database} = await import('better-sqlite3')
+  const {default: Database} = await import('../store/sqlite/driver.js')
   let db: InstanceType<typeof Database>
   try {
     db = new Database(file, {readonly: true, fileMustExist: true})

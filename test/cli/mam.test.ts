@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../src/store/sqlite/driver.js'
 
 import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
 

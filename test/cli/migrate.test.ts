@@ -3,7 +3,7 @@ import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../src/store/sqlite/driver.js'
 
 import {deriveScramCredentials} from '../../src/sasl/scram.js'
 import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'

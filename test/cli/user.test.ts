@@ -5,7 +5,7 @@ import {userInfo} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../src/store/sqlite/driver.js'
 
 import {BIN, type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
 

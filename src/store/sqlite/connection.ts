@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import Database from './driver.js'
 import path from 'node:path'
 
 import {StoreError, osErrorText} from '../../errors.js'

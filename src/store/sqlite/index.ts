@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import Database from './driver.js'
 import {randomBytes} from 'node:crypto'
 import {closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'

@@ -4,7 +4,7 @@ import {randomBytes, randomInt} from 'node:crypto'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {verifyAccountPassword} from '../../../src/accounts/index.js'
 import {SqliteAccountStore} from '../../../src/store/sqlite/index.js'

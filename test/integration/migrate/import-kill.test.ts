@@ -5,7 +5,7 @@ import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {BIN, runCli, tempDir, writeConfig} from '../../helpers.js'
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {DerivePool} from '../../../src/migrate/derive-pool.js'
 import {importAccounts} from '../../../src/migrate/import.js'

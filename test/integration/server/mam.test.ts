@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 import path from 'node:path'
 
 import {deleteUser} from '../../../src/accounts/index.js'

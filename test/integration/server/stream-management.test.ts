@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
 import {NO_ARCHIVING, type RawClient, featuresAfterAuth, loginRaw, startTestServer, sync} from './helpers.js'

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {deleteUser} from '../../../src/accounts/index.js'
 import {openAccountStore} from '../../../src/store/index.js'

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import {mkdirSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import type {ArchiveEntry} from '../../../src/store/archive-store.js'
 import {SqliteArchiveStore} from '../../../src/store/sqlite/archive.js'

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import {mkdirSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import type {RosterItem} from '../../../src/store/roster-store.js'
 import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'

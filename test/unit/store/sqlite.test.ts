@@ -4,7 +4,7 @@ import {randomBytes} from 'node:crypto'
 import {existsSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import Database from 'better-sqlite3'
+import Database from '../../../src/store/sqlite/driver.js'
 
 import {AccountExistsError, StoreError} from '../../../src/errors.js'
 import type {ScramCredentials} from '../../../src/sasl/scram.js'
