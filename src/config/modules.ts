@@ -145,6 +145,51 @@ export const MODULES = {
       },
     },
   },
+  mod_muc: {
+    description: 'multi-user chat (XEP-0045) on conference.HOST: rooms with nicknames, roles and affiliations, history, configuration, invitations; persistent rooms in the store',
+    options: {
+      host: {spec: {type: 'string', nonEmpty: true}, description: 'the service\'s domain; @HOST@ stands for each host', default: 'conference.@HOST@'},
+      access_create: {
+        spec: {type: 'enum', values: ['all', 'local', 'none']},
+        description: 'who may create a room by joining it: anyone, this server\'s accounts (ejabberd\'s muc_create rule), or nobody',
+        default: 'local',
+      },
+      max_users: {spec: {type: 'integer', min: 1, max: 100_000}, description: 'occupants one room holds at most, whatever its configuration says', default: 200},
+      history_size: {spec: {type: 'integer', min: 0, max: 1000}, description: 'messages a room keeps to send new occupants at most', default: 20},
+      default_room_options: {
+        spec: {
+          type: 'object',
+          keys: {
+            title: {spec: {type: 'string'}, description: 'the room\'s name', default: ''},
+            description: {spec: {type: 'string'}, description: 'the room\'s description', default: ''},
+            persistent: {spec: {type: 'boolean'}, description: 'the room stays when its last occupant leaves', default: false},
+            public: {spec: {type: 'boolean'}, description: 'listed in the service\'s rooms (disco#items)', default: true},
+            members_only: {spec: {type: 'boolean'}, description: 'only members may join', default: false},
+            moderated: {spec: {type: 'boolean'}, description: 'newcomers without an affiliation join as visitors, without voice', default: false},
+            anonymous: {spec: {type: 'boolean'}, description: 'only moderators see occupants\' real JIDs (semi-anonymous); false: everyone does', default: true},
+            allow_change_subj: {spec: {type: 'boolean'}, description: 'participants may change the subject, not only moderators', default: true},
+            allow_private_messages: {spec: {type: 'boolean'}, description: 'occupants may send each other private messages', default: true},
+            allow_user_invites: {spec: {type: 'boolean'}, description: 'participants may invite others to a members-only room, not only admins', default: false},
+            max_users: {spec: {type: 'integer', min: 1, max: 100_000}, description: 'occupants a new room holds (at most the module\'s max_users)', default: 200},
+          },
+        },
+        description: 'the configuration of a new room, in ejabberd\'s names; owners change it with the room configuration form',
+        default: {
+          title: '',
+          description: '',
+          persistent: false,
+          public: true,
+          members_only: false,
+          moderated: false,
+          anonymous: true,
+          allow_change_subj: true,
+          allow_private_messages: true,
+          allow_user_invites: false,
+          max_users: 200,
+        },
+      },
+    },
+  },
   mod_version: {
     description: 'software version (XEP-0092); off by default, since it helps attackers choose exploits',
     options: {show_os: {spec: {type: 'boolean'}, description: 'include the operating system', default: false}},
@@ -176,4 +221,5 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_register: optionDefaults('mod_register'),
   mod_client_state: optionDefaults('mod_client_state'),
   mod_stream_mgmt: optionDefaults('mod_stream_mgmt'),
+  mod_muc: optionDefaults('mod_muc'),
 }

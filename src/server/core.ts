@@ -8,6 +8,7 @@ import {StoreError} from '../errors.js'
 import type {HostSettings} from '../config/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
@@ -28,6 +29,7 @@ export interface CoreContext {
   accounts: AccountStore
   rosters: RosterStore
   pep: PepStore
+  rooms: RoomStore
   archives: ArchiveStore
   logger: Logger
   softwareVersion: string
@@ -66,6 +68,7 @@ export class ServerCore {
       accounts: context.accounts,
       rosters: context.rosters,
       pep: context.pep,
+      rooms: context.rooms,
       archives: context.archives,
       logger: context.logger,
       softwareVersion: context.softwareVersion,
@@ -555,6 +558,7 @@ export class ServerCore {
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */
   async sessionEnded(session: C2sSession): Promise<void> {
+    for (const module of this.modules) module.sessionEnded?.(session)
     if (!session.available) return
     session.available = false
     const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})

@@ -37,4 +37,9 @@ export const NS = {
   mam1: 'urn:xmpp:mam:1',
   stanzaId: 'urn:xmpp:sid:0',
   rsm: 'http://jabber.org/protocol/rsm',
+  muc: 'http://jabber.org/protocol/muc',
+  mucUser: 'http://jabber.org/protocol/muc#user',
+  mucAdmin: 'http://jabber.org/protocol/muc#admin',
+  mucOwner: 'http://jabber.org/protocol/muc#owner',
+  occupantId: 'urn:xmpp:occupant-id:0',
 } as const

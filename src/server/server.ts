@@ -17,6 +17,7 @@ import {projectRoot} from '../paths.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
@@ -147,6 +148,7 @@ export class XmppServer implements SessionHost {
   private accounts: AccountStore | undefined
   private rosters: RosterStore | undefined
   private pep: PepStore | undefined
+  private rooms: RoomStore | undefined
   private archives: ArchiveStore | undefined
   private core: ServerCore | undefined
   private startedAt = 0
@@ -182,6 +184,8 @@ export class XmppServer implements SessionHost {
       this.rosters = SqliteRosterStore.open(this.config.dataDir)
       const {SqlitePepStore} = await import('../store/sqlite/pep.js')
       this.pep = SqlitePepStore.open(this.config.dataDir)
+      const {SqliteRoomStore} = await import('../store/sqlite/rooms.js')
+      this.rooms = SqliteRoomStore.open(this.config.dataDir)
       const {SqliteArchiveStore} = await import('../store/sqlite/archive.js')
       this.archives = SqliteArchiveStore.open(this.config.dataDir, {
         onWriteError: (error, lost) => this.logger.error(`the message archive lost ${lost} message(s) it could not write: ${osErrorText(error)}`),
@@ -197,6 +201,7 @@ export class XmppServer implements SessionHost {
           accounts: this.accounts,
           rosters: this.rosters,
           pep: this.pep,
+          rooms: this.rooms,
           archives: this.archives,
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
@@ -452,6 +457,7 @@ export class XmppServer implements SessionHost {
     await this.archives?.close()
     await this.rosters?.close()
     await this.pep?.close()
+    await this.rooms?.close()
     await this.accounts?.close()
   }
 

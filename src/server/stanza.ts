@@ -37,6 +37,7 @@ export type StanzaErrorCondition =
   | 'not-authorized'
   | 'policy-violation'
   | 'recipient-unavailable'
+  | 'registration-required'
   | 'remote-server-not-found'
   | 'resource-constraint'
   | 'service-unavailable'
@@ -57,6 +58,7 @@ const DEFAULT_TYPE: Partial<Record<StanzaErrorCondition, StanzaErrorType>> = {
   forbidden: 'auth',
   'resource-constraint': 'wait',
   'recipient-unavailable': 'wait',
+  'registration-required': 'auth',
 }
 
 /**

@@ -207,7 +207,8 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
 
   const messageRouting = (stanza: Element, sender: Sender, to: Jid): Promise<void> | void => {
     const recipient = accountOf(to)
-    stripClaimedIds(stanza, [recipient.bare, sender.bareJid])
+    // A service on this server (a room) gives its own ids (XEP-0359 §3); a client never claims ids for its account.
+    stripClaimedIds(stanza, sender.localSession ? [recipient.bare, sender.bareJid] : [recipient.bare])
     if (!archivable(stanza)) return
     // A message to one's own account is archived once, as received; a sender without a session here (a room, say) keeps no archive on this server.
     const local = sender.localSession

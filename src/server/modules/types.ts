@@ -10,6 +10,7 @@ import type {HostSettings} from '../../config/index.js'
 import type {ModuleName} from '../../config/modules.js'
 import type {AccountStore} from '../../store/account-store.js'
 import type {PepStore} from '../../store/pep-store.js'
+import type {RoomStore} from '../../store/room-store.js'
 import type {ArchiveStore} from '../../store/archive-store.js'
 import type {RosterStore} from '../../store/roster-store.js'
 import type {C2sSession} from '../c2s.js'
@@ -142,6 +143,11 @@ export interface ServerModule {
   presenceAllowed?(account: Account, contact: string): Promise<boolean>
   /** A subscription presence (subscribe, subscribed, unsubscribe, unsubscribed) the session sent. */
   outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
+  /**
+   * The session ended, available or not (a client may have sent presence only
+   * to a room): what the module holds for its full JID goes.
+   */
+  sessionEnded?(session: C2sSession): void
   /** An available session became unavailable: by an unavailable presence, or because it ended. */
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
   /** The roster item of `contact` was changed in the store from outside (`xmppctl roster add`): tell the account's sessions; returns how many were told. */
@@ -160,6 +166,7 @@ export interface ModuleContext {
   readonly accounts: AccountStore
   readonly rosters: RosterStore
   readonly pep: PepStore
+  readonly rooms: RoomStore
   readonly archives: ArchiveStore
   readonly logger: Logger
   readonly softwareVersion: string

@@ -237,6 +237,28 @@ export const MIGRATIONS: readonly string[] = [
     SELECT o.host, o.username, e.id, e.with_jid, e.with_resource, s.stanza
     FROM archive_entries e JOIN archive_owners o ON o.owner = e.owner JOIN archive_stanzas s ON s.id = e.id;
   `,
+  // 10: persistent group chat rooms (XEP-0045 §10.2) with their configuration (muc#roomconfig, as JSON) and affiliations.
+  `
+  CREATE TABLE muc_rooms (
+    service    TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    config     TEXT    NOT NULL,
+    subject    TEXT    NOT NULL DEFAULT '',
+    subject_by TEXT    NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (service, name)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE muc_affiliations (
+    service     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    jid         TEXT NOT NULL,
+    affiliation TEXT NOT NULL CHECK (affiliation IN ('owner', 'admin', 'member', 'outcast')),
+    reason      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (service, name, jid),
+    FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

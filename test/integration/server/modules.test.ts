@@ -177,10 +177,10 @@ describe('nothing vanishes', () => {
   it('bounces presence to a room on a domain the server does not serve, so a join does not wait forever', async (t) => {
     const test = await withUsers(t, {}, 'alice')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
-    alice.write("<presence to='room@conference.localhost/alice' id='join'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+    alice.write("<presence to='room@conference.example.net/alice' id='join'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
     assert.match(
       await alice.until(/<presence [^>]*type='error'[\s\S]*?<\/presence>/),
-      new RegExp(`<presence type='error' id='join' from='room@conference.localhost/alice' to='${alice.jid}'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>$`),
+      new RegExp(`<presence type='error' id='join' from='room@conference.example.net/alice' to='${alice.jid}'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>$`),
     )
   })
 
