@@ -23,12 +23,13 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help mam offline plugins reload restart roster scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster scram start status stop test-auth user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
     'dhparam') words='check generate' ;;
     'mam') words='purge' ;;
+    'muc') words='affiliation create destroy info list' ;;
     'offline') words='list purge' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
     'roster') words='add list remove' ;;
@@ -52,6 +53,11 @@ _xmppctl() {
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
     'mam purge') words='--json --config -c --older-than --user --dry-run' ;;
+    'muc affiliation') words='--json --config -c --reason' ;;
+    'muc create') words='--json --config -c --owner --name' ;;
+    'muc destroy') words='--json --config -c --reason' ;;
+    'muc info') words='--json --config -c' ;;
+    'muc list') words='--json --config -c' ;;
     'offline list') words='--json --config -c --limit' ;;
     'offline purge') words='--json --config -c --older-than --user --dry-run' ;;
     'plugins') words='--json --config -c --core' ;;

@@ -11,7 +11,8 @@ import path from 'node:path'
 import {unlinkSync} from 'node:fs'
 
 import type {Configuration} from '../config/index.js'
-import {UnavailableError, osErrorText} from '../errors.js'
+import type {RoomAdminRequest} from './muc/admin.js'
+import {type ExitStatus, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
 
 export const CONTROL_SOCKET = 'control.sock'
 export const PID_FILE = 'xmppctl.pid'
@@ -24,8 +25,10 @@ export type ControlRequest =
   | {command: 'notify'; event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}}
   /** The roster item of `contact` in `jid`'s roster was changed in the store: the server pushes it to online sessions. */
   | {command: 'roster-changed'; jid: string; contact: string}
+  /** `xmppctl muc …`: room administration on the live rooms of mod_muc. */
+  | {command: 'muc'; request: RoomAdminRequest}
 
-export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string}}
+export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string; exitCode?: ExitStatus}}
 
 /** Requests are tiny; anything bigger is not from our CLI. */
 const MAX_REQUEST_BYTES = 64 * 1024
@@ -68,7 +71,10 @@ export async function controlRequest(config: Configuration, request: ControlRequ
       else reject(new UnavailableError(`cannot reach the server on ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error))
     })
   })
-  if (!reply.ok) throw new UnavailableError(reply.error.message, reply.error.hint)
+  if (!reply.ok) {
+    if (reply.error.exitCode !== undefined && reply.error.code !== 'internal') throw new XmppctlError(reply.error.code, reply.error.message, {hint: reply.error.hint, exitCode: reply.error.exitCode})
+    throw new UnavailableError(reply.error.message, reply.error.hint)
+  }
   return reply.result
 }
 
@@ -131,8 +137,10 @@ export async function serveControl(config: Configuration, handler: ControlHandle
       handler(request).then(
         (result) => socket.end(`${JSON.stringify({ok: true, result: result ?? null})}\n`),
         (error: unknown) => {
-          const body = error && typeof error === 'object' && 'code' in error ? (error as {code: string; message: string; hint?: string}) : undefined
-          socket.end(`${JSON.stringify({ok: false, error: {code: body?.code ?? 'internal', message: body?.message ?? String(error), hint: body?.hint}})}\n`)
+          const body = error && typeof error === 'object' && 'code' in error ? (error as {code: string; message: string; hint?: string; exitCode?: number}) : undefined
+          // A refusal keeps its exit status (a room that does not exist is a usage error, not an unreachable server).
+          const exitCode = error instanceof XmppctlError ? error.exitCode : undefined
+          socket.end(`${JSON.stringify({ok: false, error: {code: body?.code ?? 'internal', message: body?.message ?? String(error), hint: body?.hint, exitCode}})}\n`)
         },
       )
     })

@@ -71,6 +71,8 @@ export async function runServer(config: Configuration, options: ServerOptions & 
         return server.notify(request.event)
       case 'roster-changed':
         return server.rosterChanged(request.jid, request.contact)
+      case 'muc':
+        return server.roomAdmin(request.request)
       default:
         throw new XmppctlError('bad-request', `unknown control command ${JSON.stringify((request as {command: unknown}).command)}`)
     }

@@ -17,6 +17,8 @@ import {projectRoot} from '../paths.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import type {RoomAdminRequest, RoomAdminResult} from './muc/admin.js'
+import type {MucModule} from './modules/muc.js'
 import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
@@ -432,6 +434,15 @@ export class XmppServer implements SessionHost {
     const pushed = (await this.core?.rosterChanged({host: jid.slice(at + 1), username: jid.slice(0, at), bare: jid}, contact)) ?? 0
     this.logger.info(`roster of ${jid} changed (${contact}): pushed to ${pushed} session(s)`)
     return {pushed}
+  }
+
+  /** `xmppctl muc …` against the live rooms. */
+  async roomAdmin(request: RoomAdminRequest): Promise<RoomAdminResult> {
+    const muc = this.core?.modules.find((module) => module.name === 'mod_muc') as MucModule | undefined
+    if (!muc) throw new XmppctlError('muc-disabled', 'this server runs without mod_muc', {hint: 'add mod_muc to modules in the configuration and restart'})
+    const result = await muc.admin(request)
+    if (request.action !== 'list' && request.action !== 'info') this.logger.info(`muc ${request.action} ${request.room}`)
+    return result
   }
 
   /** Graceful stop: `system-shutdown` to every client, then listeners and stores close. */

@@ -13,6 +13,7 @@ import {createClientStateModule} from './client-state.js'
 import {createDiscoModule} from './disco.js'
 import {createLastModule} from './last.js'
 import {createMamModule} from './mam.js'
+import {defaultRoomConfig} from '../muc/admin.js'
 import {createMucModule} from './muc.js'
 import {createOfflineModule} from './offline.js'
 import {createPepModule} from './pep.js'
@@ -76,30 +77,14 @@ const FACTORIES: Record<ModuleName, Factory> = {
   mod_register: (context, options) => createRegisterModule(context, {passwordStrength: options.password_strength as number, allowRemove: options.access_remove === 'all'}),
   mod_client_state: (_context, options) => createClientStateModule({queuePresence: options.queue_presence === true, queueChatStates: options.queue_chat_states === true}),
   mod_version: (context, options) => createVersionModule(context, {showOs: options.show_os === true}),
-  mod_muc: (context, options) => {
-    const room = {...(optionDefaults('mod_muc').default_room_options as Record<string, unknown>), ...(options.default_room_options as Record<string, unknown>)}
-    return createMucModule(context, {
+  mod_muc: (context, options) =>
+    createMucModule(context, {
       host: options.host as string,
       accessCreate: options.access_create as 'all' | 'local' | 'none',
       maxUsers: options.max_users as number,
       historySize: options.history_size as number,
-      defaultRoom: {
-        name: room.title as string,
-        description: room.description as string,
-        persistent: room.persistent === true,
-        public: room.public === true,
-        membersOnly: room.members_only === true,
-        moderated: room.moderated === true,
-        password: '',
-        whois: room.anonymous === false ? 'anyone' : 'moderators',
-        changeSubject: room.allow_change_subj === true,
-        allowPrivateMessages: room.allow_private_messages === true,
-        allowInvites: room.allow_user_invites === true,
-        maxUsers: room.max_users as number,
-        historySize: options.history_size as number,
-      },
-    })
-  },
+      defaultRoom: defaultRoomConfig(options),
+    }),
 }
 
 /** Hook order: the order of FACTORIES, whatever order the configuration lists them in. */

@@ -11,6 +11,7 @@ import {randomBytes} from 'node:crypto'
 
 import type {RoomConfig, StoredRoom} from '../../store/room-store.js'
 import {type Jid, bareJid, parseJid} from '../jid.js'
+import {type RoomAdminRequest, type RoomAdminResult, roomAdmin} from '../muc/admin.js'
 import {Room, type RoomHost} from '../muc/room.js'
 import {NS} from '../namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
@@ -29,18 +30,9 @@ export interface MucOptions {
   defaultRoom: RoomConfig
 }
 
-/** What `muc` admin commands and the control socket see of a room. */
-export interface RoomSummary {
-  jid: string
-  persistent: boolean
-  public: boolean
-  occupants: number
-  name: string
-}
-
 export interface MucModule extends ServerModule {
-  /** The rooms of every service, loaded and live. */
-  rooms(): Promise<RoomSummary[]>
+  /** `xmppctl muc …` on the live rooms, through the control socket. */
+  admin(request: RoomAdminRequest): Promise<RoomAdminResult>
 }
 
 export function createMucModule(context: ModuleContext, options: MucOptions): MucModule {
@@ -84,14 +76,14 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
     return rooms
   }
 
-  const newRoom = (service: string, name: string, owner: string): Room => {
+  const newRoom = (service: string, name: string, owner: string | undefined): Room => {
     const stored: StoredRoom = {
       service,
       name,
       config: {...options.defaultRoom, maxUsers: Math.min(options.defaultRoom.maxUsers, options.maxUsers), historySize: Math.min(options.defaultRoom.historySize, options.historySize)},
       subject: '',
       subjectBy: '',
-      affiliations: new Map([[owner, {affiliation: 'owner', reason: ''}]]),
+      affiliations: new Map(owner === undefined ? [] : [[owner, {affiliation: 'owner', reason: ''}]]),
     }
     return new Room(hostFor(service), stored)
   }
@@ -211,15 +203,23 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
       presentIn.delete(session.fullJid)
       for (const room of rooms) await room.sessionEnded(session.fullJid)
     },
-    async rooms() {
-      const summaries: RoomSummary[] = []
-      for (const host of context.hosts()) {
-        for (const room of (await roomsOf(serviceOf(host))).values()) {
-          summaries.push({jid: room.jid, persistent: room.config.persistent, public: room.config.public, occupants: room.occupantCount, name: room.config.name})
-        }
-      }
-
-      return summaries
-    },
+    admin: (request) =>
+      roomAdmin(
+        {
+          services: () => context.hosts().map(serviceOf),
+          rooms: roomsOf,
+          newRoom: (service, name, owner) => {
+            const room = newRoom(service, name, owner)
+            // Made by an administrator with nobody in it: it must outlive its first empty moment.
+            room.config = {...room.config, persistent: true}
+            return room
+          },
+          add: async (room) => {
+            await context.rooms.saveRoom(room.toStored())
+            ;(await roomsOf(room.jid.slice(room.jid.indexOf('@') + 1))).set(room.name, room)
+          },
+        },
+        request,
+      ),
   }
 }

@@ -530,8 +530,9 @@ export class Room {
       changes.push({kind: 'affiliation', jid, affiliation, reason})
     }
 
-    // §10.7: a room keeps an owner.
-    if (owners.size === 0) return sender.send(errorReply(stanza, 'conflict', undefined, 'the room must keep an owner'))
+    // §10.7: a room keeps an owner (one an administrator made without owners may stay so).
+    const hadOwner = [...this.affiliations.values()].some((entry) => entry.affiliation === 'owner')
+    if (hadOwner && owners.size === 0) return sender.send(errorReply(stanza, 'conflict', undefined, 'the room must keep an owner'))
     sender.send(iqResult(stanza, undefined))
     let stored = false
     for (const change of changes) {
@@ -548,20 +549,30 @@ export class Room {
       }
 
       stored = true
-      if (change.affiliation === 'none') this.affiliations.delete(change.jid)
-      else this.affiliations.set(change.jid, {affiliation: change.affiliation, reason: change.reason ?? ''})
-      for (const occupant of [...this.occupants.values()].filter((candidate) => candidate.bare === change.jid)) {
-        // §9.1 ban: 301; §9.? removed from a members-only room: 321.
-        if (change.affiliation === 'outcast') await this.leave(occupant, x('presence', NS.client, {type: 'unavailable'}), ['301'], {actor: requester.nick, reason: change.reason})
-        else if (change.affiliation === 'none' && this.config.membersOnly) await this.leave(occupant, x('presence', NS.client, {type: 'unavailable'}), ['321'], {actor: requester.nick})
-        else {
-          occupant.role = this.defaultRole(change.affiliation)
-          this.broadcastPresenceOf(occupant)
-        }
-      }
+      await this.changeAffiliation(change.jid, change.affiliation, change.reason, requester.nick)
     }
 
     if (stored && this.config.persistent) await this.host.persist(this)
+  }
+
+  /** Sets the affiliation of `jid` and tells its occupants' room what changed (§9.1 ban: 301; §9.8 removed from a members-only room: 321). */
+  private async changeAffiliation(jid: string, affiliation: Affiliation, reason: string | undefined, actor: string | undefined): Promise<void> {
+    if (affiliation === 'none') this.affiliations.delete(jid)
+    else this.affiliations.set(jid, {affiliation, reason: reason ?? ''})
+    for (const occupant of [...this.occupants.values()].filter((candidate) => candidate.bare === jid)) {
+      if (affiliation === 'outcast') await this.leave(occupant, x('presence', NS.client, {type: 'unavailable'}), ['301'], {actor, reason})
+      else if (affiliation === 'none' && this.config.membersOnly) await this.leave(occupant, x('presence', NS.client, {type: 'unavailable'}), ['321'], {actor})
+      else {
+        occupant.role = this.defaultRole(affiliation)
+        this.broadcastPresenceOf(occupant)
+      }
+    }
+  }
+
+  /** An administrator's change (`xmppctl muc affiliation`), outside the room's own rules, stored at once. */
+  async setAffiliation(jid: string, affiliation: Affiliation, reason?: string): Promise<void> {
+    await this.changeAffiliation(jid, affiliation, reason, undefined)
+    if (this.config.persistent) await this.host.persist(this)
   }
 
   private async ownerGet(stanza: Element, query: Element, sender: Sender): Promise<void> {
