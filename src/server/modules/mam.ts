@@ -11,24 +11,17 @@
 import type {ArchiveEntry, ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
+import {BadQuery, parseFilter, parsePage, queryForm, sendArchivePage} from '../archive-query.js'
 import {NS} from '../namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {type Element, x} from '../xml/element.js'
-import {parseElement} from '../xml/parser.js'
 import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
 const EXTENDED = `${NS.mam}#extended`
-/** XEP-0059's page when the client names no <max/>, as ejabberd. */
-const DEFAULT_PAGE = 50
 /** Accounts whose preferences are kept in memory; the least recently read leave first. */
 const PREFS_CACHE_SIZE = 10_000
 /** JIDs one account may list under <always/> or <never/>. */
 const MAX_PREFS_JIDS = 1000
-/** XEP-0082 DateTime. */
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
-/** The form fields a query may fill (§4.1, and #extended's). */
-const FIELDS = new Set(['FORM_TYPE', 'with', 'start', 'end', 'before-id', 'after-id', 'ids'])
-
 export interface MamOptions {
   /** What an account archives until it sets its own preferences. */
   defaultMode: ArchiveMode
@@ -41,9 +34,6 @@ interface Prefs {
   always: ReadonlySet<string>
   never: ReadonlySet<string>
 }
-
-/** A query the client got wrong, answered with bad-request and this text. */
-class BadQuery extends Error {}
 
 /** XEP-0313 §5.1.1 with XEP-0334 hints: chat and normal messages with a body, unless asked not to; any that asks to be stored. */
 function archivable(stanza: Element): boolean {
@@ -73,65 +63,6 @@ function stripClaimedIds(stanza: Element, accounts: readonly string[]): void {
   })
 }
 
-function field(form: Element, name: string): string[] {
-  const found = form.getChildren('field', NS.dataForms).find((candidate) => candidate.attrs.var === name)
-  return found ? found.getChildren('value', NS.dataForms).map((value) => value.text()) : []
-}
-
-function dateField(form: Element, name: string): Date | undefined {
-  const [value] = field(form, name)
-  if (value === undefined) return undefined
-  const date = new Date(value.trim())
-  if (!DATE_TIME.test(value.trim()) || Number.isNaN(date.getTime())) throw new BadQuery(`the ${name} field is not an XEP-0082 date and time (2024-05-01T12:00:00Z)`)
-  return date
-}
-
-/** The query form's filters (§4.1; before-id, after-id and ids of #extended). */
-function parseFilter(query: Element): ArchiveFilter {
-  const ns = query.ns
-  const form = query.getChild('x', NS.dataForms)
-  if (!form) return {}
-  for (const candidate of form.getChildren('field', NS.dataForms)) {
-    const name = candidate.attrs.var ?? ''
-    if (!FIELDS.has(name)) throw new BadQuery(`the query form has no field ${name}; fields: ${[...FIELDS].join(', ')}`)
-  }
-
-  const [formType] = field(form, 'FORM_TYPE')
-  if (formType !== undefined && formType !== ns) throw new BadQuery(`the form's FORM_TYPE must be ${ns}`)
-  const filter: ArchiveFilter = {start: dateField(form, 'start'), end: dateField(form, 'end')}
-  const [withText] = field(form, 'with')
-  if (withText !== undefined) {
-    const jid = parseJid(withText.trim())
-    if (!jid) throw new BadQuery(`the with field is not a JID: ${withText}`)
-    filter.with = bareJid(jid)
-    if (jid.resource !== '') filter.withResource = jid.resource
-  }
-
-  const [afterId] = field(form, 'after-id')
-  const [beforeId] = field(form, 'before-id')
-  if (afterId !== undefined) filter.afterId = afterId
-  if (beforeId !== undefined) filter.beforeId = beforeId
-  const ids = field(form, 'ids')
-  if (ids.length > 0) filter.ids = ids
-  return filter
-}
-
-function parsePage(query: Element, maxPageSize: number): ArchivePage {
-  const set = query.getChild('set', NS.rsm)
-  const maxText = set?.getChildText('max', NS.rsm)
-  let max = Math.min(DEFAULT_PAGE, maxPageSize)
-  if (maxText !== undefined) {
-    if (!/^\s*\d{1,9}\s*$/.test(maxText)) throw new BadQuery('<max/> must be a whole number')
-    // XEP-0059 §2.1 lets the responder return fewer items than asked.
-    max = Math.min(Number(maxText), maxPageSize)
-  }
-
-  const after = set?.getChildText('after', NS.rsm)
-  const before = set?.getChildText('before', NS.rsm)
-  if (after !== undefined && before !== undefined) throw new BadQuery('a page is asked for with <after/> or with <before/>, not both')
-  return {max, after: after?.trim(), before: before?.trim()}
-}
-
 /** The JIDs of a <prefs/> list, normalised. */
 function prefsJids(list: Element | undefined): string[] {
   const jids: string[] = []
@@ -148,24 +79,6 @@ function prefsJids(list: Element | undefined): string[] {
 function prefsElement(prefs: ArchivePrefs, ns: string): Element {
   const list = (name: string, jids: readonly string[]) => x(name, ns, {}, ...jids.map((jid) => x('jid', ns, {}, jid)))
   return x('prefs', ns, {default: prefs.mode}, list('always', prefs.always), list('never', prefs.never))
-}
-
-/** The form a client asks for before a query (§4.1.5), in the namespace it asked in. */
-function queryForm(ns: string): Element {
-  const form = x('x', NS.dataForms, {type: 'form'})
-  form.c('field', {var: 'FORM_TYPE', type: 'hidden'}).c('value').append(ns)
-  for (const [name, type] of [
-    ['with', 'jid-single'],
-    ['start', 'text-single'],
-    ['end', 'text-single'],
-    ['before-id', 'text-single'],
-    ['after-id', 'text-single'],
-    ['ids', 'list-multi'],
-  ]) {
-    form.c('field', {var: name, type})
-  }
-
-  return x('query', ns, {}, form)
 }
 
 export function createMamModule(context: ModuleContext, options: MamOptions): ServerModule {
@@ -246,27 +159,16 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     const result = await archives.query(owner.host, owner.username, filter, page)
     // §4.1.4 (and #extended's ids): an id the archive does not hold.
     if (!result) return session.send(errorReply(stanza, 'item-not-found', undefined, 'no message in the archive has that id'))
-    const messages = query.getChild('flip-page', query.ns) ? [...result.messages].reverse() : result.messages
-    const queryid = query.attrs.queryid
-    for (const message of messages) {
-      if (!(await session.drained())) return
-      const original = parseElement(message.stanza)
-      if (!original) {
-        logger.error(`the archive of ${owner.bare} holds a message that is not well-formed XML (id ${message.id}); skipped`)
-        continue
-      }
-
-      const forwarded = x('forwarded', NS.forward, {}, x('delay', NS.delay, {stamp: message.at.toISOString()}), original)
-      session.send(x('message', NS.client, {from: owner.bare, to: session.fullJid}, x('result', query.ns, {queryid, id: message.id}, forwarded)))
-    }
-
-    const set = x('set', NS.rsm)
-    if (messages.length > 0) {
-      set.append(x('first', NS.rsm, {index: String(result.firstIndex)}, messages[0].id), x('last', NS.rsm, {}, messages.at(-1)!.id))
-    }
-
-    set.append(x('count', NS.rsm, {}, String(result.count)))
-    session.send(iqResult(stanza, undefined, x('fin', query.ns, {complete: result.complete ? 'true' : undefined}, set)))
+    await sendArchivePage({
+      query,
+      iq: stanza,
+      from: owner.bare,
+      to: session.fullJid,
+      result,
+      send: (reply) => session.send(reply),
+      ready: () => session.drained(),
+      damaged: (id) => logger.error(`the archive of ${owner.bare} holds a message that is not well-formed XML (id ${id}); skipped`),
+    })
   }
 
   const prefs = async ({session, stanza, query, account}: IqRequest): Promise<void> => {

@@ -4,6 +4,7 @@ import {Worker} from 'node:worker_threads'
 import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
 import {compiledFile} from '../../paths.js'
 import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
+import {archivePage} from './archive-page.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -16,11 +17,6 @@ interface PrefsRow {
   mode: ArchivePrefs['mode']
   always: string
   never: string
-}
-
-/** Archive ids are decimal microseconds: anything else cannot name a message. */
-function parseId(id: string): number | undefined {
-  return /^\d{1,16}$/.test(id) ? Number(id) : undefined
 }
 
 function jidList(json: string): string[] {
@@ -174,48 +170,19 @@ export class SqliteArchiveStore implements ArchiveStore {
   async query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
     await this.written()
     const owner = this.statements.owner.get(host, username)?.owner
-    const known = (id: string | undefined): number | undefined | false => {
-      if (id === undefined) return undefined
-      const parsed = parseId(id)
-      return parsed !== undefined && owner !== undefined && this.statements.exists.get(owner, parsed) ? parsed : false
-    }
-
-    const afterId = known(filter.afterId)
-    const beforeId = known(filter.beforeId)
-    const after = known(page.after)
-    const before = page.before === '' ? undefined : known(page.before)
-    if (afterId === false || beforeId === false || after === false || before === false) return undefined
-    if (owner === undefined) return {messages: [], complete: true, count: 0, firstIndex: 0}
-
-    const where = ['e.owner = ?']
-    const parameters: unknown[] = [owner]
-    const add = (condition: string, value: unknown) => {
-      where.push(condition)
-      parameters.push(value)
-    }
-
-    if (filter.with !== undefined) add('e.with_jid = ?', filter.with)
-    if (filter.withResource !== undefined) add('e.with_resource = ?', filter.withResource)
-    // Ids are microseconds since the epoch; the form's times have milliseconds at most.
-    if (filter.start) add('e.id >= ?', filter.start.getTime() * 1000)
-    if (filter.end) add('e.id <= ?', filter.end.getTime() * 1000 + 999)
-    if (afterId !== undefined) add('e.id > ?', afterId)
-    if (beforeId !== undefined) add('e.id < ?', beforeId)
-    if (filter.ids) add('e.id IN (SELECT value FROM json_each(?))', JSON.stringify(filter.ids.map((id) => parseId(id) ?? -1)))
-    const matching = where.join(' AND ')
-    const count = (this.prepared(`SELECT count(*) AS n FROM archive_entries e WHERE ${matching}`).get(...parameters) as {n: number}).n
-
-    // One row more than the page shows whether the results go on past it.
-    const backwards = page.before !== undefined
-    const bound = backwards ? before : after
-    const sql = `SELECT e.id, s.stanza FROM archive_entries e JOIN archive_stanzas s ON s.id = e.id WHERE ${matching}${bound === undefined ? '' : backwards ? ' AND e.id < ?' : ' AND e.id > ?'} ORDER BY e.id ${backwards ? 'DESC' : 'ASC'} LIMIT ?`
-    const rows = this.prepared(sql).all(...parameters, ...(bound === undefined ? [] : [bound]), page.max + 1) as Array<{id: number; stanza: string}>
-    const complete = rows.length <= page.max
-    const shown = rows.slice(0, page.max)
-    if (backwards) shown.reverse()
-    const firstIndex =
-      shown.length === 0 ? 0 : (this.prepared(`SELECT count(*) AS n FROM archive_entries e WHERE ${matching} AND e.id < ?`).get(...parameters, shown[0].id) as {n: number}).n
-    return {messages: shown.map((row) => ({id: String(row.id), at: new Date(Math.floor(row.id / 1000)), stanza: row.stanza})), complete, count, firstIndex}
+    const result = archivePage((sql) => this.prepared(sql), {
+      from: 'archive_entries e JOIN archive_stanzas s ON s.id = e.id',
+      id: 'e.id',
+      stanza: 's.stanza',
+      where: ['e.owner = ?'],
+      parameters: [owner ?? -1],
+      withConditions: (query) => [
+        ...(query.with === undefined ? [] : [['e.with_jid = ?', query.with] as [string, unknown]]),
+        ...(query.withResource === undefined ? [] : [['e.with_resource = ?', query.withResource] as [string, unknown]]),
+      ],
+      exists: (id) => owner !== undefined && this.statements.exists.get(owner, id) !== undefined,
+    }, filter, page)
+    return result
   }
 
   async getPrefs(host: string, username: string): Promise<ArchivePrefs | undefined> {
