@@ -47,6 +47,8 @@ async function offlineAdmin(config: Configuration, store: RoomStore, request: Ro
     service,
     occupantIdSecret: randomBytes(32),
     send: () => {},
+    archive: async () => undefined,
+    queryArchive: async () => undefined,
     persist: async (room: InstanceType<typeof Room>) => {
       await store.saveRoom(room.toStored())
     },

@@ -5,6 +5,8 @@
  * networked store can implement it; every write is one transaction.
  */
 
+import type {ArchiveFilter, ArchivePage, ArchiveResult} from './archive-store.js'
+
 /** XEP-0045 §5.2 affiliations that are stored; `none` is the absence of a row. */
 export type StoredAffiliation = 'owner' | 'admin' | 'member' | 'outcast'
 export const STORED_AFFILIATIONS: readonly StoredAffiliation[] = ['owner', 'admin', 'member', 'outcast']
@@ -31,6 +33,8 @@ export interface RoomConfig {
   maxUsers: number
   /** Messages sent to a new occupant on joining. */
   historySize: number
+  /** A persistent room keeps its groupchat messages in its archive (XEP-0313). */
+  archive: boolean
 }
 
 export interface StoredRoom {
@@ -52,7 +56,11 @@ export interface RoomStore {
   getRoom(service: string, name: string): Promise<StoredRoom | undefined>
   /** Writes the room and replaces its affiliations, in one transaction. */
   saveRoom(room: StoredRoom): Promise<void>
-  /** Deletes the room and its affiliations; false when it was not stored. */
+  /** Deletes the room, its affiliations and its archive; false when it was not stored. */
   deleteRoom(service: string, name: string): Promise<boolean>
+  /** Adds a groupchat message (serialised, `from` the occupant's room JID) to a stored room's archive; its id, or undefined when the room is not stored. */
+  archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined>
+  /** A page of the room's archive; `with` is the room's JID with an occupant's nick as resource. Undefined when the query names an id the archive does not hold. */
+  queryArchive(service: string, name: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
   close(): Promise<void>
 }

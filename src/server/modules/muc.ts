@@ -52,6 +52,8 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
       // In order: a join's presence, history and subject must arrive as sent (§7.2.15), and routing may wait on a store.
       delivery = delivery.then(() => context.routeFromService(stanza, jid)).catch((error: unknown) => context.logger.error(`${from}: ${error instanceof Error ? error.message : String(error)}`))
     },
+    archive: (room, nick, stanza) => context.rooms.archiveMessage(service, room.name, nick, stanza.toString()),
+    queryArchive: (room, filter, page) => context.rooms.queryArchive(service, room.name, filter, page),
     persist: async (room) => {
       if (room.config.persistent) await context.rooms.saveRoom(room.toStored())
       else await context.rooms.deleteRoom(service, room.name)

@@ -121,5 +121,6 @@ export function defaultRoomConfig(options: Record<string, unknown>): RoomConfig 
     allowInvites: room.allow_user_invites === true,
     maxUsers: Math.min(room.max_users as number, maxUsers),
     historySize,
+    archive: room.mam !== false,
   }
 }

@@ -36,6 +36,16 @@ function booleanField(label: string, key: 'persistent' | 'public' | 'membersOnly
 
 /** The fields clients set, by their muc#roomconfig variable names (§16.4). */
 const FIELDS: Record<string, FieldSpec> = {
+  // Prosody's name for it; XEP-0045 names none.
+  'muc#roomconfig_enablearchiving': {
+    type: 'boolean',
+    label: 'Archive messages (persistent rooms)',
+    get: (config) => (config.archive ? '1' : '0'),
+    set: (config, value) => {
+      const parsed = bool(value)
+      return parsed === undefined ? `Archive messages: "${value}" is not a boolean` : {...config, archive: parsed}
+    },
+  },
   'muc#roomconfig_roomname': {type: 'text-single', label: 'Name', get: (config) => config.name, set: (config, value) => ({...config, name: value})},
   'muc#roomconfig_roomdesc': {type: 'text-single', label: 'Description', get: (config) => config.description, set: (config, value) => ({...config, description: value})},
   'muc#roomconfig_persistentroom': booleanField('Persistent: the room stays when its last occupant leaves', 'persistent'),

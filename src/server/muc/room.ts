@@ -6,7 +6,9 @@
  */
 import {createHmac} from 'node:crypto'
 
+import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../../store/archive-store.js'
 import type {RoomConfig, StoredAffiliation, StoredRoom} from '../../store/room-store.js'
+import {BadQuery, parseFilter, parsePage, queryForm, sendArchivePage} from '../archive-query.js'
 import {bareJid, parseJid} from '../jid.js'
 import type {Sender} from '../modules/types.js'
 import {NS} from '../namespaces.js'
@@ -16,6 +18,9 @@ import {type Element, x} from '../xml/element.js'
 import {configForm, applyConfigForm, roomInfoForm} from './config-form.js'
 
 export type Affiliation = StoredAffiliation | 'none'
+
+/** The largest page of a room's archive one query gets, as mod_mam's default max_page_size. */
+const ROOM_ARCHIVE_PAGE = 250
 export type Role = 'moderator' | 'participant' | 'visitor' | 'none'
 
 const AFFILIATION_RANK: Record<Affiliation, number> = {outcast: -1, none: 0, member: 1, admin: 2, owner: 3}
@@ -48,6 +53,10 @@ export interface RoomHost {
   persist(room: Room): Promise<void>
   /** The room has no occupants left and is not persistent, or was destroyed. */
   discard(room: Room, destroyed: boolean): Promise<void>
+  /** Keeps a groupchat message (with `from`) in the room's archive; its id, or undefined when the store keeps none for the room. */
+  archive(room: Room, nick: string, stanza: Element): Promise<string | undefined>
+  /** A page of the room's archive. */
+  queryArchive(room: Room, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
   /** A secret that keeps occupant ids (XEP-0421) stable while the server runs. */
   readonly occupantIdSecret: Buffer
   /** The service's domain. */
@@ -71,7 +80,8 @@ export class Room {
     this.host = host
     this.name = stored.name
     this.jid = `${stored.name}@${host.service}`
-    this.config = stored.config
+    // Rooms stored before archives existed archive, as new ones do by default.
+    this.config = {...stored.config, archive: (stored.config as Partial<RoomConfig>).archive ?? true}
     this.subject = stored.subject
     this.subjectBy = stored.subjectBy
     this.affiliations = stored.affiliations
@@ -162,6 +172,8 @@ export class Room {
 
     const codes = ['110']
     if (this.config.whois === 'anyone') codes.push('100')
+    // §7.2.12: the room keeps what is said.
+    if (this.archived) codes.push('170')
     if (created) codes.push('201')
     this.sendPresence(occupant, occupant, codes)
     this.sendHistory(occupant, muc?.getChild('history', NS.muc))
@@ -285,7 +297,16 @@ export class Room {
       message.append(child)
     }
 
-    message.append(x('stanza-id', NS.stanzaId, {id: randomToken(12), by: this.jid}), this.occupantIdElement(occupant))
+    message.append(this.occupantIdElement(occupant))
+    // XEP-0313 §5.1 on a room: the stanza id is the archive id, so clients page the archive from what they saw.
+    let id: string | undefined
+    if (this.archived && message.getChild('body') !== undefined) {
+      const stored = message.clone()
+      stored.attrs.from = `${this.jid}/${nick}`
+      id = await this.host.archive(this, nick, stored)
+    }
+
+    message.append(x('stanza-id', NS.stanzaId, {id: id ?? randomToken(12), by: this.jid}))
     this.remember(message, `${this.jid}/${nick}`)
     for (const recipient of this.occupants.values()) this.deliver(message, `${this.jid}/${nick}`, recipient)
   }
@@ -409,7 +430,34 @@ export class Room {
     if (query.ns === NS.ping && type === 'get') return sender.send(iqResult(stanza, undefined))
     if (query.ns === NS.mucAdmin && query.name === 'query') return type === 'get' ? this.adminGet(stanza, query, sender) : this.adminSet(stanza, query, sender)
     if (query.ns === NS.mucOwner && query.name === 'query') return type === 'get' ? this.ownerGet(stanza, query, sender) : this.ownerSet(stanza, query, sender)
+    if ((query.ns === NS.mam || query.ns === NS.mam1) && query.name === 'query') return this.archiveQuery(stanza, query, sender)
     sender.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  /** Whether the room keeps an archive: persistent, with archiving on. */
+  get archived(): boolean {
+    return this.config.persistent && this.config.archive
+  }
+
+  /** XEP-0313 on the room's JID: for whoever may join (members of a members-only room, anyone not banned otherwise). */
+  private async archiveQuery(stanza: Element, query: Element, sender: Sender): Promise<void> {
+    if (!this.archived) return sender.send(errorReply(stanza, 'feature-not-implemented', undefined, 'this room keeps no archive'))
+    const affiliation = this.affiliationOf(sender.bareJid)
+    if (affiliation === 'outcast' || (this.config.membersOnly && affiliation === 'none')) return sender.send(errorReply(stanza, 'forbidden', undefined, 'only those who may join the room read its archive'))
+    if (stanza.attrs.type === 'get') return sender.send(iqResult(stanza, undefined, queryForm(query.ns)))
+    let filter: ArchiveFilter
+    let page: ArchivePage
+    try {
+      filter = parseFilter(query)
+      page = parsePage(query, ROOM_ARCHIVE_PAGE)
+    } catch (error) {
+      if (error instanceof BadQuery) return sender.send(errorReply(stanza, 'bad-request', undefined, error.message))
+      throw error
+    }
+
+    const result = await this.host.queryArchive(this, filter, page)
+    if (!result) return sender.send(errorReply(stanza, 'item-not-found', undefined, 'no message in the archive has that id'))
+    await sendArchivePage({query, iq: stanza, from: this.jid, to: sender.fullJid, result, send: (reply) => sender.send(reply)})
   }
 
   /** An iq to an occupant's room JID: XEP-0410 self-ping; the rest is not forwarded. */
@@ -440,6 +488,7 @@ export class Room {
       config.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
       NS.stanzaId,
       NS.occupantId,
+      ...(this.archived ? [NS.mam] : []),
       NS.discoInfo,
       NS.discoItems,
     ]

@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3'
 
+import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../archive-store.js'
 import type {RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
-import {openSharedConnection} from './connection.js'
+import {archivePage} from './archive-page.js'
+import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 interface RoomRow {
@@ -26,6 +28,8 @@ interface AffiliationRow {
 export class SqliteRoomStore implements RoomStore {
   private readonly db: Database.Database
   private readonly statements
+  private readonly queries = new Map<string, Database.Statement>()
+  private lastId = 0
 
   private constructor(db: Database.Database) {
     this.db = db
@@ -40,6 +44,8 @@ export class SqliteRoomStore implements RoomStore {
       clearAffiliations: db.prepare('DELETE FROM muc_affiliations WHERE service = ? AND name = ?'),
       insertAffiliation: db.prepare('INSERT INTO muc_affiliations (service, name, jid, affiliation, reason) VALUES (?, ?, ?, ?, ?)'),
       delete: db.prepare('DELETE FROM muc_rooms WHERE service = ? AND name = ?'),
+      archive: db.prepare('INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES (?, ?, ?, ?, ?)'),
+      archived: db.prepare<[string, string, number], {found: number}>('SELECT 1 AS found FROM muc_archive WHERE service = ? AND name = ? AND id = ?'),
     }
   }
 
@@ -69,6 +75,42 @@ export class SqliteRoomStore implements RoomStore {
 
   async deleteRoom(service: string, name: string): Promise<boolean> {
     return this.statements.delete.run(service, name).changes > 0
+  }
+
+  async archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined> {
+    // Microseconds since the epoch, never repeated, as the accounts' archive ids.
+    const id = Math.max(Date.now() * 1000, this.lastId + 1)
+    try {
+      this.statements.archive.run(service, name, id, nick, stanza)
+    } catch (error) {
+      if (isForeignKeyError(error)) return undefined
+      throw error
+    }
+
+    this.lastId = id
+    return String(id)
+  }
+
+  async queryArchive(service: string, name: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
+    return archivePage(
+      (sql) => {
+        let statement = this.queries.get(sql)
+        if (!statement) this.queries.set(sql, (statement = this.db.prepare(sql)))
+        return statement
+      },
+      {
+        from: 'muc_archive a',
+        id: 'a.id',
+        stanza: 'a.stanza',
+        where: ['a.service = ?', 'a.name = ?'],
+        parameters: [service, name],
+        // Correspondents of a room are its occupants' room JIDs: the nick is what is kept.
+        withConditions: (query) => (query.with === undefined ? [] : query.with !== `${name}@${service}` ? [['0 = ?', 1]] : query.withResource === undefined ? [] : [['a.nick = ?', query.withResource]]),
+        exists: (id) => this.statements.archived.get(service, name, id) !== undefined,
+      },
+      filter,
+      page,
+    )
   }
 
   async close(): Promise<void> {

@@ -259,6 +259,18 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 11: the message archive of persistent rooms (XEP-0313 §5 on a room's JID), ids in microseconds as the accounts' archive; gone with the room.
+  `
+  CREATE TABLE muc_archive (
+    service TEXT    NOT NULL,
+    name    TEXT    NOT NULL,
+    id      INTEGER NOT NULL,
+    nick    TEXT    NOT NULL,
+    stanza  TEXT    NOT NULL,
+    PRIMARY KEY (service, name, id),
+    FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -67,12 +67,12 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     assert.equal(norm(await next(alice, 'presence', `from='${ROOM}/Bob'`)), `<presence to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
 
     bob.write(`<message type='groupchat' to='${ROOM}' id='m1'><body>Tea?</body><stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='${ROOM}'/></message>`)
-    const expected = (to: string) => `<message type='groupchat' id='m1' to='${to}' from='${ROOM}/Bob'><body>Tea?</body><stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/>${OCCUPANT_ID}</message>`
+    const expected = (to: string) => `<message type='groupchat' id='m1' to='${to}' from='${ROOM}/Bob'><body>Tea?</body>${OCCUPANT_ID}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/></message>`
     assert.equal(norm(await nextMessage(alice)), expected('alice@localhost/r'))
     assert.equal(norm(await nextMessage(bob)), expected('bob@localhost/r'))
 
     const late = await join(carol, 'Carol')
-    assert.match(late, new RegExp(`<message type='groupchat' id='m1' to='carol@localhost/r' from='${ROOM}/Bob'><body>Tea\\?</body><stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/>${OCCUPANT_ID}<delay xmlns='urn:xmpp:delay' from='${ROOM}' stamp='\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z'/></message><message type='groupchat' id='MID' to='carol@localhost/r' from='${ROOM}'><subject/></message>$`))
+    assert.match(late, new RegExp(`<message type='groupchat' id='m1' to='carol@localhost/r' from='${ROOM}/Bob'><body>Tea\\?</body>${OCCUPANT_ID}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/><delay xmlns='urn:xmpp:delay' from='${ROOM}' stamp='\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z'/></message><message type='groupchat' id='MID' to='carol@localhost/r' from='${ROOM}'><subject/></message>$`))
   })
 
   it('refuses a nickname in use with conflict, and a groupchat message from a non-occupant with not-acceptable (§7.2.8, §7.4)', async (t) => {
@@ -250,8 +250,48 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
       `<iq type='result' id='d' from='conference.localhost' to='bob@localhost/r'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='${ROOM}' name='Tea party'/></query></iq>`,
     )
     const joined = await join(bob, 'Bob')
-    assert.match(joined, new RegExp(`${x("<item affiliation='admin' role='moderator' jid='bob@localhost/r'/>", '110').replaceAll('/', '\\/')}`))
+    // 170: a persistent room archives by default (XEP-0045 §7.2.12).
+    assert.match(joined, new RegExp(`${x("<item affiliation='admin' role='moderator' jid='bob@localhost/r'/>", '110', '170').replaceAll('/', '\\/')}`))
     assert.match(joined, new RegExp(`from='${ROOM}/Alice'><subject>Darjeeling</subject></message>$`))
+  })
+
+  it('archives a persistent room\'s messages under their stanza ids and pages them to whoever may join (XEP-0313 on a room)', async (t) => {
+    const {alice, bob, carol} = await users(t)
+    await join(alice, 'Alice')
+    const query = (id: string, extra = '') => `<iq type='set' id='${id}' to='${ROOM}'><query xmlns='urn:xmpp:mam:2' queryid='${id}'>${extra}</query></iq>`
+    // A temporary room keeps no archive.
+    assert.equal(
+      await ask(bob, query('q0')),
+      `<iq type='error' id='q0' from='${ROOM}' to='bob@localhost/r'><error type='cancel'><feature-not-implemented xmlns='${STANZAS}'/><text xmlns='${STANZAS}' xml:lang='en'>this room keeps no archive</text></error></iq>`,
+    )
+    await ask(alice, `<iq type='set' id='c1' to='${ROOM}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>`)
+    assert.match(await nextMessage(alice), /<status code='104'\/>/)
+    const ids: string[] = []
+    for (const body of ['one', 'two', 'three']) {
+      alice.write(`<message type='groupchat' to='${ROOM}' id='${body}'><body>${body}</body></message>`)
+      const echoed = await nextMessage(alice)
+      ids.push(/<stanza-id xmlns='urn:xmpp:sid:0' id='(\d+)' by='tea@conference\.localhost'\/>/.exec(echoed)![1])
+    }
+
+    // Bob is not in the room but may join it: he reads the archive, two at a time.
+    bob.write(query('q1', "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set>"))
+    const page = norm(await bob.until(/<iq type='result' id='q1'[\s\S]*?<\/iq>/))
+    const result = (id: string, body: string) =>
+      `<message from='${ROOM}' to='bob@localhost/r'><result xmlns='urn:xmpp:mam:2' queryid='q1' id='${id}'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='[^']+'/>` +
+      `<message xmlns='jabber:client' type='groupchat' id='${body}' from='${ROOM}/Alice'><body>${body}</body>${OCCUPANT_ID}</message></forwarded></result></message>`
+    assert.match(
+      page,
+      new RegExp(
+        `^${result(ids[0], 'one')}${result(ids[1], 'two')}<iq type='result' id='q1' from='${ROOM}' to='bob@localhost/r'><fin xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><first index='0'>${ids[0]}</first><last>${ids[1]}</last><count>3</count></set></fin></iq>$`,
+      ),
+    )
+    // Filtered by occupant: with='room/nick'.
+    const withBob = await ask(bob, query('q2', `<x xmlns='jabber:x:data' type='submit'><field var='with'><value>${ROOM}/Bob</value></field></x>`))
+    assert.match(withBob, /<count>0<\/count>/)
+    // A banned user reads nothing.
+    await ask(alice, `<iq type='set' id='b' to='${ROOM}'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='carol@localhost' affiliation='outcast'/></query></iq>`)
+    assert.match(await ask(carol, query('q3')), /<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/><text [^>]*>only those who may join the room read its archive<\/text>/)
+    assert.match(await ask(bob, `<iq type='get' id='d' to='${ROOM}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`), /<feature var='urn:xmpp:mam:2'\/>/)
   })
 
   it('creates rooms only for whom access_create allows (§10.1.1)', async (t) => {
