@@ -24,6 +24,10 @@ export type ControlRequest =
   | {command: 'notify'; event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}}
   /** The roster item of `contact` in `jid`'s roster was changed in the store: the server pushes it to online sessions. */
   | {command: 'roster-changed'; jid: string; contact: string}
+  /** Federation's streams (xmppctl s2s list). */
+  | {command: 's2s-list'}
+  /** Closes the streams to and from a domain (xmppctl s2s close). */
+  | {command: 's2s-close'; domain: string}
 
 export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string}}
 

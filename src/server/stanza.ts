@@ -7,6 +7,8 @@ export type StreamErrorCondition =
   | 'conflict'
   | 'connection-timeout'
   | 'host-unknown'
+  | 'improper-addressing'
+  | 'invalid-from'
   | 'internal-server-error'
   | 'invalid-namespace'
   | 'invalid-xml'
@@ -38,6 +40,7 @@ export type StanzaErrorCondition =
   | 'policy-violation'
   | 'recipient-unavailable'
   | 'remote-server-not-found'
+  | 'remote-server-timeout'
   | 'resource-constraint'
   | 'service-unavailable'
   | 'undefined-condition'
@@ -57,6 +60,7 @@ const DEFAULT_TYPE: Partial<Record<StanzaErrorCondition, StanzaErrorType>> = {
   forbidden: 'auth',
   'resource-constraint': 'wait',
   'recipient-unavailable': 'wait',
+  'remote-server-timeout': 'wait',
 }
 
 /**

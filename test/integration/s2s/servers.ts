@@ -1,0 +1,153 @@
+/**
+ * The servers of the federation tests, each on its own loopback address on
+ * the standard ports (5222, 5269) inside the test's network namespace:
+ * ours in this process, Prosody and ejabberd as child processes with
+ * private configurations. Each is stopped when its test ends.
+ */
+import {execFileSync, spawn} from 'node:child_process'
+import {mkdirSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+
+import {addUser} from '../../../src/accounts/index.js'
+import {Configuration} from '../../../src/config/index.js'
+import {defaultSettings, type Settings} from '../../../src/config/schema.js'
+import {createLogger} from '../../../src/server/log.js'
+import {XmppServer} from '../../../src/server/server.js'
+import {openAccountStore} from '../../../src/store/index.js'
+import {tempDir} from '../../helpers.js'
+import {NO_ARCHIVING, RawClient} from '../server/helpers.js'
+import {stopChild, waitForPort} from './netns.js'
+
+type After = {after(fn: () => unknown): void}
+
+export interface OurServer {
+  server: XmppServer
+  domain: string
+  address: string
+}
+
+/** Our server for `domain` on `address`, with the certificate `cert` (PEM with key), trusting `ca`, and an account per user ("USER pw"). */
+export async function startOurs(t: After, options: {domain: string; address: string; cert: {cert: string; key: string}; ca: string; users: string[]; settings?: Partial<Settings>}): Promise<OurServer> {
+  const dir = tempDir(t, 'xmppctl-s2s-')
+  const settings: Settings = {
+    ...defaultSettings(),
+    ...NO_ARCHIVING,
+    hosts: [options.domain],
+    auth_scram_iterations: 4096,
+    shaper_rules: {c2s_shaper: 'none'},
+    certfiles: [options.cert.cert, options.cert.key],
+    listen: [
+      {port: 5222, ip: options.address, module: 'c2s', starttls: 'required', tls: false},
+      {port: 5269, ip: options.address, module: 's2s', starttls: 'required', tls: false},
+    ],
+    s2s_cafile: options.ca,
+    s2s_dns_timeout: 2,
+    s2s_connect_timeout: 3,
+    ...options.settings,
+  }
+  const config = new Configuration(path.join(dir, 'xmppctl.yml'), settings)
+  // XMPPCTL_TEST_S2S_LOG=debug shows what each of our servers does, on stderr.
+  const level = process.env.XMPPCTL_TEST_S2S_LOG
+  const server = new XmppServer(config, level === 'debug' || level === 'info' ? {logger: createLogger(level, (line) => process.stderr.write(`[${options.domain}] ${line}`))} : {})
+  await server.start()
+  t.after(() => server.stop())
+  const store = await openAccountStore(config)
+  for (const user of options.users) await addUser({config, store}, `${user}@${options.domain}`, `${user} pw`)
+  await store.close()
+  return {server, domain: options.domain, address: options.address}
+}
+
+/** A raw client logged in to our server at `address` as `user@domain` (STARTTLS, PLAIN, resource "r", initial presence). */
+export async function loginOurs(t: After, address: string, domain: string, user: string): Promise<RawClient> {
+  const socket = net.connect({host: address, port: 5222})
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  const client = new RawClient(socket)
+  t.after(() => client.end())
+  const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`
+  client.write(header)
+  await client.until(/<\/stream:features>/)
+  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  await client.until(/<proceed[^>]*\/>/)
+  await client.startTls(domain)
+  client.write(header)
+  await client.until(/<\/stream:features>/)
+  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${user} pw`).toString('base64')}</auth>`)
+  await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
+  client.write(header)
+  await client.until(/<\/stream:features>/)
+  client.write("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>")
+  await client.until(/<\/iq>/)
+  client.jid = `${user}@${domain}/r`
+  client.write("<iq type='get' id='roster0'><query xmlns='jabber:iq:roster'/></iq>")
+  await client.until(/id='roster0'[^>]*(\/>|>[\s\S]*?<\/iq>)/)
+  client.write('<presence/>')
+  return client
+}
+
+export interface PeerServer {
+  domain: string
+  address: string
+  /** The server's log so far. */
+  log(): string
+}
+
+/**
+ * Prosody 0.12 for `domain` on `address` (c2s 5222, s2s 5269), trusting the
+ * test CA, with dialback, and the accounts `users` ("USER pw").
+ */
+export async function startProsody(t: After, options: {domain: string; address: string; cert: {cert: string; key: string}; ca: string; users: string[]; secureAuth?: boolean}): Promise<PeerServer> {
+  const dir = tempDir(t, 'xmppctl-prosody-')
+  const data = path.join(dir, 'data')
+  mkdirSync(data, {mode: 0o700})
+  const certs = path.join(dir, 'certs')
+  mkdirSync(certs)
+  // Prosody finds DOMAIN.crt and DOMAIN.key in its certificates directory.
+  writeFileSync(path.join(certs, `${options.domain}.crt`), execFileSync('cat', [options.cert.cert]))
+  writeFileSync(path.join(certs, `${options.domain}.key`), execFileSync('cat', [options.cert.key]), {mode: 0o600})
+  const config = path.join(dir, 'prosody.cfg.lua')
+  writeFileSync(
+    config,
+    `-- written by xmppctl's federation tests
+run_as_root = true
+pidfile = "${dir}/prosody.pid"
+data_path = "${data}"
+log = { { levels = { min = "debug" }, to = "file", filename = "${dir}/prosody.log" } }
+interfaces = { "${options.address}" }
+c2s_ports = { 5222 }
+s2s_ports = { 5269 }
+c2s_direct_tls_ports = { }
+s2s_direct_tls_ports = { }
+http_ports = { }
+https_ports = { }
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping" }
+authentication = "internal_hashed"
+certificates = "${certs}"
+ssl = { cafile = "${options.ca}" }
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = ${options.secureAuth ? 'true' : 'false'}
+VirtualHost "${options.domain}"
+`,
+  )
+  for (const user of options.users) execFileSync('prosodyctl', ['--config', config, 'register', user, options.domain, `${user} pw`], {stdio: 'ignore'})
+  const child = spawn('prosody', ['--config', config, '-F'], {stdio: ['ignore', 'pipe', 'pipe']})
+  let output = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  t.after(() => stopChild(child))
+  const log = () => {
+    try {
+      return output + execFileSync('cat', [`${dir}/prosody.log`], {encoding: 'utf8'})
+    } catch {
+      return output
+    }
+  }
+
+  await waitForPort(options.address, 5222, child, log)
+  await waitForPort(options.address, 5269, child, log)
+  return {domain: options.domain, address: options.address, log}
+}
