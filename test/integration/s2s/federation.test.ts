@@ -16,9 +16,12 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {startSlixmpp} from '../../interop/clients.js'
-import {iqReply, next, type RawClient} from '../server/helpers.js'
+import tls from 'node:tls'
+import {readFileSync} from 'node:fs'
+
+import {RawClient, iqReply, next} from '../server/helpers.js'
 import {type Pki, createPki, enterNamespace, startDns} from './netns.js'
-import {loginOurs, startOurs} from './servers.js'
+import {loginOurs, startOurs, startProsody} from './servers.js'
 
 const missing = await enterNamespace()
 const skip = missing !== undefined && process.env.CI !== 'true' ? missing : false
@@ -33,6 +36,9 @@ const SILENT = {domain: 'silent.test', address: '127.0.0.9'}
 
 let pki: Pki
 let stopDns: (() => Promise<void>) | undefined
+
+/** The attributes of a stanza's opening tag. */
+const attributes = (text: string): Record<string, string> => Object.fromEntries([...text.slice(0, text.indexOf('>')).matchAll(/ ([\w:]+)='([^']*)'/g)].map((match) => [match[1], match[2]]))
 
 const roster = async (client: RawClient, id: string) => iqReply((client.write(`<iq type='get' id='${id}'><query xmlns='jabber:iq:roster'/></iq>`), client), id)
 
@@ -76,6 +82,116 @@ describe('federation between real servers', {skip}, () => {
       const incoming = b.server.s2sConnections().find((info) => info.direction === 'incoming')
       assert.equal(incoming?.auth, 'EXTERNAL')
       assert.deepEqual(incoming?.remote, ['a.test'])
+    })
+
+    it('a self-signed certificate: dialback (XEP-0220) for that side, SASL EXTERNAL for the other, and messages both ways', async (t) => {
+      const a = await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
+      const b = await startOurs(t, {...B, cert: pki.issue(B.domain), ca: pki.ca, users: ['bob']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const bob = await loginOurs(t, B.address, B.domain, 'bob')
+      alice.write("<message to='bob@b.test' type='chat' id='m1'><body>via dialback</body></message>")
+      assert.equal(await next(bob, 'message'), "<message to='bob@b.test' type='chat' id='m1' from='alice@a.test/r'><body>via dialback</body></message>")
+      bob.write("<message to='alice@a.test' type='chat' id='m2'><body>via EXTERNAL</body></message>")
+      assert.equal(await next(alice, 'message'), "<message to='alice@a.test' type='chat' id='m2' from='bob@b.test/r'><body>via EXTERNAL</body></message>")
+      assert.deepEqual(
+        a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.remote, info.auth]).sort(),
+        [['incoming', ['b.test'], 'EXTERNAL'], ['outgoing', ['b.test'], 'dialback']],
+      )
+      assert.deepEqual(b.server.s2sConnections().find((info) => info.direction === 'incoming')?.auth, 'dialback')
+    })
+
+    it('s2s_secure_auth refuses dialback: the message bounces with remote-server-not-found', async (t) => {
+      await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
+      const b = await startOurs(t, {...B, cert: pki.issue(B.domain), ca: pki.ca, users: ['bob'], settings: {s2s_secure_auth: true}})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      alice.write("<message to='bob@b.test' type='chat' id='m1'><body>refused</body></message>")
+      assert.equal(
+        await next(alice, 'message'),
+        "<message type='error' id='m1' from='bob@b.test' to='alice@a.test/r'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+      )
+      assert.deepEqual(b.server.s2sConnections().filter((info) => info.remote.includes('a.test')), [])
+    })
+
+    it('an unreachable domain bounces within s2s_dns_timeout + s2s_connect_timeout: no DNS, a refused connection, a peer that never answers', async (t) => {
+      const silent = net.createServer(() => {})
+      await new Promise<void>((resolve) => silent.listen(5269, SILENT.address, resolve))
+      t.after(() => silent.close())
+      await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice'], settings: {s2s_dns_timeout: 1, s2s_connect_timeout: 1}})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const bounce = (id: string, from: string, condition: string, type = 'cancel') =>
+        `<message type='error' id='${id}' from='${from}' to='alice@a.test/r'><error type='${type}'><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`
+      let started = Date.now()
+      alice.write("<message to='x@nowhere.test' id='n1'><body>?</body></message>")
+      assert.equal(await next(alice, 'message'), bounce('n1', 'x@nowhere.test', 'remote-server-not-found'))
+      alice.write("<message to='x@refusing.test' id='n2'><body>?</body></message>")
+      assert.equal(await next(alice, 'message'), bounce('n2', 'x@refusing.test', 'remote-server-not-found'))
+      assert.ok(Date.now() - started < 1500, `${Date.now() - started} ms`)
+      started = Date.now()
+      alice.write("<message to='x@silent.test' id='n3'><body>?</body></message>")
+      alice.write("<message to='y@silent.test' id='n4'><body>?</body></message>")
+      assert.equal(await next(alice, 'message'), bounce('n3', 'x@silent.test', 'remote-server-timeout', 'wait'))
+      assert.equal(await next(alice, 'message'), bounce('n4', 'y@silent.test', 'remote-server-timeout', 'wait'))
+      const elapsed = Date.now() - started
+      assert.ok(elapsed >= 1900 && elapsed < 3000, `${elapsed} ms`)
+      // Until the retry delay passes, what is sent there bounces at once.
+      alice.write("<message to='x@silent.test' id='n5'><body>?</body></message>")
+      assert.equal(await next(alice, 'message', "id='n5'"), bounce('n5', 'x@silent.test', 'remote-server-timeout', 'wait'))
+    })
+
+    it('a stanza from a domain the stream did not authenticate ends the stream with invalid-from (RFC 6120 §4.9.3.9)', async (t) => {
+      await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
+      const peer = pki.issue('peer.test')
+      const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='peer.test' to='a.test' version='1.0'>"
+      const socket = net.connect({host: A.address, port: 5269})
+      await new Promise((resolve) => socket.once('connect', resolve))
+      const client = new RawClient(socket)
+      t.after(() => client.end())
+      client.write(header)
+      assert.match(await client.until(/<\/stream:features>/), /<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls><\/stream:features>$/)
+      client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+      await client.until(/<proceed [^>]*\/>/)
+      await client.startTls('a.test', {cert: readFileSync(peer.cert), key: readFileSync(peer.key), ca: readFileSync(pki.ca)})
+      client.write(header)
+      assert.match(await client.until(/<\/stream:features>/), /<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL<\/mechanism><\/mechanisms>/)
+      client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('peer.test').toString('base64')}</auth>`)
+      await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
+      client.write(header)
+      await client.until(/<\/stream:features>/)
+      client.write("<message from='mallory@elsewhere.test/x' to='alice@a.test' id='f1'><body>forged</body></message>")
+      assert.match(
+        await client.until(/<\/stream:stream>/),
+        /<stream:error><invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>elsewhere.test is not authenticated on this stream<\/text><\/stream:error><\/stream:stream>$/,
+      )
+    })
+  })
+
+  describe('our server against Prosody 0.12', () => {
+    it('CA-signed certificates: a message round trip started on each side, and a subscription ending in "both" on both sides', async (t) => {
+      const a = await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
+      const prosody = await startProsody(t, {...P, cert: pki.issue(P.domain), ca: pki.ca, users: ['pat']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const pat = startSlixmpp(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222], cafile: pki.ca, send: {to: 'alice@a.test', body: 'hello from prosody'}}, 'federation.py')
+      await pat.next('session').catch((error: Error) => assert.fail(`${error.message}\n${prosody.log()}`))
+      assert.match(await next(alice, 'message').catch((error: Error) => assert.fail(`${error.message}\n${prosody.log().slice(-6000)}`)), /^<message [^>]*from='pat@p.test\/[^']+'[^>]*><body>hello from prosody<\/body><\/message>$/)
+      alice.write("<message to='pat@p.test' type='chat' id='m1'><body>hello pat</body></message>")
+      assert.deepEqual(await pat.next('message'), {event: 'message', type: 'chat', frm: 'alice@a.test/r', body: 'hello pat', error: null})
+      assert.match(await next(alice, 'message'), /^<message [^>]*type='chat'[^>]*><body>echo: hello pat<\/body><\/message>$/)
+
+      // pat accepts and asks back (auto_authorize, auto_subscribe); alice accepts.
+      alice.write("<presence type='subscribe' to='pat@p.test'/>")
+      // Prosody's attribute order varies from run to run.
+      const request = await next(alice, 'presence', "type='subscribe'")
+      assert.match(request, /^<presence [^>]*\/>$/)
+      assert.deepEqual({...attributes(request), id: undefined}, {from: 'pat@p.test', to: 'alice@a.test', type: 'subscribe', 'xml:lang': 'en', id: undefined})
+      alice.write("<presence type='subscribed' to='pat@p.test'/>")
+      for (;;) {
+        const event = await pat.next('roster')
+        if (event.contact === 'alice@a.test' && event.subscription === 'both') break
+      }
+
+      assert.match(await roster(alice, 'r1'), /<item [^>]*jid='pat@p.test'[^>]*subscription='both'/)
+      const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
+      assert.deepEqual(auth, [['incoming', 'EXTERNAL'], ['outgoing', 'EXTERNAL']])
     })
   })
 })
