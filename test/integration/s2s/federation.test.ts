@@ -193,5 +193,48 @@ describe('federation between real servers', {skip}, () => {
       const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
       assert.deepEqual(auth, [['incoming', 'EXTERNAL'], ['outgoing', 'EXTERNAL']])
     })
+
+    it('self-signed certificates on both sides: dialback both ways, and a message round trip', async (t) => {
+      const a = await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
+      await startProsody(t, {...P, cert: pki.selfSigned(P.domain), ca: pki.ca, users: ['pat']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const pat = startSlixmpp(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222]}, 'federation.py')
+      await pat.next('session')
+      alice.write("<message to='pat@p.test' type='chat' id='m1'><body>hello pat</body></message>")
+      assert.deepEqual(await pat.next('message'), {event: 'message', type: 'chat', frm: 'alice@a.test/r', body: 'hello pat', error: null})
+      assert.match(await next(alice, 'message'), /^<message [^>]*type='chat'[^>]*><body>echo: hello pat<\/body><\/message>$/)
+      const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
+      assert.deepEqual(auth, [['incoming', 'dialback'], ['outgoing', 'dialback']])
+    })
+
+    it('Prosody with s2s_secure_auth refuses our self-signed certificate: the message bounces with remote-server-not-found', async (t) => {
+      await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
+      await startProsody(t, {...P, cert: pki.issue(P.domain), ca: pki.ca, users: ['pat'], secureAuth: true})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      alice.write("<message to='pat@p.test' type='chat' id='m1'><body>refused</body></message>")
+      assert.equal(
+        await next(alice, 'message'),
+        "<message type='error' id='m1' from='pat@p.test' to='alice@a.test/r'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+      )
+    })
+
+    it('our s2s_secure_auth refuses Prosody\'s self-signed certificate: its message never reaches alice, ours bounces', async (t) => {
+      const a = await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice'], settings: {s2s_secure_auth: true}})
+      await startProsody(t, {...P, cert: pki.selfSigned(P.domain), ca: pki.ca, users: ['pat']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      alice.write("<message to='pat@p.test' type='chat' id='m1'><body>refused</body></message>")
+      assert.equal(
+        await next(alice, 'message'),
+        "<message type='error' id='m1' from='pat@p.test' to='alice@a.test/r'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+      )
+      const pat = startSlixmpp(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222], send: {to: 'alice@a.test', body: 'let me in'}}, 'federation.py')
+      await pat.next('session')
+      // Our server answers Prosody's dialback with not-authorized: no stream from p.test authenticates, nothing reaches alice.
+      const deadline = Date.now() + 2000
+      while (Date.now() < deadline && !a.server.s2sConnections().some((info) => info.direction === 'incoming' && info.auth === 'none')) await new Promise((resolve) => setTimeout(resolve, 50))
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.deepEqual(a.server.s2sConnections().filter((info) => info.direction === 'incoming' && info.remote.length > 0), [])
+      assert.equal(alice.received.includes('let me in'), false)
+    })
   })
 })
