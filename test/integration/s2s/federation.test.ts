@@ -21,7 +21,7 @@ import {readFileSync} from 'node:fs'
 
 import {RawClient, iqReply, next} from '../server/helpers.js'
 import {type Pki, createPki, enterNamespace, startDns} from './netns.js'
-import {loginOurs, startOurs, startProsody} from './servers.js'
+import {loginOurs, startEjabberd, startOurs, startProsody} from './servers.js'
 
 const missing = await enterNamespace()
 const skip = missing !== undefined && process.env.CI !== 'true' ? missing : false
@@ -235,6 +235,47 @@ describe('federation between real servers', {skip}, () => {
       await new Promise((resolve) => setTimeout(resolve, 500))
       assert.deepEqual(a.server.s2sConnections().filter((info) => info.direction === 'incoming' && info.remote.length > 0), [])
       assert.equal(alice.received.includes('let me in'), false)
+    })
+  })
+
+  describe('our server against ejabberd 23.01', () => {
+    it('CA-signed certificates: a message round trip started on each side, and a subscription ending in "both" on both sides', async (t) => {
+      // ejabberd 23.01's xmpp library crashes on a certificate with an XmppAddr (xmpp_stream_pkix:get_cert_domains, badarg): ours has a DNS-ID only here.
+      const a = await startOurs(t, {...A, cert: pki.issue(A.domain, {dnsOnly: true}), ca: pki.ca, users: ['alice']})
+      const ejabberd = await startEjabberd(t, {...E, cert: pki.issue(E.domain), ca: pki.ca, users: ['eve']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const eve = startSlixmpp(t, {jid: 'eve@e.test', password: 'eve pw', address: [E.address, 5222], cafile: pki.ca, send: {to: 'alice@a.test', body: 'hello from ejabberd'}}, 'federation.py')
+      await eve.next('session', 20_000)
+      assert.match(await next(alice, 'message').catch((error: Error) => assert.fail(`${error.message}\n${ejabberd.log().slice(-6000)}`)), /^<message [^>]*><body>hello from ejabberd<\/body><\/message>$/)
+      alice.write("<message to='eve@e.test' type='chat' id='m1'><body>hello eve</body></message>")
+      assert.deepEqual(await eve.next('message').catch((error: Error) => assert.fail(`${error.message}\n${ejabberd.log().slice(-8000)}`)), {event: 'message', type: 'chat', frm: 'alice@a.test/r', body: 'hello eve', error: null})
+      assert.match(await next(alice, 'message'), /^<message [^>]*type='chat'[^>]*><body>echo: hello eve<\/body><\/message>$/)
+
+      alice.write("<presence type='subscribe' to='eve@e.test'/>")
+      const request = await next(alice, 'presence', "type='subscribe'")
+      assert.equal(attributes(request).from, 'eve@e.test')
+      alice.write("<presence type='subscribed' to='eve@e.test'/>")
+      for (;;) {
+        const event = await eve.next('roster')
+        if (event.contact === 'alice@a.test' && event.subscription === 'both') break
+      }
+
+      assert.match(await roster(alice, 'r1'), /<item [^>]*jid='eve@e.test'[^>]*subscription='both'/)
+      const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
+      assert.deepEqual(auth, [['incoming', 'EXTERNAL'], ['outgoing', 'EXTERNAL']])
+    })
+
+    it('self-signed certificates on both sides: dialback both ways, and a message round trip', async (t) => {
+      const a = await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
+      await startEjabberd(t, {...E, cert: pki.selfSigned(E.domain), ca: pki.ca, users: ['eve']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const eve = startSlixmpp(t, {jid: 'eve@e.test', password: 'eve pw', address: [E.address, 5222]}, 'federation.py')
+      await eve.next('session', 20_000)
+      alice.write("<message to='eve@e.test' type='chat' id='m1'><body>hello eve</body></message>")
+      assert.deepEqual(await eve.next('message'), {event: 'message', type: 'chat', frm: 'alice@a.test/r', body: 'hello eve', error: null})
+      assert.match(await next(alice, 'message'), /^<message [^>]*type='chat'[^>]*><body>echo: hello eve<\/body><\/message>$/)
+      const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
+      assert.deepEqual(auth, [['incoming', 'dialback'], ['outgoing', 'dialback']])
     })
   })
 })

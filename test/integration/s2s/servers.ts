@@ -4,8 +4,9 @@
  * ours in this process, Prosody and ejabberd as child processes with
  * private configurations. Each is stopped when its test ends.
  */
-import {execFileSync, spawn} from 'node:child_process'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {execFile, execFileSync, spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {chownSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 
@@ -16,6 +17,7 @@ import {createLogger} from '../../../src/server/log.js'
 import {XmppServer} from '../../../src/server/server.js'
 import {openAccountStore} from '../../../src/store/index.js'
 import {tempDir} from '../../helpers.js'
+import {daemonDir} from '../migrate/servers.js'
 import {NO_ARCHIVING, RawClient} from '../server/helpers.js'
 import {stopChild, waitForPort} from './netns.js'
 
@@ -149,5 +151,73 @@ VirtualHost "${options.domain}"
 
   await waitForPort(options.address, 5222, child, log)
   await waitForPort(options.address, 5269, child, log)
+  return {domain: options.domain, address: options.address, log}
+}
+
+/**
+ * ejabberd 23.01 for `domain` on `address` (c2s 5222, s2s 5269), trusting
+ * the test CA, with mod_s2s_dialback, and the accounts `users` ("USER pw").
+ * It runs as its own user (ejabberdctl switches), on a node of its own.
+ */
+export async function startEjabberd(t: After, options: {domain: string; address: string; cert: {both: string}; ca: string; users: string[]}): Promise<PeerServer> {
+  const dir = daemonDir(t, 'xmppctl-ejabberd-', 'ejabberd')
+  const spool = dir.owned('spool')
+  const logs = dir.owned('logs')
+  const certs = dir.owned('certs')
+  const certfile = path.join(certs, `${options.domain}.pem`)
+  writeFileSync(certfile, readFileSync(options.cert.both), {mode: 0o600})
+  const cafile = path.join(certs, 'ca.crt')
+  writeFileSync(cafile, readFileSync(options.ca))
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'ejabberd'], {encoding: 'utf8'}).trim()))
+  chownSync(certfile, uid, gid)
+  const node = `xmppctl${randomBytes(4).toString('hex')}@localhost`
+  const config = [
+    `hosts: [${JSON.stringify(options.domain)}]`,
+    'loglevel: info',
+    'auth_method: [internal]',
+    `certfiles: [${JSON.stringify(certfile)}]`,
+    `ca_file: ${JSON.stringify(cafile)}`,
+    's2s_use_starttls: required',
+    'outgoing_s2s_families: [ipv4]',
+    's2s_timeout: 60',
+    'listen:',
+    `  - {port: 5222, ip: ${JSON.stringify(options.address)}, module: ejabberd_c2s, starttls_required: true}`,
+    `  - {port: 5269, ip: ${JSON.stringify(options.address)}, module: ejabberd_s2s_in}`,
+    'modules:',
+    '  mod_roster: {}',
+    '  mod_disco: {}',
+    '  mod_ping: {}',
+    '  mod_s2s_dialback: {}',
+    '  mod_admin_extra: {}',
+  ].join('\n')
+  writeFileSync(path.join(dir.root, 'ejabberd.yml'), `${config}\n`)
+  writeFileSync(path.join(dir.root, 'inetrc'), '{lookup,[file,native]}.\n')
+  const base = ['--config-dir', dir.root, '--config', path.join(dir.root, 'ejabberd.yml'), '--ctl-config', path.join(dir.root, 'none.cfg'), '--node', node, '--spool', spool, '--logs', logs]
+  const ctl = (...args: string[]) =>
+    new Promise<{status: number; output: string}>((resolve) => {
+      execFile('ejabberdctl', [...base, ...args], {encoding: 'utf8', timeout: 60_000}, (error, stdout, stderr) => resolve({status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: stdout + stderr}))
+    })
+  const log = () => {
+    try {
+      return readFileSync(path.join(logs, 'ejabberd.log'), 'utf8') + readFileSync(path.join(logs, 'error.log'), 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  t.after(async () => {
+    await ctl('stop')
+    await ctl('stopped')
+  })
+  const started = await ctl('start')
+  if (started.status !== 0) throw new Error(`ejabberdctl start failed: ${started.output}`)
+  const waited = await ctl('started')
+  if (waited.status !== 0) throw new Error(`ejabberd did not start: ${waited.output}\n${log()}`)
+  for (const user of options.users) {
+    const registered = await ctl('register', user, options.domain, `${user} pw`)
+    if (registered.status !== 0) throw new Error(`ejabberdctl register ${user} failed: ${registered.output}`)
+  }
+
+  await waitForPort(options.address, 5269, undefined, log)
   return {domain: options.domain, address: options.address, log}
 }
