@@ -16,12 +16,9 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {startSlixmpp} from '../../interop/clients.js'
-import tls from 'node:tls'
-import {readFileSync} from 'node:fs'
-
-import {RawClient, iqReply, next} from '../server/helpers.js'
+import {type RawClient, iqReply, next} from '../server/helpers.js'
 import {type Pki, createPki, enterNamespace, startDns} from './netns.js'
-import {loginOurs, startEjabberd, startOurs, startProsody} from './servers.js'
+import {externalS2s, loginOurs, startEjabberd, startOurs, startProsody} from './servers.js'
 
 const missing = await enterNamespace()
 const skip = missing !== undefined && process.env.CI !== 'true' ? missing : false
@@ -140,23 +137,8 @@ describe('federation between real servers', {skip}, () => {
 
     it('a stanza from a domain the stream did not authenticate ends the stream with invalid-from (RFC 6120 §4.9.3.9)', async (t) => {
       await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
-      const peer = pki.issue('peer.test')
-      const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='peer.test' to='a.test' version='1.0'>"
-      const socket = net.connect({host: A.address, port: 5269})
-      await new Promise((resolve) => socket.once('connect', resolve))
-      const client = new RawClient(socket)
-      t.after(() => client.end())
-      client.write(header)
-      assert.match(await client.until(/<\/stream:features>/), /<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls><\/stream:features>$/)
-      client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-      await client.until(/<proceed [^>]*\/>/)
-      await client.startTls('a.test', {cert: readFileSync(peer.cert), key: readFileSync(peer.key), ca: readFileSync(pki.ca)})
-      client.write(header)
-      assert.match(await client.until(/<\/stream:features>/), /<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL<\/mechanism><\/mechanisms>/)
-      client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('peer.test').toString('base64')}</auth>`)
-      await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
-      client.write(header)
-      await client.until(/<\/stream:features>/)
+      // STARTTLS is offered alone and required; EXTERNAL follows for a CA-signed certificate (externalS2s checks both).
+      const client = await externalS2s(t, {address: A.address, port: 5269, domain: 'a.test', peer: 'peer.test', cert: pki.issue('peer.test'), ca: pki.ca})
       client.write("<message from='mallory@elsewhere.test/x' to='alice@a.test' id='f1'><body>forged</body></message>")
       assert.match(
         await client.until(/<\/stream:stream>/),

@@ -90,6 +90,33 @@ export async function loginOurs(t: After, address: string, domain: string, user:
   return client
 }
 
+/**
+ * A raw server-to-server stream from `peer` to our server at `address:port`
+ * for `domain`: STARTTLS with the CA-signed certificate `cert` of `peer`,
+ * then SASL EXTERNAL, and the stream after it opened.
+ */
+export async function externalS2s(t: After, options: {address: string; port: number; domain: string; peer: string; cert: {cert: string; key: string}; ca: string}): Promise<RawClient> {
+  const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='${options.peer}' to='${options.domain}' version='1.0'>`
+  const socket = net.connect({host: options.address, port: options.port})
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const client = new RawClient(socket)
+  t.after(() => client.end())
+  client.write(header)
+  const plain = await client.until(/<\/stream:features>/)
+  if (!plain.includes("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")) throw new Error(`no required STARTTLS alone: ${plain}`)
+  client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  await client.until(/<proceed [^>]*\/>/)
+  await client.startTls(options.domain, {cert: readFileSync(options.cert.cert), key: readFileSync(options.cert.key), ca: readFileSync(options.ca)})
+  client.write(header)
+  const secured = await client.until(/<\/stream:features>/)
+  if (!secured.includes("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>")) throw new Error(`no EXTERNAL: ${secured}`)
+  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(options.peer).toString('base64')}</auth>`)
+  await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
+  client.write(header)
+  await client.until(/<\/stream:features>/)
+  return client
+}
+
 export interface PeerServer {
   domain: string
   address: string
