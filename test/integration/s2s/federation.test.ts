@@ -62,6 +62,16 @@ describe('federation between real servers', {skip}, () => {
       bob.write("<message to='alice@a.test/r' type='chat' id='m2'><body>hello alice</body></message>")
       assert.equal(await next(alice, 'message'), "<message to='alice@a.test/r' type='chat' id='m2' from='bob@b.test/r'><body>hello alice</body></message>")
 
+      // iq to the peer's domain (answered by its mod_ping) and to a full JID there (answered by the client), and back.
+      alice.write("<iq type='get' to='b.test' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+      assert.equal(await iqReply(alice, 'p1'), "<iq type='result' id='p1' from='b.test' to='alice@a.test/r'/>")
+      alice.write("<iq type='get' to='bob@b.test/r' id='v1'><query xmlns='jabber:iq:version'/></iq>")
+      assert.equal(await iqReply(bob, 'v1'), "<iq type='get' to='bob@b.test/r' id='v1' from='alice@a.test/r'><query xmlns='jabber:iq:version'/></iq>")
+      bob.write("<iq type='result' to='alice@a.test/r' id='v1'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
+      assert.equal(await iqReply(alice, 'v1'), "<iq type='result' to='alice@a.test/r' id='v1' from='bob@b.test/r'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
+      alice.write("<iq type='get' to='nobody@b.test/x' id='v2'><query xmlns='jabber:iq:version'/></iq>")
+      assert.equal(await iqReply(alice, 'v2'), "<iq type='error' id='v2' from='nobody@b.test/x' to='alice@a.test/r'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+
       alice.write("<presence type='subscribe' to='bob@b.test'/>")
       assert.equal(await next(bob, 'presence', "type='subscribe'"), "<presence type='subscribe' to='bob@b.test' from='alice@a.test'/>")
       bob.write("<presence type='subscribed' to='alice@a.test'/>")
