@@ -23,7 +23,7 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster s2s scram start status stop test-auth user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
@@ -33,6 +33,7 @@ _xmppctl() {
     'offline') words='list purge' ;;
     'plugins') words='inspect install link reset uninstall update' ;;
     'roster') words='add list remove' ;;
+    's2s') words='close list' ;;
     'scram') words='convert' ;;
     'test-auth') words='all' ;;
     'user') words='add check delete disable enable exists export import info list passwd' ;;
@@ -72,6 +73,8 @@ _xmppctl() {
     'roster add') words='--json --config -c --name --group --subscription' ;;
     'roster list') words='--json --config -c' ;;
     'roster remove') words='--json --config -c' ;;
+    's2s close') words='--json --config -c' ;;
+    's2s list') words='--json --config -c' ;;
     'scram convert') words='--json --config -c --hash --iterations --dry-run --yes -y --batch-size --backup' ;;
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;

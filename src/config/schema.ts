@@ -69,13 +69,23 @@ const listener: ValueSpec = {
   keys: {
     port: {spec: port, description: 'TCP port to listen on', required: true},
     ip: {spec: string, description: 'address to bind', default: '::'},
-    module: {spec: {type: 'enum', values: ['c2s']}, description: 'what the listener serves', default: 'c2s'},
+    module: {spec: {type: 'enum', values: ['c2s', 's2s']}, description: 'what the listener serves: clients (c2s) or other servers (s2s, federation)', default: 'c2s'},
     starttls: {
       spec: {type: 'enum', values: ['required', 'optional', 'disabled']},
       description: 'STARTTLS on a plain listener',
       default: 'required',
     },
     tls: {spec: {type: 'boolean'}, description: 'direct TLS (XEP-0368)', default: false},
+  },
+}
+
+/** A peer's address in `s2s_addresses`: "host:port", or {host, port, tls} (tls: direct TLS, XEP-0368). */
+const s2sAddress: ValueSpec = {
+  type: 'object',
+  keys: {
+    host: {spec: string, description: 'IP address or host name of the peer', required: true},
+    port: {spec: port, description: 'its s2s port', default: 5269},
+    tls: {spec: {type: 'boolean'}, description: 'direct TLS (XEP-0368) instead of STARTTLS', default: false},
   },
 }
 
@@ -271,6 +281,36 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: 10 * 1024 * 1024,
   },
   log_rotate_count: {spec: {type: 'integer', min: 0, max: 100}, description: 'rotated logs kept, server.log.1 (newest) to server.log.N', default: 1},
+  s2s_use_starttls: {
+    spec: {type: 'enum', values: ['required', 'optional', 'false']},
+    description: 'TLS on server-to-server streams: required (refuse peers without it), optional, or false (never offered)',
+    default: 'required',
+  },
+  s2s_certfile: {spec: string, description: 'PEM file with the certificate and key presented to other servers (default: each host\'s certificate from certfiles)'},
+  s2s_cafile: {spec: string, description: 'PEM file of the CAs that peers\' certificates must chain to (default: the system\'s CAs)'},
+  s2s_ciphers: {spec: string, description: 'OpenSSL cipher string for s2s streams (default: tls.ciphers)'},
+  s2s_protocol_options: {
+    spec: {type: 'list', of: {type: 'enum', values: ['no_sslv3', 'no_tlsv1', 'no_tlsv1_1', 'no_tlsv1_2', 'cipher_server_preference', 'no_ticket']}, unique: true},
+    description: 'ejabberd\'s TLS options for s2s streams (no_tlsv1_2 raises the lowest version to TLS 1.3)',
+    default: [],
+  },
+  s2s_access: {
+    spec: {type: 'list', of: string, unique: true},
+    description: 'domains this server federates with; an empty list: every domain',
+    default: [],
+  },
+  s2s_secure_auth: {spec: {type: 'boolean'}, description: 'peers must present a certificate that verifies (SASL EXTERNAL); no dialback (XEP-0220) without one', default: false},
+  s2s_max_retry_delay: {spec: seconds, description: 'seconds a peer that could not be reached is not tried again (stanzas to it bounce meanwhile)', default: 300},
+  s2s_timeout: {spec: seconds, description: 'seconds an s2s connection may stay idle before it is closed', default: 600},
+  s2s_dns_timeout: {spec: {type: 'integer', min: 1, max: 300}, description: 'seconds to wait for the DNS answers that find a peer (SRV, A, AAAA)', default: 10},
+  s2s_connect_timeout: {spec: {type: 'integer', min: 1, max: 300}, description: 'seconds to connect to a peer and authenticate the stream', default: 10},
+  s2s_max_connections_per_domain: {spec: {type: 'integer', min: 1, max: 10_000}, description: 'incoming s2s connections one peer domain (or one address) may hold open', default: 8},
+  s2s_max_queue: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'stanzas queued for a peer while its stream is set up; more bounce with resource-constraint', default: 10_000},
+  s2s_addresses: {
+    spec: {type: 'map', of: s2sAddress},
+    description: 'where to reach a peer domain, instead of DNS (private networks, tests): {example.net: {host: 10.0.0.2, port: 5269}}',
+    default: {},
+  },
   c2s_auth_ban_lifetime: {spec: seconds, description: 'seconds a failed authentication counts against its address and its account', default: 300},
   c2s_max_auth_failures: {
     spec: {type: 'integer', min: 1, max: 1_000_000},
@@ -303,7 +343,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
 export interface Settings {
   hosts: string[]
   data_dir: string
-  listen: Array<{port: number; ip: string; module: 'c2s'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean}>
+  listen: Array<{port: number; ip: string; module: 'c2s' | 's2s'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean}>
   certfiles: string[]
   tls: {min_version: (typeof TLS_VERSIONS)[number]; ciphers: string; dhparam: string}
   auth_method: AuthMethodName[]
@@ -350,6 +390,20 @@ export interface Settings {
   loglevel: LogLevelName
   log_rotate_size: number | 'infinity'
   log_rotate_count: number
+  s2s_use_starttls: 'required' | 'optional' | 'false'
+  s2s_certfile?: string
+  s2s_cafile?: string
+  s2s_ciphers?: string
+  s2s_protocol_options: string[]
+  s2s_access: string[]
+  s2s_secure_auth: boolean
+  s2s_max_retry_delay: number
+  s2s_timeout: number
+  s2s_dns_timeout: number
+  s2s_connect_timeout: number
+  s2s_max_connections_per_domain: number
+  s2s_max_queue: number
+  s2s_addresses: Record<string, {host: string; port: number; tls: boolean}>
   c2s_auth_ban_lifetime: number
   c2s_max_auth_failures: number
   c2s_auth_ban_exempt: string[]
@@ -366,6 +420,20 @@ export const SERVER_WIDE_KEYS = [
   'loglevel',
   'log_rotate_size',
   'log_rotate_count',
+  's2s_use_starttls',
+  's2s_certfile',
+  's2s_cafile',
+  's2s_ciphers',
+  's2s_protocol_options',
+  's2s_access',
+  's2s_secure_auth',
+  's2s_max_retry_delay',
+  's2s_timeout',
+  's2s_dns_timeout',
+  's2s_connect_timeout',
+  's2s_max_connections_per_domain',
+  's2s_max_queue',
+  's2s_addresses',
   'c2s_auth_ban_lifetime',
   'c2s_max_auth_failures',
   'c2s_auth_ban_exempt',

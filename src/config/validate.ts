@@ -131,7 +131,8 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
     }
 
     case 'enum': {
-      const value = isScalar(node) ? node.value : undefined
+      // ejabberd writes some enums' "off" as a YAML boolean (s2s_use_starttls: false).
+      const value = isScalar(node) ? (typeof node.value === 'boolean' ? String(node.value) : node.value) : undefined
       if (typeof value === 'string' && spec.values.includes(value)) return value
       const suggestion = typeof value === 'string' ? didYouMean(value, spec.values) : undefined
       report(

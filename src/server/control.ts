@@ -27,6 +27,10 @@ export type ControlRequest =
   | {command: 'roster-changed'; jid: string; contact: string}
   /** `xmppctl muc …`: room administration on the live rooms of mod_muc. */
   | {command: 'muc'; request: RoomAdminRequest}
+  /** Federation's streams (xmppctl s2s list). */
+  | {command: 's2s-list'}
+  /** Closes the streams to and from a domain (xmppctl s2s close). */
+  | {command: 's2s-close'; domain: string}
 
 export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {code: string; message: string; hint?: string; exitCode?: ExitStatus}}
 

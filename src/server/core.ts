@@ -14,7 +14,7 @@ import type {RosterStore} from '../store/roster-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
-import type {HostedService, IqHandler, ModuleContext, Sender, ServerModule} from './modules/types.js'
+import type {HostedService, IqHandler, ModuleContext, RemoteDelivery, Sender, ServerModule} from './modules/types.js'
 import {NS} from './namespaces.js'
 import type {Router} from './router.js'
 import {errorReply, iqResult} from './stanza.js'
@@ -36,6 +36,8 @@ export interface CoreContext {
   startedAt: () => number
   hostSettings(host: string): HostSettings
   accountChanged: ModuleContext['accountChanged']
+  /** Delivery to other servers; undefined without federation (no s2s listener). */
+  remote?: RemoteDelivery
 }
 
 /** The account of a bare JID the store keeps, already normalised (a localpart cannot hold '@'). */
@@ -93,6 +95,7 @@ export class ServerCore {
       inboundStopped: (stanza, to, from) => this.stopped(stanza, to, from),
       presenceAllowed: (account, contact) => this.presenceAllowed(account, contact),
       deliverPresence: (stanza, contactBare) => this.deliverPresence(stanza, contactBare),
+      sendRemote: (stanza) => this.sendRemote(stanza),
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
       hostSettings: (host) => context.hostSettings(host),
       accountChanged: (event, except) => context.accountChanged(event, except),
@@ -129,6 +132,11 @@ export class ServerCore {
 
   /** XEP-0352: whether `stanza` may wait for an inactive client; undefined when no module enables client state indication. */
   readonly canWait: ((stanza: Element) => boolean) | undefined
+
+  /** Whether `domain` is one of the hosts or a hosted service's domain. */
+  servesDomain(domain: string): boolean {
+    return this.isLocalHost(domain) || this.serviceAt(domain) !== undefined
+  }
 
   private isLocalHost(domain: string): boolean {
     return this.context.hosts().includes(domain)
@@ -223,7 +231,7 @@ export class ServerCore {
       const handler = this.iqHandlers.get(`${type} ${query.ns} ${query.name}`)?.find((candidate) => candidate.to.includes(target) || (target === 'own' && candidate.to.includes('account')))
       const domain = to?.domain ?? session.host!
       if (handler) {
-        await handler.handle({session, stanza, query, own, domain, account: toServer ? undefined : own ? sessionAccount(session) : accountOf(to!)})
+        await handler.handle({session, sender: session, stanza, query, own, domain, account: toServer ? undefined : own ? sessionAccount(session) : accountOf(to!)})
         return
       }
 
@@ -240,8 +248,9 @@ export class ServerCore {
       }
     }
 
+    // Results and errors go out too: they answer a remote entity's request (RFC 6120 §8.2.3).
+    if (!this.isLocalHost(to!.domain)) return this.sendRemote(stanza, session)
     if (!request) return
-    if (!this.isLocalHost(to!.domain)) return session.send(errorReply(stanza, 'remote-server-not-found'))
     session.send(errorReply(stanza, 'service-unavailable'))
   }
 
@@ -252,9 +261,11 @@ export class ServerCore {
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
       if (!to) return
       // A request to an address this server cannot reach is bounced, not left pending; cancellations still tidy the roster.
-      const unreachable = !this.isLocalHost(to.domain) || to.local === ''
+      const local = this.isLocalHost(to.domain)
+      const unreachable = to.local === '' || (!local && !this.context.remote)
       if (unreachable && (type === 'subscribe' || type === 'subscribed')) return this.undeliverablePresence(session, stanza, to)
-      if (!unreachable && (await this.stoppedInbound(stanza, to, session))) return
+      // A remote contact's server applies its own rules; mod_roster sends the stanza there (RFC 6121 §3.1.2).
+      if (!unreachable && local && (await this.stoppedInbound(stanza, to, session))) return
       for (const module of this.modules) await module.outboundSubscription?.(session, stanza, {...to, resource: ''})
       return
     }
@@ -297,6 +308,7 @@ export class ServerCore {
    * client waiting on a join does not wait forever (RFC 6120 §8.3.3.16, §8.3.3.19).
    */
   private undeliverablePresence(session: C2sSession, stanza: Element, to: Jid): void {
+    if (!this.isLocalHost(to.domain) && this.context.remote) return this.sendRemote(stanza, session)
     if (stanza.attrs.type === 'error' || stanza.attrs.type === 'unavailable') return
     session.send(errorReply(stanza, this.isLocalHost(to.domain) ? 'service-unavailable' : 'remote-server-not-found'))
   }
@@ -333,6 +345,8 @@ export class ServerCore {
    * nothing when a module stops the probe (XEP-0191 §3.3).
    */
   private async probe(session: C2sSession, stanza: Element, to: Jid): Promise<void> {
+    // RFC 6121 §4.3.1: a probe leaves from the user's bare JID.
+    if (!this.isLocalHost(to.domain) && to.local !== '') return this.sendRemote(Object.assign(stanza, {attrs: {...stanza.attrs, from: session.bareJid, to: bareJid(to)}}))
     if (!this.isLocalHost(to.domain) || to.local === '') return
     if (await this.stoppedInbound(stanza, to, session)) return
     const contact = accountOf(to)
@@ -358,7 +372,15 @@ export class ServerCore {
     const from = session.jid!
     for (const module of this.modules) {
       for (const contact of (await module.presenceSubscribers?.(account)) ?? []) {
-        // Most contacts are offline (or remote): the session lookup comes before any hook.
+        if (this.context.remote && !this.isLocalHost(storedAccount(contact).host)) {
+          // RFC 6121 §4.2.2, §4.4.2: one copy to the contact's bare JID; its server fans it out.
+          const copy = stanza.clone()
+          copy.attrs.to = contact
+          this.sendRemote(copy)
+          continue
+        }
+
+        // Most contacts are offline: the session lookup comes before any hook.
         const targets = this.context.router.available(contact)
         if (targets.length === 0 || (await this.stopped(stanza, storedAccount(contact), from))) continue
         this.deliverTo(stanza, targets)
@@ -368,8 +390,15 @@ export class ServerCore {
     this.deliverTo(stanza, this.context.router.available(account.bare).concat(session.available ? [] : [session]))
   }
 
-  /** `stanza` to each available resource of `contactBare` (sessions are local: a remote contact has none). */
+  /** `stanza` to each available resource of `contactBare`, or to a remote contact's server. */
   private deliverPresence(stanza: Element, contactBare: string): void {
+    if (!this.isLocalHost(storedAccount(contactBare).host)) {
+      if (!this.context.remote) return
+      const copy = stanza.clone()
+      copy.attrs.to = contactBare
+      return this.sendRemote(copy)
+    }
+
     this.deliverTo(stanza, this.context.router.available(contactBare))
   }
 
@@ -396,6 +425,8 @@ export class ServerCore {
   private async message(stanza: Element, to: Jid, sender: Sender): Promise<void> {
     const type = stanza.attrs.type ?? 'normal'
     if (!this.isLocalHost(to.domain)) {
+      // Only a local sender's message leaves: one from another server is never relayed (RFC 6120 §13.9.4).
+      if (sender.jid && (this.isLocalHost(sender.jid.domain) || this.serviceAt(sender.jid.domain))) return this.sendRemote(stanza, sender)
       if (type !== 'error') sender.send(errorReply(stanza, 'remote-server-not-found'))
       return
     }
@@ -468,6 +499,7 @@ export class ServerCore {
     if (service) return service.handle(stanza, sender, to)
     const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error'
     if (!this.isLocalHost(to.domain)) {
+      if (this.context.remote) return this.sendRemote(stanza, sender)
       if (request) sender.send(errorReply(stanza, 'remote-server-not-found'))
       return
     }
@@ -515,6 +547,148 @@ export class ServerCore {
   /** The sender of an error the core returns on behalf of `jid`: nothing answers an error (RFC 6120 §8.3.1). */
   private entitySender(jid: Jid): Sender {
     return {jid, bareJid: bareJid(jid), fullJid: fullJid(jid), localSession: undefined, send: () => {}}
+  }
+
+  // ---- federation (RFC 6120 §8.1.1.2, RFC 6121 over s2s) --------------------
+
+  /**
+   * `stanza` to the server of its `to` domain. What cannot be delivered
+   * comes back to `sender` (or, for a stanza a module sent on an account's
+   * behalf, to the account's resources) as the error the s2s layer names;
+   * presence other than a subscription request, errors and iq results
+   * never come back (RFC 6120 §8.3.1, RFC 6121 §4.6.3).
+   */
+  private sendRemote(stanza: Element, sender?: Sender): void {
+    const type = stanza.attrs.type
+    const bounce = (condition: 'remote-server-not-found' | 'remote-server-timeout' | 'resource-constraint') => {
+      if (type === 'error' || (stanza.name === 'iq' && type === 'result')) return
+      if (stanza.name === 'presence' && type !== 'subscribe' && type !== 'subscribed') return
+      const reply = errorReply(stanza, condition)
+      if (sender) return sender.send(reply)
+      this.deliverLocal(reply)
+    }
+
+    if (!this.context.remote) return bounce('remote-server-not-found')
+    this.context.remote.send(stanza, bounce)
+  }
+
+  /** A stanza for a local account from the server itself (an error it returns): to the resource it names, or the available ones. */
+  private deliverLocal(stanza: Element): void {
+    const to = stanza.attrs.to === undefined ? undefined : parseJid(stanza.attrs.to)
+    if (!to || !this.isLocalHost(to.domain)) return
+    const bare = bareJid(to)
+    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+    for (const target of targets) target.send(stanza)
+  }
+
+  /** Another server's entity as a sender: what the core answers goes back over s2s. */
+  private remoteSender(jid: Jid): Sender {
+    const full = fullJid(jid)
+    return {
+      jid,
+      bareJid: bareJid(jid),
+      fullJid: full,
+      localSession: undefined,
+      send: (reply) => {
+        reply.attrs.to ??= full
+        this.sendRemote(reply)
+      },
+    }
+  }
+
+  /**
+   * A stanza from another server, its `from` domain authenticated by the
+   * s2s stream and its `to` on this server: it meets the rules a local
+   * client's stanza meets on its way to an account (inbound hooks such as
+   * blocking, RFC 6121 §8.5 delivery, offline storage, MAM, the roster's
+   * subscription handling), and what cannot be delivered goes back as an error.
+   */
+  async remoteStanza(stanza: Element): Promise<void> {
+    const from = parseJid(stanza.attrs.from ?? '')
+    const to = parseJid(stanza.attrs.to ?? '')
+    if (!from || !to) return
+    const sender = this.remoteSender(from)
+    const type = stanza.attrs.type
+    const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error'
+    try {
+      const service = this.serviceAt(to.domain)
+      if (service) return await service.handle(stanza, sender, to)
+      if (!this.isLocalHost(to.domain)) return
+      if (stanza.name === 'message') return await this.message(stanza, to, sender)
+      if (stanza.name === 'presence') return await this.remotePresence(stanza, from, to, sender)
+      return await this.remoteIq(stanza, from, to, sender)
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      this.context.logger.error(`store error handling <${stanza.name}/> from ${sender.fullJid}: ${error.message}`)
+      if (request && type !== 'result') sender.send(errorReply(stanza, error.code === 'store-corrupt' ? 'internal-server-error' : 'resource-constraint', undefined, 'the server cannot store this now; try again later'))
+    }
+  }
+
+  private async remotePresence(stanza: Element, from: Jid, to: Jid, sender: Sender): Promise<void> {
+    const type = stanza.attrs.type
+    if (to.local === '') return
+    const account = accountOf(to)
+    if (await this.stopped(stanza, account, from)) return
+    if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
+      // RFC 6121 §3.1.3: subscription stanzas are about bare JIDs.
+      const contact = {...from, resource: ''}
+      stanza.attrs.from = bareJid(contact)
+      stanza.attrs.to = account.bare
+      for (const module of this.modules) await module.inboundSubscription?.(stanza, account, contact)
+      return
+    }
+
+    if (type === 'probe') {
+      // RFC 6121 §4.3.2: the contact's presence if the prober may see it, else unsubscribed (the same for no account).
+      const asker = bareJid(from)
+      if (!(await this.presenceAllowed(account, asker))) return sender.send(x('presence', NS.client, {type: 'unsubscribed', from: account.bare, to: asker}))
+      const available = this.context.router.available(account.bare)
+      if (available.length === 0) return sender.send(x('presence', NS.client, {type: 'unavailable', from: account.bare, to: fullJid(from)}))
+      for (const source of available) {
+        if (!source.presence) continue
+        const copy = source.presence.clone()
+        copy.attrs.from = source.fullJid
+        copy.attrs.to = fullJid(from)
+        sender.send(copy)
+      }
+
+      return
+    }
+
+    if (type !== undefined && type !== 'unavailable' && type !== 'error') return
+    const bare = bareJid(to)
+    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+    for (const target of targets) target.send(stanza)
+  }
+
+  private async remoteIq(stanza: Element, from: Jid, to: Jid, sender: Sender): Promise<void> {
+    const {type, id} = stanza.attrs
+    const request = type === 'get' || type === 'set'
+    if (id === undefined || !(request || type === 'result' || type === 'error')) {
+      if (type !== 'error') sender.send(errorReply(stanza, 'bad-request'))
+      return
+    }
+
+    if (request && stanza.elements().length !== 1) return sender.send(errorReply(stanza, 'bad-request'))
+    if (to.resource !== '' && to.local !== '') {
+      const target = this.context.router.get(bareJid(to), to.resource)
+      if (target) {
+        if (await this.stopped(stanza, accountOf(to), from)) return
+        return target.send(stanza)
+      }
+
+      if (request) sender.send(errorReply(stanza, 'service-unavailable'))
+      return
+    }
+
+    if (!request) return
+    const query = stanza.elements()[0]
+    const target: 'server' | 'account' = to.local === '' ? 'server' : 'account'
+    if (target === 'account' && (await this.stopped(stanza, accountOf(to), from))) return
+    const handler = this.iqHandlers.get(`${type} ${query.ns} ${query.name}`)?.find((candidate) => candidate.remote === true && candidate.to.includes(target))
+    // Handlers that answer remote senders read `sender` only (modules/types.ts IqHandler.remote).
+    if (handler) return handler.handle({session: undefined as unknown as C2sSession, sender, stanza, query, own: false, domain: to.domain, account: target === 'server' ? undefined : accountOf(to)})
+    sender.send(errorReply(stanza, 'service-unavailable'))
   }
 
   /**

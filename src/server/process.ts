@@ -73,6 +73,10 @@ export async function runServer(config: Configuration, options: ServerOptions & 
         return server.rosterChanged(request.jid, request.contact)
       case 'muc':
         return server.roomAdmin(request.request)
+      case 's2s-list':
+        return server.s2sConnections()
+      case 's2s-close':
+        return server.s2sClose(request.domain)
       default:
         throw new XmppctlError('bad-request', `unknown control command ${JSON.stringify((request as {command: unknown}).command)}`)
     }

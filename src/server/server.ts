@@ -30,6 +30,7 @@ import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {streamManagementLimits} from './modules/stream-mgmt.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
+import {type S2sConnectionInfo, type S2sHost, S2sManager} from './s2s.js'
 import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
 import type {Element} from './xml/element.js'
@@ -54,6 +55,7 @@ export interface ListenerStatus {
   port: number
   tls: boolean
   starttls: ListenerSettings['starttls']
+  module: 'c2s' | 's2s'
 }
 
 export interface ServerStatus {
@@ -66,6 +68,8 @@ export interface ServerStatus {
   listeners: ListenerStatus[]
   sessions: Record<string, number>
   connections: number
+  /** Server-to-server streams, incoming and outgoing (federation). */
+  s2s: number
   /** Addresses refused for their failed authentications (the latest 50). */
   bans: Array<{address: string; failures: number; until: string}>
   /** Accounts past their all-addresses ceiling: only addresses they logged in from may try (the latest 50). */
@@ -129,6 +133,16 @@ interface AddressUsage {
   bound: number
 }
 
+/** The TLS options of s2s streams: ejabberd's s2s_ciphers and s2s_protocol_options over the tls policy. */
+function s2sTlsOptions(config: Configuration): tls.SecureContextOptions {
+  const policy = tlsPolicyOptions(config)
+  const {s2s_ciphers: ciphers, s2s_protocol_options: options} = config.settings
+  const versions = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const
+  let minimum = versions.indexOf(policy.minVersion ?? 'TLSv1.2')
+  for (const [option, version] of [['no_tlsv1', 1], ['no_tlsv1_1', 2], ['no_tlsv1_2', 3]] as const) if (options.includes(option)) minimum = Math.max(minimum, version)
+  return {...policy, minVersion: versions[minimum], ...(ciphers ? {ciphers} : {}), ...(options.includes('cipher_server_preference') ? {honorCipherOrder: true} : {})}
+}
+
 export class XmppServer implements SessionHost {
   config: Configuration
   readonly logger: Logger
@@ -142,7 +156,10 @@ export class XmppServer implements SessionHost {
   /** Sessions with XEP-0198 resumption, by resumption id. */
   private readonly resumableSessions = new Map<string, C2sSession>()
   private moduleLimits: ModuleLimits
-  private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
+  private readonly servers: Array<{server: net.Server; settings: ListenerSettings; module: 'c2s' | 's2s'}> = []
+  /** Federation: on when the configuration has an s2s listener. */
+  private s2s: S2sManager | undefined
+  private s2sContexts = new Map<string, tls.SecureContext>()
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
   private hostSettingsCache = new Map<string, HostSettings>()
@@ -196,6 +213,8 @@ export class XmppServer implements SessionHost {
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
       // Modules are fixed at start: a reload changes their limits, not which modules run.
       const modules = enabledModules(this.config.settings.modules, () => this.moduleLimits)
+      if (this.config.settings.listen.some((listener) => listener.module === 's2s')) this.s2s = new S2sManager(this.s2sHost())
+      const s2s = this.s2s
       this.core = new ServerCore(
         {
           hosts: () => this.config.hosts,
@@ -210,6 +229,7 @@ export class XmppServer implements SessionHost {
           startedAt: () => this.startedAt,
           hostSettings: (host) => this.hostSettings(host),
           accountChanged: (event, except) => this.notify(event, except).closed,
+          remote: s2s && {send: (stanza, bounce) => s2s.send(stanza, bounce)},
         },
         modules,
       )
@@ -222,7 +242,7 @@ export class XmppServer implements SessionHost {
     this.startedAt = Date.now()
     const listeners = this.listenerStatus()
     for (const listener of listeners) {
-      this.logger.info(`listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
+      this.logger.info(`listening on ${listener.ip}:${listener.port} for ${listener.module} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.module === 's2s' ? this.config.settings.s2s_use_starttls : listener.starttls}`})`)
     }
 
     return listeners
@@ -244,6 +264,49 @@ export class XmppServer implements SessionHost {
 
     this.certificates = certificates
     this.contexts = contexts
+    this.s2sContexts = this.loadS2sContexts(config, certificates)
+  }
+
+  /** Each host's s2s context: s2s_certfile or the host's certificate, and the CAs of s2s_cafile (else the system's) that peers must chain to. */
+  private loadS2sContexts(config: Configuration, certificates: Map<string, HostCertificate>): Map<string, tls.SecureContext> {
+    const contexts = new Map<string, tls.SecureContext>()
+    if (!config.settings.listen.some((listener) => listener.module === 's2s')) return contexts
+    const base = path.dirname(config.file ?? path.join(config.dataDir, 'xmppctl.yml'))
+    const read = (key: 's2s_certfile' | 's2s_cafile'): string | undefined => {
+      const file = config.settings[key]
+      if (file === undefined) return undefined
+      try {
+        return readFileSync(path.resolve(base, file), 'utf8')
+      } catch (error) {
+        throw new ServerStartError('certificate-invalid', `cannot read ${key} ${file}: ${osErrorText(error)}`, `check ${key} in the configuration`)
+      }
+    }
+
+    const certfile = read('s2s_certfile')
+    const ca = read('s2s_cafile')
+    for (const [host, certificate] of certificates) {
+      try {
+        contexts.set(host, tls.createSecureContext({...(certfile ? {cert: certfile, key: certfile} : {cert: certificate.cert, key: certificate.key}), ...(ca ? {ca} : {}), ...s2sTlsOptions(config)}))
+      } catch (error) {
+        throw new ServerStartError('certificate-invalid', `cannot use the s2s certificate of ${host}: ${osErrorText(error)}`, 'check s2s_certfile, s2s_cafile, s2s_ciphers and s2s_protocol_options')
+      }
+    }
+
+    return contexts
+  }
+
+  private s2sHost(): S2sHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const server = this
+    return {
+      get config() {
+        return server.config
+      },
+      logger: this.logger,
+      isLocalDomain: (domain) => this.config.hosts.includes(domain) || (this.core?.servesDomain(domain) ?? false),
+      s2sContext: (host) => this.s2sContexts.get(host),
+      remoteStanza: (stanza) => this.core!.remoteStanza(stanza),
+    }
   }
 
   private defaultContext(): tls.SecureContext {
@@ -259,8 +322,9 @@ export class XmppServer implements SessionHost {
   private async listen(entry: Configuration['settings']['listen'][number]): Promise<void> {
     // List items may omit keys; the schema's listener defaults apply here.
     const settings: ListenerSettings = {port: entry.port, ip: entry.ip ?? '::', tls: entry.tls ?? false, starttls: entry.starttls ?? 'required'}
+    const module = entry.module ?? 'c2s'
     entry = {...entry, ...settings}
-    const server = entry.tls
+    const server = module === 's2s' ? this.s2sListener(settings) : entry.tls
       ? tls.createServer(
           {
             ...this.defaultTlsOptions(),
@@ -273,7 +337,7 @@ export class XmppServer implements SessionHost {
       : net.createServer((socket) => {
           if (this.admit(socket)) this.accept(socket, settings)
         })
-    if (entry.tls) {
+    if (entry.tls && module === 'c2s') {
       // Counted from the TCP accept: a client that never finishes its handshake holds a socket too.
       server.on('connection', (socket: net.Socket) => this.admit(socket))
       // With a listener here Node leaves the socket open, handshake timeouts included: close it.
@@ -307,7 +371,45 @@ export class XmppServer implements SessionHost {
     })
     server.on('error', (error) => this.logger.error(`listener ${entry.ip}:${entry.port}: ${error.message}`))
     settings.port = (server.address() as net.AddressInfo).port
-    this.servers.push({server, settings})
+    this.servers.push({server, settings, module})
+  }
+
+  /** An s2s listener: STARTTLS, or direct TLS with ALPN xmpp-server (XEP-0368); the peer's certificate is asked for, and judged by the stream. */
+  private s2sListener(settings: ListenerSettings): net.Server {
+    const s2s = this.s2s!
+    if (!settings.tls) return net.createServer((socket) => (this.stopping ? socket.destroy() : s2s.accept(socket, settings)))
+    const host = this.config.hosts[0]
+    const server = tls.createServer(
+      {
+        ...s2sTlsOptions(this.config),
+        cert: this.certificates.get(host)!.cert,
+        key: this.certificates.get(host)!.key,
+        ALPNProtocols: ['xmpp-server'],
+        requestCert: true,
+        rejectUnauthorized: false,
+        SNICallback: (servername, callback) => callback(null, this.s2sContexts.get(servername.toLowerCase()) ?? this.s2sContexts.get(host)),
+        handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+      },
+      (socket) => (this.stopping ? socket.destroy() : s2s.accept(socket, settings)),
+    )
+    server.on('tlsClientError', (error, socket) => {
+      this.logger.debug(`s2s TLS handshake with ${socket.remoteAddress} failed: ${error.message}`)
+      socket.destroy()
+    })
+    return server
+  }
+
+  /** Federation's streams, for `s2s list`. */
+  s2sConnections(): S2sConnectionInfo[] {
+    return this.s2s?.list() ?? []
+  }
+
+  /** Closes the streams to and from `domain` (`s2s close`). */
+  s2sClose(domain: string): {closed: number} {
+    if (typeof domain !== 'string' || domain === '') throw new XmppctlError('bad-request', 's2s-close needs a domain')
+    const closed = this.s2s?.close(domain.toLowerCase()) ?? 0
+    this.logger.info(`s2s close ${domain}: ${closed} stream(s)`)
+    return {closed}
   }
 
   /**
@@ -356,7 +458,7 @@ export class XmppServer implements SessionHost {
   }
 
   listenerStatus(): ListenerStatus[] {
-    return this.servers.map(({settings}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls}))
+    return this.servers.map(({settings, module}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls, module}))
   }
 
   status(): ServerStatus {
@@ -370,6 +472,7 @@ export class XmppServer implements SessionHost {
       listeners: this.listenerStatus(),
       sessions: Object.fromEntries(this.config.hosts.map((host) => [host, this.router.countByHost()[host] ?? 0])),
       connections: this.connections.size,
+      s2s: this.s2s?.list().length ?? 0,
       bans: this.throttle.bannedAddresses().slice(0, 50).map(({key, failures, until}) => ({address: key, failures, until: new Date(until).toISOString()})),
       restrictedAccounts: this.throttle.restrictedAccounts().slice(0, 50).map(({key, failures, until}) => ({account: key, failures, until: new Date(until).toISOString()})),
     }
@@ -399,7 +502,7 @@ export class XmppServer implements SessionHost {
     this.moduleLimits = {...moduleLimitsFromConfig(config), ...this.options.moduleLimits}
     this.throttle.configure(this.throttleLimits(config))
     this.hostSettingsCache.clear()
-    for (const {server, settings} of this.servers) if (settings.tls) (server as tls.Server).setSecureContext(this.defaultTlsOptions())
+    for (const {server, settings, module} of this.servers) if (settings.tls && module === 'c2s') (server as tls.Server).setSecureContext(this.defaultTlsOptions())
     for (const authenticator of old.values()) await authenticator.close().catch(() => {})
     // Sessions of hosts no longer served end.
     for (const session of this.connections) if (session.host && !config.hosts.includes(session.host)) session.close('host-unknown', 'this host is no longer served')
@@ -449,6 +552,7 @@ export class XmppServer implements SessionHost {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const {server} of this.servers) server.close()
+      this.s2s?.stop()
       const sessions = [...this.connections]
       for (const session of sessions) session.close('system-shutdown', 'the server is stopping')
       const deadline = Date.now() + 3000

@@ -7,6 +7,8 @@ export type StreamErrorCondition =
   | 'conflict'
   | 'connection-timeout'
   | 'host-unknown'
+  | 'improper-addressing'
+  | 'invalid-from'
   | 'internal-server-error'
   | 'invalid-namespace'
   | 'invalid-xml'
@@ -39,6 +41,7 @@ export type StanzaErrorCondition =
   | 'recipient-unavailable'
   | 'registration-required'
   | 'remote-server-not-found'
+  | 'remote-server-timeout'
   | 'resource-constraint'
   | 'service-unavailable'
   | 'undefined-condition'
@@ -59,6 +62,7 @@ const DEFAULT_TYPE: Partial<Record<StanzaErrorCondition, StanzaErrorType>> = {
   'resource-constraint': 'wait',
   'recipient-unavailable': 'wait',
   'registration-required': 'auth',
+  'remote-server-timeout': 'wait',
 }
 
 /**

@@ -25,7 +25,7 @@ export interface DiscoOptions {
 
 export function createDiscoModule(context: ModuleContext, options: DiscoOptions): ServerModule {
   /** Whether the sender may learn about this account: no answer reveals that an account exists to a stranger. */
-  const visible = async ({own, account, session}: IqRequest) => own || (account !== undefined && (await context.presenceAllowed(account, session.bareJid)))
+  const visible = async ({own, account, sender}: IqRequest) => own || (account !== undefined && (await context.presenceAllowed(account, sender.bareJid)))
 
   /** The server's disco#info: the same for every host, and fixed once the modules are (they are fixed at start). */
   const serverInfo = (): Element => {
@@ -52,39 +52,39 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
   }
 
   const info = async (request: IqRequest): Promise<void> => {
-    const {session, stanza, query, account, domain} = request
+    const {sender, stanza, query, account, domain} = request
     const node = query.attrs.node
     if (account === undefined) {
       // §6.2: a query for node#ver of the server's own caps is answered as the plain query is.
-      if (node !== undefined && node !== `${serverCaps().node}#${serverCaps().ver}`) return session.send(errorReply(stanza, 'item-not-found', domain))
+      if (node !== undefined && node !== `${serverCaps().node}#${serverCaps().ver}`) return sender.send(errorReply(stanza, 'item-not-found', domain))
       const result = serverInfo()
       if (node !== undefined) result.attrs.node = node
-      return session.send(iqResult(stanza, domain, result))
+      return sender.send(iqResult(stanza, domain, result))
     }
 
     if (node !== undefined) {
       // A node nobody serves, or one the requester may not see, looks the same (XEP-0060 §5.3).
-      const nodeInfo = await context.accountNodeInfo(account, node, session.bareJid)
-      if (!nodeInfo) return session.send(errorReply(stanza, 'item-not-found', request.own ? undefined : account.bare))
-      return session.send(iqResult(stanza, request.own ? undefined : account.bare, x('query', NS.discoInfo, {node}, ...nodeInfo)))
+      const nodeInfo = await context.accountNodeInfo(account, node, sender.bareJid)
+      if (!nodeInfo) return sender.send(errorReply(stanza, 'item-not-found', request.own ? undefined : account.bare))
+      return sender.send(iqResult(stanza, request.own ? undefined : account.bare, x('query', NS.discoInfo, {node}, ...nodeInfo)))
     }
 
     const result = x('query', NS.discoInfo)
-    if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
+    if (!(await visible(request))) return sender.send(errorReply(stanza, 'service-unavailable', account.bare))
     result.c('identity', {category: 'account', type: 'registered'})
     for (const identity of context.accountIdentities()) result.c('identity', identity)
     for (const feature of context.features('account')) result.c('feature', {var: feature})
-    session.send(iqResult(stanza, request.own ? undefined : account.bare, result))
+    sender.send(iqResult(stanza, request.own ? undefined : account.bare, result))
   }
 
   const items = async (request: IqRequest): Promise<void> => {
-    const {session, stanza, query, account, domain} = request
-    if (query.attrs.node !== undefined) return session.send(errorReply(stanza, 'item-not-found', domain))
+    const {sender, stanza, query, account, domain} = request
+    if (query.attrs.node !== undefined) return sender.send(errorReply(stanza, 'item-not-found', domain))
     // The server's items are the services it hosts on domains of their own (XEP-0030 §4.1: rooms, upload).
-    if (account === undefined) return session.send(iqResult(stanza, domain, x('query', NS.discoItems, {}, ...context.serviceDomains(domain).map((jid) => x('item', NS.discoItems, {jid})))))
-    if (!(await visible(request))) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
-    const result = x('query', NS.discoItems, {}, ...(await context.accountItems(account, session.bareJid)))
-    session.send(iqResult(stanza, request.own ? undefined : account.bare, result))
+    if (account === undefined) return sender.send(iqResult(stanza, domain, x('query', NS.discoItems, {}, ...context.serviceDomains(domain).map((jid) => x('item', NS.discoItems, {jid})))))
+    if (!(await visible(request))) return sender.send(errorReply(stanza, 'service-unavailable', account.bare))
+    const result = x('query', NS.discoItems, {}, ...(await context.accountItems(account, sender.bareJid)))
+    sender.send(iqResult(stanza, request.own ? undefined : account.bare, result))
   }
 
   return {
@@ -93,8 +93,8 @@ export function createDiscoModule(context: ModuleContext, options: DiscoOptions)
     features: [NS.discoInfo, NS.discoItems],
     accountFeatures: [NS.discoInfo, NS.discoItems],
     iq: [
-      {ns: NS.discoInfo, name: 'query', types: ['get'], to: ['server', 'account'], handle: info},
-      {ns: NS.discoItems, name: 'query', types: ['get'], to: ['server', 'account'], handle: items},
+      {ns: NS.discoInfo, name: 'query', types: ['get'], to: ['server', 'account'], remote: true, handle: info},
+      {ns: NS.discoItems, name: 'query', types: ['get'], to: ['server', 'account'], remote: true, handle: items},
     ],
   }
 }

@@ -13,20 +13,20 @@ export function createLastModule(context: ModuleContext): ServerModule {
   const {router, rosters} = context
   const seconds = (since: number) => String(Math.max(0, Math.floor((Date.now() - since) / 1000)))
 
-  const query = async ({session, stanza, account, own, domain}: IqRequest): Promise<void> => {
-    if (account === undefined) return session.send(iqResult(stanza, domain, x('query', NS.last, {seconds: seconds(context.startedAt())})))
+  const query = async ({sender, stanza, account, own, domain}: IqRequest): Promise<void> => {
+    if (account === undefined) return sender.send(iqResult(stanza, domain, x('query', NS.last, {seconds: seconds(context.startedAt())})))
     const from = own ? undefined : account.bare
-    if (!own && !(await context.presenceAllowed(account, session.bareJid))) return session.send(errorReply(stanza, 'forbidden', account.bare))
-    if (router.available(account.bare).length > 0) return session.send(iqResult(stanza, from, x('query', NS.last, {seconds: '0'})))
+    if (!own && !(await context.presenceAllowed(account, sender.bareJid))) return sender.send(errorReply(stanza, 'forbidden', account.bare))
+    if (router.available(account.bare).length > 0) return sender.send(iqResult(stanza, from, x('query', NS.last, {seconds: '0'})))
     const last = await rosters.getLastActivity(account.host, account.username)
-    if (!last) return session.send(errorReply(stanza, 'service-unavailable', account.bare))
-    session.send(iqResult(stanza, from, x('query', NS.last, {seconds: seconds(last.at.getTime())}, last.status || undefined)))
+    if (!last) return sender.send(errorReply(stanza, 'service-unavailable', account.bare))
+    sender.send(iqResult(stanza, from, x('query', NS.last, {seconds: seconds(last.at.getTime())}, last.status || undefined)))
   }
 
   return {
     name: 'mod_last',
     features: [NS.last],
-    iq: [{ns: NS.last, name: 'query', types: ['get'], to: ['server', 'account'], handle: query}],
+    iq: [{ns: NS.last, name: 'query', types: ['get'], to: ['server', 'account'], remote: true, handle: query}],
 
     async becameUnavailable(session, account, presence) {
       if (router.available(account.bare).some((other) => other !== session)) return

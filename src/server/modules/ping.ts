@@ -7,6 +7,6 @@ export function createPingModule(): ServerModule {
   return {
     name: 'mod_ping',
     features: [NS.ping],
-    iq: [{ns: NS.ping, name: 'ping', types: ['get'], to: ['server', 'own'], handle: ({session, stanza, own, domain}) => session.send(iqResult(stanza, own ? undefined : domain))}],
+    iq: [{ns: NS.ping, name: 'ping', types: ['get'], to: ['server', 'own'], remote: true, handle: ({sender, stanza, own, domain}) => sender.send(iqResult(stanza, own ? undefined : domain))}],
   }
 }

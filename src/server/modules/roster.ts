@@ -114,7 +114,15 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
    * stored and delivered complete, extensions included (RFC 6121 §3.1.3).
    */
   const inbound = async (contact: Pick<Jid, 'local' | 'domain'>, type: SubscriptionType, from: Account, original?: Element): Promise<void> => {
-    if (!context.isLocalHost(contact.domain) || contact.local === '') return
+    if (contact.local === '') return
+    if (!context.isLocalHost(contact.domain)) {
+      // The contact's server handles its side (RFC 6121 §3.1.2): the stanza goes there from the user's bare JID.
+      const stanza = original ? original.clone() : x('presence', NS.client, {type})
+      Object.assign(stanza.attrs, {type, from: from.bare, to: `${contact.local}@${contact.domain}`})
+      context.sendRemote(stanza)
+      return
+    }
+
     const target = accountOf(contact)
     const stanza = original ? original.clone() : x('presence', NS.client, {type})
     Object.assign(stanza.attrs, {type, from: from.bare, to: target.bare})
@@ -259,10 +267,21 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
     /** RFC 6121 §4.2.2: the presence of contacts the user subscribes to, and pending requests. */
     async initialPresence(session, account) {
       for (const contact of await rosters.getContacts(account.host, account.username, ['to', 'both'])) {
+        // RFC 6121 §4.2.1: a remote contact's presence is asked of its server with a probe.
+        if (!context.isLocalHost(contact.slice(contact.lastIndexOf('@') + 1))) {
+          context.sendRemote(x('presence', NS.client, {type: 'probe', from: account.bare, to: contact}))
+          continue
+        }
+
         for (const source of router.available(contact)) await context.sendPresenceOf(source, session)
       }
 
       for (const request of await rosters.getSubscriptionRequests(account.host, account.username)) session.send(request.stanza)
+    },
+
+    /** A remote user's subscription stanza: the local account's side of it, as for a local user's. */
+    async inboundSubscription(stanza, to, from) {
+      await inbound(to.username === '' ? {local: '', domain: to.host} : {local: to.username, domain: to.host}, stanza.attrs.type as SubscriptionType, {host: from.domain, username: from.local, bare: `${from.local}@${from.domain}`}, stanza)
     },
 
     /** The user's side of a subscription stanza (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2). */

@@ -21,10 +21,11 @@ export function createTimeModule(now: () => Date = () => new Date()): ServerModu
         name: 'time',
         types: ['get'],
         to: ['server'],
-        handle: ({session, stanza, domain}) => {
+        remote: true,
+        handle: ({sender, stanza, domain}) => {
           const date = now()
           const time = x('time', NS.time, {}, x('tzo', NS.time, {}, timeZoneDesignator(-date.getTimezoneOffset())), x('utc', NS.time, {}, date.toISOString()))
-          session.send(iqResult(stanza, domain, time))
+          sender.send(iqResult(stanza, domain, time))
         },
       },
     ],

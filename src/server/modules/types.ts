@@ -49,9 +49,23 @@ export interface HostedService {
   handle(stanza: Element, sender: Sender, to: Jid): Promise<void> | void
 }
 
+/**
+ * Delivery to other servers (src/server/s2s.ts), when federation is on:
+ * `stanza` (from and to set) goes to the server of its `to` domain, and
+ * `bounce` is called once if it cannot be delivered (RFC 6120 §8.3.3.16-18).
+ */
+export interface RemoteDelivery {
+  send(stanza: Element, bounce: (condition: 'remote-server-not-found' | 'remote-server-timeout' | 'resource-constraint') => void): void
+}
+
 export interface IqRequest {
-  /** The sender's session. */
+  /**
+   * The sender's session. Only a handler with `remote: true` is asked for
+   * senders on other servers, and it reads `sender`, never this.
+   */
   session: C2sSession
+  /** Who sent the iq: the session, or a user or server of another domain (authenticated by its s2s stream). */
+  sender: Sender
   stanza: Element
   /** The iq's one child element. */
   query: Element
@@ -73,6 +87,8 @@ export interface IqHandler {
    * JID, the sender's own included.
    */
   to: ReadonlyArray<'server' | 'own' | 'account'>
+  /** Also answers senders on other servers (federation): handle() reads request.sender only. */
+  remote?: boolean
   handle(request: IqRequest): Promise<void> | void
 }
 
@@ -141,6 +157,12 @@ export interface ServerModule {
   presenceSubscribers?(account: Account): Promise<readonly string[]>
   /** Whether `contact` may see the account's presence, for probes (RFC 6121 §4.3.2). */
   presenceAllowed?(account: Account, contact: string): Promise<boolean>
+  /**
+   * A subscription presence from another server's user `from` (a bare JID
+   * its stream authenticated) to the local account `to`, once the inbound
+   * hooks let it through (RFC 6121 §3.1.3, §3.1.6, §3.2.3, §3.3.3).
+   */
+  inboundSubscription?(stanza: Element, to: Account, from: Jid): Promise<void>
   /** A subscription presence (subscribe, subscribed, unsubscribe, unsubscribed) the session sent. */
   outboundSubscription?(session: C2sSession, stanza: Element, to: Jid): Promise<void>
   /**
@@ -186,8 +208,14 @@ export interface ModuleContext {
   inboundStopped(stanza: Element, to: Account, from: Jid): boolean | Promise<boolean>
   /** Whether `contact` may see `account`'s presence (and what is shared with subscribers): asks every module. */
   presenceAllowed(account: Account, contact: string): Promise<boolean>
-  /** `stanza`, one copy per available resource of `contactBare` (a local account), addressed to each. */
+  /** `stanza`, one copy per available resource of `contactBare` (a local account), addressed to each; to a contact on another server, one copy to its bare JID. */
   deliverPresence(stanza: Element, contactBare: string): void
+  /**
+   * Sends a stanza (from a local account, `to` on another domain) to that
+   * domain's server. What cannot be delivered comes back to the account's
+   * resources as an error; without federation, at once.
+   */
+  sendRemote(stanza: Element): void
   /** The current presence of `from` to `to`, from `from`'s full JID, unless a module's inbound hook stops it. */
   sendPresenceOf(from: C2sSession, to: C2sSession): Promise<void>
   /** The host's effective settings (credential derivation, for one). */

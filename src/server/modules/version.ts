@@ -16,10 +16,11 @@ export function createVersionModule(context: ModuleContext, options: {showOs: bo
         name: 'query',
         types: ['get'],
         to: ['server'],
-        handle: ({session, stanza, domain}) => {
+        remote: true,
+        handle: ({sender, stanza, domain}) => {
           const query = x('query', NS.version, {}, x('name', NS.version, {}, 'xmppctl'), x('version', NS.version, {}, context.softwareVersion))
           if (options.showOs) query.append(x('os', NS.version, {}, `${os.type()} ${os.release()}`))
-          session.send(iqResult(stanza, domain, query))
+          sender.send(iqResult(stanza, domain, query))
         },
       },
     ],

@@ -59,7 +59,7 @@ const SAXES_ENTITY = 14
  * After an `error` event the parser is dead and returns nothing more.
  */
 export class XmppStreamParser {
-  private readonly limits: ParserLimits
+  private limits: ParserLimits
   private readonly decoder = new TextDecoder('utf-8', {fatal: true})
   private readonly sax: SaxesParser<{xmlns: true; position: true; defaultXMLVersion: '1.0'; forceXMLVersion: true}>
   private events: ParserEvent[] = []
@@ -102,6 +102,11 @@ export class XmppStreamParser {
     sax.on('closetag', () => this.closeTag())
     sax.on('text', (text) => this.text(text))
     sax.on('cdata', (text) => this.text(text))
+  }
+
+  /** New limits for what follows (an s2s stream authenticated by dialback keeps its stream). */
+  setLimits(limits: Partial<ParserLimits>): void {
+    this.limits = {...this.limits, ...limits}
   }
 
   get dead(): boolean {

@@ -40,7 +40,7 @@ function userId(name: string): {uid: number; gid: number} {
 }
 
 /** A directory the daemon's own user (prosody, ejabberd) can write, under a fresh 0755 temp dir. */
-function daemonDir(t: Context, prefix: string, owner: string): {root: string; owned: (name: string) => string} {
+export function daemonDir(t: Context, prefix: string, owner: string): {root: string; owned: (name: string) => string} {
   const root = mkdtempSync(path.join(tmpdir(), prefix))
   chmodSync(root, 0o755)
   t.after(() => rmSync(root, {recursive: true, force: true}))
