@@ -9,6 +9,7 @@ import path from 'node:path'
 
 import type {AccountContext} from '../accounts/index.js'
 import {Configuration, type HostSettings} from '../config/index.js'
+import {optionDefaults} from '../config/modules.js'
 import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
 import {preparePassword} from '../sasl/saslprep.js'
@@ -76,7 +77,7 @@ export interface ImportResult {
   /**
    * Per-user data written with the accounts created (or that would be, in a
    * dry run): roster items, pending subscription requests, vCards, offline
-   * messages, private XML items.
+   * messages, private XML items, PEP nodes and items, archived messages.
    */
   data: Record<DataKind, number>
   /** Entries of that data that could not be stored, per kind, and why (the first MAX_LISTED). */
@@ -241,7 +242,12 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
   const now = new Date()
   // The server's limits (top-level keys, as `xmppctl start` applies them): an import may not store more than a client could.
   const {settings: global} = config
-  const limits = {roster: {items: global.max_roster_items, bytes: global.max_roster_bytes}, offlineMessages: global.max_user_offline_messages}
+  const pepOptions = {...optionDefaults('mod_pep'), ...global.modules.mod_pep} as {max_nodes: number; max_items_node: number; max_total_size: number}
+  const limits = {
+    roster: {items: global.max_roster_items, bytes: global.max_roster_bytes},
+    offlineMessages: global.max_user_offline_messages,
+    pep: {nodes: pepOptions.max_nodes, maxItems: pepOptions.max_items_node, totalBytes: pepOptions.max_total_size},
+  }
   const withData = (prepared: Prepared): Prepared => {
     if (prepared.record.data) prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
 

@@ -1,4 +1,5 @@
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
+import type {PepItem, PepNodeConfig} from './pep-store.js'
 import type {PrivateKey, RosterItem} from './roster-store.js'
 
 export type AccountState = 'enabled' | 'disabled'
@@ -63,6 +64,25 @@ export interface ImportedAccountData {
   vcard: string | undefined
   offline: Array<{stanza: string; createdAt: Date}>
   private: Array<PrivateKey & {xml: string}>
+  /** PEP nodes (XEP-0163) with their items, oldest first, within mod_pep's limits. */
+  pep: ImportedPepNode[]
+  /** Archived messages (XEP-0313), each with the time it was archived, oldest first. */
+  archive: ImportedArchivedMessage[]
+}
+
+export interface ImportedPepNode {
+  node: string
+  config: PepNodeConfig
+  items: PepItem[]
+}
+
+export interface ImportedArchivedMessage {
+  /** Serialised with its namespace (jabber:client) declared, as mod_mam archives it. */
+  stanza: string
+  at: Date
+  /** The other party's bare JID and resource ('' for none). */
+  with: string
+  withResource: string
 }
 
 export interface ImportedAccount {

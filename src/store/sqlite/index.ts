@@ -430,6 +430,22 @@ export class SqliteAccountStore implements AccountStore {
     if (data.vcard !== undefined) statements.vcard.run(host, username, data.vcard)
     for (const message of data.offline) statements.offline.run(host, username, message.stanza, message.createdAt.getTime())
     for (const item of data.private) statements.private.run(host, username, item.ns, item.name, item.xml)
+    for (const {node, config, items} of data.pep) {
+      statements.pepNode.run(host, username, node, config.accessModel, config.persistItems ? 1 : 0, config.maxItems === 'max' ? null : config.maxItems, config.sendLastPublishedItem)
+      for (const item of items) statements.pepItem.run(host, username, node, item.id, item.payload, item.publisher, item.publishedAt.getTime())
+    }
+
+    if (data.archive.length > 0) {
+      const owner = statements.archiveOwner.get(host, username)!.owner
+      for (const message of data.archive) {
+        // The archive id is the time of archiving in microseconds (migration 7), so that the message keeps its
+        // place and its date in XEP-0313 queries; the first free one from there, as ids are unique across archives.
+        let id = message.at.getTime() * 1000
+        while (statements.archiveIdTaken.get(id)) id++
+        statements.archiveStanza.run(id, message.stanza)
+        statements.archiveEntry.run(owner, id, message.with, message.withResource)
+      }
+    }
   }
 
   private insertCredentials(host: string, username: string, secrets: AccountSecrets): void {
@@ -456,6 +472,15 @@ function prepareImportData(db: Database.Database) {
     vcard: db.prepare('INSERT INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),
     offline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),
     private: db.prepare('INSERT INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
+    pepNode: db.prepare('INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    pepItem: db.prepare('INSERT INTO pep_items (host, username, node, item_id, payload, publisher, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    // A new account has no owner number yet; one that came back for another gets a new one (migration 9).
+    archiveOwner: db.prepare<[string, string], {owner: number}>(
+      'INSERT INTO archive_owners (host, username) VALUES (?, ?) ON CONFLICT (host, username) DO UPDATE SET host = excluded.host RETURNING owner',
+    ),
+    archiveIdTaken: db.prepare<[number], {found: number}>('SELECT 1 AS found FROM archive_stanzas WHERE id = ?'),
+    archiveStanza: db.prepare('INSERT INTO archive_stanzas (id, stanza, refs) VALUES (?, ?, 1)'),
+    archiveEntry: db.prepare('INSERT INTO archive_entries (owner, id, with_jid, with_resource) VALUES (?, ?, ?, ?)'),
   }
 }
 
