@@ -97,6 +97,18 @@ export interface ImportedAccount {
 
 export type ImportOutcome = 'created' | 'existing' | 'overwritten'
 
+/** Everything the server keeps for one account, for an export: read in one transaction. */
+export interface ExportedAccountData {
+  roster: RosterItem[]
+  subscriptionRequests: Array<{contact: string; stanza: string}>
+  vcard: string | undefined
+  offline: Array<{stanza: string; createdAt: Date}>
+  private: Array<{xml: string}>
+  pep: ImportedPepNode[]
+  /** Oldest first, each with its archive id. */
+  archive: Array<{id: string; at: Date; stanza: string}>
+}
+
 /**
  * The persistence behind accounts. Asynchronous so that a networked store
  * (PostgreSQL) can implement it; every method that writes is one transaction.
@@ -142,5 +154,7 @@ export interface AccountStore {
   existingUsernames(host: string, usernames: readonly string[]): Promise<Set<string>>
   /** Writes a batch of imported accounts in one transaction; one outcome per account, in order. */
   importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]>
+  /** The account's roster, requests, vCard, offline messages, private XML, PEP and archive; undefined when it does not exist. */
+  exportAccountData(host: string, username: string): Promise<ExportedAccountData | undefined>
   close(): Promise<void>
 }
