@@ -75,7 +75,7 @@ describe('per-account data with a real ejabberd', {skip: unavailable}, () => {
     await ctl('import_piefxis', file)
     assert.equal((await server.ctl('check_password', 'alice', 'back.test', 'alice pw')).status, 0)
     // get_roster prints jid, name, subscription, ask, group: one line per group.
-    const roster = (await ctl('get_roster', 'alice', 'back.test')).trim().split('\n').sort()
+    const roster = (await ctl('get_roster', 'alice', 'back.test')).split('\n').filter(Boolean).sort()
     assert.deepEqual(roster, [
       'bob@back.test\tBob & co\tboth\tundefined\tFriends',
       'bob@back.test\tBob & co\tboth\tundefined\tWork',
