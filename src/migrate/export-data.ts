@@ -139,7 +139,8 @@ export function formatUserData(data: ExportedAccountData, owner: {host: string; 
     const items = x('pubsub', NS.pubsub)
     for (const node of data.pep) {
       owners.append(x('configure', NS.pubsubOwner, {node: node.node}, configForm(node.config)))
-      if (node.items.length === 0) continue
+      // Written for an empty node too: Prosody 0.12's mod_storage_xep0227 finds no item store for a node without
+      // <items>, and prosody-migrator stops there.
       const list = items.c('items', {node: node.node})
       for (const item of node.items) {
         const payload = stored(item.payload)
@@ -155,7 +156,7 @@ export function formatUserData(data: ExportedAccountData, owner: {host: string; 
 
     add(owners)
     counts.pepNodes = data.pep.length
-    if (items.children.length > 0) add(items)
+    add(items)
   }
 
   if (!options.ejabberd && data.archive.length > 0) {
