@@ -90,4 +90,49 @@ describe('per-account data with a real ejabberd', {skip: unavailable}, () => {
       "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='tea@conference.back.test' autojoin='true' name='Tea party'><nick>alice</nick></conference></storage></query>\n",
     )
   })
+
+  it("imports the roster, pending request, vCard, offline message, private XML and archive ejabberd's SQLite database holds", async (t) => {
+    const sql = ['mod_roster: {db_type: sql}', 'mod_vcard: {db_type: sql}', 'mod_offline: {db_type: sql}', 'mod_private: {db_type: sql}', 'mod_mam: {db_type: sql, default: always}']
+    const server = await ejabberd(t, {hosts: ['sql.test'], sqlite: 'multi-host', modules: sql})
+    const ctl = async (...args: string[]) => {
+      const result = await server.ctl(...args)
+      assert.equal(result.status, 0, `ejabberdctl ${args[0]}: ${result.stdout}${result.stderr}`)
+      return result.stdout
+    }
+
+    for (const user of ['alice', 'bob']) await ctl('register', user, 'sql.test', `${user} pw`)
+    await ctl('add_rosteritem', 'alice', 'sql.test', 'bob', 'sql.test', 'Bob', 'Friends', 'both')
+    await ctl('set_vcard', 'alice', 'sql.test', 'FN', 'Alice Liddell')
+    await ctl('private_set', 'alice', 'sql.test', "<storage xmlns='storage:bookmarks'><conference jid='tea@conference.sql.test' autojoin='true'/></storage>")
+    // Offline for alice, and archived by mod_mam (default: always) in her archive.
+    await ctl('send_message', 'chat', 'bob@sql.test', 'alice@sql.test', '', 'kept for you')
+    // A pending inbound request (RFC 6121 §3.1.3) as ejabberd keeps it: subscription none, ask I(n), with its status.
+    const db = new Database(server.database!)
+    try {
+      db.prepare("INSERT INTO rosterusers (username, server_host, jid, nick, subscription, ask, askmessage, server, subscribe, type) VALUES ('alice', 'sql.test', 'frank@example.net', '', 'N', 'I', 'let me in', 'N', '', 'item')").run()
+    } finally {
+      db.close()
+    }
+
+    const dir = tempDir(t)
+    writeConfig(dir, 'hosts: [sql.test]\nauth_scram_iterations: 4096\n')
+    const imported = await runCli(['user', 'import', server.database!, '--from', 'ejabberd-sql', '--json'], {cwd: dir})
+    assert.equal(imported.status, 0, imported.stderr)
+    const summary = JSON.parse(imported.stdout)
+    assert.deepEqual(summary.data, {rosterItems: 1, subscriptionRequests: 1, vcards: 1, offlineMessages: 1, privateItems: 1, pepNodes: 0, pepItems: 0, archivedMessages: 2})
+    const data = path.join(dir, 'data')
+    assert.deepEqual(query(data, 'SELECT username, contact, name, subscription, ask, groups FROM roster_items'), [
+      {username: 'alice', contact: 'bob@sql.test', name: 'Bob', subscription: 'both', ask: 0, groups: '["Friends"]'},
+    ])
+    assert.deepEqual(query(data, 'SELECT contact, stanza FROM subscription_requests'), [
+      {contact: 'frank@example.net', stanza: "<presence type='subscribe' from='frank@example.net' to='alice@sql.test'><status>let me in</status></presence>"},
+    ])
+    assert.match(query<{vcard: string}>(data, 'SELECT vcard FROM vcards')[0].vcard, /<FN>Alice Liddell<\/FN>/)
+    assert.match(query<{stanza: string}>(data, 'SELECT stanza FROM offline_messages')[0].stanza, /<body>kept for you<\/body>/)
+    assert.equal(query(data, 'SELECT xml FROM private_storage').length, 1)
+    // The message is in both archives, bob's (sent) and alice's (received).
+    const archived = query<{username: string; with_jid: string; stanza: string}>(data, 'SELECT username, with_jid, stanza FROM archive_messages ORDER BY username')
+    assert.deepEqual(archived.map((row) => [row.username, row.with_jid]), [['alice', 'bob@sql.test'], ['bob', 'alice@sql.test']])
+    assert.match(archived[0].stanza, /^<message xmlns='jabber:client'[^>]* from='bob@sql.test'[^>]*>.*<body>kept for you<\/body>/)
+  })
 })

@@ -132,7 +132,8 @@ export async function ejabberd(
     `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s}`,
     'modules:',
     '  mod_admin_extra: {}',
-    ...(options.modules ?? []).map((module) => `  ${module}: {}`),
+    // A module by name (its defaults), or `name: {options}` as written in ejabberd.yml.
+    ...(options.modules ?? []).map((module) => (module.includes(':') ? `  ${module}` : `  ${module}: {}`)),
   ].join('\n')
   writeFileSync(path.join(dir.root, 'ejabberd.yml'), `${config}\n`)
   writeFileSync(path.join(dir.root, 'inetrc'), '{lookup,[file,native]}.\n')
