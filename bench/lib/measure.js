@@ -5,7 +5,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 // The real CLI as a child: wall time, and peak RSS (VmHWM from /proc, polled until it exits).
-export const root = fileURLToPath(new URL('..', import.meta.url))
+export const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = path.join(root, 'bin', 'run.js')
 
 function peakKb(pid) {

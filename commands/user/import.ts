@@ -11,11 +11,11 @@ export default class UserImport extends BaseCommand<ImportResult> {
 
 Formats (--from):
   xep0227       XEP-0227 file or directory (ejabberdctl export_piefxis, Prosody's mod_storage_xep0227)
-  prosody       Prosody's data directory (internal_hashed or internal_plain; .dat files read as data)
-  ejabberd-sql  ejabberd's users table: a SQLite file or a postgresql:// URL (--host for the single-host schema)
+  prosody       Prosody's data directory (internal_hashed or internal_plain; with each account's roster, vcard, private, offline, archive, pep and pep_<node> stores; .dat and .list files read as data, never run)
+  ejabberd-sql  ejabberd's SQL database: a SQLite file or a postgresql:// URL (--host for the single-host schema): users, with rosterusers, rostergroups, vcard, spool, private_storage, archive and PEP's pubsub_node, pubsub_node_option, pubsub_item
   csv           jid,password rows (RFC 4180 quoting), e.g. from a spreadsheet
 
-SCRAM credentials are kept as they are; plaintext is hashed on the way in unless the host's auth_password_format is plain. Nothing existing is changed unless --on-conflict overwrite; with fail nothing is written if any account exists. Work is done in batches of one transaction each; after a kill, rerun the same command: what was imported is skipped (counted unchanged). When fewer accounts are imported than SOURCE holds (invalid records, existing accounts with another password, unknown hosts, or none at all), the summary says so and the exit status is 1, unless --allow-partial. From XEP-0227, each new account's roster (groups, subscriptions, pending requests both ways), vCard, offline messages and private XML are written with it, in the same transaction, within max_roster_items, max_roster_bytes and max_user_offline_messages; an existing account's data is left alone. Other per-user data (privacy lists, PEP) is kept in a XEP-0227 side file under data_dir/imported-user-data/.`
+SCRAM credentials are kept as they are; plaintext is hashed on the way in unless the host's auth_password_format is plain. Nothing existing is changed unless --on-conflict overwrite; with fail nothing is written if any account exists. Work is done in batches of one transaction each; after a kill, rerun the same command: what was imported is skipped (counted unchanged). When fewer accounts are imported than SOURCE holds (invalid records, existing accounts with another password, unknown hosts, or none at all), the summary says so and the exit status is 1, unless --allow-partial. From XEP-0227, Prosody and ejabberd SQL, each new account's roster (groups, subscriptions, pending requests both ways), vCard, offline messages, private XML, PEP nodes and items, and archive (Prosody's urn:xmpp:pie:0#mam extension) are written with it, in the same transaction, within max_roster_items, max_roster_bytes, max_user_offline_messages and mod_pep's limits; an existing account's data is left alone. Other per-user data (privacy lists…) is kept in a XEP-0227 side file under data_dir/imported-user-data/.`
 
   static aliases = ['import']
   static examples = [
@@ -85,7 +85,7 @@ SCRAM credentials are kept as they are; plaintext is hashed on the way in unless
       }
     }
 
-    if (result.sideFile) this.log(`kept other data (privacy lists, PEP…) of ${result.sideFileUsers} users in ${result.sideFile}: xmppctl cannot store it`)
+    if (result.sideFile) this.log(`kept other data (privacy lists…) of ${result.sideFileUsers} users in ${result.sideFile}: xmppctl cannot store it`)
     return result
   }
 }

@@ -1,5 +1,5 @@
 /**
- * ejabberd's SQL `users` table, from a SQLite file or a PostgreSQL URL, in
+ * ejabberd's SQL `users` table (and each account's data, ejabberd-sql-data.ts), from a SQLite file or a PostgreSQL URL, in
  * both schemas: single-host (no `server_host`, the host comes from the
  * caller) and multi-host (`server_host`). A row holds plaintext in `password`,
  * or SCRAM with `password` = StoredKey, `serverkey`, `salt`, `iterationcount`
@@ -8,6 +8,7 @@
  */
 import {UnavailableError, UsageError} from '../errors.js'
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
+import {type DataTables, readEjabberdUserData} from './ejabberd-sql-data.js'
 import type {SourceAccount, SourceRecord} from './types.js'
 import {credentialsProblem} from './xep0227.js'
 
@@ -26,6 +27,8 @@ interface Row {
 interface Table {
   where: string
   columns: Set<string>
+  /** Every table of the database, for the per-user data (ejabberd-sql-data.ts). */
+  tables: Set<string>
   query(sql: string, params: unknown[]): Promise<Row[]>
   close(): Promise<void>
 }
@@ -59,8 +62,10 @@ async function openSqlite(file: string): Promise<Table> {
   }
 
   let columns: Set<string>
+  let tables: Set<string>
   try {
     columns = new Set((db.prepare("SELECT name FROM pragma_table_info('users')").all() as Array<{name: string}>).map((row) => row.name))
+    tables = new Set((db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as Array<{name: string}>).map((row) => row.name))
   } catch (error) {
     db.close()
     throw new UsageError(`cannot read ${file}: ${(error as Error).message}`, 'give the path of ejabberd\'s SQLite file (sql_database)')
@@ -69,6 +74,7 @@ async function openSqlite(file: string): Promise<Table> {
   return {
     where: file,
     columns,
+    tables,
     async query(sql, params) {
       // Every $N is used once and in order, so plain ? placeholders bind the same.
       return db.prepare(sql.replace(/\$\d+/g, '?')).all(...params) as Row[]
@@ -92,11 +98,13 @@ async function openPostgres(url: string): Promise<Table> {
   const result = await client.query<{column_name: string}>(
     "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND table_schema = ANY (current_schemas(false))",
   )
+  const tables = await client.query<{table_name: string}>("SELECT table_name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))")
   return {
     where: redactUrl(url),
     columns: new Set(result.rows.map((row) => row.column_name)),
+    tables: new Set(tables.rows.map((row) => row.table_name)),
     async query(sql, params) {
-      return (await client.query<Row>(sql, params)).rows
+      return (await client.query(sql, params)).rows as Row[]
     },
     async close() {
       await client.end()
@@ -160,6 +168,20 @@ export async function* readEjabberdSql(source: string, host: string | undefined)
     const base = multiHost && host !== undefined ? [host] : []
     let after: unknown[] | undefined
     let pending: Row[] = []
+    const dataTables: DataTables = {tables: table.tables, multiHost, query: async (sql, params) => (await table.query(sql, params)) as unknown as Array<Record<string, unknown>>}
+    /** The account of `rows` with its data; a row of its data that is not XML makes it invalid, to be fixed and imported again. */
+    const withData = async (rows: Row[]): Promise<SourceRecord> => {
+      const record = fromRows(table, rows[0].server_host ?? host!, rows)
+      if (record.kind !== 'account') return record
+      try {
+        const data = await readEjabberdUserData(dataTables, record.host, record.username)
+        if (data) record.data = data
+        return record
+      } catch (error) {
+        return {kind: 'invalid', where: record.where, jid: `${record.username}@${record.host}`, reason: (error as Error).message}
+      }
+    }
+
     const key = (row: Row) => `${row.server_host ?? host}\u0000${row.username}`
     for (;;) {
       // Keyset pagination, so neither SQLite nor PostgreSQL holds a cursor open.
@@ -168,7 +190,7 @@ export async function* readEjabberdSql(source: string, host: string | undefined)
       const rows = await table.query(sql, [...base, ...(after ?? [])])
       for (const row of rows) {
         if (pending.length > 0 && key(pending[0]) !== key(row)) {
-          yield fromRows(table, pending[0].server_host ?? host!, pending)
+          yield await withData(pending)
           pending = []
         }
 
@@ -180,7 +202,7 @@ export async function* readEjabberdSql(source: string, host: string | undefined)
       after = order.map((column) => (last as unknown as Record<string, unknown>)[column])
     }
 
-    if (pending.length > 0) yield fromRows(table, pending[0].server_host ?? host!, pending)
+    if (pending.length > 0) yield await withData(pending)
   } finally {
     await table.close()
   }

@@ -1,7 +1,10 @@
 /**
  * `user export`: every account (of the given hosts) to XEP-0227, one file for
- * all hosts or one per host in a directory, or to CSV where plaintext exists.
- * Files are created 0600 from the start: they hold secrets or their hashes.
+ * all hosts, one per host in a directory, or one per account in a directory
+ * (Prosody's mod_storage_xep0227 layout, `<user>@<host>.xml`), each account
+ * with all the data the server keeps for it (export-data.ts); or to CSV
+ * where plaintext exists. Files are created 0600 from the start: they hold
+ * secrets or their hashes.
  */
 import {type FileHandle, open, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
@@ -10,7 +13,9 @@ import type {AccountContext} from '../accounts/index.js'
 import {UsageError, osErrorText} from '../errors.js'
 import {formatJid} from '../jid/index.js'
 import {csvField} from './csv.js'
+import {formatUserData} from './export-data.js'
 import type {ExportFormat} from './types.js'
+import {DATA_KINDS, type DataKind} from './user-data.js'
 import {HOST_CLOSE, XEP0227_HEAD, XEP0227_TAIL, formatUser, hostOpen} from './xep0227.js'
 
 export interface ExportOptions {
@@ -21,6 +26,10 @@ export interface ExportOptions {
   force: boolean
   /** XEP-0227 for ejabberdctl import_piefxis: one <scram-credentials> per account, keys base64-encoded twice. */
   ejabberd?: boolean
+  /** XEP-0227, one file per account in the directory `dest`, named as Prosody's mod_storage_xep0227 reads them. */
+  perUser?: boolean
+  /** Accounts only, without their roster, vCard, offline messages, private XML, PEP and archive. */
+  accountsOnly?: boolean
 }
 
 export interface ExportResult {
@@ -29,6 +38,10 @@ export interface ExportResult {
   accounts: number
   /** CSV only: accounts without plaintext, which cannot be written. */
   skipped: number
+  /** XEP-0227: the accounts' data written, per kind. */
+  data: Record<DataKind, number>
+  /** Stored entries that did not parse as XML (damaged), left out. */
+  unreadable: number
 }
 
 /** Buffered writes: one syscall per 64 KiB rather than per account. */
@@ -70,14 +83,30 @@ class Output {
 
 export async function exportAccounts({config, store}: AccountContext, options: ExportOptions): Promise<ExportResult> {
   const hosts = options.hosts && options.hosts.length > 0 ? options.hosts.map((host) => config.requireHost(host)) : [...config.hosts]
-  const result: ExportResult = {format: options.format, files: [], accounts: 0, skipped: 0}
+  const result: ExportResult = {format: options.format, files: [], accounts: 0, skipped: 0, data: Object.fromEntries(DATA_KINDS.map((kind) => [kind, 0])) as Record<DataKind, number>, unreadable: 0}
   const isDirectory = (await stat(options.dest).catch(() => undefined))?.isDirectory() ?? false
   if (options.format === 'csv' && isDirectory) throw new UsageError(`${options.dest} is a directory`, 'give the path of the CSV file to write')
+  if (options.perUser && (options.format !== 'xep0227' || !isDirectory)) throw new UsageError(`${options.dest} is not a directory`, 'one file per account (--prosody) is written into an existing directory: create it first')
 
-  const perHost = options.format === 'xep0227' && isDirectory
+  const perHost = options.format === 'xep0227' && isDirectory && !options.perUser
+  const userXml = async (username: string, account: Parameters<typeof formatUser>[1], host: string): Promise<string> => {
+    let inner = ''
+    if (!options.accountsOnly) {
+      const data = await store.exportAccountData(host, username)
+      if (data) {
+        const formatted = formatUserData(data, {host, username}, {ejabberd: options.ejabberd})
+        for (const kind of DATA_KINDS) result.data[kind] += formatted.counts[kind]
+        result.unreadable += formatted.unreadable
+        inner = formatted.xml
+      }
+    }
+
+    return formatUser(username, account, {ejabberd: options.ejabberd}, inner)
+  }
+
   let output: Output | undefined
   try {
-    if (!perHost) {
+    if (!perHost && !options.perUser) {
       output = await Output.create(options.dest, options.force)
       result.files.push(options.dest)
       if (options.format === 'xep0227') await output.write(XEP0227_HEAD)
@@ -91,7 +120,7 @@ export async function exportAccounts({config, store}: AccountContext, options: E
         await output.write(XEP0227_HEAD)
       }
 
-      if (options.format === 'xep0227') await output!.write(hostOpen(host))
+      if (options.format === 'xep0227' && !options.perUser) await output!.write(hostOpen(host))
       for await (const summary of store.listAccounts(host)) {
         if (options.format === 'csv' && !summary.hasPlaintext) {
           result.skipped++
@@ -102,14 +131,24 @@ export async function exportAccounts({config, store}: AccountContext, options: E
         if (!account) continue // deleted meanwhile
         if (options.format === 'csv') {
           await output!.write(`${csvField(formatJid({local: account.username, domain: account.host}))},${csvField(account.plaintext!)}\r\n`)
+        } else if (options.perUser) {
+          // mod_storage_xep0227 reads <data_path>/<user>@<host>.xml, each a whole <server-data> of one <host> and one <user>.
+          const file = await Output.create(path.join(options.dest, `${formatJid({local: account.username, domain: account.host})}.xml`), options.force)
+          try {
+            await file.write(XEP0227_HEAD + hostOpen(host) + (await userXml(account.username, account, host)) + HOST_CLOSE + XEP0227_TAIL)
+          } finally {
+            await file.close()
+          }
+
+          if (result.files.length < 1000) result.files.push(file.file)
         } else {
-          await output!.write(formatUser(account.username, account, {ejabberd: options.ejabberd}))
+          await output!.write(await userXml(account.username, account, host))
         }
 
         result.accounts++
       }
 
-      if (options.format === 'xep0227') await output!.write(HOST_CLOSE)
+      if (options.format === 'xep0227' && !options.perUser) await output!.write(HOST_CLOSE)
       if (perHost) {
         await output!.write(XEP0227_TAIL)
         await output!.close()

@@ -9,6 +9,7 @@ import path from 'node:path'
 
 import type {AccountContext} from '../accounts/index.js'
 import {Configuration, type HostSettings} from '../config/index.js'
+import {optionDefaults} from '../config/modules.js'
 import {ExitCode, JidError, PasswordError, XmppctlError} from '../errors.js'
 import {formatJid, normalizeDomain, normalizeLocalpart} from '../jid/index.js'
 import {preparePassword} from '../sasl/saslprep.js'
@@ -76,7 +77,7 @@ export interface ImportResult {
   /**
    * Per-user data written with the accounts created (or that would be, in a
    * dry run): roster items, pending subscription requests, vCards, offline
-   * messages, private XML items.
+   * messages, private XML items, PEP nodes and items, archived messages.
    */
   data: Record<DataKind, number>
   /** Entries of that data that could not be stored, per kind, and why (the first MAX_LISTED). */
@@ -114,6 +115,13 @@ export const MAX_LISTED = 1000
  */
 const BATCH = 5000
 const DERIVE_BATCH = 1000
+/**
+ * Rows of per-account data (roster items, messages…) per transaction: a
+ * batch of 5,000 accounts with 50 contacts each held 250,000 parsed items
+ * at once, which the garbage collector then had to promote and scan
+ * (measured: 732 MB peak RSS and a quarter of the time in GC).
+ */
+const DATA_ROWS_PER_BATCH = 20_000
 
 export class ImportConflictError extends XmppctlError {
   constructor(count: number, examples: string[]) {
@@ -241,7 +249,12 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
   const now = new Date()
   // The server's limits (top-level keys, as `xmppctl start` applies them): an import may not store more than a client could.
   const {settings: global} = config
-  const limits = {roster: {items: global.max_roster_items, bytes: global.max_roster_bytes}, offlineMessages: global.max_user_offline_messages}
+  const pepOptions = {...optionDefaults('mod_pep'), ...global.modules.mod_pep} as {max_nodes: number; max_items_node: number; max_total_size: number}
+  const limits = {
+    roster: {items: global.max_roster_items, bytes: global.max_roster_bytes},
+    offlineMessages: global.max_user_offline_messages,
+    pep: {nodes: pepOptions.max_nodes, maxItems: pepOptions.max_items_node, totalBytes: pepOptions.max_total_size},
+  }
   const withData = (prepared: Prepared): Prepared => {
     if (prepared.record.data) prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
 
@@ -337,6 +350,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     let batch: Prepared[] = []
     let records = 0
     let deriving = 0
+    let dataRows = 0
     try {
       for await (const record of readSource(options.format, options.source, {host: options.host})) {
         records++
@@ -344,10 +358,12 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
         const prepared = await prepare(record)
         if (prepared) batch.push(prepared)
         if (prepared?.toDerive !== undefined) deriving++
-        if (batch.length >= (options.batchSize ?? (deriving > 0 ? DERIVE_BATCH : BATCH))) {
+        if (prepared?.data) dataRows += dataRowsOf(prepared.data.data)
+        if (batch.length >= (options.batchSize ?? (deriving > 0 ? DERIVE_BATCH : BATCH)) || dataRows >= DATA_ROWS_PER_BATCH) {
           yield batch
           batch = []
           deriving = 0
+          dataRows = 0
         }
 
         if (records % 1000 === 0) options.onProgress?.(records)
@@ -439,6 +455,11 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
 
   result.notImported = result.sourceAccounts - result.counts.created - result.counts.overwritten - result.counts.unchanged
   return result
+}
+
+/** The rows an account's data costs the store. */
+function dataRowsOf(data: ImportedAccountData): number {
+  return data.roster.length + data.subscriptionRequests.length + data.offline.length + data.private.length + data.archive.length + data.pep.reduce((sum, node) => sum + 1 + node.items.length, 0)
 }
 
 /** Whether a stored account already holds what the source gives for it. */

@@ -33,6 +33,29 @@ export function parseLuaData(source: Buffer): LuaValue {
   return value
 }
 
+/**
+ * The items of a Prosody list file (mod_storage_internal's archive stores,
+ * `<store>/<user>.list`): `item(<table>);` once per item. Only that call
+ * form is read, as data; nothing is evaluated.
+ */
+export function parseLuaList(source: Buffer): LuaValue[] {
+  const parser = new Parser(source)
+  const items: LuaValue[] = []
+  for (;;) {
+    parser.skipSpace()
+    if (parser.done()) return items
+    if (!parser.word('item')) parser.fail('expected item(…)')
+    parser.skipSpace()
+    if (!parser.eat('(')) parser.fail('expected "(" after item')
+    parser.skipSpace()
+    items.push(parser.value(0))
+    parser.skipSpace()
+    if (!parser.eat(')')) parser.fail('expected ")"')
+    parser.skipSpace()
+    parser.eat(';')
+  }
+}
+
 class Parser {
   private position = 0
   private line = 1

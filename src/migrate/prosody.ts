@@ -1,5 +1,6 @@
 /**
- * Prosody's file storage: `<data_path>/<host>/accounts/<user>.dat`, host and
+ * Prosody's file storage: `<data_path>/<host>/accounts/<user>.dat` (and the
+ * account's other stores, prosody-data.ts), host and
  * user %-encoded, each file a Lua table literal read as data (lua.ts).
  * internal_hashed keeps `stored_key`/`server_key` as hex, `salt` as a raw
  * string whose bytes are the salt, `iteration_count`; internal_plain keeps
@@ -10,6 +11,7 @@ import path from 'node:path'
 
 import type {ScramHash} from '../sasl/scram.js'
 import {type LuaTable, type LuaValue, parseLuaData} from './lua.js'
+import {prosodyHostStores, readProsodyUserData} from './prosody-data.js'
 import type {SourceRecord} from './types.js'
 import {credentialsProblem} from './xep0227.js'
 
@@ -80,9 +82,11 @@ export function prosodyAccount(where: string, host: string, username: string, va
   return {kind: 'account', where, host, username, password: undefined, credentials: [], extra: undefined}
 }
 
-/** Every account of a Prosody data directory. */
+/** Every account of a Prosody data directory, with its data from the host's other stores (prosody-data.ts). */
 export async function* readProsody(source: string): AsyncGenerator<SourceRecord> {
   for (const {host, dir} of await prosodyHosts(source)) {
+    const hostDir = path.dirname(dir)
+    const stores = await prosodyHostStores(hostDir)
     // opendir streams the directory: a million account files never sit in one array.
     for await (const entry of await opendir(dir, {bufferSize: 256})) {
       if (!entry.isFile() || !entry.name.endsWith('.dat')) continue
@@ -107,7 +111,19 @@ export async function* readProsody(source: string): AsyncGenerator<SourceRecord>
         continue
       }
 
-      yield prosodyAccount(file, host, username, value)
+      const record = prosodyAccount(file, host, username, value)
+      if (record.kind === 'account') {
+        try {
+          const data = await readProsodyUserData(hostDir, stores, entry.name.slice(0, -'.dat'.length), `${username}@${host}`)
+          if (data) record.data = data
+        } catch (error) {
+          // A store file that is not data: the account waits until it is fixed, rather than coming in without it.
+          yield {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: (error as Error).message}
+          continue
+        }
+      }
+
+      yield record
     }
   }
 }

@@ -339,13 +339,15 @@ export function formatUser(
   username: string,
   secrets: {plaintext: string | undefined; credentials: readonly ScramCredentials[]},
   options: {ejabberd?: boolean} = {},
+  /** Children to write after the credentials, serialised (export-data.ts). */
+  data = '',
 ): string {
   let stored = secrets.credentials
   // ejabberd keeps one SCRAM hash per account, and reads every key base64-encoded twice.
   const encode = options.ejabberd ? (bytes: Buffer) => Buffer.from(bytes.toString('base64'), 'latin1').toString('base64') : (bytes: Buffer) => bytes.toString('base64')
   if (options.ejabberd && stored.length > 1) stored = [stored.find((credential) => credential.hash === 'sha1') ?? stored[0]]
   const password = secrets.plaintext === undefined ? '' : ` password="${escapeXml(secrets.plaintext)}"`
-  if (stored.length === 0) return `<user name="${escapeXml(username)}"${password}/>\n`
+  if (stored.length === 0 && data === '') return `<user name="${escapeXml(username)}"${password}/>\n`
   const credentials = stored.map(
     (credential) =>
       `<scram-credentials xmlns="${PIE_SCRAM_NS}" mechanism="${scramMechanismName(credential.hash)}">` +
@@ -353,7 +355,7 @@ export function formatUser(
       `<server-key>${encode(credential.serverKey)}</server-key><stored-key>${encode(credential.storedKey)}</stored-key>` +
       '</scram-credentials>',
   )
-  return `<user name="${escapeXml(username)}"${password}>\n${credentials.map((line) => `  ${line}\n`).join('')}</user>\n`
+  return `<user name="${escapeXml(username)}"${password}>\n${credentials.map((line) => `  ${line}\n`).join('')}${data}</user>\n`
 }
 
 export const XEP0227_HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<server-data xmlns="${PIE_NS}">\n`

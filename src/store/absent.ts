@@ -72,6 +72,10 @@ export class AbsentAccountStore implements AccountStore {
     throw this.missing()
   }
 
+  async exportAccountData(): Promise<undefined> {
+    return undefined
+  }
+
   async close(): Promise<void> {}
 
   private missing(): StoreError {

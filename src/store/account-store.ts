@@ -1,4 +1,5 @@
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
+import type {PepItem, PepNodeConfig} from './pep-store.js'
 import type {PrivateKey, RosterItem} from './roster-store.js'
 
 export type AccountState = 'enabled' | 'disabled'
@@ -63,6 +64,25 @@ export interface ImportedAccountData {
   vcard: string | undefined
   offline: Array<{stanza: string; createdAt: Date}>
   private: Array<PrivateKey & {xml: string}>
+  /** PEP nodes (XEP-0163) with their items, oldest first, within mod_pep's limits. */
+  pep: ImportedPepNode[]
+  /** Archived messages (XEP-0313), each with the time it was archived, oldest first. */
+  archive: ImportedArchivedMessage[]
+}
+
+export interface ImportedPepNode {
+  node: string
+  config: PepNodeConfig
+  items: PepItem[]
+}
+
+export interface ImportedArchivedMessage {
+  /** Serialised with its namespace (jabber:client) declared, as mod_mam archives it. */
+  stanza: string
+  at: Date
+  /** The other party's bare JID and resource ('' for none). */
+  with: string
+  withResource: string
 }
 
 export interface ImportedAccount {
@@ -76,6 +96,18 @@ export interface ImportedAccount {
 }
 
 export type ImportOutcome = 'created' | 'existing' | 'overwritten'
+
+/** Everything the server keeps for one account, for an export: read in one transaction. */
+export interface ExportedAccountData {
+  roster: RosterItem[]
+  subscriptionRequests: Array<{contact: string; stanza: string}>
+  vcard: string | undefined
+  offline: Array<{stanza: string; createdAt: Date}>
+  private: Array<{xml: string}>
+  pep: ImportedPepNode[]
+  /** Oldest first, each with its archive id. */
+  archive: Array<{id: string; at: Date; stanza: string}>
+}
 
 /**
  * The persistence behind accounts. Asynchronous so that a networked store
@@ -122,5 +154,7 @@ export interface AccountStore {
   existingUsernames(host: string, usernames: readonly string[]): Promise<Set<string>>
   /** Writes a batch of imported accounts in one transaction; one outcome per account, in order. */
   importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]>
+  /** The account's roster, requests, vCard, offline messages, private XML, PEP and archive; undefined when it does not exist. */
+  exportAccountData(host: string, username: string): Promise<ExportedAccountData | undefined>
   close(): Promise<void>
 }

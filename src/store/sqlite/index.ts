@@ -11,6 +11,7 @@ import type {
   AccountState,
   AccountStore,
   AccountSummary,
+  ExportedAccountData,
   ImportOutcome,
   ImportedAccount,
   ImportedAccountData,
@@ -19,6 +20,8 @@ import type {
   ScramConversion,
   StoredAccount,
 } from '../account-store.js'
+import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
+import type {Subscription} from '../roster-store.js'
 import {APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION} from './schema.js'
 
 export const STORE_FILE = 'accounts.sqlite'
@@ -131,6 +134,7 @@ export class SqliteAccountStore implements AccountStore {
   private readonly insertCredentialRows: Database.Statement
   /** Prepared on the first import that brings per-account data: the tables of the server's modules (migrations 2 and 4). */
   private importData: ReturnType<typeof prepareImportData> | undefined
+  private exportData: ReturnType<typeof prepareExportData> | undefined
 
   private constructor(file: string, db: Database.Database) {
     this.location = file
@@ -413,6 +417,39 @@ export class SqliteAccountStore implements AccountStore {
     }).immediate()
   }
 
+  async exportAccountData(host: string, username: string): Promise<ExportedAccountData | undefined> {
+    const statements = (this.exportData ??= prepareExportData(this.db))
+    return this.db.transaction((): ExportedAccountData | undefined => {
+      if (!this.statements.exists.get(host, username)) return undefined
+      const nodes = statements.pepNodes.all(host, username) as Array<{node: string; access_model: AccessModel; persist_items: number; max_items: number | null; send_last_published_item: SendLastPublishedItem}>
+      return {
+        roster: (statements.roster.all(host, username) as Array<{contact: string; name: string | null; subscription: Subscription; ask: number; approved: number; groups: string}>).map((row) => ({
+          contact: row.contact,
+          name: row.name ?? undefined,
+          subscription: row.subscription,
+          ask: row.ask === 1,
+          approved: row.approved === 1,
+          groups: JSON.parse(row.groups) as string[],
+        })),
+        subscriptionRequests: statements.requests.all(host, username) as Array<{contact: string; stanza: string}>,
+        vcard: (statements.vcard.get(host, username) as {vcard: string} | undefined)?.vcard,
+        offline: (statements.offline.all(host, username) as Array<{stanza: string; created_at: number}>).map((row) => ({stanza: row.stanza, createdAt: new Date(row.created_at)})),
+        private: statements.private.all(host, username) as Array<{xml: string}>,
+        pep: nodes.map((row) => ({
+          node: row.node,
+          config: {accessModel: row.access_model, persistItems: row.persist_items === 1, maxItems: row.max_items ?? 'max', sendLastPublishedItem: row.send_last_published_item},
+          items: (statements.pepItems.all(host, username, row.node) as Array<{item_id: string; payload: string; publisher: string; published_at: number}>).map((item) => ({
+            id: item.item_id,
+            payload: item.payload,
+            publisher: item.publisher,
+            publishedAt: new Date(item.published_at),
+          })),
+        })),
+        archive: (statements.archive.all(host, username) as Array<{id: number; stanza: string}>).map((row) => ({id: String(row.id), at: new Date(Math.floor(row.id / 1000)), stanza: row.stanza})),
+      }
+    })()
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close()
   }
@@ -430,6 +467,22 @@ export class SqliteAccountStore implements AccountStore {
     if (data.vcard !== undefined) statements.vcard.run(host, username, data.vcard)
     for (const message of data.offline) statements.offline.run(host, username, message.stanza, message.createdAt.getTime())
     for (const item of data.private) statements.private.run(host, username, item.ns, item.name, item.xml)
+    for (const {node, config, items} of data.pep) {
+      statements.pepNode.run(host, username, node, config.accessModel, config.persistItems ? 1 : 0, config.maxItems === 'max' ? null : config.maxItems, config.sendLastPublishedItem)
+      for (const item of items) statements.pepItem.run(host, username, node, item.id, item.payload, item.publisher, item.publishedAt.getTime())
+    }
+
+    if (data.archive.length > 0) {
+      const owner = statements.archiveOwner.get(host, username)!.owner
+      for (const message of data.archive) {
+        // The archive id is the time of archiving in microseconds (migration 7), so that the message keeps its
+        // place and its date in XEP-0313 queries; the first free one from there, as ids are unique across archives.
+        let id = message.at.getTime() * 1000
+        while (statements.archiveIdTaken.get(id)) id++
+        statements.archiveStanza.run(id, message.stanza)
+        statements.archiveEntry.run(owner, id, message.with, message.withResource)
+      }
+    }
   }
 
   private insertCredentials(host: string, username: string, secrets: AccountSecrets): void {
@@ -447,6 +500,22 @@ export class SqliteAccountStore implements AccountStore {
   }
 }
 
+/** The reads of an export: each table of an account's data, in the order its module keeps it. */
+function prepareExportData(db: Database.Database) {
+  return {
+    roster: db.prepare('SELECT contact, name, subscription, ask, approved, groups FROM roster_items WHERE host = ? AND username = ? ORDER BY contact'),
+    requests: db.prepare('SELECT contact, stanza FROM subscription_requests WHERE host = ? AND username = ? ORDER BY created_at'),
+    vcard: db.prepare('SELECT vcard FROM vcards WHERE host = ? AND username = ?'),
+    offline: db.prepare('SELECT stanza, created_at FROM offline_messages WHERE host = ? AND username = ? ORDER BY id'),
+    private: db.prepare('SELECT xml FROM private_storage WHERE host = ? AND username = ? ORDER BY namespace, name'),
+    pepNodes: db.prepare('SELECT node, access_model, persist_items, max_items, send_last_published_item FROM pep_nodes WHERE host = ? AND username = ? ORDER BY node'),
+    pepItems: db.prepare('SELECT item_id, payload, publisher, published_at FROM pep_items WHERE host = ? AND username = ? AND node = ? ORDER BY seq'),
+    archive: db.prepare(
+      'SELECT e.id, s.stanza FROM archive_entries e JOIN archive_owners o ON o.owner = e.owner JOIN archive_stanzas s ON s.id = e.id WHERE o.host = ? AND o.username = ? ORDER BY e.id',
+    ),
+  }
+}
+
 /** The writes of an import's per-account data, into the tables sqlite/roster.ts reads. */
 function prepareImportData(db: Database.Database) {
   return {
@@ -456,6 +525,15 @@ function prepareImportData(db: Database.Database) {
     vcard: db.prepare('INSERT INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),
     offline: db.prepare('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES (?, ?, ?, ?)'),
     private: db.prepare('INSERT INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
+    pepNode: db.prepare('INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    pepItem: db.prepare('INSERT INTO pep_items (host, username, node, item_id, payload, publisher, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    // A new account has no owner number yet; one that came back for another gets a new one (migration 9).
+    archiveOwner: db.prepare<[string, string], {owner: number}>(
+      'INSERT INTO archive_owners (host, username) VALUES (?, ?) ON CONFLICT (host, username) DO UPDATE SET host = excluded.host RETURNING owner',
+    ),
+    archiveIdTaken: db.prepare<[number], {found: number}>('SELECT 1 AS found FROM archive_stanzas WHERE id = ?'),
+    archiveStanza: db.prepare('INSERT INTO archive_stanzas (id, stanza, refs) VALUES (?, ?, 1)'),
+    archiveEntry: db.prepare('INSERT INTO archive_entries (owner, id, with_jid, with_resource) VALUES (?, ?, ?, ?)'),
   }
 }
 

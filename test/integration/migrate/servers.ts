@@ -104,7 +104,7 @@ export interface Ejabberd {
 /** A running ejabberd of our own (configuration, node name, spool, loopback port), stopped after the test. */
 export async function ejabberd(
   t: Context,
-  options: {hosts: string[]; plainHosts?: string[]; sqlite?: 'multi-host' | 'single-host'; postgres?: Postgres; scramHash?: 'sha256' | 'sha512'},
+  options: {hosts: string[]; plainHosts?: string[]; sqlite?: 'multi-host' | 'single-host'; postgres?: Postgres; scramHash?: 'sha256' | 'sha512'; modules?: string[]},
 ): Promise<Ejabberd> {
   const dir = daemonDir(t, 'xmppctl-ejabberd-', 'ejabberd')
   const spool = dir.owned('spool')
@@ -132,6 +132,8 @@ export async function ejabberd(
     `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s}`,
     'modules:',
     '  mod_admin_extra: {}',
+    // A module by name (its defaults), or `name: {options}` as written in ejabberd.yml.
+    ...(options.modules ?? []).map((module) => (module.includes(':') ? `  ${module}` : `  ${module}: {}`)),
   ].join('\n')
   writeFileSync(path.join(dir.root, 'ejabberd.yml'), `${config}\n`)
   writeFileSync(path.join(dir.root, 'inetrc'), '{lookup,[file,native]}.\n')

@@ -32,7 +32,7 @@ describe('user import carries XEP-0227 per-user data into the store', () => {
     writeConfig(dir, 'hosts: [localhost]\nauth_scram_iterations: 4096\n')
     const dry = await runCli(['user', 'import', FIXTURE, '--from', 'xep0227', '--dry-run', '--json'], {cwd: dir})
     assert.equal(dry.status, 0, dry.stderr)
-    const counts = {rosterItems: 4, subscriptionRequests: 1, vcards: 1, offlineMessages: 2, privateItems: 1}
+    const counts = {rosterItems: 4, subscriptionRequests: 1, vcards: 1, offlineMessages: 2, privateItems: 1, pepNodes: 0, pepItems: 0, archivedMessages: 0}
     assert.deepEqual(JSON.parse(dry.stdout).data, counts)
 
     const run = await runCli(['user', 'import', FIXTURE, '--from', 'xep0227'], {cwd: dir})
@@ -62,7 +62,7 @@ describe('user import carries XEP-0227 per-user data into the store', () => {
     assert.deepEqual(query(data, 'SELECT namespace, name, xml FROM private_storage'), [
       {namespace: 'storage:bookmarks', name: 'storage', xml: "<storage xmlns='storage:bookmarks'><conference jid='tea@conference.localhost' autojoin='true' name='Tea party'><nick>alice</nick></conference></storage>"},
     ])
-    assert.match(run.stdout, /kept other data \(privacy lists, PEP…\) of 1 users in /)
+    assert.match(run.stdout, /kept other data \(privacy lists…\) of 1 users in /)
 
     // A rerun writes nothing twice: the accounts are unchanged, their data left as it is.
     const rerun = JSON.parse((await runCli(['user', 'import', FIXTURE, '--from', 'xep0227', '--json'], {cwd: dir})).stdout)

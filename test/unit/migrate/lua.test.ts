@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {type LuaTable, parseLuaData} from '../../../src/migrate/lua.js'
+import {type LuaTable, parseLuaData, parseLuaList} from '../../../src/migrate/lua.js'
+import {fromPreserialized, prosodyStoreName} from '../../../src/migrate/prosody-data.js'
 import {decodeProsodyName, prosodyAccount} from '../../../src/migrate/prosody.js'
 
 const table = (text: string) => parseLuaData(Buffer.from(text, 'latin1')) as LuaTable
@@ -71,4 +72,27 @@ describe('Prosody account files', () => {
     })
     assert.deepEqual(reasons, ['stored_key and server_key must both be hex strings', 'the account has keys but no salt string', 'a 21-byte stored_key matches no SCRAM hash'])
   })
+})
+
+describe('Prosody list stores (mod_storage_internal archives)', () => {
+  it('reads each item(<table>); of a .list file as data, and util.stanza tables as elements', () => {
+    const items = parseLuaList(
+      Buffer.from('item({\n\t{ "hi"; ["name"] = "body"; ["attr"] = { ["xmlns"] = "jabber:client"; }; };\n\t["when"] = 1672653600.5;\n\t["attr"] = { ["to"] = "a@x"; ["stamp"] = "2023-01-02T10:00:00Z"; ["xmlns"] = "jabber:client"; ["from"] = "b@x/r"; };\n\t["name"] = "message";\n\t["key"] = "k1";\n});\nitem({ ["name"] = "message"; ["attr"] = {}; });\n'),
+    )
+    assert.equal(items.length, 2)
+    assert.equal((items[0] as LuaTable).entries.get('when'), 1672653600.5)
+    // mod_storage_internal's stamp attribute on the item is its own, not the stanza's; attributes come sorted.
+    assert.equal(fromPreserialized(items[0], 'jabber:client', true).toString(), "<message xmlns='jabber:client' from='b@x/r' to='a@x'><body>hi</body></message>")
+    assert.equal(prosodyStoreName('pep_urn:xmpp:avatar:metadata'), 'pep_urn%3axmpp%3aavatar%3ametadata')
+  })
+
+  for (const [what, source] of [
+    ['another call', 'os.execute("id");'],
+    ['code between items', 'item({}); x = 1'],
+    ['an item that is not data', 'item(io.open("/etc/passwd"));'],
+  ]) {
+    it(`refuses ${what} in a list without running anything`, () => {
+      assert.throws(() => parseLuaList(Buffer.from(source)), /expected item|only data|unexpected name/)
+    })
+  }
 })
