@@ -6,6 +6,8 @@
  * certificates and authenticators without dropping sessions.
  */
 import {readFileSync} from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
@@ -20,7 +22,8 @@ import type {PepStore} from '../store/pep-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
-import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
+import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
+import {HttpRoutes} from './http.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
@@ -51,6 +54,9 @@ export interface ListenerStatus {
   port: number
   tls: boolean
   starttls: ListenerSettings['starttls']
+  module: 'c2s' | 'http'
+  /** An http listener's paths and what each serves. */
+  requestHandlers?: Record<string, string>
 }
 
 export interface ServerStatus {
@@ -139,7 +145,7 @@ export class XmppServer implements SessionHost {
   /** Sessions with XEP-0198 resumption, by resumption id. */
   private readonly resumableSessions = new Map<string, C2sSession>()
   private moduleLimits: ModuleLimits
-  private readonly servers: Array<{server: net.Server; settings: ListenerSettings}> = []
+  private readonly servers: Array<{server: net.Server; settings: ListenerSettings; module: 'c2s' | 'http'; requestHandlers?: Record<string, string>}> = []
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
   private hostSettingsCache = new Map<string, HostSettings>()
@@ -215,7 +221,7 @@ export class XmppServer implements SessionHost {
     this.startedAt = Date.now()
     const listeners = this.listenerStatus()
     for (const listener of listeners) {
-      this.logger.info(`listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
+      this.logger.info(`listening on ${listener.ip}:${listener.port} (${listener.module === 'http' ? `${listener.tls ? 'HTTPS' : 'HTTP'} ${Object.keys(listener.requestHandlers ?? {}).join(' ')}` : listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
     }
 
     return listeners
@@ -253,7 +259,8 @@ export class XmppServer implements SessionHost {
     // List items may omit keys; the schema's listener defaults apply here.
     const settings: ListenerSettings = {port: entry.port, ip: entry.ip ?? '::', tls: entry.tls ?? false, starttls: entry.starttls ?? 'required'}
     entry = {...entry, ...settings}
-    const server = entry.tls
+    const module = entry.module ?? 'c2s'
+    const server = module === 'http' ? this.httpServer(entry) : entry.tls
       ? tls.createServer(
           {
             ...this.defaultTlsOptions(),
@@ -266,7 +273,7 @@ export class XmppServer implements SessionHost {
       : net.createServer((socket) => {
           if (this.admit(socket)) this.accept(socket, settings)
         })
-    if (entry.tls) {
+    if (entry.tls || module === 'http') {
       // Counted from the TCP accept: a client that never finishes its handshake holds a socket too.
       server.on('connection', (socket: net.Socket) => this.admit(socket))
       // With a listener here Node leaves the socket open, handshake timeouts included: close it.
@@ -300,7 +307,36 @@ export class XmppServer implements SessionHost {
     })
     server.on('error', (error) => this.logger.error(`listener ${entry.ip}:${entry.port}: ${error.message}`))
     settings.port = (server.address() as net.AddressInfo).port
-    this.servers.push({server, settings})
+    this.servers.push({server, settings, module, ...(module === 'http' ? {requestHandlers: {...entry.request_handlers}} : {})})
+  }
+
+  /**
+   * An http listener (ejabberd's ejabberd_http): HTTPS with the hosts'
+   * certificates by SNI when `tls`, each path of request_handlers served by
+   * its handler. Every TCP connection counts against its address as a c2s
+   * one does.
+   */
+  private httpServer(entry: Configuration['settings']['listen'][number]): net.Server {
+    const routes = new HttpRoutes(entry.request_handlers ?? {}, {
+      logger: this.logger,
+      maxStanzaBytes: () => this.limits.maxStanzaBytes,
+      websocketOrigins: () => this.config.settings.websocket_origin,
+      session: (socket, transport) => this.acceptTransport(socket, transport),
+    })
+    const server = entry.tls
+      ? https.createServer({
+          ...this.defaultTlsOptions(),
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (servername, callback) => callback(null, this.contexts.get(servername.toLowerCase()) ?? this.defaultContext()),
+          handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+        })
+      : http.createServer()
+    // Slow clients hold a socket each: headers within the handshake timeout, bodies within the login timeout.
+    server.headersTimeout = this.limits.tlsHandshakeTimeoutMs
+    server.requestTimeout = this.limits.authTimeoutMs
+    server.on('request', (request, response) => routes.request(request, response, entry.tls ?? false))
+    server.on('upgrade', (request, socket, head) => routes.upgrade(request, socket as net.Socket, head, entry.tls ?? false))
+    return server
   }
 
   /**
@@ -348,8 +384,21 @@ export class XmppServer implements SessionHost {
     this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected on port ${settings.port}`)
   }
 
+  /** A session over WebSocket or BOSH: the HTTP connection was admitted, the session counts among the connections. */
+  private acceptTransport(socket: net.Socket, transport: SessionTransport): C2sSession | undefined {
+    if (this.stopping) {
+      socket.destroy()
+      return undefined
+    }
+
+    const session = new C2sSession(this, socket, {port: 0, ip: '', tls: transport.encrypted, starttls: 'disabled'}, transport)
+    this.connections.add(session)
+    this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected over ${transport.kind}`)
+    return session
+  }
+
   listenerStatus(): ListenerStatus[] {
-    return this.servers.map(({settings}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls}))
+    return this.servers.map(({settings, module, requestHandlers}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls, module, ...(requestHandlers ? {requestHandlers} : {})}))
   }
 
   status(): ServerStatus {
