@@ -73,6 +73,14 @@ export const MODULES = {
     },
   },
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
+  mod_bosh: {
+    description: 'XMPP over BOSH (XEP-0124, XEP-0206) at an http listener\'s mod_bosh path',
+    options: {
+      max_inactivity: {spec: {type: 'integer', min: 5, max: 3600}, description: 'seconds a BOSH session lives with no request held before it ends', default: 30},
+      max_wait: {spec: {type: 'integer', min: 1, max: 300}, description: 'the longest wait (seconds) a request is held when nothing is to be sent', default: 60},
+      max_hold: {spec: {type: 'integer', min: 1, max: 5}, description: 'requests the server holds at once (hold)', default: 1},
+    },
+  },
   mod_time: {description: 'entity time (XEP-0202)', options: {}},
   mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
   mod_vcard: {
@@ -168,6 +176,7 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_blocking: optionDefaults('mod_blocking'),
   mod_mam: optionDefaults('mod_mam'),
   mod_ping: {},
+  mod_bosh: optionDefaults('mod_bosh'),
   mod_time: {},
   mod_last: {},
   mod_vcard: optionDefaults('mod_vcard'),

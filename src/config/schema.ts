@@ -83,7 +83,6 @@ const listener: ValueSpec = {
     request_handlers: {
       spec: {type: 'map', of: {type: 'enum', values: HTTP_HANDLERS}},
       description: 'on an http listener, what each path serves, by ejabberd\'s handler names: {/ws: ejabberd_http_ws, /bosh: mod_bosh, /upload: mod_http_upload}',
-      default: {},
     },
   },
 }

@@ -16,6 +16,7 @@ import type {HostAuthenticator} from '../auth/types.js'
 import type {Configuration, HostSettings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
+import {optionDefaults} from '../config/modules.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
@@ -23,6 +24,7 @@ import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
+import {BoshEndpoint} from './bosh.js'
 import {HttpRoutes} from './http.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {ServerCore} from './core.js'
@@ -317,12 +319,24 @@ export class XmppServer implements SessionHost {
    * one does.
    */
   private httpServer(entry: Configuration['settings']['listen'][number]): net.Server {
-    const routes = new HttpRoutes(entry.request_handlers ?? {}, {
+    const session = (socket: net.Socket, transport: SessionTransport) => this.acceptTransport(socket, transport)
+    const bosh = new BoshEndpoint({
       logger: this.logger,
+      settings: () => {
+        const options = {...optionDefaults('mod_bosh'), ...this.config.settings.modules.mod_bosh}
+        return {maxInactivity: options.max_inactivity as number, maxWait: options.max_wait as number, hold: options.max_hold as number}
+      },
       maxStanzaBytes: () => this.limits.maxStanzaBytes,
-      websocketOrigins: () => this.config.settings.websocket_origin,
-      session: (socket, transport) => this.acceptTransport(socket, transport),
+      origins: () => this.config.settings.websocket_origin,
+      maxUnauthenticatedPerAddress: () => this.limits.maxUnauthenticatedPerAddress,
+      maxWriteBuffer: () => this.limits.maxWriteBuffer,
+      session,
     })
+    const routes = new HttpRoutes(
+      entry.request_handlers ?? {},
+      {logger: this.logger, maxStanzaBytes: () => this.limits.maxStanzaBytes, websocketOrigins: () => this.config.settings.websocket_origin, session},
+      {mod_bosh: bosh},
+    )
     const server = entry.tls
       ? https.createServer({
           ...this.defaultTlsOptions(),

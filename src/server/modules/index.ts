@@ -60,6 +60,8 @@ const FACTORIES: Record<ModuleName, Factory> = {
     }),
   mod_disco: (context, options) => createDiscoModule(context, {serverInfo: (options.server_info as Array<{name: string; urls: string[]}> | undefined) ?? []}),
   mod_ping: () => createPingModule(),
+  // Nothing in the router: its options are the BOSH endpoint's (server.ts, bosh.ts).
+  mod_bosh: () => ({name: 'mod_bosh'}),
   mod_time: () => createTimeModule(),
   mod_last: (context) => createLastModule(context),
   mod_vcard: (context, options) => createVcardModule(context, {maxSize: options.max_size as number}),
