@@ -73,6 +73,16 @@ export const MODULES = {
     },
   },
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
+  mod_http_upload: {
+    description: 'HTTP file upload (XEP-0363): slots from upload.HOST, files served at an http listener\'s mod_http_upload path',
+    options: {
+      host: {spec: {type: 'string', nonEmpty: true}, description: 'the service\'s domain; @HOST@ is each host', default: 'upload.@HOST@'},
+      max_size: {spec: {type: 'integer', min: 1, max: 2 ** 40}, description: 'largest file, in bytes', default: 104_857_600},
+      user_quota: {spec: {type: 'integer', min: 1, max: 2 ** 50}, description: 'bytes one account\'s uploads may take together', default: 1_073_741_824},
+      max_days: {spec: {type: 'integer', min: 0, max: 36_500}, description: 'days a file is kept before `upload purge` (and the server, hourly) removes it; 0: kept forever', default: 30},
+      put_url: {spec: {type: 'string', nonEmpty: true}, description: 'base URL of uploads as clients reach it (https://@HOST@:5443/upload); default: the http listener\'s own address'},
+    },
+  },
   mod_bosh: {
     description: 'XMPP over BOSH (XEP-0124, XEP-0206) at an http listener\'s mod_bosh path',
     options: {

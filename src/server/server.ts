@@ -26,6 +26,8 @@ import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
 import {BoshEndpoint} from './bosh.js'
 import {HttpRoutes} from './http.js'
+import {uploadHandler} from './upload-http.js'
+import {UploadStore} from './upload-store.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
@@ -208,6 +210,8 @@ export class XmppServer implements SessionHost {
           archives: this.archives,
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
+          dataDir: this.config.dataDir,
+          listenerUrl: (handler, host) => this.listenerUrl(handler, host),
           startedAt: () => this.startedAt,
           hostSettings: (host) => this.hostSettings(host),
           accountChanged: (event, except) => this.notify(event, except).closed,
@@ -221,6 +225,7 @@ export class XmppServer implements SessionHost {
     }
 
     this.startedAt = Date.now()
+    this.schedulePurge()
     const listeners = this.listenerStatus()
     for (const listener of listeners) {
       this.logger.info(`listening on ${listener.ip}:${listener.port} (${listener.module === 'http' ? `${listener.tls ? 'HTTPS' : 'HTTP'} ${Object.keys(listener.requestHandlers ?? {}).join(' ')}` : listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
@@ -335,7 +340,7 @@ export class XmppServer implements SessionHost {
     const routes = new HttpRoutes(
       entry.request_handlers ?? {},
       {logger: this.logger, maxStanzaBytes: () => this.limits.maxStanzaBytes, websocketOrigins: () => this.config.settings.websocket_origin, session},
-      {mod_bosh: bosh},
+      {mod_bosh: bosh, mod_http_upload: uploadHandler(new UploadStore(this.config.dataDir), this.logger)},
     )
     const server = entry.tls
       ? https.createServer({
@@ -397,6 +402,38 @@ export class XmppServer implements SessionHost {
     this.connections.add(session)
     this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected on port ${settings.port}`)
   }
+
+  /** Where an http listener serves `handler` for clients of `host`. */
+  private listenerUrl(handler: string, host: string): string | undefined {
+    for (const {settings, module, requestHandlers} of this.servers) {
+      if (module !== 'http') continue
+      const prefix = Object.entries(requestHandlers ?? {}).find(([, name]) => name === handler)?.[0]
+      if (prefix !== undefined) return `${settings.tls ? 'https' : 'http'}://${host}:${settings.port}${prefix.startsWith('/') ? prefix : `/${prefix}`}`
+    }
+
+    return undefined
+  }
+
+  /** Expired uploads leave hourly (XEP-0363 files under mod_http_upload's max_days), as `xmppctl upload purge` does. */
+  private schedulePurge(): void {
+    const options = this.config.settings.modules.mod_http_upload
+    if (!options) return
+    const purge = () => {
+      const maxDays = {...optionDefaults('mod_http_upload'), ...this.config.settings.modules.mod_http_upload}.max_days as number
+      new UploadStore(this.config.dataDir)
+        .purge(maxDays)
+        .then((removed) => {
+          if (removed.files + removed.slots > 0) this.logger.info(`upload purge: ${removed.files} file(s), ${removed.bytes} bytes, and ${removed.slots} unused slot(s) removed`)
+        })
+        .catch((error: unknown) => this.logger.error(`upload purge: ${String(error)}`))
+    }
+
+    purge()
+    this.purgeTimer = setInterval(purge, 3_600_000)
+    this.purgeTimer.unref()
+  }
+
+  private purgeTimer: NodeJS.Timeout | undefined
 
   /** A session over WebSocket or BOSH: the HTTP connection was admitted, the session counts among the connections. */
   private acceptTransport(socket: net.Socket, transport: SessionTransport): C2sSession | undefined {
@@ -509,6 +546,7 @@ export class XmppServer implements SessionHost {
   }
 
   private async shutdownResources(): Promise<void> {
+    clearInterval(this.purgeTimer)
     for (const {server} of this.servers) server.close()
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()
