@@ -23,7 +23,7 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help mam offline plugins reload restart roster scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam offline plugins reload restart roster scram start status stop test-auth upload user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
@@ -34,6 +34,7 @@ _xmppctl() {
     'roster') words='add list remove' ;;
     'scram') words='convert' ;;
     'test-auth') words='all' ;;
+    'upload') words='purge' ;;
     'user') words='add check delete disable enable exists export import info list passwd' ;;
     esac
   fi
@@ -72,6 +73,7 @@ _xmppctl() {
     'stop') words='--json --config -c' ;;
     'test-auth') words='--json --config -c --password-stdin --token-stdin --host' ;;
     'test-auth all') words='--json --config -c --jid --password-stdin --token-stdin' ;;
+    'upload purge') words='--json --config -c --older-than --dry-run' ;;
     'user add') words='--json --config -c --password-stdin' ;;
     'user check') words='--json --config -c --password-stdin' ;;
     'user delete') words='--json --config -c --force -f' ;;

@@ -130,7 +130,7 @@ export class UploadStore {
    * Removes files older than `maxDays` days (0: none expire) and slots whose
    * PUT window passed unused; returns what was removed.
    */
-  async purge(maxDays: number, now = Date.now()): Promise<{files: number; slots: number; bytes: number}> {
+  async purge(maxDays: number, now = Date.now(), dryRun = false): Promise<{files: number; slots: number; bytes: number}> {
     const removed = {files: 0, slots: 0, bytes: 0}
     let owners: string[]
     try {
@@ -153,14 +153,14 @@ export class UploadStore {
         const meta = await readMeta(dir)
         const expired = meta === undefined ? true : meta.complete ? maxDays > 0 && meta.created + maxDays * 86_400_000 <= now : meta.putUntil <= now
         if (!expired) continue
-        await fs.rm(dir, {recursive: true, force: true})
+        if (!dryRun) await fs.rm(dir, {recursive: true, force: true})
         if (meta?.complete) {
           removed.files++
           removed.bytes += meta.size
         } else removed.slots++
       }
 
-      await fs.rmdir(ownerDir).catch(() => {})
+      if (!dryRun) await fs.rmdir(ownerDir).catch(() => {})
     }
 
     return removed
