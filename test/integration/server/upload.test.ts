@@ -5,34 +5,15 @@
  */
 import assert from 'node:assert/strict'
 import {statSync} from 'node:fs'
-import https from 'node:https'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
 import {UploadStore} from '../../../src/server/upload-store.js'
 import {iqReply, loginRaw} from './helpers.js'
-import {startWeb} from './web-helpers.js'
+import {fetchUrl, startWeb} from './web-helpers.js'
 
 const UPLOAD = 'urn:xmpp:http:upload:0'
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: Buffer
-}
-
-export function fetchUrl(url: string, options: {method?: string; body?: Buffer; headers?: Record<string, string>} = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = https.request(url, {method: options.method ?? 'GET', rejectUnauthorized: false, headers: options.headers}, (response) => {
-      const chunks: Buffer[] = []
-      response.on('data', (chunk: Buffer) => chunks.push(chunk))
-      response.on('end', () => resolve({status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks)}))
-    })
-    request.on('error', reject)
-    request.end(options.body)
-  })
-}
 
 const modules = (options: Record<string, unknown> = {}) => ({modules: {...DEFAULT_MODULES, mod_mam: {default: 'never', max_page_size: 100}, mod_http_upload: {host: 'upload.@HOST@', max_size: 1000, user_quota: 1500, max_days: 30, ...options}}})
 

@@ -1,5 +1,6 @@
 /** The https listener of web tests (WebSocket, BOSH, upload) and a WebSocket client. */
 import assert from 'node:assert/strict'
+import https from 'node:https'
 
 import WebSocket from 'ws'
 
@@ -92,4 +93,22 @@ export async function wsLogin(client: WsClient, user: string, password: string, 
   client.send(`<iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`)
   const bound = await client.next()
   return /<jid>([^<]+)<\/jid>/.exec(bound)![1]
+}
+
+export interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}
+
+export function fetchUrl(url: string, options: {method?: string; body?: Buffer; headers?: Record<string, string>} = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, {method: options.method ?? 'GET', rejectUnauthorized: false, headers: options.headers}, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => resolve({status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks)}))
+    })
+    request.on('error', reject)
+    request.end(options.body)
+  })
 }
