@@ -23,7 +23,7 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster s2s scram start status stop test-auth user' ;;
+    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster s2s scram start status stop test-auth upload user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
@@ -36,6 +36,7 @@ _xmppctl() {
     's2s') words='close list' ;;
     'scram') words='convert' ;;
     'test-auth') words='all' ;;
+    'upload') words='purge' ;;
     'user') words='add check delete disable enable exists export import info list passwd' ;;
     esac
   fi
@@ -81,13 +82,14 @@ _xmppctl() {
     'stop') words='--json --config -c' ;;
     'test-auth') words='--json --config -c --password-stdin --token-stdin --host' ;;
     'test-auth all') words='--json --config -c --jid --password-stdin --token-stdin' ;;
+    'upload purge') words='--json --config -c --older-than --dry-run' ;;
     'user add') words='--json --config -c --password-stdin' ;;
     'user check') words='--json --config -c --password-stdin' ;;
     'user delete') words='--json --config -c --force -f' ;;
     'user disable') words='--json --config -c --reason -r' ;;
     'user enable') words='--json --config -c' ;;
     'user exists') words='--json --config -c' ;;
-    'user export') words='--json --config -c --to --host --force -f --ejabberd' ;;
+    'user export') words='--json --config -c --to --host --force -f --ejabberd --prosody --accounts-only' ;;
     'user import') words='--json --config -c --from --on-conflict --dry-run --add-hosts --host --allow-partial' ;;
     'user info') words='--json --config -c' ;;
     'user list') words='--json --config -c --long -l' ;;

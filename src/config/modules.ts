@@ -73,6 +73,24 @@ export const MODULES = {
     },
   },
   mod_ping: {description: 'XMPP ping (XEP-0199)', options: {}},
+  mod_http_upload: {
+    description: 'HTTP file upload (XEP-0363): slots from upload.HOST, files served at an http listener\'s mod_http_upload path',
+    options: {
+      host: {spec: {type: 'string', nonEmpty: true}, description: 'the service\'s domain; @HOST@ is each host', default: 'upload.@HOST@'},
+      max_size: {spec: {type: 'integer', min: 1, max: 2 ** 40}, description: 'largest file, in bytes', default: 104_857_600},
+      user_quota: {spec: {type: 'integer', min: 1, max: 2 ** 50}, description: 'bytes one account\'s uploads may take together', default: 1_073_741_824},
+      max_days: {spec: {type: 'integer', min: 0, max: 36_500}, description: 'days a file is kept before `upload purge` (and the server, hourly) removes it; 0: kept forever', default: 30},
+      put_url: {spec: {type: 'string', nonEmpty: true}, description: 'base URL of uploads as clients reach it (https://@HOST@:5443/upload); default: the http listener\'s own address'},
+    },
+  },
+  mod_bosh: {
+    description: 'XMPP over BOSH (XEP-0124, XEP-0206) at an http listener\'s mod_bosh path',
+    options: {
+      max_inactivity: {spec: {type: 'integer', min: 5, max: 3600}, description: 'seconds a BOSH session lives with no request held before it ends', default: 30},
+      max_wait: {spec: {type: 'integer', min: 1, max: 300}, description: 'the longest wait (seconds) a request is held when nothing is to be sent', default: 60},
+      max_hold: {spec: {type: 'integer', min: 1, max: 5}, description: 'requests the server holds at once (hold)', default: 1},
+    },
+  },
   mod_time: {description: 'entity time (XEP-0202)', options: {}},
   mod_last: {description: 'last activity of contacts and server uptime (XEP-0012)', options: {}},
   mod_vcard: {
@@ -215,6 +233,7 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_blocking: optionDefaults('mod_blocking'),
   mod_mam: optionDefaults('mod_mam'),
   mod_ping: {},
+  mod_bosh: optionDefaults('mod_bosh'),
   mod_time: {},
   mod_last: {},
   mod_vcard: optionDefaults('mod_vcard'),

@@ -64,18 +64,26 @@ const string: ValueSpec = {type: 'string', nonEmpty: true}
 const port: ValueSpec = {type: 'integer', min: 1, max: 65_535}
 const seconds: ValueSpec = {type: 'integer', min: 1, max: 86_400}
 
+/** ejabberd's names for what an http listener serves at a path. */
+export const HTTP_HANDLERS = ['ejabberd_http_ws', 'mod_bosh', 'mod_http_upload'] as const
+export type HttpHandlerName = (typeof HTTP_HANDLERS)[number]
+
 const listener: ValueSpec = {
   type: 'object',
   keys: {
     port: {spec: port, description: 'TCP port to listen on', required: true},
     ip: {spec: string, description: 'address to bind', default: '::'},
-    module: {spec: {type: 'enum', values: ['c2s', 's2s']}, description: 'what the listener serves: clients (c2s) or other servers (s2s, federation)', default: 'c2s'},
+    module: {spec: {type: 'enum', values: ['c2s', 's2s', 'http']}, description: 'what the listener serves: clients (c2s), other servers (s2s, federation), or http (WebSocket, BOSH, upload)', default: 'c2s'},
     starttls: {
       spec: {type: 'enum', values: ['required', 'optional', 'disabled']},
       description: 'STARTTLS on a plain listener',
       default: 'required',
     },
-    tls: {spec: {type: 'boolean'}, description: 'direct TLS (XEP-0368)', default: false},
+    tls: {spec: {type: 'boolean'}, description: 'direct TLS (XEP-0368); on an http listener, HTTPS', default: false},
+    request_handlers: {
+      spec: {type: 'map', of: {type: 'enum', values: HTTP_HANDLERS}},
+      description: 'on an http listener, what each path serves, by ejabberd\'s handler names: {/ws: ejabberd_http_ws, /bosh: mod_bosh, /upload: mod_http_upload}',
+    },
   },
 }
 
@@ -332,6 +340,11 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     description: 'failed authentications to one account from all addresses within c2s_auth_ban_lifetime before only its known addresses may try',
     default: 100,
   },
+  websocket_origin: {
+    spec: {type: 'list', of: string, unique: true},
+    description: 'origins (https://web.example.org) whose pages may open a WebSocket (RFC 7395) session; empty: any origin, as ejabberd\'s ignore',
+    default: [],
+  },
   c2s_auth_known_address_lifetime: {
     spec: {type: 'integer', min: 0, max: 366 * 86_400},
     description: 'seconds an address that logged in to an account stays known to it, and may try past c2s_max_auth_failures_per_account; 0: none is known',
@@ -343,7 +356,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
 export interface Settings {
   hosts: string[]
   data_dir: string
-  listen: Array<{port: number; ip: string; module: 'c2s' | 's2s'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean}>
+  listen: Array<{port: number; ip: string; module: 'c2s' | 's2s' | 'http'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean; request_handlers?: Record<string, HttpHandlerName>}>
+  websocket_origin: string[]
   certfiles: string[]
   tls: {min_version: (typeof TLS_VERSIONS)[number]; ciphers: string; dhparam: string}
   auth_method: AuthMethodName[]
@@ -440,6 +454,7 @@ export const SERVER_WIDE_KEYS = [
   'c2s_max_auth_failures_per_account_address',
   'c2s_max_auth_failures_per_account',
   'c2s_auth_known_address_lifetime',
+  'websocket_origin',
   'modules',
   'shaper',
   'shaper_rules',

@@ -23,14 +23,28 @@ import {randomToken} from './random.js'
 import {Shaper, type ShaperRate} from './shaper.js'
 import {SM_NS, StreamManagement, parseCount, resumptionWindow} from './stream-management.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
-import {Element, escapeAttribute, x} from './xml/element.js'
-import {type ParserEvent, type ParserLimits, XmppStreamParser} from './xml/parser.js'
+import {Element, x} from './xml/element.js'
+import {type Framing, STREAM_FRAMING, type StreamReader} from './framing.js'
+import type {ParserEvent, ParserLimits} from './xml/parser.js'
 
 export interface ListenerSettings {
   port: number
   ip: string
   tls: boolean
   starttls: 'required' | 'optional' | 'disabled'
+}
+
+/**
+ * What carries a session when it is not a TCP stream of its own: a
+ * WebSocket (RFC 7395) or BOSH (XEP-0206) connection, whose `socket` is a
+ * duplex of whole messages and whose security is the HTTP connection's.
+ */
+export interface SessionTransport {
+  framing: Framing
+  encrypted: boolean
+  remoteAddress: string
+  /** For logs: `ws`, `bosh`. */
+  kind: string
 }
 
 export interface SessionLimits extends ParserLimits {
@@ -124,8 +138,6 @@ const MAX_HELD_STANZAS = 500
 /** Bytes queued for a client below which paced writers (offline delivery) go on writing. */
 const PACED_QUEUE_BYTES = 256 * 1024
 
-const STREAM_HEADER_PREFIX = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
-
 /**
  * The channel bindings of a TLS connection, each computed on first use: only
  * a client that chooses a -PLUS mechanism needs the data, and every stream
@@ -201,7 +213,10 @@ export class C2sSession {
   offlineDelivery: Promise<void> | undefined
 
   private phase: Phase = 'header'
-  private parser: XmppStreamParser
+  private parser: StreamReader
+  private framing: Framing
+  /** `c2s`, or the HTTP transport's name, for logs. */
+  readonly kind: string
   private generation = 0
   private queue: Promise<void> = Promise.resolve()
   private pending = 0
@@ -226,13 +241,15 @@ export class C2sSession {
   private deadline: NodeJS.Timeout | undefined
   private cleanedUp = false
 
-  constructor(server: SessionHost, socket: net.Socket, listener: ListenerSettings) {
+  constructor(server: SessionHost, socket: net.Socket, listener: ListenerSettings, transport?: SessionTransport) {
     this.server = server
     this.socket = socket
     this.listener = listener
-    this.encrypted = socket instanceof tls.TLSSocket
-    this.remoteAddress = socket.remoteAddress ?? 'unknown'
-    this.parser = new XmppStreamParser(this.parserLimits())
+    this.framing = transport?.framing ?? STREAM_FRAMING
+    this.kind = transport?.kind ?? 'c2s'
+    this.encrypted = transport?.encrypted ?? socket instanceof tls.TLSSocket
+    this.remoteAddress = transport?.remoteAddress ?? socket.remoteAddress ?? 'unknown'
+    this.parser = this.framing.reader(this.parserLimits())
     this.deadline = setTimeout(() => this.close('connection-timeout', 'authenticate within the time allowed'), server.limits.authTimeoutMs)
     this.deadline.unref()
     this.attach(socket)
@@ -328,7 +345,7 @@ export class C2sSession {
       return
     }
 
-    this.socket.write(text)
+    this.socket.write(this.framing.element(text))
   }
 
   /**
@@ -382,7 +399,7 @@ export class C2sSession {
     // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
     if (this.sm && !this.sm.sent(data)) return Promise.resolve(false)
     if (this.sm) this.batch()
-    return new Promise((resolve) => socket.write(data, (error) => resolve(!error)))
+    return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error)))
   }
 
   /** Ends the stream, with a stream error when `condition` is given (RFC 6120 §4.9). */
@@ -398,10 +415,10 @@ export class C2sSession {
     if (condition) {
       if (this.phase === 'header') this.sendHeader()
       this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}${this.jid ? ` ${this.fullJid}` : ''}: stream error ${condition}${text ? ` (${text})` : ''}`, `stream error ${condition}`)
-      this.socket.write(streamError(condition, text))
+      this.socket.write(this.framing.element(streamError(condition, text)))
     }
 
-    if (this.phase !== 'header' || condition) this.socket.write('</stream:stream>')
+    if (this.phase !== 'header' || condition) this.socket.write(this.framing.footer())
     this.phase = 'closed'
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 2000).unref()
@@ -521,7 +538,7 @@ export class C2sSession {
   private restart(): void {
     this.generation++
     this.streamSecurity = undefined
-    this.parser = new XmppStreamParser(this.parserLimits())
+    this.parser = this.framing.reader(this.parserLimits())
     this.phase = 'header'
   }
 
@@ -547,7 +564,7 @@ export class C2sSession {
     this.streamId = randomToken(12)
     const from = this.host ?? this.server.config.hosts[0]
     this.phase = 'open'
-    return `${STREAM_HEADER_PREFIX} id='${this.streamId}' from='${escapeAttribute(from)}' version='1.0' xml:lang='en'>`
+    return this.framing.header(from, this.streamId)
   }
 
   private sendHeader(): void {
@@ -567,7 +584,9 @@ export class C2sSession {
     if (!(major >= 1)) return this.close('unsupported-version', 'XMPP 1.0 (version="1.0") is required')
     // Header and features in one write: one TLS record and one syscall instead of two.
     const features = await this.features()
-    this.write(this.header() + features.toString(NS.client))
+    this.batch()
+    this.socket.write(this.header())
+    this.write(features.toString(NS.client))
   }
 
   private encryptionRequired(): boolean {
@@ -719,6 +738,7 @@ export class C2sSession {
     const socket = successor.handOver()
     this.socket = socket
     this.parser = successor.parser
+    this.framing = successor.framing
     this.encrypted = successor.encrypted
     this.streamSecurity = undefined
     this.generation++

@@ -33,6 +33,8 @@ export interface CoreContext {
   archives: ArchiveStore
   logger: Logger
   softwareVersion: string
+  dataDir: string
+  listenerUrl: ModuleContext['listenerUrl']
   startedAt: () => number
   hostSettings(host: string): HostSettings
   accountChanged: ModuleContext['accountChanged']
@@ -74,6 +76,8 @@ export class ServerCore {
       archives: context.archives,
       logger: context.logger,
       softwareVersion: context.softwareVersion,
+      dataDir: context.dataDir,
+      listenerUrl: (handler, host) => context.listenerUrl(handler, host),
       startedAt: context.startedAt,
       hosts: context.hosts,
       isLocalHost: (domain) => this.isLocalHost(domain),

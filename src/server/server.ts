@@ -6,6 +6,8 @@
  * certificates and authenticators without dropping sessions.
  */
 import {readFileSync} from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
@@ -14,6 +16,7 @@ import type {HostAuthenticator} from '../auth/types.js'
 import type {Configuration, HostSettings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
+import {optionDefaults} from '../config/modules.js'
 import {openAccountStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
@@ -23,7 +26,11 @@ import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {RosterStore} from '../store/roster-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
-import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits} from './c2s.js'
+import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
+import {BoshEndpoint} from './bosh.js'
+import {HttpRoutes} from './http.js'
+import {uploadHandler} from './upload-http.js'
+import {UploadStore} from './upload-store.js'
 import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSelfSigned} from './certificates.js'
 import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
@@ -55,7 +62,9 @@ export interface ListenerStatus {
   port: number
   tls: boolean
   starttls: ListenerSettings['starttls']
-  module: 'c2s' | 's2s'
+  module: 'c2s' | 's2s' | 'http'
+  /** An http listener's paths and what each serves. */
+  requestHandlers?: Record<string, string>
 }
 
 export interface ServerStatus {
@@ -156,7 +165,7 @@ export class XmppServer implements SessionHost {
   /** Sessions with XEP-0198 resumption, by resumption id. */
   private readonly resumableSessions = new Map<string, C2sSession>()
   private moduleLimits: ModuleLimits
-  private readonly servers: Array<{server: net.Server; settings: ListenerSettings; module: 'c2s' | 's2s'}> = []
+  private readonly servers: Array<{server: net.Server; settings: ListenerSettings; module: 'c2s' | 's2s' | 'http'; requestHandlers?: Record<string, string>}> = []
   /** Federation: on when the configuration has an s2s listener. */
   private s2s: S2sManager | undefined
   private s2sContexts = new Map<string, tls.SecureContext>()
@@ -226,6 +235,8 @@ export class XmppServer implements SessionHost {
           archives: this.archives,
           logger: this.logger,
           softwareVersion: SOFTWARE_VERSION,
+          dataDir: this.config.dataDir,
+          listenerUrl: (handler, host) => this.listenerUrl(handler, host),
           startedAt: () => this.startedAt,
           hostSettings: (host) => this.hostSettings(host),
           accountChanged: (event, except) => this.notify(event, except).closed,
@@ -240,9 +251,11 @@ export class XmppServer implements SessionHost {
     }
 
     this.startedAt = Date.now()
+    this.schedulePurge()
     const listeners = this.listenerStatus()
     for (const listener of listeners) {
-      this.logger.info(`listening on ${listener.ip}:${listener.port} for ${listener.module} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.module === 's2s' ? this.config.settings.s2s_use_starttls : listener.starttls}`})`)
+      const detail = listener.module === 'http' ? `${listener.tls ? 'HTTPS' : 'HTTP'} ${Object.keys(listener.requestHandlers ?? {}).join(' ')}` : listener.tls ? 'direct TLS' : `STARTTLS ${listener.module === 's2s' ? this.config.settings.s2s_use_starttls : listener.starttls}`
+      this.logger.info(`listening on ${listener.ip}:${listener.port} for ${listener.module} (${detail})`)
     }
 
     return listeners
@@ -324,7 +337,7 @@ export class XmppServer implements SessionHost {
     const settings: ListenerSettings = {port: entry.port, ip: entry.ip ?? '::', tls: entry.tls ?? false, starttls: entry.starttls ?? 'required'}
     const module = entry.module ?? 'c2s'
     entry = {...entry, ...settings}
-    const server = module === 's2s' ? this.s2sListener(settings) : entry.tls
+    const server = module === 's2s' ? this.s2sListener(settings) : module === 'http' ? this.httpServer(entry) : entry.tls
       ? tls.createServer(
           {
             ...this.defaultTlsOptions(),
@@ -337,7 +350,7 @@ export class XmppServer implements SessionHost {
       : net.createServer((socket) => {
           if (this.admit(socket)) this.accept(socket, settings)
         })
-    if (entry.tls && module === 'c2s') {
+    if ((entry.tls && module === 'c2s') || module === 'http') {
       // Counted from the TCP accept: a client that never finishes its handshake holds a socket too.
       server.on('connection', (socket: net.Socket) => this.admit(socket))
       // With a listener here Node leaves the socket open, handshake timeouts included: close it.
@@ -371,7 +384,7 @@ export class XmppServer implements SessionHost {
     })
     server.on('error', (error) => this.logger.error(`listener ${entry.ip}:${entry.port}: ${error.message}`))
     settings.port = (server.address() as net.AddressInfo).port
-    this.servers.push({server, settings, module})
+    this.servers.push({server, settings, module, ...(module === 'http' ? {requestHandlers: {...entry.request_handlers}} : {})})
   }
 
   /** An s2s listener: STARTTLS, or direct TLS with ALPN xmpp-server (XEP-0368); the peer's certificate is asked for, and judged by the stream. */
@@ -410,6 +423,47 @@ export class XmppServer implements SessionHost {
     const closed = this.s2s?.close(domain.toLowerCase()) ?? 0
     this.logger.info(`s2s close ${domain}: ${closed} stream(s)`)
     return {closed}
+  }
+
+  /**
+   * An http listener (ejabberd's ejabberd_http): HTTPS with the hosts'
+   * certificates by SNI when `tls`, each path of request_handlers served by
+   * its handler. Every TCP connection counts against its address as a c2s
+   * one does.
+   */
+  private httpServer(entry: Configuration['settings']['listen'][number]): net.Server {
+    const session = (socket: net.Socket, transport: SessionTransport) => this.acceptTransport(socket, transport)
+    const bosh = new BoshEndpoint({
+      logger: this.logger,
+      settings: () => {
+        const options = {...optionDefaults('mod_bosh'), ...this.config.settings.modules.mod_bosh}
+        return {maxInactivity: options.max_inactivity as number, maxWait: options.max_wait as number, hold: options.max_hold as number}
+      },
+      maxStanzaBytes: () => this.limits.maxStanzaBytes,
+      origins: () => this.config.settings.websocket_origin,
+      maxUnauthenticatedPerAddress: () => this.limits.maxUnauthenticatedPerAddress,
+      maxWriteBuffer: () => this.limits.maxWriteBuffer,
+      session,
+    })
+    const routes = new HttpRoutes(
+      entry.request_handlers ?? {},
+      {logger: this.logger, maxStanzaBytes: () => this.limits.maxStanzaBytes, websocketOrigins: () => this.config.settings.websocket_origin, session},
+      {mod_bosh: bosh, mod_http_upload: uploadHandler(new UploadStore(this.config.dataDir), this.logger)},
+    )
+    const server = entry.tls
+      ? https.createServer({
+          ...this.defaultTlsOptions(),
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (servername, callback) => callback(null, this.contexts.get(servername.toLowerCase()) ?? this.defaultContext()),
+          handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+        })
+      : http.createServer()
+    // Slow clients hold a socket each: headers within the handshake timeout, bodies within the login timeout.
+    server.headersTimeout = this.limits.tlsHandshakeTimeoutMs
+    server.requestTimeout = this.limits.authTimeoutMs
+    server.on('request', (request, response) => routes.request(request, response, entry.tls ?? false))
+    server.on('upgrade', (request, socket, head) => routes.upgrade(request, socket as net.Socket, head, entry.tls ?? false))
+    return server
   }
 
   /**
@@ -457,8 +511,53 @@ export class XmppServer implements SessionHost {
     this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected on port ${settings.port}`)
   }
 
+  /** Where an http listener serves `handler` for clients of `host`. */
+  private listenerUrl(handler: string, host: string): string | undefined {
+    for (const {settings, module, requestHandlers} of this.servers) {
+      if (module !== 'http') continue
+      const prefix = Object.entries(requestHandlers ?? {}).find(([, name]) => name === handler)?.[0]
+      if (prefix !== undefined) return `${settings.tls ? 'https' : 'http'}://${host}:${settings.port}${prefix.startsWith('/') ? prefix : `/${prefix}`}`
+    }
+
+    return undefined
+  }
+
+  /** Expired uploads leave hourly (XEP-0363 files under mod_http_upload's max_days), as `xmppctl upload purge` does. */
+  private schedulePurge(): void {
+    const options = this.config.settings.modules.mod_http_upload
+    if (!options) return
+    const purge = () => {
+      const maxDays = {...optionDefaults('mod_http_upload'), ...this.config.settings.modules.mod_http_upload}.max_days as number
+      new UploadStore(this.config.dataDir)
+        .purge(maxDays)
+        .then((removed) => {
+          if (removed.files + removed.slots > 0) this.logger.info(`upload purge: ${removed.files} file(s), ${removed.bytes} bytes, and ${removed.slots} unused slot(s) removed`)
+        })
+        .catch((error: unknown) => this.logger.error(`upload purge: ${String(error)}`))
+    }
+
+    purge()
+    this.purgeTimer = setInterval(purge, 3_600_000)
+    this.purgeTimer.unref()
+  }
+
+  private purgeTimer: NodeJS.Timeout | undefined
+
+  /** A session over WebSocket or BOSH: the HTTP connection was admitted, the session counts among the connections. */
+  private acceptTransport(socket: net.Socket, transport: SessionTransport): C2sSession | undefined {
+    if (this.stopping) {
+      socket.destroy()
+      return undefined
+    }
+
+    const session = new C2sSession(this, socket, {port: 0, ip: '', tls: transport.encrypted, starttls: 'disabled'}, transport)
+    this.connections.add(session)
+    this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: connected over ${transport.kind}`)
+    return session
+  }
+
   listenerStatus(): ListenerStatus[] {
-    return this.servers.map(({settings, module}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls, module}))
+    return this.servers.map(({settings, module, requestHandlers}) => ({ip: settings.ip, port: settings.port, tls: settings.tls, starttls: settings.starttls, module, ...(requestHandlers ? {requestHandlers} : {})}))
   }
 
   status(): ServerStatus {
@@ -566,6 +665,7 @@ export class XmppServer implements SessionHost {
   }
 
   private async shutdownResources(): Promise<void> {
+    clearInterval(this.purgeTimer)
     for (const {server} of this.servers) server.close()
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()

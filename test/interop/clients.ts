@@ -133,9 +133,9 @@ export interface ScriptRun {
 }
 
 /** Starts `script` (a path) under Debian's /usr/bin/python3 with `args` as its one JSON argument; it is killed when the test ends. */
-export function startPython(t: {after(fn: () => unknown): void} | undefined, script: string, args: Record<string, unknown>): ScriptRun {
+export function startPython(t: {after(fn: () => unknown): void} | undefined, script: string, args: Record<string, unknown>, program = PYTHON, env: Record<string, string> = {}): ScriptRun {
   // No __pycache__ for common.py in the source tree.
-  const child = spawn(PYTHON, [script, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, PYTHONDONTWRITEBYTECODE: '1'}})
+  const child = spawn(program, [script, JSON.stringify(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env}})
   t?.after(() => {
     if (child.exitCode === null) child.kill()
   })
@@ -184,6 +184,11 @@ export function startPython(t: {after(fn: () => unknown): void} | undefined, scr
       }
     },
   }
+}
+
+/** Starts a Node script (a JavaScript client library's driver) with `args` as its one JSON argument, printing JSON lines as the python scripts do. */
+export function startNode(t: {after(fn: () => unknown): void}, script: string, args: Record<string, unknown>, env: Record<string, string> = {}): ScriptRun {
+  return startPython(t, script, args, process.execPath, env)
 }
 
 /** Starts a script of test/interop/slixmpp with `args` (see the script). */

@@ -126,7 +126,7 @@ function parentFindings(dataDir: string, user: SystemUser): AuditFinding[] {
 export const filesCheck: Check = {
   id: 'files',
   description: 'data directory, store and certificates: owner, mode, symlinks leaving the tree, writable parents',
-  findings: ['data-dir-missing', 'file-owner', 'dir-mode', 'store-mode', 'key-mode', 'symlink-escape', 'parent-writable', 'parent-owner', 'file-mode', 'key-unreadable'],
+  findings: ['data-dir-missing', 'file-owner', 'dir-mode', 'store-mode', 'key-mode', 'upload-mode', 'symlink-escape', 'parent-writable', 'parent-owner', 'file-mode', 'key-unreadable'],
   async run(context) {
     const {config, user} = context
     const dataDir = config.dataDir
@@ -183,6 +183,9 @@ export const filesCheck: Check = {
       }
 
       if (path.dirname(entry) === dataDir && STORE_FILES.includes(path.basename(entry))) findings.push(...secretFileFindings(entry, stats, 'the account store', 'store-mode'))
+      // Whoever reads the secret can make upload URLs (XEP-0363 slots); uploads are the accounts' files.
+      else if (entry === path.join(dataDir, 'upload.secret')) findings.push(...secretFileFindings(entry, stats, 'the upload URL secret', 'upload-mode'))
+      else if (within(path.join(dataDir, 'upload'), entry)) findings.push(...secretFileFindings(entry, stats, 'an uploaded file', 'upload-mode'))
       else if (keys.has(entry)) {
         findings.push(...secretFileFindings(entry, stats, 'a private key', 'key-mode'))
         keys.delete(entry)

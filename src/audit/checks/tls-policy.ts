@@ -46,10 +46,21 @@ export function cipherFindings(suites: SuiteInfo[], subject: string): AuditFindi
 export const tlsPolicyCheck: Check = {
   id: 'tls-policy',
   description: 'c2s encryption required, tls.min_version, what tls.ciphers admits, DH parameters',
-  findings: ['c2s-encryption-optional', 'plain-without-tls', 'tls-min-version', 'cipher-string-invalid', 'cipher-null', 'cipher-anonymous', 'cipher-export', 'cipher-rc4', 'cipher-3des', 'cipher-no-forward-secrecy', 'cipher-non-aead', 'dhparam-unreadable', 'dh-too-small', 'dh-not-prime', 'dh-not-safe-prime', 'dh-q-mismatch', 'dh-bad-generator', 'dh-generator-full-group'],
+  findings: ['c2s-encryption-optional', 'plain-without-tls', 'http-without-tls', 'tls-min-version', 'cipher-string-invalid', 'cipher-null', 'cipher-anonymous', 'cipher-export', 'cipher-rc4', 'cipher-3des', 'cipher-no-forward-secrecy', 'cipher-non-aead', 'dhparam-unreadable', 'dh-too-small', 'dh-not-prime', 'dh-not-safe-prime', 'dh-q-mismatch', 'dh-bad-generator', 'dh-generator-full-group'],
   async run({config}) {
     const findings: AuditFinding[] = []
     const {tls, listen} = config.settings
+    // WebSocket and BOSH logins, and uploads, over an http listener without TLS travel in cleartext (no STARTTLS in HTTP).
+    for (const listener of listen.filter((entry) => entry.module === 'http' && !entry.tls)) {
+      findings.push({
+        id: 'http-without-tls',
+        severity: listener.ip.startsWith('127.') || listener.ip === '::1' ? 'info' : 'warning',
+        subject: `listen port ${listener.port}`,
+        message: `the http listener on port ${listener.port} serves ${Object.keys(listener.request_handlers ?? {}).join(', ') || 'its paths'} without TLS: passwords and files cross the network readable, unless a TLS proxy on this machine is its only client`,
+        fix: `set tls: true on the listener (the hosts' certificates are used), or bind it to ip: 127.0.0.1 behind a TLS-terminating proxy`,
+      })
+    }
+
     // A plain listener whose STARTTLS is not "required" leaves encryption to c2s_require_encryption (src/server/c2s.ts).
     const lax = listen.filter((listener) => !listener.tls && listener.starttls !== 'required')
     for (const host of config.hosts) {

@@ -11,6 +11,7 @@ import {createBlockingModule} from './blocking.js'
 import {createCarbonsModule} from './carbons.js'
 import {createClientStateModule} from './client-state.js'
 import {createDiscoModule} from './disco.js'
+import {createHttpUploadModule} from './http-upload.js'
 import {createLastModule} from './last.js'
 import {createMamModule} from './mam.js'
 import {defaultRoomConfig} from '../muc/admin.js'
@@ -62,6 +63,15 @@ const FACTORIES: Record<ModuleName, Factory> = {
     }),
   mod_disco: (context, options) => createDiscoModule(context, {serverInfo: (options.server_info as Array<{name: string; urls: string[]}> | undefined) ?? []}),
   mod_ping: () => createPingModule(),
+  mod_http_upload: (context, options) =>
+    createHttpUploadModule(context, {
+      host: options.host as string,
+      maxSize: options.max_size as number,
+      userQuota: options.user_quota as number,
+      putUrl: options.put_url as string | undefined,
+    }),
+  // Nothing in the router: its options are the BOSH endpoint's (server.ts, bosh.ts).
+  mod_bosh: () => ({name: 'mod_bosh'}),
   mod_time: () => createTimeModule(),
   mod_last: (context) => createLastModule(context),
   mod_vcard: (context, options) => createVcardModule(context, {maxSize: options.max_size as number}),

@@ -192,6 +192,10 @@ export interface ModuleContext {
   readonly archives: ArchiveStore
   readonly logger: Logger
   readonly softwareVersion: string
+  /** The data directory, for modules that keep files (XEP-0363 uploads). */
+  readonly dataDir: string
+  /** The base URL an http listener serves `handler` at for `host` (https://HOST:PORT/path), if one does. */
+  listenerUrl(handler: 'mod_http_upload', host: string): string | undefined
   /** When the server started (ms since the epoch). */
   readonly startedAt: () => number
   hosts(): readonly string[]

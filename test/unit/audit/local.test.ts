@@ -339,6 +339,37 @@ describe('audit auth-backends', () => {
   })
 })
 
+describe('audit of the http listener and uploads', () => {
+  it('fires on an upload or the upload secret its group or others can read, and passes 0600', async (t) => {
+    const {config} = setup(t, 'hosts: [example.org]\n')
+    await addAccounts(config(), [['alice@example.org', 'secret']])
+    const {UploadStore} = await import('../../../src/server/upload-store.js')
+    const store = new UploadStore(config().dataDir)
+    const slot = await store.create('alice@example.org', 'a.txt', 1, 'text/plain')
+    const found = (await store.find(slot.path))!
+    writeFileSync(found.file, 'x', {mode: 0o600})
+    assert.deepEqual((await audit(config(), ['upload-mode'])).findings, [])
+    chmodSync(found.file, 0o644)
+    chmodSync(path.join(config().dataDir, 'upload.secret'), 0o640)
+    const {findings} = await audit(config(), ['upload-mode'])
+    assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
+      ['upload-mode', 'critical', found.file],
+      ['upload-mode', 'warning', path.join(config().dataDir, 'upload.secret')],
+    ])
+    assert.match(findings[0].message, /an uploaded file has mode 0644/)
+  })
+
+  it('warns on an http listener without TLS, and only informs when it listens on loopback', async (t) => {
+    const {config} = setup(t, `hosts: [example.org]\n${GOOD_TLS}listen: [{port: 5443, module: http, request_handlers: {/ws: ejabberd_http_ws}}, {port: 5280, ip: 127.0.0.1, module: http}, {port: 5444, module: http, tls: true}]\n`)
+    const {findings} = await audit(config(), ['http-without-tls'])
+    assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
+      ['http-without-tls', 'warning', 'listen port 5443'],
+      ['http-without-tls', 'info', 'listen port 5280'],
+    ])
+    assert.match(findings[0].message, /serves \/ws without TLS/)
+  })
+})
+
 describe('audit tls-policy', () => {
   it('passes required encryption, TLS 1.2+, forward-secret AEAD suites and an RFC 7919 group', async (t) => {
     const {config} = setup(t, `hosts: [example.org]\n${GOOD_TLS}`)
