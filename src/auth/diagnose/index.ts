@@ -14,6 +14,7 @@ import type {AuthMethod, ConnectionSecurity} from '../types.js'
 import {diagnoseExternal} from './external.js'
 import {diagnoseAnonymous, diagnoseInternal} from './internal.js'
 import {diagnoseJwt} from './jwt.js'
+import {diagnoseLdap} from './ldap.js'
 import {diagnosePam} from './pam.js'
 import {type BackendDiagnosis, Recorder, fail} from './report.js'
 import {diagnoseSaslauthd} from './saslauthd.js'
@@ -67,6 +68,10 @@ export async function diagnoseBackend(method: AuthMethod, request: DiagnoseReque
 
     case 'anonymous': {
       return diagnoseAnonymous(input)
+    }
+
+    case 'ldap': {
+      return diagnoseLdap(input)
     }
 
     default: {
