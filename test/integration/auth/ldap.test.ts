@@ -178,6 +178,20 @@ describe('the ldap backend against a real slapd', {skip: unavailable, concurrenc
     assert.equal(result.status, 0)
   })
 
+  it('test-auth all: the ldap host is offered PLAIN over TLS and nothing without, and says why SCRAM is not', async (t) => {
+    const dir = tempDir(t)
+    writeConfig(dir, `hosts: [example.org]\ndata_dir: ./data\n${ldapYaml(slapd, {ldap_encrypt: 'tls', ldap_port: slapd.ldapsPort})}`)
+    const result = await runCli(['test-auth', 'all', '--json'], {cwd: dir})
+    const {hosts} = JSON.parse(result.stdout) as {hosts: Array<{backends: Report[]; offers: Array<{connection: string; mechanisms: string[]; decisions: Array<{mechanism: string; why: string}>}>}>}
+    assert.equal(hosts[0].backends[0].verdict, 'reachable', result.stdout)
+    assert.deepEqual(hosts[0].offers.map(({connection, mechanisms}) => [connection, mechanisms]), [['TLS 1.3', ['PLAIN']], ['TLS 1.2', ['PLAIN']], ['no TLS', []]])
+    assert.equal(
+      hosts[0].offers[0].decisions.find(({mechanism}) => mechanism === 'SCRAM-SHA-1')!.why,
+      'the ldap backend has no SCRAM-SHA-1 credentials (it checks a password by binding to the directory with it: PLAIN over TLS only)',
+    )
+    assert.equal(result.status, 0)
+  })
+
   it('test-auth ldap over StartTLS: accepted, with a warning that plain LDAP would send passwords in clear', async (t) => {
     const starttls = await testAuth(t, ldapYaml(slapd, {ldap_encrypt: 'starttls'}), 'alice@example.org', USERS.alice)
     assert.equal(starttls.report.verdict, 'accepted', starttls.stdout)
