@@ -195,6 +195,9 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   ldap_pool_size: {spec: {type: 'integer', min: 1, max: 64}, description: 'connections to the LDAP server, each serving one check at a time', default: 2, perHost: true},
   ldap_timeout: {spec: seconds, description: 'seconds per LDAP operation', default: 5, perHost: true},
   ldap_connect_timeout: {spec: seconds, description: 'seconds to connect to an LDAP server (TLS included)', default: 5, perHost: true},
+  gssapi_keytab: {spec: string, description: 'keytab holding the key of gssapi_service_name/HOST@REALM (test-auth gssapi, audit)', perHost: true},
+  gssapi_service_name: {spec: string, description: 'Kerberos service name of the server principal (RFC 6120 §6.3.9: xmpp)', default: 'xmpp', perHost: true},
+  gssapi_realm: {spec: string, description: 'Kerberos realm of the server principal and of the users mapped to local accounts (default: krb5.conf\'s default_realm)', perHost: true},
   jwt_key: {spec: string, description: 'file with a PEM key, a JWK or a JWK Set', perHost: true},
   jwt_jid_field: {spec: string, description: 'JWT claim holding the JID', default: 'jid', perHost: true},
   anonymous_protocol: {
@@ -374,6 +377,9 @@ export interface Settings {
   ldap_pool_size: number
   ldap_timeout: number
   ldap_connect_timeout: number
+  gssapi_keytab?: string
+  gssapi_service_name: string
+  gssapi_realm?: string
   jwt_key?: string
   jwt_jid_field: string
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'
