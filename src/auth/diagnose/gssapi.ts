@@ -10,7 +10,7 @@
  * nothing of Kerberos is reimplemented here.
  */
 import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -150,7 +150,12 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
   const scratch = mkdtempSync(path.join(tmpdir(), 'xmppctl-gssapi-'))
   try {
     const kdc = await recorder.step('kdc', 'KDC and clock', async () => {
-      const result = await run('kinit', ['-k', '-t', keytab, '-c', `FILE:${path.join(scratch, 'service.ccache')}`, principal])
+      // kdc_timesync would hide a skew here (the library adopts the KDC's time from its error, RFC 4120
+      // §5.9.1) that clients' tickets would still meet at our acceptor: a profile listed first turns it off.
+      const noTimesync = path.join(scratch, 'no-timesync.conf')
+      writeFileSync(noTimesync, '[libdefaults]\n kdc_timesync = 0\n')
+      const env = {...process.env, KRB5_CONFIG: `${noTimesync}:${process.env.KRB5_CONFIG ?? '/etc/krb5.conf'}`}
+      const result = await run('kinit', ['-k', '-t', keytab, '-c', `FILE:${path.join(scratch, 'service.ccache')}`, principal], {env})
       if (result.code === -1) return fail('kinit is not installed', undefined, 'apt install krb5-user')
       if (result.code === 0) return ok(`the KDC of ${realm} issued a ticket to ${principal}: it is reachable, the key is current and the clocks agree`)
       return kinitDiagnosis(result.stderr, {principal, keytab})

@@ -6,7 +6,7 @@
  * wrong principal, one with a stale key, an unreachable KDC, a wrong password.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, chownSync, copyFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -14,7 +14,10 @@ import type {DiagnosticStep} from '../../../src/auth/diagnose/report.js'
 import {type CliResult, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {ALICE_PASSWORD, type Kdc, REALM, kdcUnavailable, startKdc} from './kdc.js'
 
-const unavailable = kdcUnavailable() || (process.getuid?.() === 0 || process.env.CI === 'true' ? false : 'needs root to chown the keytab')
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
+const unavailable =
+  kdcUnavailable() ||
+  (process.env.CI === 'true' ? false : process.getuid?.() !== 0 ? 'needs root to chown the keytab' : existsSync(LIBFAKETIME) ? false : 'libfaketime is not installed (apt install faketime)')
 
 type Report = {verdict: string; steps: DiagnosticStep[]}
 
@@ -122,6 +125,23 @@ describe('test-auth gssapi against a real MIT KDC', {skip: unavailable, concurre
     const step = report.steps.find((candidate) => candidate.id === 'kdc')!
     assert.equal(step.status, 'fail', result.stdout)
     assert.match(step.cause ?? '', /the keytab's key for xmpp\/stale.example.org@EXAMPLE.ORG is not the KDC's/)
+    assert.equal(result.status, 3)
+  })
+
+  it('clocks two hours apart (libfaketime moves test-auth\'s clock, the KDC keeps the real one)', async (t) => {
+    const dir = tempDir(t)
+    const keytab = path.join(dir, 'skew.keytab')
+    // Pre-authentication carries the client's time, which the KDC checks (RFC 4120 §5.2.7.2).
+    kdc.kadmin(`addprinc -randkey +requires_preauth xmpp/skew.example.org@${REALM}`)
+    kdc.kadmin(`ktadd -k ${keytab} xmpp/skew.example.org@${REALM}`)
+    const dirConfig = tempDir(t)
+    writeConfig(dirConfig, `hosts: [skew.example.org]\ndata_dir: ./data\ngssapi_keytab: ${keytab}\n`)
+    const result = await runCli(['test-auth', 'gssapi', '--json'], {cwd: dirConfig, env: {KRB5_CONFIG: kdc.krb5Conf, LD_PRELOAD: LIBFAKETIME, FAKETIME: '+2h'}})
+    const report = JSON.parse(result.stdout) as Report
+    const step = report.steps.find((candidate) => candidate.id === 'kdc')!
+    assert.equal(step.status, 'fail', result.stdout)
+    assert.match(step.detail, /Clock skew too great/)
+    assert.match(step.fix ?? '', /synchronise the clocks/)
     assert.equal(result.status, 3)
   })
 
