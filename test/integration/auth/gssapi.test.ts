@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict'
 import {chmodSync, chownSync, copyFileSync, existsSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
-import {after, before, describe, it} from 'node:test'
+import {before, describe, it} from 'node:test'
 
-import type {DiagnosticStep} from '../../../src/auth/diagnose/report.js'
-import {type CliResult, runCli, tempDir, writeConfig} from '../../helpers.js'
+import {runCli, tempDir, writeConfig} from '../../helpers.js'
+import {type Diagnosed, type Report, diagnosed, suiteDaemon} from './daemons.js'
 import {ALICE_PASSWORD, type Kdc, REALM, kdcUnavailable, startKdc} from './kdc.js'
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
@@ -19,45 +19,26 @@ const unavailable =
   kdcUnavailable() ||
   (process.env.CI === 'true' ? false : process.getuid?.() !== 0 ? 'needs root to chown the keytab' : existsSync(LIBFAKETIME) ? false : 'libfaketime is not installed (apt install faketime)')
 
-type Report = {verdict: string; steps: DiagnosticStep[]}
-
 describe('test-auth gssapi against a real MIT KDC', {skip: unavailable, concurrency: false}, () => {
+  const daemon = suiteDaemon(startKdc)
   let kdc: Kdc
-  const cleanups: Array<() => unknown> = []
-  before(async () => {
-    kdc = await startKdc({after: (fn) => cleanups.push(fn)})
-  })
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn()
+  before(() => {
+    kdc = daemon()
   })
 
   async function testAuth(
     t: {after(fn: () => void): void},
     options: {keytab?: string; args?: string[]; stdin?: string; krb5Conf?: string; realm?: string} = {},
-  ): Promise<CliResult & {report: Report; step(id: string): DiagnosticStep}> {
+  ): Promise<Diagnosed> {
     const dir = tempDir(t)
     writeConfig(dir, `hosts: [localhost]\ndata_dir: ./data\ngssapi_keytab: ${options.keytab ?? kdc.keytab}\n${options.realm ? `gssapi_realm: ${options.realm}\n` : ''}`)
-    const result = await runCli(['test-auth', 'gssapi', ...(options.args ?? ['--host', 'localhost']), '--json'], {
-      cwd: dir,
-      stdin: options.stdin,
-      env: {KRB5_CONFIG: options.krb5Conf ?? kdc.krb5Conf, KRB5CCNAME: `FILE:${path.join(dir, 'none.ccache')}`},
-    })
-    let report: Report
-    try {
-      report = JSON.parse(result.stdout) as Report
-    } catch {
-      assert.fail(`test-auth gssapi printed no JSON (status ${result.status}): ${result.stdout}${result.stderr}`)
-    }
-
-    return {
-      ...result,
-      report,
-      step(id) {
-        const found = report.steps.find((candidate) => candidate.id === id)
-        assert.ok(found, `no step ${id} in ${result.stdout}${result.stderr}`)
-        return found
-      },
-    }
+    return diagnosed(
+      await runCli(['test-auth', 'gssapi', ...(options.args ?? ['--host', 'localhost']), '--json'], {
+        cwd: dir,
+        stdin: options.stdin,
+        env: {KRB5_CONFIG: options.krb5Conf ?? kdc.krb5Conf, KRB5CCNAME: `FILE:${path.join(dir, 'none.ccache')}`},
+      }),
+    )
   }
 
   it('with alice\'s credential cache: keytab, principal, enctype, KDC and a full exchange against our acceptor', async (t) => {

@@ -7,9 +7,10 @@
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer, connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+
+import {loopbackPort, supervise, waitListening} from './daemons.js'
 
 export const REALM = 'EXAMPLE.ORG'
 export const KRB5KDC = '/usr/sbin/krb5kdc'
@@ -39,31 +40,6 @@ export interface Kdc {
   aliceCache: string
   kadmin(query: string): string
   stop(): Promise<void>
-}
-
-async function loopbackPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-
-  throw new Error('no free loopback port found below 32768')
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 /** Starts a private KDC for EXAMPLE.ORG; it and its files are gone after the test. */
@@ -118,23 +94,9 @@ export async function startKdc(t: Context): Promise<Kdc> {
 
   // -n: in the foreground, so the pid is ours to kill.
   const child: ChildProcess = spawn(KRB5KDC, ['-n', '-r', REALM], {env, stdio: ['ignore', 'ignore', 'pipe']})
-  let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  let exited = false
-  child.once('exit', () => (exited = true))
-  const stop = async () => {
-    if (exited) return
-    const gone = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await gone
-    clearTimeout(timer)
-  }
-
+  const {exited, stderr, stop} = supervise(child)
   t.after(stop)
-  // Bounded: 10 s for krb5kdc to listen.
-  for (let wait = 0; wait < 200 && !exited && !(await listening(port)); wait++) await new Promise((resolve) => setTimeout(resolve, 50))
-  if (exited || !(await listening(port))) throw new Error(`krb5kdc did not start: ${stderr.trim()}`)
+  if (!(await waitListening([port], exited))) throw new Error(`krb5kdc did not start: ${stderr().trim()}`)
   const aliceCache = path.join(dir, 'alice.ccache')
   run(KINIT, ['-k', '-t', aliceKeytab, '-c', `FILE:${aliceCache}`, `alice@${REALM}`])
   return {dir, port, env, krb5Conf, keytab, aliceCache, kadmin, stop}

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict'
 import {writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import path from 'node:path'
-import {after, before, describe, it} from 'node:test'
+import {before, describe, it} from 'node:test'
 
 import {LdapBackend, type LdapOptions} from '../../../src/auth/backends/ldap.js'
-import type {DiagnosticStep} from '../../../src/auth/diagnose/report.js'
-import {type CliResult, runCli, tempDir, writeConfig} from '../../helpers.js'
+import {runCli, tempDir, writeConfig} from '../../helpers.js'
 import {TLS12, TLS13, authFixture} from '../../unit/auth/setup.js'
+import {type Diagnosed, type Report, diagnosed, suiteDaemon} from './daemons.js'
 import {BASE, SERVICE_DN, SERVICE_PASSWORD, type Slapd, USERS, slapdUnavailable, startSlapd} from './slapd.js'
 
 const unavailable = slapdUnavailable()
@@ -59,33 +59,17 @@ function ldapYaml(slapd: Slapd, overrides: Record<string, unknown> = {}): string
     .join('')
 }
 
-type Report = {verdict: string; steps: DiagnosticStep[]}
-
-async function testAuth(t: {after(fn: () => void): void}, yaml: string, jid?: string, password?: string): Promise<CliResult & {report: Report; step(id: string): DiagnosticStep}> {
+async function testAuth(t: {after(fn: () => void): void}, yaml: string, jid?: string, password?: string): Promise<Diagnosed> {
   const dir = tempDir(t)
   writeConfig(dir, `hosts: [example.org]\ndata_dir: ./data\n${yaml}`)
-  const result = await runCli(['test-auth', 'ldap', ...(jid ? [jid] : []), ...(password === undefined ? [] : ['--password-stdin']), '--json'], {cwd: dir, stdin: password === undefined ? undefined : `${password}\n`})
-  const report = JSON.parse(result.stdout) as Report
-  return {
-    ...result,
-    report,
-    step(id) {
-      const found = report.steps.find((candidate) => candidate.id === id)
-      assert.ok(found, `no step ${id} in ${result.stdout}${result.stderr}`)
-      return found
-    },
-  }
+  return diagnosed(await runCli(['test-auth', 'ldap', ...(jid ? [jid] : []), ...(password === undefined ? [] : ['--password-stdin']), '--json'], {cwd: dir, stdin: password === undefined ? undefined : `${password}\n`}))
 }
 
 describe('the ldap backend against a real slapd', {skip: unavailable, concurrency: false}, () => {
-  // One slapd for the suite, stopped and removed after its last test.
+  const daemon = suiteDaemon(startSlapd)
   let slapd: Slapd
-  const cleanups: Array<() => unknown> = []
-  before(async () => {
-    slapd = await startSlapd({after: (fn) => cleanups.push(fn)})
-  })
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn()
+  before(() => {
+    slapd = daemon()
   })
 
   for (const encrypt of ['none', 'starttls', 'tls'] as const) {

@@ -7,9 +7,10 @@
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer, connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+
+import {loopbackPort, supervise, waitListening} from './daemons.js'
 
 export const SLAPD = '/usr/sbin/slapd'
 export const SLAPADD = '/usr/sbin/slapadd'
@@ -141,32 +142,6 @@ function dataLdif(): string {
   return `${entries.join('\n\n')}\n`
 }
 
-/** A port below 32768 that was free a moment ago (slapd cannot report a port it chose itself). */
-async function loopbackPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-
-  throw new Error('no free loopback port found below 32768')
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-}
-
 /** Starts a private slapd; it and its directory are gone after the test. */
 export async function startSlapd(t: Context): Promise<Slapd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-slapd-'))
@@ -191,35 +166,11 @@ export async function startSlapd(t: Context): Promise<Slapd> {
     const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`
     // -d 0: stays in the foreground (its pid is ours to kill) and logs nothing.
     const child = spawn(SLAPD, ['-d', '0', '-F', path.join(dir, 'slapd.d'), '-h', `${url}/ ${ldapsUrl}/`], {stdio: ['ignore', 'ignore', 'pipe']})
-    let stderr = ''
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    let exited = false
-    child.once('exit', () => {
-      exited = true
-    })
-    const stop = async () => {
-      if (exited) return
-      const gone = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await gone
-      clearTimeout(timer)
-    }
-
+    const {exited, stderr, stop} = supervise(child)
     t.after(stop)
-    // Bounded: 10 s for slapd to listen on both ports.
-    for (let wait = 0; wait < 200 && !exited; wait++) {
-      if ((await listening(port)) && (await listening(ldapsPort))) {
-        return {dir, port, ldapsPort, url, ldapsUrl, caFile: ca.crt, otherCaFile: other.crt, process: child, stop}
-      }
-
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-
+    if (await waitListening([port, ldapsPort], exited)) return {dir, port, ldapsPort, url, ldapsUrl, caFile: ca.crt, otherCaFile: other.crt, process: child, stop}
     await stop()
-    if (!/bind|in use/i.test(stderr)) throw new Error(`slapd did not start: ${stderr.trim()}`)
+    if (!/bind|in use/i.test(stderr())) throw new Error(`slapd did not start: ${stderr().trim()}`)
   }
 
   throw new Error('slapd did not start: every port tried was taken')
