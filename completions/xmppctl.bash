@@ -70,7 +70,7 @@ _xmppctl() {
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;
     'stop') words='--json --config -c' ;;
-    'test-auth') words='--json --config -c --password-stdin --token-stdin --host' ;;
+    'test-auth') words='--json --config -c --password-stdin --token-stdin --host --as --ccache' ;;
     'test-auth all') words='--json --config -c --jid --password-stdin --token-stdin' ;;
     'user add') words='--json --config -c --password-stdin' ;;
     'user check') words='--json --config -c --password-stdin' ;;
