@@ -80,7 +80,7 @@ _xmppctl() {
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;
     'stop') words='--json --config -c' ;;
-    'test-auth') words='--json --config -c --password-stdin --token-stdin --host' ;;
+    'test-auth') words='--json --config -c --password-stdin --token-stdin --host --as --ccache' ;;
     'test-auth all') words='--json --config -c --jid --password-stdin --token-stdin' ;;
     'upload purge') words='--json --config -c --older-than --dry-run' ;;
     'user add') words='--json --config -c --password-stdin' ;;

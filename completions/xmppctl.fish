@@ -199,6 +199,8 @@ complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l config -s c -r
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l password-stdin -d 'read the password from the first line of standard input instead of prompting'
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l token-stdin -d 'read a JWT from the first line of standard input (jwt backend)'
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l host -r -F -d 'host whose configuration to use when no JID is given (default: the first host)'
+complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l as -r -F -d 'gssapi: the user the server runs as, whose access to the keytab is judged (default: the user running this command)'
+complete -c xmppctl -n '__fish_seen_subcommand_from test-auth' -l ccache -r -F -d 'gssapi: a client credential cache (after kinit) for a full exchange against our acceptor'
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth; and __fish_seen_subcommand_from all' -l json -d 'Format output as json.'
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth; and __fish_seen_subcommand_from all' -l config -s c -r -F -d 'configuration file (default: ./xmppctl.yml if present, else built-in defaults)'
 complete -c xmppctl -n '__fish_seen_subcommand_from test-auth; and __fish_seen_subcommand_from all' -l jid -r -F -d 'bare JID of a test account, tried on the backends of its host'

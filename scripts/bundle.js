@@ -87,6 +87,8 @@ const {outputFiles} = await build({
     '@peculiar/x509',
     'reflect-metadata',
     'jose',
+    // A native addon (GSSAPI through libkrb5), loaded by test-auth gssapi only.
+    'kerberos',
     // oclif's optional TypeScript support.
     'typescript',
     'ts-node',

@@ -83,7 +83,7 @@ export function decideMechanisms(backends: readonly BackendOffer[], connection: 
       const detail = lacking.capabilities.scramMissing?.[hash]
       scram.set(hash, {
         offered: false,
-        why: detail ?? `the ${lacking.method} backend has no SCRAM-${HASH_LABEL[hash]} credentials (it ${lacking.capabilities.plain ? 'checks plaintext passwords only' : 'cannot serve passwords'})`,
+        why: detail ?? `the ${lacking.method} backend has no SCRAM-${HASH_LABEL[hash]} credentials (it ${lacking.capabilities.plain ? plainOnly(lacking.method) : 'cannot serve passwords'})`,
       })
     } else {
       scram.set(hash, {offered: true, why: `${holders.map(({method}) => method).join(', ')} ${holders.length === 1 ? 'holds' : 'hold'} SCRAM-${HASH_LABEL[hash]} credentials or plaintext for every account`})
@@ -121,6 +121,12 @@ export function offerMechanisms(backends: readonly BackendOffer[], connection: C
   return decideMechanisms(backends, connection, settings)
     .filter(({offered}) => offered)
     .map(({mechanism}) => mechanism)
+}
+
+/** Why a backend that checks plaintext cannot serve SCRAM. */
+function plainOnly(method: AuthMethod): string {
+  // An LDAP bind needs the password itself; the directory's hashes are not SCRAM's (RFC 5802 §5).
+  return method === 'ldap' ? 'checks a password by binding to the directory with it: PLAIN over TLS only' : 'checks plaintext passwords only'
 }
 
 function channelBindingAbsence(connection: ConnectionSecurity): string {

@@ -34,10 +34,9 @@ export interface KeySpec {
 }
 
 export const SCRAM_HASH_NAMES = ['sha1', 'sha256', 'sha512'] as const
-export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous'] as const
+export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap'] as const
 /** Methods ejabberd and Prosody know that this version does not serve yet: named so the error can say so. */
 export const UNSUPPORTED_AUTH_METHODS: Readonly<Record<string, string>> = {
-  ldap: 'LDAP',
   gssapi: 'Kerberos (GSSAPI)',
 }
 /** xmppctl's own methods, or one an installed auth plugin provides (src/plugins). */
@@ -179,6 +178,44 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: 'username',
     perHost: true,
   },
+  ldap_servers: {spec: {type: 'list', of: string, nonEmpty: true}, description: 'LDAP servers, tried in order', default: ['localhost'], perHost: true},
+  ldap_port: {spec: {type: 'integer', min: 1, max: 65_535}, description: 'LDAP port (default: 389, or 636 with ldap_encrypt: tls)', perHost: true},
+  ldap_encrypt: {
+    spec: {type: 'enum', values: ['none', 'starttls', 'tls']},
+    description: 'none (passwords cross the network in clear), starttls (RFC 4511 §4.14) or tls (LDAPS)',
+    default: 'none',
+    perHost: true,
+  },
+  ldap_tls_verify: {
+    spec: {type: 'enum', values: ['hard', 'soft', 'false']},
+    description: 'hard: refuse an LDAP server whose certificate does not verify; soft or false: accept it',
+    default: 'hard',
+    perHost: true,
+  },
+  ldap_tls_cacertfile: {spec: string, description: 'CA certificates (PEM) that sign the LDAP server\'s certificate (default: the system\'s)', perHost: true},
+  ldap_rootdn: {spec: {type: 'string'}, description: 'DN the server binds as to search for users (empty: anonymous)', default: '', perHost: true},
+  ldap_password: {spec: {type: 'string'}, description: 'password of ldap_rootdn (prefer ldap_password_file)', perHost: true},
+  ldap_password_file: {spec: string, description: 'file (mode 0600) whose first line is the password of ldap_rootdn', perHost: true},
+  ldap_base: {spec: string, description: 'DN under which users are searched', perHost: true},
+  ldap_uids: {
+    spec: {type: 'map', of: string},
+    description: 'attributes holding the user name and their patterns (%u: the user, %d: the host), any of which may match',
+    default: {uid: '%u'},
+    perHost: true,
+  },
+  ldap_filter: {spec: string, description: 'an RFC 4515 filter users must also match, e.g. (memberOf=cn=xmpp,ou=groups,dc=example,dc=org)', perHost: true},
+  ldap_dn_filter: {
+    spec: {type: 'map', of: {type: 'list', of: string}},
+    description: 'a second search a user\'s entry must pass: {FILTER: [ATTRIBUTES]}, %u, %d, %D (the DN) and %s (the attribute\'s value) in FILTER',
+    perHost: true,
+  },
+  ldap_deref_aliases: {spec: {type: 'enum', values: ['never', 'searching', 'finding', 'always']}, description: 'when the search dereferences aliases', default: 'never', perHost: true},
+  ldap_pool_size: {spec: {type: 'integer', min: 1, max: 64}, description: 'connections to the LDAP server, each serving one check at a time', default: 2, perHost: true},
+  ldap_timeout: {spec: seconds, description: 'seconds per LDAP operation', default: 5, perHost: true},
+  ldap_connect_timeout: {spec: seconds, description: 'seconds to connect to an LDAP server (TLS included)', default: 5, perHost: true},
+  gssapi_keytab: {spec: string, description: 'keytab holding the key of gssapi_service_name/HOST@REALM (test-auth gssapi, audit)', perHost: true},
+  gssapi_service_name: {spec: string, description: 'Kerberos service name of the server principal (RFC 6120 §6.3.9: xmpp)', default: 'xmpp', perHost: true},
+  gssapi_realm: {spec: string, description: 'Kerberos realm of the server principal and of the users mapped to local accounts (default: krb5.conf\'s default_realm)', perHost: true},
   jwt_key: {spec: string, description: 'file with a PEM key, a JWK or a JWK Set', perHost: true},
   jwt_jid_field: {spec: string, description: 'JWT claim holding the JID', default: 'jid', perHost: true},
   anonymous_protocol: {
@@ -378,6 +415,25 @@ export interface Settings {
   cyrus_require_provisioning: boolean
   pam_service: string
   pam_userinfotype: 'username' | 'jid'
+  ldap_servers: string[]
+  ldap_port?: number
+  ldap_encrypt: 'none' | 'starttls' | 'tls'
+  ldap_tls_verify: 'hard' | 'soft' | 'false'
+  ldap_tls_cacertfile?: string
+  ldap_rootdn: string
+  ldap_password?: string
+  ldap_password_file?: string
+  ldap_base?: string
+  ldap_uids: Record<string, string>
+  ldap_filter?: string
+  ldap_dn_filter?: Record<string, string[]>
+  ldap_deref_aliases: 'never' | 'searching' | 'finding' | 'always'
+  ldap_pool_size: number
+  ldap_timeout: number
+  ldap_connect_timeout: number
+  gssapi_keytab?: string
+  gssapi_service_name: string
+  gssapi_realm?: string
   jwt_key?: string
   jwt_jid_field: string
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'

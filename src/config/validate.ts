@@ -134,6 +134,8 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
       // ejabberd writes some enums' "off" as a YAML boolean (s2s_use_starttls: false).
       const value = isScalar(node) ? (typeof node.value === 'boolean' ? String(node.value) : node.value) : undefined
       if (typeof value === 'string' && spec.values.includes(value)) return value
+      // ejabberd writes `ldap_tls_verify: false`: YAML makes that a boolean.
+      if (typeof value === 'boolean' && spec.values.includes(String(value))) return String(value)
       const suggestion = typeof value === 'string' ? didYouMean(value, spec.values) : undefined
       report(
         walk,

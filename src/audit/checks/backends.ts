@@ -22,14 +22,18 @@ export function holdsSigningSecret(text: string): boolean {
   }
 }
 
-/** Per distinct file, the hosts that use it. */
-function filesFor(context: AuditContext, method: 'external' | 'jwt' | 'saslauthd', key: 'extauth_program' | 'jwt_key' | 'saslauthd_socket'): Map<string, string[]> {
+/** Per distinct file, the hosts that use it (`method` undefined: every host that sets the key). */
+function filesFor(
+  context: AuditContext,
+  method: 'external' | 'jwt' | 'saslauthd' | 'ldap' | undefined,
+  key: 'extauth_program' | 'jwt_key' | 'saslauthd_socket' | 'ldap_password_file' | 'gssapi_keytab',
+): Map<string, string[]> {
   const files = new Map<string, string[]>()
   const base = context.config.file ? path.dirname(context.config.file) : process.cwd()
   for (const host of context.config.hosts) {
     const settings = context.config.forHost(host)
     const value = settings[key]
-    if (!settings.auth_method.includes(method) || !value) continue
+    if ((method !== undefined && !settings.auth_method.includes(method)) || !value) continue
     const file = path.resolve(base, value)
     files.set(file, [...(files.get(file) ?? []), host])
   }
@@ -109,6 +113,47 @@ function jwtFindings(file: string, hosts: string[], context: AuditContext): Audi
   return findings
 }
 
+/**
+ * A secret the server reads: the Kerberos keytab (whoever reads it can pose as
+ * the server to every client, RFC 4120 §5.5.1) or the LDAP service password.
+ * Only the server's user may read it; it must be able to.
+ */
+function secretFileFindings(file: string, hosts: string[], context: AuditContext, what: {key: string; id: string; risk: string}): AuditFinding[] {
+  const {user} = context
+  const stats = statOrUndefined(file)
+  if (!stats) return [{id: `${what.id}-missing`, severity: 'warning', subject: file, message: `${what.key} does not exist (set for ${hosts.join(', ')})`, fix: `create it, or fix ${what.key}`}]
+  const findings: AuditFinding[] = []
+  // Group-readable is how the server's group is given the file (root:xmpp 0640); every user is not.
+  if ((stats.mode & 0o004) !== 0) {
+    const target = stats.mode & ~0o007 & 0o7777
+    findings.push({
+      id: `${what.id}-readable`,
+      severity: 'critical',
+      subject: file,
+      message: `${what.key} has mode ${octal(stats.mode)} (${userName(stats.uid)}:${groupName(stats.gid)}): every user on this machine can read it and ${what.risk}`,
+      fix: `chmod ${octal(target)} ${file}`,
+      repair: {kind: 'chmod', path: file, mode: target},
+    })
+  }
+
+  if (stats.uid !== 0 && stats.uid !== user.uid) {
+    findings.push({id: `${what.id}-owner`, severity: 'warning', subject: file, message: `${what.key} belongs to ${userName(stats.uid)}, who is not the server's user (${user.name}) and can read or replace it`, fix: `chown ${user.name} ${file}`})
+  }
+
+  if (!allows(user, stats, 'r') || blockingDirectory(user, file)) {
+    const viaGroup = (stats.mode & 0o040) !== 0 && stats.gid !== 0
+    findings.push({
+      id: `${what.id}-unreadable`,
+      severity: 'critical',
+      subject: file,
+      message: `${user.name}, the user the server runs as, cannot read ${what.key} (${octal(stats.mode)} ${userName(stats.uid)}:${groupName(stats.gid)})`,
+      fix: viaGroup ? `add ${user.name} to group ${groupName(stats.gid)} (usermod -aG ${groupName(stats.gid)} ${user.name}) and restart the server` : `chown ${user.name} ${file} && chmod 600 ${file}`,
+    })
+  }
+
+  return findings
+}
+
 function saslauthdFindings(socket: string, hosts: string[], context: AuditContext): AuditFinding[] {
   const {user} = context
   const blocked = blockingDirectory(user, socket)
@@ -135,13 +180,38 @@ function saslauthdFindings(socket: string, hosts: string[], context: AuditContex
 
 export const backendsCheck: Check = {
   id: 'auth-backends',
-  description: 'extauth_program writable by others, jwt_key secrets readable by others, saslauthd socket out of the server user\'s reach',
-  findings: ['extauth-missing', 'extauth-writable', 'extauth-owner', 'extauth-not-executable', 'jwt-key-missing', 'jwt-key-readable', 'jwt-key-unreadable', 'saslauthd-unreachable', 'saslauthd-socket-missing'],
+  description: 'extauth_program writable by others, jwt_key secrets, the Kerberos keytab and the LDAP password file readable by others or not by the server, saslauthd socket out of the server user\'s reach',
+  findings: [
+    'extauth-missing',
+    'extauth-writable',
+    'extauth-owner',
+    'extauth-not-executable',
+    'jwt-key-missing',
+    'jwt-key-readable',
+    'jwt-key-unreadable',
+    'saslauthd-unreachable',
+    'saslauthd-socket-missing',
+    'gssapi-keytab-missing',
+    'gssapi-keytab-readable',
+    'gssapi-keytab-owner',
+    'gssapi-keytab-unreadable',
+    'ldap-password-file-missing',
+    'ldap-password-file-readable',
+    'ldap-password-file-owner',
+    'ldap-password-file-unreadable',
+  ],
   async run(context) {
     const findings: AuditFinding[] = []
     for (const [program, hosts] of filesFor(context, 'external', 'extauth_program')) findings.push(...extauthFindings(program, hosts, context))
     for (const [file, hosts] of filesFor(context, 'jwt', 'jwt_key')) findings.push(...jwtFindings(file, hosts, context))
     for (const [socket, hosts] of filesFor(context, 'saslauthd', 'saslauthd_socket')) findings.push(...saslauthdFindings(socket, hosts, context))
+    for (const [file, hosts] of filesFor(context, undefined, 'gssapi_keytab')) {
+      findings.push(...secretFileFindings(file, hosts, context, {key: 'gssapi_keytab', id: 'gssapi-keytab', risk: 'pose as the XMPP server to every Kerberos client'}))
+    }
+
+    for (const [file, hosts] of filesFor(context, 'ldap', 'ldap_password_file')) {
+      findings.push(...secretFileFindings(file, hosts, context, {key: 'ldap_password_file', id: 'ldap-password-file', risk: 'search the directory as the service account'}))
+    }
     return findings
   },
 }

@@ -14,6 +14,7 @@ import {AnonymousBackend} from './anonymous.js'
 import {ExternalBackend} from './external.js'
 import {InternalBackend} from './internal.js'
 import {JwtBackend} from './jwt.js'
+import {LdapBackend, ldapOptions} from './ldap.js'
 import {PamBackend} from './pam.js'
 import {SaslauthdBackend} from './saslauthd.js'
 import {PluginBackendAdapter, pluginContext} from '../../plugins/adapter.js'
@@ -78,6 +79,10 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
 
     case 'jwt': {
       return new JwtBackend({host: settings.host, keyFile: resolve(settings.jwt_key), jidField: settings.jwt_jid_field, clockSkew: settings.jwt_clock_skew})
+    }
+
+    case 'ldap': {
+      return new LdapBackend(ldapOptions(settings, deps.baseDir, deps.log))
     }
 
     default: {

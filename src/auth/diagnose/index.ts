@@ -13,12 +13,15 @@ import {loadServerSecret} from '../secret.js'
 import type {AuthMethod, ConnectionSecurity} from '../types.js'
 import {diagnoseExternal} from './external.js'
 import {diagnoseAnonymous, diagnoseInternal} from './internal.js'
+import {diagnoseGssapi} from './gssapi.js'
 import {diagnoseJwt} from './jwt.js'
+import {diagnoseLdap} from './ldap.js'
 import {diagnosePam} from './pam.js'
 import {type BackendDiagnosis, Recorder, fail} from './report.js'
 import {diagnoseSaslauthd} from './saslauthd.js'
 import type {DiagnoseInput} from './types.js'
 import {pluginBackend} from '../../plugins/registry.js'
+import type {SystemUser} from '../../audit/system.js'
 
 export type {BackendDiagnosis, DiagnosticStep, StepStatus, Verdict} from './report.js'
 export type {DiagnoseInput} from './types.js'
@@ -31,6 +34,9 @@ export interface DiagnoseRequest {
   password?: string
   token?: string
   pamHelper?: string
+  /** gssapi: the user the server runs as (--as), and a client credential cache (--ccache). */
+  as?: SystemUser
+  ccache?: string
 }
 
 function inputFor(request: DiagnoseRequest): DiagnoseInput {
@@ -67,6 +73,14 @@ export async function diagnoseBackend(method: AuthMethod, request: DiagnoseReque
 
     case 'anonymous': {
       return diagnoseAnonymous(input)
+    }
+
+    case 'ldap': {
+      return diagnoseLdap(input)
+    }
+
+    case 'gssapi': {
+      return diagnoseGssapi(input)
     }
 
     default: {

@@ -303,6 +303,32 @@ describe('audit auth-backends', () => {
     assert.deepEqual(findings.map((finding) => [finding.id, finding.severity]), [['jwt-key-readable', 'critical']])
   })
 
+  it('checks the Kerberos keytab: passes 0600 owned by the server user, fires when every user may read it, and tells nobody which group to join', {skip: !root || !nobody ? 'needs root and a "nobody" user' : false}, async (t) => {
+    const {dir, file, config} = setup(t, '')
+    chmodSync(dir, 0o711)
+    const keytab = path.join(dir, 'xmpp.keytab')
+    writeFileSync(keytab, Buffer.from([5, 2]), {mode: 0o600})
+    writeFileSync(file, `hosts: [example.org]\ngssapi_keytab: ${keytab}\n`)
+    assert.deepEqual((await audit(config(), ['auth-backends'])).findings, [])
+    chmodSync(keytab, 0o644)
+    const readable = (await audit(config(), ['auth-backends'])).findings
+    assert.deepEqual(readable.map((finding) => [finding.id, finding.severity, finding.fix]), [['gssapi-keytab-readable', 'critical', `chmod 0640 ${keytab}`]])
+    chownSync(keytab, 0, 1)
+    chmodSync(keytab, 0o640)
+    const unreadable = (await audit(config(), ['auth-backends'], {as: 'nobody'})).findings
+    assert.deepEqual(unreadable.map((finding) => [finding.id, finding.fix]), [['gssapi-keytab-unreadable', 'add nobody to group daemon (usermod -aG daemon nobody) and restart the server']])
+  })
+
+  it('checks ldap_password_file when ldap is in auth_method', async (t) => {
+    const {dir, file, config} = setup(t, '')
+    const secret = path.join(dir, 'ldap.secret')
+    writeFileSync(secret, 'service-password\n', {mode: 0o604})
+    writeFileSync(file, `hosts: [example.org]\nauth_method: [ldap]\nldap_base: dc=example,dc=org\nldap_password_file: ${secret}\n`)
+    assert.deepEqual(ids((await audit(config(), ['auth-backends'])).findings), ['ldap-password-file-readable'])
+    chmodSync(secret, 0o600)
+    assert.deepEqual((await audit(config(), ['auth-backends'])).findings, [])
+  })
+
   it('treats a symmetric JWK as a secret', async (t) => {
     const {dir, file, config} = setup(t, '')
     const key = path.join(dir, 'jwt.jwk')

@@ -62,12 +62,25 @@ describe('configuration', () => {
     assert.equal(problem.hint, 'did you mean scram?')
   })
 
-  it('refuses ldap and gssapi as not supported yet, saying what to use instead', () => {
-    const [ldap, gssapi] = problemsOf('auth_method: [internal, ldap]\nhost_config: {}\n').concat(problemsOf('auth_method: [gssapi]\n'))
-    assert.equal(ldap.location, '/etc/xmppctl.yml:1:25')
-    assert.match(ldap.message, /auth_method\[1\] is ldap: LDAP authentication is not supported by this version of xmppctl yet/)
-    assert.match(ldap.hint ?? '', /saslauthd or pam/)
-    assert.match(gssapi.message, /Kerberos \(GSSAPI\) authentication is not supported/)
+  it('refuses gssapi as not supported yet, saying what to use instead', () => {
+    const [gssapi] = problemsOf('auth_method: [internal, gssapi]\nhost_config: {}\n')
+    assert.equal(gssapi.location, '/etc/xmppctl.yml:1:25')
+    assert.match(gssapi.message, /auth_method\[1\] is gssapi: Kerberos \(GSSAPI\) authentication is not supported by this version of xmppctl yet/)
+    assert.match(gssapi.hint ?? '', /saslauthd or pam/)
+  })
+
+  it('takes ldap with ejabberd\'s option names, per host, and ldap_tls_verify: false as ejabberd writes it', () => {
+    const config = parseConfig(
+      'hosts: [a.org, b.org]\nauth_method: [ldap]\nldap_servers: [ldap.example.org]\nldap_encrypt: tls\nldap_tls_verify: false\nldap_base: "ou=people,dc=example,dc=org"\nldap_uids: {mail: "%u@example.org"}\nldap_dn_filter: {"(memberUid=%u)": [uid]}\nhost_config:\n  b.org: {ldap_base: "ou=b,dc=example,dc=org", ldap_pool_size: 4}\n',
+      '/etc/xmppctl.yml',
+    )
+    const a = config.forHost('a.org')
+    assert.deepEqual([a.auth_method, a.ldap_encrypt, a.ldap_tls_verify, a.ldap_uids, a.ldap_dn_filter, a.ldap_pool_size], [['ldap'], 'tls', 'false', {mail: '%u@example.org'}, {'(memberUid=%u)': ['uid']}, 2])
+    assert.deepEqual([config.forHost('b.org').ldap_base, config.forHost('b.org').ldap_pool_size], ['ou=b,dc=example,dc=org', 4])
+    const [encrypt] = problemsOf('ldap_encrypt: ssl\n')
+    assert.match(encrypt.message, /ldap_encrypt must be one of none, starttls, tls, not "ssl"/)
+    const [verify] = problemsOf('ldap_tls_verify: true\n')
+    assert.match(verify.message, /ldap_tls_verify must be one of hard, soft, false/)
   })
 
   it('reports every problem, not only the first', () => {

@@ -1,0 +1,237 @@
+/**
+ * `test-auth gssapi`: whether Kerberos single sign-on can work for a host:
+ * the keytab (present, readable by the server's user, holding
+ * gssapi_service_name/HOST@REALM with a usable encryption type), the KDC
+ * (reachable, clocks in agreement: an AS exchange with the keytab's key), and,
+ * given a client credential cache or a password, a full GSS-API exchange
+ * against our own acceptor through the `kerberos` binding (MIT libgssapi_krb5).
+ *
+ * Reading the keytab and asking the KDC is done by MIT's own klist and kinit:
+ * nothing of Kerberos is reimplemented here.
+ */
+import {execFile} from 'node:child_process'
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+
+import {type SystemUser, allows, currentUser, groupName, octal, userName} from '../../audit/system.js'
+import {type BackendDiagnosis, Recorder, type StepResult, fail, info, ok, skip, warn} from './report.js'
+import type {DiagnoseInput} from './types.js'
+
+type Verdict = Parameters<Recorder['finish']>[2]
+
+export interface GssapiInput extends DiagnoseInput {
+  /** The user the server runs as (`--as`); default: this process's. */
+  as?: SystemUser
+  /** A client credential cache (FILE:…) for the full exchange. */
+  ccache?: string
+}
+
+/** Encryption types MIT krb5 still accepts by default (allow_weak_crypto false): AES and Camellia. */
+const STRONG_ENCTYPE = /^(aes|camellia)/
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function run(file: string, args: string[], options: {input?: string; env?: NodeJS.ProcessEnv; timeout?: number} = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, {env: options.env ?? process.env, timeout: options.timeout ?? 15_000, encoding: 'utf8'}, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as {code?: unknown}).code === 'number' ? ((error as {code: number}).code) : null) : 0
+      resolve({code: error && (error as NodeJS.ErrnoException).code === 'ENOENT' ? -1 : code, stdout, stderr})
+    })
+    // A program that exits without reading (kinit -k, klist) closes the pipe: not an error of ours.
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(options.input)
+  })
+}
+
+/** `klist -k -e -t` lines: "KVNO DATE TIME PRINCIPAL (ENCTYPE)". */
+export function parseKeytabListing(text: string): Array<{kvno: number; principal: string; enctype: string}> {
+  const entries: Array<{kvno: number; principal: string; enctype: string}> = []
+  for (const line of text.split('\n')) {
+    const match = /^\s*(\d+)\s+\S+\s+\S+\s+(\S+)\s+\(([^)]+)\)\s*$/.exec(line)
+    if (match) entries.push({kvno: Number(match[1]), principal: match[2], enctype: match[3]})
+  }
+
+  return entries
+}
+
+/** The cause and fix of a kinit failure, from MIT's messages. */
+export function kinitDiagnosis(stderr: string, context: {principal: string; keytab: string}): StepResult {
+  const text = stderr.trim().replace(/^kinit: /, '')
+  if (/Cannot contact any KDC|Cannot resolve network address|unable to reach any KDC/i.test(text)) {
+    return fail(text, 'the KDC of the realm is unreachable', 'check the realm\'s kdc lines in krb5.conf (or its DNS SRV records) and the firewall (port 88)')
+  }
+
+  if (/Clock skew too great/i.test(text)) return fail(text, 'this machine\'s clock and the KDC\'s differ by more than the allowed skew (5 minutes by default)', 'synchronise the clocks (chrony or systemd-timesyncd on both)')
+  if (/not found in Kerberos database|Client .* not found/i.test(text)) {
+    return fail(text, `the KDC does not know ${context.principal}`, `create it: kadmin -q "addprinc -randkey ${context.principal}" and "ktadd -k ${context.keytab} ${context.principal}"`)
+  }
+
+  if (/Preauthentication failed|Password incorrect|Key version|Decrypt integrity check failed|bad key/i.test(text)) {
+    return fail(text, `the keytab's key for ${context.principal} is not the KDC's (the key was changed since the keytab was written)`, `export the key again: kadmin -q "ktadd -k ${context.keytab} ${context.principal}"`)
+  }
+
+  if (/enctype|encryption type/i.test(text)) return fail(text, 'no encryption type in common with the KDC', 'export an AES key: kadmin -q "ktadd -e aes256-cts-hmac-sha1-96:normal …"')
+  return fail(text || 'kinit failed', undefined, 'run kinit -V -k -t KEYTAB PRINCIPAL for details')
+}
+
+function readFix(user: SystemUser, keytab: string, stats: {uid: number; gid: number; mode: number}): string {
+  if ((stats.mode & 0o040) !== 0 && stats.gid !== 0) return `add user ${user.name} to group ${groupName(stats.gid)} (adduser ${user.name} ${groupName(stats.gid)}) and restart the server`
+  return `chown ${user.name} ${keytab} && chmod 600 ${keytab}`
+}
+
+export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnosis> {
+  const settings = input.config.forHost(input.host)
+  const recorder = new Recorder()
+  const jid = input.username === undefined ? undefined : `${input.username}@${settings.host}`
+  const finish = (verdict: Verdict) => recorder.finish('gssapi', settings.host, verdict, jid)
+  const user = input.as ?? currentUser()
+  const service = settings.gssapi_service_name
+  const keytab = settings.gssapi_keytab === undefined ? '/etc/krb5.keytab' : path.resolve(input.baseDir, settings.gssapi_keytab)
+  const wanted = `${service}/${settings.host}`
+  recorder.add('configuration', 'configuration', ok(`gssapi_keytab ${keytab}, principal ${wanted}@${settings.gssapi_realm ?? '(default realm)'}, the server runs as ${user.name}`))
+
+  // 1. The keytab: there, and readable by the server's user.
+  let stats
+  try {
+    stats = statSync(keytab)
+  } catch (error) {
+    recorder.add('keytab', 'keytab', fail(`${keytab}: ${(error as NodeJS.ErrnoException).code}`, 'the keytab does not exist', `export the service key: kadmin -q "ktadd -k ${keytab} ${wanted}"`))
+    return finish('misconfigured')
+  }
+
+  const ownership = `${userName(stats.uid)}:${groupName(stats.gid)} mode ${octal(stats.mode)}`
+  const readable = recorder.add(
+    'keytab',
+    'keytab',
+    allows(user, stats, 'r')
+      ? (stats.mode & 0o004) === 0
+        ? ok(`${keytab} is ${ownership}; ${user.name} can read it`)
+        : warn(`${keytab} is ${ownership}: every user on this machine can read the service key and impersonate the server`, undefined, `chmod o-r ${keytab}`)
+      : fail(`${keytab} is ${ownership}: ${user.name} cannot read it`, `the server, running as ${user.name}, could not accept any Kerberos login`, readFix(user, keytab, stats)),
+  )
+  if (readable.status === 'fail') return finish('misconfigured')
+
+  // 2. The principal and its encryption types (MIT's klist reads the keytab).
+  const listing = await run('klist', ['-k', '-e', '-t', keytab])
+  const entries = parseKeytabListing(listing.stdout)
+  const mine = entries.filter(({principal}) => principal.startsWith(`${wanted}@`) && (settings.gssapi_realm === undefined || principal === `${wanted}@${settings.gssapi_realm}`))
+  const principalStep = recorder.add(
+    'principal',
+    'principal',
+    listing.code === -1
+      ? fail('klist is not installed', undefined, 'apt install krb5-user')
+      : mine.length > 0
+        ? ok(`${keytab} holds ${[...new Set(mine.map(({principal}) => principal))].join(', ')} (kvno ${[...new Set(mine.map(({kvno}) => kvno))].join(', ')})`)
+        : fail(
+            `${keytab} holds ${[...new Set(entries.map(({principal}) => principal))].join(', ') || 'no key'}, not ${wanted}@${settings.gssapi_realm ?? 'REALM'}`,
+            'wrong principal: clients ask for a ticket to xmpp/ the XMPP domain (RFC 6120 §6.3.9 names the service xmpp)',
+            `kadmin -q "addprinc -randkey ${wanted}" then kadmin -q "ktadd -k ${keytab} ${wanted}"${settings.gssapi_realm ? '' : ', or set gssapi_realm'}`,
+          ),
+  )
+  if (principalStep.status === 'fail') return finish('misconfigured')
+  const principal = mine[0].principal
+  const realm = principal.slice(principal.indexOf('@') + 1)
+  const strong = mine.filter(({enctype}) => STRONG_ENCTYPE.test(enctype))
+  const enctypeStep = recorder.add(
+    'enctype',
+    'encryption types',
+    strong.length > 0
+      ? ok(strong.map(({enctype}) => enctype).join(', '))
+      : fail(`only ${mine.map(({enctype}) => enctype).join(', ')}`, 'no encryption type MIT Kerberos accepts by default (DES and RC4 are disabled)', `export an AES key: kadmin -q "ktadd -e aes256-cts-hmac-sha1-96:normal -k ${keytab} ${wanted}"`),
+  )
+  if (enctypeStep.status === 'fail') return finish('misconfigured')
+
+  // 3. The KDC and the clocks: an AS exchange with the service's own key, into a private cache.
+  const scratch = mkdtempSync(path.join(tmpdir(), 'xmppctl-gssapi-'))
+  try {
+    const kdc = await recorder.step('kdc', 'KDC and clock', async () => {
+      // kdc_timesync would hide a skew here (the library adopts the KDC's time from its error, RFC 4120
+      // §5.9.1) that clients' tickets would still meet at our acceptor: a profile listed first turns it off.
+      const noTimesync = path.join(scratch, 'no-timesync.conf')
+      writeFileSync(noTimesync, '[libdefaults]\n kdc_timesync = 0\n')
+      const env = {...process.env, KRB5_CONFIG: `${noTimesync}:${process.env.KRB5_CONFIG ?? '/etc/krb5.conf'}`}
+      const result = await run('kinit', ['-k', '-t', keytab, '-c', `FILE:${path.join(scratch, 'service.ccache')}`, principal], {env})
+      if (result.code === -1) return fail('kinit is not installed', undefined, 'apt install krb5-user')
+      if (result.code === 0) return ok(`the KDC of ${realm} issued a ticket to ${principal}: it is reachable, the key is current and the clocks agree`)
+      return kinitDiagnosis(result.stderr, {principal, keytab})
+    })
+    if (kdc.status === 'fail') return finish('unavailable')
+
+    // 4. A full exchange against our own acceptor, with the client's credentials.
+    let ccache = input.ccache
+    if (ccache === undefined && input.username !== undefined && input.password !== undefined) {
+      const cache = `FILE:${path.join(scratch, 'client.ccache')}`
+      const login = await recorder.step('client-kinit', `kinit ${input.username}@${realm}`, async () => {
+        // The password goes to kinit on its standard input, never in argv.
+        const result = await run('kinit', ['-c', cache, `${input.username}@${realm}`], {input: `${input.password}\n`})
+        if (result.code === 0) return ok(`${input.username}@${realm} got a ticket-granting ticket`)
+        return /Password incorrect|Preauthentication failed/i.test(result.stderr) ? fail(`${input.username}@${realm}: the password is wrong`, 'the KDC refused the password') : kinitDiagnosis(result.stderr, {principal: `${input.username}@${realm}`, keytab})
+      })
+      if (login.status === 'fail') return finish('rejected')
+      ccache = cache
+    }
+
+    if (ccache === undefined) {
+      recorder.add('exchange', 'GSS-API exchange', skip('no client credentials: give --ccache FILE:… (after kinit) or a JID and password'))
+      return finish('reachable')
+    }
+
+    let verdict: Verdict = 'rejected'
+    await recorder.step('exchange', 'GSS-API exchange', async () => {
+      const result = await exchange(service, settings.host, keytab, ccache!)
+      if ('error' in result) return fail(result.error, result.cause, result.fix)
+      const [name, userRealm] = result.username.split('@')
+      if (userRealm !== realm) return fail(`our acceptor authenticated ${result.username}, of another realm than ${realm}`, 'only users of the server\'s realm map to local accounts', 'log in with a principal of the realm, or set gssapi_realm')
+      if (input.username !== undefined && name !== input.username) return fail(`our acceptor authenticated ${result.username}, not ${input.username}@${realm}`, 'the credential cache holds another principal', 'kinit as the user to test')
+      verdict = 'accepted'
+      return ok(`our acceptor authenticated ${result.username} (target ${wanted}@${realm}), who maps to ${name}@${settings.host}`)
+    })
+
+    recorder.add(
+      'sasl',
+      'SASL GSSAPI',
+      info('the bundled server does not offer GSSAPI yet: the kerberos binding has no acceptor-side wrap/unwrap for RFC 4752 §3.1\'s security-layer token'),
+    )
+    return finish(verdict)
+  } finally {
+    rmSync(scratch, {recursive: true, force: true})
+  }
+}
+
+/** One GSS-API context between the binding's initiator (the client's cache) and its acceptor (the keytab). */
+async function exchange(service: string, host: string, keytab: string, ccache: string): Promise<{username: string} | {error: string; cause?: string; fix?: string}> {
+  // libgssapi reads these when a context is created; the diagnosis runs in its own process.
+  const saved = {KRB5_KTNAME: process.env.KRB5_KTNAME, KRB5CCNAME: process.env.KRB5CCNAME}
+  process.env.KRB5_KTNAME = `FILE:${keytab}`
+  process.env.KRB5CCNAME = ccache
+  try {
+    const kerberos = (await import('kerberos')).default
+    const client = await kerberos.initializeClient(`${service}@${host}`, {})
+    const server = await kerberos.initializeServer(`${service}@${host}`)
+    let token = await client.step('')
+    // Kerberos V5 completes in one or two round trips (RFC 4121 §4.1); 4 bounds a misbehaving peer.
+    for (let round = 0; round < 4 && !server.contextComplete; round++) {
+      const reply = await server.step(token)
+      if (server.contextComplete) break
+      token = await client.step(reply)
+    }
+
+    if (!server.contextComplete) return {error: 'the GSS-API context did not complete'}
+    return {username: server.username}
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (/No credentials cache found|Credentials cache file .* not found|expired/i.test(message)) return {error: message, cause: 'the client credential cache is missing or expired', fix: 'kinit again, and pass its cache with --ccache'}
+    if (/Server not found in Kerberos database/i.test(message)) return {error: message, cause: `the KDC does not know ${service}/${host}`, fix: `kadmin -q "addprinc -randkey ${service}/${host}"`}
+    return {error: message}
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key]
+      else process.env[key] = value
+    }
+  }
+}
