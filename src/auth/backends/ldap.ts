@@ -261,6 +261,8 @@ export class LdapBackend implements AuthBackend {
   private readonly pool: LdapPool
   private password: string | undefined
   private escape: Escape | undefined
+  /** Connections bound as the service account since their last user bind. */
+  private readonly asService = new WeakSet<Client>()
 
   constructor(options: LdapOptions) {
     this.options = options
@@ -273,10 +275,16 @@ export class LdapBackend implements AuthBackend {
     return {plain: true, scram: [], anonymous: false}
   }
 
-  private serviceBind(client: Client): Promise<void> {
+  /**
+   * Binds `client` as the service unless it still is: a user's bind (accepted
+   * or not, RFC 4511 §4.2.1) or ldapts's silent reconnection (isBound false)
+   * ends that. An anonymous service (no ldap_rootdn) binds anonymously.
+   */
+  private async serviceBind(client: Client): Promise<void> {
+    if (this.asService.has(client) && client.isBound) return
     this.password ??= servicePassword(this.options)
-    // An anonymous service (no ldap_rootdn) rebinds anonymously after a user's bind.
-    return client.bind(this.options.rootDn, this.options.rootDn ? this.password : '')
+    await client.bind(this.options.rootDn, this.options.rootDn ? this.password : '')
+    this.asService.add(client)
   }
 
   /** The user's entries (service bound on `client`). */
@@ -317,6 +325,7 @@ export class LdapBackend implements AuthBackend {
         if (entries.length === 0) return {result: 'rejected', reason: `no entry under ${this.options.base} matches ${filter}`}
         if (entries.length > 1) return {result: 'rejected', reason: `more than one entry under ${this.options.base} matches ${filter}`}
         try {
+          this.asService.delete(client)
           await client.bind(entries[0].dn, password)
           return {result: 'accepted'}
         } catch (error) {
