@@ -6,7 +6,7 @@
  * answers and the page shows it. A screenshot is kept on failure.
  */
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import http from 'node:http'
 import type net from 'node:net'
 import os from 'node:os'
@@ -17,7 +17,6 @@ import {chromium} from 'playwright-core'
 
 import {projectRoot} from '../../src/paths.js'
 import {startWeb} from '../integration/server/web-helpers.js'
-import {tempDir} from '../helpers.js'
 import {slixmppAvailable, startSlixmpp} from './clients.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -72,7 +71,7 @@ describe('Converse.js in headless chromium', () => {
     const bob = startSlixmpp(t, {jid: 'bob@localhost/slix', password: 'bob pw', mechanism: 'SCRAM-SHA-1', port: web.starttlsPort, wait_message: true, timeout: 60}, 'client.py')
     await bob.next('session')
 
-    const profile = tempDir(t, 'xmppctl-chromium-')
+    const profile = mkdtempSync(path.join(os.tmpdir(), 'xmppctl-chromium-'))
     // A fresh profile (--user-data-dir, which playwright sets from it); the test server's self-signed certificate is trusted by this context alone.
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -80,7 +79,11 @@ describe('Converse.js in headless chromium', () => {
       ignoreHTTPSErrors: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     })
-    t.after(() => context.close())
+    // The profile goes once chromium has closed: it writes its cache until then.
+    t.after(async () => {
+      await context.close()
+      rmSync(profile, {recursive: true, force: true})
+    })
     const tab = await context.newPage()
     const console: string[] = []
     tab.on('console', (message) => console.push(message.text()))
