@@ -458,9 +458,10 @@ export class XmppServer implements SessionHost {
           handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
         })
       : http.createServer()
-    // Slow clients hold a socket each: headers within the handshake timeout, bodies within the login timeout.
+    // Slow clients hold a socket each: headers within the handshake timeout. No limit on a whole request:
+    // a large upload on a slow link takes minutes, and each address's sockets are capped (admit).
     server.headersTimeout = this.limits.tlsHandshakeTimeoutMs
-    server.requestTimeout = this.limits.authTimeoutMs
+    server.requestTimeout = 0
     server.on('request', (request, response) => routes.request(request, response, entry.tls ?? false))
     server.on('upgrade', (request, socket, head) => routes.upgrade(request, socket as net.Socket, head, entry.tls ?? false))
     return server

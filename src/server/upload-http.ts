@@ -69,25 +69,20 @@ async function put(store: UploadStore, logger: Logger, request: IncomingMessage,
   const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
   if (type !== '' && type !== slot.meta.contentType) return refuse(400, `Content-Type must be the slot's, ${slot.meta.contentType}`)
   const temporary = path.join(slot.dir, `upload.${randomToken(6)}`)
-  let received = 0
-  const counter = async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      received += chunk.length
-      if (received > slot.meta.size) throw new Error('more bytes than the slot allows')
-      yield chunk
-    }
-  }
-
+  // Node's HTTP parser ends the body at Content-Length, checked above to be the slot's size: no more can arrive.
+  // Large writes: the default 16 KiB chunks cost a system call each.
+  const output = createWriteStream(temporary, {mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024})
   try {
     // 0600 from creation: uploads are the accounts' data.
-    await pipeline(request, counter, createWriteStream(temporary, {mode: 0o600, flags: 'wx'}))
+    await pipeline(request, output)
   } catch (error) {
     await fs.rm(temporary, {force: true})
-    if (!response.headersSent) answer(response, received > slot.meta.size ? 413 : 400, 'the upload was cut short or too large', {Connection: 'close'})
+    if (!response.headersSent) answer(response, 400, 'the upload was cut short', {Connection: 'close'})
     logger.debug(`upload PUT ${pathname}: ${error instanceof Error ? error.message : String(error)}`)
     return
   }
 
+  const received = output.bytesWritten
   if (received !== slot.meta.size) {
     await fs.rm(temporary, {force: true})
     return answer(response, 400, `the body had ${received} bytes, the slot ${slot.meta.size}`)
@@ -123,11 +118,11 @@ async function get(store: UploadStore, request: IncomingMessage, response: Serve
     const [{start, end}] = range
     response.writeHead(206, {...headers, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': String(end - start + 1)})
     if (request.method === 'HEAD') return void response.end()
-    await pipeline(createReadStream(slot.file, {start, end}), response)
+    await pipeline(createReadStream(slot.file, {start, end, highWaterMark: 1024 * 1024}), response)
     return
   }
 
   response.writeHead(200, {...headers, 'Content-Length': String(size)})
   if (request.method === 'HEAD') return void response.end()
-  await pipeline(createReadStream(slot.file), response)
+  await pipeline(createReadStream(slot.file, {highWaterMark: 1024 * 1024}), response)
 }
