@@ -15,7 +15,8 @@ import {STORE_FILE} from '../../../src/store/sqlite/index.js'
 import {PROJECT_ROOT, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {ejabberd, which} from './servers.js'
 
-const unavailable = which('ejabberdctl') ? false : 'ejabberdctl not found: install Debian package ejabberd'
+// Under CI the test runs, and fails, without ejabberd: it must not pass by skipping.
+const unavailable = which('ejabberdctl') || process.env.CI === 'true' ? false : 'ejabberdctl not found: install Debian package ejabberd'
 
 function query<T>(dataDir: string, sql: string): T[] {
   const db = new Database(path.join(dataDir, STORE_FILE), {readonly: true})
