@@ -78,7 +78,7 @@ _xmppctl() {
     'user disable') words='--json --config -c --reason -r' ;;
     'user enable') words='--json --config -c' ;;
     'user exists') words='--json --config -c' ;;
-    'user export') words='--json --config -c --to --host --force -f --ejabberd' ;;
+    'user export') words='--json --config -c --to --host --force -f --ejabberd --prosody --accounts-only' ;;
     'user import') words='--json --config -c --from --on-conflict --dry-run --add-hosts --host --allow-partial' ;;
     'user info') words='--json --config -c' ;;
     'user list') words='--json --config -c --long -l' ;;
