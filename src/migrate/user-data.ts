@@ -59,14 +59,8 @@ export function emptyUserData(): SourceUserData {
 /** Whether a stanza-level child was written without a namespace of its own (inheriting XEP-0227's). */
 const isClient = (element: Element) => element.ns === NS.client || element.ns === PIE_NS
 
-/** Sorts one serialised top-level child of `<user>` into `data`. */
-export function addUserChild(data: SourceUserData, serialised: string): void {
-  const element = parseElement(serialised)
-  if (!element) {
-    data.other.push(serialised)
-    return
-  }
-
+/** Sorts one top-level child of `<user>` into `data`; what the server does not keep stays XML, for the side file. */
+export function addUserChild(data: SourceUserData, element: Element): void {
   if (element.name === 'query' && element.ns === NS.roster) data.roster.push(...element.getChildren('item', NS.roster))
   else if (element.name === 'presence' && isClient(element) && element.attr('type') === 'subscribe') data.subscriptionRequests.push(element)
   else if (element.name === 'vCard' && element.ns === NS.vcard) data.vcard = element
@@ -75,7 +69,7 @@ export function addUserChild(data: SourceUserData, serialised: string): void {
   else if (element.name === 'pubsub' && element.ns === NS.pubsubOwner) data.pepConfig.push(...element.elements())
   else if (element.name === 'pubsub' && element.ns === NS.pubsub) data.pepItems.push(...element.getChildren('items', NS.pubsub))
   else if (element.name === 'archive' && element.ns === PIE_MAM_NS) data.archive.push(...element.elements().filter((result) => result.name === 'result'))
-  else data.other.push(serialised)
+  else data.other.push(element.toString())
 }
 
 export interface DataProblem {

@@ -10,7 +10,8 @@ import type {SaxesAttributeNS, SaxesTagNS} from 'saxes'
 import {type ScramCredentials, type ScramHash, parseScramMechanismName, scramDigestBytes, scramMechanismName} from '../sasl/scram.js'
 import type {SourceAccount, SourceRecord} from './types.js'
 import {type SourceUserData, addUserChild, emptyUserData} from './user-data.js'
-import {escapeXml, parseXmlFile, serializeOpenTag} from './xml.js'
+import {Element} from '../server/xml/element.js'
+import {escapeXml, parseXmlFile} from './xml.js'
 
 export const PIE_NS = 'urn:xmpp:pie:0'
 export const PIE_SCRAM_NS = 'urn:xmpp:pie:0#scram'
@@ -83,8 +84,10 @@ interface UserState {
   password: string | undefined
   credentials: ScramCredentials[]
   problem: string | undefined
-  /** Each top-level child of <user> other than its credentials, serialised. */
-  children: string[]
+  /** Each top-level child of <user> other than its credentials, built as it is read (no second parse). */
+  children: Element[]
+  /** The open elements below <user>, innermost last. */
+  open: Element[]
   extraBytes: number
 }
 
@@ -178,6 +181,11 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
     else if (state.problem !== undefined) out.push({kind: 'invalid', where, reason: state.problem, jid: `${state.name}@${state.host}`})
     else {
       let data: SourceUserData | undefined
+      if (state.extraBytes > MAX_EXTRA_BYTES) {
+        out.push({kind: 'invalid', where, reason: `the user's other data is larger than ${MAX_EXTRA_BYTES / 1024 / 1024} MiB`, jid: `${state.name}@${state.host}`})
+        return
+      }
+
       for (const child of state.children) addUserChild((data ??= emptyUserData()), child)
       const extra = data && data.other.length > 0 ? data.other.join('') : undefined
       const account: SourceAccount = {kind: 'account', where, host: state.host, username: state.name, password: state.password, credentials: state.credentials, extra}
@@ -221,11 +229,13 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
     else state.credentials.push(credentials)
   }
 
-  const keep = (state: UserState, text: string, newChild = false) => {
-    state.extraBytes += text.length
-    if (state.extraBytes > MAX_EXTRA_BYTES) state.problem ??= `the user's other data is larger than ${MAX_EXTRA_BYTES / 1024 / 1024} MiB`
-    else if (newChild || state.children.length === 0) state.children.push(text)
-    else state.children[state.children.length - 1] += text
+  /** Counts what a user's data costs, and stops keeping it past MAX_EXTRA_BYTES. */
+  const counted = (state: UserState, bytes: number): boolean => {
+    state.extraBytes += bytes
+    if (state.extraBytes <= MAX_EXTRA_BYTES) return true
+    state.children = []
+    state.open = []
+    return false
   }
 
   yield* parseXmlFile<SourceRecord | Include>(
@@ -257,10 +267,19 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
             return
           }
 
-          let open = serializeOpenTag(tag)
-          // A top-level child may rely on an inherited default namespace: declare it.
-          if (depth === user.depth + 1 && tag.prefix === '' && !('xmlns' in tag.attributes)) open = open.replace(/^<([^\s>]+)/, `<$1 xmlns="${escapeXml(tag.uri)}"`)
-          keep(user, open, depth === user.depth + 1)
+          const attrs: Record<string, string> = {}
+          let bytes = tag.name.length + 2
+          for (const attribute of Object.values(tag.attributes as Record<string, SaxesAttributeNS>)) {
+            bytes += attribute.name.length + attribute.value.length + 4
+            // The element's own namespace is its ns; prefix declarations stay, for prefixed attributes of its content.
+            if (attribute.name !== 'xmlns') attrs[attribute.name] = attribute.value
+          }
+
+          const element = new Element(tag.local, tag.uri, attrs)
+          if (!counted(user, bytes)) return
+          if (depth === user.depth + 1) user.children.push(element)
+          else user.open.at(-1)?.children.push(element)
+          user.open.push(element)
           return
         }
 
@@ -284,7 +303,7 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
         if (tag.uri === PIE_NS && tag.local === 'user') {
           const name = attribute(tag, 'name')
           const password = attribute(tag, 'password')
-          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, children: [], extraBytes: 0}
+          user = {line, depth, host: host?.jid ?? '', name, password, credentials: [], problem: undefined, children: [], open: [], extraBytes: 0}
           if (!host) user.problem = 'the <user> element is not inside a <host>'
           if (password !== undefined) {
             const ejabberd = parseEjabberdScramPassword(password)
@@ -317,7 +336,8 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
           return
         }
 
-        keep(user, `</${tag.name}>`)
+        user.open.pop()
+        counted(user, tag.name.length + 3)
       },
       text(text, depth) {
         // Text directly inside <user> is only indentation between its children.
@@ -327,7 +347,8 @@ async function* readOneFile(file: string): AsyncGenerator<SourceRecord | Include
           return
         }
 
-        keep(user, escapeXml(text))
+        const parent = user.open.at(-1)
+        if (parent && counted(user, text.length)) parent.children.push(text)
       },
     },
     () => out.splice(0),

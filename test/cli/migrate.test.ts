@@ -221,7 +221,7 @@ describe('user import --from xep0227', () => {
     assert.equal(path.dirname(summary.sideFile), path.join(dir, 'data', 'imported-user-data'))
     assert.equal(statSync(summary.sideFile).mode & 0o777, 0o600)
     const side = readFileSync(summary.sideFile, 'utf8')
-    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns="jabber:iq:privacy"><list name="quiet"><\/list><\/query><\/user>/)
+    assert.match(side, /<host jid="example\.org">\n<user name="user"><query xmlns='jabber:iq:privacy'><list name='quiet'\/><\/query><\/user>/)
     // The side file is XEP-0227 itself: it imports (as accounts without passwords, so nothing is created).
     assert.equal(json(await cli(['user', 'import', summary.sideFile, '--from', 'xep0227', '--dry-run', '--json'])).counts['empty-password'], 1)
   })

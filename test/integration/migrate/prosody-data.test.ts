@@ -23,7 +23,8 @@ import {PROJECT_ROOT, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {which} from './servers.js'
 
 const run = promisify(execFile)
-const unavailable = which('prosody-migrator') ? false : 'prosody-migrator not found: install Debian package prosody'
+// Under CI the test runs, and fails, without Prosody: it must not pass by skipping.
+const unavailable = which('prosody-migrator') || process.env.CI === 'true' ? false : 'prosody-migrator not found: install Debian package prosody'
 
 const FIXTURES = ['user-data.xml', 'pep-archive.xml'].map((name) => path.join(PROJECT_ROOT, 'test', 'fixtures', 'migrate', name))
 
