@@ -24,11 +24,17 @@ client.on('chat', (message) => {
   clearTimeout(timer)
   client.disconnect()
 })
-client.on('--transport-disconnected', () => {})
-client.on('disconnected', () => {
+// Over BOSH, StanzaJS 12 reports the server's terminate body as its transport's disconnection and may
+// leave the event loop empty before it emits 'disconnected': either one means the session ended.
+let ended = false
+const disconnected = () => {
+  if (ended) return
+  ended = true
   print({event: 'disconnected'})
   process.exit(0)
-})
+}
+client.on('--transport-disconnected', disconnected)
+client.on('disconnected', disconnected)
 client.on('auth:failed', () => {
   print({event: 'auth-failed'})
   process.exit(1)
