@@ -84,11 +84,13 @@ describe('federation between real servers', {skip}, () => {
       assert.match(await roster(alice, 'r1'), /<item [^>]*jid='bob@b.test'[^>]*subscription='both'/)
       assert.match(await roster(bob, 'r2'), /<item [^>]*jid='alice@a.test'[^>]*subscription='both'/)
 
-      const outgoing = a.server.s2sConnections().find((info) => info.direction === 'outgoing')
-      assert.deepEqual({...outgoing, since: undefined, address: undefined}, {direction: 'outgoing', local: 'a.test', remote: ['b.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', since: undefined, address: undefined, queued: 0, certificateVerified: true})
-      const incoming = b.server.s2sConnections().find((info) => info.direction === 'incoming')
-      assert.equal(incoming?.auth, 'EXTERNAL')
-      assert.deepEqual(incoming?.remote, ['a.test'])
+      // XEP-0288: b.test's certificate verified, so a.test asked for bidi: one stream carries everything, both ways.
+      const [outgoing, ...moreOfA] = a.server.s2sConnections()
+      assert.deepEqual({...outgoing, since: undefined, address: undefined}, {direction: 'outgoing', local: 'a.test', remote: ['b.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', since: undefined, address: undefined, queued: 0, certificateVerified: true, bidi: true})
+      assert.deepEqual(moreOfA, [])
+      const [incoming, ...moreOfB] = b.server.s2sConnections()
+      assert.deepEqual([incoming.direction, incoming.remote, incoming.auth, incoming.bidi], ['incoming', ['a.test'], 'EXTERNAL', true])
+      assert.deepEqual(moreOfB, [])
     })
 
     it('a self-signed certificate: dialback (XEP-0220) for that side, SASL EXTERNAL for the other, and messages both ways', async (t) => {
