@@ -109,6 +109,19 @@ describe('federation between real servers', {skip}, () => {
       assert.deepEqual(b.server.s2sConnections().find((info) => info.direction === 'incoming')?.auth, 'dialback')
     })
 
+    it('a message from the other server to an account that is offline is stored, and delivered at its next login (RFC 6121 §8.5.2)', async (t) => {
+      await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
+      await startOurs(t, {...B, cert: pki.issue(B.domain), ca: pki.ca, users: ['bob']})
+      const bob = await loginOurs(t, B.address, B.domain, 'bob')
+      bob.write("<message to='alice@a.test' type='chat' id='o1'><body>while you were away</body></message>")
+      // Nothing bounces: alice's server took it for offline storage.
+      bob.write("<iq type='get' to='a.test' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+      assert.equal(await iqReply(bob, 'p1'), "<iq type='result' id='p1' from='a.test' to='bob@b.test/r'/>")
+      assert.equal(bob.received.includes("type='error'"), false)
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      assert.match(await next(alice, 'message'), /^<message to='alice@a.test' type='chat' id='o1' from='bob@b.test\/r'><body>while you were away<\/body><delay xmlns='urn:xmpp:delay' from='a.test' stamp='[^']+'\/><\/message>$/)
+    })
+
     it('s2s_secure_auth refuses dialback: the message bounces with remote-server-not-found', async (t) => {
       await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
       const b = await startOurs(t, {...B, cert: pki.issue(B.domain), ca: pki.ca, users: ['bob'], settings: {s2s_secure_auth: true}})
