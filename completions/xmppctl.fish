@@ -75,6 +75,7 @@ complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subco
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l xmpp-domain -r -F -d 'the XMPP domain to ask for (default: HOST)'
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l starttls -d 'connect in plain and upgrade with STARTTLS (default)'
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l direct-tls -d 'connect with TLS at once (XEP-0368)'
+complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l s2s -d 'probe the server-to-server port (jabber:server streams; SRVName _xmpp-server counts for identity)'
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l ca -r -F -d 'also trust the CA certificates in this PEM file (repeatable)'
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l timeout -r -F -d 'seconds to wait for each connection step'
 complete -c xmppctl -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from remote' -l fail-on -x -a 'info warning critical none' -d 'exit 1 when a finding at or above this severity was found'

@@ -5,7 +5,7 @@ import type {S2sListResult} from '../../src/server/s2s-admin.js'
 export default class S2sList extends BaseCommand<S2sListResult> {
   static description = `List the running server's federation streams, incoming and outgoing
 
-Shows each stream's direction, our domain, the peer's domains, how the peer authenticated (EXTERNAL, dialback), its TLS version, state and address. With --json, prints {connections: [{direction, local, remote, state, auth, tls, address, since, queued, certificateVerified}]}. Exits 3 when no server is running.`
+Shows each stream's direction, our domain, the peer's domains, how the peer authenticated (EXTERNAL, dialback), its TLS version, state and address. With --json, prints {connections: [{direction, local, remote, state, auth, tls, address, since, queued, certificateVerified, bidi}]}. Exits 3 when no server is running.`
 
   static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
 

@@ -16,6 +16,7 @@ import {certificatesCheck} from './checks/certificates.js'
 import {configFileCheck} from './checks/config-file.js'
 import {credentialsCheck} from './checks/credentials.js'
 import {filesCheck} from './checks/files.js'
+import {s2sPolicyCheck} from './checks/s2s-policy.js'
 import {tlsPolicyCheck} from './checks/tls-policy.js'
 import type {AuditContext, Check} from './checks/types.js'
 import {type AuditFinding, type Repair, sortFindings} from './findings.js'
@@ -23,7 +24,7 @@ import {type SystemUser, octal, userName} from './system.js'
 
 export type {AuditContext, Check} from './checks/types.js'
 
-export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, backendsCheck, tlsPolicyCheck, certificatesCheck, authBansCheck]
+export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, backendsCheck, tlsPolicyCheck, s2sPolicyCheck, certificatesCheck, authBansCheck]
 
 /** Every id `--only` accepts: check ids and finding ids. */
 export function knownIds(): string[] {

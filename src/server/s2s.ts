@@ -26,6 +26,9 @@ import {type ParserEvent, XmppStreamParser} from './xml/parser.js'
 export const NS_SERVER = 'jabber:server'
 export const NS_DIALBACK = 'jabber:server:dialback'
 const NS_DIALBACK_FEATURE = 'urn:xmpp:features:dialback'
+/** XEP-0288: one stream carries stanzas both ways. */
+const NS_BIDI_FEATURE = 'urn:xmpp:features:bidi'
+const NS_BIDI = 'urn:xmpp:bidi'
 
 /** What an undeliverable stanza comes back with (RFC 6120 §8.3.3.16, §8.3.3.17, §8.3.3.18). */
 export type BounceCondition = 'remote-server-not-found' | 'remote-server-timeout' | 'resource-constraint'
@@ -61,6 +64,8 @@ export interface S2sConnectionInfo {
   queued: number
   /** The peer's certificate verified against the trusted CAs. */
   certificateVerified: boolean
+  /** XEP-0288: the stream carries stanzas both ways. */
+  bidi: boolean
 }
 
 const STREAM_PREFIX = `<?xml version='1.0'?><stream:stream xmlns='${NS_SERVER}' xmlns:stream='${NS.stream}' xmlns:db='${NS_DIALBACK}'`
@@ -239,6 +244,7 @@ class S2sOut extends S2sStream {
   private verifies = new Map<string, {key: string; done: (valid: boolean) => void; sent: boolean}>()
   private peerStreamId = ''
   private externalTried = false
+  private bidi = false
   private address = ''
   private deadline: NodeJS.Timeout | undefined
 
@@ -270,6 +276,7 @@ class S2sOut extends S2sStream {
       since: new Date(this.since).toISOString(),
       queued: this.queue.length,
       certificateVerified: this.identity !== undefined && identityVerifies(this.identity, this.remote),
+      bidi: this.bidi,
     }
   }
 
@@ -385,7 +392,7 @@ class S2sOut extends S2sStream {
     }
   }
 
-  private element(element: Element): void {
+  private element(element: Element): Promise<void> | void {
     if (element.ns === NS.stream && element.name === 'features') return this.features(element)
     if (element.ns === NS.stream && element.name === 'error') {
       const condition = element.elements().find((child) => child.ns === NS.streams && child.name !== 'text')?.name ?? 'undefined-condition'
@@ -407,8 +414,19 @@ class S2sOut extends S2sStream {
 
     if (element.ns === NS_DIALBACK && element.name === 'result') return this.dialbackResult(element)
     if (element.ns === NS_DIALBACK && element.name === 'verify') return this.verifyAnswer(element)
+    if (element.ns === NS_SERVER && ['iq', 'message', 'presence'].includes(element.name) && this.bidi && this.state === 'ready') return this.peerStanza(element)
     // RFC 6120 §4.9.3.22 would apply; without XEP-0288 a peer sends no stanzas on our stream.
-    this.logger.debug(`${this.label}: ignored <${element.name}/> in ${element.ns}`)
+    this.close('unsupported-stanza-type', `<${element.name}/> in ${element.ns || 'no namespace'} is not expected on this stream`)
+  }
+
+  /** XEP-0288 §2: the peer's stanzas on our stream, from the domain whose certificate we verified, to one of ours. */
+  private peerStanza(element: Element): Promise<void> | void {
+    const from = domainOf(element.attrs.from)
+    const to = domainOf(element.attrs.to)
+    if (from === undefined || to === undefined) return this.close('improper-addressing', 'a stanza between servers needs a valid "from" and "to"')
+    if (from !== this.remote) return this.close('invalid-from', `${from} is not the domain of this stream`)
+    if (!this.manager.host.isLocalDomain(to)) return this.close('host-unknown', `this server does not serve ${to}`)
+    return this.manager.host.remoteStanza(fromServerNamespace(element))
   }
 
   private features(features: Element): void {
@@ -425,6 +443,12 @@ class S2sOut extends S2sStream {
     if (this.auth !== 'none') return this.ready()
     this.state = 'authenticating'
     this.flushVerifies()
+    // XEP-0288 §2: asked for before authentication, and only of a peer whose certificate proves its domain, since stanzas will come from it on this stream.
+    if (!this.bidi && features.getChild('bidi', NS_BIDI_FEATURE) && this.identity && identityVerifies(this.identity, this.remote)) {
+      this.bidi = true
+      this.write(`<bidi xmlns='${NS_BIDI}'/>`)
+    }
+
     const mechanisms = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism', NS.sasl).map((mechanism) => mechanism.text().trim()) ?? []
     if (this.encrypted && !this.externalTried && mechanisms.includes('EXTERNAL')) {
       this.externalTried = true
@@ -530,6 +554,8 @@ class S2sIn extends S2sStream {
   private claimed: string | undefined
   private phase: 'header' | 'open' = 'header'
   private deadline: NodeJS.Timeout | undefined
+  /** XEP-0288: the peer asked for stanzas both ways; its authenticated domains are reached through this stream. */
+  bidi = false
 
   constructor(
     manager: S2sManager,
@@ -567,6 +593,7 @@ class S2sIn extends S2sStream {
       since: new Date(this.since).toISOString(),
       queued: 0,
       certificateVerified: this.identity !== undefined && this.claimed !== undefined && identityVerifies(this.identity, this.claimed),
+      bidi: this.bidi,
     }
   }
 
@@ -627,6 +654,7 @@ class S2sIn extends S2sStream {
       }
 
       parts.push(`<dialback xmlns='${NS_DIALBACK_FEATURE}'><errors/></dialback>`)
+      if (!this.authenticated) parts.push(`<bidi xmlns='${NS_BIDI_FEATURE}'/>`)
     }
 
     return `<stream:features>${parts.join('')}</stream:features>`
@@ -637,6 +665,13 @@ class S2sIn extends S2sStream {
     if (element.ns === NS.sasl && element.name === 'auth') return this.external(element)
     if (element.ns === NS_DIALBACK && element.name === 'result') return this.dialbackResult(element)
     if (element.ns === NS_DIALBACK && element.name === 'verify') return this.dialbackVerify(element)
+    if (element.ns === NS_BIDI && element.name === 'bidi') {
+      // XEP-0288 §2: before authentication; no answer is sent.
+      if (this.authenticated || this.encryptionMissing()) return this.close('policy-violation', 'bidi is asked for after TLS and before authentication')
+      this.bidi = true
+      return
+    }
+
     if (element.ns !== NS_SERVER || !['iq', 'message', 'presence'].includes(element.name)) {
       return this.close('unsupported-stanza-type', `<${element.name}/> in ${element.ns || 'no namespace'} is not understood here`)
     }
@@ -676,6 +711,7 @@ class S2sIn extends S2sStream {
     }
 
     this.domains.set(domain, method)
+    if (this.bidi) this.manager.route(this.local!, domain, this)
     // Dialback authenticates without a new stream: the stanza limit of authenticated streams applies from here.
     this.parser.setLimits({maxStanzaBytes: this.settings.max_stanza_size})
     clearTimeout(this.deadline)
@@ -738,6 +774,11 @@ class S2sIn extends S2sStream {
     if (this.authenticate(from, 'dialback')) answer('valid')
   }
 
+  /** XEP-0288: a stanza to the peer over its own stream. */
+  send(text: string): void {
+    this.write(text)
+  }
+
   /** XEP-0220 §2.3: as the authoritative server, whether a key is ours. */
   private dialbackVerify(element: Element): void {
     const {from, to, id} = element.attrs
@@ -770,6 +811,8 @@ export class S2sManager {
   /** Peers that could not be reached: what is sent to them bounces at once until then. */
   private readonly down = new Map<string, {until: number; condition: BounceCondition; failures: number}>()
   private readonly perAddress = new Map<string, number>()
+  /** XEP-0288: incoming streams that carry our stanzas to their peer, by `local remote`. */
+  private readonly bidiRoutes = new Map<string, S2sIn>()
   private stopped = false
 
   constructor(readonly host: S2sHost) {}
@@ -793,7 +836,10 @@ export class S2sManager {
     const down = this.down.get(remote)
     if (down && down.until > Date.now()) return bounce(down.condition)
     // Elements in jabber:client are written without a namespace, so they take the stream's jabber:server.
-    this.stream(local, remote).send(stanza.toString(NS.client), bounce)
+    const text = stanza.toString(NS.client)
+    const bidi = this.bidiRoutes.get(`${local} ${remote}`)
+    if (bidi && !this.outgoing.has(`${local} ${remote}`)) return bidi.send(text)
+    this.stream(local, remote).send(text, bounce)
   }
 
   private stream(local: string, remote: string): S2sOut {
@@ -842,6 +888,11 @@ export class S2sManager {
     this.incoming.add(new S2sIn(this, socket, listener))
   }
 
+  /** XEP-0288: stanzas from `local` to `remote` go over `stream`, the peer's. */
+  route(local: string, remote: string, stream: S2sIn): void {
+    this.bidiRoutes.set(`${local} ${remote}`, stream)
+  }
+
   /** Whether `domain` may have one more authenticated incoming stream. */
   admitDomain(stream: S2sIn, domain: string): boolean {
     let count = 0
@@ -854,7 +905,10 @@ export class S2sManager {
       const key = `${stream.local} ${stream.remote}`
       if (this.outgoing.get(key) === stream) this.outgoing.delete(key)
       if (stream.state === 'ready') this.down.delete(stream.remote)
-    } else this.incoming.delete(stream as S2sIn)
+    } else {
+      this.incoming.delete(stream as S2sIn)
+      for (const [key, route] of this.bidiRoutes) if (route === stream) this.bidiRoutes.delete(key)
+    }
   }
 
   list(): S2sConnectionInfo[] {

@@ -169,6 +169,8 @@ export class XmppServer implements SessionHost {
   /** Federation: on when the configuration has an s2s listener. */
   private s2s: S2sManager | undefined
   private s2sContexts = new Map<string, tls.SecureContext>()
+  /** Unavailable presence being sent for sessions that ended. */
+  private readonly sessionsEnding = new Set<Promise<void>>()
   private authenticators = new Map<string, HostAuthenticator>()
   private contexts = new Map<string, tls.SecureContext>()
   private hostSettingsCache = new Map<string, HostSettings>()
@@ -658,6 +660,7 @@ export class XmppServer implements SessionHost {
       const deadline = Date.now() + 3000
       while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
       for (const session of this.connections) session.socket.destroy()
+      await Promise.race([Promise.all(this.sessionsEnding), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
       await this.shutdownResources()
       this.logger.flush?.()
       this.logger.info('stopped')
@@ -768,7 +771,10 @@ export class XmppServer implements SessionHost {
 
     this.router.unbind(session)
     if (session.available) {
-      this.core?.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))
+      const ended = this.core!.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))
+      // stop() waits for these before closing the stores they read.
+      this.sessionsEnding.add(ended)
+      void ended.finally(() => this.sessionsEnding.delete(ended))
     }
 
     this.logger.debug(`c2s ${session.serial} ${session.remoteAddress}: closed`)

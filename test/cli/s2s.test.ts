@@ -34,7 +34,7 @@ describe('xmppctl s2s', () => {
     const listed = await cli(['s2s', 'list', '--json'])
     assert.equal(listed.status, 0, listed.stderr)
     const [stream] = (JSON.parse(listed.stdout) as {connections: Array<Record<string, unknown>>}).connections
-    assert.deepEqual({...stream, since: undefined}, {direction: 'incoming', local: 'localhost', remote: ['peer.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', address: '127.0.0.1', since: undefined, queued: 0, certificateVerified: true})
+    assert.deepEqual({...stream, since: undefined}, {direction: 'incoming', local: 'localhost', remote: ['peer.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', address: '127.0.0.1', since: undefined, queued: 0, certificateVerified: true, bidi: false})
     const table = await cli(['s2s', 'list'])
     assert.match(table.stdout, /^DIRECTION +LOCAL +REMOTE +AUTH +TLS +STATE +ADDRESS +SINCE\nincoming +localhost +peer\.test +EXTERNAL +TLSv1\.3 +ready +127\.0\.0\.1 +\S+\n$/)
 

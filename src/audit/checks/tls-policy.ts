@@ -2,9 +2,7 @@
  * TLS policy: whether clients can stay unencrypted, the lowest protocol
  * version, what the cipher string admits (asked of OpenSSL, see
  * ../cipher-policy.ts) and the DH parameters.
- *
- * s2s_require_encryption and s2s_secure_auth are not checked: the bundled
- * server has no server-to-server connections, and the keys do not exist.
+ * Federation's policy (s2s_use_starttls, s2s_secure_auth) is s2s-policy.ts's.
  */
 import path from 'node:path'
 

@@ -29,20 +29,22 @@ export interface RemoteTarget {
   port: number
   domain: string
   mode: 'starttls' | 'direct-tls'
+  /** What the port serves: clients (jabber:client), or other servers (jabber:server, federation). */
+  service: 'c2s' | 's2s'
 }
 
-/** `HOST`, `HOST:PORT`, `[V6]:PORT`; the default port is 5222 for STARTTLS, 5223 for direct TLS (XEP-0368). */
-export function parseTarget(value: string, mode: RemoteTarget['mode'], domain: string | undefined): RemoteTarget {
+/** `HOST`, `HOST:PORT`, `[V6]:PORT`; the default port is 5222 for STARTTLS, 5223 for direct TLS (XEP-0368); 5269 and 5270 for s2s. */
+export function parseTarget(value: string, mode: RemoteTarget['mode'], domain: string | undefined, service: RemoteTarget['service'] = 'c2s'): RemoteTarget {
   const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value) ?? (net.isIPv6(value) ? [value, value, undefined] : null)
   if (!match) throw new UsageError(`cannot read "${value}" as HOST[:PORT]`, 'write e.g. xmpp.example.org:5222 or [2001:db8::1]:5222')
   const host = match[1]
-  const port = match[2] === undefined ? (mode === 'starttls' ? 5222 : 5223) : Number(match[2])
+  const port = match[2] === undefined ? (service === 's2s' ? 5269 : 5222) + (mode === 'starttls' ? 0 : 1) : Number(match[2])
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`port ${match[2]} is out of range`, 'give a port from 1 to 65535')
   const xmppDomain = domain ?? (net.isIP(host) ? undefined : host)
   if (!xmppDomain) throw new UsageError(`${host} is an address, not a domain`, 'name the XMPP domain to ask for with --xmpp-domain')
   const ascii = asciiDomain(xmppDomain)
   if (!ascii) throw new UsageError(`"${xmppDomain}" is not a valid domain`, 'give the XMPP domain, e.g. --xmpp-domain example.org')
-  return {host, port, domain: ascii, mode}
+  return {host, port, domain: ascii, mode, service}
 }
 
 export type ProtocolStatus =
@@ -64,7 +66,8 @@ export interface CertificateReport extends CertificateFacts {
   chain: Array<{subject: string; signatureAlgorithm: string}>
   trusted: boolean
   trustProblem: string | null
-  identity: {domain: string; dns: boolean; srvClient: boolean; xmppAddr: boolean; commonName: boolean; matches: boolean}
+  /** srvClient: `_xmpp-client.DOMAIN`; srvServer: `_xmpp-server.DOMAIN`, which counts for an s2s port (XEP-0178 §3). */
+  identity: {domain: string; dns: boolean; srvClient: boolean; srvServer: boolean; xmppAddr: boolean; commonName: boolean; matches: boolean}
 }
 
 export interface RemoteResult {
@@ -99,7 +102,7 @@ function connector(target: RemoteTarget, timeoutMs: number): Connector {
   return async () => {
     const socket = await connectTcp(target.host, target.port, timeoutMs)
     if (target.mode === 'direct-tls') return socket
-    const stream = new ProbeStream(socket, target.domain, timeoutMs)
+    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service)
     try {
       const features = await stream.open()
       if (!features.starttls.offered) throw new ProbeError('the server does not offer STARTTLS')
@@ -124,13 +127,14 @@ function certificateChain(socket: tls.TLSSocket): X509Certificate[] {
   return chain
 }
 
-function certificateReport(chain: X509Certificate[], socket: tls.TLSSocket, domain: string, now: Date): CertificateReport {
+function certificateReport(chain: X509Certificate[], socket: tls.TLSSocket, domain: string, now: Date, service: RemoteTarget['service'] = 'c2s'): CertificateReport {
   const [leaf] = chain
   const parsed = parseCertificateDer(leaf.raw)
   const key = describeKey(leaf.publicKey)
   const names = parsed.names
   const dns = names.dns.some((name) => dnsNameMatches(name, domain))
   const srvClient = names.srv.some((name) => name === `${SRV_CLIENT}.${domain}`)
+  const srvServer = names.srv.some((name) => name === `_xmpp-server.${domain}`)
   const xmppAddr = names.xmppAddr.some((name) => asciiDomain(name) === domain)
   const hasSan = names.dns.length + names.srv.length + names.xmppAddr.length + names.uri.length > 0
   const commonName = !hasSan && names.cn.some((name) => dnsNameMatches(name, domain))
@@ -148,7 +152,7 @@ function certificateReport(chain: X509Certificate[], socket: tls.TLSSocket, doma
     chain: chain.map((entry) => ({subject: entry.subject.replace(/\n/g, ', '), signatureAlgorithm: parseCertificateDer(entry.raw).signatureAlgorithm.name})),
     trusted: socket.authorized,
     trustProblem: socket.authorized ? null : authorizationError,
-    identity: {domain, dns, srvClient, xmppAddr, commonName, matches: dns || srvClient || xmppAddr || commonName},
+    identity: {domain, dns, srvClient, srvServer, xmppAddr, commonName, matches: dns || (service === 's2s' ? srvServer : srvClient) || xmppAddr || commonName},
   }
 }
 
@@ -218,7 +222,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
   }
 
   const connect = connector(target, timeoutMs)
-  const alpn = target.mode === 'direct-tls' ? ['xmpp-client'] : undefined
+  const alpn = target.mode === 'direct-tls' ? [target.service === 's2s' ? 'xmpp-server' : 'xmpp-client'] : undefined
   const base = {servername: target.domain, timeoutMs, ...(ca ? {ca} : {}), ...(alpn ? {alpn} : {})}
 
   // 1. Before TLS.
@@ -227,7 +231,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
     const socket = await connectTcp(target.host, target.port, timeoutMs).catch((error: Error) => {
       throw new UnavailableError(`${error.message}`, 'check the host and port, and that the server is running')
     })
-    const stream = new ProbeStream(socket, target.domain, timeoutMs)
+    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service)
     try {
       const features = await stream.open()
       beforeTls = {starttls: features.starttls, mechanisms: features.mechanisms}
@@ -250,7 +254,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
 
   const channelBinding: ChannelBindingReport[] = []
   const readAfterTls = async (outcome: Extract<HandshakeOutcome, {kind: 'accepted'}>): Promise<Features> => {
-    const stream = new ProbeStream(outcome.socket!, target.domain, timeoutMs)
+    const stream = new ProbeStream(outcome.socket!, target.domain, timeoutMs, target.service)
     try {
       const features = await stream.open()
       if (!channelBinding.some((report) => report.protocol === outcome.negotiated.protocol)) channelBinding.push({protocol: outcome.negotiated.protocol, plusMechanisms: features.mechanisms.filter((mechanism) => PLUS.test(mechanism)), types: features.channelBindings})
@@ -269,7 +273,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
     const main = await handshake(connect, {...base, minVersion: 'TLSv1', maxVersion: 'TLSv1.3', ciphers: ALL_SUITES, keepOpen: true})
     if (main.kind === 'accepted') {
       chain = certificateChain(main.socket!)
-      if (chain.length > 0) certificate = certificateReport(chain, main.socket!, target.domain, now)
+      if (chain.length > 0) certificate = certificateReport(chain, main.socket!, target.domain, now, target.service)
       try {
         const features = await readAfterTls(main)
         afterTls = {protocol: main.negotiated.protocol, suite: main.negotiated.suite.name, mechanisms: features.mechanisms, channelBindings: features.channelBindings}
@@ -282,7 +286,8 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
     }
   }
 
-  if (afterTls && afterTls.mechanisms.length === 0) {
+  // Between servers, SASL is EXTERNAL for a peer with a certificate (or none, for dialback), and nothing binds to the channel.
+  if (afterTls && afterTls.mechanisms.length === 0 && target.service === 'c2s') {
     findings.push({id: 'no-mechanisms', severity: 'warning', subject, message: 'no SASL mechanism is offered after TLS: no one can log in', fix: 'check the server\'s authentication backends'})
   }
 
@@ -369,6 +374,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
   }
 
   for (const report of channelBinding) {
+    if (target.service === 's2s') break
     for (const finding of channelBindingFindings(report, subject)) if (!findings.some((existing) => existing.id === finding.id)) findings.push(finding)
   }
 

@@ -72,6 +72,8 @@ export class ProbeStream {
     readonly socket: net.Socket,
     readonly domain: string,
     readonly timeoutMs: number,
+    /** s2s: a server-to-server stream (jabber:server), as a peer without a domain of its own opens it. */
+    readonly service: 'c2s' | 's2s' = 'c2s',
   ) {
     socket.on('data', this.onData)
     socket.on('close', this.onClose)
@@ -125,7 +127,7 @@ export class ProbeStream {
 
   /** Sends the stream header and returns the features. */
   async open(): Promise<Features> {
-    this.socket.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS.stream}' to='${this.domain.replace(/[<>&'"]/g, '')}' version='1.0' xml:lang='en'>`)
+    this.socket.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:${this.service === 's2s' ? 'server' : 'client'}' xmlns:stream='${NS.stream}' to='${this.domain.replace(/[<>&'"]/g, '')}' version='1.0' xml:lang='en'>`)
     const features = await this.next('stream features')
     if (!this.started) throw new ProbeError('the server sent no stream header')
     if (features.name !== 'features' || features.ns !== NS.stream) throw new ProbeError(`the server sent <${features.name}/> instead of stream features`)

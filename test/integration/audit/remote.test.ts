@@ -15,8 +15,8 @@ import {tempDir} from '../../helpers.js'
 import {writeCertificate} from '../../unit/audit/fixtures.js'
 import {startTestServer} from '../server/helpers.js'
 
-async function scan(port: number, options: {ca?: string[]; mode?: 'starttls' | 'direct-tls'; domain?: string} = {}): Promise<RemoteResult> {
-  return runRemoteAudit({target: parseTarget(`127.0.0.1:${port}`, options.mode ?? 'starttls', options.domain ?? 'localhost'), caFiles: options.ca, timeoutMs: 5000})
+async function scan(port: number, options: {ca?: string[]; mode?: 'starttls' | 'direct-tls'; domain?: string; service?: 'c2s' | 's2s'} = {}): Promise<RemoteResult> {
+  return runRemoteAudit({target: parseTarget(`127.0.0.1:${port}`, options.mode ?? 'starttls', options.domain ?? 'localhost', options.service), caFiles: options.ca, timeoutMs: 5000})
 }
 
 const status = (result: RemoteResult) => Object.fromEntries(result.protocols.map((entry) => [entry.protocol, entry.status]))
@@ -45,12 +45,36 @@ describe('audit remote: our server', () => {
     assert.ok(result.afterTls?.mechanisms.includes('SCRAM-SHA-256-PLUS'))
     assert.deepEqual(result.channelBinding.map((report) => [report.protocol, report.types]), [['TLSv1.3', ['tls-exporter']], ['TLSv1.2', ['tls-unique']]])
     assert.equal(result.certificate?.trusted, true)
-    assert.deepEqual(result.certificate?.identity, {domain: 'localhost', dns: true, srvClient: true, xmppAddr: true, commonName: false, matches: true})
+    assert.deepEqual(result.certificate?.identity, {domain: 'localhost', dns: true, srvClient: true, srvServer: true, xmppAddr: true, commonName: false, matches: true})
     assert.equal(result.grade?.grade, 'A')
     assert.deepEqual({p: result.grade?.protocolScore, k: result.grade?.keyExchangeScore, c: result.grade?.cipherScore, s: result.grade?.score}, {p: 100, k: 100, c: 90, s: 96})
     assert.deepEqual(caps(result), [])
     assert.ok(result.suites['TLSv1.2']!.every((suite) => suite.forwardSecrecy && suite.aead))
     assert.deepEqual(findingIds(result), [])
+  })
+
+  it('s2s port, STARTTLS and direct TLS (ALPN xmpp-server): a jabber:server stream, STARTTLS required, graded like c2s, SRVName _xmpp-server', async (t) => {
+    const s = await server(t, {
+      listen: [
+        {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false},
+        {port: 0, ip: '127.0.0.1', module: 's2s', starttls: 'required', tls: false},
+        {port: 0, ip: '127.0.0.1', module: 's2s', starttls: 'required', tls: true},
+      ],
+    })
+    const [plain, direct] = s.server.listenerStatus().filter((listener) => listener.module === 's2s')
+    const result = await scan(plain.port, {ca: [s.cert], service: 's2s'})
+    assert.deepEqual(result.target, {host: '127.0.0.1', port: plain.port, domain: 'localhost', mode: 'starttls', service: 's2s'})
+    assert.deepEqual(result.beforeTls, {starttls: {offered: true, required: true}, mechanisms: []})
+    assert.deepEqual(status(result), {SSLv2: 'refused', SSLv3: 'refused', TLSv1: 'refused', 'TLSv1.1': 'refused', 'TLSv1.2': 'accepted', 'TLSv1.3': 'accepted'})
+    assert.deepEqual(result.afterTls?.mechanisms, [])
+    assert.equal(result.certificate?.identity.matches, true)
+    assert.equal(result.grade?.grade, 'A')
+    assert.deepEqual(findingIds(result), [])
+    const viaTls = await scan(direct.port, {ca: [s.cert], service: 's2s', mode: 'direct-tls'})
+    assert.equal(viaTls.beforeTls, null)
+    assert.equal(viaTls.grade?.grade, 'A')
+    assert.equal(parseTarget('xmpp.example.org', 'starttls', undefined, 's2s').port, 5269)
+    assert.equal(parseTarget('xmpp.example.org', 'direct-tls', undefined, 's2s').port, 5270)
   })
 
   it('forward-secret AEAD suites only: A, no caps, no findings', async (t) => {

@@ -84,11 +84,13 @@ describe('federation between real servers', {skip}, () => {
       assert.match(await roster(alice, 'r1'), /<item [^>]*jid='bob@b.test'[^>]*subscription='both'/)
       assert.match(await roster(bob, 'r2'), /<item [^>]*jid='alice@a.test'[^>]*subscription='both'/)
 
-      const outgoing = a.server.s2sConnections().find((info) => info.direction === 'outgoing')
-      assert.deepEqual({...outgoing, since: undefined, address: undefined}, {direction: 'outgoing', local: 'a.test', remote: ['b.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', since: undefined, address: undefined, queued: 0, certificateVerified: true})
-      const incoming = b.server.s2sConnections().find((info) => info.direction === 'incoming')
-      assert.equal(incoming?.auth, 'EXTERNAL')
-      assert.deepEqual(incoming?.remote, ['a.test'])
+      // XEP-0288: b.test's certificate verified, so a.test asked for bidi: one stream carries everything, both ways.
+      const [outgoing, ...moreOfA] = a.server.s2sConnections()
+      assert.deepEqual({...outgoing, since: undefined, address: undefined}, {direction: 'outgoing', local: 'a.test', remote: ['b.test'], state: 'ready', auth: 'EXTERNAL', tls: 'TLSv1.3', since: undefined, address: undefined, queued: 0, certificateVerified: true, bidi: true})
+      assert.deepEqual(moreOfA, [])
+      const [incoming, ...moreOfB] = b.server.s2sConnections()
+      assert.deepEqual([incoming.direction, incoming.remote, incoming.auth, incoming.bidi], ['incoming', ['a.test'], 'EXTERNAL', true])
+      assert.deepEqual(moreOfB, [])
     })
 
     it('a self-signed certificate: dialback (XEP-0220) for that side, SASL EXTERNAL for the other, and messages both ways', async (t) => {
@@ -105,6 +107,19 @@ describe('federation between real servers', {skip}, () => {
         [['incoming', ['b.test'], 'EXTERNAL'], ['outgoing', ['b.test'], 'dialback']],
       )
       assert.deepEqual(b.server.s2sConnections().find((info) => info.direction === 'incoming')?.auth, 'dialback')
+    })
+
+    it('a message from the other server to an account that is offline is stored, and delivered at its next login (RFC 6121 §8.5.2)', async (t) => {
+      await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
+      await startOurs(t, {...B, cert: pki.issue(B.domain), ca: pki.ca, users: ['bob']})
+      const bob = await loginOurs(t, B.address, B.domain, 'bob')
+      bob.write("<message to='alice@a.test' type='chat' id='o1'><body>while you were away</body></message>")
+      // Nothing bounces: alice's server took it for offline storage.
+      bob.write("<iq type='get' to='a.test' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+      assert.equal(await iqReply(bob, 'p1'), "<iq type='result' id='p1' from='a.test' to='bob@b.test/r'/>")
+      assert.equal(bob.received.includes("type='error'"), false)
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      assert.match(await next(alice, 'message'), /^<message to='alice@a.test' type='chat' id='o1' from='bob@b.test\/r'><body>while you were away<\/body><delay xmlns='urn:xmpp:delay' from='a.test' stamp='[^']+'\/><\/message>$/)
     })
 
     it('s2s_secure_auth refuses dialback: the message bounces with remote-server-not-found', async (t) => {

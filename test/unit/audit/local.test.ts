@@ -14,6 +14,7 @@ import {currentUser, resolveUser} from '../../../src/audit/system.js'
 import {loadConfig} from '../../../src/config/index.js'
 import {ffdhePrime, encodeDhParams} from '../../../src/tls/dhparam.js'
 import {generateCertificates} from '../../../src/tls/generate.js'
+import {createPki} from '../../integration/s2s/netns.js'
 import {addAccounts, rsaPem, setup, writeCertificate} from './fixtures.js'
 
 const GOOD_TLS = 'tls: {ciphers: "ECDHE+AESGCM:ECDHE+CHACHA20"}\n'
@@ -393,6 +394,31 @@ describe('audit of the http listener and uploads', () => {
       ['http-without-tls', 'info', 'listen port 5280'],
     ])
     assert.match(findings[0].message, /serves \/ws without TLS/)
+  })
+})
+
+describe('audit s2s-policy', () => {
+  it('says nothing without an s2s listener, nor with STARTTLS required, s2s_secure_auth and a CA-signed certificate naming every host', async (t) => {
+    const {config} = setup(t, 'hosts: [example.org]\ns2s_use_starttls: false\n')
+    assert.deepEqual((await audit(config(), ['s2s-policy'])).findings, [])
+    const {dir, config: secured} = setup(t, 'hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\n')
+    const pki = createPki(dir)
+    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${pki.issue('example.org').both}\n`)
+    assert.deepEqual((await audit(secured(), ['s2s-policy'])).findings, [])
+  })
+
+  it('fires on optional or no encryption, dialback allowed, and a self-signed s2s certificate for another host', async (t) => {
+    const {dir, config} = setup(t, 'hosts: [example.org]\n')
+    const pki = createPki(dir)
+    const selfSigned = pki.selfSigned('example.net').both
+    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_use_starttls: false\ns2s_certfile: ${selfSigned}\n`)
+    const {findings} = await audit(config(), ['s2s-policy'])
+    assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
+      ['s2s-encryption-optional', 'critical', 's2s_use_starttls'],
+      ['s2s-certificate-self-signed', 'warning', selfSigned],
+      ['s2s-certificate-wrong-host', 'warning', 'example.org'],
+      ['s2s-dialback-allowed', 'info', 's2s_secure_auth'],
+    ])
   })
 })
 
