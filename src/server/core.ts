@@ -337,8 +337,7 @@ export class ServerCore {
   private async directed(session: C2sSession, stanza: Element, to: Jid): Promise<void> {
     if (!this.isLocalHost(to.domain) || to.local === '') return this.undeliverablePresence(session, stanza, to)
     if (await this.stoppedInbound(stanza, to, session)) return
-    const bare = bareJid(to)
-    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((s) => s !== undefined)
+    const targets = this.sessionsOf(to)
     for (const target of targets) target.send(stanza)
   }
 
@@ -519,7 +518,7 @@ export class ServerCore {
     if (stanza.name === 'presence') {
       // Subscriptions change rosters, which only a contact with an address of its own may do.
       if (type !== undefined && (SUBSCRIPTION_TYPES.has(type) || type === 'probe')) return sender.send(errorReply(stanza, 'feature-not-implemented'))
-      const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+      const targets = this.sessionsOf(to)
       for (const target of targets) target.send(stanza)
       return
     }
@@ -528,6 +527,14 @@ export class ServerCore {
     const target = to.resource === '' ? undefined : this.context.router.get(bare, to.resource)
     if (target) return target.send(stanza)
     if (request) sender.send(errorReply(stanza, 'service-unavailable'))
+  }
+
+  /** The sessions a stanza to `to` (a local account's JID) reaches: every available resource for a bare JID, else the one resource named. */
+  private sessionsOf(to: Jid): C2sSession[] {
+    const bare = bareJid(to)
+    if (to.resource === '') return this.context.router.available(bare)
+    const session = this.context.router.get(bare, to.resource)
+    return session ? [session] : []
   }
 
   /** A hosted service's JID as a sender: what is sent back to it goes to the service's own handle(), from the address it answers. */
@@ -580,8 +587,7 @@ export class ServerCore {
   private deliverLocal(stanza: Element): void {
     const to = stanza.attrs.to === undefined ? undefined : parseJid(stanza.attrs.to)
     if (!to || !this.isLocalHost(to.domain)) return
-    const bare = bareJid(to)
-    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+    const targets = this.sessionsOf(to)
     for (const target of targets) target.send(stanza)
   }
 
@@ -660,8 +666,7 @@ export class ServerCore {
     }
 
     if (type !== undefined && type !== 'unavailable' && type !== 'error') return
-    const bare = bareJid(to)
-    const targets = to.resource === '' ? this.context.router.available(bare) : [this.context.router.get(bare, to.resource)].filter((target) => target !== undefined)
+    const targets = this.sessionsOf(to)
     for (const target of targets) target.send(stanza)
   }
 
