@@ -33,3 +33,9 @@ function findProjectRoot(start: string): string {
     if (path.dirname(dir) === dir) throw new Error(`xmppctl's package.json was not found above ${start}`)
   }
 }
+
+/** A path as shown to the user: relative to the working directory when inside it. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const relative = path.relative(cwd, file)
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
+}

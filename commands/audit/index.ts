@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {stdoutColour} from '../../src/cli/output.js'
 import {ExitCode} from '../../src/errors.js'
 import {AUDIT_FAIL_ON, type AuditFailOn, type AuditFinding, auditFails} from '../../src/audit/findings.js'
 import type {AppliedFix, AuditResult} from '../../src/audit/local.js'
@@ -48,8 +47,8 @@ Severities are info, warning and critical; exits 1 when a finding at or above --
     const {flags: f} = await this.parse(Audit)
     const config = await this.loadConfiguration()
     const {runAudit} = await import('../../src/audit/local.js')
-    const {currentUser, resolveUser} = await import('../../src/audit/system.js')
-    const {renderFindings, stdoutPainter: paint, summaryLine} = await import('../../src/audit/render.js')
+    const {currentUser, resolveUser} = await import('../../src/system.js')
+    const {renderFindings, stdoutPainter: paint, summaryLine} = await import('../../src/cli/audit-render.js')
     const user = f.as ? resolveUser(f.as) : currentUser()
     const result = await runAudit({config, user, only: f.only ?? [], fix: f.fix})
     const failOn = f['fail-on'] as AuditFailOn

@@ -44,7 +44,7 @@ Exits 1 when a finding at or above --fail-on (default warning) was found.`
   async run(): Promise<AuditRemoteResult> {
     const {args, flags: f} = await this.parse(AuditRemote)
     const {parseTarget, runRemoteAudit} = await import('../../src/audit/remote/scan.js')
-    const {renderFindings, stdoutPainter: paint, summaryLine} = await import('../../src/audit/render.js')
+    const {renderFindings, stdoutPainter: paint, summaryLine} = await import('../../src/cli/audit-render.js')
     const target = parseTarget(args.target, f['direct-tls'] ? 'direct-tls' : 'starttls', f['xmpp-domain'], f.s2s ? 's2s' : 'c2s')
     const result = await runRemoteAudit({target, timeoutMs: f.timeout * 1000, caFiles: f.ca})
     const failOn = f['fail-on'] as AuditFailOn

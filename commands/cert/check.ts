@@ -40,7 +40,7 @@ Severities: error — expired, not yet valid, under 1 day left, no certificate, 
     const {argv, flags: f} = await this.parse(CertCheck)
     const config = await this.loadConfiguration()
     const {checkHosts} = await import('../../src/tls/check.js')
-    const {displayPath} = await import('../../src/tls/files.js')
+    const {displayPath} = await import('../../src/paths.js')
     const result = checkHosts(config, argv as string[])
     for (const report of result.hosts) {
       const certificate = report.certificate

@@ -34,7 +34,7 @@ Writes <data_dir>/certs/HOST.crt (mode 0644) and HOST.key (mode 0600 from its cr
     const {argv, flags: f} = await this.parse(CertGenerate)
     const config = await this.loadConfiguration()
     const {generateCertificates} = await import('../../src/tls/generate.js')
-    const {displayPath} = await import('../../src/tls/files.js')
+    const {displayPath} = await import('../../src/paths.js')
     const key = parseKeySpec(f.key)
     const certificates = await generateCertificates(config, argv as string[], {key, days: f.days, subdomains: splitList(f['with-subdomains']), force: f.force})
     for (const certificate of certificates) {

@@ -26,7 +26,7 @@ As a certbot deploy hook (certbot sets RENEWED_LINEAGE and RENEWED_DOMAINS), it 
     const {argv, flags: f} = await this.parse(CertImport)
     const config = await this.loadConfiguration()
     const {importCertificates} = await import('../../src/tls/import.js')
-    const {displayPath} = await import('../../src/tls/files.js')
+    const {displayPath} = await import('../../src/paths.js')
     const result = importCertificates(config, argv as string[], {force: f.force})
     if (result.deployHook) this.log(`certbot deploy hook: ${result.sources.join(', ')}`)
     for (const entry of result.imported) {

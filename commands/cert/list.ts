@@ -13,7 +13,8 @@ One row per file: which configured hosts it covers, when it expires, its key and
     await this.parse(CertList)
     const config = await this.loadConfiguration()
     const {listCertificates} = await import('../../src/tls/check.js')
-    const {certsDir, displayPath} = await import('../../src/tls/files.js')
+    const {certsDir} = await import('../../src/tls/files.js')
+    const {displayPath} = await import('../../src/paths.js')
     const listed = listCertificates(config)
     if (listed.length === 0) {
       this.log(`no certificates in ${displayPath(certsDir(config))} or certfiles; create one with "xmppctl cert generate HOST" or "xmppctl cert import DIR"`)

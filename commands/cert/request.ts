@@ -33,7 +33,7 @@ Writes <data_dir>/certs/HOST.key (mode 0600) and HOST.csr, with the names "cert 
     const {argv, flags: f} = await this.parse(CertRequest)
     const config = await this.loadConfiguration()
     const {generateRequests} = await import('../../src/tls/generate.js')
-    const {displayPath} = await import('../../src/tls/files.js')
+    const {displayPath} = await import('../../src/paths.js')
     const requests = await generateRequests(config, argv as string[], {key: parseKeySpec(f.key), subdomains: splitList(f['with-subdomains']), force: f.force})
     for (const request of requests) {
       this.log(`${request.host}: wrote ${displayPath(request.csrFile)} and ${displayPath(request.keyFile)} (${request.key})`)

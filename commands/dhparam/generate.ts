@@ -40,7 +40,9 @@ By default writes an RFC 7919 group (ffdhe3072 unless --group says otherwise), i
     }
 
     const {DEFAULT_GROUP, bitLength, encodeDhParams, ffdhePrime, generateSafePrimeParams} = await import('../../src/tls/dhparam.js')
-    const {CERT_MODE, refuseExisting, writeFileSecure, displayPath} = await import('../../src/tls/files.js')
+    const {CERT_MODE, refuseExisting} = await import('../../src/tls/files.js')
+    const {writeFileSecure} = await import('../../src/secure-write.js')
+    const {displayPath} = await import('../../src/paths.js')
     const path = await import('node:path')
     const out = f.out ? path.resolve(f.out) : undefined
     if (out) refuseExisting([out], f.force) // before minutes of work, not after

@@ -43,10 +43,10 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
     const {args, flags: f} = await this.parse(TestAuth)
     // Backends of installed auth plugins (http, …) count too; a broken plugin is named, not fatal.
     const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
-    await loadAuthPlugins({config: this.config})
+    const plugins = await loadAuthPlugins({config: this.config})
     const {requireAuthMethod} = await import('../../src/plugins/methods.js')
     // gssapi is diagnosed before the server can serve it (issue 16): the keytab, the KDC, an exchange.
-    if (args.backend !== 'gssapi') requireAuthMethod(args.backend)
+    if (args.backend !== 'gssapi') requireAuthMethod(args.backend, plugins)
     // A diagnosis creates nothing: no data directory, store or secret.
     const context = await this.accounts({create: false, orAbsent: true})
     const account = args.jid === undefined ? undefined : resolveAccount(context.config, args.jid)
@@ -64,7 +64,7 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
     if (args.backend === 'jwt') token ??= password
 
     const {diagnoseBackend} = await import('../../src/auth/diagnose/index.js')
-    const {resolveUser} = await import('../../src/audit/system.js')
+    const {resolveUser} = await import('../../src/system.js')
     const {renderDiagnosis} = await import('../../src/auth/diagnose/render.js')
     const diagnosis = await diagnoseBackend(args.backend, {
       config: context.config,

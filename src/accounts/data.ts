@@ -7,7 +7,7 @@
  */
 import {AccountAbsentError, ExitCode, UsageError, XmppctlError} from '../errors.js'
 import {formatJid, parseBareJid} from '../jid/index.js'
-import {parseElement} from '../server/xml/parser.js'
+import {parseElement} from '../xml/parser.js'
 import type {AccountDataCounts, RosterItem, RosterStore, Subscription} from '../store/roster-store.js'
 import {type AccountContext, type AccountRef, resolveAccount} from './index.js'
 

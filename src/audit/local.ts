@@ -20,7 +20,7 @@ import {s2sPolicyCheck} from './checks/s2s-policy.js'
 import {tlsPolicyCheck} from './checks/tls-policy.js'
 import type {AuditContext, Check} from './checks/types.js'
 import {type AuditFinding, type Repair, sortFindings} from './findings.js'
-import {type SystemUser, octal, userName} from './system.js'
+import {type SystemUser, octal, userName} from '../system.js'
 
 export type {AuditContext, Check} from './checks/types.js'
 

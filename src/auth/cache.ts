@@ -10,7 +10,7 @@
  */
 import {createHmac, randomBytes} from 'node:crypto'
 
-import type {AuthMethod} from './types.js'
+import type {AuthMethod} from '../sasl/session.js'
 
 export interface AuthCacheOptions {
   enabled: boolean

@@ -12,7 +12,8 @@ import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
 import {AnonymousBackend} from './backends/anonymous.js'
 import type {AuthCache} from './cache.js'
 import type {BackendOffer} from './offer.js'
-import type {AuthBackend, AuthMethod, AuthOutcome} from './types.js'
+import type {AuthMethod, AuthOutcome} from '../sasl/session.js'
+import type {AuthBackend} from './types.js'
 
 export interface Attempt {
   method: AuthMethod

@@ -10,7 +10,8 @@ import type {MechanismContext} from '../sasl/mechanisms/index.js'
 import {randomLocalpart} from './backends/anonymous.js'
 import type {AuthChain, ChainOutcome} from './chain.js'
 import {type BackendOffer, type MechanismDecision, acceptedChannelBindingTypes, channelBindingTypes, decideMechanisms, offerMechanisms} from './offer.js'
-import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession} from './types.js'
+import type {ChannelBindingType, ConnectionSecurity, SaslSession} from '../sasl/session.js'
+import type {HostAuthenticator} from './types.js'
 
 export interface HostAuthOptions {
   /** Keys fake salts of unknown users; stable across restarts (src/auth/secret.ts). */

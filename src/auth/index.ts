@@ -59,7 +59,7 @@ export function createHostAuthenticator(config: Configuration, host: string, sto
   const secret = options.secret ?? loadServerSecret(config.dataDir).secret
   const log = options.log ?? silentAuthLog
   const baseDir = config.file ? path.dirname(config.file) : process.cwd()
-  const backends = settings.auth_method.map((method) => createBackend(method, {settings, store, secret, log, baseDir, pamHelper: options.pamHelper}))
+  const backends = settings.auth_method.map((method) => createBackend(method, {settings, store, secret, log, baseDir, pamHelper: options.pamHelper, plugins: config.plugins}))
   const cache = new AuthCache({
     enabled: settings.auth_use_cache,
     size: settings.auth_cache_size,

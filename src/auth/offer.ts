@@ -6,7 +6,8 @@
  * serve. `test-auth all` prints the same decisions with their reasons.
  */
 import {type ScramHash, scramMechanismName} from '../sasl/scram.js'
-import type {AuthMethod, BackendCapabilities, ChannelBindingType, ConnectionSecurity} from './types.js'
+import type {AuthMethod, ChannelBindingType, ConnectionSecurity} from '../sasl/session.js'
+import type {BackendCapabilities} from './types.js'
 
 export interface OfferSettings {
   disable_sasl_mechanisms: readonly string[]

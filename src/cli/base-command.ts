@@ -4,6 +4,7 @@ import type {AccountDataContext} from '../accounts/data.js'
 import type {AccountContext} from '../accounts/index.js'
 import type {AccountEvent, ServerNotice} from '../running-server.js'
 import {type Configuration, loadConfig} from '../config/index.js'
+import {loadedAuthPlugins} from '../plugins/loader.js'
 import {ExitCode, type ExitStatus, isXmppctlError} from '../errors.js'
 import {stderrColour} from './output.js'
 import {flags} from './flags.js'
@@ -98,11 +99,14 @@ export abstract class BaseCommand<T> extends Command {
     return super.parse(fromArgvOnly, argv)
   }
 
-  /** The validated configuration named by `--config`, `XMPPCTL_CONFIG` or `./xmppctl.yml`. */
+  /**
+   * The validated configuration named by `--config`, `XMPPCTL_CONFIG` or
+   * `./xmppctl.yml`, with the auth plugins the prerun hook (or the command) loaded.
+   */
   protected async loadConfiguration(): Promise<Configuration> {
     if (!this.configuration) {
       const {flags: parsed} = await this.parse(this.ctor)
-      this.configuration = loadConfig(parsed.config as string | undefined)
+      this.configuration = loadConfig(parsed.config as string | undefined, process.env, loadedAuthPlugins())
     }
 
     return this.configuration

@@ -4,7 +4,8 @@ import {LineCounter, parseDocument} from 'yaml'
 
 import {ConfigError, JidError, UnknownHostError, osErrorText} from '../errors.js'
 import {normalizeDomain} from '../jid/index.js'
-import {pluginBackend, pluginKeys} from '../plugins/registry.js'
+import {displayPath} from '../paths.js'
+import {NO_PLUGINS, type PluginRegistry, pluginKeys} from './plugins.js'
 import {CONFIG_KEYS, defaultSettings, type HostSettings, PER_HOST_KEYS, type Settings} from './schema.js'
 import {type ConfigProblem, validateDocument} from './validate.js'
 
@@ -22,11 +23,14 @@ export class Configuration {
   readonly file: string | undefined
   readonly settings: Settings
   readonly hostOverrides: Readonly<Record<string, Partial<HostSettings>>>
+  /** The auth plugins this configuration was validated with; backends of their methods are built from it. */
+  readonly plugins: PluginRegistry
 
-  constructor(file: string | undefined, settings: Settings, hostOverrides: Record<string, Partial<HostSettings>> = {}) {
+  constructor(file: string | undefined, settings: Settings, hostOverrides: Record<string, Partial<HostSettings>> = {}, plugins: PluginRegistry = NO_PLUGINS) {
     this.file = file
     this.settings = settings
     this.hostOverrides = hostOverrides
+    this.plugins = plugins
   }
 
   get hosts(): readonly string[] {
@@ -56,7 +60,7 @@ export class Configuration {
     const normalized = this.requireHost(host)
     const effective: Record<string, unknown> = {host: normalized}
     // Keys of loaded auth plugins are per host too.
-    for (const key of [...PER_HOST_KEYS, ...Object.keys(pluginKeys())]) {
+    for (const key of [...PER_HOST_KEYS, ...Object.keys(pluginKeys(this.plugins))]) {
       const value = (this.settings as unknown as Record<string, unknown>)[key]
       if (value !== undefined) effective[key] = value
     }
@@ -89,11 +93,12 @@ export class ConfigProblemsError extends ConfigError {
 
 /**
  * Loads and validates a configuration. Without an explicit file and with no
- * `./xmppctl.yml`, the built-in defaults apply.
+ * `./xmppctl.yml`, the built-in defaults apply. `plugins`: the loaded auth
+ * plugins (src/plugins/loader.ts), whose methods and keys become valid.
  */
-export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): Configuration {
+export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env, plugins: PluginRegistry = NO_PLUGINS): Configuration {
   const {file, explicit} = configFilePath(flag, env)
-  if (!explicit && !existsSync(file)) return new Configuration(undefined, defaultSettings())
+  if (!explicit && !existsSync(file)) return new Configuration(undefined, defaultSettings(), {}, plugins)
   let text: string
   try {
     // The size first: reading a huge file (or a device) to find it too large would hang or run out of memory.
@@ -106,7 +111,7 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
     })
   }
 
-  return parseConfig(text, file)
+  return parseConfig(text, file, plugins)
 }
 
 function tooLarge(display: string): ConfigError {
@@ -114,7 +119,7 @@ function tooLarge(display: string): ConfigError {
 }
 
 /** Parses and validates configuration text; `file` names it in error locations. */
-export function parseConfig(text: string, file: string): Configuration {
+export function parseConfig(text: string, file: string, plugins: PluginRegistry = NO_PLUGINS): Configuration {
   const display = displayPath(file)
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(display)
 
@@ -134,8 +139,8 @@ export function parseConfig(text: string, file: string): Configuration {
 
   if (problems.length > 0) throw new ConfigProblemsError(problems)
 
-  const validated = validateDocument(document.contents, display, lines, problems)
-  const settings = {...defaultSettings(), ...pluginDefaults(), ...validated.values} as Settings
+  const validated = validateDocument(document.contents, display, lines, problems, plugins)
+  const settings = {...defaultSettings(), ...pluginDefaults(plugins), ...validated.values} as Settings
   const hostLocation = (index: number): string => {
     const node = document.getIn(['hosts', index], true) as {range?: [number, number, number]} | undefined
     const position = node?.range ? lines.linePos(node.range[0]) : undefined
@@ -180,7 +185,7 @@ export function parseConfig(text: string, file: string): Configuration {
   }
 
   if (problems.length > 0) throw new ConfigProblemsError(problems)
-  const configuration = new Configuration(file, settings, hostOverrides)
+  const configuration = new Configuration(file, settings, hostOverrides, plugins)
   requirePluginKeys(configuration, (host) => {
     const node = (host === undefined ? document.getIn(['auth_method'], true) : findHostAuthMethod(document.contents, host)) as
       | {range?: [number, number, number]}
@@ -193,9 +198,9 @@ export function parseConfig(text: string, file: string): Configuration {
 }
 
 /** Defaults of the keys of loaded auth plugins. */
-function pluginDefaults(): Record<string, unknown> {
+function pluginDefaults(plugins: PluginRegistry): Record<string, unknown> {
   const defaults: Record<string, unknown> = {}
-  for (const [key, spec] of Object.entries(pluginKeys())) if (spec.default !== undefined) defaults[key] = structuredClone(spec.default)
+  for (const [key, spec] of Object.entries(pluginKeys(plugins))) if (spec.default !== undefined) defaults[key] = structuredClone(spec.default)
   return defaults
 }
 
@@ -224,7 +229,7 @@ function requirePluginKeys(config: Configuration, locate: (host?: string) => str
     const settings = config.forHost(host) as unknown as Record<string, unknown>
     const own = config.hostOverrides[host]?.auth_method !== undefined
     for (const method of config.forHost(host).auth_method) {
-      const backend = pluginBackend(method)
+      const backend = config.plugins.backends.get(method)
       for (const key of backend?.requiredKeys ?? []) {
         if (settings[key] !== undefined) continue
         const id = `${own ? host : ''}/${method}/${key}`
@@ -265,10 +270,4 @@ function normalizeHosts(hosts: string[], location: (index: number) => string, pr
 /** A human-readable description of every key, for `config init` comments and the README. */
 export function describeKey(key: string): string | undefined {
   return CONFIG_KEYS[key]?.description
-}
-
-/** A path as an operator would type it: relative when under the working directory, else absolute. */
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file)
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
 }

@@ -5,7 +5,7 @@ import {stringify} from 'yaml'
 import {JidError, UsageError, XmppctlError, osErrorText} from '../errors.js'
 import {quoteInput} from '../jid/describe.js'
 import {normalizeDomain} from '../jid/index.js'
-import {writeFileSecure} from '../tls/files.js'
+import {writeFileSecure} from '../secure-write.js'
 import {ConfigProblemsError, parseConfig} from './index.js'
 import type {Settings} from './schema.js'
 

@@ -4,7 +4,7 @@
  * Only names and option specs live here, so that configuration validation
  * does not load the server; src/server/modules maps each name to its code.
  */
-import type {KeySpec} from './schema.js'
+import type {KeySpec} from './key-spec.js'
 
 /** XEP-0157 §3's fields. */
 const SERVER_INFO_FIELDS = [

@@ -3,8 +3,9 @@ import {isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
 
 import {normalizeDomain} from '../jid/index.js'
 import {didYouMean} from '../suggest.js'
-import {installHint, knownPluginForKey, knownPluginForMethod, pluginBackend, pluginKeys, pluginRegistry} from '../plugins/registry.js'
-import {AUTH_METHODS, CONFIG_KEYS, type KeySpec, PER_HOST_KEYS, UNSUPPORTED_AUTH_METHODS, type ValueSpec} from './schema.js'
+import {NO_PLUGINS, type PluginRegistry, installHint, knownPluginForKey, knownPluginForMethod, pluginKeys} from './plugins.js'
+import {type KeySpec, type ValueSpec} from './key-spec.js'
+import {AUTH_METHODS, CONFIG_KEYS, PER_HOST_KEYS, UNSUPPORTED_AUTH_METHODS} from './schema.js'
 
 /** One thing wrong with a configuration file, located as precisely as the YAML allows. */
 export interface ConfigProblem {
@@ -19,6 +20,8 @@ interface Walk {
   file: string
   lines: LineCounter | undefined
   problems: ConfigProblem[]
+  /** The loaded auth plugins: their methods and keys are valid too. */
+  plugins: PluginRegistry
 }
 
 function locate(walk: Walk, node: Node | null | undefined, key: string): string {
@@ -32,7 +35,7 @@ function report(walk: Walk, node: Node | null | undefined, key: string, message:
   walk.problems.push({location: locate(walk, node, key), key, message, hint})
 }
 
-function describe(spec: ValueSpec): string {
+function describe(spec: ValueSpec, plugins: PluginRegistry = NO_PLUGINS): string {
   switch (spec.type) {
     case 'boolean': {
       return 'true or false'
@@ -53,11 +56,11 @@ function describe(spec: ValueSpec): string {
 
     case 'list': {
       if (spec.of.type === 'network') return 'a list of IP networks in CIDR notation, such as [127.0.0.0/8, 2001:db8::/32]'
-      return `a list of ${describe(spec.of).replace(/^(a|an) /, '')}s`.replace(/ss$/, 's')
+      return `a list of ${describe(spec.of, plugins).replace(/^(a|an) /, '')}s`.replace(/ss$/, 's')
     }
 
     case 'map': {
-      return `a mapping of names to ${describe(spec.of).replace(/^(a|an) /, '')}s`
+      return `a mapping of names to ${describe(spec.of, plugins).replace(/^(a|an) /, '')}s`
     }
 
     case 'shaper-rate': {
@@ -73,16 +76,16 @@ function describe(spec: ValueSpec): string {
     }
 
     case 'auth-method': {
-      const plugins = [...pluginRegistry().backends.keys()]
-      return `one of ${AUTH_METHODS.join(', ')}${plugins.length > 0 ? `, ${plugins.join(', ')} (auth plugins)` : ''}`
+      const methods = [...plugins.backends.keys()]
+      return `one of ${AUTH_METHODS.join(', ')}${methods.length > 0 ? `, ${methods.join(', ')} (auth plugins)` : ''}`
     }
   }
 }
 
 /** The configuration keys of loaded auth plugins, as core key specs: per host, no required keys. */
-export function pluginKeySpecs(): Record<string, KeySpec> {
+export function pluginKeySpecs(plugins: PluginRegistry): Record<string, KeySpec> {
   const keys: Record<string, KeySpec> = {}
-  for (const [name, key] of Object.entries(pluginKeys())) {
+  for (const [name, key] of Object.entries(pluginKeys(plugins))) {
     keys[name] = {spec: key.spec, description: key.description, default: key.default, perHost: true, ...(key.check ? {check: key.check} : {})}
   }
 
@@ -98,7 +101,7 @@ function fromJs(node: Node | null | undefined): unknown {
  * defaults filled in), or `undefined` after reporting a problem.
  */
 function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, key: string): unknown {
-  const expected = `${key} must be ${describe(spec)}`
+  const expected = `${key} must be ${describe(spec, walk.plugins)}`
   switch (spec.type) {
     case 'boolean': {
       if (isScalar(node) && typeof node.value === 'boolean') return node.value
@@ -141,7 +144,7 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
         walk,
         node,
         key,
-        `${key} must be ${describe(spec)}, not ${shown(node)}`,
+        `${key} must be ${describe(spec, walk.plugins)}, not ${shown(node)}`,
         suggestion ? `did you mean ${suggestion}?` : undefined,
       )
       return undefined
@@ -216,7 +219,7 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
 
     case 'auth-method': {
       const value = isScalar(node) ? node.value : undefined
-      if (typeof value === 'string' && ((AUTH_METHODS as readonly string[]).includes(value) || pluginBackend(value))) return value
+      if (typeof value === 'string' && ((AUTH_METHODS as readonly string[]).includes(value) || walk.plugins.backends.has(value))) return value
       const unsupported = typeof value === 'string' ? UNSUPPORTED_AUTH_METHODS[value] : undefined
       if (unsupported) {
         report(walk, node, key, `${key} is ${value}: ${unsupported} authentication is not supported by this version of xmppctl yet`, unsupportedHint())
@@ -225,16 +228,16 @@ function checkValue(walk: Walk, node: Node | null | undefined, spec: ValueSpec, 
 
       const known = typeof value === 'string' ? knownPluginForMethod(value) : undefined
       if (known) {
-        report(walk, node, key, `${key} is ${value}, which the auth plugin ${known.package} provides, and it is not loaded`, installHint(known))
+        report(walk, node, key, `${key} is ${value}, which the auth plugin ${known.package} provides, and it is not loaded`, installHint(known, walk.plugins))
         return undefined
       }
 
-      const suggestion = typeof value === 'string' ? didYouMean(value, [...AUTH_METHODS, ...pluginRegistry().backends.keys()]) : undefined
+      const suggestion = typeof value === 'string' ? didYouMean(value, [...AUTH_METHODS, ...walk.plugins.backends.keys()]) : undefined
       report(
         walk,
         node,
         key,
-        `${key} must be ${describe(spec)}, not ${shown(node)}`,
+        `${key} must be ${describe(spec, walk.plugins)}, not ${shown(node)}`,
         suggestion ? `did you mean ${suggestion}?` : 'an auth plugin may provide it: see "xmppctl plugins list"',
       )
       return undefined
@@ -282,14 +285,14 @@ function checkMapping(
       const suggestion = didYouMean(name, [...Object.keys(keys), ...skip])
       // A key of a known auth plugin that is not loaded: say what to install rather than guess.
       const candidate = path === '' || path.startsWith('host_config.') ? knownPluginForKey(name) : undefined
-      const known = candidate && !pluginBackend(candidate.method) ? candidate : undefined
+      const known = candidate && !walk.plugins.backends.has(candidate.method) ? candidate : undefined
       report(
         walk,
         keyNode,
         keyPath,
         known ? `unknown key ${keyPath}: it belongs to the auth plugin ${known.package}, which is not loaded` : `unknown key ${keyPath}`,
         known
-          ? installHint(known)
+          ? installHint(known, walk.plugins)
           : suggestion
             ? `did you mean ${path ? `${path}.` : ''}${suggestion}?`
             : `known keys: ${Object.keys(keys).join(', ')}`,
@@ -353,8 +356,9 @@ export function validateDocument(
   file: string,
   lines: LineCounter | undefined,
   problems: ConfigProblem[],
+  plugins: PluginRegistry = NO_PLUGINS,
 ): ValidatedDocument {
-  const walk: Walk = {file, lines, problems}
+  const walk: Walk = {file, lines, problems, plugins}
   const empty: ValidatedDocument = {values: {}, invalid: new Set(), hostConfig: {}, hostConfigNodes: {}}
   if (root === null || root === undefined || (isScalar(root) && root.value === null)) return empty
 
@@ -364,7 +368,7 @@ export function validateDocument(
   }
 
   const hostConfigPair = root.items.find((pair) => isScalar(pair.key) && pair.key.value === 'host_config')
-  const extraKeys = pluginKeySpecs()
+  const extraKeys = pluginKeySpecs(plugins)
   const invalid = new Set<string>()
   const values = checkMapping(walk, root, {...CONFIG_KEYS, ...extraKeys}, '', '', {skip: new Set(['host_config']), partial: invalid}) ?? {}
 

@@ -5,9 +5,9 @@
  * through the same checks and limits. Stanzas and payloads are XML text in
  * ejabberd's tables; roster states are its one-letter codes.
  */
-import {NS} from '../server/namespaces.js'
-import {type Element, x} from '../server/xml/element.js'
-import {parseElement} from '../server/xml/parser.js'
+import {NS} from '../xml/namespaces.js'
+import {type Element, x} from '../xml/element.js'
+import {parseElement} from '../xml/parser.js'
 import {type SourceUserData, emptyUserData} from './user-data.js'
 
 /** mod_roster_sql's encode_subscription/1. */

@@ -9,9 +9,9 @@
  * XEP-0313 `<result>`s; XEP-0227 itself has no archive). user-data.ts reads
  * all of it back.
  */
-import {NS} from '../server/namespaces.js'
-import {type Element, x} from '../server/xml/element.js'
-import {parseElement} from '../server/xml/parser.js'
+import {NS} from '../xml/namespaces.js'
+import {type Element, x} from '../xml/element.js'
+import {parseElement} from '../xml/parser.js'
 import type {ExportedAccountData} from '../store/account-store.js'
 import type {PepNodeConfig} from '../store/pep-store.js'
 import {DATA_KINDS, type DataKind, PIE_MAM_NS} from './user-data.js'

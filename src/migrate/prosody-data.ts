@@ -11,8 +11,8 @@
 import {readFile, readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {NS} from '../server/namespaces.js'
-import {Element, x} from '../server/xml/element.js'
+import {NS} from '../xml/namespaces.js'
+import {Element, x} from '../xml/element.js'
 import {type LuaTable, type LuaValue, parseLuaData, parseLuaList} from './lua.js'
 import {type SourceUserData, emptyUserData} from './user-data.js'
 
@@ -83,7 +83,7 @@ async function load(file: string, list: boolean): Promise<LuaValue | LuaValue[] 
   try {
     return list ? parseLuaList(bytes) : parseLuaData(bytes)
   } catch (error) {
-    throw new Error(`${file}: not Lua data: ${(error as Error).message}`)
+    throw new Error(`${file}: not Lua data: ${(error as Error).message}`, {cause: error})
   }
 }
 

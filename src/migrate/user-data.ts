@@ -9,9 +9,8 @@
  * Prosody's mod_storage_xep0227 write. Anything else stays XML for the side file.
  */
 import {formatJid, parseBareJid} from '../jid/index.js'
-import {NS} from '../server/namespaces.js'
-import {type Element, x} from '../server/xml/element.js'
-import {parseElement} from '../server/xml/parser.js'
+import {NS} from '../xml/namespaces.js'
+import {type Element, x} from '../xml/element.js'
 import type {ImportedAccountData, ImportedPepNode} from '../store/account-store.js'
 import {ACCESS_MODELS, type AccessModel, type PepLimits, type PepNodeConfig, SEND_LAST_PUBLISHED_ITEM, type SendLastPublishedItem} from '../store/pep-store.js'
 import type {RosterItem, RosterLimits, Subscription} from '../store/roster-store.js'

@@ -10,7 +10,7 @@ import type {SaxesAttributeNS, SaxesTagNS} from 'saxes'
 import {type ScramCredentials, type ScramHash, parseScramMechanismName, scramDigestBytes, scramMechanismName} from '../sasl/scram.js'
 import type {SourceAccount, SourceRecord} from './types.js'
 import {type SourceUserData, addUserChild, emptyUserData} from './user-data.js'
-import {Element} from '../server/xml/element.js'
+import {Element} from '../xml/element.js'
 import {escapeXml, parseXmlFile} from './xml.js'
 
 export const PIE_NS = 'urn:xmpp:pie:0'
@@ -161,7 +161,7 @@ async function* readFile(file: string, chain: string[], read: Set<string>): Asyn
     try {
       target = resolveInclude(file, item.href, chain)
     } catch (error) {
-      throw new Error(`${file}:${item.line}: ${(error as Error).message}`)
+      throw new Error(`${file}:${item.line}: ${(error as Error).message}`, {cause: error})
     }
 
     if (!read.has(target.real)) yield* readFile(target.shown, [...chain, target.real], read)

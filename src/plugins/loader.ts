@@ -1,8 +1,9 @@
 /**
  * Finds the auth backends of installed plugins through oclif's plugin list:
  * every plugin with an `auth-backends` hook is asked, its answer checked, and
- * the result kept in the registry (src/plugins/registry.ts) that
- * configuration validation and backend creation read. A plugin that fails —
+ * the result returned as a registry (src/config/plugins.ts) that the CLI
+ * passes to configuration loading, where validation and backend creation
+ * find it. A plugin that fails —
  * cannot be loaded, throws, hangs, answers nonsense — is recorded with its
  * error and skipped; it never stops the CLI or the server.
  */
@@ -15,9 +16,9 @@ type Config = Interfaces.Config
 
 import {AUTH_METHODS, CONFIG_KEYS} from '../config/schema.js'
 import {projectRoot} from '../paths.js'
-import {errorText} from './adapter.js'
+import {errorText} from '../auth/backends/plugin.js'
 import type {AuthBackendDefinition, AuthBackendsHookOptions, PluginApiVersion, PluginValueSpec} from './api.js'
-import {type PluginFailure, type PluginRegistry, type RegisteredBackend, pluginRegistry, setPluginRegistry} from './registry.js'
+import {NO_PLUGINS, type PluginFailure, type PluginRegistry, type RegisteredBackend} from '../config/plugins.js'
 
 /** The oclif hook event auth plugins answer. */
 export const AUTH_BACKENDS_HOOK = 'auth-backends'
@@ -42,13 +43,30 @@ export async function loadOclifConfig(root = projectRoot()): Promise<Config> {
   return oclif.Config.load({root})
 }
 
+const LOADED = Symbol.for('xmppctl.plugins.loaded')
+type Holder = {[LOADED]?: PluginRegistry}
+
+/**
+ * What `loadAuthPlugins` found in this process, or NO_PLUGINS before. Kept on
+ * globalThis so that oclif's prerun hook and the command it precedes share
+ * one answer even if this module were loaded twice (bundle and sources).
+ */
+export function loadedAuthPlugins(): PluginRegistry {
+  return (globalThis as Holder)[LOADED] ?? NO_PLUGINS
+}
+
+/** Forgets what this process loaded (tests, and after `plugins uninstall`). */
+export function forgetAuthPlugins(): void {
+  ;(globalThis as Holder)[LOADED] = undefined
+}
+
 /** Loads (once per process) the backends of every installed auth plugin. */
 export async function loadAuthPlugins(options: LoadOptions = {}): Promise<PluginRegistry> {
-  const current = pluginRegistry()
+  const current = loadedAuthPlugins()
   if (current.loaded && !options.force) return current
   const config = options.config ?? (await loadOclifConfig(options.root))
   const registry = await askPlugins(config)
-  setPluginRegistry(registry)
+  ;(globalThis as Holder)[LOADED] = registry
   return registry
 }
 

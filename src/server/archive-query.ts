@@ -5,9 +5,9 @@
  */
 import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../store/archive-store.js'
 import {bareJid, parseJid} from './jid.js'
-import {NS} from './namespaces.js'
-import {type Element, x} from './xml/element.js'
-import {parseElement} from './xml/parser.js'
+import {NS} from '../xml/namespaces.js'
+import {type Element, x} from '../xml/element.js'
+import {parseElement} from '../xml/parser.js'
 
 /** XEP-0059's page when the client names no <max/>, as ejabberd. */
 export const DEFAULT_PAGE = 50

@@ -7,8 +7,8 @@
  * into the new form's <extensions/> and come back out of it.
  */
 import type {PepNodeConfig} from '../store/pep-store.js'
-import {NS} from './namespaces.js'
-import {type Element, x} from './xml/element.js'
+import {NS} from '../xml/namespaces.js'
+import {type Element, x} from '../xml/element.js'
 
 export const BOOKMARKS_NODE = 'urn:xmpp:bookmarks:1'
 export const LEGACY_BOOKMARKS = 'storage:bookmarks'

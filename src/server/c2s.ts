@@ -7,7 +7,8 @@
 import type net from 'node:net'
 import tls from 'node:tls'
 
-import type {ChannelBindingType, ConnectionSecurity, HostAuthenticator, SaslSession, SaslStep} from '../auth/types.js'
+import type {ChannelBindingType, ConnectionSecurity, SaslSession, SaslStep} from '../sasl/session.js'
+import type {HostAuthenticator} from '../auth/types.js'
 import type {Configuration, HostSettings} from '../config/index.js'
 import type {AnnouncedConnection} from '../sasl/mechanisms/index.js'
 import type {AnnouncedSasl} from '../sasl/scram-downgrade.js'
@@ -17,15 +18,15 @@ import {decodeScramText, parseClientFirst} from '../sasl/scram-messages.js'
 import {CSI_NS, HeldStanzas} from './client-state.js'
 import {type AuthAttempt, type AuthThrottle, type Refusal} from './throttle.js'
 import type {Logger} from './log.js'
-import {NS} from './namespaces.js'
+import {NS} from '../xml/namespaces.js'
 import {type Jid, bareJid, fullJid} from './jid.js'
 import {randomToken} from './random.js'
 import {Shaper, type ShaperRate} from './shaper.js'
 import {SM_NS, StreamManagement, parseCount, resumptionWindow} from './stream-management.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
-import {Element, x} from './xml/element.js'
+import {Element, x} from '../xml/element.js'
 import {type Framing, STREAM_FRAMING, type StreamReader} from './framing.js'
-import type {ParserEvent, ParserLimits} from './xml/parser.js'
+import type {ParserEvent, ParserLimits} from '../xml/parser.js'
 
 export interface ListenerSettings {
   port: number

@@ -6,8 +6,8 @@
  */
 import {createHash} from 'node:crypto'
 
-import {NS} from './namespaces.js'
-import type {Element} from './xml/element.js'
+import {NS} from '../xml/namespaces.js'
+import type {Element} from '../xml/element.js'
 
 
 /** The hash functions of the IANA registry that §5.1 names, by the name `<c hash=…/>` carries; md2 and md5 are not trusted. */

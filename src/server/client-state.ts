@@ -4,7 +4,7 @@
  * wait is held, so that its radio can sleep. Anything else first releases
  * what waits, so that the client sees every stanza in the order it was sent.
  */
-import type {Element} from './xml/element.js'
+import type {Element} from '../xml/element.js'
 
 export const CSI_NS = 'urn:xmpp:csi:0'
 

@@ -15,11 +15,11 @@ import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
 import type {HostedService, IqHandler, ModuleContext, RemoteDelivery, Sender, ServerModule} from './modules/types.js'
-import {NS} from './namespaces.js'
+import {NS} from '../xml/namespaces.js'
 import type {Router} from './router.js'
 import {errorReply, iqResult} from './stanza.js'
-import {type Element, x} from './xml/element.js'
-import {XmppStreamParser} from './xml/parser.js'
+import {type Element, x} from '../xml/element.js'
+import {XmppStreamParser} from '../xml/parser.js'
 
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
 

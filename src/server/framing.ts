@@ -5,9 +5,9 @@
  * wrappers (XEP-0206). A session speaks through a Framing so that the same
  * stream, SASL and binding code serves all three.
  */
-import {NS} from './namespaces.js'
-import {escapeAttribute} from './xml/element.js'
-import {type ParserEvent, type ParserLimits, type StreamHeader, XmppStreamParser} from './xml/parser.js'
+import {NS} from '../xml/namespaces.js'
+import {escapeAttribute} from '../xml/element.js'
+import {type ParserEvent, type ParserLimits, type StreamHeader, XmppStreamParser} from '../xml/parser.js'
 
 /** Reads what the client sends, one chunk (TCP bytes, a WebSocket message, a parsed BOSH body) at a time. */
 export interface StreamReader {

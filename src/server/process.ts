@@ -64,7 +64,8 @@ export async function runServer(config: Configuration, options: ServerOptions & 
         return {stopping: true, pid: process.pid}
       case 'reload': {
         options.logger.info('reload requested')
-        return server.reload(loadConfig(options.configFile))
+        // The plugins loaded at start serve the new configuration too: a reload does not load code.
+        return server.reload(loadConfig(options.configFile, process.env, config.plugins))
       }
 
       case 'notify':

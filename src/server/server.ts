@@ -40,7 +40,7 @@ import {Router} from './router.js'
 import {type S2sConnectionInfo, type S2sHost, S2sManager} from './s2s.js'
 import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
-import type {Element} from './xml/element.js'
+import type {Element} from '../xml/element.js'
 
 export type AuthenticatorFactory = (config: Configuration, store: AccountStore) => Promise<Map<string, HostAuthenticator>>
 

@@ -1,6 +1,6 @@
 /** Builders for the error elements of RFC 6120 §4.9 (streams) and §8.3 (stanzas). */
-import {NS} from './namespaces.js'
-import {Element, x} from './xml/element.js'
+import {NS} from '../xml/namespaces.js'
+import {Element, x} from '../xml/element.js'
 
 export type StreamErrorCondition =
   | 'bad-format'

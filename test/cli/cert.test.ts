@@ -170,7 +170,7 @@ describe('cert check', () => {
     await cli(['cert', 'generate', 'example.org'])
     const one = await cli(['cert', 'check', 'example.org'])
     assert.equal(one.status, 0)
-    assert.match(one.stdout, /^example\.org: warning — data\/certs\/example\.org\.crt, expires \d{4}-\d\d-\d\d \(36[45] days\), ec:prime256v1, ecdsa-with-SHA256, self-signed\n  warning cert-self-signed: /)
+    assert.match(one.stdout, /^example\.org: warning — data\/certs\/example\.org\.crt, expires \d{4}-\d\d-\d\d \(36[45] days\), ec:prime256v1, ecdsa-with-SHA256, self-signed\n {2}warning cert-self-signed: /)
     assert.equal((await cli(['cert', 'check', 'example.org', '--fail-on', 'warning'])).status, 1)
     const all = await cli(['cert', 'check', '--json'])
     assert.equal(all.status, 1)

@@ -112,7 +112,7 @@ describe('Converse.js in headless chromium', () => {
       }).catch((failure: unknown) => String(failure))
       console.push(state)
       await tab.screenshot({path: shot, fullPage: true}).catch(() => {})
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; screenshot: ${shot}; browser console: ${console.slice(-20).join(' | ')}`)
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; screenshot: ${shot}; browser console: ${console.slice(-20).join(' | ')}`, {cause: error})
     }
   })
 })

@@ -14,7 +14,7 @@ declare module '@xmpp/client' {
     start(): Promise<{toString(): string}>
     stop(): Promise<void>
     send(element: XmlElement): Promise<void>
-    on(event: string, listener: (...args: any[]) => void): void
+    on(event: string, listener: (...args: never[]) => void): void
     reconnect: {stop(): void}
     iqCaller: {request(element: XmlElement, timeout?: number): Promise<XmlElement>}
   }

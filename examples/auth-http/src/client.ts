@@ -65,7 +65,7 @@ export function optionsFrom(settings: Readonly<Record<string, unknown>>, baseDir
     try {
       return readFileSync(resolved)
     } catch (error) {
-      throw new Error(`${key} ${resolved} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+      throw new Error(`${key} ${resolved} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {cause: error})
     }
   }
 

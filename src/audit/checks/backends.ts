@@ -7,7 +7,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import type {AuditFinding} from '../findings.js'
-import {allows, ancestors, blockingDirectory, groupName, lstatOrUndefined, octal, statOrUndefined, userName} from '../system.js'
+import {allows, ancestors, blockingDirectory, groupName, lstatOrUndefined, octal, statOrUndefined, userName} from '../../system.js'
 import type {AuditContext, Check} from './types.js'
 
 /** Whether a `jwt_key` file holds something that signs tokens: a private key, or a symmetric (`oct`) JWK. */

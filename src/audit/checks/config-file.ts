@@ -7,7 +7,7 @@ import {readFileSync} from 'node:fs'
 import {parseDocument, isMap, isScalar, isSeq, type Node} from 'yaml'
 
 import type {AuditFinding} from '../findings.js'
-import {lstatOrUndefined, octal} from '../system.js'
+import {lstatOrUndefined, octal} from '../../system.js'
 import type {Check} from './types.js'
 
 /** Keys whose value is a secret wherever they appear (`ldap_password`, `*_secret`, …). */

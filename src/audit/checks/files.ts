@@ -10,7 +10,7 @@ import {certificateFiles} from '../../tls/check.js'
 import {certsDir} from '../../tls/files.js'
 import {keyFileFor} from '../../tls/inspect.js'
 import type {AuditFinding, AuditSeverity} from '../findings.js'
-import {type SystemUser, allows, ancestors, lstatOrUndefined, octal, statOrUndefined, userName} from '../system.js'
+import {type SystemUser, allows, ancestors, lstatOrUndefined, octal, statOrUndefined, userName} from '../../system.js'
 import type {AuditContext, Check} from './types.js'
 
 /** SQLite's files: the store and its write-ahead log and shared memory (src/store/sqlite). */

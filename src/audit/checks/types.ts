@@ -2,7 +2,7 @@ import type {Configuration} from '../../config/index.js'
 import type {ServerStatus} from '../../server/server.js'
 import type {AccountStore} from '../../store/index.js'
 import type {AuditFinding} from '../findings.js'
-import type {SystemUser} from '../system.js'
+import type {SystemUser} from '../../system.js'
 
 export interface AuditContext {
   config: Configuration

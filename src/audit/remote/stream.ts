@@ -6,8 +6,8 @@
  */
 import net from 'node:net'
 
-import {XmppStreamParser} from '../../server/xml/parser.js'
-import type {Element} from '../../server/xml/element.js'
+import {XmppStreamParser} from '../../xml/parser.js'
+import type {Element} from '../../xml/element.js'
 
 export const NS = {
   stream: 'http://etherx.jabber.org/streams',

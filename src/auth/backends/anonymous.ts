@@ -7,7 +7,8 @@
 import {randomBytes} from 'node:crypto'
 
 import type {HostSettings} from '../../config/index.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
 import {unsupported} from './unsupported.js'
 
 /** RFC 4648 base32, lower case: valid in any JID localpart, no case-folding surprises. */

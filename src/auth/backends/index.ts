@@ -9,7 +9,8 @@ import type {HostSettings} from '../../config/index.js'
 import type {AccountStore} from '../../store/index.js'
 import {ConfigError} from '../../errors.js'
 import type {AuthLog} from '../chain.js'
-import type {AuthBackend, AuthMethod} from '../types.js'
+import type {AuthMethod} from '../../sasl/session.js'
+import type {AuthBackend} from '../types.js'
 import {AnonymousBackend} from './anonymous.js'
 import {ExternalBackend} from './external.js'
 import {InternalBackend} from './internal.js'
@@ -17,8 +18,8 @@ import {JwtBackend} from './jwt.js'
 import {LdapBackend, ldapOptions} from './ldap.js'
 import {PamBackend} from './pam.js'
 import {SaslauthdBackend} from './saslauthd.js'
-import {PluginBackendAdapter, pluginContext} from '../../plugins/adapter.js'
-import {pluginBackend} from '../../plugins/registry.js'
+import {PluginBackendAdapter, pluginContext} from './plugin.js'
+import type {PluginRegistry} from '../../config/plugins.js'
 
 export interface BackendDeps {
   settings: HostSettings
@@ -29,6 +30,8 @@ export interface BackendDeps {
   baseDir: string
   /** The PAM helper program; default: the one built next to the compiled code. */
   pamHelper?: string
+  /** The loaded auth plugins (the configuration's): methods not xmppctl's own come from them. */
+  plugins: PluginRegistry
 }
 
 export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBackend {
@@ -87,7 +90,7 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
 
     default: {
       // A method an installed auth plugin provides (src/plugins).
-      const registered = pluginBackend(method)
+      const registered = deps.plugins.backends.get(method)
       if (!registered) throw new ConfigError(`no loaded auth plugin provides auth_method ${method}`, {hint: 'see "xmppctl plugins list"'})
       return new PluginBackendAdapter(registered, pluginContext(settings, deps.baseDir, deps.log))
     }

@@ -10,7 +10,8 @@ import {AccountAbsentError, PasswordError} from '../../errors.js'
 import {SCRAM_HASHES, SCRAM_SALT_BYTES, type ScramCredentials, type ScramHash, deriveScramCredentials, verifyScramPassword} from '../../sasl/scram.js'
 import type {AccountStore} from '../../store/index.js'
 import {scramCoverage} from '../coverage.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
 
 export class InternalBackend implements AuthBackend {
   readonly method = 'internal' as const

@@ -10,7 +10,8 @@ import {readFile} from 'node:fs/promises'
 
 import {UnavailableError} from '../../errors.js'
 import {parseBareJid} from '../../jid/index.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
 import {unsupported} from './unsupported.js'
 
 export interface JwtOptions {

@@ -13,7 +13,8 @@ import {UnavailableError} from '../../errors.js'
 import {projectRoot} from '../../paths.js'
 import type {AuthLog} from '../chain.js'
 import {ProcessPool, type ReplyCodec} from '../process-pool.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
 import {unsupported} from './unsupported.js'
 
 export interface PamOptions {

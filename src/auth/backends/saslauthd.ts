@@ -9,7 +9,8 @@ import {createConnection} from 'node:net'
 import {UnavailableError} from '../../errors.js'
 import type {AccountStore} from '../../store/index.js'
 import {showBytes} from '../process-pool.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../types.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
 import {unsupported} from './unsupported.js'
 
 export interface SaslauthdOptions {

@@ -1,5 +1,5 @@
 import {UnsupportedError} from '../../errors.js'
-import type {AuthMethod} from '../types.js'
+import type {AuthMethod} from '../../sasl/session.js'
 
 /** "the pam backend cannot create accounts": what a backend cannot do, as a typed error. */
 export function unsupported(method: AuthMethod, what: string, hint?: string): UnsupportedError {

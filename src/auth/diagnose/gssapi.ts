@@ -14,7 +14,7 @@ import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {type SystemUser, allows, currentUser, groupName, octal, userName} from '../../audit/system.js'
+import {type SystemUser, allows, currentUser, groupName, octal, userName} from '../../system.js'
 import {type BackendDiagnosis, Recorder, type StepResult, fail, info, ok, skip, warn} from './report.js'
 import type {DiagnoseInput} from './types.js'
 

@@ -10,7 +10,7 @@ import type {AccountStore} from '../../store/index.js'
 import {createHostAuthenticator} from '../index.js'
 import type {MechanismDecision} from '../offer.js'
 import {loadServerSecret} from '../secret.js'
-import type {AuthMethod, ConnectionSecurity} from '../types.js'
+import type {AuthMethod, ConnectionSecurity} from '../../sasl/session.js'
 import {diagnoseExternal} from './external.js'
 import {diagnoseAnonymous, diagnoseInternal} from './internal.js'
 import {diagnoseGssapi} from './gssapi.js'
@@ -20,8 +20,7 @@ import {diagnosePam} from './pam.js'
 import {type BackendDiagnosis, Recorder, fail} from './report.js'
 import {diagnoseSaslauthd} from './saslauthd.js'
 import type {DiagnoseInput} from './types.js'
-import {pluginBackend} from '../../plugins/registry.js'
-import type {SystemUser} from '../../audit/system.js'
+import type {SystemUser} from '../../system.js'
 
 export type {BackendDiagnosis, DiagnosticStep, StepStatus, Verdict} from './report.js'
 export type {DiagnoseInput} from './types.js'
@@ -85,9 +84,9 @@ export async function diagnoseBackend(method: AuthMethod, request: DiagnoseReque
 
     default: {
       // A method an installed auth plugin provides: its own steps, then the credentials.
-      const registered = pluginBackend(method)
+      const registered = request.config.plugins.backends.get(method)
       if (registered) {
-        const {diagnosePlugin} = await import('../../plugins/diagnose.js')
+        const {diagnosePlugin} = await import('./plugin.js')
         return diagnosePlugin(registered, input)
       }
 

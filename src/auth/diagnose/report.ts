@@ -5,7 +5,7 @@
  */
 import {performance} from 'node:perf_hooks'
 
-import type {AuthMethod} from '../types.js'
+import type {AuthMethod} from '../../sasl/session.js'
 
 export type StepStatus = 'ok' | 'info' | 'warn' | 'fail' | 'skip'
 

@@ -13,7 +13,7 @@ import type {DiagnoseInput} from './types.js'
 /** The `-m` directories of running saslauthd processes, read from /proc. */
 export function runningSaslauthd(): Array<{pid: number; socketDir: string; mechanism?: string}> {
   const found: Array<{pid: number; socketDir: string; mechanism?: string}> = []
-  let entries: string[] = []
+  let entries: string[]
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
   } catch {

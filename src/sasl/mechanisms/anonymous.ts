@@ -4,7 +4,7 @@
  * assigns a random, unguessable localpart (§3: the identity must not let
  * anyone else take over the session's address).
  */
-import type {SaslSession, SaslStep} from '../../auth/types.js'
+import type {SaslSession, SaslStep} from '../session.js'
 import {type MechanismContext, type MechanismDefinition, decodeUtf8, fail} from './types.js'
 
 const MAX_TRACE_CHARACTERS = 255

@@ -5,7 +5,7 @@
  * while external systems (PAM, saslauthd, scripts) compare with what the user
  * typed when the password was set there, which SASLprep could alter.
  */
-import type {SaslSession, SaslStep} from '../../auth/types.js'
+import type {SaslSession, SaslStep} from '../session.js'
 import {type MechanismContext, type MechanismDefinition, decodeUtf8, fail} from './types.js'
 
 /** Generous: RFC 4616 §2 asks for at least 255 octets per field, and a JWT as password can be a few KiB. */

@@ -5,7 +5,7 @@
  * so absence cannot be probed; a disabled account is told `account-disabled`
  * only after it proved the password, so the state does not leak either.
  */
-import type {AuthMethod, SaslSession, SaslStep} from '../../auth/types.js'
+import type {AuthMethod, SaslSession, SaslStep} from '../session.js'
 import {UnavailableError} from '../../errors.js'
 import type {SaslStep as ExchangeStep} from '../outcome.js'
 import {SCRAM_HASHES, type ScramHash, scramMechanismName} from '../scram.js'

@@ -5,7 +5,7 @@
  * failure with an RFC 6120 §6.5 condition. Mechanisms never touch a backend
  * directly: they ask the host's chain through `MechanismAuth`.
  */
-import type {AuthMethod, AuthOutcome, ConnectionSecurity, SaslSession, SaslStep} from '../../auth/types.js'
+import type {AuthMethod, AuthOutcome, ConnectionSecurity, SaslSession, SaslStep} from '../session.js'
 import type {ChannelBinding} from '../outcome.js'
 import type {AnnouncedSasl} from '../scram-downgrade.js'
 import type {ScramCredentials, ScramHash} from '../scram.js'

@@ -10,10 +10,10 @@
  */
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {PerKeyQueue} from '../serial.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {Element, x} from '../xml/element.js'
+import {Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export interface BlockingOptions {

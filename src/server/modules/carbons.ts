@@ -9,9 +9,9 @@
  */
 import type {C2sSession} from '../c2s.js'
 import {bareJid} from '../jid.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
 type Direction = 'sent' | 'received'

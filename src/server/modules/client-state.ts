@@ -7,9 +7,9 @@
  * never wait.
  */
 import {CSI_NS} from '../client-state.js'
-import {NS} from '../namespaces.js'
-import {x} from '../xml/element.js'
-import type {Element} from '../xml/element.js'
+import {NS} from '../../xml/namespaces.js'
+import {x} from '../../xml/element.js'
+import type {Element} from '../../xml/element.js'
 import type {ServerModule} from './types.js'
 
 const CHAT_STATES = 'http://jabber.org/protocol/chatstates'

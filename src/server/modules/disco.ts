@@ -7,9 +7,9 @@
  * its presence.
  */
 import {capsVer} from '../caps.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 /** The node of the server's entity capabilities (XEP-0115 §4): the software's URI. */

@@ -4,10 +4,10 @@
  * on the http listener's mod_http_upload path; the files themselves are
  * served by src/server/upload-http.ts from the same UploadStore.
  */
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {UploadStore} from '../upload-store.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import type {HostedService, ModuleContext, Sender, ServerModule} from './types.js'
 
 export const UPLOAD_NS = 'urn:xmpp:http:upload:0'

@@ -4,9 +4,9 @@
  * seconds since it was last available and the status it left with (§4);
  * only to the account itself and to contacts allowed its presence.
  */
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export function createLastModule(context: ModuleContext): ServerModule {

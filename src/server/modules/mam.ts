@@ -9,12 +9,11 @@
  * client reads.
  */
 import type {ArchiveEntry, ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
-import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
 import {BadQuery, parseFilter, parsePage, queryForm, sendArchivePage} from '../archive-query.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
 const EXTENDED = `${NS.mam}#extended`

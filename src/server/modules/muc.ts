@@ -13,9 +13,9 @@ import type {RoomConfig, StoredRoom} from '../../store/room-store.js'
 import {type Jid, bareJid, parseJid} from '../jid.js'
 import {type RoomAdminRequest, type RoomAdminResult, roomAdmin} from '../muc/admin.js'
 import {Room, type RoomHost} from '../muc/room.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import type {ModuleContext, Sender, ServerModule} from './types.js'
 
 export interface MucOptions {

@@ -5,9 +5,9 @@
  */
 import type {C2sSession} from '../c2s.js'
 import type {Account} from '../jid.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply} from '../stanza.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {ModuleContext, ServerModule} from './types.js'
 
 /** Offline messages read from the store at a time, so a large backlog is never held whole. */

@@ -25,11 +25,11 @@ import {BOOKMARKS_NODE, BOOKMARKS_NODE_CONFIG, LEGACY_BOOKMARKS, legacyBookmarks
 import type {C2sSession} from '../c2s.js'
 import {type Caps, CapsCache, capsOf, featuresOf, verifiable, verified} from '../caps.js'
 import {type Account, type Jid, accountOf, parseJid} from '../jid.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {PerKeyQueue} from '../serial.js'
 import {type StanzaErrorCondition, errorReply, iqResult} from '../stanza.js'
-import {type Element, detached, x} from '../xml/element.js'
-import {parseElement} from '../xml/parser.js'
+import {type Element, detached, x} from '../../xml/element.js'
+import {parseElement} from '../../xml/parser.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export interface PepOptions {

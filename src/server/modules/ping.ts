@@ -1,5 +1,5 @@
 /** mod_ping: XMPP ping (XEP-0199 §4.2) to the server, or to the user's own account. */
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {iqResult} from '../stanza.js'
 import type {ServerModule} from './types.js'
 

@@ -7,10 +7,10 @@
  */
 import {StoreError} from '../../errors.js'
 import type {PrivateItem} from '../../store/roster-store.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {type Element, detached, hasContent, x} from '../xml/element.js'
-import {parseElement} from '../xml/parser.js'
+import {type Element, detached, hasContent, x} from '../../xml/element.js'
+import {parseElement} from '../../xml/parser.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export interface PrivateOptions {

@@ -16,9 +16,9 @@ import {replacePassword} from '../../accounts/index.js'
 import {AccountAbsentError, PasswordError} from '../../errors.js'
 import {normalizeLocalpart} from '../../jid/index.js'
 import type {C2sSession} from '../c2s.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export interface RegisterOptions {

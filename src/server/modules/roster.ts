@@ -7,9 +7,9 @@
 import type {RosterItem, RosterLimits, RosterVersion, Subscription} from '../../store/roster-store.js'
 import type {C2sSession} from '../c2s.js'
 import {type Account, type Jid, accountOf, bareJid, parseJid} from '../jid.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {Element, x} from '../xml/element.js'
+import {Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed'

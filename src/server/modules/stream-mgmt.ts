@@ -10,7 +10,7 @@
  */
 import {optionDefaults} from '../../config/modules.js'
 import {SM_NS} from '../stream-management.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {ServerModule} from './types.js'
 
 /** The session limits mod_stream_mgmt's options set (see SessionLimits in c2s.ts). */

@@ -1,7 +1,7 @@
 /** mod_time: the server's entity time (XEP-0202), in UTC with the host's offset. */
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {iqResult} from '../stanza.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {ServerModule} from './types.js'
 
 /** XEP-0082's time zone designator for an offset in minutes east of UTC: `+01:00`, `-05:30`, `+00:00`. */

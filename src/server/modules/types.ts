@@ -17,7 +17,7 @@ import type {C2sSession} from '../c2s.js'
 import type {Account, Jid} from '../jid.js'
 import type {Logger} from '../log.js'
 import type {Router} from '../router.js'
-import type {Element} from '../xml/element.js'
+import type {Element} from '../../xml/element.js'
 
 export type {Account} from '../jid.js'
 

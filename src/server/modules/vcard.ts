@@ -7,10 +7,10 @@
  * A set of an empty vCard removes the stored one.
  */
 import {StoreError} from '../../errors.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
-import {detached, hasContent, x} from '../xml/element.js'
-import {parseElement} from '../xml/parser.js'
+import {detached, hasContent, x} from '../../xml/element.js'
+import {parseElement} from '../../xml/parser.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export interface VcardOptions {

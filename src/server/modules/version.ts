@@ -1,9 +1,9 @@
 /** mod_version: software version (XEP-0092) of the server; the operating system only with `show_os`. */
 import os from 'node:os'
 
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {iqResult} from '../stanza.js'
-import {x} from '../xml/element.js'
+import {x} from '../../xml/element.js'
 import type {ModuleContext, ServerModule} from './types.js'
 
 export function createVersionModule(context: ModuleContext, options: {showOs: boolean}): ServerModule {

@@ -3,8 +3,8 @@
  * and the room information form of disco#info (§15.5.4, muc#roominfo).
  */
 import type {RoomConfig} from '../../store/room-store.js'
-import {NS} from '../namespaces.js'
-import {type Element, x} from '../xml/element.js'
+import {NS} from '../../xml/namespaces.js'
+import {type Element, x} from '../../xml/element.js'
 
 const ROOMCONFIG = 'http://jabber.org/protocol/muc#roomconfig'
 const ROOMINFO = 'http://jabber.org/protocol/muc#roominfo'

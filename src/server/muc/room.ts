@@ -11,10 +11,10 @@ import type {RoomConfig, StoredAffiliation, StoredRoom} from '../../store/room-s
 import {BadQuery, parseFilter, parsePage, queryForm, sendArchivePage} from '../archive-query.js'
 import {bareJid, parseJid} from '../jid.js'
 import type {Sender} from '../modules/types.js'
-import {NS} from '../namespaces.js'
+import {NS} from '../../xml/namespaces.js'
 import {randomToken} from '../random.js'
 import {type StanzaErrorCondition, errorReply, iqResult} from '../stanza.js'
-import {type Element, x} from '../xml/element.js'
+import {type Element, x} from '../../xml/element.js'
 import {configForm, applyConfigForm, roomInfoForm} from './config-form.js'
 
 export type Affiliation = StoredAffiliation | 'none'

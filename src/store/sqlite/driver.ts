@@ -19,8 +19,10 @@ const Database: typeof LegacyDatabase =
   Number(process.versions.node.split('.')[0]) >= NODE_API_FROM ? (createRequire(import.meta.url)('better-sqlite3-napi') as typeof LegacyDatabase) : LegacyDatabase
 
 // The types under the same name, so that `Database.Database` reads as it does with better-sqlite3 itself.
+// eslint-disable-next-line @typescript-eslint/no-namespace -- merges with the value `Database`, as better-sqlite3's own typings do
 declare namespace Database {
   export type Database = LegacyDatabase.Database
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the same constraint as better-sqlite3's Statement
   export type Statement<BindParameters extends unknown[] | {} = unknown[], Result = unknown> = LegacyDatabase.Statement<BindParameters, Result>
   export type Options = LegacyDatabase.Options
   export type RunResult = LegacyDatabase.RunResult

@@ -165,7 +165,7 @@ describe('the saslauthd backend with a real saslauthd', {skip: unavailable, conc
     assert.equal((await session.step(Buffer.from(`\0alice\0${PASSWORD}`))).type, 'failure')
   })
 
-  it('is unavailable, not rejected, when the socket is missing', async (t) => {
+  it('is unavailable, not rejected, when the socket is missing', async () => {
     const backend = new SaslauthdBackend({host: 'example.org', socket: '/nonexistent/mux', service: 'xmpp', realm: '', requireProvisioning: false, timeout: 1000, store: undefined as never})
     assert.equal((await backend.checkPassword('alice', PASSWORD)).result, 'unavailable')
   })

@@ -95,7 +95,7 @@ describe('user export writes all per-account data as XEP-0227, and import reads 
     assert.match(prosody.stdout, /^exported 1 account to users \(one file per account\)\ndata: PEP nodes 4, PEP items 4, archived messages 3\n$/)
     assert.deepEqual(readdirSync(path.join(dir, 'users')), ['alice@localhost.xml'])
     const user = readFileSync(path.join(dir, 'users', 'alice@localhost.xml'), 'utf8')
-    assert.match(user, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<server-data xmlns="urn:xmpp:pie:0">\n<host jid="localhost">\n<user name="alice">\n  <scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-1">/)
+    assert.match(user, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<server-data xmlns="urn:xmpp:pie:0">\n<host jid="localhost">\n<user name="alice">\n {2}<scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-1">/)
     assert.match(user, /<\/user>\n<\/host>\n<\/server-data>\n$/)
   })
 })

@@ -16,8 +16,8 @@ import {promisify} from 'node:util'
 
 import Database from '../../../src/store/sqlite/driver.js'
 
-import type {Element} from '../../../src/server/xml/element.js'
-import {parseElement} from '../../../src/server/xml/parser.js'
+import type {Element} from '../../../src/xml/element.js'
+import {parseElement} from '../../../src/xml/parser.js'
 import {STORE_FILE} from '../../../src/store/sqlite/index.js'
 import {PROJECT_ROOT, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {which} from './servers.js'

@@ -12,8 +12,7 @@ import {describe, it} from 'node:test'
 import {client} from '@xmpp/client'
 
 import {Configuration, parseConfig} from '../../../src/config/index.js'
-import {loadAuthPlugins} from '../../../src/plugins/loader.js'
-import {setPluginRegistry} from '../../../src/plugins/registry.js'
+import {forgetAuthPlugins, loadAuthPlugins} from '../../../src/plugins/loader.js'
 import {XmppServer} from '../../../src/server/server.js'
 import {freePort, tempDir, writeConfig} from '../../helpers.js'
 import {EXAMPLE_PLUGIN, brokenPlugin, cliIn, pluginEnv, startAuthService} from './helpers.js'
@@ -62,7 +61,7 @@ async function installed(t: {after(fn: () => unknown): void}) {
       else process.env[key] = saved[key]
     }
 
-    setPluginRegistry(undefined)
+    forgetAuthPlugins()
   })
   return {dir, cli}
 }
@@ -77,8 +76,8 @@ describe('a real client logs in through the http auth plugin', () => {
 
     const service = await startAuthService(t, {users: {alice: PASSWORD}})
     const file = writeConfig(dir, `hosts: [localhost]\ndata_dir: ./data\nauth_method: [http]\nhttp_auth_url: ${service.url}\nauth_scram_iterations: 4096\n`)
-    const parsed = parseConfig(`hosts: [localhost]\ndata_dir: ./data\nauth_method: [http]\nhttp_auth_url: ${service.url}\nauth_scram_iterations: 4096\n`, file)
-    const config = new Configuration(file, {...parsed.settings, listen: [{port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false}]}, {...parsed.hostOverrides})
+    const parsed = parseConfig(`hosts: [localhost]\ndata_dir: ./data\nauth_method: [http]\nhttp_auth_url: ${service.url}\nauth_scram_iterations: 4096\n`, file, registry)
+    const config = new Configuration(file, {...parsed.settings, listen: [{port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false}]}, {...parsed.hostOverrides}, registry)
     const server = new XmppServer(config)
     const [listener] = await server.start()
     t.after(() => server.stop())
@@ -95,8 +94,8 @@ describe('a real client logs in through the http auth plugin', () => {
 
     // The service goes away: the client is told to try later, not that its password is wrong.
     const downFile = path.join(dir, 'down.yml')
-    const down = parseConfig(`hosts: [localhost]\ndata_dir: ./data\nauth_method: [http]\nhttp_auth_url: http://127.0.0.1:9/auth\nauth_use_cache: false\n`, downFile)
-    await server.reload(new Configuration(file, {...down.settings, listen: config.settings.listen}, {}))
+    const down = parseConfig(`hosts: [localhost]\ndata_dir: ./data\nauth_method: [http]\nhttp_auth_url: http://127.0.0.1:9/auth\nauth_use_cache: false\n`, downFile, registry)
+    await server.reload(new Configuration(file, {...down.settings, listen: config.settings.listen}, {}, registry))
     await assert.rejects(login(listener.port, 'alice', PASSWORD), (error: {condition?: string}) => error.condition === 'temporary-auth-failure')
   })
 

@@ -82,7 +82,7 @@ describe('XMPP over BOSH (XEP-0206)', () => {
 
     const terminated = await post(httpPort, `<body xmlns='${BOSH}' rid='${++rid}' sid='${sid}' type='terminate'><presence type='unavailable' xmlns='jabber:client'/></body>`)
     assert.equal(terminated.body, `<body xmlns='${BOSH}' type='terminate' xmlns:stream='http://etherx.jabber.org/streams'></body>`)
-    assert.equal((await post(httpPort, `<body xmlns='${BOSH}' rid='${++rid}' sid='${sid}'/>`)).body, `<body xmlns='${BOSH}' type='terminate' condition='item-not-found'/>`)
+    assert.equal((await post(httpPort, `<body xmlns='${BOSH}' rid='${rid + 1}' sid='${sid}'/>`)).body, `<body xmlns='${BOSH}' type='terminate' condition='item-not-found'/>`)
   })
 
   it('ends a session whose rid jumps past the window with item-not-found', async (t) => {

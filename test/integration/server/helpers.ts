@@ -13,7 +13,6 @@ import {DEFAULT_MODULES, optionDefaults} from '../../../src/config/modules.js'
 import {defaultSettings, type HostSettings, type Settings} from '../../../src/config/schema.js'
 import {type ServerOptions, XmppServer} from '../../../src/server/server.js'
 import {openAccountStore} from '../../../src/store/index.js'
-import type {AccountStore} from '../../../src/store/account-store.js'
 import {tempDir} from '../../helpers.js'
 
 export interface TestServer {

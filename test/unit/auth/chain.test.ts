@@ -3,7 +3,8 @@ import {describe, it} from 'node:test'
 
 import {AuthCache, AuthChain} from '../../../src/auth/index.js'
 import {InternalBackend} from '../../../src/auth/backends/internal.js'
-import type {AuthBackend, AuthMethod, AuthOutcome, BackendCapabilities} from '../../../src/auth/types.js'
+import type {AuthMethod, AuthOutcome} from '../../../src/sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../../../src/auth/types.js'
 import {UnavailableError, UnsupportedError} from '../../../src/errors.js'
 import {SECRET, authFixture} from './setup.js'
 

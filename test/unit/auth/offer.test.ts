@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {type BackendOffer, channelBindingTypes, decideMechanisms, offerMechanisms} from '../../../src/auth/index.js'
-import type {ConnectionSecurity} from '../../../src/auth/types.js'
+import type {ConnectionSecurity} from '../../../src/sasl/session.js'
 import {PLAIN_TCP, TLS12, TLS13, authFixture} from './setup.js'
 
 const settings = {disable_sasl_mechanisms: [] as string[], allow_unencrypted_plain_auth: false}

@@ -14,7 +14,7 @@ import type {AuthBackendDefinition, PluginBackend} from '../../../src/plugins/ap
 import {checkContribution} from '../../../src/plugins/loader.js'
 import {installTarget} from '../../../src/plugins/manage.js'
 import {requireAuthMethod} from '../../../src/plugins/methods.js'
-import {type RegisteredBackend, setPluginRegistry} from '../../../src/plugins/registry.js'
+import {NO_PLUGINS, type PluginRegistry, type RegisteredBackend} from '../../../src/config/plugins.js'
 import {PLAIN_TCP, TLS13, authFixture} from '../auth/setup.js'
 import {tempDir} from '../../helpers.js'
 
@@ -44,6 +44,9 @@ function demoDefinition(state: {throws?: boolean; users: Record<string, string>}
   }
 }
 
+/** The registry the tests below parse configurations with: what a command gets from loadAuthPlugins. */
+let plugins: PluginRegistry = NO_PLUGINS
+
 function register(t: {after(fn: () => unknown): void}, ...definitions: AuthBackendDefinition[]): void {
   const backends = new Map<string, RegisteredBackend>()
   for (const definition of definitions) {
@@ -57,13 +60,15 @@ function register(t: {after(fn: () => unknown): void}, ...definitions: AuthBacke
     })
   }
 
-  setPluginRegistry({loaded: true, backends, failures: [{plugin: 'xmppctl-auth-http', error: 'SyntaxError: Unexpected token'}]})
-  t.after(() => setPluginRegistry(undefined))
+  plugins = {loaded: true, backends, failures: [{plugin: 'xmppctl-auth-http', error: 'SyntaxError: Unexpected token'}]}
+  t.after(() => {
+    plugins = NO_PLUGINS
+  })
 }
 
 const problems = (text: string) => {
   try {
-    parseConfig(text, '/etc/xmppctl/xmppctl.yml')
+    parseConfig(text, '/etc/xmppctl/xmppctl.yml', plugins)
   } catch (error) {
     if (error instanceof ConfigProblemsError) return error.problems
     throw error
@@ -105,7 +110,7 @@ describe('what an auth-backends hook may contribute', () => {
 describe('configuration with auth plugins', () => {
   it('accepts a plugin method and its keys, with defaults, per host', (t) => {
     register(t, demoDefinition({users: {}}))
-    const config = parseConfig('hosts: [example.org, example.net]\nauth_method: [demo, internal]\ndemo_realm: ACME\nhost_config:\n  example.net: {demo_retries: 5}\n', '/x/xmppctl.yml')
+    const config = parseConfig('hosts: [example.org, example.net]\nauth_method: [demo, internal]\ndemo_realm: ACME\nhost_config:\n  example.net: {demo_retries: 5}\n', '/x/xmppctl.yml', plugins)
     const org = config.forHost('example.org') as unknown as Record<string, unknown>
     const net = config.forHost('example.net') as unknown as Record<string, unknown>
     assert.deepEqual(org.auth_method, ['demo', 'internal'])
@@ -143,12 +148,12 @@ describe('configuration with auth plugins', () => {
     const [http] = problems('auth_method: [http]\n')
     assert.equal(http.message, 'auth_method[0] is http, which the auth plugin xmppctl-auth-http provides, and it is not loaded')
     assert.equal(http.hint, 'the auth plugin xmppctl-auth-http is installed but failed to load: SyntaxError: Unexpected token; see "xmppctl plugins list"')
-    assert.throws(() => requireAuthMethod('http'), /provided by the auth plugin xmppctl-auth-http, which is not loaded/)
-    assert.equal(requireAuthMethod('demo'), 'demo')
+    assert.throws(() => requireAuthMethod('http', plugins), /provided by the auth plugin xmppctl-auth-http, which is not loaded/)
+    assert.equal(requireAuthMethod('demo', plugins), 'demo')
   })
 
   it('without loaded plugins, only xmppctl\'s own methods are valid', () => {
-    setPluginRegistry(undefined)
+    plugins = NO_PLUGINS
     const [problem] = problems('auth_method: [demo]\n')
     assert.match(problem.message, /^auth_method\[0\] must be one of internal, external, saslauthd, pam, jwt, anonymous, ldap, not "demo"$/)
   })
@@ -158,7 +163,7 @@ describe('a plugin backend in the chain', () => {
   it('accepts and rejects through the chain, offering PLAIN only over TLS', async (t) => {
     const state = {users: {alice: 'secret'}}
     register(t, demoDefinition(state))
-    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo]\ndemo_realm: ACME\n')
+    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo]\ndemo_realm: ACME\n', {plugins})
     const host = auth.get('example.org')!
     assert.deepEqual(await host.mechanisms(TLS13), ['PLAIN'])
     assert.deepEqual(await host.mechanisms(PLAIN_TCP), [])
@@ -172,7 +177,7 @@ describe('a plugin backend in the chain', () => {
   it('turns a plugin that throws into "unavailable", never "rejected", and never a crash', async (t) => {
     const state = {users: {alice: 'secret'}, throws: true}
     register(t, demoDefinition(state))
-    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo]\ndemo_realm: ACME\nauth_use_cache: false\n')
+    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo]\ndemo_realm: ACME\nauth_use_cache: false\n', {plugins})
     const outcome = await auth.get('example.org')!.checkPassword('alice', 'secret')
     assert.equal(outcome.result, 'unavailable')
     assert.match((outcome as {reason: string}).reason, /demo backend down for example\.org/)
@@ -187,7 +192,7 @@ describe('a plugin backend in the chain', () => {
         throw new Error('missing native module')
       },
     })
-    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo, fragile]\ndemo_realm: ACME\n')
+    const {auth} = authFixture(t, 'hosts: [example.org]\nauth_method: [demo, fragile]\ndemo_realm: ACME\n', {plugins})
     const [demo, fragile] = auth.get('example.org')!.chain.backends
     await assert.rejects(demo.setPassword('alice', 'x'), (error) => error instanceof UnsupportedError && error.message === 'the demo backend cannot set passwords')
     await assert.rejects(demo.getScramCredentials('alice', 'sha256'), UnsupportedError)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {CapsCache, capsOf, verificationString, verified} from '../../../src/server/caps.js'
-import {parseElement} from '../../../src/server/xml/parser.js'
+import {parseElement} from '../../../src/xml/parser.js'
 
 const DISCO = 'http://jabber.org/protocol/disco#info'
 const features = (...names: string[]) => names.map((name) => `<feature var='http://jabber.org/protocol/${name}'/>`).join('')

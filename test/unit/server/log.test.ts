@@ -20,7 +20,7 @@ describe('server log', () => {
     const {lines, logger} = capture()
     logger.warn(`user ${hostile}`)
     assert.equal(lines.length, 1)
-    assert.match(lines[0], /^2024-01-01T00:00:00\.000Z warn  user a\\x1b\[31mb\\x0d\\x0ac/)
+    assert.match(lines[0], /^2024-01-01T00:00:00\.000Z warn {2}user a\\x1b\[31mb\\x0d\\x0ac/)
     assert.doesNotMatch(lines[0].slice(0, -1), /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
   })
 
@@ -65,7 +65,7 @@ describe('server log', () => {
     logger.warn('three', 'kind')
     const deadline = Date.now() + 5000
     while (lines.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.match(lines[1], /warn  kind: 2 more like this in the last 1 s\n$/)
+    assert.match(lines[1], /warn {2}kind: 2 more like this in the last 1 s\n$/)
   })
 
   it('keeps a bounded number of kinds, ending the oldest burst first', () => {

@@ -3,8 +3,8 @@ import {describe, it} from 'node:test'
 import {setFlagsFromString} from 'node:v8'
 import {runInNewContext} from 'node:vm'
 
-import {Element, detached, hasContent, x} from '../../../src/server/xml/element.js'
-import {type ParserEvent, XmppStreamParser, parseElement} from '../../../src/server/xml/parser.js'
+import {Element, detached, hasContent, x} from '../../../src/xml/element.js'
+import {type ParserEvent, XmppStreamParser, parseElement} from '../../../src/xml/parser.js'
 
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import type {ConnectionSecurity, SaslSession, SaslStep} from '../../../../src/auth/types.js'
+import type {ConnectionSecurity, SaslSession, SaslStep} from '../../../../src/sasl/session.js'
 import type {AnnouncedConnection} from '../../../../src/sasl/mechanisms/index.js'
 import type {ChannelBinding} from '../../../../src/sasl/outcome.js'
 import {SCRAM_HASHES, type ScramHash} from '../../../../src/sasl/scram.js'

@@ -7,7 +7,7 @@ import {execFileSync} from 'node:child_process'
 import {type Stats, lstatSync, statSync} from 'node:fs'
 import path from 'node:path'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from './errors.js'
 
 export interface SystemUser {
   name: string

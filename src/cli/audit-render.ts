@@ -2,8 +2,8 @@
  * Human text for audit findings, grouped by subject: the lines the command
  * prints (colour is applied by the caller's painter, so this stays pure).
  */
-import {stdoutColour} from '../cli/output.js'
-import {type AuditFinding, type AuditSeverity, countBySeverity} from './findings.js'
+import {stdoutColour} from './output.js'
+import {type AuditFinding, type AuditSeverity, countBySeverity} from '../audit/findings.js'
 
 export type Painter = Record<AuditSeverity | 'subject' | 'dim', (text: string) => string>
 

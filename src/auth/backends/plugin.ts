@@ -4,12 +4,13 @@
  * do (UnsupportedError), and whatever a plugin throws becomes "unavailable",
  * so a broken plugin degrades one backend and never crashes the server.
  */
-import {UnavailableError, UnsupportedError} from '../errors.js'
-import type {AuthLog} from '../auth/chain.js'
-import type {AuthBackend, AuthOutcome, BackendCapabilities} from '../auth/types.js'
-import type {HostSettings} from '../config/index.js'
-import type {PluginBackend, PluginBackendContext, PluginOutcome} from './api.js'
-import type {RegisteredBackend} from './registry.js'
+import {UnavailableError, UnsupportedError} from '../../errors.js'
+import type {AuthLog} from '../chain.js'
+import type {AuthOutcome} from '../../sasl/session.js'
+import type {AuthBackend, BackendCapabilities} from '../types.js'
+import type {HostSettings} from '../../config/index.js'
+import type {PluginBackend, PluginBackendContext, PluginOutcome} from '../../plugins/api.js'
+import type {RegisteredBackend} from '../../config/plugins.js'
 
 const OUTCOMES = new Set(['accepted', 'rejected', 'disabled', 'unavailable'])
 

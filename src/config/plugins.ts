@@ -1,11 +1,12 @@
 /**
- * The auth backends that installed plugins provide, as loaded in this
- * process. Loading is asynchronous (oclif hooks, src/plugins/loader.ts);
- * configuration validation and backend creation are synchronous and read
- * this. Until plugins are loaded it is empty, so only xmppctl's own methods
- * are valid: a library caller that wants plugins calls `loadAuthPlugins()`.
+ * The auth backends that installed plugins provide. src/plugins/loader.ts
+ * finds them (asynchronously, through oclif's hooks); the caller then hands
+ * the registry to `loadConfig`/`parseConfig`, which validate the plugins'
+ * keys and methods with it and keep it on the Configuration, where backend
+ * creation (src/auth) finds it. Nothing here is global: a configuration
+ * parsed without a registry knows xmppctl's own methods only.
  */
-import type {AuthBackendDefinition, PluginKeySpec} from './api.js'
+import type {AuthBackendDefinition, PluginKeySpec} from '../plugins/api.js'
 
 /** One backend a loaded plugin provides. */
 export interface RegisteredBackend {
@@ -39,28 +40,13 @@ export const KNOWN_PLUGINS: ReadonlyArray<{method: string; package: string; keyP
   {method: 'http', package: 'xmppctl-auth-http', keyPrefix: 'http_auth_'},
 ]
 
-const STATE = Symbol.for('xmppctl.plugins.registry')
-const empty: PluginRegistry = {loaded: false, backends: new Map(), failures: []}
-
-type Holder = {[STATE]?: PluginRegistry}
-
-/** The registry of this process (kept on globalThis: one even if this module were loaded twice). */
-export function pluginRegistry(): PluginRegistry {
-  return (globalThis as Holder)[STATE] ?? empty
-}
-
-export function setPluginRegistry(registry: PluginRegistry | undefined): void {
-  ;(globalThis as Holder)[STATE] = registry
-}
-
-export function pluginBackend(method: string): RegisteredBackend | undefined {
-  return pluginRegistry().backends.get(method)
-}
+/** No plugins: xmppctl's own methods only. */
+export const NO_PLUGINS: PluginRegistry = Object.freeze({loaded: false, backends: new Map<string, RegisteredBackend>(), failures: []})
 
 /** Every key of every loaded plugin, for validation and per-host resolution. */
-export function pluginKeys(): Record<string, PluginKeySpec> {
+export function pluginKeys(registry: PluginRegistry): Record<string, PluginKeySpec> {
   const keys: Record<string, PluginKeySpec> = {}
-  for (const backend of pluginRegistry().backends.values()) Object.assign(keys, backend.keys)
+  for (const backend of registry.backends.values()) Object.assign(keys, backend.keys)
   return keys
 }
 
@@ -76,9 +62,9 @@ export function knownPluginForKey(key: string): (typeof KNOWN_PLUGINS)[number] |
  * The hint for a method or key that no loaded plugin provides: install the
  * known package, or why the installed one is not usable.
  */
-export function installHint(known: (typeof KNOWN_PLUGINS)[number] | undefined): string | undefined {
+export function installHint(known: (typeof KNOWN_PLUGINS)[number] | undefined, registry: PluginRegistry): string | undefined {
   if (!known) return undefined
-  const failure = pluginRegistry().failures.find((candidate) => candidate.plugin === known.package)
+  const failure = registry.failures.find((candidate) => candidate.plugin === known.package)
   if (failure) return `the auth plugin ${known.package} is installed but failed to load: ${failure.error}; see "xmppctl plugins list"`
   return `install the auth plugin that provides it: xmppctl plugins install ${known.package}`
 }

@@ -4,13 +4,13 @@
  * (reachability, TLS, …), then the credentials through the same adapter the
  * server uses — so what test-auth says works is what the server does.
  */
-import {type BackendDiagnosis, Recorder, type StepResult, fail, info, ok, skip, warn} from '../auth/diagnose/report.js'
-import type {DiagnoseInput} from '../auth/diagnose/types.js'
-import {PluginBackendAdapter, errorText, pluginContext} from './adapter.js'
-import type {PluginDiagnoseContext, PluginStepResult} from './api.js'
-import type {RegisteredBackend} from './registry.js'
-import {silentAuthLog} from '../auth/chain.js'
-import type {AuthOutcome} from '../auth/types.js'
+import {type BackendDiagnosis, Recorder, type StepResult, fail, info, ok, skip, warn} from './report.js'
+import type {DiagnoseInput} from './types.js'
+import {PluginBackendAdapter, errorText, pluginContext} from '../backends/plugin.js'
+import type {PluginDiagnoseContext, PluginStepResult} from '../../plugins/api.js'
+import type {RegisteredBackend} from '../../config/plugins.js'
+import {silentAuthLog} from '../chain.js'
+import type {AuthOutcome} from '../../sasl/session.js'
 
 const STATUSES = new Set(['ok', 'info', 'warn', 'fail', 'skip'])
 
