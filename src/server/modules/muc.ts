@@ -7,8 +7,9 @@
  * service hook; the rooms answer through routeFromService, so occupants get
  * them under the rules every stanza meets (blocking, carbons, offline).
  */
-import {randomBytes} from 'node:crypto'
+import {hkdfSync} from 'node:crypto'
 
+import {loadServerSecret} from '../../auth/secret.js'
 import type {RoomConfig, StoredRoom} from '../../store/room-store.js'
 import {type Jid, bareJid, parseJid} from '../jid.js'
 import {type RoomAdminRequest, type RoomAdminResult, roomAdmin} from '../muc/admin.js'
@@ -37,7 +38,12 @@ export interface MucModule extends ServerModule {
 
 export function createMucModule(context: ModuleContext, options: MucOptions): MucModule {
   const serviceOf = (host: string) => options.host.replaceAll('@HOST@', host)
-  const occupantIdSecret = randomBytes(32)
+  // XEP-0421 §3: an occupant id stays the same for one real bare JID in one room, so clients can
+  // tell a returning participant; across restarts too, hence a key derived from the installation's
+  // persistent secret (the data directory's auth-secret, 0600) rather than one of this process.
+  const installation = loadServerSecret(context.dataDir)
+  if (!installation.persistent) context.logger.warn(`occupant ids (XEP-0421) will change at restart: ${installation.problem ?? `${installation.file} cannot be kept`}`)
+  const occupantIdSecret = Buffer.from(hkdfSync('sha256', installation.secret, Buffer.alloc(0), 'xmppctl muc occupant-id', 32))
   /** Per service domain: its rooms by name, once its persistent rooms are loaded. */
   const services = new Map<string, Promise<Map<string, Room>>>()
   /** Real full JID → the rooms it is in, to leave them when its session ends. */

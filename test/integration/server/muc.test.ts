@@ -228,9 +228,13 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     )
   })
 
-  it('keeps a persistent room, its subject and its affiliations across a restart (§10.2, the store)', async (t) => {
+  it('keeps a persistent room, its subject, its affiliations and its occupant ids across a restart (§10.2, the store, XEP-0421 §3)', async (t) => {
     const {test, alice} = await users(t)
-    await join(alice, 'Alice')
+    // The self-presence (110) of a join, whoever else is in the room.
+    const occupantId = (joined: string) => /<status code='110'\/>(?:<status code='\d+'\/>)*<\/x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='([^']+)'\/><\/presence>/.exec(joined)?.[1]
+    alice.write(`<presence to='${ROOM}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+    const aliceBefore = occupantId(await alice.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
+    assert.ok(aliceBefore)
     await ask(
       alice,
       `<iq type='set' id='p1' to='${ROOM}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field><field var='muc#roomconfig_roomname'><value>Tea party</value></field></x></query></iq>`,
@@ -253,6 +257,10 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     // 170: a persistent room archives by default (XEP-0045 §7.2.12).
     assert.match(joined, new RegExp(`${x("<item affiliation='admin' role='moderator' jid='bob@localhost/r'/>", '110', '170').replaceAll('/', '\\/')}`))
     assert.match(joined, new RegExp(`from='${ROOM}/Alice'><subject>Darjeeling</subject></message>$`))
+    const aliceAgain = await loginRaw(t, listener.port, 'alice', 'alice pw', {resource: 'r'})
+    await sync(aliceAgain)
+    aliceAgain.write(`<presence to='${ROOM}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+    assert.equal(occupantId(await aliceAgain.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/)), aliceBefore)
   })
 
   it('archives a persistent room\'s messages under their stanza ids and pages them to whoever may join (XEP-0313 on a room)', async (t) => {
