@@ -513,20 +513,13 @@ export class ServerCore {
     }
 
     if (stanza.name === 'message') return this.message(stanza, to, sender)
+    // An iq to a resource goes on to it; to the bare JID, the server answers for the account as it does for other
+    // servers' users. Either way the account's own rules (blocking) apply first, in remoteIq.
+    if (stanza.name === 'iq') return this.remoteIq(stanza, from, to, sender)
     if (await this.stopped(stanza, accountOf(to), from)) return
-    const bare = bareJid(to)
-    if (stanza.name === 'presence') {
-      // Subscriptions change rosters, which only a contact with an address of its own may do.
-      if (type !== undefined && (SUBSCRIPTION_TYPES.has(type) || type === 'probe')) return sender.send(errorReply(stanza, 'feature-not-implemented'))
-      const targets = this.sessionsOf(to)
-      for (const target of targets) target.send(stanza)
-      return
-    }
-
-    // An iq to a resource; one to the bare JID would ask the server to answer for the account, which it does only for its own clients.
-    const target = to.resource === '' ? undefined : this.context.router.get(bare, to.resource)
-    if (target) return target.send(stanza)
-    if (request) sender.send(errorReply(stanza, 'service-unavailable'))
+    // A presence. Subscriptions change rosters, which only a contact with an address of its own may do.
+    if (type !== undefined && (SUBSCRIPTION_TYPES.has(type) || type === 'probe')) return sender.send(errorReply(stanza, 'feature-not-implemented'))
+    for (const target of this.sessionsOf(to)) target.send(stanza)
   }
 
   /** The sessions a stanza to `to` (a local account's JID) reaches: every available resource for a bare JID, else the one resource named. */

@@ -21,16 +21,17 @@ export interface VcardOptions {
 export function createVcardModule(context: ModuleContext, options: VcardOptions): ServerModule {
   const {rosters} = context
 
-  const get = async ({session, stanza, account, own}: IqRequest): Promise<void> => {
+  // Anyone may read a vCard (XEP-0054 §3.1): the account's contacts, other servers' users, a room forwarding an occupant's request.
+  const get = async ({sender, stanza, account, own}: IqRequest): Promise<void> => {
     const stored = await rosters.getVcard(account!.host, account!.username)
     if (stored === undefined) {
-      if (own) return session.send(iqResult(stanza, undefined, x('vCard', NS.vcard)))
-      return session.send(errorReply(stanza, 'service-unavailable', account!.bare))
+      if (own) return sender.send(iqResult(stanza, undefined, x('vCard', NS.vcard)))
+      return sender.send(errorReply(stanza, 'service-unavailable', account!.bare))
     }
 
     const vcard = parseElement(stored)
     if (!vcard) throw new StoreError('store-corrupt', `the stored vCard of ${account!.bare} is not well-formed XML`, 'set it again from a client')
-    session.send(iqResult(stanza, own ? undefined : account!.bare, vcard))
+    sender.send(iqResult(stanza, own ? undefined : account!.bare, vcard))
   }
 
   const set = async ({session, stanza, query, account, own}: IqRequest): Promise<void> => {
@@ -50,7 +51,7 @@ export function createVcardModule(context: ModuleContext, options: VcardOptions)
     features: [NS.vcard],
     accountFeatures: [NS.vcard],
     iq: [
-      {ns: NS.vcard, name: 'vCard', types: ['get'], to: ['account'], handle: get},
+      {ns: NS.vcard, name: 'vCard', types: ['get'], to: ['account'], remote: true, handle: get},
       {ns: NS.vcard, name: 'vCard', types: ['set'], to: ['account'], handle: set},
     ],
   }

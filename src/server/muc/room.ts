@@ -36,6 +36,23 @@ interface Occupant {
   sender: Sender
 }
 
+interface ForwardedIq {
+  /** Who asked (real full JID) and as whom in the room. */
+  requester: string
+  requesterNick: string
+  /** The JID the request went to, the only one whose answer is taken, and the occupant it was addressed to. */
+  responder: string
+  responderNick: string
+  /** The requester's own id, restored in the answer. */
+  id: string
+  expires: number
+}
+
+/** How long the room waits for an occupant to answer a forwarded iq (RFC 6120 §8.2.3 asks for an answer; a client may never give one). */
+const FORWARDED_IQ_LIFETIME_MS = 60_000
+/** Unanswered forwarded requests one room keeps at most: a client flooding requests cannot grow the server's memory. */
+const MAX_FORWARDED_IQS = 256
+
 interface HistoryEntry {
   /** The message as broadcast, without `to`. */
   stanza: Element
@@ -74,6 +91,8 @@ export class Room {
   /** Real full JID → nick. */
   private readonly nicks = new Map<string, string>()
   private readonly history: HistoryEntry[] = []
+  /** Requests forwarded to occupants (occupantIq), by the id the room gave them, until answered or expired. */
+  private readonly forwarded = new Map<string, ForwardedIq>()
   private readonly host: RoomHost
 
   constructor(host: RoomHost, stored: StoredRoom) {
@@ -460,20 +479,53 @@ export class Room {
     await sendArchivePage({query, iq: stanza, from: this.jid, to: sender.fullJid, result, send: (reply) => sender.send(reply)})
   }
 
-  /** An iq to an occupant's room JID: XEP-0410 self-ping; the rest is not forwarded. */
+  /**
+   * An iq to an occupant's room JID. XEP-0410 self-ping is the room's to
+   * answer. Any other request from an occupant goes on to the target's real
+   * JID from the requester's occupant JID, and its answer comes back the same
+   * way (XEP-0045 §7.5's rule for private messages, applied to iq as
+   * ejabberd and Prosody do), so neither side learns the other's real JID.
+   * A vCard request goes to the target's bare JID: the vCard is the
+   * account's, and its server answers it (XEP-0054 §3.1).
+   */
   async occupantIq(stanza: Element, sender: Sender, nick: string): Promise<void> {
     const type = stanza.attrs.type
-    if (type === 'result' || type === 'error') return
+    if (type === 'result' || type === 'error') return this.forwardAnswer(stanza, sender, nick)
     const query = stanza.elements()[0]
+    const own = this.nicks.get(sender.fullJid)
     if (query?.ns === NS.ping && type === 'get') {
       // XEP-0410 §3: answered by the room for an occupant still joined; not-acceptable tells a client it was dropped.
-      const own = this.nicks.get(sender.fullJid)
       if (own === undefined) return sender.send(errorReply(stanza, 'not-acceptable', undefined, 'you are not in this room'))
       if (!this.occupants.has(nick)) return sender.send(errorReply(stanza, 'item-not-found', undefined, `nobody is in the room as ${nick}`))
       return sender.send(iqResult(stanza, undefined))
     }
 
-    sender.send(errorReply(stanza, 'service-unavailable'))
+    if (own === undefined) return sender.send(errorReply(stanza, 'not-acceptable', undefined, 'join the room before sending to its occupants'))
+    const target = this.occupants.get(nick)
+    if (!target) return sender.send(errorReply(stanza, 'item-not-found', undefined, `nobody is in the room as ${nick}`))
+    const now = Date.now()
+    // Unanswered requests expire in insertion order (one lifetime for all), and their number is bounded per room.
+    for (const [id, pending] of this.forwarded) {
+      if (pending.expires > now) break
+      this.forwarded.delete(id)
+    }
+
+    if (this.forwarded.size >= MAX_FORWARDED_IQS) return sender.send(errorReply(stanza, 'resource-constraint', undefined, 'too many requests to occupants are waiting for an answer; try again later'))
+    const id = randomToken(12)
+    const to = query?.ns === NS.vcard && type === 'get' ? target.bare : target.jid
+    this.forwarded.set(id, {requester: sender.fullJid, requesterNick: own, responder: to, responderNick: nick, id: stanza.attrs.id ?? '', expires: now + FORWARDED_IQ_LIFETIME_MS})
+    this.host.send(x('iq', NS.client, {type, id, to}, ...stanza.elements().map((child) => child.clone())), `${this.jid}/${own}`)
+  }
+
+  /** The answer to a request the room forwarded, back to whoever asked, from the occupant JID it was asked of. */
+  private forwardAnswer(stanza: Element, sender: Sender, nick: string): void {
+    const id = stanza.attrs.id
+    const pending = id === undefined ? undefined : this.forwarded.get(id)
+    // Only the entity asked may answer, to the occupant JID that asked: anything else answers nothing (RFC 6120 §8.2.3: never an error to a result or error).
+    if (!pending || pending.responder !== sender.fullJid || pending.requesterNick !== nick) return
+    this.forwarded.delete(id!)
+    if (this.nicks.get(pending.requester) !== pending.requesterNick) return
+    this.host.send(x('iq', NS.client, {type: stanza.attrs.type, id: pending.id, to: pending.requester}, ...stanza.elements().map((child) => child.clone())), `${this.jid}/${pending.responderNick}`)
   }
 
   discoInfo(node?: string): Element {

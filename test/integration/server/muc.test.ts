@@ -108,6 +108,30 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     )
   })
 
+  it('forwards an iq between occupants under their occupant JIDs, a vCard request to the bare JID, and takes answers only from whom it asked', async (t) => {
+    const {alice, bob, carol} = await users(t)
+    await ask(alice, "<iq type='set' id='vc'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>")
+    await join(alice, 'Alice')
+    await join(bob, 'Bob')
+    bob.write(`<iq type='get' id='v1' to='${ROOM}/Alice'><query xmlns='jabber:iq:version'/></iq>`)
+    const forwarded = await alice.until(new RegExp(`<iq type='get' id='[^']+' to='alice@localhost/r' from='${ROOM}/Bob'><query xmlns='jabber:iq:version'/></iq>`))
+    const id = /<iq type='get' id='([^']+)' to='alice@localhost\/r' from='tea@conference\.localhost\/Bob'>/.exec(forwarded)![1]
+    assert.notEqual(id, 'v1', "the room's own id: the requester's cannot collide with another's")
+    // Carol is not the one asked: her answer to the same id is dropped, and Alice's own goes through.
+    carol.write(`<iq type='result' id='${id}' to='${ROOM}/Bob'><query xmlns='jabber:iq:version'><name>forged</name></query></iq>`)
+    alice.write(`<iq type='result' id='${id}' to='${ROOM}/Bob'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>`)
+    assert.equal(await iqReply(bob, 'v1'), `<iq type='result' id='v1' to='bob@localhost/r' from='${ROOM}/Alice'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>`)
+    // Answered once: a second answer to the same id goes nowhere.
+    alice.write(`<iq type='result' id='${id}' to='${ROOM}/Bob'/>`)
+    bob.write(`<iq type='get' id='v2' to='${ROOM}/Alice'><vCard xmlns='vcard-temp'/></iq>`)
+    assert.equal(await iqReply(bob, 'v2'), `<iq type='result' id='v2' to='bob@localhost/r' from='${ROOM}/Alice'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>`)
+    assert.doesNotMatch(bob.received, /forged/)
+    assert.equal(
+      await ask(carol, `<iq type='get' id='v3' to='${ROOM}/Alice'><query xmlns='jabber:iq:version'/></iq>`),
+      `<iq type='error' id='v3' from='${ROOM}/Alice' to='carol@localhost/r'><error type='modify'><not-acceptable xmlns='${STANZAS}'/><text xmlns='${STANZAS}' xml:lang='en'>join the room before sending to its occupants</text></error></iq>`,
+    )
+  })
+
   it('changes a nickname with 303 and leaves with 110 (§7.6, §7.14)', async (t) => {
     const {alice, bob} = await users(t)
     await join(alice, 'Alice')
