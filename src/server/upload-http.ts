@@ -67,7 +67,10 @@ async function put(store: UploadStore, logger: Logger, request: IncomingMessage,
   // §5: the size and content type the slot was asked for.
   if (request.headers['content-length'] === undefined || length !== slot.meta.size) return refuse(length > slot.meta.size ? 413 : 400, `Content-Length must be the slot's size, ${slot.meta.size}`)
   const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-  if (type !== '' && type !== slot.meta.contentType) return refuse(400, `Content-Type must be the slot's, ${slot.meta.contentType}`)
+  // A slot asked for without a type stores application/octet-stream, and then a PUT may name none; one asked for
+  // with a type must be filled with that type, so a file is never served as other than what its slot promised.
+  const unnamedAllowed = type === '' && slot.meta.contentType === 'application/octet-stream'
+  if (type !== slot.meta.contentType && !unnamedAllowed) return refuse(400, `Content-Type must be the slot's, ${slot.meta.contentType}`)
   const temporary = path.join(slot.dir, `upload.${randomToken(6)}`)
   // Node's HTTP parser ends the body at Content-Length, checked above to be the slot's size: no more can arrive.
   // Large writes: the default 16 KiB chunks cost a system call each.

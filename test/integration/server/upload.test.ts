@@ -39,6 +39,7 @@ describe('HTTP file upload (XEP-0363)', () => {
     assert.equal((await fetchUrl(getUrl)).status, 404)
     // §5: the content type and size of the slot, or no upload.
     assert.equal((await fetchUrl(putUrl, {method: 'PUT', body: Buffer.from('abcdefghijklmnopqrstuvwxyz'), headers: {'Content-Type': 'text/html'}})).status, 400)
+    assert.equal((await fetchUrl(putUrl, {method: 'PUT', body: Buffer.from('abcdefghijklmnopqrstuvwxyz')})).status, 400, 'a slot asked for as text/plain takes no PUT without a Content-Type')
     assert.equal((await fetchUrl(putUrl, {method: 'PUT', body: Buffer.from('abcdefghijklmnopqrstuvwxyz!'), headers: {'Content-Type': 'text/plain'}})).status, 413)
     const tampered = putUrl.replace(/\/([A-Za-z0-9_-]{32})\//, (_all, mac: string) => `/${mac.startsWith('A') ? 'B' : 'A'}${mac.slice(1)}/`)
     assert.equal((await fetchUrl(tampered, {method: 'PUT', body: Buffer.from('abcdefghijklmnopqrstuvwxyz'), headers: {'Content-Type': 'text/plain'}})).status, 403)
