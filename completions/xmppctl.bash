@@ -43,7 +43,7 @@ _xmppctl() {
   if [[ -z $words ]]; then
     case "$path" in
     'audit') words='--json --config -c --only --fail-on --as --fix' ;;
-    'audit remote') words='--json --config -c --xmpp-domain --starttls --direct-tls --s2s --ca --timeout --fail-on' ;;
+    'audit remote') words='--json --config -c --xmpp-domain --starttls --direct-tls --s2s --http --ws-path --bosh-path --ca --timeout --fail-on' ;;
     'cert check') words='--json --config -c --fail-on' ;;
     'cert generate') words='--json --config -c --key --days --with-subdomains --force -f' ;;
     'cert import') words='--json --config -c --force -f' ;;

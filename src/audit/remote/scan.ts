@@ -21,6 +21,7 @@ import {type AuditFinding, sortFindings} from '../findings.js'
 import {type Connector, type EphemeralKey, type HandshakeOutcome, NODE_PROTOCOLS, type Protocol, PROTOCOLS, enumerateSuites, handshake} from '../handshake.js'
 import type {SuiteInfo} from '../suites.js'
 import {probeLegacy} from '../legacy-ssl.js'
+import {type HttpReport, httpFindings, probeHttp} from './http.js'
 import {type GradeInput, type GradeResult, grade} from './grade.js'
 import {type Features, ProbeError, ProbeStream, connectTcp} from './stream.js'
 
@@ -29,22 +30,23 @@ export interface RemoteTarget {
   port: number
   domain: string
   mode: 'starttls' | 'direct-tls'
-  /** What the port serves: clients (jabber:client), or other servers (jabber:server, federation). */
-  service: 'c2s' | 's2s'
+  /** What the port serves: clients (jabber:client), other servers (jabber:server, federation), or HTTPS (WebSocket, BOSH, upload). */
+  service: 'c2s' | 's2s' | 'http'
 }
 
-/** `HOST`, `HOST:PORT`, `[V6]:PORT`; the default port is 5222 for STARTTLS, 5223 for direct TLS (XEP-0368); 5269 and 5270 for s2s. */
+/** `HOST`, `HOST:PORT`, `[V6]:PORT`; the default port is 5222 for STARTTLS, 5223 for direct TLS (XEP-0368); 5269 and 5270 for s2s; 5443 for HTTPS (ejabberd's). */
 export function parseTarget(value: string, mode: RemoteTarget['mode'], domain: string | undefined, service: RemoteTarget['service'] = 'c2s'): RemoteTarget {
   const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value) ?? (net.isIPv6(value) ? [value, value, undefined] : null)
   if (!match) throw new UsageError(`cannot read "${value}" as HOST[:PORT]`, 'write e.g. xmpp.example.org:5222 or [2001:db8::1]:5222')
   const host = match[1]
-  const port = match[2] === undefined ? (service === 's2s' ? 5269 : 5222) + (mode === 'starttls' ? 0 : 1) : Number(match[2])
+  const port = match[2] === undefined ? (service === 'http' ? 5443 : (service === 's2s' ? 5269 : 5222) + (mode === 'starttls' ? 0 : 1)) : Number(match[2])
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`port ${match[2]} is out of range`, 'give a port from 1 to 65535')
   const xmppDomain = domain ?? (net.isIP(host) ? undefined : host)
   if (!xmppDomain) throw new UsageError(`${host} is an address, not a domain`, 'name the XMPP domain to ask for with --xmpp-domain')
   const ascii = asciiDomain(xmppDomain)
   if (!ascii) throw new UsageError(`"${xmppDomain}" is not a valid domain`, 'give the XMPP domain, e.g. --xmpp-domain example.org')
-  return {host, port, domain: ascii, mode, service}
+  // HTTPS has no STARTTLS.
+  return {host, port, domain: ascii, mode: service === 'http' ? 'direct-tls' : mode, service}
 }
 
 export type ProtocolStatus =
@@ -84,6 +86,8 @@ export interface RemoteResult {
   ungraded: string | null
   /** Facts the grade rests on that could not be checked from here. */
   notes: string[]
+  /** With an http target: the answers of its HTTP paths (http.ts); null otherwise, or when they could not be asked. */
+  http: HttpReport | null
   findings: AuditFinding[]
 }
 
@@ -93,6 +97,9 @@ export interface RemoteOptions {
   /** Extra trust anchors (PEM files), e.g. a private CA. */
   caFiles?: string[]
   now?: Date
+  /** With an http target: where its WebSocket and BOSH endpoints are (default /ws and /bosh). */
+  webSocketPath?: string
+  boshPath?: string
 }
 
 const ALL_SUITES = 'ALL:COMPLEMENTOFALL:@SECLEVEL=0'
@@ -102,7 +109,7 @@ function connector(target: RemoteTarget, timeoutMs: number): Connector {
   return async () => {
     const socket = await connectTcp(target.host, target.port, timeoutMs)
     if (target.mode === 'direct-tls') return socket
-    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service)
+    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service === 's2s' ? 's2s' : 'c2s')
     try {
       const features = await stream.open()
       if (!features.starttls.offered) throw new ProbeError('the server does not offer STARTTLS')
@@ -152,7 +159,7 @@ function certificateReport(chain: X509Certificate[], socket: tls.TLSSocket, doma
     chain: chain.map((entry) => ({subject: entry.subject.replace(/\n/g, ', '), signatureAlgorithm: parseCertificateDer(entry.raw).signatureAlgorithm.name})),
     trusted: socket.authorized,
     trustProblem: socket.authorized ? null : authorizationError,
-    identity: {domain, dns, srvClient, srvServer, xmppAddr, commonName, matches: dns || (service === 's2s' ? srvServer : srvClient) || xmppAddr || commonName},
+    identity: {domain, dns, srvClient, srvServer, xmppAddr, commonName, matches: service === 'http' ? dns || commonName : dns || (service === 's2s' ? srvServer : srvClient) || xmppAddr || commonName},
   }
 }
 
@@ -222,7 +229,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
   }
 
   const connect = connector(target, timeoutMs)
-  const alpn = target.mode === 'direct-tls' ? [target.service === 's2s' ? 'xmpp-server' : 'xmpp-client'] : undefined
+  const alpn = target.mode === 'direct-tls' ? [{c2s: 'xmpp-client', s2s: 'xmpp-server', http: 'http/1.1'}[target.service]] : undefined
   const base = {servername: target.domain, timeoutMs, ...(ca ? {ca} : {}), ...(alpn ? {alpn} : {})}
 
   // 1. Before TLS.
@@ -231,7 +238,7 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
     const socket = await connectTcp(target.host, target.port, timeoutMs).catch((error: Error) => {
       throw new UnavailableError(`${error.message}`, 'check the host and port, and that the server is running')
     })
-    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service)
+    const stream = new ProbeStream(socket, target.domain, timeoutMs, target.service === 's2s' ? 's2s' : 'c2s')
     try {
       const features = await stream.open()
       beforeTls = {starttls: features.starttls, mechanisms: features.mechanisms}
@@ -254,7 +261,12 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
 
   const channelBinding: ChannelBindingReport[] = []
   const readAfterTls = async (outcome: Extract<HandshakeOutcome, {kind: 'accepted'}>): Promise<Features> => {
-    const stream = new ProbeStream(outcome.socket!, target.domain, timeoutMs, target.service)
+    if (target.service === 'http') {
+      outcome.socket!.destroy()
+      return {starttls: {offered: false, required: false}, mechanisms: [], channelBindings: null}
+    }
+
+    const stream = new ProbeStream(outcome.socket!, target.domain, timeoutMs, target.service === 's2s' ? 's2s' : 'c2s')
     try {
       const features = await stream.open()
       if (!channelBinding.some((report) => report.protocol === outcome.negotiated.protocol)) channelBinding.push({protocol: outcome.negotiated.protocol, plusMechanisms: features.mechanisms.filter((mechanism) => PLUS.test(mechanism)), types: features.channelBindings})
@@ -401,5 +413,16 @@ export async function runRemoteAudit(options: RemoteOptions): Promise<RemoteResu
     })
   }
 
-  return {target, beforeTls, afterTls, channelBinding, protocols, suites, certificate, grade: graded, ungraded, notes, findings: sortFindings(findings)}
+  // 7. What the HTTP paths answer (they do not change the TLS grade).
+  let http: HttpReport | null = null
+  if (target.service === 'http' && canTls) {
+    try {
+      http = await probeHttp({host: target.host, port: target.port, domain: target.domain, webSocketPath: options.webSocketPath ?? '/ws', boshPath: options.boshPath ?? '/bosh'}, timeoutMs, ca)
+      findings.push(...httpFindings(http, subject))
+    } catch (error) {
+      notes.push(`the HTTP paths could not be asked: ${(error as Error).message}`)
+    }
+  }
+
+  return {target, beforeTls, afterTls, channelBinding, protocols, suites, certificate, grade: graded, ungraded, notes, http, findings: sortFindings(findings)}
 }

@@ -9,13 +9,16 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import tls from 'node:tls'
 
+import {probeHttp} from '../../../src/audit/remote/http.js'
 import {type RemoteResult, parseTarget, runRemoteAudit} from '../../../src/audit/remote/scan.js'
+import {Configuration} from '../../../src/config/index.js'
 import type {Settings} from '../../../src/config/schema.js'
 import {tempDir} from '../../helpers.js'
 import {writeCertificate} from '../../unit/audit/fixtures.js'
 import {startTestServer} from '../server/helpers.js'
+import {HTTP_LISTENER} from '../server/web-helpers.js'
 
-async function scan(port: number, options: {ca?: string[]; mode?: 'starttls' | 'direct-tls'; domain?: string; service?: 'c2s' | 's2s'} = {}): Promise<RemoteResult> {
+async function scan(port: number, options: {ca?: string[]; mode?: 'starttls' | 'direct-tls'; domain?: string; service?: 'c2s' | 's2s' | 'http'} = {}): Promise<RemoteResult> {
   return runRemoteAudit({target: parseTarget(`127.0.0.1:${port}`, options.mode ?? 'starttls', options.domain ?? 'localhost', options.service), caFiles: options.ca, timeoutMs: 5000})
 }
 
@@ -75,6 +78,30 @@ describe('audit remote: our server', () => {
     assert.equal(viaTls.grade?.grade, 'A')
     assert.equal(parseTarget('xmpp.example.org', 'starttls', undefined, 's2s').port, 5269)
     assert.equal(parseTarget('xmpp.example.org', 'direct-tls', undefined, 's2s').port, 5270)
+  })
+
+  it('https listener (--http): graded like the XMPP ports by DNS-ID, its headers read, and WebSocket and BOSH open to any origin until websocket_origin lists some', async (t) => {
+    const listen: Settings['listen'] = [{port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false}, HTTP_LISTENER]
+    const s = await server(t, {listen})
+    const port = s.server.listenerStatus().find((listener) => listener.module === 'http')!.port
+    const result = await scan(port, {ca: [s.cert], service: 'http'})
+    assert.deepEqual(result.target, {host: '127.0.0.1', port, domain: 'localhost', mode: 'direct-tls', service: 'http'})
+    assert.equal(result.beforeTls, null)
+    assert.deepEqual(result.afterTls?.mechanisms, [])
+    assert.deepEqual(status(result), {SSLv2: 'refused', SSLv3: 'refused', TLSv1: 'refused', 'TLSv1.1': 'refused', 'TLSv1.2': 'accepted', 'TLSv1.3': 'accepted'})
+    assert.equal(result.grade?.grade, 'A')
+    assert.deepEqual(result.http, {
+      notFound: {status: 404, headers: {strictTransportSecurity: null, contentTypeOptions: 'nosniff', frameOptions: 'DENY', contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", server: null}},
+      webSocket: {path: '/ws', status: 101, acceptsForeignOrigin: true},
+      bosh: {path: '/bosh', status: 200, allowOrigin: '*'},
+    })
+    assert.deepEqual(findingIds(result), ['info:http-no-hsts', 'warning:bosh-any-origin', 'warning:websocket-any-origin'])
+    assert.equal(parseTarget('xmpp.example.org', 'starttls', undefined, 'http').port, 5443)
+
+    // With the web client's origin listed, a page elsewhere gets neither (the TLS part is as above).
+    await s.server.reload(new Configuration(s.config.file, {...s.config.settings, websocket_origin: ['https://chat.example.org']}, {...s.config.hostOverrides}))
+    const limited = await probeHttp({host: '127.0.0.1', port, domain: 'localhost', webSocketPath: '/ws', boshPath: '/bosh'}, 5000)
+    assert.deepEqual({webSocket: limited.webSocket, bosh: limited.bosh}, {webSocket: {path: '/ws', status: 403, acceptsForeignOrigin: false}, bosh: {path: '/bosh', status: 403, allowOrigin: null}})
   })
 
   it('forward-secret AEAD suites only: A, no caps, no findings', async (t) => {
