@@ -2,8 +2,9 @@
  * A real browser: Debian's chromium, headless, driven by playwright-core,
  * opens a page with Converse.js (npm converse.js) served by the test, logs in
  * over WebSocket (RFC 7395) from an origin websocket_origin allows, and sends
- * a chat message that a slixmpp client receives; then the slixmpp client
- * answers and the page shows it. A screenshot is kept on failure.
+ * a chat message that a slixmpp client receives; then it joins a room
+ * (XEP-0045), where a second client hears its message and answers, and the
+ * page shows the answer. A screenshot is kept on failure.
  */
 import assert from 'node:assert/strict'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
@@ -16,6 +17,7 @@ import {describe, it} from 'node:test'
 import {chromium} from 'playwright-core'
 
 import {projectRoot} from '../../src/paths.js'
+import {loginRaw, sync} from '../integration/server/helpers.js'
 import {startWeb} from '../integration/server/web-helpers.js'
 import {slixmppAvailable, startSlixmpp} from './clients.js'
 
@@ -60,13 +62,13 @@ async function servePage(t: {after(fn: () => unknown): void}, html: () => string
 }
 
 describe('Converse.js in headless chromium', () => {
-  it('logs in over WebSocket and exchanges a message with a slixmpp client', async (t) => {
+  it('logs in over WebSocket, exchanges a message with a slixmpp client, and chats in a room', async (t) => {
     assert.ok(existsSync(CHROMIUM), 'chromium is not installed: apt-get install chromium (see .ci/run)')
     assert.ok(slixmppAvailable, 'python3-slixmpp is not installed (see .ci/run)')
     let websocketUrl = ''
     const pagePort = await servePage(t, () => page(websocketUrl))
     const origin = `http://localhost:${pagePort}`
-    const web = await startWeb(t, {websocket_origin: [origin], disable_sasl_scram_downgrade_protection: true}, 'alice', 'bob')
+    const web = await startWeb(t, {websocket_origin: [origin], disable_sasl_scram_downgrade_protection: true}, 'alice', 'bob', 'carol')
     websocketUrl = `wss://localhost:${web.httpPort}/ws`
     const bob = startSlixmpp(t, {jid: 'bob@localhost/slix', password: 'bob pw', mechanism: 'SCRAM-SHA-1', port: web.starttlsPort, wait_message: true, timeout: 60}, 'client.py')
     await bob.next('session')
@@ -104,6 +106,38 @@ describe('Converse.js in headless chromium', () => {
       const received = await bob.next('message', 20_000)
       assert.equal(received.body, 'hello from chromium')
       assert.match(String(received.frm), /^alice@localhost\/.+/)
+
+      // A room: Converse creates and joins it, Carol (a raw client) joins too and hears Alice, and Alice's page shows Carol's answer.
+      const room = 'tea@conference.localhost'
+      const status = await tab.evaluate(async (jid) => {
+        const api = (window as unknown as {xmppctlApi: {rooms: {open(jid: string, attrs: {nick: string}): Promise<{isEntered(): boolean; session: {get(key: string): unknown}}>}}}).xmppctlApi
+        const muc = await api.rooms.open(jid, {nick: 'Alice'})
+        for (let tries = 0; tries < 300 && !muc.isEntered(); tries++) await new Promise((resolve) => setTimeout(resolve, 100))
+        return muc.isEntered() ? 'entered' : String(muc.session.get('connection_status'))
+      }, room)
+      assert.equal(status, 'entered')
+      const carol = await loginRaw(t, web.starttlsPort, 'carol', 'carol pw', {resource: 'r'})
+      await sync(carol)
+      carol.write(`<presence to='${room}/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+      await carol.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/)
+      await tab.evaluate(async (jid) => {
+        const api = (window as unknown as {xmppctlApi: {rooms: {get(jid: string): Promise<{sendMessage(attrs: {body: string}): Promise<unknown>}>}}}).xmppctlApi
+        await (await api.rooms.get(jid)).sendMessage({body: 'hello room'})
+      }, room)
+      await carol.until(new RegExp(`<message type='groupchat' [^>]*from='${room}/Alice'><body>hello room</body>`), 20_000)
+      carol.write(`<message type='groupchat' to='${room}' id='c1'><body>hello chromium</body></message>`)
+      const shown = await tab.evaluate(async (jid) => {
+        const api = (window as unknown as {xmppctlApi: {rooms: {get(jid: string): Promise<{messages: {findWhere(attrs: {body: string}): {get(key: string): unknown} | undefined}}>}}}).xmppctlApi
+        const muc = await api.rooms.get(jid)
+        for (let tries = 0; tries < 200; tries++) {
+          const message = muc.messages.findWhere({body: 'hello chromium'})
+          if (message) return String(message.get('nick'))
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+
+        return 'not shown'
+      }, room)
+      assert.equal(shown, 'Carol')
     } catch (error) {
       const shot = path.join(os.tmpdir(), `xmppctl-browser-failure-${Date.now()}.png`)
       const state = await tab.evaluate(() => {
