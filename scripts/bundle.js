@@ -77,7 +77,7 @@ const {outputFiles} = await build({
   external: [
     // Resolved at run time, where the addon is (sqliteAddon).
     'better-sqlite3/package.json',
-    // better-sqlite3 13, for Node 24 and later only (src/store/sqlite/driver.ts): loaded from node_modules there.
+    // better-sqlite3 13, for Node 22 and later (src/store/sqlite/driver.ts): loaded from node_modules there.
     'better-sqlite3-napi',
     // Large, and loaded only by the commands that need them (on demand, as before): PostgreSQL import,
     // interactive prompts, X.509, JWT. In the bundle they would be read and compiled by every command.

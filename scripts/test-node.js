@@ -7,8 +7,8 @@
 //
 //   node scripts/test-node.js 22 24            (after `npm run build`)
 //
-// Node 24 runs better-sqlite3 13 (src/store/sqlite/driver.ts), which needs no
-// compiler; 12 is rebuilt for each version all the same, as `npm ci` would.
+// Node 22 and 24 run better-sqlite3 13 (src/store/sqlite/driver.ts), prebuilt
+// in its npm package: only the kerberos binding is compiled for each version.
 //
 // Exits non-zero if any version's suites fail or its set-up does.
 import {spawnSync} from 'node:child_process'
@@ -60,9 +60,9 @@ function testOn(version) {
   const project = path.join(scratch, `project-${version}`)
   for (const entry of readdirSync(root)) if (entry !== '.git') cpSync(path.join(root, entry), path.join(project, entry), {recursive: true, verbatimSymlinks: true})
   const env = {...process.env, PATH: `${path.join(home, 'bin')}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: home, JOBS: 'max'}
-  // Every native addon the suites may load there: better-sqlite3 12 below Node 24 (24 loads 13, prebuilt), and
-  // the kerberos binding of the gssapi diagnostics. Each compile costs CI about a minute.
-  const addons = Number(version) >= 24 ? ['kerberos'] : ['better-sqlite3', 'kerberos']
+  // Every native addon the suites may load there: better-sqlite3 12 below Node 22 (22 and later load 13, prebuilt),
+  // and the kerberos binding of the gssapi diagnostics. Each compile costs CI about a minute.
+  const addons = Number(version) >= 22 ? ['kerberos'] : ['better-sqlite3', 'kerberos']
   step(`native addons for Node.js ${version}`, 'npm', ['rebuild', ...addons, '--no-audit', '--no-fund'], {cwd: project, env})
   // The packed-and-installed test compiles better-sqlite3 once more (a minute and a half); the machine's
   // Node runs it, and the CLI suite here runs the same bundle and driver from the copy.

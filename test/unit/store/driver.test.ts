@@ -10,8 +10,8 @@ describe('the SQLite driver', () => {
   const require = createRequire(import.meta.url)
   const major = Number(process.versions.node.split('.')[0])
 
-  it(`is better-sqlite3 ${major >= 24 ? '13 (Node-API)' : '12'} on Node ${major}`, () => {
-    assert.equal(Database, require(major >= 24 ? 'better-sqlite3-napi' : 'better-sqlite3'))
+  it(`is better-sqlite3 ${major >= 22 ? '13 (Node-API)' : '12'} on Node ${major}`, () => {
+    assert.equal(Database, require(major >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3'))
   })
 
   it('survives statements collected while the database is open and after it closed', () => {
