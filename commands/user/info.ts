@@ -4,7 +4,7 @@ import {accountDataCounts} from '../../src/accounts/data.js'
 import {type AccountInfo, resolveAccount, userInfo} from '../../src/accounts/index.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {formatRecord} from '../../src/cli/output.js'
-import type {AccountDataCounts} from '../../src/store/roster-store.js'
+import type {AccountDataCounts} from '../../src/store/account-data-store.js'
 
 type UserInfoResult = AccountInfo & {data: AccountDataCounts}
 

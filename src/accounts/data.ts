@@ -8,11 +8,13 @@
 import {AccountAbsentError, ExitCode, UsageError, XmppctlError} from '../errors.js'
 import {formatJid, parseBareJid} from '../jid/index.js'
 import {parseElement} from '../xml/parser.js'
-import type {AccountDataCounts, RosterItem, RosterStore, Subscription} from '../store/roster-store.js'
+import type {AccountDataCounts} from '../store/account-data-store.js'
+import type {AccountDataStore} from '../store/account-data-store.js'
+import type {RosterItem, Subscription} from '../store/roster-store.js'
 import {type AccountContext, type AccountRef, resolveAccount} from './index.js'
 
 export interface AccountDataContext extends AccountContext {
-  data: RosterStore
+  data: AccountDataStore
 }
 
 /** A roster item as `roster list` prints it: ejabberdctl get_roster's columns. */

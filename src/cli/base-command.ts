@@ -135,8 +135,8 @@ export abstract class BaseCommand<T> extends Command {
   protected async accountData(): Promise<AccountDataContext> {
     if (!this.accountDataContext) {
       const context = await this.accounts({create: false})
-      const {openRosterStore} = await import('../store/index.js')
-      this.accountDataContext = {...context, data: await openRosterStore(context.config)}
+      const {openAccountDataStore} = await import('../store/index.js')
+      this.accountDataContext = {...context, data: await openAccountDataStore(context.config)}
     }
 
     return this.accountDataContext

@@ -10,7 +10,7 @@ import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
 import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
-import type {RosterStore} from '../store/roster-store.js'
+import type {AccountDataStore} from '../store/account-data-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
@@ -27,7 +27,8 @@ export interface CoreContext {
   hosts(): readonly string[]
   router: Router
   accounts: AccountStore
-  rosters: RosterStore
+  /** Rosters, offline messages, vCards, private XML, blocklists, last activity: lent to modules by concept. */
+  accountData: AccountDataStore
   pep: PepStore
   rooms: RoomStore
   archives: ArchiveStore
@@ -70,7 +71,12 @@ export class ServerCore {
     const moduleContext: ModuleContext = {
       router: context.router,
       accounts: context.accounts,
-      rosters: context.rosters,
+      rosters: context.accountData,
+      offline: context.accountData,
+      vcards: context.accountData,
+      privateStorage: context.accountData,
+      blocklists: context.accountData,
+      lastActivity: context.accountData,
       pep: context.pep,
       rooms: context.rooms,
       archives: context.archives,

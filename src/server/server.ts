@@ -24,7 +24,7 @@ import type {RoomAdminRequest, RoomAdminResult} from './muc/admin.js'
 import type {MucModule} from './modules/muc.js'
 import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
-import type {RosterStore} from '../store/roster-store.js'
+import type {AccountDataStore} from '../store/account-data-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
 import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
 import {BoshEndpoint} from './bosh.js'
@@ -176,7 +176,7 @@ export class XmppServer implements SessionHost {
   private hostSettingsCache = new Map<string, HostSettings>()
   private certificates = new Map<string, HostCertificate>()
   private accounts: AccountStore | undefined
-  private rosters: RosterStore | undefined
+  private accountData: AccountDataStore | undefined
   private pep: PepStore | undefined
   private rooms: RoomStore | undefined
   private archives: ArchiveStore | undefined
@@ -210,8 +210,8 @@ export class XmppServer implements SessionHost {
   async start(): Promise<ListenerStatus[]> {
     try {
       this.accounts = await openAccountStore(this.config, {verify: true})
-      const {SqliteRosterStore} = await import('../store/sqlite/roster.js')
-      this.rosters = SqliteRosterStore.open(this.config.dataDir)
+      const {SqliteAccountDataStore} = await import('../store/sqlite/account-data.js')
+      this.accountData = SqliteAccountDataStore.open(this.config.dataDir)
       const {SqlitePepStore} = await import('../store/sqlite/pep.js')
       this.pep = SqlitePepStore.open(this.config.dataDir)
       const {SqliteRoomStore} = await import('../store/sqlite/rooms.js')
@@ -231,7 +231,7 @@ export class XmppServer implements SessionHost {
           hosts: () => this.config.hosts,
           router: this.router,
           accounts: this.accounts,
-          rosters: this.rosters,
+          accountData: this.accountData,
           pep: this.pep,
           rooms: this.rooms,
           archives: this.archives,
@@ -674,7 +674,7 @@ export class XmppServer implements SessionHost {
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()
     await this.archives?.close()
-    await this.rosters?.close()
+    await this.accountData?.close()
     await this.pep?.close()
     await this.rooms?.close()
     await this.accounts?.close()

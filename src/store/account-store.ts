@@ -1,6 +1,7 @@
 import type {ScramCredentials, ScramHash} from '../sasl/scram.js'
 import type {PepItem, PepNodeConfig} from './pep-store.js'
-import type {PrivateKey, RosterItem} from './roster-store.js'
+import type {PrivateKey} from './private-store.js'
+import type {RosterItem} from './roster-store.js'
 
 export type AccountState = 'enabled' | 'disabled'
 

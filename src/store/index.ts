@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
 import type {AccountStore} from './account-store.js'
-import type {RosterStore} from './roster-store.js'
+import type {AccountDataStore} from './account-data-store.js'
 import type {ArchiveStore} from './archive-store.js'
 
 export type {AccountSecrets, AccountState, AccountStore, AccountSummary, StoredAccount} from './account-store.js'
@@ -38,9 +38,9 @@ export async function openAccountStore(config: Configuration, options: OpenOptio
  * messages, …) the configuration names. Open the account store first: its
  * opening creates the file and brings the schema up to date.
  */
-export async function openRosterStore(config: Configuration): Promise<RosterStore> {
-  const {SqliteRosterStore} = await import('./sqlite/roster.js')
-  return SqliteRosterStore.open(config.dataDir)
+export async function openAccountDataStore(config: Configuration): Promise<AccountDataStore> {
+  const {SqliteAccountDataStore} = await import('./sqlite/account-data.js')
+  return SqliteAccountDataStore.open(config.dataDir)
 }
 
 /** The message archive of the configuration's store, which must exist; open the account store first, so that its schema is current. */

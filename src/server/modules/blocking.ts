@@ -125,8 +125,8 @@ function then<T, R>(value: T | Promise<T>, use: (value: T) => R | Promise<R>): R
 }
 
 export function createBlockingModule(context: ModuleContext, options: BlockingOptions): ServerModule {
-  const {router, rosters} = context
-  const cache = new BlocklistCache((account) => rosters.getBlocklist(account.host, account.username), () => options.cacheSize)
+  const {router, rosters, blocklists} = context
+  const cache = new BlocklistCache((account) => blocklists.getBlocklist(account.host, account.username), () => options.cacheSize)
   /** Resources that fetched the blocklist, and so get its pushes (§3.2). */
   const interested = new WeakSet<C2sSession>()
   /** Edits of one account's list, one at a time: each reads the list the one before it left. */
@@ -239,7 +239,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
     const account = sessionAccount(session)
     await serialised(account.bare, async () => {
       const before = await cache.get(account)
-      const result = await rosters.addToBlocklist(account.host, account.username, jids, options.maxItems)
+      const result = await blocklists.addToBlocklist(account.host, account.username, jids, options.maxItems)
       if (result === 'blocklist-full') return session.send(errorReply(stanza, 'resource-constraint', undefined, `a blocklist holds at most ${options.maxItems} JIDs`))
       if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored blocklist'))
       const after = new Set([...before, ...jids])
@@ -258,7 +258,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
       const before = await cache.get(account)
       // §3.5: no item unblocks every JID.
       const all = jids.length === 0
-      await rosters.removeFromBlocklist(account.host, account.username, all ? undefined : jids)
+      await blocklists.removeFromBlocklist(account.host, account.username, all ? undefined : jids)
       const after = all ? new Set<string>() : new Set([...before].filter((jid) => !jids.includes(jid)))
       cache.set(account.bare, after)
       session.send(iqResult(stanza, undefined))

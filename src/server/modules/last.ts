@@ -10,7 +10,7 @@ import {x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, ServerModule} from './types.js'
 
 export function createLastModule(context: ModuleContext): ServerModule {
-  const {router, rosters} = context
+  const {router, lastActivity} = context
   const seconds = (since: number) => String(Math.max(0, Math.floor((Date.now() - since) / 1000)))
 
   const query = async ({sender, stanza, account, own, domain}: IqRequest): Promise<void> => {
@@ -18,7 +18,7 @@ export function createLastModule(context: ModuleContext): ServerModule {
     const from = own ? undefined : account.bare
     if (!own && !(await context.presenceAllowed(account, sender.bareJid))) return sender.send(errorReply(stanza, 'forbidden', account.bare))
     if (router.available(account.bare).length > 0) return sender.send(iqResult(stanza, from, x('query', NS.last, {seconds: '0'})))
-    const last = await rosters.getLastActivity(account.host, account.username)
+    const last = await lastActivity.getLastActivity(account.host, account.username)
     if (!last) return sender.send(errorReply(stanza, 'service-unavailable', account.bare))
     sender.send(iqResult(stanza, from, x('query', NS.last, {seconds: seconds(last.at.getTime())}, last.status || undefined)))
   }
@@ -30,7 +30,7 @@ export function createLastModule(context: ModuleContext): ServerModule {
 
     async becameUnavailable(session, account, presence) {
       if (router.available(account.bare).some((other) => other !== session)) return
-      await rosters.setLastActivity(account.host, account.username, new Date(), presence.getChildText('status') ?? '')
+      await lastActivity.setLastActivity(account.host, account.username, new Date(), presence.getChildText('status') ?? '')
     },
   }
 }

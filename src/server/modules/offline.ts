@@ -19,7 +19,7 @@ export interface OfflineOptions {
 }
 
 export function createOfflineModule(context: ModuleContext, options: OfflineOptions): ServerModule {
-  const {rosters, logger} = context
+  const {offline, logger} = context
 
   /**
    * RFC 6121 §8.5.2.1.1 offline delivery, paced by what the client reads: a
@@ -30,7 +30,7 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
   const deliver = async (session: C2sSession, account: Account): Promise<void> => {
     let afterId = 0
     for (;;) {
-      const page = await rosters.getOfflineMessages(account.host, account.username, {afterId, limit: OFFLINE_PAGE})
+      const page = await offline.getOfflineMessages(account.host, account.username, {afterId, limit: OFFLINE_PAGE})
       if (page.length === 0) return
       const writes: Array<Promise<number | undefined>> = []
       for (const message of page) {
@@ -39,7 +39,7 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
       }
 
       const delivered = (await Promise.all(writes)).filter((id) => id !== undefined)
-      if (delivered.length > 0) await rosters.deleteOfflineMessages(account.host, account.username, delivered)
+      if (delivered.length > 0) await offline.deleteOfflineMessages(account.host, account.username, delivered)
       if (delivered.length < page.length) return
       afterId = page.at(-1)!.id
     }
@@ -56,7 +56,7 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
       const copy = stanza.clone()
       // A message that was already stored once (then never acknowledged, XEP-0198) keeps its first stamp.
       if (!copy.getChild('delay', NS.delay)) copy.append(x('delay', NS.delay, {from: account.host, stamp: new Date().toISOString()}))
-      const stored = await rosters.storeOfflineMessage(account.host, account.username, copy.toString(NS.client), options.limit)
+      const stored = await offline.storeOfflineMessage(account.host, account.username, copy.toString(NS.client), options.limit)
       if (!stored) sender.send(errorReply(stanza, 'service-unavailable'))
       return true
     },

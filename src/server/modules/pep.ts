@@ -183,7 +183,7 @@ function configForm(config: PepNodeConfig): Element {
 }
 
 export function createPepModule(context: ModuleContext, options: PepOptions): ServerModule {
-  const {router, pep, rosters} = context
+  const {router, pep, rosters, privateStorage} = context
   const limits = (): PepLimits => ({nodes: options.maxNodes, maxItems: options.maxItemsNode, totalBytes: options.maxTotalSize})
   const capsCache = new CapsCache(() => options.capsCacheSize)
   /** The caps each available resource announced last, and its features once known. */
@@ -352,7 +352,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   /** The legacy bookmarks the account keeps in private XML storage, if any. */
   const storedLegacyBookmarks = async (owner: Account): Promise<Element | undefined> => {
-    const [stored] = await rosters.getPrivateItems(owner.host, owner.username, [{ns: LEGACY_BOOKMARKS, name: 'storage'}])
+    const [stored] = await privateStorage.getPrivateItems(owner.host, owner.username, [{ns: LEGACY_BOOKMARKS, name: 'storage'}])
     return stored ? parseElement(stored.xml) : undefined
   }
 

@@ -6,7 +6,7 @@
  * removes it, and a get of an item never stored answers the element as asked.
  */
 import {StoreError} from '../../errors.js'
-import type {PrivateItem} from '../../store/roster-store.js'
+import type {PrivateItem} from '../../store/private-store.js'
 import {NS} from '../../xml/namespaces.js'
 import {errorReply, iqResult} from '../stanza.js'
 import {type Element, detached, hasContent, x} from '../../xml/element.js'
@@ -36,7 +36,7 @@ function invalid(items: readonly Element[]): {condition: 'bad-request' | 'not-ac
 }
 
 export function createPrivateModule(context: ModuleContext, options: PrivateOptions): ServerModule {
-  const {rosters} = context
+  const {privateStorage} = context
 
   const query = async (request: IqRequest): Promise<void> => {
     const {session, stanza, query, account, own} = request
@@ -46,7 +46,7 @@ export function createPrivateModule(context: ModuleContext, options: PrivateOpti
     if (problem) return session.send(errorReply(stanza, problem.condition, undefined, problem.text))
     const {host, username} = account!
     if (stanza.attrs.type === 'get') {
-      const stored = await rosters.getPrivateItems(host, username, items)
+      const stored = await privateStorage.getPrivateItems(host, username, items)
       const answer = x('query', NS.private)
       for (const item of items) {
         const found = stored.find((candidate) => candidate.ns === item.ns && candidate.name === item.name)
@@ -69,7 +69,7 @@ export function createPrivateModule(context: ModuleContext, options: PrivateOpti
       puts.push({ns: item.ns, name: item.name, xml})
     }
 
-    const result = await rosters.putPrivateItems(host, username, puts, options.maxTotalSize)
+    const result = await privateStorage.putPrivateItems(host, username, puts, options.maxTotalSize)
     if (result === 'storage-full') return session.send(errorReply(stanza, 'resource-constraint', undefined, `private storage is limited to ${options.maxTotalSize} bytes per account`))
     if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
     session.send(iqResult(stanza, undefined))

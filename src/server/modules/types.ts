@@ -12,7 +12,12 @@ import type {AccountStore} from '../../store/account-store.js'
 import type {PepStore} from '../../store/pep-store.js'
 import type {RoomStore} from '../../store/room-store.js'
 import type {ArchiveStore} from '../../store/archive-store.js'
+import type {BlocklistStore} from '../../store/blocklist-store.js'
+import type {LastActivityStore} from '../../store/last-activity-store.js'
+import type {OfflineStore} from '../../store/offline-store.js'
+import type {PrivateStore} from '../../store/private-store.js'
 import type {RosterStore} from '../../store/roster-store.js'
+import type {VcardStore} from '../../store/vcard-store.js'
 import type {C2sSession} from '../c2s.js'
 import type {Account, Jid} from '../jid.js'
 import type {Logger} from '../log.js'
@@ -186,7 +191,13 @@ export interface ServerModule {
 export interface ModuleContext {
   readonly router: Router
   readonly accounts: AccountStore
+  /** Per-account data, one store per concept; a module uses those of the data it keeps. */
   readonly rosters: RosterStore
+  readonly offline: OfflineStore
+  readonly vcards: VcardStore
+  readonly privateStorage: PrivateStore
+  readonly blocklists: BlocklistStore
+  readonly lastActivity: LastActivityStore
   readonly pep: PepStore
   readonly rooms: RoomStore
   readonly archives: ArchiveStore

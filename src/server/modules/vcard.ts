@@ -19,11 +19,11 @@ export interface VcardOptions {
 }
 
 export function createVcardModule(context: ModuleContext, options: VcardOptions): ServerModule {
-  const {rosters} = context
+  const {vcards} = context
 
   // Anyone may read a vCard (XEP-0054 §3.1): the account's contacts, other servers' users, a room forwarding an occupant's request.
   const get = async ({sender, stanza, account, own}: IqRequest): Promise<void> => {
-    const stored = await rosters.getVcard(account!.host, account!.username)
+    const stored = await vcards.getVcard(account!.host, account!.username)
     if (stored === undefined) {
       if (own) return sender.send(iqResult(stanza, undefined, x('vCard', NS.vcard)))
       return sender.send(errorReply(stanza, 'service-unavailable', account!.bare))
@@ -41,7 +41,7 @@ export function createVcardModule(context: ModuleContext, options: VcardOptions)
       return session.send(errorReply(stanza, 'not-acceptable', undefined, `the vCard is larger than ${options.maxSize} bytes`))
     }
 
-    if (!(await rosters.setVcard(account!.host, account!.username, vcard))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
+    if (!(await vcards.setVcard(account!.host, account!.username, vcard))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
     session.send(iqResult(stanza, undefined))
   }
 

@@ -11,7 +11,7 @@ import Database from '../../../src/store/sqlite/driver.js'
 
 import type {RosterItem} from '../../../src/store/roster-store.js'
 import {STORE_FILE, SqliteAccountStore} from '../../../src/store/sqlite/index.js'
-import {SqliteRosterStore} from '../../../src/store/sqlite/roster.js'
+import {SqliteAccountDataStore} from '../../../src/store/sqlite/account-data.js'
 import {APPLICATION_ID, MIGRATIONS} from '../../../src/store/sqlite/schema.js'
 import {tempDir} from '../../helpers.js'
 
@@ -21,9 +21,9 @@ function item(contact: string, extra: Partial<RosterItem> = {}): RosterItem {
   return {contact, name: undefined, subscription: 'none', ask: false, approved: false, groups: [], ...extra}
 }
 
-function openStores(t: {after(fn: () => void): void}, dir = path.join(tempDir(t), 'data')): {accounts: SqliteAccountStore; rosters: SqliteRosterStore; dir: string} {
+function openStores(t: {after(fn: () => void): void}, dir = path.join(tempDir(t), 'data')): {accounts: SqliteAccountStore; rosters: SqliteAccountDataStore; dir: string} {
   const accounts = SqliteAccountStore.open(dir)
-  const rosters = SqliteRosterStore.open(dir)
+  const rosters = SqliteAccountDataStore.open(dir)
   t.after(() => {
     void rosters.close()
     void accounts.close()
@@ -35,7 +35,7 @@ async function createAccount(accounts: SqliteAccountStore, username: string): Pr
   await accounts.createAccount('example.org', username, {credentials: [], plaintext: 'pw'})
 }
 
-function stored(result: Awaited<ReturnType<SqliteRosterStore['putItem']>>): string {
+function stored(result: Awaited<ReturnType<SqliteAccountDataStore['putItem']>>): string {
   assert.equal(typeof result, 'object', `not stored: ${String(result)}`)
   return (result as {version: string}).version
 }

@@ -1,6 +1,10 @@
 import type Database from 'better-sqlite3'
 
-import type {AccountDataCounts, BlockResult, OfflineMessage, OfflinePurge, PrivateItem, PrivateKey, PutItemResult, PutPrivateResult, RosterItem, RosterLimits, RosterStore, RosterVersion, Subscription} from '../roster-store.js'
+import type {OfflineMessage, OfflinePurge} from '../offline-store.js'
+import type {PrivateItem, PrivateKey, PutPrivateResult} from '../private-store.js'
+import type {BlockResult} from '../blocklist-store.js'
+import type {AccountDataCounts, AccountDataStore} from '../account-data-store.js'
+import type {PutItemResult, RosterItem, RosterLimits, RosterVersion, Subscription} from '../roster-store.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -70,7 +74,7 @@ class BlocklistFull extends Error {}
  * (whose migrations create its tables), on a connection of its own; open the
  * account store first so that the schema is current.
  */
-export class SqliteRosterStore implements RosterStore {
+export class SqliteAccountDataStore implements AccountDataStore {
   private readonly db: Database.Database
   private readonly statements
 
@@ -136,10 +140,10 @@ export class SqliteRosterStore implements RosterStore {
     }
   }
 
-  static open(dataDir: string): SqliteRosterStore {
+  static open(dataDir: string): SqliteAccountDataStore {
     const {db, file} = openSharedConnection(dataDir, 'roster')
     // Errors after open (a full disk, a lock, damage) arrive as StoreErrors, as from the account store.
-    return translatingErrors(new SqliteRosterStore(db), file)
+    return translatingErrors(new SqliteAccountDataStore(db), file)
   }
 
   async getRoster(host: string, username: string): Promise<RosterItem[]> {
