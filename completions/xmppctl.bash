@@ -45,10 +45,10 @@ _xmppctl() {
     'audit') words='--json --config -c --only --fail-on --as --fix' ;;
     'audit remote') words='--json --config -c --xmpp-domain --starttls --direct-tls --s2s --http --ws-path --bosh-path --ca --timeout --fail-on' ;;
     'cert check') words='--json --config -c --fail-on' ;;
-    'cert generate') words='--json --config -c --key --days --with-subdomains --force -f' ;;
+    'cert generate') words='--json --config -c --key --days --with-subdomains --dns-only --force -f' ;;
     'cert import') words='--json --config -c --force -f' ;;
     'cert list') words='--json --config -c' ;;
-    'cert request') words='--json --config -c --key --with-subdomains --force -f' ;;
+    'cert request') words='--json --config -c --key --with-subdomains --dns-only --force -f' ;;
     'config check') words='--json --config -c' ;;
     'config init') words='--json --config -c --host --data-dir --password-format --scram-hash --force -f' ;;
     'dhparam check') words='--json --config -c --fail-on' ;;

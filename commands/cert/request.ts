@@ -26,6 +26,7 @@ Writes <data_dir>/certs/HOST.key (mode 0600) and HOST.csr, with the names "cert 
   static flags = {
     key: tlsFlags.key(),
     'with-subdomains': tlsFlags.subdomains(),
+    'dns-only': tlsFlags.dnsOnly(),
     force: flags.force('replace an existing key and request'),
   }
 
@@ -34,7 +35,7 @@ Writes <data_dir>/certs/HOST.key (mode 0600) and HOST.csr, with the names "cert 
     const config = await this.loadConfiguration()
     const {generateRequests} = await import('../../src/tls/generate.js')
     const {displayPath} = await import('../../src/paths.js')
-    const requests = await generateRequests(config, argv as string[], {key: parseKeySpec(f.key), subdomains: splitList(f['with-subdomains']), force: f.force})
+    const requests = await generateRequests(config, argv as string[], {key: parseKeySpec(f.key), subdomains: splitList(f['with-subdomains']), force: f.force, dnsOnly: f['dns-only']})
     for (const request of requests) {
       this.log(`${request.host}: wrote ${displayPath(request.csrFile)} and ${displayPath(request.keyFile)} (${request.key})`)
     }

@@ -19,6 +19,10 @@ export const tlsFlags = {
       description: 'component subdomains to name too, comma-separated: "conference,upload" adds conference.HOST and upload.HOST',
       helpValue: 'LABELS',
     }),
+  dnsOnly: () =>
+    Flags.boolean({
+      description: 'name the host by dNSName only, without XmppAddr and SRVName, as public CAs do: ejabberd 23.01 refuses a federating peer whose CA-signed certificate carries an XmppAddr',
+    }),
   failOn: () =>
     Flags.custom<FailOn>({
       description: 'exit 1 when a finding at or above this severity is found (info < notice < warning < error; none: never)',

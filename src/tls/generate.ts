@@ -13,6 +13,8 @@ export interface GenerateOptions {
   days: number
   subdomains: string[]
   force: boolean
+  /** dNSName entries only, no XmppAddr or SRVName (names.ts namesForHost). */
+  dnsOnly?: boolean
 }
 
 export interface GeneratedCertificate {
@@ -81,7 +83,7 @@ export async function generateCertificates(config: Configuration, hosts: readonl
   for (const host of normalized) {
     const files = hostFiles(dir, host)
     const key = await generateKey(options.key)
-    const names = namesForHost(host, options.subdomains)
+    const names = namesForHost(host, options.subdomains, {dnsOnly: options.dnsOnly})
     const now = Date.now()
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serialNumber(),
@@ -135,7 +137,7 @@ export async function generateRequests(
   for (const host of normalized) {
     const files = hostFiles(dir, host)
     const key = await generateKey(options.key)
-    const names = namesForHost(host, options.subdomains)
+    const names = namesForHost(host, options.subdomains, {dnsOnly: options.dnsOnly})
     const request = await x509.Pkcs10CertificateRequestGenerator.create({
       name: `CN=${asciiDomain(host)}`,
       keys: key.keys,

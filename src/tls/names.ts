@@ -49,9 +49,16 @@ export interface IssuedNames {
   srv: string[]
 }
 
-export function namesForHost(host: string, subdomains: readonly string[] = []): IssuedNames {
+/**
+ * `dnsOnly`: dNSName entries alone, as a public CA issues them. ejabberd
+ * 23.01 (Debian 12) fails the s2s authentication of a peer whose CA-signed
+ * certificate carries an XmppAddr (its xmpp_stream_pkix crashes with badarg
+ * reading it); later versions read it.
+ */
+export function namesForHost(host: string, subdomains: readonly string[] = [], {dnsOnly = false}: {dnsOnly?: boolean} = {}): IssuedNames {
   const ascii = asciiDomain(host)
   const components = subdomains.map((sub) => `${asciiDomain(sub)}.${ascii}`)
+  if (dnsOnly) return {dns: [ascii, ...components], xmppAddr: [], srv: []}
   return {
     dns: [ascii, ...components],
     // XmppAddr holds the internationalised form (RFC 6120 §13.7.1.4).

@@ -82,6 +82,14 @@ describe('cert generate', () => {
     assert.match(openssl(['pkey', '-in', path.join(certs, 'example.org.key'), '-pubout']), /BEGIN PUBLIC KEY/)
   })
 
+  it('names the host by dNSName alone with --dns-only, for peers that cannot read XmppAddr', async (t) => {
+    const {cli, certs} = setup(t)
+    assert.equal((await cli(['cert', 'generate', 'example.org', '--with-subdomains', 'conference', '--dns-only'])).status, 0)
+    const text = openssl(['x509', '-in', path.join(certs, 'example.org.crt'), '-text', '-noout'])
+    assert.match(text, /X509v3 Subject Alternative Name: \n\s+DNS:example\.org, DNS:conference\.example\.org\n/)
+    assert.doesNotMatch(text, /othername/)
+  })
+
   for (const [key, expected] of [['rsa:2048', /Public-Key: \(2048 bit\)[\s\S]*sha256WithRSAEncryption/], ['ed25519', /ED25519/]] as const) {
     it(`makes a ${key} key on request`, async (t) => {
       const {cli, certs} = setup(t)
