@@ -146,6 +146,7 @@ export const MODULES = {
         default: 16 * 1024 * 1024,
       },
       caps_cache_size: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'verified entity capabilities (XEP-0115) kept in memory; the least recently used leave first', default: 1000},
+      max_subscriptions_node: {spec: {type: 'integer', min: 1, max: 1_000_000}, description: 'explicit subscriptions (XEP-0060 §6.1) one node keeps; one more is refused (policy-violation)', default: 1000},
     },
   },
   mod_register: {

@@ -45,6 +45,7 @@ export type StanzaErrorCondition =
   | 'resource-constraint'
   | 'service-unavailable'
   | 'undefined-condition'
+  | 'unexpected-request'
 
 /** `<stream:error>` as text; the stream prefix is the one our header declares. */
 export function streamError(condition: StreamErrorCondition, text?: string): string {

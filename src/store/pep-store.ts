@@ -45,6 +45,14 @@ export interface PepLimits {
   totalBytes: number
 }
 
+export type SubscribeResult = 'subscribed' | 'no-node' | 'too-many-subscriptions'
+
+/** An explicit subscription (XEP-0060 §6.1): the node, and the subscriber's bare or full JID. */
+export interface PepSubscription {
+  node: string
+  subscriber: string
+}
+
 export type CreateNodeResult = 'created' | 'exists' | 'no-account' | 'too-many-nodes'
 export type PublishResult = 'published' | 'no-node' | 'no-account' | 'too-many-nodes' | 'storage-full'
 
@@ -69,5 +77,13 @@ export interface PepStore {
   retract(host: string, username: string, node: string, id: string): Promise<boolean>
   /** Oldest first: the items with `ids` (those that exist), or the `last` most recent, or all. */
   getItems(host: string, username: string, node: string, select?: {ids?: readonly string[]; last?: number}): Promise<PepItem[]>
+  /** Subscribes `subscriber` to the node (again: no change), unless the node has `limit` subscribers already. */
+  subscribe(host: string, username: string, node: string, subscriber: string, limit: number): Promise<SubscribeResult>
+  /** False when `subscriber` was not subscribed. */
+  unsubscribe(host: string, username: string, node: string, subscriber: string): Promise<boolean>
+  /** The node's subscribers, in the order they subscribed. */
+  getSubscribers(host: string, username: string, node: string): Promise<string[]>
+  /** The subscriptions to the account's nodes of the entity whose bare JID is `subscriberBare`, by its bare JID or any full JID. */
+  getSubscriptionsOf(host: string, username: string, subscriberBare: string): Promise<PepSubscription[]>
   close(): Promise<void>
 }

@@ -199,6 +199,7 @@ describe('user info and user delete over the account\'s data', () => {
     db.prepare("INSERT INTO last_activity (host, username, at, status) VALUES (?, ?, 0, 'gone')").run(...owner)
     db.prepare("INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, 'spam.example.net')").run(...owner)
     db.prepare("INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'presence', 1, 1, 'on_sub_and_presence')").run(...owner)
+    db.prepare("INSERT INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES (?, ?, 'urn:xmpp:avatar:metadata', 'carol@example.net', 0)").run(...owner)
     const archived = username === 'alice' ? 1 : 2
     db.prepare("INSERT INTO archive_stanzas (id, stanza, refs) VALUES (?, '<message/>', 1)").run(archived)
     const {number} = db.prepare<[string, string], {number: number}>('INSERT INTO archive_owners (host, username) VALUES (?, ?) RETURNING owner AS number').get(owner[0], owner[1])!
@@ -239,9 +240,16 @@ describe('user info and user delete over the account\'s data', () => {
     const before = rowsPerTable(db, 'alice')
     // Every per-account table holds alice's data: a table added later without a seed here fails this line.
     assert.deepEqual(Object.entries(before).filter(([, rows]) => rows === 0), [])
+    // Alice's own subscriptions to bob's node, by her bare and a full JID, go with her account; another user's whose name extends hers stays.
+    const subscribe = db.prepare("INSERT INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES ('example.org', 'bob', 'urn:xmpp:avatar:metadata', ?, 0)")
+    for (const subscriber of ['alice@example.org', 'alice@example.org/phone', 'alice@example.org.evil', 'alice2@example.org']) subscribe.run(subscriber)
     const deleted = await cli(['user', 'delete', 'alice@example.org', '--force'])
     assert.equal(deleted.status, 0, deleted.stderr)
     assert.deepEqual(rowsPerTable(db, 'alice'), Object.fromEntries(Object.keys(before).map((table) => [table, 0])))
-    assert.deepEqual(rowsPerTable(db, 'bob'), {...before, accounts: 1, scram_credentials: 2})
+    assert.deepEqual(rowsPerTable(db, 'bob'), {...before, accounts: 1, scram_credentials: 2, pep_subscriptions: 3})
+    assert.deepEqual(
+      (db.prepare("SELECT subscriber FROM pep_subscriptions WHERE username = 'bob' ORDER BY subscriber").all() as Array<{subscriber: string}>).map((row) => row.subscriber),
+      ['alice2@example.org', 'alice@example.org.evil', 'carol@example.net'],
+    )
   })
 })

@@ -83,6 +83,7 @@ const FACTORIES: Record<ModuleName, Factory> = {
       maxNodes: options.max_nodes as number,
       maxTotalSize: options.max_total_size as number,
       capsCacheSize: options.caps_cache_size as number,
+      maxSubscriptionsNode: options.max_subscriptions_node as number,
     }),
   mod_register: (context, options) => createRegisterModule(context, {passwordStrength: options.password_strength as number, allowRemove: options.access_remove === 'all'}),
   mod_client_state: (_context, options) => createClientStateModule({queuePresence: options.queue_presence === true, queueChatStates: options.queue_chat_states === true}),

@@ -4,9 +4,12 @@
  * on first use, publish-options as preconditions, XEP-0223), retract,
  * item retrieval, node creation, deletion and configuration by the owner.
  *
- * Nobody subscribes explicitly: a resource gets a node's notifications when
- * its entity capabilities (XEP-0115) list `NODE+notify` and the node's
- * access model lets its account see them (§4.2, "filtered notifications").
+ * A resource gets a node's notifications when its entity capabilities
+ * (XEP-0115) list `NODE+notify` and the node's access model lets its account
+ * see them (§4.2, "filtered notifications"). A user of this server may also
+ * subscribe explicitly (XEP-0060 §6.1), by its bare JID (every available
+ * resource) or a full one; the access model is checked again at each
+ * notification, so a subscription outlives no loss of access.
  * The server learns a resource's features by asking it (disco#info of the
  * caps node), and trusts a feature set across users only when it hashes to
  * the announced `ver`.
@@ -24,7 +27,7 @@ import {ACCESS_MODELS, type AccessModel, type PepLimits, type PepNode, type PepN
 import {BOOKMARKS_NODE, BOOKMARKS_NODE_CONFIG, LEGACY_BOOKMARKS, legacyBookmarksRequest, legacyOfPepItems, pepItemsOfLegacy} from '../bookmarks.js'
 import type {C2sSession} from '../c2s.js'
 import {type Caps, CapsCache, capsOf, featuresOf, verifiable, verified} from '../caps.js'
-import {type Account, type Jid, accountOf, parseJid} from '../jid.js'
+import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
 import {NS} from '../../xml/namespaces.js'
 import {PerKeyQueue} from '../serial.js'
 import {type StanzaErrorCondition, errorReply, iqResult} from '../stanza.js'
@@ -43,6 +46,8 @@ export interface PepOptions {
   maxTotalSize: number
   /** Verified caps (ver → features) kept in memory. */
   capsCacheSize: number
+  /** Explicit subscriptions one node keeps at most. */
+  maxSubscriptionsNode: number
 }
 
 const PUBLISH_OPTIONS = `${NS.pubsub}#publish-options`
@@ -83,14 +88,13 @@ const FEATURES = [
   'publish-options',
   'retract-items',
   'retrieve-items',
+  'retrieve-subscriptions',
+  'subscribe',
 ]
 
 /** What a pubsub request this module does not serve asks for, as the XEP-0060 §10 feature the `unsupported` error names. */
 const UNSUPPORTED: Record<string, Record<string, string>> = {
   [NS.pubsub]: {
-    subscribe: 'subscribe',
-    unsubscribe: 'subscribe',
-    subscriptions: 'retrieve-subscriptions',
     affiliations: 'retrieve-affiliations',
     options: 'subscription-options',
     default: 'retrieve-default',
@@ -225,24 +229,52 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   const notifies = (session: C2sSession, node: string) => sessionFeatures.get(session)?.has(`${node}+notify`) === true
 
-  /** `event` to every available resource allowed the node that asked for its notifications (§4.2): the owner's, and its contacts'. */
-  const broadcast = async (owner: Account, node: string, config: PepNodeConfig, event: Element): Promise<void> => {
+  /** The available sessions a subscription names: the one resource of a full JID, every available resource of a bare one. */
+  const sessionsOf = (subscriber: Jid): C2sSession[] => {
+    if (subscriber.resource === '') return router.available(bareJid(subscriber))
+    const session = router.get(bareJid(subscriber), subscriber.resource)
+    return session?.available ? [session] : []
+  }
+
+  /**
+   * `event` to every available resource allowed the node that asked for its
+   * notifications (§4.2): the owner's, its contacts', and those of explicit
+   * subscribers (§6.1; `subscribers`, read before a deletion took them), each
+   * resource once.
+   */
+  const broadcast = async (owner: Account, node: string, config: PepNodeConfig, event: Element, subscribers?: readonly string[]): Promise<void> => {
     const message = notification(owner, event)
-    const send = (session: C2sSession) => {
-      if (!notifies(session, node)) return
+    const notified = new Set<C2sSession>()
+    const deliver = (session: C2sSession) => {
+      if (notified.has(session)) return
+      notified.add(session)
       const copy = message.clone()
       copy.attrs.to = session.fullJid
       session.send(copy)
     }
 
+    const send = (session: C2sSession) => {
+      if (notifies(session, node)) deliver(session)
+    }
+
     for (const session of router.available(owner.bare)) send(session)
-    if (config.accessModel === 'whitelist') return
-    for (const contact of await rosters.getContacts(owner.host, owner.username, ['from', 'both'])) {
-      const targets = router.available(contact)
-      const jid = parseJid(contact)
-      if (targets.length === 0 || !jid || !(await mayAccess(owner, config, contact))) continue
-      if (await context.inboundStopped(message, accountOf(jid), jidOf(owner))) continue
-      for (const session of targets) send(session)
+    if (config.accessModel !== 'whitelist') {
+      for (const contact of await rosters.getContacts(owner.host, owner.username, ['from', 'both'])) {
+        const targets = router.available(contact)
+        const jid = parseJid(contact)
+        if (targets.length === 0 || !jid || !(await mayAccess(owner, config, contact))) continue
+        if (await context.inboundStopped(message, accountOf(jid), jidOf(owner))) continue
+        for (const session of targets) send(session)
+      }
+    }
+
+    for (const subscriber of subscribers ?? (await pep.getSubscribers(owner.host, owner.username, node))) {
+      const jid = parseJid(subscriber)
+      if (!jid || !context.isLocalHost(jid.domain)) continue
+      const targets = sessionsOf(jid).filter((session) => !notified.has(session))
+      if (targets.length === 0 || !(await mayAccess(owner, config, bareJid(jid)))) continue
+      if (bareJid(jid) !== owner.bare && (await context.inboundStopped(message, accountOf(jid), jidOf(owner)))) continue
+      for (const session of targets) deliver(session)
     }
   }
 
@@ -514,6 +546,75 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('items', NS.pubsub, {node}, ...items))))
   }
 
+  // ---- explicit subscriptions (XEP-0060 §6.1, §6.2, §5.6) -------------------
+
+  /** The JID a subscribe or unsubscribe names, which must be the sender's own, bare or full (§6.1.3.1); answers the error otherwise. */
+  const subscriberOf = ({session, stanza}: IqRequest, element: Element): string | undefined => {
+    const jid = element.attrs.jid === undefined ? undefined : parseJid(element.attrs.jid)
+    if (!jid || bareJid(jid) !== session.bareJid) {
+      session.send(pubsubError(stanza, 'bad-request', 'invalid-jid', 'subscribe with your own JID, bare or full'))
+      return undefined
+    }
+
+    return jid.resource === '' ? bareJid(jid) : fullJid(jid)
+  }
+
+  /** Why `reader` may not subscribe to or read the node (§6.1.3.2, §6.1.3.4), answered; undefined when it may. */
+  const refusedAccess = async ({session, stanza, account, own}: IqRequest, config: PepNodeConfig): Promise<boolean> => {
+    if (own || (await mayAccess(account!, config, session.bareJid))) return false
+    if (config.accessModel === 'whitelist') session.send(pubsubError(stanza, 'not-allowed', 'closed-node'))
+    else session.send(pubsubError(stanza, 'not-authorized', 'presence-subscription-required'))
+    return true
+  }
+
+  const subscribeTo = async (request: IqRequest, element: Element): Promise<void> => {
+    const {session, stanza, account, own} = request
+    const node = nodeName(request, element)
+    if (node === undefined) return
+    const subscriber = subscriberOf(request, element)
+    if (subscriber === undefined) return
+    const owner = account!
+    const found = await existingNode(request, node)
+    if (!found || (await refusedAccess(request, found.config))) return
+    const result = await pep.subscribe(owner.host, owner.username, node, subscriber, options.maxSubscriptionsNode)
+    if (result === 'no-node') return session.send(errorReply(stanza, 'item-not-found'))
+    if (result === 'too-many-subscriptions') return session.send(errorReply(stanza, 'policy-violation', undefined, `a node keeps at most ${options.maxSubscriptionsNode} subscriptions`))
+    // §6.1.2: the subscription as it now is.
+    session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscription', NS.pubsub, {node, jid: subscriber, subscription: 'subscribed'}))))
+    // §6.1.7: the last published item, unless the node says never.
+    if (found.config.sendLastPublishedItem === 'never') return
+    const [last] = await pep.getItems(owner.host, owner.username, node, {last: 1})
+    if (!last) return
+    const message = notification(owner, x('items', NS.pubsubEvent, {node}, x('item', NS.pubsubEvent, {id: last.id}, payloadOf(owner, node, last.payload))), last.publishedAt)
+    for (const target of sessionsOf(parseJid(subscriber)!)) {
+      const copy = message.clone()
+      copy.attrs.to = target.fullJid
+      target.send(copy)
+    }
+  }
+
+  const unsubscribeFrom = async (request: IqRequest, element: Element): Promise<void> => {
+    const {session, stanza, account, own} = request
+    const node = nodeName(request, element)
+    if (node === undefined) return
+    const subscriber = subscriberOf(request, element)
+    if (subscriber === undefined) return
+    const owner = account!
+    if (!(await existingNode(request, node))) return
+    // §6.2.3.2
+    if (!(await pep.unsubscribe(owner.host, owner.username, node, subscriber))) return session.send(pubsubError(stanza, 'unexpected-request', 'not-subscribed'))
+    session.send(iqResult(stanza, own ? undefined : owner.bare))
+  }
+
+  /** §5.6: the sender's subscriptions to the account's nodes, or to one node. */
+  const subscriptions = async ({session, stanza, account, own}: IqRequest, element: Element): Promise<void> => {
+    const owner = account!
+    const only = element.attrs.node
+    const found = (await pep.getSubscriptionsOf(owner.host, owner.username, session.bareJid)).filter(({node}) => only === undefined || node === only)
+    const listed = found.map(({node, subscriber}) => x('subscription', NS.pubsub, {node, jid: subscriber, subscription: 'subscribed'}))
+    session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscriptions', NS.pubsub, only === undefined ? {} : {node: only}, ...listed))))
+  }
+
   // ---- owner use cases (XEP-0060 §8) -------------------------------------
 
   const create = async (request: IqRequest, element: Element, configure: Element | undefined): Promise<void> => {
@@ -548,10 +649,11 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     await serialised(owner.bare, async () => {
       const found = await existingNode(request, node)
       if (!found) return
+      const subscribers = await pep.getSubscribers(owner.host, owner.username, node)
       await pep.deleteNode(owner.host, owner.username, node)
       session.send(iqResult(stanza, undefined))
-      // §8.4.2: those who got the node's notifications hear it is gone.
-      await broadcast(owner, node, found.config, x('delete', NS.pubsubEvent, {node}))
+      // §8.4.2: those who got the node's notifications, subscribers included, hear it is gone.
+      await broadcast(owner, node, found.config, x('delete', NS.pubsubEvent, {node}), subscribers)
     })
   }
 
@@ -602,6 +704,9 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     if (type === 'set' && action.name === 'publish' && only('publish-options')) return ownerOnly(request) ? publish(request, action, extra) : undefined
     if (type === 'set' && action.name === 'retract' && children.length === 1) return ownerOnly(request) ? retract(request, action) : undefined
     if (type === 'set' && action.name === 'create' && only('configure')) return ownerOnly(request) ? create(request, action, extra) : undefined
+    if (type === 'set' && action.name === 'subscribe' && children.length === 1) return subscribeTo(request, action)
+    if (type === 'set' && action.name === 'unsubscribe' && children.length === 1) return unsubscribeFrom(request, action)
+    if (type === 'get' && action.name === 'subscriptions' && children.length === 1) return subscriptions(request, action)
     unsupported(request, action)
   }
 

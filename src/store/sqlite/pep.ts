@@ -1,6 +1,18 @@
 import type Database from 'better-sqlite3'
 
-import type {AccessModel, CreateNodeResult, PepItem, PepLimits, PepNode, PepNodeConfig, PepStore, PublishResult, SendLastPublishedItem} from '../pep-store.js'
+import type {
+  AccessModel,
+  CreateNodeResult,
+  PepItem,
+  PepLimits,
+  PepNode,
+  PepNodeConfig,
+  PepStore,
+  PepSubscription,
+  PublishResult,
+  SendLastPublishedItem,
+  SubscribeResult,
+} from '../pep-store.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -72,6 +84,17 @@ export class SqlitePepStore implements PepStore {
       all: db.prepare<[string, string, string], ItemRow>(`SELECT ${itemColumns} FROM pep_items WHERE host = ? AND username = ? AND node = ? ORDER BY seq`),
       last: db.prepare<[string, string, string, number], ItemRow>(
         `SELECT * FROM (SELECT seq, ${itemColumns} FROM pep_items WHERE host = ? AND username = ? AND node = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+      ),
+      subscription: db.prepare<[string, string, string, string], {n: number}>('SELECT 1 AS n FROM pep_subscriptions WHERE host = ? AND username = ? AND node = ? AND subscriber = ?'),
+      countSubscriptions: db.prepare<[string, string, string], {n: number}>('SELECT count(*) AS n FROM pep_subscriptions WHERE host = ? AND username = ? AND node = ?'),
+      insertSubscription: db.prepare('INSERT INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES (?, ?, ?, ?, ?)'),
+      deleteSubscription: db.prepare('DELETE FROM pep_subscriptions WHERE host = ? AND username = ? AND node = ? AND subscriber = ?'),
+      subscribers: db.prepare<[string, string, string], {subscriber: string}>(
+        'SELECT subscriber FROM pep_subscriptions WHERE host = ? AND username = ? AND node = ? ORDER BY subscribed_at, subscriber',
+      ),
+      // A bare JID, or one of its full JIDs: the resource follows a '/', which no bare JID holds.
+      subscriptionsOf: db.prepare<[string, string, string, string, string], PepSubscription>(
+        "SELECT node, subscriber FROM pep_subscriptions WHERE host = ? AND username = ? AND (subscriber = ? OR substr(subscriber, 1, length(?) + 1) = ? || '/') ORDER BY node, subscriber",
       ),
       byIds: db.prepare<[string, string, string, string], ItemRow>(
         `SELECT ${itemColumns} FROM pep_items WHERE host = ? AND username = ? AND node = ? AND item_id IN (SELECT value FROM json_each(?)) ORDER BY seq`,
@@ -159,6 +182,29 @@ export class SqlitePepStore implements PepStore {
     if (select.ids) return this.statements.byIds.all(host, username, node, JSON.stringify(select.ids)).map(toItem)
     if (select.last !== undefined) return this.statements.last.all(host, username, node, select.last).map(toItem)
     return this.statements.all.all(host, username, node).map(toItem)
+  }
+
+  async subscribe(host: string, username: string, node: string, subscriber: string, limit: number): Promise<SubscribeResult> {
+    const subscribe = this.db.transaction((): SubscribeResult => {
+      if (!this.statements.node.get(host, username, node)) return 'no-node'
+      if (this.statements.subscription.get(host, username, node, subscriber)) return 'subscribed'
+      if (this.statements.countSubscriptions.get(host, username, node)!.n >= limit) return 'too-many-subscriptions'
+      this.statements.insertSubscription.run(host, username, node, subscriber, Date.now())
+      return 'subscribed'
+    })
+    return subscribe.immediate()
+  }
+
+  async unsubscribe(host: string, username: string, node: string, subscriber: string): Promise<boolean> {
+    return this.statements.deleteSubscription.run(host, username, node, subscriber).changes > 0
+  }
+
+  async getSubscribers(host: string, username: string, node: string): Promise<string[]> {
+    return this.statements.subscribers.all(host, username, node).map((row) => row.subscriber)
+  }
+
+  async getSubscriptionsOf(host: string, username: string, subscriberBare: string): Promise<PepSubscription[]> {
+    return this.statements.subscriptionsOf.all(host, username, subscriberBare, subscriberBare, subscriberBare)
   }
 
   async close(): Promise<void> {

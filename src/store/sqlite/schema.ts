@@ -271,6 +271,26 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  // 12: explicit subscriptions to PEP nodes (XEP-0060 §6.1), by the subscriber's bare or full JID; gone with the node,
+  // and with the subscriber's account when it is one of this server's (its bare JID, or a full JID: bare + '/' + resource,
+  // the range from '/' up to '0', the next character, which the index on subscriber finds).
+  `
+  CREATE TABLE pep_subscriptions (
+    host          TEXT    NOT NULL,
+    username      TEXT    NOT NULL,
+    node          TEXT    NOT NULL,
+    subscriber    TEXT    NOT NULL,
+    subscribed_at INTEGER NOT NULL,
+    PRIMARY KEY (host, username, node, subscriber),
+    FOREIGN KEY (host, username, node) REFERENCES pep_nodes (host, username, node) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  CREATE INDEX pep_subscriptions_subscriber ON pep_subscriptions (subscriber);
+  CREATE TRIGGER pep_subscriptions_of_deleted_account AFTER DELETE ON accounts BEGIN
+    DELETE FROM pep_subscriptions
+    WHERE subscriber = OLD.username || '@' || OLD.host
+       OR (subscriber >= OLD.username || '@' || OLD.host || '/' AND subscriber < OLD.username || '@' || OLD.host || '0');
+  END;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -69,7 +69,7 @@ describe('service discovery (mod_disco)', () => {
       await reply(alice, 'own'),
       `<iq type='result' id='own' to='${alice.jid}'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='account' type='registered'/><identity category='pubsub' type='pep'/>` +
         "<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/>" +
-        ['', ...'access-open access-presence access-whitelist auto-create config-node create-and-configure create-nodes delete-items delete-nodes filtered-notifications item-ids last-published persistent-items presence-notifications publish publish-options retract-items retrieve-items'.split(' ').map((feature) => `#${feature}`)]
+        ['', ...'access-open access-presence access-whitelist auto-create config-node create-and-configure create-nodes delete-items delete-nodes filtered-notifications item-ids last-published persistent-items presence-notifications publish publish-options retract-items retrieve-items retrieve-subscriptions subscribe'.split(' ').map((feature) => `#${feature}`)]
           .map((feature) => `<feature var='http://jabber.org/protocol/pubsub${feature}'/>`)
           .join('') +
         "<feature var='urn:xmpp:bookmarks:1#compat'/><feature var='urn:xmpp:mam:1'/><feature var='urn:xmpp:mam:2'/><feature var='urn:xmpp:mam:2#extended'/><feature var='urn:xmpp:sid:0'/><feature var='vcard-temp'/></query></iq>",

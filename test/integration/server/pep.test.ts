@@ -207,6 +207,62 @@ describe('personal eventing (mod_pep, XEP-0163)', () => {
     for (const client of [carol, dave]) assert.doesNotMatch(await sync(client), /<message/)
   })
 
+  it('takes explicit subscriptions by the subscriber\'s own JID, notifies them without caps, lists and ends them (XEP-0060 §6.1, §6.2, §5.6)', async (t) => {
+    const test = await startWithUsers(t, {}, 'alice', 'carol')
+    const alice = await login(t, test, 'alice', 'a')
+    const carol = await login(t, test, 'carol', 'c')
+    alice.write('<presence/>')
+    carol.write('<presence/>')
+    await published(alice, 'p1', 'urn:news', 'n1', tune('First'), publishOptions({'pubsub#access_model': 'open'}))
+    await published(alice, 'p2', TUNE, 't1', tune('Mine'))
+    const request = (type: string, id: string, inner: string) => carol.write(`<iq type='${type}' id='${id}' to='alice@localhost'><pubsub xmlns='${PUBSUB}'>${inner}</pubsub></iq>`)
+    request('set', 's1', "<subscribe node='urn:news' jid='bob@localhost'/>")
+    assert.equal(await iqReply(carol, 's1'), error(carol, 's1', 'modify', 'bad-request', {from: 'alice@localhost', text: 'subscribe with your own JID, bare or full', specific: 'invalid-jid'}))
+    // A presence node, and Carol is no contact of Alice's.
+    request('set', 's2', `<subscribe node='${TUNE}' jid='carol@localhost'/>`)
+    assert.equal(await iqReply(carol, 's2'), error(carol, 's2', 'auth', 'not-authorized', {from: 'alice@localhost', specific: 'presence-subscription-required'}))
+
+    // Carol's client announces no caps at all: the subscription alone brings the last item (§6.1.7), then each new one.
+    request('set', 's3', "<subscribe node='urn:news' jid='carol@localhost'/>")
+    assert.equal(await iqReply(carol, 's3'), `<iq type='result' id='s3' from='alice@localhost' to='${carol.jid}'><pubsub xmlns='${PUBSUB}'><subscription node='urn:news' jid='carol@localhost' subscription='subscribed'/></pubsub></iq>`)
+    const event = (id: string, title: string) => `<message type='headline' from='alice@localhost' to='${carol.jid}'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:news'><item id='${id}'>${tune(title)}</item></items></event>`
+    assert.match(withoutId(await next(carol, 'message')), new RegExp(`^${event('n1', 'First').replaceAll('/', '\\/')}<delay xmlns='urn:xmpp:delay' from='alice@localhost' stamp='[^']+'\\/><\\/message>$`))
+    await published(alice, 'p3', 'urn:news', 'n2', tune('Second'))
+    assert.equal(withoutId(await next(carol, 'message')), `${event('n2', 'Second')}</message>`)
+
+    request('get', 'l1', '<subscriptions/>')
+    assert.equal(await iqReply(carol, 'l1'), `<iq type='result' id='l1' from='alice@localhost' to='${carol.jid}'><pubsub xmlns='${PUBSUB}'><subscriptions><subscription node='urn:news' jid='carol@localhost' subscription='subscribed'/></subscriptions></pubsub></iq>`)
+    request('set', 'u1', "<unsubscribe node='urn:news' jid='carol@localhost'/>")
+    assert.equal(await iqReply(carol, 'u1'), `<iq type='result' id='u1' from='alice@localhost' to='${carol.jid}'/>`)
+    request('set', 'u2', "<unsubscribe node='urn:news' jid='carol@localhost'/>")
+    assert.equal(await iqReply(carol, 'u2'), error(carol, 'u2', 'cancel', 'unexpected-request', {from: 'alice@localhost', specific: 'not-subscribed'}))
+    await published(alice, 'p4', 'urn:news', 'n3', tune('Third'))
+    await sync(alice)
+    assert.doesNotMatch(await sync(carol), /<message/)
+  })
+
+  it('tells explicit subscribers of a full JID that a node is gone, and nobody once the access model shuts them out (XEP-0060 §8.4.2, §4.5)', async (t) => {
+    const test = await startWithUsers(t, {}, 'alice', 'carol')
+    const alice = await login(t, test, 'alice', 'a')
+    const carol = await login(t, test, 'carol', 'c')
+    alice.write('<presence/>')
+    carol.write('<presence/>')
+    await published(alice, 'p1', 'urn:news', 'n1', tune('First'), publishOptions({'pubsub#access_model': 'open', 'pubsub#send_last_published_item': 'never'}))
+    carol.write(`<iq type='set' id='s' to='alice@localhost'><pubsub xmlns='${PUBSUB}'><subscribe node='urn:news' jid='${carol.jid}'/></pubsub></iq>`)
+    assert.equal(await iqReply(carol, 's'), `<iq type='result' id='s' from='alice@localhost' to='${carol.jid}'><pubsub xmlns='${PUBSUB}'><subscription node='urn:news' jid='${carol.jid}' subscription='subscribed'/></pubsub></iq>`)
+    // Whitelist: the subscription stays, its notifications stop.
+    alice.write(`<iq type='set' id='c'><pubsub xmlns='${PUBSUB}#owner'><configure node='urn:news'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>${PUBSUB}#node_config</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></configure></pubsub></iq>`)
+    await iqReply(alice, 'c')
+    await published(alice, 'p2', 'urn:news', 'n2', tune('Secret'))
+    await sync(alice)
+    assert.doesNotMatch(await sync(carol), /<message/)
+    alice.write(`<iq type='set' id='c2'><pubsub xmlns='${PUBSUB}#owner'><configure node='urn:news'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>${PUBSUB}#node_config</value></field><field var='pubsub#access_model'><value>open</value></field></x></configure></pubsub></iq>`)
+    await iqReply(alice, 'c2')
+    alice.write(`<iq type='set' id='d'><pubsub xmlns='${PUBSUB}#owner'><delete node='urn:news'/></pubsub></iq>`)
+    await iqReply(alice, 'd')
+    assert.equal(withoutId(await next(carol, 'message')), `<message type='headline' from='alice@localhost' to='${carol.jid}'><event xmlns='http://jabber.org/protocol/pubsub#event'><delete node='urn:news'/></event></message>`)
+  })
+
   it('does not trust caps whose features do not hash to their ver (XEP-0115 §5.4)', async (t) => {
     const test = await startWithUsers(t, {}, 'alice', 'bob')
     const alice = await login(t, test, 'alice', 'a')
@@ -270,10 +326,10 @@ describe('personal eventing (mod_pep, XEP-0163)', () => {
   it('answers feature-not-implemented with the unsupported feature for what it does not serve (XEP-0060 §6.1.3.11)', async (t) => {
     const test = await startWithUsers(t, {}, 'alice')
     const alice = await login(t, test, 'alice', 'a')
-    alice.write(`<iq type='set' id='s'><pubsub xmlns='${PUBSUB}'><subscribe node='${TUNE}' jid='alice@localhost'/></pubsub></iq>`)
+    alice.write(`<iq type='get' id='s'><pubsub xmlns='${PUBSUB}'><affiliations/></pubsub></iq>`)
     assert.equal(
       await iqReply(alice, 's'),
-      `<iq type='error' id='s' to='${alice.jid}'><error type='cancel'><feature-not-implemented xmlns='${STANZAS}'/><unsupported xmlns='${ERRORS}' feature='subscribe'/></error></iq>`,
+      `<iq type='error' id='s' to='${alice.jid}'><error type='cancel'><feature-not-implemented xmlns='${STANZAS}'/><unsupported xmlns='${ERRORS}' feature='retrieve-affiliations'/></error></iq>`,
     )
   })
 
