@@ -530,11 +530,8 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     if (own && node === BOOKMARKS_NODE) await serialised(owner.bare, () => adoptLegacyBookmarks(owner))
     const found = await existingNode(request, node)
     if (!found) return
-    if (!own && !(await mayAccess(owner, found.config, session.bareJid))) {
-      // §6.5.3: the access model says why.
-      if (found.config.accessModel === 'whitelist') return session.send(pubsubError(stanza, 'not-allowed', 'closed-node'))
-      return session.send(pubsubError(stanza, 'not-authorized', 'presence-subscription-required'))
-    }
+    // §6.5.3: the access model says why not.
+    if (await refusedAccess(request, found.config)) return
 
     const maxItems = element.attrs.max_items
     if (maxItems !== undefined && !/^[1-9]\d{0,8}$/.test(maxItems)) return session.send(errorReply(stanza, 'bad-request', undefined, 'max_items must be a positive number'))
@@ -559,7 +556,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     return jid.resource === '' ? bareJid(jid) : fullJid(jid)
   }
 
-  /** Why `reader` may not subscribe to or read the node (§6.1.3.2, §6.1.3.4), answered; undefined when it may. */
+  /** Whether the sender may not read or subscribe to the node (§6.5.3, §6.1.3.2, §6.1.3.4); when not, the access model's error is answered. */
   const refusedAccess = async ({session, stanza, account, own}: IqRequest, config: PepNodeConfig): Promise<boolean> => {
     if (own || (await mayAccess(account!, config, session.bareJid))) return false
     if (config.accessModel === 'whitelist') session.send(pubsubError(stanza, 'not-allowed', 'closed-node'))
@@ -567,12 +564,18 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     return true
   }
 
+  /** The node and the subscriber a subscribe or unsubscribe names, both checked (errors answered). */
+  const subscriptionOf = (request: IqRequest, element: Element): {node: string; subscriber: string} | undefined => {
+    const node = nodeName(request, element)
+    const subscriber = node === undefined ? undefined : subscriberOf(request, element)
+    return node === undefined || subscriber === undefined ? undefined : {node, subscriber}
+  }
+
   const subscribeTo = async (request: IqRequest, element: Element): Promise<void> => {
     const {session, stanza, account, own} = request
-    const node = nodeName(request, element)
-    if (node === undefined) return
-    const subscriber = subscriberOf(request, element)
-    if (subscriber === undefined) return
+    const named = subscriptionOf(request, element)
+    if (!named) return
+    const {node, subscriber} = named
     const owner = account!
     const found = await existingNode(request, node)
     if (!found || (await refusedAccess(request, found.config))) return
@@ -595,10 +598,9 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   const unsubscribeFrom = async (request: IqRequest, element: Element): Promise<void> => {
     const {session, stanza, account, own} = request
-    const node = nodeName(request, element)
-    if (node === undefined) return
-    const subscriber = subscriberOf(request, element)
-    if (subscriber === undefined) return
+    const named = subscriptionOf(request, element)
+    if (!named) return
+    const {node, subscriber} = named
     const owner = account!
     if (!(await existingNode(request, node))) return
     // §6.2.3.2
