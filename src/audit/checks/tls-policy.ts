@@ -44,7 +44,7 @@ export function cipherFindings(suites: SuiteInfo[], subject: string): AuditFindi
 export const tlsPolicyCheck: Check = {
   id: 'tls-policy',
   description: 'c2s encryption required, tls.min_version, what tls.ciphers admits, DH parameters',
-  findings: ['c2s-encryption-optional', 'plain-without-tls', 'http-without-tls', 'tls-min-version', 'cipher-string-invalid', 'cipher-null', 'cipher-anonymous', 'cipher-export', 'cipher-rc4', 'cipher-3des', 'cipher-no-forward-secrecy', 'cipher-non-aead', 'dhparam-unreadable', 'dh-too-small', 'dh-not-prime', 'dh-not-safe-prime', 'dh-q-mismatch', 'dh-bad-generator', 'dh-generator-full-group'],
+  findings: ['c2s-encryption-optional', 'plain-without-tls', 'http-without-tls', 'web-any-origin', 'tls-min-version', 'cipher-string-invalid', 'cipher-null', 'cipher-anonymous', 'cipher-export', 'cipher-rc4', 'cipher-3des', 'cipher-no-forward-secrecy', 'cipher-non-aead', 'dhparam-unreadable', 'dh-too-small', 'dh-not-prime', 'dh-not-safe-prime', 'dh-q-mismatch', 'dh-bad-generator', 'dh-generator-full-group'],
   async run({config}) {
     const findings: AuditFinding[] = []
     const {tls, listen} = config.settings
@@ -56,6 +56,18 @@ export const tlsPolicyCheck: Check = {
         subject: `listen port ${listener.port}`,
         message: `the http listener on port ${listener.port} serves ${Object.keys(listener.request_handlers ?? {}).join(', ') || 'its paths'} without TLS: passwords and files cross the network readable, unless a TLS proxy on this machine is its only client`,
         fix: `set tls: true on the listener (the hosts' certificates are used), or bind it to ip: 127.0.0.1 behind a TLS-terminating proxy`,
+      })
+    }
+
+    // The same finding `audit remote --http` makes from outside (websocket-any-origin, bosh-any-origin), from the configuration.
+    const web = listen.filter((listener) => listener.module === 'http' && Object.values(listener.request_handlers ?? {}).some((handler) => handler === 'ejabberd_http_ws' || handler === 'mod_bosh'))
+    if (web.length > 0 && config.settings.websocket_origin.length === 0) {
+      findings.push({
+        id: 'web-any-origin',
+        severity: 'warning',
+        subject: 'websocket_origin',
+        message: `websocket_origin is empty: WebSocket and BOSH on port ${web.map((listener) => listener.port).join(', ')} serve a page from any web site, so any page a user visits can open XMPP sessions here`,
+        fix: 'list the origins of your web clients, e.g. websocket_origin: ["https://chat.example.org"]',
       })
     }
 

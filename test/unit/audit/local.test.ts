@@ -395,6 +395,16 @@ describe('audit of the http listener and uploads', () => {
     ])
     assert.match(findings[0].message, /serves \/ws without TLS/)
   })
+
+  it('warns when WebSocket or BOSH is served and websocket_origin lists no origin, and not once it lists one', async (t) => {
+    const listen = 'listen: [{port: 5443, module: http, tls: true, request_handlers: {/bosh: mod_bosh, /upload: mod_http_upload}}, {port: 5444, module: http, tls: true, request_handlers: {/upload: mod_http_upload}}]\n'
+    const open = setup(t, `hosts: [example.org]\n${GOOD_TLS}${listen}`)
+    const {findings} = await audit(open.config(), ['web-any-origin'])
+    assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [['web-any-origin', 'warning', 'websocket_origin']])
+    assert.match(findings[0].message, /on port 5443 serve a page from any web site/)
+    const limited = setup(t, `hosts: [example.org]\n${GOOD_TLS}${listen}websocket_origin: ['https://chat.example.org']\n`)
+    assert.deepEqual((await audit(limited.config(), ['web-any-origin'])).findings, [])
+  })
 })
 
 describe('audit s2s-policy', () => {
