@@ -35,6 +35,8 @@ export interface BackendCapabilities {
   scramMissing?: Partial<Record<ScramHash, string>>
   /** Why the backend can serve nothing right now (it is unavailable), for diagnostics. */
   unavailable?: string
+  /** SASL GSSAPI (RFC 4752): whether the keytab and the acceptor can serve it, and why (the gssapi backend only). */
+  gssapi?: {ready: boolean; why: string}
 }
 
 /** One authentication backend for one host. */
@@ -83,6 +85,8 @@ export type SaslStep =
 /** One SASL negotiation in progress; the first `step` gets the initial response (possibly empty). */
 export interface SaslSession {
   step(response: Buffer): Promise<SaslStep>
+  /** Frees what an exchange cut off before its verdict holds (a GSS-API context); called by the transport. */
+  dispose?(): void
 }
 
 /** Authentication of one host: the mechanisms it offers and their sessions. */

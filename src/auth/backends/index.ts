@@ -12,6 +12,7 @@ import type {AuthLog} from '../chain.js'
 import type {AuthBackend, AuthMethod} from '../types.js'
 import {AnonymousBackend} from './anonymous.js'
 import {ExternalBackend} from './external.js'
+import {GssapiBackend, gssapiOptions} from './gssapi.js'
 import {InternalBackend} from './internal.js'
 import {JwtBackend} from './jwt.js'
 import {LdapBackend, ldapOptions} from './ldap.js'
@@ -29,6 +30,8 @@ export interface BackendDeps {
   baseDir: string
   /** The PAM helper program; default: the one built next to the compiled code. */
   pamHelper?: string
+  /** The GSS-API helper program; default: the one built next to the compiled code. */
+  gssapiHelper?: string
 }
 
 export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBackend {
@@ -83,6 +86,10 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
 
     case 'ldap': {
       return new LdapBackend(ldapOptions(settings, deps.baseDir, deps.log))
+    }
+
+    case 'gssapi': {
+      return new GssapiBackend(gssapiOptions(settings, deps.baseDir, deps.store, deps.log, deps.gssapiHelper))
     }
 
     default: {
