@@ -4,8 +4,8 @@
  * kerberos binding's acceptor cannot gss_wrap or gss_unwrap (RFC 4752 §3.1).
  * One process serves every authentication of the host, its contexts kept by
  * id: an exchange costs a few pipe round trips instead of a process start
- * (bench figures in the commit that chose this), and the replay cache and
- * the keytab are opened once. A crash fails only the exchanges in flight and
+ * (bench/gssapi.js: about 1700 exchanges/s against 46/s with a helper per
+ * exchange, 36 times more), and the replay cache is opened once. A crash fails only the exchanges in flight and
  * the next request starts a new process.
  */
 import {type ChildProcessWithoutNullStreams, spawn} from 'node:child_process'
@@ -78,6 +78,11 @@ export class GssAcceptor {
 
   constructor(private readonly options: GssAcceptorOptions) {
     this.helper = options.helper ?? defaultGssapiHelper()
+  }
+
+  /** The helper's process id while it runs (bench/gssapi.js reads its CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid
   }
 
   /** A new context id for one authentication. */
