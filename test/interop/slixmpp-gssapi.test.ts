@@ -5,13 +5,15 @@
  * GSSAPI mechanism over python3-kerberos) logging alice in from her
  * credential cache. Refusals are checked on the wire with tokens the npm
  * kerberos binding makes from a client cache: a principal with no account,
- * an instance principal, a replayed token. Keytabs the server must not use
+ * an instance principal, a replayed token, another account's authzid; and
+ * slixmpp with its clock 10 minutes ahead (libfaketime) is refused for clock
+ * skew. Keytabs the server must not use
  * (RC4 only, the wrong principal, mode 0644 owned by another user) make it
  * not offer GSSAPI, and `test-auth` and `audit` say why.
  */
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {chmodSync, chownSync, copyFileSync, readFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -21,9 +23,13 @@ import {RawClient, header} from '../integration/server/helpers.js'
 import {KINIT, type Kdc, REALM, kdcUnavailable, startKdc} from '../integration/auth/kdc.js'
 import {startPython, slixmppAvailable} from './clients.js'
 
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
 const SLIXMPP_CLIENT = path.join(import.meta.dirname, '..', '..', '..', 'test', 'interop', 'slixmpp', 'client.py')
-const skip = kdcUnavailable() || (slixmppAvailable || process.env.CI === 'true' ? false : 'python3-slixmpp is not installed')
+const skip =
+  kdcUnavailable() ||
+  (process.env.CI === 'true' ? false : !slixmppAvailable ? 'python3-slixmpp is not installed' : existsSync(LIBFAKETIME) ? false : 'libfaketime is not installed (apt install faketime)')
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
+const KVNO = '/usr/bin/kvno'
 
 describe('SASL GSSAPI in xmppctl start against a real MIT KDC', {skip, concurrency: false}, () => {
   let kdc: Kdc
@@ -159,6 +165,24 @@ describe('SASL GSSAPI in xmppctl start against a real MIT KDC', {skip, concurren
     const events = await run.finished
     assert.ok(events.some((event) => event.event === 'failed_auth'), JSON.stringify(events))
     assert.ok(!events.some((event) => event.event === 'session'), JSON.stringify(events))
+  })
+
+  it('a client whose clock is 10 minutes ahead (libfaketime) is refused for clock skew: not-authorized, the cause in the log', async (t) => {
+    // A service ticket already in the cache (and still valid 10 minutes on): the client needs no KDC, whose own skew check would refuse it first.
+    const cache = path.join(tempDir(t), 'skewed.ccache')
+    copyFileSync(kdc.aliceCache, cache)
+    execFileSync(KVNO, ['-c', `FILE:${cache}`, `xmpp/localhost@${REALM}`], {env: kdc.env, stdio: 'ignore'})
+    const run = startPython(t, SLIXMPP_CLIENT, {jid: 'alice@localhost', password: 'unused', mechanism: 'GSSAPI', port, direct_tls: true, service_name: 'localhost', timeout: 10}, undefined, {
+      KRB5_CONFIG: kdc.krb5Conf,
+      KRB5CCNAME: `FILE:${cache}`,
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME: '+10m',
+      // asyncio's timers keep the real monotonic clock.
+      DONT_FAKE_MONOTONIC: '1',
+    })
+    const events = await run.finished
+    assert.ok(events.some((event) => event.event === 'failed_auth'), JSON.stringify(events))
+    assert.match(serverLog(), /GSSAPI failed: not-authorized: clock skew: the client's authenticator is outside the allowed skew \(.*Clock skew too great/)
   })
 
   it('keytabs the server must not use (RC4 only, the wrong principal, 0644 owned by another user): no GSSAPI after reload, and test-auth gssapi and audit say why', async (t) => {
