@@ -76,7 +76,7 @@ class GssapiSession implements SaslSession {
       }
 
       case 'layer': {
-        this.state = 'done'
+        // The verdict, whatever it is, ends the exchange: step() releases the context.
         return this.finish(await this.service.acceptor.unwrap(this.contextId, response))
       }
 
