@@ -26,7 +26,7 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
   ]
 
   static args = {
-    backend: Args.string({required: true, description: `the backend to run: ${AUTH_METHODS.join(', ')}, gssapi, or one an auth plugin provides`}),
+    backend: Args.string({required: true, description: `the backend to run: ${AUTH_METHODS.join(', ')}, or one an auth plugin provides`}),
     // ignoreStdin: a piped password must never be taken for the JID.
     jid: Args.string({required: false, ignoreStdin: true, description: 'bare JID of a test account'}),
   }
@@ -45,8 +45,7 @@ Exit status: 0 accepted (or reachable without problems), 1 rejected or a problem
     const {loadAuthPlugins} = await import('../../src/plugins/loader.js')
     const plugins = await loadAuthPlugins({config: this.config})
     const {requireAuthMethod} = await import('../../src/plugins/methods.js')
-    // gssapi is diagnosed before the server can serve it (issue 16): the keytab, the KDC, an exchange.
-    if (args.backend !== 'gssapi') requireAuthMethod(args.backend, plugins)
+    requireAuthMethod(args.backend, plugins)
     // A diagnosis creates nothing: no data directory, store or secret.
     const context = await this.accounts({create: false, orAbsent: true})
     const account = args.jid === undefined ? undefined : resolveAccount(context.config, args.jid)

@@ -48,7 +48,7 @@ export class AuthChain {
      * `user disable` marks the account in the store; a password another
      * backend (saslauthd, PAM, a script) accepts must not let it in either.
      */
-    private readonly disabledReason: DisabledLookup = async () => undefined,
+    readonly disabledReason: DisabledLookup = async () => undefined,
   ) {
     for (const backend of backends) {
       if (backend instanceof AnonymousBackend) {

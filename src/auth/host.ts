@@ -6,7 +6,8 @@
 import type {HostSettings} from '../config/index.js'
 import {normalizeLocalpart} from '../jid/index.js'
 import {findMechanism} from '../sasl/mechanisms/index.js'
-import type {MechanismContext} from '../sasl/mechanisms/index.js'
+import type {GssapiService, MechanismContext} from '../sasl/mechanisms/types.js'
+import {GssapiBackend} from './backends/gssapi.js'
 import {randomLocalpart} from './backends/anonymous.js'
 import type {AuthChain, ChainOutcome} from './chain.js'
 import {type BackendOffer, type MechanismDecision, acceptedChannelBindingTypes, channelBindingTypes, decideMechanisms, offerMechanisms} from './offer.js'
@@ -83,6 +84,12 @@ export class HostAuth implements HostAuthenticator {
         checkPassword: (username, password) => chain.checkPassword(username, password),
         getScramCredentials: (username, hash) => chain.getScramCredentials(username, hash),
         anonymousUsername: randomLocalpart,
+        ...(definition.needs.kind === 'gssapi' ? {gssapi: await this.gssapiService()} : {}),
+        accountStatus: async (username) => {
+          if (!(await chain.userExists(username))) return {exists: false}
+          const disabled = await chain.disabledReason(username)
+          return disabled === undefined ? {exists: true} : {exists: true, disabled}
+        },
       },
       connection,
       // Read only when the client binds: the server computes the data on first use.
@@ -97,6 +104,16 @@ export class HostAuth implements HostAuthenticator {
       normalizeUsername: normalizeLocalpart,
     }
     return definition.create(context)
+  }
+
+  /** The gssapi backend's acceptor and principal rule, when it is ready (src/auth/backends/gssapi.ts). */
+  private async gssapiService(): Promise<GssapiService | undefined> {
+    const backend = this.chain.backends.find((candidate): candidate is GssapiBackend => candidate instanceof GssapiBackend)
+    if (!backend) return undefined
+    const readiness = await backend.ready()
+    const acceptor = backend.acceptor
+    if (!readiness.ready || !acceptor) return undefined
+    return {acceptor, map: (principal) => backend.map(principal, readiness)}
   }
 
   /** The chain's verdict on a plaintext password, with every attempt (test-auth, `user check`). */

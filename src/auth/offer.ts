@@ -106,6 +106,11 @@ export function decideMechanisms(backends: readonly BackendOffer[], connection: 
     decide(scramMechanismName(hash), offered, why)
   }
 
+  // GSSAPI (RFC 4752) only with a keytab and acceptor that work: a client that tries it with a
+  // ticket would otherwise fail, not fall back (DESIGN.md "Authentication").
+  const gssapi = backends.find(({capabilities}) => capabilities.gssapi)?.capabilities.gssapi
+  decide('GSSAPI', gssapi?.ready ?? false, gssapi?.why ?? 'no gssapi backend in auth_method')
+
   const plain = backends.filter(({capabilities}) => capabilities.plain).map(({method}) => method)
   if (plain.length === 0) decide('PLAIN', false, 'no backend of this host can check a plaintext password right now')
   else if (!connection.encrypted && !settings.allow_unencrypted_plain_auth) {

@@ -18,6 +18,8 @@ export interface BackendCapabilities {
   scramMissing?: Partial<Record<ScramHash, string>>
   /** Why the backend can serve nothing right now (it is unavailable), for diagnostics. */
   unavailable?: string
+  /** SASL GSSAPI (RFC 4752): whether the keytab and the acceptor can serve it, and why (the gssapi backend only). */
+  gssapi?: {ready: boolean; why: string}
 }
 
 /** One authentication backend for one host. */

@@ -7,11 +7,9 @@ import type {KeySpec, ValueSpec} from './key-spec.js'
 import {DEFAULT_MODULES, MODULES, type ModuleName} from './modules.js'
 
 export const SCRAM_HASH_NAMES = ['sha1', 'sha256', 'sha512'] as const
-export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap'] as const
+export const AUTH_METHODS = ['internal', 'external', 'saslauthd', 'pam', 'jwt', 'anonymous', 'ldap', 'gssapi'] as const
 /** Methods ejabberd and Prosody know that this version does not serve yet: named so the error can say so. */
-export const UNSUPPORTED_AUTH_METHODS: Readonly<Record<string, string>> = {
-  gssapi: 'Kerberos (GSSAPI)',
-}
+export const UNSUPPORTED_AUTH_METHODS: Readonly<Record<string, string>> = {}
 /** xmppctl's own methods, or one an installed auth plugin provides (src/plugins). */
 export type AuthMethodName = (typeof AUTH_METHODS)[number] | (string & {})
 /** ejabberd's `loglevel` names, and `warn` for `warning`. */
@@ -186,9 +184,15 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   ldap_pool_size: {spec: {type: 'integer', min: 1, max: 64}, description: 'connections to the LDAP server, each serving one check at a time', default: 2, perHost: true},
   ldap_timeout: {spec: seconds, description: 'seconds per LDAP operation', default: 5, perHost: true},
   ldap_connect_timeout: {spec: seconds, description: 'seconds to connect to an LDAP server (TLS included)', default: 5, perHost: true},
-  gssapi_keytab: {spec: string, description: 'keytab holding the key of gssapi_service_name/HOST@REALM (test-auth gssapi, audit)', perHost: true},
+  gssapi_keytab: {spec: string, description: 'keytab holding the key of gssapi_service_name/HOST@REALM (default /etc/krb5.keytab); readable by the server\'s user only', perHost: true},
   gssapi_service_name: {spec: string, description: 'Kerberos service name of the server principal (RFC 6120 §6.3.9: xmpp)', default: 'xmpp', perHost: true},
   gssapi_realm: {spec: string, description: 'Kerberos realm of the server principal and of the users mapped to local accounts (default: krb5.conf\'s default_realm)', perHost: true},
+  gssapi_principal_map: {
+    spec: {type: 'map', of: string},
+    description: 'Kerberos principals mapped to local usernames, {PRINCIPAL: USERNAME}, beside the rule that maps user@gssapi_realm to user: how instances (bob/admin@REALM) and users of other realms log in',
+    default: {},
+    perHost: true,
+  },
   jwt_key: {spec: string, description: 'file with a PEM key, a JWK or a JWK Set', perHost: true},
   jwt_jid_field: {spec: string, description: 'JWT claim holding the JID', default: 'jid', perHost: true},
   anonymous_protocol: {
@@ -407,6 +411,7 @@ export interface Settings {
   gssapi_keytab?: string
   gssapi_service_name: string
   gssapi_realm?: string
+  gssapi_principal_map: Record<string, string>
   jwt_key?: string
   jwt_jid_field: string
   anonymous_protocol: 'sasl_anon' | 'login_anon' | 'both'

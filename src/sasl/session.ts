@@ -50,4 +50,6 @@ export type SaslStep =
 /** One SASL negotiation in progress; the first `step` gets the initial response (possibly empty). */
 export interface SaslSession {
   step(response: Buffer): Promise<SaslStep>
+  /** Frees what an exchange cut off before its verdict holds (a GSS-API context); called by the transport. */
+  dispose?(): void
 }

@@ -486,6 +486,7 @@ export class C2sSession {
     this.cleanedUp = true
     // An exchange cut off before its verdict taught the client nothing: its place in the throttle's counts is given back.
     this.sasl?.attempt.cancel()
+    this.sasl?.session.dispose?.()
     this.sasl = undefined
     clearTimeout(this.deadline)
     clearTimeout(this.shaperTimer)
@@ -794,6 +795,7 @@ export class C2sSession {
     if (element.name === 'response' && this.sasl) return this.saslContinue(element)
     if (element.name === 'abort') {
       this.sasl?.attempt.cancel()
+      this.sasl?.session.dispose?.()
       this.sasl = undefined
       return this.saslFailure('aborted')
     }
@@ -845,6 +847,7 @@ export class C2sSession {
     const data = this.decode(element)
     if (data === undefined) {
       this.sasl!.attempt.fail()
+      this.sasl!.session.dispose?.()
       this.sasl = undefined
       return this.saslFailure('incorrect-encoding')
     }
@@ -901,7 +904,8 @@ export class C2sSession {
 
     if (step.condition === 'aborted') sasl.attempt.cancel()
     else sasl.attempt.fail()
-    this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: ${sasl.mechanism} failed: ${step.condition}${account ? ` (${account})` : ''}`)
+    // The mechanism's reason names the cause (a clock skew, a principal without an account); it never holds a secret.
+    this.server.logger.info(`c2s ${this.serial} ${this.remoteAddress}: ${sasl.mechanism} failed: ${step.condition}${account ? ` (${account})` : ''}${step.reason ? `: ${step.reason}` : ''}`)
     this.saslFailure(step.condition)
     if (++this.authFailures >= this.server.limits.maxAuthFailures) this.close('policy-violation', 'too many failed authentication attempts')
   }

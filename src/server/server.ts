@@ -106,7 +106,11 @@ const SOFTWARE_VERSION = (() => {
 function defaultAuthenticators(logger: Logger): AuthenticatorFactory {
   return async (config, store) => {
     const {createHostAuthenticators} = await import('../auth/index.js')
-    return createHostAuthenticators(config, store, {log: logger})
+    const authenticators = createHostAuthenticators(config, store, {log: logger})
+    // Whether GSSAPI can be offered is decided (and logged) at start and at each reload, not at the first client's login.
+    const gssapi = [...authenticators.values()].filter((authenticator) => authenticator.settings.auth_method.includes('gssapi'))
+    await Promise.all(gssapi.map((authenticator) => authenticator.capabilities().catch(() => {})))
+    return authenticators
   }
 }
 

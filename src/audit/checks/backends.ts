@@ -6,6 +6,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
+import {inspectKeytab} from '../../auth/gssapi/keytab.js'
 import type {AuditFinding} from '../findings.js'
 import {allows, ancestors, blockingDirectory, groupName, lstatOrUndefined, octal, statOrUndefined, userName} from '../../system.js'
 import type {AuditContext, Check} from './types.js'
@@ -178,6 +179,25 @@ function saslauthdFindings(socket: string, hosts: string[], context: AuditContex
   return []
 }
 
+/**
+ * What the keytab holds, as the server's offer reads it (src/auth/gssapi/keytab.ts): the
+ * principal of each host, with an AES or Camellia key. Without them the server does not
+ * offer GSSAPI. File access is secretFileFindings' part.
+ */
+async function keytabContentFindings(file: string, hosts: string[], context: AuditContext): Promise<AuditFinding[]> {
+  const findings: AuditFinding[] = []
+  for (const host of hosts) {
+    const settings = context.config.forHost(host)
+    const verdict = await inspectKeytab({keytab: file, service: settings.gssapi_service_name, host, realm: settings.gssapi_realm, user: context.user, strict: false})
+    if (verdict.ok || verdict.step === 'keytab') continue
+    const id = verdict.step === 'enctype' ? 'gssapi-keytab-weak' : 'gssapi-keytab-principal'
+    const offered = settings.auth_method.includes('gssapi') ? 'the server does not offer GSSAPI' : 'the server could not offer GSSAPI'
+    findings.push({id, severity: settings.auth_method.includes('gssapi') ? 'critical' : 'warning', subject: file, message: `gssapi_keytab for ${host}: ${verdict.detail}: ${offered}${verdict.cause ? ` (${verdict.cause})` : ''}`, fix: verdict.fix})
+  }
+
+  return findings
+}
+
 export const backendsCheck: Check = {
   id: 'auth-backends',
   description: 'extauth_program writable by others, jwt_key secrets, the Kerberos keytab and the LDAP password file readable by others or not by the server, saslauthd socket out of the server user\'s reach',
@@ -195,6 +215,8 @@ export const backendsCheck: Check = {
     'gssapi-keytab-readable',
     'gssapi-keytab-owner',
     'gssapi-keytab-unreadable',
+    'gssapi-keytab-principal',
+    'gssapi-keytab-weak',
     'ldap-password-file-missing',
     'ldap-password-file-readable',
     'ldap-password-file-owner',
@@ -207,6 +229,7 @@ export const backendsCheck: Check = {
     for (const [socket, hosts] of filesFor(context, 'saslauthd', 'saslauthd_socket')) findings.push(...saslauthdFindings(socket, hosts, context))
     for (const [file, hosts] of filesFor(context, undefined, 'gssapi_keytab')) {
       findings.push(...secretFileFindings(file, hosts, context, {key: 'gssapi_keytab', id: 'gssapi-keytab', risk: 'pose as the XMPP server to every Kerberos client'}))
+      findings.push(...(await keytabContentFindings(file, hosts, context)))
     }
 
     for (const [file, hosts] of filesFor(context, 'ldap', 'ldap_password_file')) {

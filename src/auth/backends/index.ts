@@ -13,6 +13,7 @@ import type {AuthMethod} from '../../sasl/session.js'
 import type {AuthBackend} from '../types.js'
 import {AnonymousBackend} from './anonymous.js'
 import {ExternalBackend} from './external.js'
+import {GssapiBackend, gssapiOptions} from './gssapi.js'
 import {InternalBackend} from './internal.js'
 import {JwtBackend} from './jwt.js'
 import {LdapBackend, ldapOptions} from './ldap.js'
@@ -32,6 +33,8 @@ export interface BackendDeps {
   pamHelper?: string
   /** The loaded auth plugins (the configuration's): methods not xmppctl's own come from them. */
   plugins: PluginRegistry
+  /** The GSS-API helper program; default: the one built next to the compiled code. */
+  gssapiHelper?: string
 }
 
 export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBackend {
@@ -86,6 +89,10 @@ export function createBackend(method: AuthMethod, deps: BackendDeps): AuthBacken
 
     case 'ldap': {
       return new LdapBackend(ldapOptions(settings, deps.baseDir, deps.log))
+    }
+
+    case 'gssapi': {
+      return new GssapiBackend(gssapiOptions(settings, deps.baseDir, deps.store, deps.log, deps.gssapiHelper))
     }
 
     default: {

@@ -9,12 +9,14 @@
  * Reading the keytab and asking the KDC is done by MIT's own klist and kinit:
  * nothing of Kerberos is reimplemented here.
  */
-import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {type SystemUser, allows, currentUser, groupName, octal, userName} from '../../system.js'
+import {type SystemUser, currentUser} from '../../system.js'
+import {GssapiBackend, gssapiOptions} from '../backends/gssapi.js'
+import {silentAuthLog} from '../chain.js'
+import {type KeytabEntry, inspectKeytab, run} from '../gssapi/keytab.js'
 import {type BackendDiagnosis, Recorder, type StepResult, fail, info, ok, skip, warn} from './report.js'
 import type {DiagnoseInput} from './types.js'
 
@@ -27,37 +29,7 @@ export interface GssapiInput extends DiagnoseInput {
   ccache?: string
 }
 
-/** Encryption types MIT krb5 still accepts by default (allow_weak_crypto false): AES and Camellia. */
-const STRONG_ENCTYPE = /^(aes|camellia)/
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function run(file: string, args: string[], options: {input?: string; env?: NodeJS.ProcessEnv; timeout?: number} = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, {env: options.env ?? process.env, timeout: options.timeout ?? 15_000, encoding: 'utf8'}, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as {code?: unknown}).code === 'number' ? ((error as {code: number}).code) : null) : 0
-      resolve({code: error && (error as NodeJS.ErrnoException).code === 'ENOENT' ? -1 : code, stdout, stderr})
-    })
-    // A program that exits without reading (kinit -k, klist) closes the pipe: not an error of ours.
-    child.stdin?.on('error', () => {})
-    child.stdin?.end(options.input)
-  })
-}
-
-/** `klist -k -e -t` lines: "KVNO DATE TIME PRINCIPAL (ENCTYPE)". */
-export function parseKeytabListing(text: string): Array<{kvno: number; principal: string; enctype: string}> {
-  const entries: Array<{kvno: number; principal: string; enctype: string}> = []
-  for (const line of text.split('\n')) {
-    const match = /^\s*(\d+)\s+\S+\s+\S+\s+(\S+)\s+\(([^)]+)\)\s*$/.exec(line)
-    if (match) entries.push({kvno: Number(match[1]), principal: match[2], enctype: match[3]})
-  }
-
-  return entries
-}
+export {parseKeytabListing} from '../gssapi/keytab.js'
 
 /** The cause and fix of a kinit failure, from MIT's messages. */
 export function kinitDiagnosis(stderr: string, context: {principal: string; keytab: string}): StepResult {
@@ -79,11 +51,6 @@ export function kinitDiagnosis(stderr: string, context: {principal: string; keyt
   return fail(text || 'kinit failed', undefined, 'run kinit -V -k -t KEYTAB PRINCIPAL for details')
 }
 
-function readFix(user: SystemUser, keytab: string, stats: {uid: number; gid: number; mode: number}): string {
-  if ((stats.mode & 0o040) !== 0 && stats.gid !== 0) return `add user ${user.name} to group ${groupName(stats.gid)} (adduser ${user.name} ${groupName(stats.gid)}) and restart the server`
-  return `chown ${user.name} ${keytab} && chmod 600 ${keytab}`
-}
-
 export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnosis> {
   const settings = input.config.forHost(input.host)
   const recorder = new Recorder()
@@ -95,56 +62,34 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
   const wanted = `${service}/${settings.host}`
   recorder.add('configuration', 'configuration', ok(`gssapi_keytab ${keytab}, principal ${wanted}@${settings.gssapi_realm ?? '(default realm)'}, the server runs as ${user.name}`))
 
-  // 1. The keytab: there, and readable by the server's user.
-  let stats
-  try {
-    stats = statSync(keytab)
-  } catch (error) {
-    recorder.add('keytab', 'keytab', fail(`${keytab}: ${(error as NodeJS.ErrnoException).code}`, 'the keytab does not exist', `export the service key: kadmin -q "ktadd -k ${keytab} ${wanted}"`))
+  // 1 and 2. The keytab (there, readable by the server's user), the principal and its encryption types:
+  // the questions the server's offer asks (src/auth/gssapi/keytab.ts).
+  const verdict = await inspectKeytab({keytab, service, host: settings.host, realm: settings.gssapi_realm, user, strict: false})
+  const listed = (entries: KeytabEntry[]) => `${keytab} holds ${[...new Set(entries.map(({principal}) => principal))].join(', ')} (kvno ${[...new Set(entries.map(({kvno}) => kvno))].join(', ')})`
+  if (!verdict.ok) {
+    if (verdict.step !== 'keytab') recorder.add('keytab', 'keytab', ok(`${keytab} is ${verdict.ownership}; ${user.name} can read it`))
+    if (verdict.step === 'enctype') recorder.add('principal', 'principal', ok(listed(verdict.entries!)))
+    recorder.add(verdict.step, verdict.step === 'enctype' ? 'encryption types' : verdict.step, fail(verdict.detail, verdict.cause, verdict.fix))
     return finish('misconfigured')
   }
 
-  const ownership = `${userName(stats.uid)}:${groupName(stats.gid)} mode ${octal(stats.mode)}`
-  const readable = recorder.add(
-    'keytab',
-    'keytab',
-    allows(user, stats, 'r')
-      ? (stats.mode & 0o004) === 0
-        ? ok(`${keytab} is ${ownership}; ${user.name} can read it`)
-        : warn(`${keytab} is ${ownership}: every user on this machine can read the service key and impersonate the server`, undefined, `chmod o-r ${keytab}`)
-      : fail(`${keytab} is ${ownership}: ${user.name} cannot read it`, `the server, running as ${user.name}, could not accept any Kerberos login`, readFix(user, keytab, stats)),
-  )
-  if (readable.status === 'fail') return finish('misconfigured')
-
-  // 2. The principal and its encryption types (MIT's klist reads the keytab).
-  const listing = await run('klist', ['-k', '-e', '-t', keytab])
-  const entries = parseKeytabListing(listing.stdout)
-  const mine = entries.filter(({principal}) => principal.startsWith(`${wanted}@`) && (settings.gssapi_realm === undefined || principal === `${wanted}@${settings.gssapi_realm}`))
-  const principalStep = recorder.add(
-    'principal',
-    'principal',
-    listing.code === -1
-      ? fail('klist is not installed', undefined, 'apt install krb5-user')
-      : mine.length > 0
-        ? ok(`${keytab} holds ${[...new Set(mine.map(({principal}) => principal))].join(', ')} (kvno ${[...new Set(mine.map(({kvno}) => kvno))].join(', ')})`)
-        : fail(
-            `${keytab} holds ${[...new Set(entries.map(({principal}) => principal))].join(', ') || 'no key'}, not ${wanted}@${settings.gssapi_realm ?? 'REALM'}`,
-            'wrong principal: clients ask for a ticket to xmpp/ the XMPP domain (RFC 6120 §6.3.9 names the service xmpp)',
-            `kadmin -q "addprinc -randkey ${wanted}" then kadmin -q "ktadd -k ${keytab} ${wanted}"${settings.gssapi_realm ? '' : ', or set gssapi_realm'}`,
-          ),
-  )
-  if (principalStep.status === 'fail') return finish('misconfigured')
-  const principal = mine[0].principal
+  recorder.add('keytab', 'keytab', verdict.warning ? warn(verdict.warning.detail, 'the server does not offer GSSAPI with this keytab', verdict.warning.fix) : ok(`${keytab} is ${verdict.ownership}; ${user.name} can read it`))
+  recorder.add('principal', 'principal', ok(listed(verdict.entries)))
+  recorder.add('enctype', 'encryption types', ok(verdict.strong.map(({enctype}) => enctype).join(', ')))
+  const {principal} = verdict
   const realm = principal.slice(principal.indexOf('@') + 1)
-  const strong = mine.filter(({enctype}) => STRONG_ENCTYPE.test(enctype))
-  const enctypeStep = recorder.add(
-    'enctype',
-    'encryption types',
-    strong.length > 0
-      ? ok(strong.map(({enctype}) => enctype).join(', '))
-      : fail(`only ${mine.map(({enctype}) => enctype).join(', ')}`, 'no encryption type MIT Kerberos accepts by default (DES and RC4 are disabled)', `export an AES key: kadmin -q "ktadd -e aes256-cts-hmac-sha1-96:normal -k ${keytab} ${wanted}"`),
-  )
-  if (enctypeStep.status === 'fail') return finish('misconfigured')
+
+  // What the server decides with this keytab, by the same code (src/auth/backends/gssapi.ts).
+  await recorder.step('sasl', 'SASL GSSAPI offer', async () => {
+    if (!settings.auth_method.includes('gssapi')) return info(`auth_method (${settings.auth_method.join(', ')}) does not list gssapi: the server does not offer GSSAPI`)
+    const backend = new GssapiBackend({...gssapiOptions(settings, input.baseDir, input.store, silentAuthLog), user})
+    try {
+      const readiness = await backend.ready()
+      return readiness.ready ? ok(`the server offers GSSAPI: ${readiness.why}`) : fail(`the server does not offer GSSAPI: ${readiness.why}`)
+    } finally {
+      await backend.close()
+    }
+  })
 
   // 3. The KDC and the clocks: an AS exchange with the service's own key, into a private cache.
   const scratch = mkdtempSync(path.join(tmpdir(), 'xmppctl-gssapi-'))
@@ -192,11 +137,6 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
       return ok(`our acceptor authenticated ${result.username} (target ${wanted}@${realm}), who maps to ${name}@${settings.host}`)
     })
 
-    recorder.add(
-      'sasl',
-      'SASL GSSAPI',
-      info('the bundled server does not offer GSSAPI yet: the kerberos binding has no acceptor-side wrap/unwrap for RFC 4752 §3.1\'s security-layer token'),
-    )
     return finish(verdict)
   } finally {
     rmSync(scratch, {recursive: true, force: true})

@@ -3,6 +3,7 @@
  * host authenticator finds one by the name a client chose.
  */
 import {ANONYMOUS} from './anonymous.js'
+import {GSSAPI} from './gssapi.js'
 import {PLAIN} from './plain.js'
 import {SCRAM_MECHANISMS} from './scram.js'
 import type {MechanismDefinition} from './types.js'
@@ -10,7 +11,7 @@ import type {MechanismDefinition} from './types.js'
 export type {AnnouncedConnection, MechanismAuth, MechanismContext, MechanismDefinition, MechanismNeed} from './types.js'
 export {parsePlainMessage} from './plain.js'
 
-export const MECHANISMS: readonly MechanismDefinition[] = [...SCRAM_MECHANISMS, PLAIN, ANONYMOUS]
+export const MECHANISMS: readonly MechanismDefinition[] = [...SCRAM_MECHANISMS, GSSAPI, PLAIN, ANONYMOUS]
 
 const BY_NAME = new Map(MECHANISMS.map((mechanism) => [mechanism.name, mechanism]))
 

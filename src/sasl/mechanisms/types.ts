@@ -5,6 +5,7 @@
  * failure with an RFC 6120 §6.5 condition. Mechanisms never touch a backend
  * directly: they ask the host's chain through `MechanismAuth`.
  */
+import type {GssAcceptor} from '../gss-acceptor.js'
 import type {AuthMethod, AuthOutcome, ConnectionSecurity, SaslSession, SaslStep} from '../session.js'
 import type {ChannelBinding} from '../outcome.js'
 import type {AnnouncedSasl} from '../scram-downgrade.js'
@@ -22,6 +23,20 @@ export interface MechanismAuth {
   ): Promise<{credentials: ScramCredentials; disabled?: string; method?: AuthMethod} | undefined>
   /** A fresh, random, unguessable localpart for an anonymous login (RFC 4505 §3). */
   anonymousUsername(): string
+  /** The host's Kerberos acceptor and principal rule (the gssapi backend), when GSSAPI is offered. */
+  gssapi?: GssapiService
+  /**
+   * Whether the account exists (in the store, or for a backend of the chain)
+   * and why it is disabled; throws UnavailableError when a backend could not be asked.
+   */
+  accountStatus(username: string): Promise<{exists: boolean; disabled?: string}>
+}
+
+/** What SASL GSSAPI needs from the gssapi backend. */
+export interface GssapiService {
+  acceptor: GssAcceptor
+  /** The local username of a client principal, or why it has none. */
+  map(principal: string): {username: string} | {reason: string}
 }
 
 /**
@@ -49,7 +64,7 @@ export interface MechanismContext {
 }
 
 /** What a mechanism needs from the host's backends to be offered. */
-export type MechanismNeed = {kind: 'plain'} | {kind: 'scram'; hash: ScramHash} | {kind: 'anonymous'}
+export type MechanismNeed = {kind: 'plain'} | {kind: 'scram'; hash: ScramHash} | {kind: 'anonymous'} | {kind: 'gssapi'}
 
 export interface MechanismDefinition {
   readonly name: string

@@ -43,11 +43,11 @@ describe('test-auth gssapi against a real MIT KDC', {skip: unavailable, concurre
 
   it('with alice\'s credential cache: keytab, principal, enctype, KDC and a full exchange against our acceptor', async (t) => {
     const result = await testAuth(t, {args: ['--host', 'localhost', '--ccache', kdc.aliceCache]})
-    assert.deepEqual(result.report.steps.map((step) => `${step.id}:${step.status}`), ['configuration:ok', 'keytab:ok', 'principal:ok', 'enctype:ok', 'kdc:ok', 'exchange:ok', 'sasl:info'])
+    assert.deepEqual(result.report.steps.map((step) => `${step.id}:${step.status}`), ['configuration:ok', 'keytab:ok', 'principal:ok', 'enctype:ok', 'sasl:info', 'kdc:ok', 'exchange:ok'])
     assert.match(result.step('principal').detail, new RegExp(`holds xmpp/localhost@${REALM} \\(kvno \\d\\)`))
     assert.match(result.step('enctype').detail, /aes256-cts-hmac-sha1-96/)
     assert.equal(result.step('exchange').detail, `our acceptor authenticated alice@${REALM} (target xmpp/localhost@${REALM}), who maps to alice@localhost`)
-    assert.match(result.step('sasl').detail, /RFC 4752 §3\.1/)
+    assert.equal(result.step('sasl').detail, 'auth_method (internal) does not list gssapi: the server does not offer GSSAPI')
     assert.equal(result.report.verdict, 'accepted')
     assert.equal(result.status, 0)
   })

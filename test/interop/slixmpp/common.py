@@ -24,6 +24,9 @@ class TestClient(slixmpp.ClientXMPP):
         if args.get("tls12"):
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         self.ssl_context = ctx
+        # GSSAPI's target is xmpp@SERVICE-NAME, slixmpp's name for the host it resolved: none when connecting to an address.
+        if args.get("service_name"):
+            self.credentials["service-name"] = args["service_name"]
 
 
 def run(client):

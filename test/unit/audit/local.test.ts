@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
 import {getDiffieHellman, generatePrimeSync} from 'node:crypto'
-import {chmodSync, chownSync, mkdirSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import {describe, it} from 'node:test'
@@ -304,12 +305,25 @@ describe('audit auth-backends', () => {
     assert.deepEqual(findings.map((finding) => [finding.id, finding.severity]), [['jwt-key-readable', 'critical']])
   })
 
-  it('checks the Kerberos keytab: passes 0600 owned by the server user, fires when every user may read it, and tells nobody which group to join', {skip: !root || !nobody ? 'needs root and a "nobody" user' : false}, async (t) => {
+  it('checks the Kerberos keytab: its principal and a strong key, passes 0600 owned by the server user, fires when every user may read it, and tells nobody which group to join', {skip: !root || !nobody ? 'needs root and a "nobody" user' : false}, async (t) => {
     const {dir, file, config} = setup(t, '')
     chmodSync(dir, 0o711)
     const keytab = path.join(dir, 'xmpp.keytab')
-    writeFileSync(keytab, Buffer.from([5, 2]), {mode: 0o600})
-    writeFileSync(file, `hosts: [example.org]\ngssapi_keytab: ${keytab}\n`)
+    const ktutil = (principal: string, enctype: string) => {
+      rmSync(keytab, {force: true})
+      execFileSync('ktutil', {input: `addent -password -p ${principal} -k 1 -e ${enctype}\nsecret\nwkt ${keytab}\nquit\n`, stdio: ['pipe', 'ignore', 'ignore']})
+      chmodSync(keytab, 0o600)
+    }
+
+    writeFileSync(file, `hosts: [example.org]\nauth_method: [internal, gssapi]\ngssapi_keytab: ${keytab}\n`)
+    // What the server's offer reads too: the principal of the host, with an AES key.
+    ktutil('xmpp/example.org@EXAMPLE.ORG', 'arcfour-hmac')
+    assert.deepEqual((await audit(config(), ['auth-backends'])).findings.map((finding) => [finding.id, finding.severity, finding.message]), [
+      ['gssapi-keytab-weak', 'critical', 'gssapi_keytab for example.org: only DEPRECATED:arcfour-hmac: the server does not offer GSSAPI (no encryption type MIT Kerberos accepts by default (DES and RC4 are disabled))'],
+    ])
+    ktutil('xmpp/other.org@EXAMPLE.ORG', 'aes256-cts-hmac-sha1-96')
+    assert.deepEqual(ids((await audit(config(), ['auth-backends'])).findings), ['gssapi-keytab-principal'])
+    ktutil('xmpp/example.org@EXAMPLE.ORG', 'aes256-cts-hmac-sha1-96')
     assert.deepEqual((await audit(config(), ['auth-backends'])).findings, [])
     chmodSync(keytab, 0o644)
     const readable = (await audit(config(), ['auth-backends'])).findings

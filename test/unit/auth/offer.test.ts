@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {type BackendOffer, channelBindingTypes, decideMechanisms, offerMechanisms} from '../../../src/auth/index.js'
+import {mapPrincipal} from '../../../src/auth/backends/gssapi.js'
 import type {ConnectionSecurity} from '../../../src/sasl/session.js'
 import {PLAIN_TCP, TLS12, TLS13, authFixture} from './setup.js'
 
@@ -9,6 +10,7 @@ const settings = {disable_sasl_mechanisms: [] as string[], allow_unencrypted_pla
 const internal = (scram: BackendOffer['capabilities']['scram']): BackendOffer => ({method: 'internal', capabilities: {plain: true, scram, anonymous: false}})
 const external: BackendOffer = {method: 'external', capabilities: {plain: true, scram: [], anonymous: false}}
 const anonymous: BackendOffer = {method: 'anonymous', capabilities: {plain: false, scram: [], anonymous: true}}
+const gssapi = (ready: boolean): BackendOffer => ({method: 'gssapi', capabilities: {plain: false, scram: [], anonymous: false, gssapi: {ready, why: ready ? 'the keytab holds xmpp/localhost@EXAMPLE.ORG' : 'only DEPRECATED:arcfour-hmac'}}})
 const down: BackendOffer = {method: 'pam', capabilities: {plain: false, scram: [], anonymous: false, unavailable: 'helper missing'}}
 
 describe('mechanism offer', () => {
@@ -26,6 +28,9 @@ describe('mechanism offer', () => {
     ['only an unavailable backend: nothing at all', [down], TLS13, {}, []],
     ['anonymous only', [anonymous], TLS13, {}, ['ANONYMOUS']],
     ['internal and anonymous', [internal(['sha1']), anonymous], TLS13, {}, ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS']],
+    ['gssapi beside internal: GSSAPI after SCRAM, and SCRAM still offered (gssapi holds no passwords)', [gssapi(true), internal(['sha256'])], TLS13, {}, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'GSSAPI', 'PLAIN']],
+    ['gssapi whose keytab is unusable: no GSSAPI', [gssapi(false), internal(['sha256'])], TLS13, {}, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN']],
+    ['gssapi alone, without TLS: GSSAPI only', [gssapi(true)], PLAIN_TCP, {}, ['GSSAPI']],
     ['disable_sasl_mechanisms', [internal(['sha1', 'sha256'])], TLS13, {disable_sasl_mechanisms: ['SCRAM-SHA-1', 'SCRAM-SHA-256-PLUS', 'PLAIN']}, ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256']],
   ]
   for (const [what, backends, connection, overrides, expected] of cases) {
@@ -38,6 +43,8 @@ describe('mechanism offer', () => {
     assert.match(why['SCRAM-SHA-256'], /the external backend has no SCRAM-SHA-256 credentials \(it checks plaintext passwords only\)/)
     assert.match(why.PLAIN, /not encrypted.*allow_unencrypted_plain_auth/)
     assert.match(why.ANONYMOUS, /no anonymous backend/)
+    assert.equal(why.GSSAPI, 'no gssapi backend in auth_method')
+    assert.equal(decideMechanisms([gssapi(false)], TLS13, settings).find(({mechanism}) => mechanism === 'GSSAPI')!.why, 'only DEPRECATED:arcfour-hmac')
   })
 
   it('announces tls-exporter only on TLS 1.3 and tls-unique only on TLS 1.2', () => {
@@ -97,4 +104,20 @@ describe('mechanism offer of a host, from the store', () => {
     assert.deepEqual(await fixture.auth.get('example.net')!.mechanisms(TLS13), ['ANONYMOUS'])
     assert.ok((await fixture.auth.get('example.org')!.mechanisms(TLS13)).includes('PLAIN'))
   })
+})
+
+describe('the Kerberos principal rule (gssapi_principal_map)', () => {
+  const map = {'carol/admin@EXAMPLE.ORG': 'carol', 'dave@OTHER.ORG': 'dave'}
+  const cases: Array<[string, ReturnType<typeof mapPrincipal>]> = [
+    ['alice@EXAMPLE.ORG', {username: 'alice'}],
+    ['Alice@EXAMPLE.ORG', {reason: 'Alice@EXAMPLE.ORG is not a username in its normal form (alice), and gssapi_principal_map does not name it'}],
+    ['carol/admin@EXAMPLE.ORG', {username: 'carol'}],
+    ['dave@OTHER.ORG', {username: 'dave'}],
+    ['bob/admin@EXAMPLE.ORG', {reason: 'bob/admin@EXAMPLE.ORG is an instance principal, and gssapi_principal_map does not name it'}],
+    ['eve@OTHER.ORG', {reason: 'eve@OTHER.ORG is of realm OTHER.ORG, not EXAMPLE.ORG, and gssapi_principal_map does not name it'}],
+    ['a b@EXAMPLE.ORG', {reason: 'a b@EXAMPLE.ORG maps to "a b", which is not a valid username'}],
+  ]
+  for (const [principal, expected] of cases) {
+    it(`${principal}`, () => assert.deepEqual(mapPrincipal(principal, 'EXAMPLE.ORG', map), expected))
+  }
 })

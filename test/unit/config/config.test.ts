@@ -62,11 +62,16 @@ describe('configuration', () => {
     assert.equal(problem.hint, 'did you mean scram?')
   })
 
-  it('refuses gssapi as not supported yet, saying what to use instead', () => {
-    const [gssapi] = problemsOf('auth_method: [internal, gssapi]\nhost_config: {}\n')
-    assert.equal(gssapi.location, '/etc/xmppctl.yml:1:25')
-    assert.match(gssapi.message, /auth_method\[1\] is gssapi: Kerberos \(GSSAPI\) authentication is not supported by this version of xmppctl yet/)
-    assert.match(gssapi.hint ?? '', /saslauthd or pam/)
+  it('takes gssapi with its keytab, realm and principal map, per host', () => {
+    const config = parseConfig(
+      'hosts: [a.org, b.org]\nauth_method: [internal, gssapi]\ngssapi_keytab: /etc/xmpp.keytab\ngssapi_realm: A.ORG\nhost_config:\n  b.org: {gssapi_principal_map: {"bob/admin@A.ORG": bob}}\n',
+      '/etc/xmppctl.yml',
+    )
+    const [a, b] = [config.forHost('a.org'), config.forHost('b.org')]
+    assert.deepEqual([a.auth_method, a.gssapi_keytab, a.gssapi_service_name, a.gssapi_realm, a.gssapi_principal_map], [['internal', 'gssapi'], '/etc/xmpp.keytab', 'xmpp', 'A.ORG', {}])
+    assert.deepEqual(b.gssapi_principal_map, {'bob/admin@A.ORG': 'bob'})
+    const [problem] = problemsOf('gssapi_principal_map: {"bob/admin@A.ORG": [bob]}\n')
+    assert.match(problem.message, /gssapi_principal_map/)
   })
 
   it('takes ldap with ejabberd\'s option names, per host, and ldap_tls_verify: false as ejabberd writes it', () => {

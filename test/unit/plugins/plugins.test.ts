@@ -143,7 +143,7 @@ describe('configuration with auth plugins', () => {
   it('suggests a plugin method for a typo, and says why a known plugin cannot be used', (t) => {
     register(t, demoDefinition({users: {}}))
     const [typo] = problems('auth_method: [dmeo]\n')
-    assert.equal(typo.message, 'auth_method[0] must be one of internal, external, saslauthd, pam, jwt, anonymous, ldap, demo (auth plugins), not "dmeo"')
+    assert.equal(typo.message, 'auth_method[0] must be one of internal, external, saslauthd, pam, jwt, anonymous, ldap, gssapi, demo (auth plugins), not "dmeo"')
     assert.equal(typo.hint, 'did you mean demo?')
     const [http] = problems('auth_method: [http]\n')
     assert.equal(http.message, 'auth_method[0] is http, which the auth plugin xmppctl-auth-http provides, and it is not loaded')
@@ -155,7 +155,7 @@ describe('configuration with auth plugins', () => {
   it('without loaded plugins, only xmppctl\'s own methods are valid', () => {
     plugins = NO_PLUGINS
     const [problem] = problems('auth_method: [demo]\n')
-    assert.match(problem.message, /^auth_method\[0\] must be one of internal, external, saslauthd, pam, jwt, anonymous, ldap, not "demo"$/)
+    assert.match(problem.message, /^auth_method\[0\] must be one of internal, external, saslauthd, pam, jwt, anonymous, ldap, gssapi, not "demo"$/)
   })
 })
 
