@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
-import {type AddressInfo, createServer} from 'node:net'
+import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -55,16 +55,24 @@ export function runCli(
   })
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago, for configurations that need a fixed port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as AddressInfo
-      server.close(() => resolve(port))
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for configurations
+ * that need a fixed port: below 32768, since the kernel hands out ports from
+ * 32768 to 60999 to outgoing connections, which would collide with a server
+ * started on one later (a port 0 read back comes from that range).
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
     })
-    server.on('error', reject)
-  })
+    if (free) return port
+  }
+
+  throw new Error('no free loopback port found below 32768')
 }
 
 /** Overwrites every byte of `file` from `offset` on (the pages written after the schema), as a bad disk or a torn copy would. */

@@ -17,8 +17,8 @@ import {chmodSync, chownSync, copyFileSync, existsSync, readFileSync} from 'node
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {runCli, tempDir, writeConfig} from '../helpers.js'
-import {diagnosed, loopbackPort} from '../integration/auth/daemons.js'
+import {freePort, runCli, tempDir, writeConfig} from '../helpers.js'
+import {diagnosed} from '../integration/auth/daemons.js'
 import {RawClient, header} from '../integration/server/helpers.js'
 import {KINIT, type Kdc, REALM, kdcUnavailable, startKdc} from '../integration/auth/kdc.js'
 import {startPython, slixmppAvailable} from './clients.js'
@@ -53,7 +53,7 @@ describe('SASL GSSAPI in xmppctl start against a real MIT KDC', {skip, concurren
 
     caches.alice = kdc.aliceCache
     dir = tempDir(holder)
-    port = await loopbackPort()
+    port = await freePort()
     writeConfig(dir, `hosts: [localhost]\ndata_dir: ./data\nlisten:\n  - {port: ${port}, ip: 127.0.0.1, tls: true}\nauth_method: [gssapi, internal]\ngssapi_keytab: ${kdc.keytab}\ngssapi_realm: ${REALM}\n`)
     for (const user of ['alice', 'carol']) {
       const added = await runCli(['user', 'add', `${user}@localhost`, '--password-stdin'], {cwd: dir, stdin: `${user} password\n`})

@@ -5,26 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import type {ChildProcess} from 'node:child_process'
-import {createServer, connect} from 'node:net'
+import {connect} from 'node:net'
 import {after, before} from 'node:test'
 
 import type {DiagnosticStep} from '../../../src/auth/diagnose/report.js'
 import type {CliResult} from '../../helpers.js'
-
-/** A port below 32768 on 127.0.0.1 that was free a moment ago. */
-export async function loopbackPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-
-  throw new Error('no free loopback port found below 32768')
-}
 
 export function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -10,7 +10,8 @@ import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {loopbackPort, supervise, waitListening} from './daemons.js'
+import {freePort} from '../../helpers.js'
+import {supervise, waitListening} from './daemons.js'
 
 export const REALM = 'EXAMPLE.ORG'
 export const KRB5KDC = '/usr/sbin/krb5kdc'
@@ -47,7 +48,7 @@ export async function startKdc(t: Context): Promise<Kdc> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-kdc-'))
   chmodSync(dir, 0o755)
   t.after(() => rmSync(dir, {recursive: true, force: true}))
-  const port = await loopbackPort()
+  const port = await freePort()
   const krb5Conf = path.join(dir, 'krb5.conf')
   const kdcConf = path.join(dir, 'kdc.conf')
   // TCP first (udp_preference_limit 1); the KDC listens on loopback only, UDP and TCP on one port.

@@ -10,7 +10,8 @@ import {chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} fr
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {loopbackPort, supervise, waitListening} from './daemons.js'
+import {freePort} from '../../helpers.js'
+import {supervise, waitListening} from './daemons.js'
 
 export const SLAPD = '/usr/sbin/slapd'
 export const SLAPADD = '/usr/sbin/slapadd'
@@ -160,8 +161,8 @@ export async function startSlapd(t: Context): Promise<Slapd> {
   run(SLAPADD, ['-n', '1', '-F', path.join(dir, 'slapd.d'), '-l', data])
 
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await loopbackPort()
-    const ldapsPort = await loopbackPort()
+    const port = await freePort()
+    const ldapsPort = await freePort()
     const url = `ldap://127.0.0.1:${port}`
     const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`
     // -d 0: stays in the foreground (its pid is ours to kill) and logs nothing.
