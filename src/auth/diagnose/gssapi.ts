@@ -3,8 +3,9 @@
  * the keytab (present, readable by the server's user, holding
  * gssapi_service_name/HOST@REALM with a usable encryption type), the KDC
  * (reachable, clocks in agreement: an AS exchange with the keytab's key), and,
- * given a client credential cache or a password, a full GSS-API exchange
- * against our own acceptor through the `kerberos` binding (MIT libgssapi_krb5).
+ * given a client credential cache or a password, a full SASL GSSAPI
+ * exchange: the server's own mechanism and acceptor, the `kerberos` binding
+ * (MIT libgssapi_krb5) as the client.
  *
  * Reading the keytab and asking the KDC is done by MIT's own klist and kinit:
  * nothing of Kerberos is reimplemented here.
@@ -13,6 +14,10 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
+import {normalizeLocalpart} from '../../jid/index.js'
+import {GSSAPI} from '../../sasl/mechanisms/gssapi.js'
+import type {MechanismContext} from '../../sasl/mechanisms/types.js'
+import type {SaslSession} from '../../sasl/session.js'
 import {type SystemUser, currentUser} from '../../system.js'
 import {GssapiBackend, gssapiOptions} from '../backends/gssapi.js'
 import {silentAuthLog} from '../chain.js'
@@ -107,7 +112,7 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
     })
     if (kdc.status === 'fail') return finish('unavailable')
 
-    // 4. A full exchange against our own acceptor, with the client's credentials.
+    // 4. A full SASL GSSAPI exchange as the server runs it, with the client's credentials.
     let ccache = input.ccache
     if (ccache === undefined && input.username !== undefined && input.password !== undefined) {
       const cache = `FILE:${path.join(scratch, 'client.ccache')}`
@@ -128,13 +133,11 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
 
     let verdict: Verdict = 'rejected'
     await recorder.step('exchange', 'GSS-API exchange', async () => {
-      const result = await exchange(service, settings.host, keytab, ccache!)
+      const result = await exchange(input, user, ccache!)
       if ('error' in result) return fail(result.error, result.cause, result.fix)
-      const [name, userRealm] = result.username.split('@')
-      if (userRealm !== realm) return fail(`our acceptor authenticated ${result.username}, of another realm than ${realm}`, 'only users of the server\'s realm map to local accounts', 'log in with a principal of the realm, or set gssapi_realm')
-      if (input.username !== undefined && name !== input.username) return fail(`our acceptor authenticated ${result.username}, not ${input.username}@${realm}`, 'the credential cache holds another principal', 'kinit as the user to test')
+      if (input.username !== undefined && result.username !== input.username) return fail(`the server's SASL GSSAPI logged in ${result.username}@${settings.host}, not ${input.username}@${settings.host}`, 'the credential cache holds another principal', 'kinit as the user to test')
       verdict = 'accepted'
-      return ok(`our acceptor authenticated ${result.username} (target ${wanted}@${realm}), who maps to ${name}@${settings.host}`)
+      return ok(`the server's SASL GSSAPI (target ${wanted}@${realm}, RFC 4752 security layer included) logged in ${result.username}@${settings.host}`)
     })
 
     return finish(verdict)
@@ -143,35 +146,67 @@ export async function diagnoseGssapi(input: GssapiInput): Promise<BackendDiagnos
   }
 }
 
-/** One GSS-API context between the binding's initiator (the client's cache) and its acceptor (the keytab). */
-async function exchange(service: string, host: string, keytab: string, ccache: string): Promise<{username: string} | {error: string; cause?: string; fix?: string}> {
-  // libgssapi reads these when a context is created; the diagnosis runs in its own process.
-  const saved = {KRB5_KTNAME: process.env.KRB5_KTNAME, KRB5CCNAME: process.env.KRB5CCNAME}
-  process.env.KRB5_KTNAME = `FILE:${keytab}`
+/**
+ * One SASL GSSAPI exchange as the server runs it: the server's mechanism
+ * (src/sasl/mechanisms/gssapi.ts, through the gssapi backend's acceptor
+ * helper, with RFC 4752 §3.1's security-layer step and the principal rule)
+ * against the kerberos binding's initiator, which reads the client's cache.
+ */
+async function exchange(input: GssapiInput, user: SystemUser, ccache: string): Promise<{username: string} | {error: string; cause?: string; fix?: string}> {
+  const settings = input.config.forHost(input.host)
+  const service = settings.gssapi_service_name
+  const backend = new GssapiBackend({...gssapiOptions(settings, input.baseDir, input.store, silentAuthLog), user})
+  const saved = process.env.KRB5CCNAME
+  // libgssapi reads it when the initiator's context is created; the diagnosis runs in its own process.
   process.env.KRB5CCNAME = ccache
+  let session: SaslSession | undefined
   try {
+    const readiness = await backend.ready()
+    const acceptor = backend.acceptor
+    if (!readiness.ready || !acceptor) return {error: `the server would not offer GSSAPI: ${readiness.why}`}
+    const context: MechanismContext = {
+      auth: {
+        host: settings.host,
+        checkPassword: async () => ({result: 'unsupported', reason: 'GSSAPI checks no password'}),
+        getScramCredentials: async () => undefined,
+        anonymousUsername: () => '',
+        gssapi: {acceptor, map: (principal) => backend.map(principal, readiness)},
+        accountStatus: async (username) => {
+          const account = await input.store.getAccount(settings.host, username)
+          if (!account) return {exists: false}
+          return account.state === 'disabled' ? {exists: true, disabled: account.disabledReason ?? 'the account is disabled'} : {exists: true}
+        },
+      },
+      connection: {encrypted: true, tlsVersion: 'TLSv1.3', channelBindings: {}},
+      channelBindings: [],
+      advertisedPlus: false,
+      unknownUser: {secret: input.secret, iterations: settings.auth_scram_iterations},
+      normalizeUsername: normalizeLocalpart,
+    }
+    session = GSSAPI.create(context)
     const kerberos = (await import('kerberos')).default
-    const client = await kerberos.initializeClient(`${service}@${host}`, {})
-    const server = await kerberos.initializeServer(`${service}@${host}`)
-    let token = await client.step('')
-    // Kerberos V5 completes in one or two round trips (RFC 4121 §4.1); 4 bounds a misbehaving peer.
-    for (let round = 0; round < 4 && !server.contextComplete; round++) {
-      const reply = await server.step(token)
-      if (server.contextComplete) break
-      token = await client.step(reply)
+    const client = await kerberos.initializeClient(`${service}@${settings.host}`, {})
+    let step = await session.step(Buffer.from(await client.step(''), 'base64'))
+    // Kerberos V5 completes in one or two round trips (RFC 4121 §4.1), then the layer step; 6 bounds a misbehaving peer.
+    for (let round = 0; round < 6 && step.type === 'challenge'; round++) {
+      const challenge = step.data.toString('base64')
+      // Past the context, the server's wrapped layer offer: the binding unwraps it and wraps "no layer" and the authzid.
+      const response = client.contextComplete ? await client.wrap(await client.unwrap(challenge), {user: input.username}) : await client.step(challenge)
+      step = await session.step(Buffer.from(response ?? '', 'base64'))
     }
 
-    if (!server.contextComplete) return {error: 'the GSS-API context did not complete'}
-    return {username: server.username}
+    if (step.type === 'success') return {username: `${step.username}`}
+    if (step.type === 'failure') return {error: `the server's SASL GSSAPI answers ${step.condition}: ${step.reason ?? step.text ?? 'no reason given'}`}
+    return {error: 'the SASL GSSAPI exchange did not end'}
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     if (/No credentials cache found|Credentials cache file .* not found|expired/i.test(message)) return {error: message, cause: 'the client credential cache is missing or expired', fix: 'kinit again, and pass its cache with --ccache'}
-    if (/Server not found in Kerberos database/i.test(message)) return {error: message, cause: `the KDC does not know ${service}/${host}`, fix: `kadmin -q "addprinc -randkey ${service}/${host}"`}
+    if (/Server not found in Kerberos database/i.test(message)) return {error: message, cause: `the KDC does not know ${service}/${settings.host}`, fix: `kadmin -q "addprinc -randkey ${service}/${settings.host}"`}
     return {error: message}
   } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key]
-      else process.env[key] = value
-    }
+    session?.dispose?.()
+    await backend.close()
+    if (saved === undefined) delete process.env.KRB5CCNAME
+    else process.env.KRB5CCNAME = saved
   }
 }

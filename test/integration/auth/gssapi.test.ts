@@ -28,10 +28,12 @@ describe('test-auth gssapi against a real MIT KDC', {skip: unavailable, concurre
 
   async function testAuth(
     t: {after(fn: () => void): void},
-    options: {keytab?: string; args?: string[]; stdin?: string; krb5Conf?: string; realm?: string} = {},
+    options: {keytab?: string; args?: string[]; stdin?: string; krb5Conf?: string; realm?: string; accounts?: string[]} = {},
   ): Promise<Diagnosed> {
     const dir = tempDir(t)
-    writeConfig(dir, `hosts: [localhost]\ndata_dir: ./data\ngssapi_keytab: ${options.keytab ?? kdc.keytab}\n${options.realm ? `gssapi_realm: ${options.realm}\n` : ''}`)
+    writeConfig(dir, `hosts: [localhost]\ndata_dir: ./data\nauth_scram_iterations: 4096\ngssapi_keytab: ${options.keytab ?? kdc.keytab}\n${options.realm ? `gssapi_realm: ${options.realm}\n` : ''}`)
+    // The server logs a principal in only to an account that exists: the exchange's step asks the same.
+    for (const jid of options.accounts ?? ['alice@localhost']) assert.equal((await runCli(['user', 'add', jid, '--password-stdin'], {cwd: dir, stdin: 'unused\n'})).status, 0)
     return diagnosed(
       await runCli(['test-auth', 'gssapi', ...(options.args ?? ['--host', 'localhost']), '--json'], {
         cwd: dir,
@@ -41,15 +43,20 @@ describe('test-auth gssapi against a real MIT KDC', {skip: unavailable, concurre
     )
   }
 
-  it('with alice\'s credential cache: keytab, principal, enctype, KDC and a full exchange against our acceptor', async (t) => {
+  it('with alice\'s credential cache: keytab, principal, enctype, KDC and a full SASL GSSAPI exchange through the server\'s own mechanism', async (t) => {
     const result = await testAuth(t, {args: ['--host', 'localhost', '--ccache', kdc.aliceCache]})
     assert.deepEqual(result.report.steps.map((step) => `${step.id}:${step.status}`), ['configuration:ok', 'keytab:ok', 'principal:ok', 'enctype:ok', 'sasl:info', 'kdc:ok', 'exchange:ok'])
     assert.match(result.step('principal').detail, new RegExp(`holds xmpp/localhost@${REALM} \\(kvno \\d\\)`))
     assert.match(result.step('enctype').detail, /aes256-cts-hmac-sha1-96/)
-    assert.equal(result.step('exchange').detail, `our acceptor authenticated alice@${REALM} (target xmpp/localhost@${REALM}), who maps to alice@localhost`)
+    assert.equal(result.step('exchange').detail, `the server's SASL GSSAPI (target xmpp/localhost@${REALM}, RFC 4752 security layer included) logged in alice@localhost`)
     assert.equal(result.step('sasl').detail, 'auth_method (internal) does not list gssapi: the server does not offer GSSAPI')
     assert.equal(result.report.verdict, 'accepted')
     assert.equal(result.status, 0)
+    // Kerberos says yes, and the server would still refuse: alice has no account there.
+    const noAccount = await testAuth(t, {args: ['--host', 'localhost', '--ccache', kdc.aliceCache], accounts: []})
+    assert.equal(noAccount.step('exchange').status, 'fail')
+    assert.equal(noAccount.step('exchange').detail, `the server's SASL GSSAPI answers not-authorized: alice@${REALM} maps to alice@localhost, which has no account`)
+    assert.equal(noAccount.report.verdict, 'rejected')
   })
 
   it('with a JID and password (":" and "€"): kinit on stdin, then the exchange; a wrong password is rejected', async (t) => {
