@@ -23,10 +23,11 @@ _xmppctl() {
   esac
   if [[ -z $words && $cur != -* ]]; then
     case "$path" in
-    '') words='audit cert config dhparam help mam muc offline plugins reload restart roster s2s scram start status stop test-auth upload user' ;;
+    '') words='audit cert config db dhparam help mam muc offline plugins reload restart roster s2s scram start status stop test-auth upload user' ;;
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
+    'db') words='migrate status' ;;
     'dhparam') words='check generate' ;;
     'mam') words='purge' ;;
     'muc') words='affiliation create destroy info list' ;;
@@ -51,6 +52,8 @@ _xmppctl() {
     'cert request') words='--json --config -c --key --with-subdomains --dns-only --force -f' ;;
     'config check') words='--json --config -c' ;;
     'config init') words='--json --config -c --host --data-dir --password-format --scram-hash --force -f' ;;
+    'db migrate') words='--json --config -c' ;;
+    'db status') words='--json --config -c' ;;
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;

@@ -75,6 +75,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: ['localhost'],
   },
   data_dir: {spec: string, description: 'SQLite store, certificates and pid file (relative to the configuration file)', default: './data'},
+  update_sql_schema: {spec: {type: 'boolean'}, description: 'bring the store\'s schema up to date when it is opened (ejabberd\'s name); false: a store with pending migrations is refused until "xmppctl db migrate"', default: true},
   listen: {
     spec: {type: 'list', of: listener},
     description: 'listeners of the bundled server',
@@ -370,6 +371,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
 export interface Settings {
   hosts: string[]
   data_dir: string
+  update_sql_schema: boolean
   listen: Array<{port: number; ip: string; module: 'c2s' | 's2s' | 'http'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean; request_handlers?: Record<string, HttpHandlerName>}>
   websocket_origin: string[]
   certfiles: string[]
@@ -465,6 +467,7 @@ export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'cer
 
 /** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
 export const SERVER_WIDE_KEYS = [
+  'update_sql_schema',
   'loglevel',
   'log_rotate_size',
   'log_rotate_count',

@@ -2,6 +2,7 @@ import {existsSync} from 'node:fs'
 import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
+import {StoreError} from '../errors.js'
 import type {AccountStore} from './account-store.js'
 import type {AccountDataStore} from './account-data-store.js'
 import type {ArchiveStore} from './archive-store.js'
@@ -15,6 +16,8 @@ export interface OpenOptions {
   verify?: boolean
   /** A missing store reads as an empty one, and nothing is created (diagnostics). */
   orAbsent?: boolean
+  /** Run pending schema migrations; default: the configuration's update_sql_schema. */
+  migrate?: boolean
 }
 
 /**
@@ -30,7 +33,7 @@ export async function openAccountStore(config: Configuration, options: OpenOptio
     return new AbsentAccountStore(file)
   }
 
-  return SqliteAccountStore.open(config.dataDir, options)
+  return SqliteAccountStore.open(config.dataDir, {...options, migrate: options.migrate ?? config.settings.update_sql_schema})
 }
 
 /**
@@ -47,4 +50,38 @@ export async function openAccountDataStore(config: Configuration): Promise<Accou
 export async function openArchiveStore(config: Configuration): Promise<ArchiveStore> {
   const {SqliteArchiveStore} = await import('./sqlite/archive.js')
   return SqliteArchiveStore.open(config.dataDir)
+}
+
+/** The store's schema as `xmppctl db status` reports it: our own numbered, forward-only migrations. */
+export interface SchemaStatus {
+  engine: 'sqlite'
+  /** Where the store is. */
+  location: string
+  /** absent: no store yet; current; outdated: migrations pending; newer: written by a newer xmppctl. */
+  state: 'absent' | 'current' | 'outdated' | 'newer'
+  version: number | null
+  expected: number
+  pending: Array<{version: number; creates: string[]}>
+  /** Whether opening the store migrates it (update_sql_schema). */
+  migratesOnOpen: boolean
+}
+
+export async function schemaStatus(config: Configuration): Promise<SchemaStatus> {
+  const {sqliteSchemaStatus} = await import('./sqlite/index.js')
+  const status = sqliteSchemaStatus(config.dataDir)
+  const state = status.version === null ? 'absent' : status.version > status.expected ? 'newer' : status.version < status.expected ? 'outdated' : 'current'
+  return {engine: 'sqlite', location: status.file, state, version: status.version, expected: status.expected, pending: status.pending, migratesOnOpen: config.settings.update_sql_schema}
+}
+
+/**
+ * Runs the pending migrations, all in one transaction (`xmppctl db
+ * migrate`). A store from a newer xmppctl is refused (store-too-new), a
+ * missing one is an error: this creates nothing.
+ */
+export async function migrateSchema(config: Configuration): Promise<{before: SchemaStatus; after: SchemaStatus}> {
+  const before = await schemaStatus(config)
+  if (before.state === 'absent') throw new StoreError('store-missing', `there is no account store at ${before.location}`, 'check data_dir and --config; "xmppctl user add" creates the store')
+  const store = await openAccountStore(config, {create: false, migrate: true})
+  await store.close()
+  return {before, after: await schemaStatus(config)}
 }

@@ -95,7 +95,7 @@ function createStore(dataDir: string, file: string): void {
     try {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
-      db.transaction(() => migrate(db, 0))()
+      db.transaction(() => runMigrations(db, 0))()
     } finally {
       // Closing checkpoints the write-ahead log into the file and removes it.
       db.close()
@@ -195,7 +195,8 @@ export class SqliteAccountStore implements AccountStore {
    * page and the schema, and that this process may write: a server must not
    * start on a store that fails only at the first login or the first write.
    */
-  static open(dataDir: string, {create = true, verify = false}: {create?: boolean; verify?: boolean} = {}): SqliteAccountStore {
+  /** `migrate: false` (update_sql_schema: false): a store with pending migrations is an error naming `xmppctl db migrate`. */
+  static open(dataDir: string, {create = true, verify = false, migrate = true}: {create?: boolean; verify?: boolean; migrate?: boolean} = {}): SqliteAccountStore {
     const file = path.join(dataDir, STORE_FILE)
     if (!existsSync(file)) {
       if (!create) {
@@ -213,7 +214,7 @@ export class SqliteAccountStore implements AccountStore {
     }
 
     try {
-      prepareDatabase(db, file)
+      prepareDatabase(db, file, migrate)
       if (verify) verifyDatabase(db, file)
       return translatingErrors(new SqliteAccountStore(file, db), file)
     } catch (error) {
@@ -540,14 +541,14 @@ function prepareImportData(db: Database.Database) {
 const RESTORE_HINT = 'restore it from a backup'
 
 /** Runs the migrations after `from` and marks the file as ours; inside a write transaction. */
-function migrate(db: Database.Database, from: number): void {
+function runMigrations(db: Database.Database, from: number): void {
   for (const migration of MIGRATIONS.slice(from)) db.exec(migration)
   db.pragma(`application_id = ${APPLICATION_ID}`)
   db.pragma(`user_version = ${SCHEMA_VERSION}`)
 }
 
-/** Checks the file is ours, brings its schema up to date, sets WAL. */
-function prepareDatabase(db: Database.Database, file: string): void {
+/** Checks the file is ours, brings its schema up to date (unless `migrate` is false: then a pending migration is an error), sets WAL. */
+function prepareDatabase(db: Database.Database, file: string, migrate = true): void {
   // One read transaction, so that the three come from the same version of the file.
   const {applicationId, version, tables} = db.transaction(() => ({
     applicationId: db.pragma('application_id', {simple: true}) as number,
@@ -581,6 +582,14 @@ function prepareDatabase(db: Database.Database, file: string): void {
     )
   }
 
+  if (version < SCHEMA_VERSION && !migrate) {
+    throw new StoreError(
+      'store-outdated',
+      `${file} has schema version ${version}, and this xmppctl needs ${SCHEMA_VERSION} (update_sql_schema is false)`,
+      'back the store up, then run "xmppctl db migrate"; or set update_sql_schema: true to migrate at start',
+    )
+  }
+
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.pragma('foreign_keys = ON')
@@ -588,7 +597,7 @@ function prepareDatabase(db: Database.Database, file: string): void {
   db.transaction(() => {
     // Read again under the write lock: another process may have migrated it since.
     const current = db.pragma('user_version', {simple: true}) as number
-    if (current < SCHEMA_VERSION) migrate(db, current)
+    if (current < SCHEMA_VERSION) runMigrations(db, current)
   }).immediate()
 }
 
@@ -711,5 +720,44 @@ async function* translateIteration<T>(items: AsyncIterable<T>, translate: (error
     yield* items
   } catch (error) {
     translate(error)
+  }
+}
+
+/** What `xmppctl db status` shows of a SQLite store: its schema version against this xmppctl's, read without changing the file. */
+export interface SqliteSchemaStatus {
+  file: string
+  /** Null when there is no store yet. */
+  version: number | null
+  expected: number
+  /** The migrations `db migrate` would run, each with the tables it creates. */
+  pending: Array<{version: number; creates: string[]}>
+}
+
+export function sqliteSchemaStatus(dataDir: string): SqliteSchemaStatus {
+  const file = path.join(dataDir, STORE_FILE)
+  if (!existsSync(file)) return {file, version: null, expected: SCHEMA_VERSION, pending: []}
+  let db: Database.Database
+  try {
+    db = new Database(file, {readonly: true, fileMustExist: true, timeout: 5000})
+  } catch (error) {
+    throw new StoreError('store-unreadable', `cannot open account store ${file}: ${osErrorText(error)}`, 'check the permissions of the data directory', error)
+  }
+
+  try {
+    const applicationId = db.pragma('application_id', {simple: true}) as number
+    const version = db.pragma('user_version', {simple: true}) as number
+    if (applicationId !== APPLICATION_ID) {
+      throw new StoreError('store-foreign', `${file} is not an xmppctl account store`, 'point data_dir at a directory of its own, or move the file away')
+    }
+
+    const pending = MIGRATIONS.map((migration, index) => ({version: index + 1, creates: [...migration.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/gi)].map((match) => match[1])})).filter(
+      (migration) => migration.version > version,
+    )
+    return {file, version, expected: SCHEMA_VERSION, pending}
+  } catch (error) {
+    if (error instanceof StoreError) throw error
+    throw storeErrorFrom(error, file)
+  } finally {
+    db.close()
   }
 }
