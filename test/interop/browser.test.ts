@@ -3,8 +3,8 @@
  * opens a page with Converse.js (npm converse.js) served by the test, logs in
  * over WebSocket (RFC 7395) from an origin websocket_origin allows, and sends
  * a chat message that a slixmpp client receives; then it joins a room
- * (XEP-0045), where a second client hears its message and answers, and the
- * page shows the answer. A screenshot is kept on failure.
+ * (XEP-0045), where a second slixmpp client hears its message and answers,
+ * and the page shows the answer. A screenshot is kept on failure.
  */
 import assert from 'node:assert/strict'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
@@ -17,7 +17,6 @@ import {describe, it} from 'node:test'
 import {chromium} from 'playwright-core'
 
 import {projectRoot} from '../../src/paths.js'
-import {loginRaw, sync} from '../integration/server/helpers.js'
 import {startWeb} from '../integration/server/web-helpers.js'
 import {slixmppAvailable, startSlixmpp} from './clients.js'
 
@@ -107,7 +106,7 @@ describe('Converse.js in headless chromium', () => {
       assert.equal(received.body, 'hello from chromium')
       assert.match(String(received.frm), /^alice@localhost\/.+/)
 
-      // A room: Converse creates and joins it, Carol (a raw client) joins too and hears Alice, and Alice's page shows Carol's answer.
+      // A room: Converse creates and joins it, Carol (slixmpp's xep_0045) joins too and hears Alice, and Alice's page shows Carol's answer.
       const room = 'tea@conference.localhost'
       const status = await tab.evaluate(async (jid) => {
         const api = (window as unknown as {xmppctlApi: {rooms: {open(jid: string, attrs: {nick: string}): Promise<{isEntered(): boolean; session: {get(key: string): unknown}}>}}}).xmppctlApi
@@ -116,16 +115,13 @@ describe('Converse.js in headless chromium', () => {
         return muc.isEntered() ? 'entered' : String(muc.session.get('connection_status'))
       }, room)
       assert.equal(status, 'entered')
-      const carol = await loginRaw(t, web.starttlsPort, 'carol', 'carol pw', {resource: 'r'})
-      await sync(carol)
-      carol.write(`<presence to='${room}/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
-      await carol.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/)
+      const carol = startSlixmpp(t, {jid: 'carol@localhost/slix', password: 'carol pw', mechanism: 'SCRAM-SHA-1', port: web.starttlsPort, room, nick: 'Carol', expect: 'Alice', reply: 'hello chromium', timeout: 30}, 'muc_member.py')
+      await carol.next('joined', 20_000)
       await tab.evaluate(async (jid) => {
         const api = (window as unknown as {xmppctlApi: {rooms: {get(jid: string): Promise<{sendMessage(attrs: {body: string}): Promise<unknown>}>}}}).xmppctlApi
         await (await api.rooms.get(jid)).sendMessage({body: 'hello room'})
       }, room)
-      await carol.until(new RegExp(`<message type='groupchat' [^>]*from='${room}/Alice'><body>hello room</body>`), 20_000)
-      carol.write(`<message type='groupchat' to='${room}' id='c1'><body>hello chromium</body></message>`)
+      assert.deepEqual(await carol.next('groupchat', 20_000), {event: 'groupchat', nick: 'Alice', body: 'hello room'})
       const shown = await tab.evaluate(async (jid) => {
         const api = (window as unknown as {xmppctlApi: {rooms: {get(jid: string): Promise<{messages: {findWhere(attrs: {body: string}): {get(key: string): unknown} | undefined}}>}}}).xmppctlApi
         const muc = await api.rooms.get(jid)
