@@ -6,10 +6,13 @@
  *
  * A resource gets a node's notifications when its entity capabilities
  * (XEP-0115) list `NODE+notify` and the node's access model lets its account
- * see them (§4.2, "filtered notifications"). A user of this server may also
- * subscribe explicitly (XEP-0060 §6.1), by its bare JID (every available
- * resource) or a full one; the access model is checked again at each
- * notification, so a subscription outlives no loss of access.
+ * see them (§4.2, "filtered notifications"). Anyone may also subscribe
+ * explicitly (XEP-0060 §6.1), by its bare JID (every available resource) or
+ * a full one; the access model is checked again at each notification, so a
+ * subscription outlives no loss of access. Users of other servers read items
+ * and subscribe over s2s; their notifications go to their server. Caps-based
+ * notifications reach local resources only: the server learns no remote
+ * resource's caps.
  * The server learns a resource's features by asking it (disco#info of the
  * caps node), and trusts a feature set across users only when it hashes to
  * the announced `ver`.
@@ -229,6 +232,14 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   const notifies = (session: C2sSession, node: string) => sessionFeatures.get(session)?.has(`${node}+notify`) === true
 
+  /** A copy of `message` to `to`: to the local session given, or to another server. */
+  const sendTo = (message: Element, to: string, session?: C2sSession): void => {
+    const copy = message.clone()
+    copy.attrs.to = to
+    if (session) session.send(copy)
+    else context.sendRemote(copy)
+  }
+
   /** The available sessions a subscription names: the one resource of a full JID, every available resource of a bare one. */
   const sessionsOf = (subscriber: Jid): C2sSession[] => {
     if (subscriber.resource === '') return router.available(bareJid(subscriber))
@@ -270,7 +281,13 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
     for (const subscriber of subscribers ?? (await pep.getSubscribers(owner.host, owner.username, node))) {
       const jid = parseJid(subscriber)
-      if (!jid || !context.isLocalHost(jid.domain)) continue
+      if (!jid) continue
+      if (!context.isLocalHost(jid.domain)) {
+        // A subscriber on another server: its server delivers to its resources (RFC 6121 §8.5.2 for a bare JID).
+        if (await mayAccess(owner, config, bareJid(jid))) sendTo(message, subscriber)
+        continue
+      }
+
       const targets = sessionsOf(jid).filter((session) => !notified.has(session))
       if (targets.length === 0 || !(await mayAccess(owner, config, bareJid(jid)))) continue
       if (bareJid(jid) !== owner.bare && (await context.inboundStopped(message, accountOf(jid), jidOf(owner)))) continue
@@ -360,24 +377,24 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   }
 
   /** The account's node, answering item-not-found when it does not exist. */
-  const existingNode = async ({session, stanza, account}: IqRequest, node: string): Promise<PepNode | undefined> => {
+  const existingNode = async ({sender, stanza, account}: IqRequest, node: string): Promise<PepNode | undefined> => {
     const found = await pep.getNode(account!.host, account!.username, node)
-    if (!found) session.send(errorReply(stanza, 'item-not-found'))
+    if (!found) sender.send(errorReply(stanza, 'item-not-found'))
     return found
   }
 
   /** The node named by `element`, answering the error when it names none or too long a one. */
-  const nodeName = ({session, stanza}: IqRequest, element: Element): string | undefined => {
+  const nodeName = ({sender, stanza}: IqRequest, element: Element): string | undefined => {
     const node = element.attrs.node
-    if (node === undefined || node === '') session.send(pubsubError(stanza, 'bad-request', 'nodeid-required'))
-    else if (bytes(node) > MAX_NAME_BYTES) session.send(errorReply(stanza, 'not-acceptable', undefined, `a node name is at most ${MAX_NAME_BYTES} bytes`))
+    if (node === undefined || node === '') sender.send(pubsubError(stanza, 'bad-request', 'nodeid-required'))
+    else if (bytes(node) > MAX_NAME_BYTES) sender.send(errorReply(stanza, 'not-acceptable', undefined, `a node name is at most ${MAX_NAME_BYTES} bytes`))
     else return node
     return undefined
   }
 
-  const formProblem = ({session, stanza}: IqRequest, problem: FormProblem): void => {
-    if (problem.feature) return session.send(pubsubError(stanza, 'feature-not-implemented', 'unsupported', problem.text, {feature: problem.feature}))
-    session.send(errorReply(stanza, 'not-acceptable', undefined, problem.text))
+  const formProblem = ({sender, stanza}: IqRequest, problem: FormProblem): void => {
+    if (problem.feature) return sender.send(pubsubError(stanza, 'feature-not-implemented', 'unsupported', problem.text, {feature: problem.feature}))
+    sender.send(errorReply(stanza, 'not-acceptable', undefined, problem.text))
   }
 
   // ---- bookmarks compatibility (XEP-0402 §5.3) ---------------------------
@@ -523,7 +540,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   // ---- items (XEP-0060 §6.5) ---------------------------------------------
 
   const retrieve = async (request: IqRequest, element: Element): Promise<void> => {
-    const {session, stanza, account, own} = request
+    const {sender, stanza, account, own} = request
     const node = nodeName(request, element)
     if (node === undefined) return
     const owner = account!
@@ -534,22 +551,22 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     if (await refusedAccess(request, found.config)) return
 
     const maxItems = element.attrs.max_items
-    if (maxItems !== undefined && !/^[1-9]\d{0,8}$/.test(maxItems)) return session.send(errorReply(stanza, 'bad-request', undefined, 'max_items must be a positive number'))
+    if (maxItems !== undefined && !/^[1-9]\d{0,8}$/.test(maxItems)) return sender.send(errorReply(stanza, 'bad-request', undefined, 'max_items must be a positive number'))
     const ids = element.getChildren('item', NS.pubsub).map((item) => item.attrs.id ?? '')
-    if (ids.includes('')) return session.send(errorReply(stanza, 'bad-request', undefined, 'each requested item needs an id'))
+    if (ids.includes('')) return sender.send(errorReply(stanza, 'bad-request', undefined, 'each requested item needs an id'))
     const select = ids.length > 0 ? {ids} : maxItems === undefined ? {} : {last: Number(maxItems)}
     const stored = await pep.getItems(owner.host, owner.username, node, select)
     const items = stored.map((item) => x('item', NS.pubsub, {id: item.id}, payloadOf(owner, node, item.payload)))
-    session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('items', NS.pubsub, {node}, ...items))))
+    sender.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('items', NS.pubsub, {node}, ...items))))
   }
 
   // ---- explicit subscriptions (XEP-0060 §6.1, §6.2, §5.6) -------------------
 
   /** The JID a subscribe or unsubscribe names, which must be the sender's own, bare or full (§6.1.3.1); answers the error otherwise. */
-  const subscriberOf = ({session, stanza}: IqRequest, element: Element): string | undefined => {
+  const subscriberOf = ({sender, stanza}: IqRequest, element: Element): string | undefined => {
     const jid = element.attrs.jid === undefined ? undefined : parseJid(element.attrs.jid)
-    if (!jid || bareJid(jid) !== session.bareJid) {
-      session.send(pubsubError(stanza, 'bad-request', 'invalid-jid', 'subscribe with your own JID, bare or full'))
+    if (!jid || bareJid(jid) !== sender.bareJid) {
+      sender.send(pubsubError(stanza, 'bad-request', 'invalid-jid', 'subscribe with your own JID, bare or full'))
       return undefined
     }
 
@@ -557,10 +574,10 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   }
 
   /** Whether the sender may not read or subscribe to the node (§6.5.3, §6.1.3.2, §6.1.3.4); when not, the access model's error is answered. */
-  const refusedAccess = async ({session, stanza, account, own}: IqRequest, config: PepNodeConfig): Promise<boolean> => {
-    if (own || (await mayAccess(account!, config, session.bareJid))) return false
-    if (config.accessModel === 'whitelist') session.send(pubsubError(stanza, 'not-allowed', 'closed-node'))
-    else session.send(pubsubError(stanza, 'not-authorized', 'presence-subscription-required'))
+  const refusedAccess = async ({sender, stanza, account, own}: IqRequest, config: PepNodeConfig): Promise<boolean> => {
+    if (own || (await mayAccess(account!, config, sender.bareJid))) return false
+    if (config.accessModel === 'whitelist') sender.send(pubsubError(stanza, 'not-allowed', 'closed-node'))
+    else sender.send(pubsubError(stanza, 'not-authorized', 'presence-subscription-required'))
     return true
   }
 
@@ -572,7 +589,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   }
 
   const subscribeTo = async (request: IqRequest, element: Element): Promise<void> => {
-    const {session, stanza, account, own} = request
+    const {sender, stanza, account, own} = request
     const named = subscriptionOf(request, element)
     if (!named) return
     const {node, subscriber} = named
@@ -580,41 +597,39 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     const found = await existingNode(request, node)
     if (!found || (await refusedAccess(request, found.config))) return
     const result = await pep.subscribe(owner.host, owner.username, node, subscriber, options.maxSubscriptionsNode)
-    if (result === 'no-node') return session.send(errorReply(stanza, 'item-not-found'))
-    if (result === 'too-many-subscriptions') return session.send(errorReply(stanza, 'policy-violation', undefined, `a node keeps at most ${options.maxSubscriptionsNode} subscriptions`))
+    if (result === 'no-node') return sender.send(errorReply(stanza, 'item-not-found'))
+    if (result === 'too-many-subscriptions') return sender.send(errorReply(stanza, 'policy-violation', undefined, `a node keeps at most ${options.maxSubscriptionsNode} subscriptions`))
     // §6.1.2: the subscription as it now is.
-    session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscription', NS.pubsub, {node, jid: subscriber, subscription: 'subscribed'}))))
+    sender.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscription', NS.pubsub, {node, jid: subscriber, subscription: 'subscribed'}))))
     // §6.1.7: the last published item, unless the node says never.
     if (found.config.sendLastPublishedItem === 'never') return
     const [last] = await pep.getItems(owner.host, owner.username, node, {last: 1})
     if (!last) return
     const message = notification(owner, x('items', NS.pubsubEvent, {node}, x('item', NS.pubsubEvent, {id: last.id}, payloadOf(owner, node, last.payload))), last.publishedAt)
-    for (const target of sessionsOf(parseJid(subscriber)!)) {
-      const copy = message.clone()
-      copy.attrs.to = target.fullJid
-      target.send(copy)
-    }
+    const jid = parseJid(subscriber)!
+    if (!context.isLocalHost(jid.domain)) return sendTo(message, subscriber)
+    for (const target of sessionsOf(jid)) sendTo(message, target.fullJid, target)
   }
 
   const unsubscribeFrom = async (request: IqRequest, element: Element): Promise<void> => {
-    const {session, stanza, account, own} = request
+    const {sender, stanza, account, own} = request
     const named = subscriptionOf(request, element)
     if (!named) return
     const {node, subscriber} = named
     const owner = account!
     if (!(await existingNode(request, node))) return
     // §6.2.3.2
-    if (!(await pep.unsubscribe(owner.host, owner.username, node, subscriber))) return session.send(pubsubError(stanza, 'unexpected-request', 'not-subscribed'))
-    session.send(iqResult(stanza, own ? undefined : owner.bare))
+    if (!(await pep.unsubscribe(owner.host, owner.username, node, subscriber))) return sender.send(pubsubError(stanza, 'unexpected-request', 'not-subscribed'))
+    sender.send(iqResult(stanza, own ? undefined : owner.bare))
   }
 
   /** §5.6: the sender's subscriptions to the account's nodes, or to one node. */
-  const subscriptions = async ({session, stanza, account, own}: IqRequest, element: Element): Promise<void> => {
+  const subscriptions = async ({sender, stanza, account, own}: IqRequest, element: Element): Promise<void> => {
     const owner = account!
     const only = element.attrs.node
-    const found = (await pep.getSubscriptionsOf(owner.host, owner.username, session.bareJid)).filter(({node}) => only === undefined || node === only)
+    const found = (await pep.getSubscriptionsOf(owner.host, owner.username, sender.bareJid)).filter(({node}) => only === undefined || node === only)
     const listed = found.map(({node, subscriber}) => x('subscription', NS.pubsub, {node, jid: subscriber, subscription: 'subscribed'}))
-    session.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscriptions', NS.pubsub, only === undefined ? {} : {node: only}, ...listed))))
+    sender.send(iqResult(stanza, own ? undefined : owner.bare, x('pubsub', NS.pubsub, {}, x('subscriptions', NS.pubsub, only === undefined ? {} : {node: only}, ...listed))))
   }
 
   // ---- owner use cases (XEP-0060 §8) -------------------------------------
@@ -683,22 +698,22 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   }
 
   /** §7.1.3.1, §8: only the owner publishes, retracts and manages its nodes. */
-  const ownerOnly = ({session, stanza, own}: IqRequest): boolean => {
-    if (!own) session.send(errorReply(stanza, 'forbidden'))
+  const ownerOnly = ({sender, stanza, own}: IqRequest): boolean => {
+    if (!own) sender.send(errorReply(stanza, 'forbidden'))
     return own
   }
 
-  const unsupported = ({session, stanza}: IqRequest, action: Element): void => {
+  const unsupported = ({sender, stanza}: IqRequest, action: Element): void => {
     const feature = UNSUPPORTED[action.ns]?.[action.name]
-    if (feature) session.send(pubsubError(stanza, 'feature-not-implemented', 'unsupported', undefined, {feature}))
-    else session.send(errorReply(stanza, 'bad-request', undefined, `unknown pubsub request <${action.name}/>`))
+    if (feature) sender.send(pubsubError(stanza, 'feature-not-implemented', 'unsupported', undefined, {feature}))
+    else sender.send(errorReply(stanza, 'bad-request', undefined, `unknown pubsub request <${action.name}/>`))
   }
 
   const pubsub = async (request: IqRequest): Promise<void> => {
-    const {session, stanza, query} = request
+    const {sender, stanza, query} = request
     const children = query.elements()
     const [action, extra] = children
-    if (!action) return session.send(errorReply(stanza, 'bad-request', undefined, 'the pubsub element needs a request'))
+    if (!action) return sender.send(errorReply(stanza, 'bad-request', undefined, 'the pubsub element needs a request'))
     const only = (companion: string) => children.length === 1 || (children.length === 2 && extra.name === companion && extra.ns === NS.pubsub)
     const type = stanza.attrs.type
     if (action.ns !== NS.pubsub) return unsupported(request, action)
@@ -729,7 +744,8 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     // XEP-0163 §6.1.
     accountIdentities: [{category: 'pubsub', type: 'pep'}],
     iq: [
-      {ns: NS.pubsub, name: 'pubsub', types: ['get', 'set'], to: ['account'], handle: pubsub},
+      // Other servers' users read items and subscribe too (XEP-0163 §5, XEP-0060 §6): handle() reads request.sender only for them.
+      {ns: NS.pubsub, name: 'pubsub', types: ['get', 'set'], to: ['account'], remote: true, handle: pubsub},
       {ns: NS.pubsubOwner, name: 'pubsub', types: ['get', 'set'], to: ['account'], handle: pubsubOwner},
     ],
 

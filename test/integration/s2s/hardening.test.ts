@@ -5,44 +5,12 @@
  * XEP-0220 that keep a peer from speaking for a domain it did not prove.
  */
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import {describe, it} from 'node:test'
 
-import type {Settings} from '../../../src/config/schema.js'
-import {tempDir} from '../../helpers.js'
-import {RawClient, startTestServer} from '../server/helpers.js'
-import {createPki} from './netns.js'
-import {externalS2s} from './servers.js'
+import {s2sServer} from './servers.js'
 
 const streamError = (condition: string, text: string) =>
   new RegExp(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>${text}</text></stream:error></stream:stream>$`)
-
-async function s2sServer(t: {after(fn: () => unknown): void}, settings: Partial<Settings> = {}) {
-  const pki = createPki(tempDir(t, 'xmppctl-pki-'))
-  const own = pki.issue('localhost')
-  const started = await startTestServer(t, {
-    settings: {
-      certfiles: [own.cert, own.key],
-      s2s_cafile: pki.ca,
-      listen: [
-        {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false},
-        {port: 0, ip: '127.0.0.1', module: 's2s', starttls: 'required', tls: false},
-      ],
-      ...settings,
-    },
-  })
-  const port = started.server.listenerStatus().find((listener) => listener.module === 's2s')!.port
-  const peer = (domain = 'peer.test') => externalS2s(t, {address: '127.0.0.1', port, domain: 'localhost', peer: domain, cert: pki.issue(domain), ca: pki.ca})
-  const plain = async () => {
-    const socket = net.connect({host: '127.0.0.1', port})
-    await new Promise((resolve) => socket.once('connect', resolve))
-    const client = new RawClient(socket)
-    t.after(() => client.end())
-    return client
-  }
-
-  return {...started, port, peer, plain}
-}
 
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='peer.test' to='localhost' version='1.0'>"
 

@@ -18,8 +18,8 @@ import {XmppServer} from '../../../src/server/server.js'
 import {openAccountStore} from '../../../src/store/index.js'
 import {tempDir} from '../../helpers.js'
 import {daemonDir} from '../migrate/servers.js'
-import {NO_ARCHIVING, RawClient} from '../server/helpers.js'
-import {stopChild, waitForPort} from './netns.js'
+import {NO_ARCHIVING, RawClient, startTestServer} from '../server/helpers.js'
+import {createPki, stopChild, waitForPort} from './netns.js'
 
 type After = {after(fn: () => unknown): void}
 
@@ -95,7 +95,7 @@ export async function loginOurs(t: After, address: string, domain: string, user:
  * for `domain`: STARTTLS with the CA-signed certificate `cert` of `peer`,
  * then SASL EXTERNAL, and the stream after it opened.
  */
-export async function externalS2s(t: After, options: {address: string; port: number; domain: string; peer: string; cert: {cert: string; key: string}; ca: string}): Promise<RawClient> {
+export async function externalS2s(t: After, options: {address: string; port: number; domain: string; peer: string; cert: {cert: string; key: string}; ca: string; bidi?: boolean}): Promise<RawClient> {
   const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='${options.peer}' to='${options.domain}' version='1.0'>`
   const socket = net.connect({host: options.address, port: options.port})
   await new Promise((resolve) => socket.once('connect', resolve))
@@ -110,6 +110,8 @@ export async function externalS2s(t: After, options: {address: string; port: num
   client.write(header)
   const secured = await client.until(/<\/stream:features>/)
   if (!secured.includes("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>")) throw new Error(`no EXTERNAL: ${secured}`)
+  // XEP-0288 §2: asked after TLS and before authentication, the stream then carries the server's stanzas to the peer too.
+  if (options.bidi) client.write("<bidi xmlns='urn:xmpp:bidi'/>")
   client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(options.peer).toString('base64')}</auth>`)
   await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
   client.write(header)
@@ -247,4 +249,32 @@ export async function startEjabberd(t: After, options: {domain: string; address:
 
   await waitForPort(options.address, 5269, undefined, log)
   return {domain: options.domain, address: options.address, log}
+}
+
+/** Our server on 127.0.0.1 with an s2s listener, and raw peers that authenticate to it with SASL EXTERNAL (`peer(domain)`) or not at all (`plain()`). */
+export async function s2sServer(t: {after(fn: () => unknown): void}, settings: Partial<Settings> = {}) {
+  const pki = createPki(tempDir(t, 'xmppctl-pki-'))
+  const own = pki.issue('localhost')
+  const started = await startTestServer(t, {
+    settings: {
+      certfiles: [own.cert, own.key],
+      s2s_cafile: pki.ca,
+      listen: [
+        {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false},
+        {port: 0, ip: '127.0.0.1', module: 's2s', starttls: 'required', tls: false},
+      ],
+      ...settings,
+    },
+  })
+  const port = started.server.listenerStatus().find((listener) => listener.module === 's2s')!.port
+  const peer = (domain = 'peer.test', {bidi = false} = {}) => externalS2s(t, {address: '127.0.0.1', port, domain: 'localhost', peer: domain, cert: pki.issue(domain), ca: pki.ca, bidi})
+  const plain = async () => {
+    const socket = net.connect({host: '127.0.0.1', port})
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const client = new RawClient(socket)
+    t.after(() => client.end())
+    return client
+  }
+
+  return {...started, port, peer, plain}
 }
