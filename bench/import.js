@@ -5,9 +5,14 @@
 // accounts with rosters (issue 13): BENCH_ROSTER_ACCOUNTS accounts (10,000 by
 // default; 100,000 is the target's size) of BENCH_ROSTER_ITEMS items each
 // (50): roster rows/s (target ≥ 100,000) and peak RSS (target < 300 MB).
-// BENCH_ONLY=accounts or BENCH_ONLY=roster runs one part.
+// Then per kind of data and per source format (BENCH_KIND_ROWS rows each,
+// 100,000 by default): roster items, offline messages, vCards and archived
+// messages, from a XEP-0227 file and from a Prosody data directory
+// (mod_storage_internal's .dat and .list files): rows/s and peak RSS of each.
+// BENCH_ONLY=accounts, roster or kinds runs one part.
 import {randomBytes} from 'node:crypto'
 import {closeSync, createWriteStream, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -18,6 +23,7 @@ const RSS_ACCOUNTS = Number(process.env.BENCH_RSS_ACCOUNTS ?? 1_000_000)
 const ROSTER_ACCOUNTS = Number(process.env.BENCH_ROSTER_ACCOUNTS ?? 10_000)
 const ROSTER_ITEMS = Number(process.env.BENCH_ROSTER_ITEMS ?? 50)
 const ONLY = process.env.BENCH_ONLY
+const KIND_ROWS = Number(process.env.BENCH_KIND_ROWS ?? 100_000)
 
 async function pieFile(file, count, rosterItems = 0) {
   const out = createWriteStream(file)
@@ -60,6 +66,90 @@ async function importOnce(dir, count, rosterItems = 0) {
   return run
 }
 
+/** Rows per account of each kind measured, and the summary's name for them. */
+const KINDS = {
+  roster: {perAccount: 50, summaryKey: 'rosterItems'},
+  offline: {perAccount: 50, summaryKey: 'offlineMessages'},
+  vcard: {perAccount: 1, summaryKey: 'vcards'},
+  archive: {perAccount: 50, summaryKey: 'archivedMessages'},
+}
+
+const stampOf = (row) => new Date(Date.UTC(2024, 0, 1) + row * 1000)
+
+/** One account's data of `kind` as XEP-0227 writes it. */
+function pieData(kind, user) {
+  const rows = Array.from({length: KINDS[kind].perAccount}, (_, row) => row)
+  switch (kind) {
+    case 'roster':
+      return `<query xmlns="jabber:iq:roster">${rows.map((row) => `<item jid="contact${row}@example.net" name="Contact ${row}" subscription="both"><group>Friends</group></item>`).join('')}</query>`
+    case 'offline':
+      return `<offline-messages>${rows.map((row) => `<message from="contact${row}@example.net/pc" to="${user}@example.org" type="chat" id="m${row}"><body>message ${row} for ${user}</body><delay xmlns="urn:xmpp:delay" stamp="${stampOf(row).toISOString()}"/></message>`).join('')}</offline-messages>`
+    case 'vcard':
+      return `<vCard xmlns="vcard-temp"><FN>${user}</FN><NICKNAME>${user}</NICKNAME><EMAIL><USERID>${user}@example.org</USERID></EMAIL></vCard>`
+    case 'archive':
+      return `<archive xmlns="urn:xmpp:pie:0#mam">${rows
+        .map((row) => `<result xmlns="urn:xmpp:mam:2" id="a${row}"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="${stampOf(row).toISOString()}"/><message xmlns="jabber:client" from="contact${row % 10}@example.net/pc" to="${user}@example.org/phone" type="chat" id="m${row}"><body>message ${row} for ${user}</body></message></forwarded></result>`)
+        .join('')}</archive>`
+  }
+}
+
+const lua = (text) => JSON.stringify(text)
+const luaMessage = (row, user, extra) =>
+  `{\n\t{ ${lua(`message ${row} for ${user}`)}; ["name"] = "body"; ["attr"] = { ["xmlns"] = "jabber:client"; }; };\n${extra}\t["attr"] = { ["id"] = "m${row}"; ["to"] = "${user}@example.org"; ["type"] = "chat"; ["xmlns"] = "jabber:client"; ["from"] = "contact${row % 10}@example.net/pc"; };\n\t["name"] = "message";\n}`
+
+/** One account's store file of `kind` as Prosody's mod_storage_internal writes it: [store, extension, text]. */
+function prosodyData(kind, user) {
+  const rows = Array.from({length: KINDS[kind].perAccount}, (_, row) => row)
+  const when = (row) => `\t["when"] = ${stampOf(row).getTime() / 1000};\n`
+  switch (kind) {
+    case 'roster':
+      return ['roster', 'dat', `return {\n\t[false] = { ["version"] = 1; ["pending"] = {}; };\n${rows.map((row) => `\t["contact${row}@example.net"] = { ["subscription"] = "both"; ["name"] = "Contact ${row}"; ["groups"] = { ["Friends"] = true; }; };\n`).join('')}};\n`]
+    case 'offline':
+      return ['offline', 'list', rows.map((row) => `item(${luaMessage(row, user, when(row))});\n`).join('')]
+    case 'vcard':
+      return ['vcard', 'dat', `return { ["name"] = "vCard"; ["attr"] = { ["xmlns"] = "vcard-temp"; }; { ["name"] = "FN"; ["attr"] = {}; ${lua(user)}; }; { ["name"] = "NICKNAME"; ["attr"] = {}; ${lua(user)}; }; };\n`]
+    case 'archive':
+      return ['archive', 'list', rows.map((row) => `item(${luaMessage(row, user, `${when(row)}\t["key"] = "k${row}";\n\t["with"] = "contact${row % 10}@example.net";\n`)});\n`).join('')]
+  }
+}
+
+/** Imports `accounts` accounts with `kind` data each from a `format` source. */
+async function importKind(dir, format, kind, accounts) {
+  mkdirSync(dir)
+  writeFileSync(path.join(dir, 'xmppctl.yml'), 'hosts: [example.org]\ndata_dir: data\n')
+  const b64 = (bytes) => randomBytes(bytes).toString('base64')
+  let source
+  if (format === 'xep0227') {
+    source = path.join(dir, 'source.xml')
+    const out = createWriteStream(source)
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n<server-data xmlns="urn:xmpp:pie:0">\n<host jid="example.org">\n')
+    for (let index = 0; index < accounts; index++) {
+      const credentials = `<scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-1"><iter-count>10000</iter-count><salt>${b64(16)}</salt><server-key>${b64(20)}</server-key><stored-key>${b64(20)}</stored-key></scram-credentials>`
+      if (!out.write(`<user name="user${index}">${credentials}${pieData(kind, `user${index}`)}</user>\n`)) await new Promise((resolve) => out.once('drain', resolve))
+    }
+
+    await new Promise((resolve) => out.end('</host>\n</server-data>\n', resolve))
+  } else {
+    source = path.join(dir, 'prosody')
+    const host = path.join(source, 'example%2eorg')
+    const [store] = prosodyData(kind, 'x')
+    for (const sub of ['accounts', store]) mkdirSync(path.join(host, sub), {recursive: true})
+    for (let index = 0; index < accounts; index++) {
+      const hex = (bytes) => randomBytes(bytes).toString('hex')
+      writeFileSync(path.join(host, 'accounts', `user${index}.dat`), `return {\n\t["iteration_count"] = 10000;\n\t["salt"] = ${lua(b64(16))};\n\t["stored_key"] = "${hex(20)}";\n\t["server_key"] = "${hex(20)}";\n};\n`)
+      const [, extension, text] = prosodyData(kind, `user${index}`)
+      writeFileSync(path.join(host, store, `user${index}.${extension}`), text)
+    }
+  }
+
+  // Flush the generated source first: its writeback would otherwise compete with the import's fsyncs.
+  execFileSync('sync')
+  const run = await runMeasured(['user', 'import', source, '--from', format, '--json'], {cwd: dir})
+  if (JSON.parse(run.stdout).counts.created !== accounts) throw new Error(`${format} ${kind}: created ${JSON.parse(run.stdout).counts.created} of ${accounts}`)
+  rmSync(dir, {recursive: true, force: true})
+  return run
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-bench-import-'))
 try {
   const result = {bench: 'import', format: 'xep0227'}
@@ -94,6 +184,23 @@ try {
       roster_peak_rss_mb: roster.peakMb,
       roster_rss_target_mb: 300,
     })
+  }
+
+  if (ONLY === undefined || ONLY === 'kinds') {
+    for (const format of ['xep0227', 'prosody']) {
+      for (const kind of Object.keys(KINDS)) {
+        const {perAccount, summaryKey} = KINDS[kind]
+        const accounts = Math.ceil(KIND_ROWS / perAccount)
+        const run = await importKind(path.join(dir, `${format}-${kind}`), format, kind, accounts)
+        const rows = accounts * perAccount
+        const summary = JSON.parse(run.stdout)
+        if (summary.data[summaryKey] !== rows) throw new Error(`${format} ${kind}: wrote ${summary.data[summaryKey]} of ${rows}`)
+        result[`${format}_${kind}_rows_per_s`] = round(rows / (run.ms / 1000))
+        result[`${format}_${kind}_peak_rss_mb`] = run.peakMb
+      }
+    }
+
+    result.kind_rows = KIND_ROWS
   }
 
   console.log(JSON.stringify(result))
