@@ -28,6 +28,8 @@ export const STORE_FILE = 'accounts.sqlite'
 
 /** Credential rows per INSERT statement during imports (7 parameters each, well under SQLite's limit). */
 const CREDENTIAL_ROWS_PER_INSERT = 128
+/** Archive id hints an import keeps (a number each), cleared when full. */
+const ARCHIVE_ID_HINTS = 100_000
 /** Roster rows per INSERT statement during imports (7 parameters each); the rest of an account's roster goes one row at a time. */
 const ROSTER_ROWS_PER_INSERT = 16
 
@@ -136,6 +138,8 @@ export class SqliteAccountStore implements AccountStore {
   private readonly insertCredentialRows: Database.Statement
   /** Prepared on the first import that brings per-account data: the tables of the server's modules (migrations 2 and 4). */
   private importData: ReturnType<typeof prepareImportData> | undefined
+  /** Per first archive id of an import, the last id given from it (insertImportedData). */
+  private readonly archiveIdHints = new Map<number, number>()
   private exportData: ReturnType<typeof prepareExportData> | undefined
 
   private constructor(file: string, db: Database.Database) {
@@ -501,8 +505,14 @@ export class SqliteAccountStore implements AccountStore {
       for (const message of data.archive) {
         // The archive id is the time of archiving in microseconds (migration 7), so that the message keeps its
         // place and its date in XEP-0313 queries; the first free one from there, as ids are unique across archives.
-        let id = message.at.getTime() * 1000
+        // Messages archived in the same millisecond (in several accounts: both sides of a chat, a busy server) share their
+        // first id: the last one this import gave from there is where to look on, or the search would go quadratic
+        // (measured: 100,000 messages of 2,000 accounts at the same 50 instants took 120 s). The hint is checked like any other.
+        const base = message.at.getTime() * 1000
+        let id = Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1)
         while (statements.archiveIdTaken.get(id)) id++
+        if (this.archiveIdHints.size >= ARCHIVE_ID_HINTS) this.archiveIdHints.clear()
+        this.archiveIdHints.set(base, id)
         statements.archiveStanza.run(id, message.stanza)
         statements.archiveEntry.run(owner, id, message.with, message.withResource)
       }
