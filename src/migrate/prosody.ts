@@ -6,12 +6,12 @@
  * string whose bytes are the salt, `iteration_count`; internal_plain keeps
  * `password`.
  */
-import {opendir, readFile, stat} from 'node:fs/promises'
+import {opendir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {ScramHash} from '../sasl/scram.js'
 import {type LuaTable, type LuaValue, parseLuaData} from './lua.js'
-import {prosodyHostStores, readProsodyUserData} from './prosody-data.js'
+import {FileTooLargeError, prosodyHostStores, readBoundedFile, readProsodyUserData} from './prosody-data.js'
 import type {SourceRecord} from './types.js'
 import {credentialsProblem} from './xep0227.js'
 
@@ -117,11 +117,19 @@ export async function* readProsody(source: string): AsyncGenerator<SourceRecord>
 async function readAccount(host: string, hostDir: string, stores: Set<string>, file: string, encoded: string): Promise<SourceRecord> {
   const username = decodeProsodyName(encoded)
   if (username === undefined) return {kind: 'invalid', where: file, reason: 'the file name is not a valid %-encoded UTF-8 user name'}
-  const info = await stat(file)
-  if (info.size > MAX_DAT_BYTES) return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file is larger than 1 MiB'}
+  let bytes: Buffer | undefined
+  try {
+    bytes = readBoundedFile(file, MAX_DAT_BYTES)
+  } catch (error) {
+    if (error instanceof FileTooLargeError) return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file is larger than 1 MiB'}
+    throw error
+  }
+
+  // Gone since the directory was listed: it is no account any more.
+  if (bytes === undefined) return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file disappeared during the import'}
   let value: LuaValue
   try {
-    value = parseLuaData(await readFile(file))
+    value = parseLuaData(bytes)
   } catch (error) {
     return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: `not a Lua data table: ${(error as Error).message}`}
   }
