@@ -18,24 +18,43 @@ function peakKb(pid) {
 }
 
 /** Runs `xmppctl ARGS` in `cwd`; kills it after `limitMs` if given. */
+/** User + system CPU seconds of `pid` so far (/proc/PID/stat, clock ticks of 1/100 s), or undefined once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
+
 export function runMeasured(args, {cwd, limitMs} = {}) {
+  return commandMeasured(process.execPath, [bin, ...args], {cwd, limitMs})
+}
+
+/** Runs any command (another server's importer) as runMeasured runs xmppctl; its peak RSS is that of the process it execs into. */
+export function commandMeasured(command, args, {cwd, limitMs} = {}) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint()
-    const child = spawn(process.execPath, [bin, ...args], {cwd, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+    const child = spawn(command, args, {cwd, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
     let stdout = ''
     let stderr = ''
     let peak = 0
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
-    const poll = setInterval(() => (peak = Math.max(peak, peakKb(child.pid))), 50)
+    let cpu = 0
+    const poll = setInterval(() => {
+      peak = Math.max(peak, peakKb(child.pid))
+      cpu = cpuSeconds(child.pid) ?? cpu
+    }, 50)
     const limit = limitMs ? setTimeout(() => child.kill('SIGKILL'), limitMs) : undefined
     child.on('error', reject)
     child.on('exit', (code, signal) => {
       clearInterval(poll)
       clearTimeout(limit)
       const ms = Number(process.hrtime.bigint() - start) / 1e6
-      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`xmppctl ${args.join(' ')} failed (${code}): ${stderr}`))
-      else resolve({ms, peakMb: Math.round(peak / 1024), stdout, stderr, killed: signal === 'SIGKILL'})
+      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`${path.basename(command)} ${args.join(' ')} failed (${code}): ${stderr}`))
+      else resolve({ms, peakMb: Math.round(peak / 1024), cpuS: cpu, stdout, stderr, killed: signal === 'SIGKILL'})
     })
   })
 }

@@ -256,7 +256,12 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
     pep: {nodes: pepOptions.max_nodes, maxItems: pepOptions.max_items_node, totalBytes: pepOptions.max_total_size},
   }
   const withData = (prepared: Prepared): Prepared => {
-    if (prepared.record.data) prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
+    if (prepared.record.data) {
+      prepared.data = prepareUserData(prepared.record.data, prepared, limits, now)
+      // The parsed trees are done with: a batch held both them and their rows, which the
+      // garbage collector then promoted and scanned (measured: a quarter of an import's time).
+      prepared.record.data = undefined
+    }
 
     return prepared
   }

@@ -6,12 +6,12 @@
  * string whose bytes are the salt, `iteration_count`; internal_plain keeps
  * `password`.
  */
-import {opendir, readFile, stat} from 'node:fs/promises'
+import {opendir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {ScramHash} from '../sasl/scram.js'
 import {type LuaTable, type LuaValue, parseLuaData} from './lua.js'
-import {prosodyHostStores, readProsodyUserData} from './prosody-data.js'
+import {FileTooLargeError, prosodyHostStores, readBoundedFile, readProsodyUserData} from './prosody-data.js'
 import type {SourceRecord} from './types.js'
 import {credentialsProblem} from './xep0227.js'
 
@@ -82,48 +82,68 @@ export function prosodyAccount(where: string, host: string, username: string, va
   return {kind: 'account', where, host, username, password: undefined, credentials: [], extra: undefined}
 }
 
+/**
+ * Accounts read at once: each costs several file system calls (stat, open,
+ * read, close, for the account and each store), which go one at a time
+ * through libuv's thread pool; awaited in turn, the import sat idle more than
+ * half of the time (measured: 10,000 accounts with a vCard, 3.9 of 7.5 s).
+ * Records still come out in directory order.
+ */
+const READ_AHEAD = 32
+
 /** Every account of a Prosody data directory, with its data from the host's other stores (prosody-data.ts). */
 export async function* readProsody(source: string): AsyncGenerator<SourceRecord> {
   for (const {host, dir} of await prosodyHosts(source)) {
     const hostDir = path.dirname(dir)
     const stores = await prosodyHostStores(hostDir)
+    const pending: Array<Promise<SourceRecord>> = []
     // opendir streams the directory: a million account files never sit in one array.
     for await (const entry of await opendir(dir, {bufferSize: 256})) {
       if (!entry.isFile() || !entry.name.endsWith('.dat')) continue
-      const file = path.join(dir, entry.name)
-      const username = decodeProsodyName(entry.name.slice(0, -'.dat'.length))
-      if (username === undefined) {
-        yield {kind: 'invalid', where: file, reason: 'the file name is not a valid %-encoded UTF-8 user name'}
-        continue
+      const record = readAccount(host, hostDir, stores, path.join(dir, entry.name), entry.name.slice(0, -'.dat'.length))
+      // Awaited below, in order; marked handled now so that a failure before its turn is not an unhandled rejection.
+      record.catch(() => undefined)
+      pending.push(record)
+      if (pending.length >= READ_AHEAD) {
+        yield await pending.shift()!
       }
+    }
 
-      const info = await stat(file)
-      if (info.size > MAX_DAT_BYTES) {
-        yield {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file is larger than 1 MiB'}
-        continue
-      }
+    for (const record of pending) yield await record
+  }
+}
 
-      let value: LuaValue
-      try {
-        value = parseLuaData(await readFile(file))
-      } catch (error) {
-        yield {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: `not a Lua data table: ${(error as Error).message}`}
-        continue
-      }
+/** One account file and the account's data. */
+async function readAccount(host: string, hostDir: string, stores: Set<string>, file: string, encoded: string): Promise<SourceRecord> {
+  const username = decodeProsodyName(encoded)
+  if (username === undefined) return {kind: 'invalid', where: file, reason: 'the file name is not a valid %-encoded UTF-8 user name'}
+  let bytes: Buffer | undefined
+  try {
+    bytes = readBoundedFile(file, MAX_DAT_BYTES)
+  } catch (error) {
+    if (error instanceof FileTooLargeError) return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file is larger than 1 MiB'}
+    throw error
+  }
 
-      const record = prosodyAccount(file, host, username, value)
-      if (record.kind === 'account') {
-        try {
-          const data = await readProsodyUserData(hostDir, stores, entry.name.slice(0, -'.dat'.length), `${username}@${host}`)
-          if (data) record.data = data
-        } catch (error) {
-          // A store file that is not data: the account waits until it is fixed, rather than coming in without it.
-          yield {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: (error as Error).message}
-          continue
-        }
-      }
+  // Gone since the directory was listed: it is no account any more.
+  if (bytes === undefined) return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: 'the account file disappeared during the import'}
+  let value: LuaValue
+  try {
+    value = parseLuaData(bytes)
+  } catch (error) {
+    return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: `not a Lua data table: ${(error as Error).message}`}
+  }
 
-      yield record
+  const record = prosodyAccount(file, host, username, value)
+  if (record.kind === 'account') {
+    try {
+      const data = await readProsodyUserData(hostDir, stores, encoded, `${username}@${host}`)
+      if (data) record.data = data
+    } catch (error) {
+      // A store file that is not data: the account waits until it is fixed, rather than coming in without it.
+      return {kind: 'invalid', where: file, jid: `${username}@${host}`, reason: (error as Error).message}
     }
   }
+
+  return record
 }

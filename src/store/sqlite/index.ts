@@ -28,6 +28,10 @@ export const STORE_FILE = 'accounts.sqlite'
 
 /** Credential rows per INSERT statement during imports (7 parameters each, well under SQLite's limit). */
 const CREDENTIAL_ROWS_PER_INSERT = 128
+/** Archive id hints an import keeps (a number each), cleared when full. */
+const ARCHIVE_ID_HINTS = 100_000
+/** Roster rows per INSERT statement during imports (7 parameters each); the rest of an account's roster goes one row at a time. */
+const ROSTER_ROWS_PER_INSERT = 16
 
 /** Rows read per query while listing, so a million accounts never sit in memory. */
 const LIST_PAGE_SIZE = 1000
@@ -134,6 +138,8 @@ export class SqliteAccountStore implements AccountStore {
   private readonly insertCredentialRows: Database.Statement
   /** Prepared on the first import that brings per-account data: the tables of the server's modules (migrations 2 and 4). */
   private importData: ReturnType<typeof prepareImportData> | undefined
+  /** Per first archive id of an import, the last id given from it (insertImportedData). */
+  private readonly archiveIdHints = new Map<number, number>()
   private exportData: ReturnType<typeof prepareExportData> | undefined
 
   private constructor(file: string, db: Database.Database) {
@@ -457,7 +463,29 @@ export class SqliteAccountStore implements AccountStore {
 
   private insertImportedData(host: string, username: string, data: ImportedAccountData, now: number): void {
     const statements = (this.importData ??= prepareImportData(this.db))
-    for (const item of data.roster) {
+    // Many rows per statement, as for credentials: one call into SQLite per ROSTER_ROWS_PER_INSERT items, not per item.
+    const roster = data.roster
+    let start = 0
+    if (roster.length >= ROSTER_ROWS_PER_INSERT) {
+      const values: unknown[] = Array.from({length: 7 * ROSTER_ROWS_PER_INSERT})
+      for (; start + ROSTER_ROWS_PER_INSERT <= roster.length; start += ROSTER_ROWS_PER_INSERT) {
+        for (let index = 0; index < ROSTER_ROWS_PER_INSERT; index++) {
+          const item = roster[start + index]
+          const at = 7 * index
+          values[at] = host
+          values[at + 1] = username
+          values[at + 2] = item.contact
+          values[at + 3] = item.name ?? null
+          values[at + 4] = item.subscription
+          values[at + 5] = item.ask ? 1 : 0
+          values[at + 6] = JSON.stringify(item.groups)
+        }
+
+        statements.rosterItems.run(values)
+      }
+    }
+
+    for (const item of roster.slice(start)) {
       statements.rosterItem.run(host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, JSON.stringify(item.groups))
     }
 
@@ -478,8 +506,14 @@ export class SqliteAccountStore implements AccountStore {
       for (const message of data.archive) {
         // The archive id is the time of archiving in microseconds (migration 7), so that the message keeps its
         // place and its date in XEP-0313 queries; the first free one from there, as ids are unique across archives.
-        let id = message.at.getTime() * 1000
+        // Messages archived in the same millisecond (in several accounts: both sides of a chat, a busy server) share their
+        // first id: the last one this import gave from there is where to look on, or the search would go quadratic
+        // (measured: 100,000 messages of 2,000 accounts at the same 50 instants took 120 s). The hint is checked like any other.
+        const base = message.at.getTime() * 1000
+        let id = Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1)
         while (statements.archiveIdTaken.get(id)) id++
+        if (this.archiveIdHints.size >= ARCHIVE_ID_HINTS) this.archiveIdHints.clear()
+        this.archiveIdHints.set(base, id)
         statements.archiveStanza.run(id, message.stanza)
         statements.archiveEntry.run(owner, id, message.with, message.withResource)
       }
@@ -521,6 +555,7 @@ function prepareExportData(db: Database.Database) {
 function prepareImportData(db: Database.Database) {
   return {
     rosterItem: db.prepare('INSERT INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    rosterItems: db.prepare(`INSERT INTO roster_items (host, username, contact, name, subscription, ask, groups) VALUES ${Array.from({length: ROSTER_ROWS_PER_INSERT}, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
     rosterVersion: db.prepare('INSERT INTO roster_versions (host, username, version, epoch) VALUES (?, ?, 1, lower(hex(randomblob(6))))'),
     subscriptionRequest: db.prepare('INSERT INTO subscription_requests (host, username, contact, stanza, created_at) VALUES (?, ?, ?, ?, ?)'),
     vcard: db.prepare('INSERT INTO vcards (host, username, vcard) VALUES (?, ?, ?)'),

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {opendir} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {progressLine} from '../../../src/cli/progress.js'
 import {csvField, csvRows} from '../../../src/migrate/csv.js'
+import {readProsody} from '../../../src/migrate/prosody.js'
 import {formatUser, readXep0227} from '../../../src/migrate/xep0227.js'
 
 async function rows(chunks: string[]) {
@@ -135,6 +137,43 @@ describe('XEP-0227 reading', () => {
       const [record] = await read(source)
       assert.deepEqual(record, {kind: 'account', where: `${source}:1`, host: 'h', username: 'a&b', password: 'p<w', credentials, extra: undefined})
     }
+  })
+})
+
+describe('Prosody data directory reading', () => {
+  it('yields every account file in order, read ahead, and one problem record for each file that is no account', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-prosody-'))
+    t.after(() => rmSync(dir, {recursive: true, force: true}))
+    const accounts = path.join(dir, 'example%2eorg', 'accounts')
+    const vcards = path.join(dir, 'example%2eorg', 'vcard')
+    mkdirSync(accounts, {recursive: true})
+    mkdirSync(vcards)
+    // More accounts than are read at once (32), so that the order is kept across the window.
+    const names = Array.from({length: 80}, (_, index) => `u${String(index).padStart(2, '0')}`)
+    for (const name of names) {
+      writeFileSync(path.join(accounts, `${name}.dat`), `return { ["password"] = "pw ${name}"; };\n`)
+      writeFileSync(path.join(vcards, `${name}.dat`), `return { ["name"] = "vCard"; ["attr"] = { ["xmlns"] = "vcard-temp"; }; { ["name"] = "FN"; ["attr"] = {}; "${name}"; }; };\n`)
+    }
+
+    writeFileSync(path.join(accounts, 'big.dat'), `return { ["password"] = "${'x'.repeat(1024 * 1024)}"; };\n`)
+    writeFileSync(path.join(accounts, 'notlua.dat'), 'os.exit(1)\n')
+    writeFileSync(path.join(accounts, 'badvcard.dat'), 'return { ["password"] = "pw"; };\n')
+    writeFileSync(path.join(vcards, 'badvcard.dat'), 'return {\n')
+    writeFileSync(path.join(accounts, 'bad%zz.dat'), 'return {};\n')
+    const records = []
+    for await (const record of readProsody(dir)) records.push(record)
+    const good = records.filter((record) => record.kind === 'account')
+    const order = records.map((record) => path.basename(record.where))
+    assert.deepEqual(good.map((record) => record.kind === 'account' && [record.username, record.password, record.data?.vcard?.getChildText('FN', 'vcard-temp')]).sort(), names.map((name) => [name, `pw ${name}`, name]))
+    // The directory's own order (opendir's, unsorted: readdir sorts) is the order records come out in.
+    const listed = []
+    for await (const entry of await opendir(accounts)) listed.push(entry.name)
+    assert.deepEqual(order, listed)
+    const problems = Object.fromEntries(records.filter((record) => record.kind === 'invalid').map((record) => [path.basename(record.where), record.kind === 'invalid' && record.reason]))
+    assert.equal(problems['big.dat'], 'the account file is larger than 1 MiB')
+    assert.match(problems['notlua.dat'] as string, /^not a Lua data table: /)
+    assert.match(problems['badvcard.dat'] as string, /vcard.badvcard\.dat: not Lua data: /)
+    assert.equal(problems['bad%zz.dat'], 'the file name is not a valid %-encoded UTF-8 user name')
   })
 })
 
