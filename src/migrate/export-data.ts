@@ -139,6 +139,10 @@ export function formatUserData(data: ExportedAccountData, owner: {host: string; 
     const items = x('pubsub', NS.pubsub)
     for (const node of data.pep) {
       owners.append(x('configure', NS.pubsubOwner, {node: node.node}, configForm(node.config)))
+      // XEP-0060 §8.8's owner view of the subscriptions: what xmppctl reads back (Prosody and ejabberd ignore it).
+      if (node.subscribers && node.subscribers.length > 0) {
+        owners.append(x('subscriptions', NS.pubsubOwner, {node: node.node}, ...node.subscribers.map((jid) => x('subscription', NS.pubsubOwner, {jid, subscription: 'subscribed'}))))
+      }
       // Written for an empty node too: Prosody 0.12's mod_storage_xep0227 finds no item store for a node without
       // <items>, and prosody-migrator stops there.
       const list = items.c('items', {node: node.node})

@@ -9,6 +9,7 @@
  * Prosody's mod_storage_xep0227 write. Anything else stays XML for the side file.
  */
 import {formatJid, parseBareJid} from '../jid/index.js'
+import {bareJid, fullJid, parseJid} from '../server/jid.js'
 import {NS} from '../xml/namespaces.js'
 import {type Element, x} from '../xml/element.js'
 import type {ImportedAccountData, ImportedPepNode} from '../store/account-store.js'
@@ -205,18 +206,24 @@ export function pepConfigOf(form: Element | undefined, limits: PepLimits): PepNo
 
 /** The nodes of `<pubsub#owner>` and `<pubsub>`, with their items, as mod_pep would keep them. */
 function preparePep(data: SourceUserData, bare: string, limits: PepLimits, now: Date, problems: DataProblem[]): ImportedPepNode[] {
-  const nodes = new Map<string, {form: Element | undefined; items: Element[]}>()
+  const nodes = new Map<string, {form: Element | undefined; items: Element[]; subscribers: string[]}>()
   const nodeOf = (name: string) => {
     let node = nodes.get(name)
-    if (!node) nodes.set(name, (node = {form: undefined, items: []}))
+    if (!node) nodes.set(name, (node = {form: undefined, items: [], subscribers: []}))
     return node
   }
 
   for (const element of data.pepConfig) {
     const name = element.attr('node')
-    // Affiliations and subscriptions are not kept: a PEP node's owner is its account, its readers come from the access model.
-    if (element.name !== 'configure' || !name) continue
-    nodeOf(name).form = element.getChild('x', NS.dataForms)
+    // Affiliations are not kept: a PEP node's owner is its account, its readers come from the access model.
+    if (!name) continue
+    if (element.name === 'configure') nodeOf(name).form = element.getChild('x', NS.dataForms)
+    // Explicit subscriptions (XEP-0060 §8.8's owner view), each JID normalised; one that is not a JID is dropped.
+    if (element.name !== 'subscriptions') continue
+    for (const subscription of element.getChildren('subscription', NS.pubsubOwner)) {
+      const jid = parseJid(subscription.attr('jid') ?? '')
+      if (jid && (subscription.attr('subscription') ?? 'subscribed') === 'subscribed') nodeOf(name).subscribers.push(jid.resource === '' ? bareJid(jid) : fullJid(jid))
+    }
   }
 
   for (const items of data.pepItems) {
@@ -239,7 +246,7 @@ function preparePep(data: SourceUserData, bare: string, limits: PepLimits, now: 
     }
 
     const config = pepConfigOf(source.form, limits)
-    const node: ImportedPepNode = {node: name, config, items: []}
+    const node: ImportedPepNode = {node: name, config, items: [], ...(source.subscribers.length > 0 ? {subscribers: [...new Set(source.subscribers)]} : {})}
     out.push(node)
     // One item per id, the last written winning; the newest max_items are kept (XEP-0060 §4.5 "oldest first out").
     const byId = new Map<string, Element>()

@@ -75,6 +75,8 @@ export interface ImportedPepNode {
   node: string
   config: PepNodeConfig
   items: PepItem[]
+  /** Explicit subscribers (XEP-0060 §6.1), bare or full JIDs; absent where the source keeps none. */
+  subscribers?: string[]
 }
 
 export interface ImportedArchivedMessage {

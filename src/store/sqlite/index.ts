@@ -451,6 +451,7 @@ export class SqliteAccountStore implements AccountStore {
             publisher: item.publisher,
             publishedAt: new Date(item.published_at),
           })),
+          subscribers: (statements.pepSubscribers.all(host, username, row.node) as Array<{subscriber: string}>).map((subscription) => subscription.subscriber),
         })),
         archive: (statements.archive.all(host, username) as Array<{id: number; stanza: string}>).map((row) => ({id: String(row.id), at: new Date(Math.floor(row.id / 1000)), stanza: row.stanza})),
       }
@@ -496,9 +497,10 @@ export class SqliteAccountStore implements AccountStore {
     if (data.vcard !== undefined) statements.vcard.run(host, username, data.vcard)
     for (const message of data.offline) statements.offline.run(host, username, message.stanza, message.createdAt.getTime())
     for (const item of data.private) statements.private.run(host, username, item.ns, item.name, item.xml)
-    for (const {node, config, items} of data.pep) {
+    for (const {node, config, items, subscribers} of data.pep) {
       statements.pepNode.run(host, username, node, config.accessModel, config.persistItems ? 1 : 0, config.maxItems === 'max' ? null : config.maxItems, config.sendLastPublishedItem)
       for (const item of items) statements.pepItem.run(host, username, node, item.id, item.payload, item.publisher, item.publishedAt.getTime())
+      for (const subscriber of subscribers ?? []) statements.pepSubscription.run(host, username, node, subscriber, now)
     }
 
     if (data.archive.length > 0) {
@@ -545,6 +547,7 @@ function prepareExportData(db: Database.Database) {
     private: db.prepare('SELECT xml FROM private_storage WHERE host = ? AND username = ? ORDER BY namespace, name'),
     pepNodes: db.prepare('SELECT node, access_model, persist_items, max_items, send_last_published_item FROM pep_nodes WHERE host = ? AND username = ? ORDER BY node'),
     pepItems: db.prepare('SELECT item_id, payload, publisher, published_at FROM pep_items WHERE host = ? AND username = ? AND node = ? ORDER BY seq'),
+    pepSubscribers: db.prepare('SELECT subscriber FROM pep_subscriptions WHERE host = ? AND username = ? AND node = ? ORDER BY subscribed_at, subscriber'),
     archive: db.prepare(
       'SELECT e.id, s.stanza FROM archive_entries e JOIN archive_owners o ON o.owner = e.owner JOIN archive_stanzas s ON s.id = e.id WHERE o.host = ? AND o.username = ? ORDER BY e.id',
     ),
@@ -563,6 +566,7 @@ function prepareImportData(db: Database.Database) {
     private: db.prepare('INSERT INTO private_storage (host, username, namespace, name, xml) VALUES (?, ?, ?, ?, ?)'),
     pepNode: db.prepare('INSERT INTO pep_nodes (host, username, node, access_model, persist_items, max_items, send_last_published_item) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     pepItem: db.prepare('INSERT INTO pep_items (host, username, node, item_id, payload, publisher, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    pepSubscription: db.prepare('INSERT OR IGNORE INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES (?, ?, ?, ?, ?)'),
     // A new account has no owner number yet; one that came back for another gets a new one (migration 9).
     archiveOwner: db.prepare<[string, string], {owner: number}>(
       'INSERT INTO archive_owners (host, username) VALUES (?, ?) ON CONFLICT (host, username) DO UPDATE SET host = excluded.host RETURNING owner',

@@ -25,6 +25,7 @@ const TABLES: Record<string, string> = {
   pepNodes: 'SELECT host, username, node, access_model, persist_items, max_items, send_last_published_item FROM pep_nodes ORDER BY host, username, node',
   pepItems: 'SELECT host, username, node, item_id, payload, publisher FROM pep_items ORDER BY host, username, node, seq',
   archive: 'SELECT host, username, id, with_jid, with_resource, stanza FROM archive_messages ORDER BY host, username, id',
+  pepSubscriptions: 'SELECT host, username, node, subscriber FROM pep_subscriptions ORDER BY host, username, node, subscriber',
 }
 
 function dump(dataDir: string): Record<string, unknown[]> {
@@ -50,7 +51,7 @@ describe('user export writes all per-account data as XEP-0227, and import reads 
     }
 
     const before = dump(path.join(from, 'data'))
-    assert.deepEqual(Object.values(before).map((rows) => rows.length), [4, 1, 1, 2, 1, 4, 4, 3])
+    assert.deepEqual(Object.values(before).map((rows) => rows.length), [4, 1, 1, 2, 1, 4, 4, 3, 2])
 
     const exported = await runCli(['user', 'export', 'out.xml', '--to', 'xep0227', '--json'], {cwd: from})
     assert.equal(exported.status, 0, exported.stderr)
@@ -66,6 +67,7 @@ describe('user export writes all per-account data as XEP-0227, and import reads 
     assert.match(xml, /<presence xmlns='jabber:client' type='subscribe' from='frank@example.net' to='alice@localhost'><status>let me in<\/status><\/presence>/)
     assert.match(xml, /<offline-messages><message xmlns='jabber:client' from='bob@localhost\/pc' to='alice@localhost' type='chat' id='m1'><body>first<\/body><delay xmlns='urn:xmpp:delay' from='localhost' stamp='2023-01-02T03:04:05.000Z'\/><\/message>/)
     assert.match(xml, /<configure node='urn:xmpp:bookmarks:1'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http:\/\/jabber.org\/protocol\/pubsub#node_config<\/value><\/field><field var='pubsub#access_model'><value>whitelist<\/value><\/field><field var='pubsub#persist_items'><value>true<\/value><\/field><field var='pubsub#max_items'><value>max<\/value><\/field><field var='pubsub#send_last_published_item'><value>never<\/value><\/field><\/x><\/configure>/)
+    assert.match(xml, /<subscriptions node='urn:xmpp:avatar:metadata'><subscription jid='bob@example\.net' subscription='subscribed'\/><subscription jid='carol@localhost\/phone' subscription='subscribed'\/><\/subscriptions>/)
     assert.match(xml, /<archive xmlns='urn:xmpp:pie:0#mam'><result xmlns='urn:xmpp:mam:2' id='1672653600000000'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2023-01-02T10:00:00.000Z'\/><message xmlns='jabber:client' from='bob@localhost\/pc'/)
 
     const to = tempDir(t)

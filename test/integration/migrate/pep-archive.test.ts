@@ -55,6 +55,11 @@ describe('user import carries XEP-0227 PEP nodes, items and the archive into the
       {node: 'urn:xmpp:avatar:metadata', access_model: 'open', persist_items: 1, max_items: 1, send_last_published_item: 'on_sub_and_presence'},
       {node: 'urn:xmpp:bookmarks:1', access_model: 'whitelist', persist_items: 1, max_items: null, send_last_published_item: 'never'},
     ])
+    // Explicit subscriptions (XEP-0060 §8.8's owner view), normalised; a pending one and one that is no JID stay out.
+    assert.deepEqual(query(data, 'SELECT node, subscriber FROM pep_subscriptions ORDER BY subscriber'), [
+      {node: 'urn:xmpp:avatar:metadata', subscriber: 'bob@example.net'},
+      {node: 'urn:xmpp:avatar:metadata', subscriber: 'carol@localhost/phone'},
+    ])
     assert.deepEqual(query(data, 'SELECT node, item_id, publisher FROM pep_items ORDER BY seq'), [
       {node: 'urn:xmpp:avatar:metadata', item_id: 'abc', publisher: 'alice@localhost'},
       {node: 'urn:xmpp:bookmarks:1', item_id: 'tea@conference.localhost', publisher: 'alice@localhost'},
