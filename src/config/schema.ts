@@ -75,6 +75,20 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: ['localhost'],
   },
   data_dir: {spec: string, description: 'SQLite store, certificates and pid file (relative to the configuration file)', default: './data'},
+  default_db: {spec: {type: 'enum', values: ['sql']}, description: 'where the server keeps its data (ejabberd\'s name): always sql here, the engine chosen by sql_type; ejabberd\'s mnesia has no equivalent', default: 'sql'},
+  sql_type: {spec: {type: 'enum', values: ['sqlite', 'pgsql']}, description: 'the store\'s engine: sqlite (embedded, a file under data_dir) or pgsql (a PostgreSQL server, sql_server and the sql_* keys)', default: 'sqlite'},
+  sql_server: {spec: string, description: 'PostgreSQL server: a host name, an address, or the directory of its Unix socket', default: 'localhost'},
+  sql_port: {spec: port, description: 'PostgreSQL port', default: 5432},
+  sql_database: {spec: string, description: 'PostgreSQL database', default: 'xmppctl'},
+  sql_username: {spec: string, description: 'PostgreSQL role', default: 'xmppctl'},
+  sql_password: {spec: {type: 'string'}, description: 'password of sql_username (prefer sql_password_file)'},
+  sql_password_file: {spec: string, description: 'file (mode 0600) whose first line is the password of sql_username'},
+  sql_pool_size: {spec: {type: 'integer', min: 1, max: 200}, description: 'connections to PostgreSQL per process', default: 10},
+  sql_ssl: {spec: {type: 'boolean'}, description: 'TLS to PostgreSQL', default: false},
+  sql_ssl_verify: {spec: {type: 'boolean'}, description: 'with sql_ssl: check the server\'s certificate and name against sql_ssl_cafile (or the system\'s CAs)', default: false},
+  sql_ssl_cafile: {spec: string, description: 'CA certificates (PEM) that sign the PostgreSQL server\'s certificate'},
+  sql_connect_timeout: {spec: seconds, description: 'seconds to wait for a PostgreSQL connection', default: 5},
+  sql_query_timeout: {spec: seconds, description: 'seconds a PostgreSQL query may run before it is cancelled', default: 60},
   update_sql_schema: {spec: {type: 'boolean'}, description: 'bring the store\'s schema up to date when it is opened (ejabberd\'s name); false: a store with pending migrations is refused until "xmppctl db migrate"', default: true},
   listen: {
     spec: {type: 'list', of: listener},
@@ -372,6 +386,20 @@ export interface Settings {
   hosts: string[]
   data_dir: string
   update_sql_schema: boolean
+  default_db: 'sql'
+  sql_type: 'sqlite' | 'pgsql'
+  sql_server: string
+  sql_port: number
+  sql_database: string
+  sql_username: string
+  sql_password?: string
+  sql_password_file?: string
+  sql_pool_size: number
+  sql_ssl: boolean
+  sql_ssl_verify: boolean
+  sql_ssl_cafile?: string
+  sql_connect_timeout: number
+  sql_query_timeout: number
   listen: Array<{port: number; ip: string; module: 'c2s' | 's2s' | 'http'; starttls: 'required' | 'optional' | 'disabled'; tls: boolean; request_handlers?: Record<string, HttpHandlerName>}>
   websocket_origin: string[]
   certfiles: string[]
@@ -468,6 +496,20 @@ export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'cer
 /** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
 export const SERVER_WIDE_KEYS = [
   'update_sql_schema',
+  'default_db',
+  'sql_type',
+  'sql_server',
+  'sql_port',
+  'sql_database',
+  'sql_username',
+  'sql_password',
+  'sql_password_file',
+  'sql_pool_size',
+  'sql_ssl',
+  'sql_ssl_verify',
+  'sql_ssl_cafile',
+  'sql_connect_timeout',
+  'sql_query_timeout',
   'loglevel',
   'log_rotate_size',
   'log_rotate_count',

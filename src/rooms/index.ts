@@ -23,11 +23,10 @@ export async function manageRooms(config: Configuration, request: RoomAdminReque
     if (!(error instanceof ServerNotRunningError)) throw error
   }
 
-  const {openAccountStore} = await import('../store/index.js')
+  const {openAccountStore, openRoomStore} = await import('../store/index.js')
   // Opening the account store brings the schema up to date (the room tables are migration 10).
   const accounts = await openAccountStore(config)
-  const {SqliteRoomStore} = await import('../store/sqlite/rooms.js')
-  const store = SqliteRoomStore.open(config.dataDir)
+  const store = await openRoomStore(config)
   try {
     return {result: await offlineAdmin(config, store, request), live: false}
   } finally {

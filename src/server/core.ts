@@ -292,8 +292,9 @@ export class ServerCore {
       if (!session.available) return
       session.available = false
       session.presence = undefined
-      await this.broadcast(session, stanza)
+      // The modules first: a contact that asks for last activity (XEP-0012) as soon as it sees the presence gets the new time.
       for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), stanza)
+      await this.broadcast(session, stanza)
       return
     }
 
@@ -744,7 +745,7 @@ export class ServerCore {
     if (!session.available) return
     session.available = false
     const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})
-    await this.broadcast(session, unavailable)
     for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), unavailable)
+    await this.broadcast(session, unavailable)
   }
 }

@@ -17,7 +17,7 @@ import type {Configuration, HostSettings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
 import {optionDefaults} from '../config/modules.js'
-import {openAccountStore} from '../store/index.js'
+import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore, openRoomStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
 import type {RoomAdminRequest, RoomAdminResult} from './muc/admin.js'
@@ -214,14 +214,10 @@ export class XmppServer implements SessionHost {
   async start(): Promise<ListenerStatus[]> {
     try {
       this.accounts = await openAccountStore(this.config, {verify: true})
-      const {SqliteAccountDataStore} = await import('../store/sqlite/account-data.js')
-      this.accountData = SqliteAccountDataStore.open(this.config.dataDir)
-      const {SqlitePepStore} = await import('../store/sqlite/pep.js')
-      this.pep = SqlitePepStore.open(this.config.dataDir)
-      const {SqliteRoomStore} = await import('../store/sqlite/rooms.js')
-      this.rooms = SqliteRoomStore.open(this.config.dataDir)
-      const {SqliteArchiveStore} = await import('../store/sqlite/archive.js')
-      this.archives = SqliteArchiveStore.open(this.config.dataDir, {
+      this.accountData = await openAccountDataStore(this.config)
+      this.pep = await openPepStore(this.config)
+      this.rooms = await openRoomStore(this.config)
+      this.archives = await openArchiveStore(this.config, {
         onWriteError: (error, lost) => this.logger.error(`the message archive lost ${lost} message(s) it could not write: ${osErrorText(error)}`),
       })
       await this.loadTls(this.config)

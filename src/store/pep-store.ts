@@ -22,6 +22,12 @@ export interface PepNodeConfig {
   sendLastPublishedItem: SendLastPublishedItem
 }
 
+/** The items a node keeps: its max_items within the server's limit, none when transient. */
+export function keptItems(config: PepNodeConfig, limits: PepLimits): number {
+  if (!config.persistItems) return 0
+  return config.maxItems === 'max' ? limits.maxItems : Math.min(config.maxItems, limits.maxItems)
+}
+
 export interface PepNode {
   node: string
   config: PepNodeConfig

@@ -8,13 +8,14 @@
  * The user's name goes into the filter escaped as RFC 4515 §3 requires, and a
  * password is never part of an error or a log line.
  */
-import {readFileSync, statSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import type {ConnectionOptions} from 'node:tls'
 
 import type {Client, SearchOptions} from 'ldapts'
 
 import type {HostSettings} from '../../config/index.js'
+import {readSecretFile} from '../../config/secret-file.js'
 import {ConfigError, UnavailableError} from '../../errors.js'
 import type {AuthLog} from '../chain.js'
 import type {AuthOutcome} from '../../sasl/session.js'
@@ -129,15 +130,7 @@ export function servicePassword(options: Pick<LdapOptions, 'password'>): string 
   const source = options.password
   if (!source) return ''
   if ('value' in source) return source.value
-  let mode: number
-  try {
-    mode = statSync(source.file).mode
-  } catch (error) {
-    throw new ConfigError(`ldap_password_file ${source.file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {hint: 'create it with the service account\'s password, mode 0600'})
-  }
-
-  if (mode & 0o077) throw new ConfigError(`ldap_password_file ${source.file} is mode ${(mode & 0o777).toString(8).padStart(4, '0')}: others may read the LDAP service password`, {hint: `chmod 600 ${source.file}`})
-  return readFileSync(source.file, 'utf8').split('\n')[0].replace(/\r$/, '')
+  return readSecretFile(source.file, 'ldap_password_file', 'the LDAP service password')
 }
 
 export const DEREF: Record<LdapDeref, NonNullable<SearchOptions['derefAliases']>> = {never: 'never', searching: 'search', finding: 'find', always: 'always'}

@@ -5,63 +5,21 @@ import type {PrivateItem, PrivateKey, PutPrivateResult} from '../private-store.j
 import type {BlockResult} from '../blocklist-store.js'
 import type {AccountDataCounts, AccountDataStore} from '../account-data-store.js'
 import type {PutItemResult, RosterItem, RosterLimits, RosterVersion, Subscription} from '../roster-store.js'
+import {ACCOUNT_DATA_TABLES, UNCHANGED_ROSTER_VERSION, itemBytes, rosterItemFromRow, type RosterItemRow} from '../account-data-rows.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
-
-interface ItemRow {
-  contact: string
-  name: string | null
-  subscription: Subscription
-  ask: number
-  approved: number
-  groups: string
-}
 
 interface VersionRow {
   version: number
   epoch: string
 }
 
-/** An account whose roster never changed has this version: its roster is empty (the roster-versioning migration gave older rosters a row). */
-const UNCHANGED_ROSTER_VERSION = '0'
-
 function formatVersion(row: VersionRow | undefined): RosterVersion {
   return row ? `${row.version}-${row.epoch}` : UNCHANGED_ROSTER_VERSION
 }
 
-function toItem(row: ItemRow): RosterItem {
-  let groups: string[] = []
-  try {
-    const parsed = JSON.parse(row.groups) as unknown
-    if (Array.isArray(parsed)) groups = parsed.filter((group): group is string => typeof group === 'string')
-  } catch {}
-
-  return {contact: row.contact, name: row.name ?? undefined, subscription: row.subscription, ask: row.ask === 1, approved: row.approved === 1, groups}
-}
-
-/** What an item counts against RosterLimits.bytes; the same sum as the usage query below. */
-function itemBytes(item: RosterItem): number {
-  return Buffer.byteLength(item.contact) + Buffer.byteLength(item.name ?? '') + Buffer.byteLength(JSON.stringify(item.groups))
-}
-
-/**
- * Each area of per-account data and the table that holds it: the counts of
- * `user info`. A module's new table adds its line here; its migration's ON
- * DELETE CASCADE removes its rows with the account.
- */
-const ACCOUNT_DATA_TABLES: ReadonlyArray<readonly [area: string, table: string]> = [
-  ['rosterItems', 'roster_items'],
-  ['subscriptionRequests', 'subscription_requests'],
-  ['offlineMessages', 'offline_messages'],
-  ['vcard', 'vcards'],
-  ['privateItems', 'private_storage'],
-  ['blockedJids', 'blocklist_items'],
-  ['lastActivity', 'last_activity'],
-  ['pepNodes', 'pep_nodes'],
-  ['pepItems', 'pep_items'],
-  ['archivedMessages', 'archive_messages'],
-  ['archivePreferences', 'archive_prefs'],
-]
+const toItem = rosterItemFromRow
+type ItemRow = RosterItemRow
 
 /** Offline messages removed per transaction by a purge. */
 const PURGE_BATCH = 1000

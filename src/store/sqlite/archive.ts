@@ -4,8 +4,8 @@ import {Worker} from 'node:worker_threads'
 import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
 import {compiledFile} from '../../paths.js'
 import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
-import {archivePage} from './archive-page.js'
-import {isForeignKeyError, openSharedConnection} from './connection.js'
+import {archivePage} from '../archive-page.js'
+import {isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 /** How long an archived message may wait to be committed with others (in the writer thread). */
@@ -170,7 +170,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   async query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
     await this.written()
     const owner = this.statements.owner.get(host, username)?.owner
-    const result = archivePage((sql) => this.prepared(sql), {
+    const result = await archivePage((sql, parameters) => this.prepared(sql).all(...parameters), {
       from: 'archive_entries e JOIN archive_stanzas s ON s.id = e.id',
       id: 'e.id',
       stanza: 's.stanza',
@@ -181,6 +181,7 @@ export class SqliteArchiveStore implements ArchiveStore {
         ...(query.withResource === undefined ? [] : [['e.with_resource = ?', query.withResource] as [string, unknown]]),
       ],
       exists: (id) => owner !== undefined && this.statements.exists.get(owner, id) !== undefined,
+      idIn: jsonIdIn,
     }, filter, page)
     return result
   }

@@ -25,3 +25,8 @@ export function openSharedConnection(dataDir: string, what: string): {db: Databa
 export function isForeignKeyError(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
+
+/** SQLite's condition that an archive id is one of a list (archive-page.ts): the ids as one JSON array parameter. */
+export function jsonIdIn(ids: number[]): [condition: string, value: unknown] {
+  return ['IN (SELECT value FROM json_each(?))', JSON.stringify(ids)]
+}

@@ -13,6 +13,7 @@ import type {
   SendLastPublishedItem,
   SubscribeResult,
 } from '../pep-store.js'
+import {keptItems} from '../pep-store.js'
 import {isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -44,12 +45,6 @@ function toItem(row: ItemRow): PepItem {
 
 /** Thrown inside a transaction to roll back a publish that would pass the account's bytes. */
 class StorageFull extends Error {}
-
-/** The items a node keeps: its max_items within the server's limit, none when transient. */
-function kept(config: PepNodeConfig, limits: PepLimits): number {
-  if (!config.persistItems) return 0
-  return config.maxItems === 'max' ? limits.maxItems : Math.min(config.maxItems, limits.maxItems)
-}
 
 /**
  * The SQLite PEP store. It shares the account store's file (whose
@@ -138,7 +133,7 @@ export class SqlitePepStore implements PepStore {
         const {accessModel, persistItems, maxItems, sendLastPublishedItem} = config
         const changed = this.statements.updateNode.run(accessModel, persistItems ? 1 : 0, maxItems === 'max' ? null : maxItems, sendLastPublishedItem, host, username, node).changes
         if (changed === 0) return false
-        this.statements.trim.run(host, username, node, host, username, node, kept(config, limits))
+        this.statements.trim.run(host, username, node, host, username, node, keptItems(config, limits))
         return true
       })
       .immediate()
@@ -160,7 +155,7 @@ export class SqlitePepStore implements PepStore {
       const config = row ? toNode(row).config : create!
       this.statements.deleteItem.run(host, username, node, item.id)
       if (config.persistItems) this.statements.insertItem.run(host, username, node, item.id, item.payload, item.publisher, Date.now())
-      this.statements.trim.run(host, username, node, host, username, node, kept(config, limits))
+      this.statements.trim.run(host, username, node, host, username, node, keptItems(config, limits))
       // Rolled back by the throw: a refused publish changes nothing.
       if (config.persistItems && (this.statements.usage.get(host, username)!.bytes ?? 0) > limits.totalBytes) throw new StorageFull()
       return 'published'

@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3'
 
 import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../archive-store.js'
 import type {RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
-import {archivePage} from './archive-page.js'
-import {isForeignKeyError, openSharedConnection} from './connection.js'
+import {archivePage} from '../archive-page.js'
+import {isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 interface RoomRow {
@@ -93,10 +93,10 @@ export class SqliteRoomStore implements RoomStore {
 
   async queryArchive(service: string, name: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
     return archivePage(
-      (sql) => {
+      (sql, parameters) => {
         let statement = this.queries.get(sql)
         if (!statement) this.queries.set(sql, (statement = this.db.prepare(sql)))
-        return statement
+        return statement.all(...parameters)
       },
       {
         from: 'muc_archive a',
@@ -107,6 +107,7 @@ export class SqliteRoomStore implements RoomStore {
         // Correspondents of a room are its occupants' room JIDs: the nick is what is kept.
         withConditions: (query) => (query.with === undefined ? [] : query.with !== `${name}@${service}` ? [['0 = ?', 1]] : query.withResource === undefined ? [] : [['a.nick = ?', query.withResource]]),
         exists: (id) => this.statements.archived.get(service, name, id) !== undefined,
+        idIn: jsonIdIn,
       },
       filter,
       page,

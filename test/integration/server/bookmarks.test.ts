@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {SqliteAccountDataStore} from '../../../src/store/sqlite/account-data.js'
+import {openAccountDataStore} from '../../../src/store/index.js'
 import {iqReply, loginRaw, startWithUsers} from './helpers.js'
 
 type Test = Parameters<typeof startWithUsers>[0]
@@ -83,7 +83,7 @@ describe('bookmarks compatibility (XEP-0402 §5.3)', () => {
   it('moves legacy bookmarks stored before the node existed to it when a new client first publishes, losing none', async (t) => {
     const {test, login} = await alice(t)
     // As an import or an older version of the server left them: in private storage only.
-    const store = SqliteAccountDataStore.open(test.dataDir)
+    const store = await openAccountDataStore(test.config)
     t.after(() => store.close())
     await store.putPrivateItems('localhost', 'alice', [{ns: LEGACY, name: 'storage', xml: `<storage xmlns='${LEGACY}'><conference jid='old@conference.localhost' name='Old'/></storage>`}], 1_000_000)
     const modern = await login('new')

@@ -11,19 +11,11 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from '../../../src/store/sqlite/driver.js'
 
-import {NO_ARCHIVING, RawClient, header, loginRaw, startTestServer} from './helpers.js'
+import {NO_ARCHIVING, RawClient, header, loginRaw, startTestServer, storeQuery, type TestServer} from './helpers.js'
 
-const storeFile = (dataDir: string) => `${dataDir}/accounts.sqlite`
-
-function countOffline(dataDir: string, username: string): number {
-  const db = new Database(storeFile(dataDir), {readonly: true})
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM offline_messages WHERE username = ?').get(username) as {n: number}).n
-  } finally {
-    db.close()
-  }
+async function countOffline(test: TestServer, username: string): Promise<number> {
+  return (await storeQuery<{n: number}>(test.config, 'SELECT count(*) AS n FROM offline_messages WHERE username = ?', [username]))[0].n
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -38,7 +30,7 @@ async function backlogForBob(t: {after(fn: () => unknown): void}, count: number,
   for (let index = 0; index < count; index++) alice.write(`<message to='bob@localhost' id='m${index}' type='chat'><body>${index} ${body}</body></message>`)
   alice.write("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
   await alice.untilText("id='sync'", 30_000)
-  assert.equal(countOffline(test.dataDir, 'bob'), count)
+  assert.equal(await countOffline(test, 'bob'), count)
   return test
 }
 
@@ -57,8 +49,8 @@ describe('offline messages survive a large backlog', () => {
     const received = (await bob.untilText("id='m99'", 60_000)) + (await bob.untilText('</message>'))
     assert.deepEqual(messageIds(received), Array.from({length: 100}, (_, index) => index))
     assert.match(received, /<delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>/)
-    for (let waited = 0; countOffline(test.dataDir, 'bob') > 0 && waited < 5000; waited += 50) await sleep(50)
-    assert.equal(countOffline(test.dataDir, 'bob'), 0)
+    for (let waited = 0; (await countOffline(test, 'bob')) > 0 && waited < 5000; waited += 50) await sleep(50)
+    assert.equal(await countOffline(test, 'bob'), 0)
   })
 
   it('keeps what a client did not take when it leaves mid-delivery, and delivers it at the next login', async (t) => {
@@ -69,7 +61,7 @@ describe('offline messages survive a large backlog', () => {
     await sleep(500)
     first.end()
     await sleep(500)
-    const left = countOffline(test.dataDir, 'bob')
+    const left = await countOffline(test, 'bob')
     assert.ok(left > 0 && left < 200, `${left} messages still stored`)
 
     const second = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
@@ -92,7 +84,8 @@ describe('a full disk', () => {
       execFileSync('umount', ['-l', mountPoint])
       rmdirSync(mountPoint)
     })
-    const test = await startTestServer(t, {settings: {data_dir: path.join(mountPoint, 'data')}})
+    // The disk that fills is the SQLite store's, whatever store the suite runs on.
+    const test = await startTestServer(t, {settings: {sql_type: 'sqlite', data_dir: path.join(mountPoint, 'data')}})
     await test.addUser('alice@localhost', 'alice pw')
     await test.addUser('bob@localhost', 'bob pw')
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
@@ -111,7 +104,7 @@ describe('a full disk', () => {
     const bounced = [...replies.matchAll(/<message type='error' id='m(\d+)' from='bob@localhost' to='alice@localhost\/[^']+'><error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/g)]
     assert.ok(bounced.length > 0, replies.slice(0, 500))
     // Every message was either stored or bounced: none vanished.
-    assert.equal(bounced.length + countOffline(test.dataDir, 'bob'), 20)
+    assert.equal(bounced.length + await countOffline(test, 'bob'), 20)
     assert.equal(alice.closed, false)
   })
 })
@@ -188,12 +181,11 @@ describe('one user cannot stall the server through the roster', () => {
   it('answers a roster get of 150,000 items stored before the limit existed, without a stack overflow', async (t) => {
     const test = await startTestServer(t)
     await test.addUser('alice@localhost', 'alice pw')
-    const db = new Database(storeFile(test.dataDir))
-    const insert = db.prepare("INSERT INTO roster_items (host, username, contact, subscription, groups) VALUES ('localhost', 'alice', ?, 'none', '[]')")
-    db.transaction(() => {
-      for (let index = 0; index < 150_000; index++) insert.run(`c${index}@localhost`)
-    })()
-    db.close()
+    // One statement in both engines' SQL: a recursive count from 0 to 149,999.
+    await storeQuery(
+      test.config,
+      "WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 149999) INSERT INTO roster_items (host, username, contact, subscription, groups) SELECT 'localhost', 'alice', 'c' || i || '@localhost', 'none', '[]' FROM n",
+    )
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {presence: false})
     alice.write("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
     const roster = await alice.untilText('</query></iq>', 30_000)

@@ -12,8 +12,11 @@ import {Configuration} from '../../../src/config/index.js'
 import {DEFAULT_MODULES, optionDefaults} from '../../../src/config/modules.js'
 import {defaultSettings, type HostSettings, type Settings} from '../../../src/config/schema.js'
 import {type ServerOptions, XmppServer} from '../../../src/server/server.js'
-import {openAccountStore} from '../../../src/store/index.js'
+import {openAccountStore, storeEngine} from '../../../src/store/index.js'
+import {STORE_FILE} from '../../../src/store/sqlite/index.js'
+import Database from '../../../src/store/sqlite/driver.js'
 import {tempDir} from '../../helpers.js'
+import {sharedPostgres} from '../../postgres.js'
 
 export interface TestServer {
   server: XmppServer
@@ -39,6 +42,7 @@ export async function startTestServer(
       {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: false},
       {port: 0, ip: '127.0.0.1', module: 'c2s', starttls: 'required', tls: true},
     ],
+    ...(await testStoreSettings()),
     ...options.settings,
   }
   const config = new Configuration(path.join(dir, 'xmppctl.yml'), settings, options.hostConfig)
@@ -56,6 +60,54 @@ export async function startTestServer(
     addUser: async (jid, password) => {
       await addUser({config, store}, jid, password)
     },
+  }
+}
+
+/**
+ * The store settings of test servers: the embedded SQLite store, or with
+ * XMPPCTL_TEST_STORE=postgresql a database of its own on one PostgreSQL
+ * cluster per test process, so that the server suite runs on either store.
+ */
+export async function testStoreSettings(): Promise<Partial<Settings>> {
+  if (process.env.XMPPCTL_TEST_STORE !== 'postgresql') return {}
+  const database = await (await sharedPostgres()).createDatabase()
+  return {sql_type: 'pgsql', sql_server: database.host, sql_port: database.port, sql_database: database.database, sql_username: database.user, sql_password: database.password}
+}
+
+/**
+ * Runs SQL with `?` placeholders on a test server's store, whichever its
+ * engine, for tests that look at (or damage) what is stored: the rows of
+ * a query, none of a write. Counts come back as numbers on both engines.
+ */
+export async function storeQuery<Row = Record<string, unknown>>(config: Configuration, sql: string, parameters: unknown[] = []): Promise<Row[]> {
+  if (storeEngine(config) === 'sqlite') {
+    const db = new Database(path.join(config.dataDir, STORE_FILE), {timeout: 5000})
+    try {
+      const statement = db.prepare(sql)
+      if (statement.reader) return statement.all(...parameters) as Row[]
+      statement.run(...parameters)
+      return []
+    } finally {
+      db.close()
+    }
+  }
+
+  const {default: pg} = await import('pg')
+  const {settings} = config
+  const client = new pg.Client({
+    host: settings.sql_server,
+    port: settings.sql_port,
+    database: settings.sql_database,
+    user: settings.sql_username,
+    password: settings.sql_password,
+    types: {getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser},
+  })
+  await client.connect()
+  try {
+    let index = 0
+    return (await client.query(sql.replaceAll('?', () => `$${++index}`), parameters)).rows as Row[]
+  } finally {
+    await client.end()
   }
 }
 

@@ -6,13 +6,10 @@ import assert from 'node:assert/strict'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, it} from 'node:test'
 
-import Database from '../../../src/store/sqlite/driver.js'
-import path from 'node:path'
 
 import {deleteUser} from '../../../src/accounts/index.js'
 import {openAccountStore} from '../../../src/store/index.js'
-import {STORE_FILE} from '../../../src/store/sqlite/index.js'
-import {type RawClient, iqReply, loginRaw, nextMessage, startWithUsers} from './helpers.js'
+import {type RawClient, iqReply, loginRaw, nextMessage, startWithUsers, storeQuery} from './helpers.js'
 
 type Context = Parameters<typeof startWithUsers>[0]
 type TestServer = Awaited<ReturnType<typeof startWithUsers>>
@@ -290,12 +287,10 @@ describe('message archive (mod_mam, XEP-0313) and stanza ids (XEP-0359)', () => 
     const store = await openAccountStore(test.config)
     t.after(() => store.close())
     await deleteUser({config: test.config, store}, 'bob@localhost')
-    const db = new Database(path.join(test.dataDir, STORE_FILE), {readonly: true})
-    t.after(() => db.close())
-    const count = (username: string) => (db.prepare('SELECT count(*) AS n FROM archive_messages WHERE username = ?').get(username) as {n: number}).n
-    assert.equal(count('bob'), 0)
-    assert.equal(count('alice'), 2)
+    const count = async (username: string) => (await storeQuery<{n: number}>(test.config, 'SELECT count(*) AS n FROM archive_messages WHERE username = ?', [username]))[0].n
+    assert.equal(await count('bob'), 0)
+    assert.equal(await count('alice'), 2)
     // Each message was stored once for both archives, and outlives bob's entries in alice's.
-    assert.deepEqual(db.prepare('SELECT refs FROM archive_stanzas').all(), [{refs: 1}, {refs: 1}])
+    assert.deepEqual(await storeQuery(test.config, 'SELECT refs FROM archive_stanzas'), [{refs: 1}, {refs: 1}])
   })
 })

@@ -6,14 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import path from 'node:path'
 import {describe, it} from 'node:test'
-import Database from '../../../src/store/sqlite/driver.js'
 
 import {deleteUser} from '../../../src/accounts/index.js'
 import {openAccountStore} from '../../../src/store/index.js'
-import {STORE_FILE} from '../../../src/store/sqlite/index.js'
-import {type RawClient, iqReply, loginRaw, next, startWithUsers, subscribe, sync} from './helpers.js'
+import {type RawClient, iqReply, loginRaw, next, startWithUsers, storeQuery, subscribe, sync} from './helpers.js'
 
 type Test = Parameters<typeof startWithUsers>[0]
 type TestServer = Awaited<ReturnType<typeof startWithUsers>>
@@ -362,8 +359,6 @@ describe('personal eventing (mod_pep, XEP-0163)', () => {
     const store = await openAccountStore(test.config)
     t.after(() => store.close())
     await deleteUser({config: test.config, store}, 'alice@localhost')
-    const db = new Database(path.join(test.dataDir, STORE_FILE), {readonly: true})
-    t.after(() => db.close())
-    assert.deepEqual(db.prepare('SELECT (SELECT count(*) FROM pep_nodes) AS nodes, (SELECT count(*) FROM pep_items) AS items').get(), {nodes: 0, items: 0})
+    assert.deepEqual(await storeQuery(test.config, 'SELECT (SELECT count(*) FROM pep_nodes) AS nodes, (SELECT count(*) FROM pep_items) AS items'), [{nodes: 0, items: 0}])
   })
 })

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import Database from '../../../src/store/sqlite/driver.js'
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
-import {NO_ARCHIVING, type RawClient, featuresAfterAuth, loginRaw, startTestServer, sync} from './helpers.js'
+import {NO_ARCHIVING, type RawClient, type TestServer, featuresAfterAuth, loginRaw, startTestServer, storeQuery, sync} from './helpers.js'
 
 const SM = 'urn:xmpp:sm:3'
 
@@ -18,13 +17,8 @@ async function enable(client: RawClient, resume = true): Promise<string> {
   return /id='([^']+)'/.exec(enabled)?.[1] ?? ''
 }
 
-function offlineCount(dataDir: string): number {
-  const db = new Database(`${dataDir}/accounts.sqlite`, {readonly: true})
-  try {
-    return (db.prepare("SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'").get() as {n: number}).n
-  } finally {
-    db.close()
-  }
+async function offlineCount(test: TestServer): Promise<number> {
+  return (await storeQuery<{n: number}>(test.config, "SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'"))[0].n
 }
 
 describe('stream management (XEP-0198)', () => {
@@ -67,7 +61,7 @@ describe('stream management (XEP-0198)', () => {
     for (let waited = 0; test.server.router.all('alice@localhost').length > 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
     assert.equal(test.server.router.all('alice@localhost').length, 0)
     await new Promise((resolve) => setTimeout(resolve, 100))
-    assert.equal(offlineCount(test.dataDir), 0, 'every message was acknowledged')
+    assert.equal(await offlineCount(test), 0, 'every message was acknowledged')
   })
 
   it('refuses enable before binding, and a count higher than what was sent', async (t) => {
@@ -134,7 +128,7 @@ describe('stream management (XEP-0198)', () => {
     await alice.until(/id='m1'[\s\S]*?<\/message>/)
     alice.socket.destroy()
     await new Promise((resolve) => setTimeout(resolve, 1500))
-    assert.equal(offlineCount(test.dataDir), 1)
+    assert.equal(await offlineCount(test), 1)
     assert.equal(test.server.router.all('alice@localhost').length, 0)
 
     const back = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
@@ -154,8 +148,8 @@ describe('stream management (XEP-0198)', () => {
     alice.write("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
     await alice.until(/id='sync'/)
     alice.socket.destroy()
-    for (let waited = 0; offlineCount(test.dataDir) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
-    assert.equal(offlineCount(test.dataDir), 1, 'only m2, which was not acknowledged')
+    for (let waited = 0; (await offlineCount(test)) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(await offlineCount(test), 1, 'only m2, which was not acknowledged')
   })
 })
 

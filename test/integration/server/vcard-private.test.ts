@@ -4,15 +4,12 @@
  * checks the exact answer.
  */
 import assert from 'node:assert/strict'
-import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import Database from '../../../src/store/sqlite/driver.js'
 
 import {deleteUser} from '../../../src/accounts/index.js'
 import {openAccountStore} from '../../../src/store/index.js'
-import {STORE_FILE} from '../../../src/store/sqlite/index.js'
-import {type RawClient, iqReply, loginRaw, startWithUsers as withUsers} from './helpers.js'
+import {type RawClient, type TestServer, iqReply, loginRaw, startWithUsers as withUsers, storeQuery} from './helpers.js'
 
 /** Sends `stanza` and returns the answer to its id. */
 async function ask(client: RawClient, stanza: string): Promise<string> {
@@ -29,13 +26,8 @@ const BOOKMARKS =
   "<storage xmlns='storage:bookmarks'><conference jid='tea@conference.localhost' autojoin='true' name='Tea party'><nick>alice</nick><password>secret</password></conference>" +
   "<url name='Wonderland' url='https://wonderland.example/'/></storage>"
 
-function rows(dataDir: string, table: 'vcards' | 'private_storage', username: string): number {
-  const db = new Database(path.join(dataDir, STORE_FILE), {readonly: true})
-  try {
-    return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE host = 'localhost' AND username = ?`).get(username) as {n: number}).n
-  } finally {
-    db.close()
-  }
+async function rows(test: TestServer, table: 'vcards' | 'private_storage', username: string): Promise<number> {
+  return (await storeQuery<{n: number}>(test.config, `SELECT count(*) AS n FROM ${table} WHERE host = 'localhost' AND username = ?`, [username]))[0].n
 }
 
 describe('vCards (mod_vcard, XEP-0054)', () => {
@@ -81,7 +73,7 @@ describe('vCards (mod_vcard, XEP-0054)', () => {
     assert.equal(await ask(bob, "<iq type='get' id='kept' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>"), `<iq type='result' id='kept' from='alice@localhost' to='${bob.jid}'>${VCARD}</iq>`)
     assert.equal(await ask(alice, "<iq type='set' id='clear'><vCard xmlns='vcard-temp'/></iq>"), `<iq type='result' id='clear' to='${alice.jid}'/>`)
     assert.equal(await ask(bob, "<iq type='get' id='gone' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>"), error('gone', 'alice@localhost', bob.jid, 'cancel', 'service-unavailable'))
-    assert.equal(rows(test.dataDir, 'vcards', 'alice'), 0)
+    assert.equal(await rows(test, 'vcards', 'alice'), 0)
   })
 
   it('advertises vcard-temp on the server and on the account (§4)', async (t) => {
@@ -123,7 +115,7 @@ describe('private XML storage (mod_private, XEP-0049)', () => {
     assert.equal(await ask(alice, get), `<iq type='result' id='b2' to='${alice.jid}'><query xmlns='jabber:iq:private'>${BOOKMARKS}</query></iq>`)
     await ask(alice, "<iq type='set' id='b3'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>")
     assert.equal(await ask(alice, get.replace('b2', 'b4')), `<iq type='result' id='b4' to='${alice.jid}'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>`)
-    assert.equal(rows(test.dataDir, 'private_storage', 'alice'), 0)
+    assert.equal(await rows(test, 'private_storage', 'alice'), 0)
   })
 
   it('keeps a prefix declared on the query with the item that uses it', async (t) => {
@@ -170,7 +162,7 @@ describe('private XML storage (mod_private, XEP-0049)', () => {
       await ask(alice, "<iq type='get' id='e7'><query xmlns='jabber:iq:private'><vCard xmlns='vcard-temp'/></query></iq>"),
       error('e7', undefined, alice.jid, 'modify', 'not-acceptable', 'the namespace vcard-temp is reserved'),
     )
-    assert.equal(rows(test.dataDir, 'private_storage', 'alice'), 0)
+    assert.equal(await rows(test, 'private_storage', 'alice'), 0)
   })
 
   it('refuses an item larger than max_size, and a set that would pass max_total_size, storing nothing of it', async (t) => {
@@ -214,11 +206,11 @@ describe('user delete', () => {
     await ask(alice, `<iq type='set' id='v'>${VCARD}</iq>`)
     await ask(alice, `<iq type='set' id='p'><query xmlns='jabber:iq:private'>${BOOKMARKS}</query></iq>`)
     alice.end()
-    assert.deepEqual([rows(test.dataDir, 'vcards', 'alice'), rows(test.dataDir, 'private_storage', 'alice')], [1, 1])
+    assert.deepEqual([await rows(test, 'vcards', 'alice'), await rows(test, 'private_storage', 'alice')], [1, 1])
     const store = await openAccountStore(test.config)
     t.after(() => store.close())
     await deleteUser({config: test.config, store}, 'alice@localhost')
-    assert.deepEqual([rows(test.dataDir, 'vcards', 'alice'), rows(test.dataDir, 'private_storage', 'alice')], [0, 0])
+    assert.deepEqual([await rows(test, 'vcards', 'alice'), await rows(test, 'private_storage', 'alice')], [0, 0])
     await test.addUser('alice@localhost', 'new pw')
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {presence: false})
     assert.equal(await ask(bob, "<iq type='get' id='g' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>"), error('g', 'alice@localhost', bob.jid, 'cancel', 'service-unavailable'))

@@ -1,0 +1,183 @@
+import {archivePage} from '../archive-page.js'
+import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
+import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
+import {arrayIdIn, numbered} from './rooms.js'
+
+interface PendingMessage {
+  id: number
+  stanza: string
+  entries: readonly ArchiveEntry[]
+}
+
+export interface PostgresArchiveOptions {
+  /** A batch of archived messages could not be written (they are lost; the messages themselves were delivered). */
+  onWriteError?: (error: unknown, lost: number) => void
+}
+
+function jidList(json: string): string[] {
+  try {
+    const parsed = JSON.parse(json) as unknown
+    return Array.isArray(parsed) ? parsed.filter((jid): jid is string => typeof jid === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+/**
+ * The PostgreSQL message archive: the SQLite store's tables (each message
+ * once, an entry per archive that holds it). add() returns the id at once
+ * and queues the message; one write at a time takes everything queued, in
+ * one transaction of a few statements over arrays, so that the batch grows
+ * with the load instead of the number of commits (group commit). Reads, a
+ * purge and close() wait for what was queued. A crash loses what was not
+ * yet committed, never the message itself, which is delivered or stored
+ * offline on its own path.
+ */
+export class PostgresArchiveStore implements ArchiveStore {
+  private readonly db: PostgresDatabase
+  private readonly options: PostgresArchiveOptions
+  private pending: PendingMessage[] = []
+  private writing: Promise<void> | undefined
+  /** The last id handed out: ids only grow, even if the clock steps back. */
+  private lastId: number
+
+  private constructor(db: PostgresDatabase, lastId: number, options: PostgresArchiveOptions) {
+    this.db = db
+    this.lastId = lastId
+    this.options = options
+  }
+
+  static async open(options: PostgresOptions, archiveOptions: PostgresArchiveOptions = {}): Promise<PostgresArchiveStore> {
+    const db = await PostgresDatabase.acquire(options)
+    try {
+      const lastId = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0
+      return new PostgresArchiveStore(db, lastId, archiveOptions)
+    } catch (error) {
+      await db.release()
+      throw error
+    }
+  }
+
+  add(stanza: string, entries: readonly ArchiveEntry[]): string {
+    const id = Math.max(Date.now() * 1000, this.lastId + 1)
+    this.lastId = id
+    this.pending.push({id, stanza, entries})
+    this.writing ??= this.writeQueued()
+    return String(id)
+  }
+
+  /** Writes what is queued, batch after batch, until nothing is left. */
+  private async writeQueued(): Promise<void> {
+    // Let this turn of the event loop queue what it archives, so that it goes in one batch.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    while (this.pending.length > 0) {
+      const batch = this.pending
+      this.pending = []
+      try {
+        await this.db.transaction((tx) => this.insert(tx, batch))
+      } catch (error) {
+        this.options.onWriteError?.(error, batch.length)
+      }
+    }
+
+    this.writing = undefined
+  }
+
+  /** One batch: owners looked up (an account deleted since has none, and its entries are left out), then messages and entries. */
+  private async insert(tx: Queryable, batch: readonly PendingMessage[]): Promise<void> {
+    const accounts = new Map<string, [string, string]>()
+    for (const message of batch) for (const entry of message.entries) accounts.set(`${entry.username}@${entry.host}`, [entry.host, entry.username])
+    const hosts = [...accounts.values()].map(([host]) => host)
+    const usernames = [...accounts.values()].map(([, username]) => username)
+    await tx.query(
+      `INSERT INTO archive_owners (host, username)
+       SELECT a.host, a.username FROM unnest($1::text[], $2::text[]) AS x (host, username) JOIN accounts a ON a.host = x.host AND a.username = x.username
+       ON CONFLICT (host, username) DO NOTHING`,
+      [hosts, usernames],
+    )
+    const {rows} = await tx.query<{host: string; username: string; owner: number}>(
+      'SELECT o.host, o.username, o.owner FROM archive_owners o JOIN unnest($1::text[], $2::text[]) AS x (host, username) ON o.host = x.host AND o.username = x.username',
+      [hosts, usernames],
+    )
+    const owners = new Map(rows.map((row) => [`${row.username}@${row.host}`, row.owner]))
+    const stanzas: [number[], string[], number[]] = [[], [], []]
+    const entries: [number[], number[], string[], string[]] = [[], [], [], []]
+    for (const message of batch) {
+      let kept = 0
+      for (const entry of message.entries) {
+        const owner = owners.get(`${entry.username}@${entry.host}`)
+        if (owner === undefined) continue
+        entries[0].push(owner)
+        entries[1].push(message.id)
+        entries[2].push(entry.with)
+        entries[3].push(entry.withResource)
+        kept++
+      }
+
+      if (kept === 0) continue
+      stanzas[0].push(message.id)
+      stanzas[1].push(message.stanza)
+      stanzas[2].push(kept)
+    }
+
+    if (stanzas[0].length === 0) return
+    await tx.query('INSERT INTO archive_stanzas (id, stanza, refs) SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[])', stanzas)
+    await tx.query('INSERT INTO archive_entries (owner, id, with_jid, with_resource) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])', entries)
+  }
+
+  /** Resolves once everything added so far is written (or reported lost). */
+  private async written(): Promise<void> {
+    while (this.writing) await this.writing
+  }
+
+  async query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined> {
+    await this.written()
+    const owner = (await this.db.query<{owner: number}>('SELECT owner FROM archive_owners WHERE host = $1 AND username = $2', [host, username])).rows[0]?.owner
+    return archivePage(
+      async (sql, parameters) => (await this.db.query(numbered(sql), parameters)).rows,
+      {
+        from: 'archive_entries e JOIN archive_stanzas s ON s.id = e.id',
+        id: 'e.id',
+        stanza: 's.stanza',
+        where: ['e.owner = ?'],
+        parameters: [owner ?? -1],
+        withConditions: (query) => [
+          ...(query.with === undefined ? [] : [['e.with_jid = ?', query.with] as [string, unknown]]),
+          ...(query.withResource === undefined ? [] : [['e.with_resource = ?', query.withResource] as [string, unknown]]),
+        ],
+        exists: async (id) => owner !== undefined && (await this.db.query('SELECT 1 FROM archive_entries WHERE owner = $1 AND id = $2', [owner, id])).rows.length > 0,
+        idIn: arrayIdIn,
+      },
+      filter,
+      page,
+    )
+  }
+
+  async getPrefs(host: string, username: string): Promise<ArchivePrefs | undefined> {
+    const row = (await this.db.query<{mode: ArchivePrefs['mode']; always: string; never: string}>('SELECT mode, always, never FROM archive_prefs WHERE host = $1 AND username = $2', [host, username])).rows[0]
+    return row ? {mode: row.mode, always: jidList(row.always), never: jidList(row.never)} : undefined
+  }
+
+  async setPrefs(host: string, username: string, prefs: ArchivePrefs): Promise<boolean> {
+    const stored = await this.db.query(
+      `INSERT INTO archive_prefs (host, username, mode, always, never) SELECT host, username, $3, $4, $5 FROM accounts WHERE host = $1 AND username = $2
+       ON CONFLICT (host, username) DO UPDATE SET mode = excluded.mode, always = excluded.always, never = excluded.never`,
+      [host, username, prefs.mode, JSON.stringify(prefs.always), JSON.stringify(prefs.never)],
+    )
+    return (stored.rowCount ?? 0) > 0
+  }
+
+  /** Counts entries, one per archive that holds a message; a message goes with the last entry that names it (the schema's trigger). */
+  async purge({before, account, dryRun = false}: PurgeOptions): Promise<number> {
+    await this.written()
+    const where = 'owner IN (SELECT owner FROM archive_owners WHERE $1::text IS NULL OR (host = $1 AND username = $2)) AND id < $3'
+    const parameters = [account?.host ?? null, account?.username ?? null, before.getTime() * 1000]
+    if (dryRun) return (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
+    return (await this.db.query(`DELETE FROM archive_entries WHERE ${where}`, parameters)).rowCount ?? 0
+  }
+
+  async close(): Promise<void> {
+    await this.written()
+    await this.db.release()
+  }
+}
