@@ -29,22 +29,54 @@ if (files.length === 0) {
 
 const options = process.argv.slice(2)
 const ci = process.env.CI === 'true'
-const tapDir = ci ? mkdtempSync(join(tmpdir(), 'xmppctl-test-')) : undefined
-const tapFile = tapDir && join(tapDir, 'results.tap')
-const reporters = tapFile ? ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`] : []
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...options, ...files], {stdio: 'inherit'})
-let status = result.status ?? 1
-if (tapFile) {
-  const skipped = skippedTests(readFileSync(tapFile, 'utf8'))
-  rmSync(tapDir, {recursive: true, force: true})
-  if (skipped.length > 0) {
-    process.stderr.write(`\nCI=true, and ${skipped.length} test${skipped.length === 1 ? ' was' : 's were'} skipped; install what they need in .ci/run (or run as root):\n`)
-    for (const line of skipped) process.stderr.write(`  ${line}\n`)
-    status = status || 1
+let status = run(files, {})
+
+// The second store: every test whose servers come from startTestServer (the server and client suites) runs
+// again with each server on a PostgreSQL database of its own (test/integration/server/helpers.ts). Outside CI
+// it is left out, with a word, where PostgreSQL's server is not installed or the run is not root.
+// XMPPCTL_TEST_STORES=sqlite runs the first pass alone.
+const stores = (process.env.XMPPCTL_TEST_STORES ?? 'sqlite,postgresql').split(',')
+if (stores.includes('postgresql')) {
+  const onServers = files.filter((file) => /\b(?:startTestServer|startWithUsers)\(/.test(readFileSync(file, 'utf8')))
+  const missing = postgresMissing()
+  if (onServers.length === 0) {
+    // No server suites here; `node --test` without files would look for tests under the working directory.
+  } else if (missing && !ci) process.stderr.write(`\nthe PostgreSQL pass is left out: ${missing}\n`)
+  else {
+    process.stdout.write(`\n# the same ${onServers.length} server and client suites on the PostgreSQL store\n`)
+    status = run(onServers, {XMPPCTL_TEST_STORE: 'postgresql'}) || status
   }
 }
 
 process.exit(status)
+
+/** Runs the files with Node's test runner; its exit status, or 1 when CI=true and a test was skipped. */
+function run(testFiles, environment) {
+  const tapDir = ci ? mkdtempSync(join(tmpdir(), 'xmppctl-test-')) : undefined
+  const tapFile = tapDir && join(tapDir, 'results.tap')
+  const reporters = tapFile ? ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`] : []
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...options, ...testFiles], {stdio: 'inherit', env: {...process.env, ...environment}})
+  let runStatus = result.status ?? 1
+  if (tapFile) {
+    const skipped = skippedTests(readFileSync(tapFile, 'utf8'))
+    rmSync(tapDir, {recursive: true, force: true})
+    if (skipped.length > 0) {
+      process.stderr.write(`\nCI=true, and ${skipped.length} test${skipped.length === 1 ? ' was' : 's were'} skipped; install what they need in .ci/run (or run as root):\n`)
+      for (const line of skipped) process.stderr.write(`  ${line}\n`)
+      runStatus = runStatus || 1
+    }
+  }
+
+  return runStatus
+}
+
+/** Why the PostgreSQL pass cannot run here (test/postgres.ts needs the server binaries, and root to run them as postgres), or undefined. */
+function postgresMissing() {
+  const initdb = spawnSync('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/initdb'], {encoding: 'utf8'})
+  if (initdb.status !== 0) return 'PostgreSQL server binaries not installed (Debian package postgresql)'
+  if (process.getuid?.() !== 0) return 'it runs PostgreSQL as the postgres user, which needs root'
+  return undefined
+}
 
 /** "name: reason" of each test or suite the TAP stream marks `# SKIP`. */
 function skippedTests(tap) {

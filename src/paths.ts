@@ -36,6 +36,8 @@ function findProjectRoot(start: string): string {
 
 /** A path as shown to the user: relative to the working directory when inside it. */
 export function displayPath(file: string, cwd = process.cwd()): string {
+  // A store's location may be a postgresql:// URL, which is no path to shorten.
+  if (!path.isAbsolute(file)) return file
   const relative = path.relative(cwd, file)
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
 }

@@ -90,8 +90,9 @@ export async function startPostgres(cleanup: ((fn: () => unknown) => void) | 'ex
         return client
       } catch (error) {
         await client.end().catch(() => {})
-        // Starting up: the socket is not there yet, or the server still says so.
-        if (attempt > 150 || !/ENOENT|ECONNREFUSED|starting up/.test(String((error as Error).message) + String((error as {code?: string}).code))) throw error
+        // Starting up or recovering after a crash: the socket is not there yet, or the server
+        // answers 57P03 (cannot_connect_now) until it accepts connections.
+        if (attempt > 300 || !/ENOENT|ECONNREFUSED|57P03/.test(String((error as {code?: string}).code))) throw error
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     }

@@ -44,4 +44,19 @@ describe('the test runner (scripts/test.js)', () => {
     assert.equal(result.status, 0, result.stderr)
     assert.doesNotMatch(result.stderr, /skipped;/)
   })
+
+  it('runs the suites whose servers come from startTestServer a second time, on PostgreSQL', (t) => {
+    const dir = tempDir(t)
+    writeFileSync(path.join(dir, 'plain.test.js'), "import {it} from 'node:test'\nit(`plain on ${process.env.XMPPCTL_TEST_STORE ?? 'sqlite'}`, () => {})\n")
+    // The runner picks files by their text: a call of startTestServer( (here in a comment) marks a server suite.
+    writeFileSync(path.join(dir, 'server.test.js'), "import {it} from 'node:test'\n// startTestServer(t)\nit(`server on ${process.env.XMPPCTL_TEST_STORE ?? 'sqlite'}`, () => {})\n")
+    const result = run(dir, false)
+    assert.equal(result.status, 0, result.stderr)
+    const ran = [...result.stdout.matchAll(/^\s*ok \d+ - (\w+ on \w+)$/gm)].map((match) => match[1]).sort()
+    if (process.getuid?.() === 0) assert.deepEqual(ran, ['plain on sqlite', 'server on postgresql', 'server on sqlite'])
+    else {
+      assert.deepEqual(ran, ['plain on sqlite', 'server on sqlite'])
+      assert.match(result.stderr, /the PostgreSQL pass is left out: it runs PostgreSQL as the postgres user, which needs root/)
+    }
+  })
 })

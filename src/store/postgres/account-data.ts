@@ -77,29 +77,31 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async putItem(host: string, username: string, item: RosterItem, limits: RosterLimits): Promise<PutItemResult> {
-    return this.db.transaction(async (tx): Promise<PutItemResult> => {
-      if (!(await lockAccount(tx, host, username))) return 'no-account'
-      const previousRow = (await tx.query<RosterItemRow>(`SELECT ${ITEM_COLUMNS} FROM roster_items WHERE host = $1 AND username = $2 AND contact = $3`, [host, username, item.contact])).rows[0]
-      const previousBytes = previousRow ? itemBytes(rosterItemFromRow(previousRow)) : 0
-      const bytes = itemBytes(item)
-      if (!previousRow || bytes > previousBytes) {
-        // Bytes, as the SQLite store counts them: octet_length, not characters.
-        const usage = (
-          await tx.query<{items: number; bytes: number | null}>(
-            "SELECT count(*) AS items, sum(octet_length(contact) + octet_length(coalesce(name, '')) + octet_length(groups)) AS bytes FROM roster_items WHERE host = $1 AND username = $2",
-            [host, username],
-          )
-        ).rows[0]
-        if (!previousRow && usage.items >= limits.items) return 'roster-full'
-        if (Number(usage.bytes ?? 0) - previousBytes + bytes > limits.bytes) return 'roster-full'
-      }
+    return this.db.serially(`${username}@${host}`, async (): Promise<PutItemResult> => {
+      return this.db.transaction(async (tx): Promise<PutItemResult> => {
+        if (!(await lockAccount(tx, host, username))) return 'no-account'
+        const previousRow = (await tx.query<RosterItemRow>(`SELECT ${ITEM_COLUMNS} FROM roster_items WHERE host = $1 AND username = $2 AND contact = $3`, [host, username, item.contact])).rows[0]
+        const previousBytes = previousRow ? itemBytes(rosterItemFromRow(previousRow)) : 0
+        const bytes = itemBytes(item)
+        if (!previousRow || bytes > previousBytes) {
+          // Bytes, as the SQLite store counts them: octet_length, not characters.
+          const usage = (
+            await tx.query<{items: number; bytes: number | null}>(
+              "SELECT count(*) AS items, sum(octet_length(contact) + octet_length(coalesce(name, '')) + octet_length(groups)) AS bytes FROM roster_items WHERE host = $1 AND username = $2",
+              [host, username],
+            )
+          ).rows[0]
+          if (!previousRow && usage.items >= limits.items) return 'roster-full'
+          if (Number(usage.bytes ?? 0) - previousBytes + bytes > limits.bytes) return 'roster-full'
+        }
 
-      await tx.query(
-        `INSERT INTO roster_items (host, username, ${ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (host, username, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription, ask = excluded.ask, approved = excluded.approved, groups = excluded.groups`,
-        [host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, item.approved ? 1 : 0, JSON.stringify(item.groups)],
-      )
-      return {version: await this.bumpVersion(tx, host, username)}
+        await tx.query(
+          `INSERT INTO roster_items (host, username, ${ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (host, username, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription, ask = excluded.ask, approved = excluded.approved, groups = excluded.groups`,
+          [host, username, item.contact, item.name ?? null, item.subscription, item.ask ? 1 : 0, item.approved ? 1 : 0, JSON.stringify(item.groups)],
+        )
+        return {version: await this.bumpVersion(tx, host, username)}
+      })
     })
   }
 
@@ -113,10 +115,12 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async removeItem(host: string, username: string, contact: string): Promise<RosterVersion | undefined> {
-    return this.db.transaction(async (tx) => {
-      const removed = await tx.query('DELETE FROM roster_items WHERE host = $1 AND username = $2 AND contact = $3', [host, username, contact])
-      if (removed.rowCount === 0) return undefined
-      return this.bumpVersion(tx, host, username)
+    return this.db.serially(`${username}@${host}`, async (): Promise<RosterVersion | undefined> => {
+      return this.db.transaction(async (tx) => {
+        const removed = await tx.query('DELETE FROM roster_items WHERE host = $1 AND username = $2 AND contact = $3', [host, username, contact])
+        if (removed.rowCount === 0) return undefined
+        return this.bumpVersion(tx, host, username)
+      })
     })
   }
 
@@ -125,14 +129,16 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async putSubscriptionRequest(host: string, username: string, contact: string, stanza: string): Promise<boolean> {
-    // The account's existence in the same statement: no foreign-key error to catch, and a deleted account stores nothing.
-    const stored = await this.db.query(
-      `INSERT INTO subscription_requests (host, username, contact, stanza, created_at)
-       SELECT host, username, $3, $4, $5 FROM accounts WHERE host = $1 AND username = $2
-       ON CONFLICT (host, username, contact) DO UPDATE SET stanza = excluded.stanza, created_at = excluded.created_at`,
-      [host, username, contact, stanza, Date.now()],
-    )
-    return (stored.rowCount ?? 0) > 0
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      // The account's existence in the same statement: no foreign-key error to catch, and a deleted account stores nothing.
+      const stored = await this.db.query(
+        `INSERT INTO subscription_requests (host, username, contact, stanza, created_at)
+         SELECT host, username, $3, $4, $5 FROM accounts WHERE host = $1 AND username = $2
+         ON CONFLICT (host, username, contact) DO UPDATE SET stanza = excluded.stanza, created_at = excluded.created_at`,
+        [host, username, contact, stanza, Date.now()],
+      )
+      return (stored.rowCount ?? 0) > 0
+    })
   }
 
   async hasSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean> {
@@ -140,16 +146,20 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async removeSubscriptionRequest(host: string, username: string, contact: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM subscription_requests WHERE host = $1 AND username = $2 AND contact = $3', [host, username, contact])).rowCount ?? 0) > 0
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return ((await this.db.query('DELETE FROM subscription_requests WHERE host = $1 AND username = $2 AND contact = $3', [host, username, contact])).rowCount ?? 0) > 0
+    })
   }
 
   async storeOfflineMessage(host: string, username: string, stanza: string, limit: number): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if (!(await lockAccount(tx, host, username))) return false
-      const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM offline_messages WHERE host = $1 AND username = $2', [host, username])).rows[0].n
-      if (count >= limit) return false
-      await tx.query('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES ($1, $2, $3, $4)', [host, username, stanza, Date.now()])
-      return true
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return this.db.transaction(async (tx) => {
+        if (!(await lockAccount(tx, host, username))) return false
+        const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM offline_messages WHERE host = $1 AND username = $2', [host, username])).rows[0].n
+        if (count >= limit) return false
+        await tx.query('INSERT INTO offline_messages (host, username, stanza, created_at) VALUES ($1, $2, $3, $4)', [host, username, stanza, Date.now()])
+        return true
+      })
     })
   }
 
@@ -162,7 +172,9 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async deleteOfflineMessages(host: string, username: string, ids: readonly number[]): Promise<void> {
-    await this.db.query('DELETE FROM offline_messages WHERE host = $1 AND username = $2 AND id = ANY($3::bigint[])', [host, username, ids])
+    return this.db.serially(`${username}@${host}`, async (): Promise<void> => {
+      await this.db.query('DELETE FROM offline_messages WHERE host = $1 AND username = $2 AND id = ANY($3::bigint[])', [host, username, ids])
+    })
   }
 
   async countOfflineMessages(host: string, username: string): Promise<number> {
@@ -175,11 +187,13 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async setLastActivity(host: string, username: string, at: Date, status: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO last_activity (host, username, at, status) SELECT host, username, $3, $4 FROM accounts WHERE host = $1 AND username = $2
-       ON CONFLICT (host, username) DO UPDATE SET at = excluded.at, status = excluded.status`,
-      [host, username, at.getTime(), status],
-    )
+    return this.db.serially(`${username}@${host}`, async (): Promise<void> => {
+      await this.db.query(
+        `INSERT INTO last_activity (host, username, at, status) SELECT host, username, $3, $4 FROM accounts WHERE host = $1 AND username = $2
+         ON CONFLICT (host, username) DO UPDATE SET at = excluded.at, status = excluded.status`,
+        [host, username, at.getTime(), status],
+      )
+    })
   }
 
   async getVcard(host: string, username: string): Promise<string | undefined> {
@@ -187,16 +201,18 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async setVcard(host: string, username: string, vcard: string | undefined): Promise<boolean> {
-    if (vcard === undefined) {
-      await this.db.query('DELETE FROM vcards WHERE host = $1 AND username = $2', [host, username])
-      return (await this.db.query('SELECT 1 FROM accounts WHERE host = $1 AND username = $2', [host, username])).rows.length > 0
-    }
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      if (vcard === undefined) {
+        await this.db.query('DELETE FROM vcards WHERE host = $1 AND username = $2', [host, username])
+        return (await this.db.query('SELECT 1 FROM accounts WHERE host = $1 AND username = $2', [host, username])).rows.length > 0
+      }
 
-    const stored = await this.db.query(
-      'INSERT INTO vcards (host, username, vcard) SELECT host, username, $3 FROM accounts WHERE host = $1 AND username = $2 ON CONFLICT (host, username) DO UPDATE SET vcard = excluded.vcard',
-      [host, username, vcard],
-    )
-    return (stored.rowCount ?? 0) > 0
+      const stored = await this.db.query(
+        'INSERT INTO vcards (host, username, vcard) SELECT host, username, $3 FROM accounts WHERE host = $1 AND username = $2 ON CONFLICT (host, username) DO UPDATE SET vcard = excluded.vcard',
+        [host, username, vcard],
+      )
+      return (stored.rowCount ?? 0) > 0
+    })
   }
 
   async getPrivateItems(host: string, username: string, keys: readonly PrivateKey[]): Promise<Array<PrivateKey & {xml: string}>> {
@@ -217,28 +233,30 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async putPrivateItems(host: string, username: string, items: readonly PrivateItem[], maxBytes: number): Promise<PutPrivateResult> {
-    return this.db.transaction(async (tx): Promise<PutPrivateResult> => {
-      if (!(await lockAccount(tx, host, username))) return 'no-account'
-      const previous = await this.privateItems(tx, host, username, items)
-      const previousBytes = new Map(previous.map((item) => [`${item.ns}\u0000${item.name}`, Buffer.byteLength(item.xml)]))
-      let growth = 0
-      for (const {ns, name, xml} of items) growth += Buffer.byteLength(xml ?? '') - (previousBytes.get(`${ns}\u0000${name}`) ?? 0)
-      if (growth > 0) {
-        const used = Number((await tx.query<{bytes: number | null}>('SELECT sum(octet_length(xml)) AS bytes FROM private_storage WHERE host = $1 AND username = $2', [host, username])).rows[0].bytes ?? 0)
-        if (used + growth > maxBytes) return 'storage-full'
-      }
-
-      for (const {ns, name, xml} of items) {
-        if (xml === undefined) await tx.query('DELETE FROM private_storage WHERE host = $1 AND username = $2 AND namespace = $3 AND name = $4', [host, username, ns, name])
-        else {
-          await tx.query(
-            'INSERT INTO private_storage (host, username, namespace, name, xml) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host, username, namespace, name) DO UPDATE SET xml = excluded.xml',
-            [host, username, ns, name, xml],
-          )
+    return this.db.serially(`${username}@${host}`, async (): Promise<PutPrivateResult> => {
+      return this.db.transaction(async (tx): Promise<PutPrivateResult> => {
+        if (!(await lockAccount(tx, host, username))) return 'no-account'
+        const previous = await this.privateItems(tx, host, username, items)
+        const previousBytes = new Map(previous.map((item) => [`${item.ns}\u0000${item.name}`, Buffer.byteLength(item.xml)]))
+        let growth = 0
+        for (const {ns, name, xml} of items) growth += Buffer.byteLength(xml ?? '') - (previousBytes.get(`${ns}\u0000${name}`) ?? 0)
+        if (growth > 0) {
+          const used = Number((await tx.query<{bytes: number | null}>('SELECT sum(octet_length(xml)) AS bytes FROM private_storage WHERE host = $1 AND username = $2', [host, username])).rows[0].bytes ?? 0)
+          if (used + growth > maxBytes) return 'storage-full'
         }
-      }
 
-      return 'stored'
+        for (const {ns, name, xml} of items) {
+          if (xml === undefined) await tx.query('DELETE FROM private_storage WHERE host = $1 AND username = $2 AND namespace = $3 AND name = $4', [host, username, ns, name])
+          else {
+            await tx.query(
+              'INSERT INTO private_storage (host, username, namespace, name, xml) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host, username, namespace, name) DO UPDATE SET xml = excluded.xml',
+              [host, username, ns, name, xml],
+            )
+          }
+        }
+
+        return 'stored'
+      })
     })
   }
 
@@ -247,25 +265,29 @@ export class PostgresAccountDataStore implements AccountDataStore {
   }
 
   async addToBlocklist(host: string, username: string, jids: readonly string[], limit: number): Promise<BlockResult> {
-    return this.db.transaction(async (tx): Promise<BlockResult> => {
-      if (!(await lockAccount(tx, host, username))) return 'no-account'
-      const added = await tx.query('INSERT INTO blocklist_items (host, username, jid) SELECT $1, $2, jid FROM unnest($3::text[]) AS jid ON CONFLICT DO NOTHING', [host, username, jids])
-      if ((added.rowCount ?? 0) > 0) {
-        const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM blocklist_items WHERE host = $1 AND username = $2', [host, username])).rows[0].n
-        // Rolled back by the throw: a refused command changes nothing.
-        if (count > limit) throw new BlocklistFull()
-      }
+    return this.db.serially(`${username}@${host}`, async (): Promise<BlockResult> => {
+      return this.db.transaction(async (tx): Promise<BlockResult> => {
+        if (!(await lockAccount(tx, host, username))) return 'no-account'
+        const added = await tx.query('INSERT INTO blocklist_items (host, username, jid) SELECT $1, $2, jid FROM unnest($3::text[]) AS jid ON CONFLICT DO NOTHING', [host, username, jids])
+        if ((added.rowCount ?? 0) > 0) {
+          const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM blocklist_items WHERE host = $1 AND username = $2', [host, username])).rows[0].n
+          // Rolled back by the throw: a refused command changes nothing.
+          if (count > limit) throw new BlocklistFull()
+        }
 
-      return 'stored'
-    }).catch((error: unknown) => {
-      if (error instanceof BlocklistFull) return 'blocklist-full' as const
-      throw error
+        return 'stored'
+      }).catch((error: unknown) => {
+        if (error instanceof BlocklistFull) return 'blocklist-full' as const
+        throw error
+      })
     })
   }
 
   async removeFromBlocklist(host: string, username: string, jids?: readonly string[]): Promise<void> {
-    if (jids === undefined) await this.db.query('DELETE FROM blocklist_items WHERE host = $1 AND username = $2', [host, username])
-    else await this.db.query('DELETE FROM blocklist_items WHERE host = $1 AND username = $2 AND jid = ANY($3::text[])', [host, username, jids])
+    return this.db.serially(`${username}@${host}`, async (): Promise<void> => {
+      if (jids === undefined) await this.db.query('DELETE FROM blocklist_items WHERE host = $1 AND username = $2', [host, username])
+      else await this.db.query('DELETE FROM blocklist_items WHERE host = $1 AND username = $2 AND jid = ANY($3::text[])', [host, username, jids])
+    })
   }
 
   async countAccountData(host: string, username: string): Promise<AccountDataCounts> {

@@ -76,6 +76,8 @@ export class PostgresDatabase implements Queryable {
 
   readonly location: string
   private readonly pool: Pool
+  /** The last write queued per key (an account), for serially(). */
+  private readonly queues = new Map<string, Promise<void>>()
 
   private constructor(pool: Pool, location: string) {
     this.pool = pool
@@ -163,6 +165,26 @@ export class PostgresDatabase implements Queryable {
         client.release(broken instanceof Error ? broken : undefined)
       }
     }
+  }
+
+  /**
+   * Runs `work` once every earlier work queued under `key` has finished.
+   * SQLite runs writes in the order they are made; on a pool, two writes of
+   * one account could take connections, and commit, in either order: the
+   * second message to an offline user stored before the first (RFC 6120
+   * §10.1 asks that stanzas keep their order).
+   */
+  serially<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const result = (this.queues.get(key) ?? Promise.resolve()).then(work)
+    const tail = result.then(
+      () => {},
+      () => {},
+    )
+    this.queues.set(key, tail)
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key)
+    })
+    return result
   }
 
   /** Lets go of this store's share of the pool; the last one closes it. */

@@ -171,7 +171,8 @@ export async function postgresSchemaStatus(options: PostgresOptions): Promise<{l
     const pending = MIGRATIONS.map((migration, index) => ({version: index + 1, creates: [...migration.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1])})).filter(
       (migration) => migration.version > (current ?? 0),
     )
-    return {location: db.location, version: current, expected: SCHEMA_VERSION, pending: current === null ? [] : pending}
+    // An empty database: `db migrate` runs every migration.
+    return {location: db.location, version: current, expected: SCHEMA_VERSION, pending}
   } finally {
     await db.release()
   }

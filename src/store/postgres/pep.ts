@@ -101,71 +101,81 @@ export class PostgresPepStore implements PepStore {
   }
 
   async createNode(host: string, username: string, node: string, config: PepNodeConfig, limits: PepLimits): Promise<CreateNodeResult> {
-    return this.db.transaction(async (tx): Promise<CreateNodeResult> => {
-      if (!(await lockAccount(tx, host, username))) return 'no-account'
-      if (await this.node(tx, host, username, node)) return 'exists'
-      if ((await this.countNodes(tx, host, username)) >= limits.nodes) return 'too-many-nodes'
-      await this.insertNode(tx, host, username, node, config)
-      return 'created'
+    return this.db.serially(`${username}@${host}`, async (): Promise<CreateNodeResult> => {
+      return this.db.transaction(async (tx): Promise<CreateNodeResult> => {
+        if (!(await lockAccount(tx, host, username))) return 'no-account'
+        if (await this.node(tx, host, username, node)) return 'exists'
+        if ((await this.countNodes(tx, host, username)) >= limits.nodes) return 'too-many-nodes'
+        await this.insertNode(tx, host, username, node, config)
+        return 'created'
+      })
     })
   }
 
   async configureNode(host: string, username: string, node: string, config: PepNodeConfig, limits: PepLimits): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const {accessModel, persistItems, maxItems, sendLastPublishedItem} = config
-      const changed = await tx.query('UPDATE pep_nodes SET access_model = $1, persist_items = $2, max_items = $3, send_last_published_item = $4 WHERE host = $5 AND username = $6 AND node = $7', [
-        accessModel,
-        persistItems ? 1 : 0,
-        maxItems === 'max' ? null : maxItems,
-        sendLastPublishedItem,
-        host,
-        username,
-        node,
-      ])
-      if (changed.rowCount === 0) return false
-      await this.trim(tx, host, username, node, keptItems(config, limits))
-      return true
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return this.db.transaction(async (tx) => {
+        const {accessModel, persistItems, maxItems, sendLastPublishedItem} = config
+        const changed = await tx.query('UPDATE pep_nodes SET access_model = $1, persist_items = $2, max_items = $3, send_last_published_item = $4 WHERE host = $5 AND username = $6 AND node = $7', [
+          accessModel,
+          persistItems ? 1 : 0,
+          maxItems === 'max' ? null : maxItems,
+          sendLastPublishedItem,
+          host,
+          username,
+          node,
+        ])
+        if (changed.rowCount === 0) return false
+        await this.trim(tx, host, username, node, keptItems(config, limits))
+        return true
+      })
     })
   }
 
   async deleteNode(host: string, username: string, node: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM pep_nodes WHERE host = $1 AND username = $2 AND node = $3', [host, username, node])).rowCount ?? 0) > 0
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return ((await this.db.query('DELETE FROM pep_nodes WHERE host = $1 AND username = $2 AND node = $3', [host, username, node])).rowCount ?? 0) > 0
+    })
   }
 
   async publish(host: string, username: string, node: string, item: Omit<PepItem, 'publishedAt'>, create: PepNodeConfig | undefined, limits: PepLimits): Promise<PublishResult> {
-    return this.db
-      .transaction(async (tx): Promise<PublishResult> => {
-        if (!(await lockAccount(tx, host, username))) return 'no-account'
-        const row = await this.node(tx, host, username, node)
-        if (!row) {
-          if (!create) return 'no-node'
-          if ((await this.countNodes(tx, host, username)) >= limits.nodes) return 'too-many-nodes'
-          await this.insertNode(tx, host, username, node, create)
-        }
+    return this.db.serially(`${username}@${host}`, async (): Promise<PublishResult> => {
+      return this.db
+        .transaction(async (tx): Promise<PublishResult> => {
+          if (!(await lockAccount(tx, host, username))) return 'no-account'
+          const row = await this.node(tx, host, username, node)
+          if (!row) {
+            if (!create) return 'no-node'
+            if ((await this.countNodes(tx, host, username)) >= limits.nodes) return 'too-many-nodes'
+            await this.insertNode(tx, host, username, node, create)
+          }
 
-        const config = row ? toNode(row).config : create!
-        await tx.query('DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND item_id = $4', [host, username, node, item.id])
-        if (config.persistItems) {
-          await tx.query(`INSERT INTO pep_items (host, username, node, ${ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [host, username, node, item.id, item.payload, item.publisher, Date.now()])
-        }
+          const config = row ? toNode(row).config : create!
+          await tx.query('DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND item_id = $4', [host, username, node, item.id])
+          if (config.persistItems) {
+            await tx.query(`INSERT INTO pep_items (host, username, node, ${ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [host, username, node, item.id, item.payload, item.publisher, Date.now()])
+          }
 
-        await this.trim(tx, host, username, node, keptItems(config, limits))
-        if (config.persistItems) {
-          // Bytes: octet_length, as the SQLite store counts them. Rolled back by the throw: a refused publish changes nothing.
-          const used = Number((await tx.query<{bytes: number | null}>('SELECT sum(octet_length(payload)) AS bytes FROM pep_items WHERE host = $1 AND username = $2', [host, username])).rows[0].bytes ?? 0)
-          if (used > limits.totalBytes) throw new StorageFull()
-        }
+          await this.trim(tx, host, username, node, keptItems(config, limits))
+          if (config.persistItems) {
+            // Bytes: octet_length, as the SQLite store counts them. Rolled back by the throw: a refused publish changes nothing.
+            const used = Number((await tx.query<{bytes: number | null}>('SELECT sum(octet_length(payload)) AS bytes FROM pep_items WHERE host = $1 AND username = $2', [host, username])).rows[0].bytes ?? 0)
+            if (used > limits.totalBytes) throw new StorageFull()
+          }
 
-        return 'published'
-      })
-      .catch((error: unknown) => {
-        if (error instanceof StorageFull) return 'storage-full' as const
-        throw error
-      })
+          return 'published'
+        })
+        .catch((error: unknown) => {
+          if (error instanceof StorageFull) return 'storage-full' as const
+          throw error
+        })
+    })
   }
 
   async retract(host: string, username: string, node: string, id: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND item_id = $4', [host, username, node, id])).rowCount ?? 0) > 0
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return ((await this.db.query('DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND item_id = $4', [host, username, node, id])).rowCount ?? 0) > 0
+    })
   }
 
   async getItems(host: string, username: string, node: string, select: {ids?: readonly string[]; last?: number} = {}): Promise<PepItem[]> {
@@ -186,20 +196,24 @@ export class PostgresPepStore implements PepStore {
   }
 
   async subscribe(host: string, username: string, node: string, subscriber: string, limit: number): Promise<SubscribeResult> {
-    return this.db.transaction(async (tx): Promise<SubscribeResult> => {
-      // The node's owner's row: subscriptions to one account's nodes take turns, so the limit holds.
-      await lockAccount(tx, host, username)
-      if (!(await this.node(tx, host, username, node))) return 'no-node'
-      if ((await tx.query('SELECT 1 FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3 AND subscriber = $4', [host, username, node, subscriber])).rows.length > 0) return 'subscribed'
-      const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3', [host, username, node])).rows[0].n
-      if (count >= limit) return 'too-many-subscriptions'
-      await tx.query('INSERT INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES ($1, $2, $3, $4, $5)', [host, username, node, subscriber, Date.now()])
-      return 'subscribed'
+    return this.db.serially(`${username}@${host}`, async (): Promise<SubscribeResult> => {
+      return this.db.transaction(async (tx): Promise<SubscribeResult> => {
+        // The node's owner's row: subscriptions to one account's nodes take turns, so the limit holds.
+        await lockAccount(tx, host, username)
+        if (!(await this.node(tx, host, username, node))) return 'no-node'
+        if ((await tx.query('SELECT 1 FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3 AND subscriber = $4', [host, username, node, subscriber])).rows.length > 0) return 'subscribed'
+        const count = (await tx.query<{n: number}>('SELECT count(*) AS n FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3', [host, username, node])).rows[0].n
+        if (count >= limit) return 'too-many-subscriptions'
+        await tx.query('INSERT INTO pep_subscriptions (host, username, node, subscriber, subscribed_at) VALUES ($1, $2, $3, $4, $5)', [host, username, node, subscriber, Date.now()])
+        return 'subscribed'
+      })
     })
   }
 
   async unsubscribe(host: string, username: string, node: string, subscriber: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3 AND subscriber = $4', [host, username, node, subscriber])).rowCount ?? 0) > 0
+    return this.db.serially(`${username}@${host}`, async (): Promise<boolean> => {
+      return ((await this.db.query('DELETE FROM pep_subscriptions WHERE host = $1 AND username = $2 AND node = $3 AND subscriber = $4', [host, username, node, subscriber])).rowCount ?? 0) > 0
+    })
   }
 
   async getSubscribers(host: string, username: string, node: string): Promise<string[]> {

@@ -1,0 +1,243 @@
+/**
+ * The PostgreSQL store (sql_type: pgsql, issue 18) against a private
+ * PostgreSQL 15 cluster: what the SQLite store guarantees, where a pool of
+ * connections could break it (the order of one account's writes, limits
+ * under concurrent writers), the errors an operator meets, the commands
+ * (user, db, export and import) through a configuration with ejabberd's
+ * sql_* keys, and a crash of both PostgreSQL and the server losing nothing
+ * that was acknowledged.
+ */
+import assert from 'node:assert/strict'
+import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {before, describe, it} from 'node:test'
+
+import {Configuration} from '../../../src/config/index.js'
+import {defaultSettings, type Settings} from '../../../src/config/schema.js'
+import {StoreError} from '../../../src/errors.js'
+import {openAccountDataStore, openAccountStore, openPepStore} from '../../../src/store/index.js'
+import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
+import {freePort, runCli, tempDir, writeConfig} from '../../helpers.js'
+import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres} from '../../postgres.js'
+import {loginRaw, sync} from '../server/helpers.js'
+
+// CI must run these (CI=true fails rather than skips).
+const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? false)
+
+const secrets = {credentials: [], plaintext: undefined}
+
+function configFor(t: {after(fn: () => void): void}, database: PostgresDatabaseInfo, extra: Partial<Settings> = {}): Configuration {
+  const dir = tempDir(t)
+  const settings: Settings = {
+    ...defaultSettings(),
+    sql_type: 'pgsql',
+    sql_server: database.host,
+    sql_port: database.port,
+    sql_database: database.database,
+    sql_username: database.user,
+    sql_password: database.password,
+    ...extra,
+  }
+  return new Configuration(path.join(dir, 'xmppctl.yml'), settings)
+}
+
+/** A configuration file as an operator writes one: the password in a 0600 file. */
+function configFile(t: {after(fn: () => void): void}, database: PostgresDatabaseInfo, extra = ''): string {
+  const dir = tempDir(t)
+  writeFileSync(path.join(dir, 'sql.password'), `${database.password}\n`, {mode: 0o600})
+  writeConfig(
+    dir,
+    [
+      'hosts: [localhost]',
+      'auth_scram_iterations: 4096',
+      'default_db: sql',
+      'sql_type: pgsql',
+      `sql_server: ${database.host}`,
+      `sql_port: ${database.port}`,
+      `sql_database: ${database.database}`,
+      `sql_username: ${database.user}`,
+      'sql_password_file: ./sql.password',
+      extra,
+    ].join('\n'),
+  )
+  return dir
+}
+
+describe('the PostgreSQL store', {skip}, () => {
+  let cluster: PostgresCluster
+  before(async () => {
+    cluster = await startPostgres('exit')
+  })
+
+  it('creates its tables in an empty database and stores what the SQLite store stores', async (t) => {
+    const config = configFor(t, await cluster.createDatabase())
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'alice', {credentials: [], plaintext: 'pw'})
+    await assert.rejects(accounts.createAccount('example.org', 'alice', secrets), /exists/)
+    assert.equal(accounts.location, `postgresql://${config.settings.sql_username}@127.0.0.1:${config.settings.sql_port}/${config.settings.sql_database}`)
+    const listed = []
+    for await (const account of accounts.listAccounts()) listed.push([account.username, account.hasPlaintext])
+    assert.deepEqual(listed, [['alice', true]])
+    const data = await openAccountDataStore(config)
+    t.after(() => data.close())
+    const limits = {items: 2, bytes: 10_000}
+    const put = await data.putItem('example.org', 'alice', {contact: 'bob@example.org', name: 'Bob', subscription: 'both', ask: false, approved: false, groups: ['Friends']}, limits)
+    assert.match(typeof put === 'object' ? put.version : put, /^1-[0-9a-f]{12}$/)
+    assert.deepEqual(await data.getVersionedRoster('example.org', 'alice', typeof put === 'object' ? put.version : undefined), {version: (put as {version: string}).version, items: undefined})
+    assert.equal(await data.putItem('example.org', 'nobody', {contact: 'bob@example.org', name: undefined, subscription: 'none', ask: false, approved: false, groups: []}, limits), 'no-account')
+    assert.equal(await data.setVcard('example.org', 'alice', '<vCard xmlns="vcard-temp"><FN>Alice</FN></vCard>'), true)
+    assert.equal(await data.setVcard('example.org', 'nobody', '<vCard xmlns="vcard-temp"/>'), false)
+    assert.deepEqual(await data.countAccountData('example.org', 'alice'), {
+      rosterItems: 1,
+      subscriptionRequests: 0,
+      offlineMessages: 0,
+      vcard: 1,
+      privateItems: 0,
+      blockedJids: 0,
+      lastActivity: 0,
+      pepNodes: 0,
+      pepItems: 0,
+      archivedMessages: 0,
+      archivePreferences: 0,
+    })
+    // Deleting the account takes its data with it (ON DELETE CASCADE), as on SQLite.
+    assert.equal(await accounts.deleteAccount('example.org', 'alice'), true)
+    assert.deepEqual(await data.getRoster('example.org', 'alice'), [])
+    assert.equal(await data.getVcard('example.org', 'alice'), undefined)
+  })
+
+  it('keeps one account\'s offline messages in the order they were sent, however the pool runs them', async (t) => {
+    const config = configFor(t, await cluster.createDatabase(), {sql_pool_size: 8})
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'bob', secrets)
+    const data = await openAccountDataStore(config)
+    t.after(() => data.close())
+    // Not awaited one by one: as the server stores messages arriving for an offline user.
+    const stored = await Promise.all(Array.from({length: 60}, (_, index) => data.storeOfflineMessage('example.org', 'bob', `<message id='m${index}'/>`, 50)))
+    assert.deepEqual(stored, Array.from({length: 60}, (_, index) => index < 50))
+    assert.deepEqual(
+      (await data.getOfflineMessages('example.org', 'bob')).map((message) => message.stanza),
+      Array.from({length: 50}, (_, index) => `<message id='m${index}'/>`),
+    )
+  })
+
+  it('holds a limit against writers in other processes (the account\'s row is locked while it is checked)', async (t) => {
+    const database = await cluster.createDatabase()
+    const first = configFor(t, database)
+    const accounts = await openAccountStore(first)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'alice', secrets)
+    // Two pools, as two server processes would have: in-process ordering cannot help here.
+    const pep = [await openPepStore(first), await openPepStore(configFor(t, database, {sql_pool_size: 3}))]
+    t.after(() => Promise.all(pep.map((store) => store.close())))
+    const config = {accessModel: 'presence' as const, persistItems: true, maxItems: 'max' as const, sendLastPublishedItem: 'on_sub_and_presence' as const}
+    const limits = {nodes: 5, maxItems: 10, totalBytes: 1_000_000}
+    const results = await Promise.all(Array.from({length: 20}, (_, index) => pep[index % 2].createNode('example.org', 'alice', `node${index}`, config, limits)))
+    assert.equal(results.filter((result) => result === 'created').length, 5)
+    assert.equal(results.filter((result) => result === 'too-many-nodes').length, 15)
+    assert.equal((await pep[0].listNodes('example.org', 'alice')).length, 5)
+  })
+
+  it('names what is wrong: nothing listening, a refused password, a missing database, another program\'s tables, a newer schema', async (t) => {
+    const database = await cluster.createDatabase()
+    const refusal = async (extra: Partial<Settings>) => {
+      try {
+        const store = await openAccountStore(configFor(t, database, extra))
+        await store.close()
+      } catch (error) {
+        assert.ok(error instanceof StoreError, String(error))
+        return [error.code, error.message]
+      }
+
+      return ['opened']
+    }
+
+    const closedPort = await freePort()
+    assert.deepEqual(await refusal({sql_port: closedPort}), ['store-unavailable', `cannot reach the PostgreSQL store postgresql://${database.user}@127.0.0.1:${closedPort}/${database.database}: ECONNREFUSED`])
+    const [code, message] = await refusal({sql_password: 'wrong'})
+    assert.equal(code, 'store-auth')
+    assert.match(message, /PostgreSQL refused the login to .*: password authentication failed for user/)
+    assert.equal((await refusal({sql_database: 'absent'}))[0], 'store-missing')
+    const admin = await cluster.connect(database.database)
+    await admin.query(`CREATE TABLE users (username text); ALTER TABLE users OWNER TO ${database.user}`)
+    assert.deepEqual(await refusal({}), ['store-foreign', `postgresql://${database.user}@127.0.0.1:${database.port}/${database.database} holds tables of another program, not an xmppctl store`])
+    await admin.query('DROP TABLE users')
+    assert.deepEqual(await refusal({}), ['opened'])
+    await admin.query('UPDATE xmppctl_schema SET version = version + 1')
+    assert.equal((await refusal({}))[0], 'store-too-new')
+    await admin.end()
+  })
+
+  it('serves the commands: db migrate on an empty database, user add, list and export, import, db status', async (t) => {
+    const dir = configFile(t, await cluster.createDatabase())
+    const cli = (...args: string[]) => runCli(args, {cwd: dir, stdin: 'alice pw\n'})
+    const empty = await cli('db', 'status', '--json')
+    assert.deepEqual([empty.status, JSON.parse(empty.stdout).state, JSON.parse(empty.stdout).engine], [1, 'absent', 'postgresql'])
+    const migrated = await cli('db', 'migrate')
+    assert.equal(migrated.status, 0, migrated.stderr)
+    assert.match(migrated.stdout, new RegExp(`^postgresql://.*: tables created at schema ${SCHEMA_VERSION}\\n$`))
+    assert.equal((await cli('user', 'add', 'alice@localhost', '--password-stdin')).status, 0)
+    assert.equal((await cli('user', 'add', 'bob@localhost', '--password-stdin')).status, 0)
+    const listed = await cli('user', 'list', '--json')
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((account: {jid: string; hashes: string[]}) => [account.jid, account.hashes]),
+      [
+        ['alice@localhost', ['sha1', 'sha256']],
+        ['bob@localhost', ['sha1', 'sha256']],
+      ],
+    )
+    const exported = path.join(dir, 'export.xml')
+    const exporting = await cli('user', 'export', exported, '--to', 'xep0227')
+    assert.equal(exporting.status, 0, exporting.stderr)
+    // Into a second database: what one PostgreSQL store wrote, another reads back whole.
+    const other = configFile(t, await cluster.createDatabase())
+    const imported = await runCli(['user', 'import', exported, '--from', 'xep0227', '--json'], {cwd: other})
+    assert.equal(imported.status, 0, imported.stderr)
+    assert.equal(JSON.parse(imported.stdout).counts.created, 2)
+    const current = await runCli(['db', 'status'], {cwd: other})
+    assert.match(current.stdout, new RegExp(`^postgresql postgresql://x[0-9a-f]+@127\\.0\\.0\\.1:\\d+/x[0-9a-f]+: schema ${SCHEMA_VERSION}, current\\n$`))
+  })
+
+  it('refuses a password file others may read, naming the chmod', async (t) => {
+    const dir = configFile(t, await cluster.createDatabase())
+    const file = path.join(dir, 'sql.password')
+    chmodSync(file, 0o644)
+    const result = await runCli(['user', 'list'], {cwd: dir})
+    assert.equal(result.status, 2)
+    assert.equal(result.stderr, `error: sql_password_file ${file} is mode 0644: others may read the PostgreSQL password (chmod 600 ${file})\n`)
+  })
+
+  it('loses no acknowledged message when PostgreSQL and the server are killed with -9', async (t) => {
+    const port = await freePort()
+    const dir = configFile(t, await cluster.createDatabase(), `listen:\n  - {port: ${port}, ip: 127.0.0.1}\n`)
+    for (const user of ['alice', 'bob']) assert.equal((await runCli(['user', 'add', `${user}@localhost`, '--password-stdin'], {cwd: dir, stdin: `${user} pw\n`})).status, 0)
+    let pid = 0
+    // Kept here, not read back at the end: the data directory may be gone by then.
+    t.after(() => {
+      try {
+        process.kill(pid)
+      } catch {}
+    })
+    const start = async () => {
+      const started = await runCli(['start'], {cwd: dir})
+      assert.equal(started.status, 0, started.stderr)
+      pid = Number(readFileSync(path.join(dir, 'data', 'xmppctl.pid'), 'utf8'))
+    }
+
+    await start()
+    const alice = await loginRaw(t, port, 'alice', 'alice pw')
+    for (let index = 0; index < 40; index++) alice.write(`<message to='bob@localhost' id='m${index}' type='chat'><body>${index}</body></message>`)
+    // The server answers the ping after it handled every message before it: each is stored and committed.
+    await sync(alice)
+    process.kill(pid, 'SIGKILL')
+    await cluster.stop('SIGKILL')
+    await cluster.restart()
+    await start()
+    const bob = await loginRaw(t, port, 'bob', 'bob pw')
+    const received = []
+    for (let index = 0; index < 40; index++) received.push(Number(/id='m(\d+)'/.exec(await bob.until(/<message [\s\S]*?<\/message>/))?.[1]))
+    assert.deepEqual(received, Array.from({length: 40}, (_, index) => index))
+  })
+})
