@@ -27,7 +27,7 @@ _xmppctl() {
     'audit') words='remote' ;;
     'cert') words='check generate import list request' ;;
     'config') words='check init' ;;
-    'db') words='migrate status' ;;
+    'db') words='copy migrate status' ;;
     'dhparam') words='check generate' ;;
     'mam') words='purge' ;;
     'muc') words='affiliation create destroy info list' ;;
@@ -52,6 +52,7 @@ _xmppctl() {
     'cert request') words='--json --config -c --key --with-subdomains --dns-only --force -f' ;;
     'config check') words='--json --config -c' ;;
     'config init') words='--json --config -c --host --data-dir --password-format --scram-hash --force -f' ;;
+    'db copy') words='--json --config -c --from --to --live' ;;
     'db migrate') words='--json --config -c' ;;
     'db status') words='--json --config -c' ;;
     'dhparam check') words='--json --config -c --fail-on' ;;

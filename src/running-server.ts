@@ -53,3 +53,16 @@ export async function reloadRunningServer(config: Configuration): Promise<{reloa
     return {reloaded: false, warning: `the running server could not be reloaded (${reason}); run "xmppctl reload"`}
   }
 }
+
+/** Whether a server answers on this configuration's control socket. */
+export async function serverRunning(config: Configuration): Promise<boolean> {
+  const {ServerNotRunningError, controlRequest} = await import('./server/control.js')
+  try {
+    await controlRequest(config, {command: 'status'}, 5000)
+    return true
+  } catch (error) {
+    if (error instanceof ServerNotRunningError) return false
+    // A socket that does not answer in time still belongs to a server that holds the store.
+    return true
+  }
+}

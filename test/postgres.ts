@@ -8,13 +8,13 @@
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import type pg from 'pg'
 
-import {freePort} from './helpers.js'
+import {freePort, writeConfig} from './helpers.js'
 
 /** The newest installed PostgreSQL server binaries, or undefined. */
 export function postgresBin(): string | undefined {
@@ -156,4 +156,22 @@ let shared: Promise<PostgresCluster> | undefined
 export function sharedPostgres(): Promise<PostgresCluster> {
   shared ??= startPostgres('exit')
   return shared
+}
+
+/** Writes `dir`/xmppctl.yml as an operator would for `database`: ejabberd's sql_* keys, the password in a 0600 file beside it, then `lines`. */
+export function writePostgresConfig(dir: string, database: PostgresDatabaseInfo, lines: readonly string[]): void {
+  writeFileSync(path.join(dir, 'sql.password'), `${database.password}\n`, {mode: 0o600})
+  writeConfig(
+    dir,
+    [
+      'default_db: sql',
+      'sql_type: pgsql',
+      `sql_server: ${database.host}`,
+      `sql_port: ${database.port}`,
+      `sql_database: ${database.database}`,
+      `sql_username: ${database.user}`,
+      'sql_password_file: ./sql.password',
+      ...lines,
+    ].join('\n'),
+  )
 }

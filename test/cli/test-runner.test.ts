@@ -12,7 +12,7 @@ describe('the test runner (scripts/test.js)', () => {
   const run = (dir: string, ci: boolean, ...args: string[]) =>
     spawnSync(process.execPath, [runner, ...args], {
       encoding: 'utf8',
-      env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined},
+      env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined, XMPPCTL_TEST_STORE: undefined, XMPPCTL_TEST_STORES: undefined},
     })
   const fixture = (t: {after(fn: () => void): void}) => {
     const dir = tempDir(t)

@@ -25,6 +25,7 @@ import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
 import {MIGRATIONS, SCHEMA_TABLE, SCHEMA_TABLES, SCHEMA_VERSION} from './schema.js'
+import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
 
 /** Rows read per query while listing, so a million accounts never sit in memory. */
 const LIST_PAGE_SIZE = 1000
@@ -78,7 +79,7 @@ interface AccountRow {
 }
 
 /** The schema's state in the database: absent (no xmppctl tables), or its version. */
-async function schemaVersion(db: Queryable): Promise<number | 'absent' | 'foreign'> {
+export async function schemaVersion(db: Queryable): Promise<number | 'absent' | 'foreign'> {
   const tables = await db.query<{name: string}>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
   const names = new Set(tables.rows.map((row) => row.name))
   if (!names.has(SCHEMA_TABLE)) return names.size === 0 ? 'absent' : 'foreign'
@@ -120,6 +121,7 @@ export interface PostgresOpenOptions {
 export async function preparePostgres(db: PostgresDatabase, {create = true, verify = false, migrate: migrating = true}: PostgresOpenOptions): Promise<void> {
   const version = await schemaVersion(db)
   if (version === 'foreign') throw foreignDatabase(db.location)
+  if (version !== 'absent' && (await db.query('SELECT to_regclass($1) AS marker', [COPY_PROGRESS_TABLE])).rows[0]?.marker) throw unfinishedCopy(db.location)
   if (version === 'absent' && !create) {
     throw new StoreError('store-missing', `there is no account store in ${db.location}`, '"xmppctl user add" or "xmppctl db migrate" creates its tables')
   }

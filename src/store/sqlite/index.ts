@@ -23,6 +23,7 @@ import type {
 import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
 import {APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION} from './schema.js'
+import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
 
 export const STORE_FILE = 'accounts.sqlite'
 
@@ -612,6 +613,8 @@ function prepareDatabase(db: Database.Database, file: string, migrate = true): v
       'point data_dir at a directory of its own, or move the file away',
     )
   }
+
+  if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(COPY_PROGRESS_TABLE)) throw unfinishedCopy(file)
 
   if (version > SCHEMA_VERSION) {
     throw new StoreError(

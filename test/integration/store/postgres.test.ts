@@ -8,7 +8,7 @@
  * that was acknowledged.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {before, describe, it} from 'node:test'
 
@@ -17,8 +17,8 @@ import {defaultSettings, type Settings} from '../../../src/config/schema.js'
 import {StoreError} from '../../../src/errors.js'
 import {openAccountDataStore, openAccountStore, openPepStore} from '../../../src/store/index.js'
 import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
-import {freePort, runCli, tempDir, writeConfig} from '../../helpers.js'
-import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres} from '../../postgres.js'
+import {freePort, runCli, tempDir} from '../../helpers.js'
+import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {loginRaw, sync} from '../server/helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
@@ -44,22 +44,7 @@ function configFor(t: {after(fn: () => void): void}, database: PostgresDatabaseI
 /** A configuration file as an operator writes one: the password in a 0600 file. */
 function configFile(t: {after(fn: () => void): void}, database: PostgresDatabaseInfo, extra = ''): string {
   const dir = tempDir(t)
-  writeFileSync(path.join(dir, 'sql.password'), `${database.password}\n`, {mode: 0o600})
-  writeConfig(
-    dir,
-    [
-      'hosts: [localhost]',
-      'auth_scram_iterations: 4096',
-      'default_db: sql',
-      'sql_type: pgsql',
-      `sql_server: ${database.host}`,
-      `sql_port: ${database.port}`,
-      `sql_database: ${database.database}`,
-      `sql_username: ${database.user}`,
-      'sql_password_file: ./sql.password',
-      extra,
-    ].join('\n'),
-  )
+  writePostgresConfig(dir, database, ['hosts: [localhost]', 'auth_scram_iterations: 4096', extra])
   return dir
 }
 
