@@ -35,7 +35,10 @@ export function renderError(error: unknown): RenderedError {
       .split('\n')
       .map((line) => line.replace(/\s+/g, ' ').trim())
       // oclif's advice about multi-value flags and "--" is noise in a one-line error.
-      .filter((line) => line !== '' && line !== 'See more help with --help' && !/^(Note:|Alternatively,)/.test(line))
+      // "The following error occurred:" heads oclif's flag errors and says nothing itself.
+      .filter((line) => line !== '' && line !== 'See more help with --help' && !/^(Note:|Alternatively,|The following errors? occurred:$)/.test(line))
+      // oclif names a missing flag without its dashes ("Missing required flag to"): say it as it is typed.
+      .map((line) => line.replace(/^Missing required flag (\w[\w-]*)$/, 'Missing required flag --$1'))
     const message = rest.length === 0 ? first : `${first}${first.endsWith(':') ? ' ' : ': '}${rest.join('; ')}`
     const exit = error.oclif?.exit
     return {
