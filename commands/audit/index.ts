@@ -22,6 +22,8 @@ Checks (run all, or some with --only; a check id or a finding id):
   files          data directory, store and certificates: owner (the server user, see --as), mode (no group or world access to the store or keys; directories 0700/0750), symlinks leading out of the data directory, world-writable parents
   config-file    the configuration file: writable by others; readable by others while it holds secrets (pasted private keys)
   credentials    auth_password_format plain, accounts holding plaintext passwords, accounts lacking a SCRAM hash of auth_scram_hash (named)
+  sql-config     the PostgreSQL store (sql_type: pgsql): sql_password in the configuration file, sql_password_file missing, readable by others or not by the server, sql_ssl off (critical) or unverified to a server on another machine
+  sql-connection connects to PostgreSQL as the server would: cannot connect (the store's reason), a role with more privileges than it needs (SUPERUSER, CREATEDB, CREATEROLE, BYPASSRLS, REPLICATION, powerful roles, other databases), pending migrations (info; warning with update_sql_schema false), a newer schema
   auth-backends  extauth_program writable by others, jwt_key holding a signing secret readable by others, saslauthd socket out of the server user's reach
   tls-policy     c2s_require_encryption off, PLAIN before TLS, tls.min_version below TLSv1.2, what tls.ciphers admits according to OpenSSL (NULL, anonymous, EXPORT, RC4, 3DES, no forward secrecy, no AEAD), DH parameters
   certificates   "cert check" for every host: coverage, expiry, key strength, signature algorithm, chain

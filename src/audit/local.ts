@@ -17,6 +17,7 @@ import {configFileCheck} from './checks/config-file.js'
 import {credentialsCheck} from './checks/credentials.js'
 import {filesCheck} from './checks/files.js'
 import {s2sPolicyCheck} from './checks/s2s-policy.js'
+import {sqlConfigCheck, sqlConnectionCheck} from './checks/sql-store.js'
 import {tlsPolicyCheck} from './checks/tls-policy.js'
 import type {AuditContext, Check} from './checks/types.js'
 import {type AuditFinding, type Repair, sortFindings} from './findings.js'
@@ -24,7 +25,7 @@ import {type SystemUser, octal, userName} from '../system.js'
 
 export type {AuditContext, Check} from './checks/types.js'
 
-export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, backendsCheck, tlsPolicyCheck, s2sPolicyCheck, certificatesCheck, authBansCheck]
+export const CHECKS: readonly Check[] = [filesCheck, configFileCheck, credentialsCheck, sqlConfigCheck, sqlConnectionCheck, backendsCheck, tlsPolicyCheck, s2sPolicyCheck, certificatesCheck, authBansCheck]
 
 /** Every id `--only` accepts: check ids and finding ids. */
 export function knownIds(): string[] {
@@ -107,14 +108,19 @@ function serverAsker(config: Configuration): () => Promise<ServerStatus | {notRu
   }
 }
 
-/** A store handle opened on demand, and only when the store file exists (opening would create it). */
+/**
+ * A store handle opened on demand: SQLite only when the store file exists
+ * (opening would create it); PostgreSQL as it is, an empty database read as
+ * an empty store, never migrated by an audit.
+ */
 function storeOpener(config: Configuration): {open(): Promise<AccountStore | undefined>; close(): Promise<void>} {
   let opened: Promise<AccountStore | undefined> | undefined
   return {
     open() {
       opened ??= (async () => {
+        const {openAccountStore, storeEngine} = await import('../store/index.js')
+        if (storeEngine(config) === 'postgresql') return openAccountStore(config, {orAbsent: true, migrate: false})
         if (!existsSync(path.join(config.dataDir, 'accounts.sqlite'))) return undefined
-        const {openAccountStore} = await import('../store/index.js')
         return openAccountStore(config)
       })()
       return opened

@@ -79,11 +79,11 @@ describe('xmppctl audit', () => {
     const result = await cli(['audit', '--json'])
     const json = JSON.parse(result.stdout)
     assert.deepEqual(json.findings.map((finding: {id: string}) => finding.id), ['cert-self-signed'])
-    assert.deepEqual(json.checks, ['files', 'config-file', 'credentials', 'auth-backends', 'tls-policy', 's2s-policy', 'certificates', 'auth-bans'])
+    assert.deepEqual(json.checks, ['files', 'config-file', 'credentials', 'sql-config', 'sql-connection', 'auth-backends', 'tls-policy', 's2s-policy', 'certificates', 'auth-bans'])
   })
 
   const bad: Array<[string, string[], RegExp]> = [
-    ['an unknown check', ['audit', '--only', 'nope'], /^error: unknown check or finding "nope" \(use one of the checks files, config-file, credentials, auth-backends, tls-policy, s2s-policy, certificates/],
+    ['an unknown check', ['audit', '--only', 'nope'], /^error: unknown check or finding "nope" \(use one of the checks files, config-file, credentials, sql-config, sql-connection, auth-backends, tls-policy, s2s-policy, certificates/],
     ['an unknown user', ['audit', '--as', 'no-such-user-xyz'], /^error: no such user "no-such-user-xyz"/],
     ['an unknown severity', ['audit', '--fail-on', 'error'], /^error: Expected --fail-on=error to be one of: info, warning, critical, none/],
   ]

@@ -11,7 +11,7 @@ export interface AuditContext {
   /** Whether this process may chown (it runs as root). */
   root: boolean
   now: Date
-  /** The account store, or undefined when none exists yet (opening it must not create it). */
+  /** The account store, or undefined when none exists yet (opening it must not create it); throws a typed error when it cannot be opened (a PostgreSQL server out of reach). */
   store(): Promise<AccountStore | undefined>
   /** The running server's status over its control socket, or why it could not be had (none runs, or it does not answer). */
   server(): Promise<ServerStatus | {notRunning: string}>

@@ -48,6 +48,15 @@ export function postgresLocation(options: Pick<PostgresOptions, 'host' | 'port' 
   return `postgresql://${encodeURIComponent(options.user)}@${host}:${options.port}/${encodeURIComponent(options.database)}`
 }
 
+/** sql_ssl_cafile's certificates; a file that cannot be read fails as TLS to the store does (store-tls), not as an unexplained ENOENT. */
+function readCaFile(file: string, location: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new StoreError('store-tls', `TLS to the PostgreSQL store ${location} cannot be set up: sql_ssl_cafile ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'set sql_ssl_cafile to the PEM file of the CA that signed the PostgreSQL server\'s certificate', error)
+  }
+}
+
 /** What a query runs on: the pool, or one transaction's connection. */
 export interface Queryable {
   query<Row extends QueryResultRow = QueryResultRow>(sql: string, parameters?: readonly unknown[]): Promise<{rows: Row[]; rowCount: number | null}>
@@ -108,7 +117,7 @@ export class PostgresDatabase implements Queryable {
       idleTimeoutMillis: 30_000,
       // Idle connections must not keep a command's process alive once it is done.
       allowExitOnIdle: true,
-      ssl: options.ssl && {rejectUnauthorized: options.ssl.verify, ...(options.ssl.caFile ? {ca: readFileSync(options.ssl.caFile, 'utf8')} : {})},
+      ssl: options.ssl && {rejectUnauthorized: options.ssl.verify, ...(options.ssl.caFile ? {ca: readCaFile(options.ssl.caFile, location)} : {})},
       types: {getTypeParser: ((oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser},
     })
     // An idle connection the server ends (a restart, a terminated backend) must not crash the process; the next query reconnects.
