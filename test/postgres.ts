@@ -108,6 +108,8 @@ export async function startPostgres(cleanup: ((fn: () => unknown) => void) | 'ex
 
   const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
     if (!server || server.exitCode !== null) return
+    // An unreferenced child's exit would not keep the event loop alive while it is awaited.
+    server.ref()
     server.kill(signal)
     await exited
     if (signal === 'SIGKILL') {

@@ -119,13 +119,24 @@ function jwtFindings(file: string, hosts: string[], context: AuditContext): Audi
  * the server to every client, RFC 4120 §5.5.1) or the LDAP service password.
  * Only the server's user may read it; it must be able to.
  */
-function secretFileFindings(file: string, hosts: string[], context: AuditContext, what: {key: string; id: string; risk: string}): AuditFinding[] {
+function secretFileFindings(file: string, hosts: string[], context: AuditContext, what: {key: string; id: string; risk: string; ownerOnly?: boolean}): AuditFinding[] {
   const {user} = context
   const stats = statOrUndefined(file)
   if (!stats) return [{id: `${what.id}-missing`, severity: 'warning', subject: file, message: `${what.key} does not exist (set for ${hosts.join(', ')})`, fix: `create it, or fix ${what.key}`}]
   const findings: AuditFinding[] = []
   // Group-readable is how the server's group is given the file (root:xmpp 0640); every user is not.
-  if ((stats.mode & 0o004) !== 0) {
+  // A password file (ownerOnly) is refused by its reader (config/secret-file.ts) unless only its owner may read it.
+  if (what.ownerOnly && (stats.mode & 0o077) !== 0) {
+    const target = stats.mode & ~0o077 & 0o7777
+    findings.push({
+      id: `${what.id}-readable`,
+      severity: 'critical',
+      subject: file,
+      message: `${what.key} has mode ${octal(stats.mode)} (${userName(stats.uid)}:${groupName(stats.gid)}): users other than its owner can read it, and the server refuses it`,
+      fix: `chmod ${octal(target)} ${file}`,
+      repair: {kind: 'chmod', path: file, mode: target},
+    })
+  } else if ((stats.mode & 0o004) !== 0) {
     const target = stats.mode & ~0o007 & 0o7777
     findings.push({
       id: `${what.id}-readable`,
@@ -233,7 +244,7 @@ export const backendsCheck: Check = {
     }
 
     for (const [file, hosts] of filesFor(context, 'ldap', 'ldap_password_file')) {
-      findings.push(...secretFileFindings(file, hosts, context, {key: 'ldap_password_file', id: 'ldap-password-file', risk: 'search the directory as the service account'}))
+      findings.push(...secretFileFindings(file, hosts, context, {key: 'ldap_password_file', id: 'ldap-password-file', risk: 'search the directory as the service account', ownerOnly: true}))
     }
     return findings
   },

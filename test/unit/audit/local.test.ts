@@ -340,6 +340,9 @@ describe('audit auth-backends', () => {
     writeFileSync(secret, 'service-password\n', {mode: 0o604})
     writeFileSync(file, `hosts: [example.org]\nauth_method: [ldap]\nldap_base: dc=example,dc=org\nldap_password_file: ${secret}\n`)
     assert.deepEqual(ids((await audit(config(), ['auth-backends'])).findings), ['ldap-password-file-readable'])
+    // Group-readable too: the LDAP backend reads the file only when its owner alone may (config/secret-file.ts).
+    chmodSync(secret, 0o640)
+    assert.deepEqual((await audit(config(), ['auth-backends'])).findings.map((finding) => [finding.id, finding.fix]), [['ldap-password-file-readable', `chmod 0600 ${secret}`]])
     chmodSync(secret, 0o600)
     assert.deepEqual((await audit(config(), ['auth-backends'])).findings, [])
   })
