@@ -11,6 +11,8 @@
  * with the last key it copied (copy-marker.ts), so a rerun after a kill goes
  * on from there; until the copy finishes, the target refuses to open.
  */
+import {createHash} from 'node:crypto'
+import {realpathSync} from 'node:fs'
 import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
@@ -53,12 +55,12 @@ const BATCH_BYTES = 8 * 1024 * 1024
 export function parseStoreAddress(text: string, cwd = process.cwd()): StoreAddress {
   if (/^sqlite:/i.test(text)) {
     const target = path.resolve(cwd, text.slice('sqlite:'.length) || '.')
-    if (path.extname(target) === '') return {engine: 'sqlite', dataDir: target, file: path.join(target, 'accounts.sqlite')}
+    if (path.extname(target) === '') return sqliteAddress(target)
     if (path.basename(target) !== 'accounts.sqlite') {
       throw new UsageError(`${text}: a SQLite store is a data directory or its accounts.sqlite file`, 'give sqlite:DATA_DIR, for example sqlite:./data')
     }
 
-    return {engine: 'sqlite', dataDir: path.dirname(target), file: target}
+    return sqliteAddress(path.dirname(target))
   }
 
   if (/^postgres(?:ql)?:\/\//i.test(text)) {
@@ -66,7 +68,8 @@ export function parseStoreAddress(text: string, cwd = process.cwd()): StoreAddre
     try {
       url = new URL(text)
     } catch {
-      throw new UsageError(`${text.replace(/:[^:@/]*@/, ':***@')} is not a valid PostgreSQL URL`, 'write postgresql://USER@HOST:PORT/DATABASE')
+      // Whatever stands between // and the last @ may hold a password, however malformed the rest is.
+      throw new UsageError(`${text.replace(/^(\w+:\/\/).*@/, '$1***@')} is not a valid PostgreSQL URL`, 'write postgresql://USER@HOST:PORT/DATABASE')
     }
 
     if (url.password) {
@@ -107,7 +110,19 @@ export async function configuredStoreAddress(config: Configuration): Promise<Sto
     return {engine: 'postgresql', options: postgresOptions(config)}
   }
 
-  return {engine: 'sqlite', dataDir: config.dataDir, file: path.join(config.dataDir, 'accounts.sqlite')}
+  return sqliteAddress(config.dataDir)
+}
+
+/** A data directory by its real path where it exists: one store reached through a symbolic link is still one store. */
+function sqliteAddress(dataDir: string): StoreAddress {
+  let real = dataDir
+  try {
+    real = realpathSync(dataDir)
+  } catch {
+    // Not there yet: the copy's target, created as given.
+  }
+
+  return {engine: 'sqlite', dataDir: real, file: path.join(real, 'accounts.sqlite')}
 }
 
 export async function storeLocation(address: StoreAddress): Promise<string> {
@@ -144,6 +159,23 @@ function rowBytes(row: unknown[]): number {
   let bytes = 0
   for (const value of row) bytes += typeof value === 'string' ? value.length : Buffer.isBuffer(value) ? value.length : 8
   return bytes
+}
+
+/** A digest of a table's rows that does not depend on their order: the sum of each row's hash, modulo 2^64. */
+async function tableDigest(reader: CopyReader, table: string, shape: TableShape, batchRows: number): Promise<bigint> {
+  let sum = 0n
+  let after: unknown[] | undefined
+  for (;;) {
+    const page = await reader.page(table, shape, after, batchRows)
+    if (page.length === 0) return sum
+    for (const row of page) {
+      const text = JSON.stringify(row.map((value) => (Buffer.isBuffer(value) ? `bytes:${value.toString('hex')}` : value)))
+      sum = (sum + createHash('sha256').update(text).digest().readBigUInt64BE(0)) & 0xffff_ffff_ffff_ffffn
+    }
+
+    const last = page.at(-1)!
+    after = shape.key.map((column) => last[shape.columns.indexOf(column)])
+  }
 }
 
 /** Copies every row of `from` into `to`, which must be empty or hold an unfinished copy from `from`. */
@@ -219,6 +251,26 @@ export async function copyStore(from: StoreAddress, to: StoreAddress, options: C
           }
 
           tables.push({table, rows: copied})
+        }
+
+        // A resumed copy read the source in more than one snapshot: a row changed in between (a password,
+        // a roster item) keeps the counts equal. Every row of both is compared, whatever order each keeps.
+        if (target.unfinished) {
+          const copied = await openReader(to)
+          try {
+            for (const table of COPY_TABLES) {
+              const shape = shapes.get(table)!
+              if ((await tableDigest(reader, table, shape, batchRows)) !== (await tableDigest(copied, table, shape, batchRows))) {
+                throw new StoreError(
+                  'copy-incomplete',
+                  `rows of ${table} differ between ${fromLocation} and ${toLocation}: the source changed between the runs of this copy`,
+                  'stop the server, empty the target and copy again',
+                )
+              }
+            }
+          } finally {
+            await copied.close()
+          }
         }
 
         await writer.finish()

@@ -1,6 +1,6 @@
 import {archivePage} from '../archive-page.js'
 import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
-import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
+import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSqlState} from './database.js'
 import {arrayIdIn, numbered} from './rooms.js'
 
 interface PendingMessage {
@@ -74,9 +74,20 @@ export class PostgresArchiveStore implements ArchiveStore {
       const batch = this.pending
       this.pending = []
       try {
-        await this.db.transaction((tx) => this.insert(tx, batch))
+        try {
+          await this.db.transaction((tx) => this.insert(tx, batch))
+        } catch (error) {
+          // An account deleted between the owners' lookup and its entries' insert fails the batch on a
+          // foreign key: written again, the owners are read anew and that account's entries left out.
+          if (!hasSqlState(error, SQLSTATE.foreignKeyViolation)) throw error
+          await this.db.transaction((tx) => this.insert(tx, batch))
+        }
       } catch (error) {
-        this.options.onWriteError?.(error, batch.length)
+        try {
+          this.options.onWriteError?.(error, batch.length)
+        } catch {
+          // A failing report must not stop the writer: what is queued next would never be written.
+        }
       }
     }
 
@@ -96,7 +107,8 @@ export class PostgresArchiveStore implements ArchiveStore {
       [hosts, usernames],
     )
     const {rows} = await tx.query<{host: string; username: string; owner: number}>(
-      'SELECT o.host, o.username, o.owner FROM archive_owners o JOIN unnest($1::text[], $2::text[]) AS x (host, username) ON o.host = x.host AND o.username = x.username',
+      // FOR KEY SHARE: an account deleted now waits for this batch (its entries then go with it) rather than failing it.
+      'SELECT o.host, o.username, o.owner FROM archive_owners o JOIN unnest($1::text[], $2::text[]) AS x (host, username) ON o.host = x.host AND o.username = x.username FOR KEY SHARE OF o',
       [hosts, usernames],
     )
     const owners = new Map(rows.map((row) => [`${row.username}@${row.host}`, row.owner]))

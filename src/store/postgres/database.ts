@@ -158,6 +158,13 @@ export class PostgresDatabase implements Queryable {
       }
 
       let broken: unknown
+      // A checked-out client has no listener of the pool's: a connection PostgreSQL ends mid-transaction
+      // (a restart, pg_terminate_backend) would raise an unhandled 'error' and end the process. Its
+      // query fails as well, which is what the caller sees; the client is then discarded.
+      const onError = (error: Error) => {
+        broken = error
+      }
+      client.on('error', onError)
       try {
         await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`)
         const result = await work(client)
@@ -171,6 +178,7 @@ export class PostgresDatabase implements Queryable {
         throw postgresErrorFrom(error, this.location)
       } finally {
         // A connection whose rollback failed is in an unknown state: it is closed rather than reused.
+        client.off('error', onError)
         client.release(broken instanceof Error ? broken : undefined)
       }
     }
@@ -228,7 +236,11 @@ export function postgresErrorFrom(error: unknown, location: string): unknown {
   if (code === '42501') return new StoreError('store-unwritable', `PostgreSQL denied ${location}: ${message}`, 'grant the role the privileges it lacks, or make it the owner of the database', error)
   if (code === '25006') return new StoreError('store-unwritable', `the PostgreSQL store ${location} is read-only: ${message}`, 'point sql_server at the primary, not a standby', error)
   if (code === '53100' || code === '53200') return new StoreError('store-io', `PostgreSQL cannot write ${location}: ${message}`, 'check the PostgreSQL server\'s free disk space and memory', error, ExitCode.unavailable)
-  if (code === '53300' || code === '57P01' || code === '57P03' || code === '57014') {
+  if (code === '57014') {
+    return new StoreError('store-busy', `a query on the PostgreSQL store ${location} was cancelled: ${message}`, 'raise sql_query_timeout if the work is large (a first purge of a big archive), or look for locks in PostgreSQL\'s log', error, ExitCode.unavailable)
+  }
+
+  if (code === '53300' || code === '57P01' || code === '57P03') {
     return new StoreError('store-busy', `the PostgreSQL store ${location} is unavailable now: ${message}`, 'retry; check PostgreSQL\'s max_connections and its log', error, ExitCode.unavailable)
   }
 

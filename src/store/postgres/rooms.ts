@@ -58,6 +58,11 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   async saveRoom(room: StoredRoom): Promise<void> {
+    // In the order the room changed: on a pool, an older save could otherwise commit after a newer one.
+    await this.db.serially(`room:${room.service}/${room.name}`, () => this.writeRoom(room))
+  }
+
+  private async writeRoom(room: StoredRoom): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO muc_rooms (service, name, config, subject, subject_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -78,7 +83,7 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   async deleteRoom(service: string, name: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM muc_rooms WHERE service = $1 AND name = $2', [service, name])).rowCount ?? 0) > 0
+    return this.db.serially(`room:${service}/${name}`, async () => ((await this.db.query('DELETE FROM muc_rooms WHERE service = $1 AND name = $2', [service, name])).rowCount ?? 0) > 0)
   }
 
   async archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined> {

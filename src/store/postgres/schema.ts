@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL schema as forward migrations, numbered on their own: the
- * first creates what SQLite's twelve built (sqlite/schema.ts), and each
- * change after it is a migration for both engines. Times are milliseconds
+ * first creates what SQLite's twelve built (sqlite/schema.ts); a change to
+ * the tables is a migration for both engines, a fix of PostgreSQL's own
+ * triggers one here alone. Times are milliseconds
  * since the epoch (bigint) and archive ids microseconds, as in SQLite, so
  * that rows move between the engines unchanged (`xmppctl db copy`).
  *
@@ -238,6 +239,35 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service, name, id),
     FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
   );
+  `,
+  // 2. Two triggers of the first migration fixed (found in review, both PostgreSQL's alone):
+  // - a deleted account's full-JID subscriptions were matched by a range whose order follows the
+  //   database's collation; under en_US.UTF-8, which sorts past punctuation, "alice@x/phone" fell
+  //   outside it and stayed, for whoever registers that name next. A prefix equality holds in any collation.
+  // - two transactions releasing entries of one message at once: the second's DELETE saw refs = 2,
+  //   its UPDATE then waited, read 1, and failed CHECK (refs > 0). The UPDATE now comes first (it takes
+  //   the row's lock and reads the committed count), and the row goes when it reaches 0.
+  `
+  CREATE OR REPLACE FUNCTION pep_subscriptions_of_deleted_account() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    DELETE FROM pep_subscriptions
+    WHERE subscriber = OLD.username || '@' || OLD.host
+       OR left(subscriber, length(OLD.username || '@' || OLD.host) + 1) = OLD.username || '@' || OLD.host || '/';
+    RETURN NULL;
+  END $$;
+
+  ALTER TABLE archive_stanzas DROP CONSTRAINT archive_stanzas_refs_check;
+  ALTER TABLE archive_stanzas ADD CONSTRAINT archive_stanzas_refs_check CHECK (refs >= 0);
+  -- Accounts are listed in byte order, as SQLite lists them (user list, scram convert); without an index in
+  -- that order, each page of 1,000 scanned and sorted the whole table.
+  CREATE INDEX accounts_byte_order ON accounts (host COLLATE "C", username COLLATE "C");
+
+  CREATE OR REPLACE FUNCTION archive_entries_release() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE archive_stanzas SET refs = refs - 1 WHERE id = OLD.id;
+    DELETE FROM archive_stanzas WHERE id = OLD.id AND refs = 0;
+    RETURN NULL;
+  END $$;
   `,
 ]
 

@@ -177,6 +177,16 @@ describe('db copy between SQLite and PostgreSQL', {skip}, () => {
       return true
     })
 
+    // A row already copied changes in the source before the rerun: the counts still agree, the rows do not.
+    const sourceDb = new Database(path.join(source, 'data', 'accounts.sqlite'))
+    t.after(() => sourceDb.close())
+    const firstAccount = sourceDb.prepare<[], {host: string; username: string}>('SELECT host, username FROM accounts ORDER BY host, username LIMIT 1').get()!
+    sourceDb.prepare("UPDATE accounts SET disabled_reason = 'changed' WHERE host = ? AND username = ?").run(firstAccount.host, firstAccount.username)
+    await assert.rejects(copyStore(from, to, {batchRows: 3}), {
+      code: 'copy-incomplete',
+      message: `rows of accounts differ between ${path.join(source, 'data', 'accounts.sqlite')} and postgresql://${database.user}@127.0.0.1:${database.port}/${database.database}: the source changed between the runs of this copy`,
+    })
+    sourceDb.prepare('UPDATE accounts SET disabled_reason = NULL WHERE host = ? AND username = ?').run(firstAccount.host, firstAccount.username)
     const finished = await copyStore(from, to, {batchRows: 3})
     assert.equal(finished.resumed, true)
     assert.deepEqual(await dumpPostgres(cluster, database), original)

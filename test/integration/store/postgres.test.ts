@@ -15,7 +15,7 @@ import {before, describe, it} from 'node:test'
 import {Configuration} from '../../../src/config/index.js'
 import {defaultSettings, type Settings} from '../../../src/config/schema.js'
 import {StoreError} from '../../../src/errors.js'
-import {openAccountDataStore, openAccountStore, openPepStore} from '../../../src/store/index.js'
+import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore} from '../../../src/store/index.js'
 import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
@@ -224,5 +224,59 @@ describe('the PostgreSQL store', {skip}, () => {
     const received = []
     for (let index = 0; index < 40; index++) received.push(Number(/id='m(\d+)'/.exec(await bob.until(/<message [\s\S]*?<\/message>/))?.[1]))
     assert.deepEqual(received, Array.from({length: 40}, (_, index) => index))
+  })
+})
+
+describe('the PostgreSQL store\'s triggers under concurrency and other collations', {skip}, () => {
+  let cluster: PostgresCluster
+  before(async () => {
+    cluster = await startPostgres('exit')
+  })
+
+  it('takes a deleted account\'s full-JID PEP subscriptions with it in a database whose collation sorts past punctuation (ICU en-US, punctuation ignored as glibc en_US.UTF-8 does)', async (t) => {
+    const database = await cluster.createDatabase()
+    const admin = await cluster.connect('postgres')
+    // A database of its own with ICU's English collation, punctuation shifted (alternate=shifted, as glibc's en_US.UTF-8 sorts), where "alice@example.org/phone" sorts as if the punctuation were not there.
+    await admin.query(`CREATE DATABASE ${database.database}_icu OWNER ${database.user} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US-u-ka-shifted' LOCALE 'C'`)
+    await admin.end()
+    const config = configFor(t, {...database, database: `${database.database}_icu`})
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    for (const user of ['alice', 'bob']) await accounts.createAccount('example.org', user, secrets)
+    const pep = await openPepStore(config)
+    t.after(() => pep.close())
+    const node = {accessModel: 'presence' as const, persistItems: true, maxItems: 'max' as const, sendLastPublishedItem: 'on_sub_and_presence' as const}
+    assert.equal(await pep.createNode('example.org', 'bob', 'urn:xmpp:geoloc', node, {nodes: 10, maxItems: 10, totalBytes: 100_000}), 'created')
+    for (const subscriber of ['alice@example.org', 'alice@example.org/phone', 'alice@example.org/1', 'alice@example.org.evil/x', 'alicea@example.org']) {
+      assert.equal(await pep.subscribe('example.org', 'bob', 'urn:xmpp:geoloc', subscriber, 100), 'subscribed')
+    }
+
+    assert.equal(await accounts.deleteAccount('example.org', 'alice'), true)
+    assert.deepEqual((await pep.getSubscribers('example.org', 'bob', 'urn:xmpp:geoloc')).sort(), ['alice@example.org.evil/x', 'alicea@example.org'])
+  })
+
+  it('releases one archived message from two archives deleted at once', async (t) => {
+    const database = await cluster.createDatabase()
+    const config = configFor(t, database)
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    for (const user of ['bob', 'carol']) await accounts.createAccount('example.org', user, secrets)
+    const archive = await openArchiveStore(config)
+    t.after(() => archive.close())
+    const id = archive.add("<message from='bob@example.org' to='carol@example.org' type='chat'><body>hi</body></message>", [
+      {host: 'example.org', username: 'bob', with: 'carol@example.org', withResource: ''},
+      {host: 'example.org', username: 'carol', with: 'bob@example.org', withResource: ''},
+    ])
+    await archive.query('example.org', 'bob', {}, {max: 1})
+    // The first transaction releases bob's entry and holds the message's row; the second, carol's, waits for it.
+    const [first, second] = [await cluster.connect(database.database, database.user, database.password), await cluster.connect(database.database, database.user, database.password)]
+    t.after(() => Promise.all([first.end(), second.end()]))
+    await first.query('BEGIN')
+    await first.query("DELETE FROM archive_entries WHERE owner = (SELECT owner FROM archive_owners WHERE username = 'bob')")
+    const waiting = second.query("DELETE FROM archive_entries WHERE owner = (SELECT owner FROM archive_owners WHERE username = 'carol')")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await first.query('COMMIT')
+    assert.equal((await waiting).rowCount, 1)
+    assert.deepEqual((await second.query('SELECT id FROM archive_stanzas WHERE id = $1', [Number(id)])).rows, [])
   })
 })

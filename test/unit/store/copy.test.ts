@@ -35,6 +35,8 @@ describe('db copy: store addresses and tables', () => {
     }
 
     assert.throws(() => parseStoreAddress('postgresql://xmpp:hunter2@db/chat'), (error: Error) => !error.message.includes('hunter2') && /a password in the PostgreSQL URL/.test(error.message))
+    // A malformed URL is named without what may be its password, even one with a slash in it.
+    assert.throws(() => parseStoreAddress('postgresql://xmpp:pa/ss@db:port/chat'), {message: 'postgresql://***@db:port/chat is not a valid PostgreSQL URL'})
     assert.throws(() => parseStoreAddress('postgresql://db/chat'), {message: 'postgresql://db/chat: the URL names no user or no database'})
     assert.throws(() => parseStoreAddress('postgresql://xmpp@db/chat?sslmode=prefer'), {message: 'postgresql://xmpp@db/chat?sslmode=prefer: sslmode=prefer is not one of disable, require, verify-full'})
     assert.throws(() => parseStoreAddress('postgresql://xmpp@db/chat?application_name=x'), {message: 'postgresql://xmpp@db/chat?application_name=x: unknown parameter application_name'})
