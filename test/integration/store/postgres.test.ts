@@ -16,6 +16,7 @@ import {Configuration} from '../../../src/config/index.js'
 import {defaultSettings, type Settings} from '../../../src/config/schema.js'
 import {StoreError} from '../../../src/errors.js'
 import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore} from '../../../src/store/index.js'
+import {PostgresDatabase, postgresOptions} from '../../../src/store/postgres/database.js'
 import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
@@ -253,6 +254,24 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
 
     assert.equal(await accounts.deleteAccount('example.org', 'alice'), true)
     assert.deepEqual((await pep.getSubscribers('example.org', 'bob', 'urn:xmpp:geoloc')).sort(), ['alice@example.org.evil/x', 'alicea@example.org'])
+  })
+
+  it('survives PostgreSQL ending a connection in the middle of a transaction: the transaction fails, the process goes on', async (t) => {
+    const database = await cluster.createDatabase()
+    const db = await PostgresDatabase.acquire(postgresOptions(configFor(t, database)))
+    t.after(() => db.release())
+    const admin = await cluster.connect('postgres')
+    t.after(() => admin.end())
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('SELECT 1')
+        // As a restart or pg_terminate_backend does: the backend goes while the transaction is open.
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [database.user])
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        await tx.query('SELECT 1')
+      }),
+    )
+    assert.deepEqual((await db.query<{one: number}>('SELECT 1 AS one')).rows, [{one: 1}])
   })
 
   it('releases one archived message from two archives deleted at once', async (t) => {
