@@ -1,6 +1,7 @@
 import {archivePage} from '../archive-page.js'
 import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSqlState} from './database.js'
+import {ArchiveIds} from './archive-ids.js'
 import {arrayIdIn, numbered} from './rooms.js'
 
 interface PendingMessage {
@@ -38,12 +39,12 @@ export class PostgresArchiveStore implements ArchiveStore {
   private readonly options: PostgresArchiveOptions
   private pending: PendingMessage[] = []
   private writing: Promise<void> | undefined
-  /** The last id handed out: ids only grow, even if the clock steps back. */
-  private lastId: number
+  /** Ids only grow, even if the clock steps back, and no other process sharing the database hands out the same. */
+  private readonly ids: ArchiveIds
 
-  private constructor(db: PostgresDatabase, lastId: number, options: PostgresArchiveOptions) {
+  private constructor(db: PostgresDatabase, ids: ArchiveIds, options: PostgresArchiveOptions) {
     this.db = db
-    this.lastId = lastId
+    this.ids = ids
     this.options = options
   }
 
@@ -51,7 +52,7 @@ export class PostgresArchiveStore implements ArchiveStore {
     const db = await PostgresDatabase.acquire(options)
     try {
       const lastId = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0
-      return new PostgresArchiveStore(db, lastId, archiveOptions)
+      return new PostgresArchiveStore(db, await ArchiveIds.claim(db, lastId), archiveOptions)
     } catch (error) {
       await db.release()
       throw error
@@ -59,8 +60,7 @@ export class PostgresArchiveStore implements ArchiveStore {
   }
 
   add(stanza: string, entries: readonly ArchiveEntry[]): string {
-    const id = Math.max(Date.now() * 1000, this.lastId + 1)
-    this.lastId = id
+    const id = this.ids.next()
     this.pending.push({id, stanza, entries})
     this.writing ??= this.writeQueued()
     return String(id)

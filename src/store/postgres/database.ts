@@ -7,7 +7,7 @@
  */
 import path from 'node:path'
 import {readFileSync} from 'node:fs'
-import type {Pool, PoolClient, QueryResultRow} from 'pg'
+import type {Client, Pool, PoolClient, QueryResultRow} from 'pg'
 
 import type {Configuration} from '../../config/index.js'
 import {readSecretFile} from '../../config/secret-file.js'
@@ -87,6 +87,8 @@ export class PostgresDatabase implements Queryable {
   private readonly pool: Pool
   /** The last write queued per key (an account), for serially(). */
   private readonly queues = new Map<string, Promise<void>>()
+  private slot: Promise<number | undefined> | undefined
+  private slotClient: Client | undefined
 
   private constructor(pool: Pool, location: string) {
     this.pool = pool
@@ -204,12 +206,44 @@ export class PostgresDatabase implements Queryable {
     return result
   }
 
+  /**
+   * The first free one of `count` numbered session advisory locks under
+   * `key`, taken on a connection of its own and held until the pool closes
+   * (PostgreSQL frees it if this process dies); undefined when every one is
+   * held. The same number for every store of this process.
+   */
+  claimSlot(key: number, count: number): Promise<number | undefined> {
+    this.slot ??= (async () => {
+      const {default: pg} = await import('pg')
+      const client = new pg.Client(this.pool.options)
+      // A lost connection loses the lock; queries on the pool report the outage, this one must not crash the process.
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        for (let slot = 0; slot < count; slot++) {
+          if ((await client.query<{taken: boolean}>('SELECT pg_try_advisory_lock($1, $2) AS taken', [key, slot])).rows[0].taken) {
+            this.slotClient = client
+            return slot
+          }
+        }
+      } catch (error) {
+        await client.end().catch(() => {})
+        throw postgresErrorFrom(error, this.location)
+      }
+
+      await client.end()
+      return undefined
+    })()
+    return this.slot
+  }
+
   /** Lets go of this store's share of the pool; the last one closes it. */
   async release(): Promise<void> {
     for (const [key, entry] of PostgresDatabase.shared) {
       if (entry.database !== this) continue
       if (--entry.users > 0) return
       PostgresDatabase.shared.delete(key)
+      await this.slotClient?.end().catch(() => {})
       await this.pool.end()
       return
     }

@@ -1,6 +1,7 @@
 import {archivePage} from '../archive-page.js'
 import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../archive-store.js'
 import type {RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
+import {ArchiveIds} from './archive-ids.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSqlState} from './database.js'
 
 interface RoomRow {
@@ -25,14 +26,23 @@ export function arrayIdIn(ids: number[]): [condition: string, value: unknown] {
 /** The PostgreSQL store of persistent rooms: the SQLite store's tables and rules (sqlite/rooms.ts). */
 export class PostgresRoomStore implements RoomStore {
   private readonly db: PostgresDatabase
-  private lastId = 0
+  private readonly ids: ArchiveIds
 
-  private constructor(db: PostgresDatabase) {
+  private constructor(db: PostgresDatabase, ids: ArchiveIds) {
     this.db = db
+    this.ids = ids
   }
 
   static async open(options: PostgresOptions): Promise<PostgresRoomStore> {
-    return new PostgresRoomStore(await PostgresDatabase.acquire(options))
+    const db = await PostgresDatabase.acquire(options)
+    try {
+      // Ids continue above the stored ones: a clock set back since must not collide with them.
+      const last = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM muc_archive')).rows[0].id ?? 0
+      return new PostgresRoomStore(db, await ArchiveIds.claim(db, last))
+    } catch (error) {
+      await db.release()
+      throw error
+    }
   }
 
   async listRooms(service: string): Promise<StoredRoom[]> {
@@ -88,8 +98,7 @@ export class PostgresRoomStore implements RoomStore {
 
   async archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined> {
     // Microseconds since the epoch, never repeated, as the accounts' archive ids.
-    const id = Math.max(Date.now() * 1000, this.lastId + 1)
-    this.lastId = id
+    const id = this.ids.next()
     try {
       await this.db.query('INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES ($1, $2, $3, $4, $5)', [service, name, id, nick, stanza])
     } catch (error) {

@@ -274,6 +274,33 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     assert.deepEqual((await db.query<{one: number}>('SELECT 1 AS one')).rows, [{one: 1}])
   })
 
+  it('gives two processes archiving into one database at the same moment ids that never collide', async (t) => {
+    const database = await cluster.createDatabase()
+    const config = configFor(t, database)
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'bob', secrets)
+    // Two pools, as two server nodes have: each claims a slot of its own.
+    const errors: unknown[] = []
+    const onWriteError = (error: unknown) => errors.push(error)
+    const archives = [await openArchiveStore(config, {onWriteError}), await openArchiveStore(configFor(t, database, {sql_pool_size: 3}), {onWriteError})]
+    t.after(() => Promise.all(archives.map((archive) => archive.close())))
+    const ids: string[] = []
+    for (let round = 0; round < 50; round++) {
+      for (const archive of archives) {
+        ids.push(archive.add(`<message id='m${ids.length}'><body>${ids.length}</body></message>`, [{host: 'example.org', username: 'bob', with: 'alice@example.org', withResource: ''}]))
+      }
+    }
+
+    assert.equal(new Set(ids).size, 100)
+    assert.deepEqual(new Set(ids.map((id) => Number(id) % 16)).size, 2)
+    // A query waits for what its store has queued: after both, every batch is written or reported lost.
+    await archives[1].query('example.org', 'bob', {}, {max: 1})
+    const all = await archives[0].query('example.org', 'bob', {}, {max: 250})
+    assert.deepEqual(errors, [])
+    assert.equal(all?.count, 100)
+  })
+
   it('releases one archived message from two archives deleted at once', async (t) => {
     const database = await cluster.createDatabase()
     const config = configFor(t, database)
