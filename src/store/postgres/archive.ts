@@ -4,6 +4,9 @@ import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSql
 import {ArchiveIds} from './archive-ids.js'
 import {arrayIdIn, numbered} from './rooms.js'
 
+/** Archive entries deleted per transaction by a purge. */
+const PURGE_BATCH = 10_000
+
 interface PendingMessage {
   id: number
   stanza: string
@@ -185,7 +188,19 @@ export class PostgresArchiveStore implements ArchiveStore {
     const where = 'owner IN (SELECT owner FROM archive_owners WHERE $1::text IS NULL OR (host = $1 AND username = $2)) AND id < $3'
     const parameters = [account?.host ?? null, account?.username ?? null, before.getTime() * 1000]
     if (dryRun) return (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
-    return (await this.db.query(`DELETE FROM archive_entries WHERE ${where}`, parameters)).rowCount ?? 0
+    // In batches of one transaction each, as offline messages are purged: one DELETE of a large archive
+    // (a trigger call per entry) would run past sql_query_timeout and roll back whole. The ids only
+    // shrink toward `before`, so the loop ends; it is bounded by the entries there were at the start.
+    const total = (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
+    let removed = 0
+    for (let batches = Math.floor(total / PURGE_BATCH) + 1; batches > 0; batches--) {
+      const deleted =
+        (await this.db.query(`DELETE FROM archive_entries WHERE (owner, id) IN (SELECT owner, id FROM archive_entries WHERE ${where} LIMIT ${PURGE_BATCH})`, parameters)).rowCount ?? 0
+      removed += deleted
+      if (deleted < PURGE_BATCH) break
+    }
+
+    return removed
   }
 
   async close(): Promise<void> {

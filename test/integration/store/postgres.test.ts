@@ -299,6 +299,12 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     const all = await archives[0].query('example.org', 'bob', {}, {max: 250})
     assert.deepEqual(errors, [])
     assert.equal(all?.count, 100)
+    // Purged in batches, and each message goes with its last entry.
+    assert.equal(await archives[0].purge({before: new Date(Date.now() + 60_000), dryRun: true}), 100)
+    assert.equal(await archives[0].purge({before: new Date(Date.now() + 60_000)}), 100)
+    const admin = await cluster.connect(database.database)
+    t.after(() => admin.end())
+    assert.deepEqual((await admin.query('SELECT count(*)::int AS n FROM archive_stanzas')).rows, [{n: 0}])
   })
 
   it('releases one archived message from two archives deleted at once', async (t) => {
