@@ -108,7 +108,7 @@ export function prosody(t: Context, hosts: {hashed: string[]; plain: string[]}, 
   return {
     dataPath,
     async register(user, host, password) {
-      const {stdout, stderr} = await run('prosodyctl', ['--config', config, 'register', user, host, password], {encoding: 'utf8'})
+      const {stdout, stderr} = await run('prosodyctl', ['--config', config, 'register', user, host, password], {encoding: 'utf8', timeout: 30_000})
       if (/does not exist|Please specify|unable to (?:create|register)|failed/i.test(stdout)) throw new Error(`prosodyctl register ${user}@${host} failed: ${stdout}${stderr}`)
     },
     async start() {
