@@ -4,9 +4,10 @@
  * ejabberd stopped) when the test ends. Passwords reach prosodyctl and
  * ejabberdctl on argv: these are throwaway test servers.
  */
-import {execFile, execFileSync} from 'node:child_process'
+import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
@@ -61,38 +62,99 @@ export interface Prosody {
   dataPath: string
   /** `prosodyctl register USER HOST PASSWORD`. */
   register(user: string, host: string, password: string): Promise<void>
+  /** Runs Prosody in the foreground (`prosody -F`, as the prosody user) until stop() or the test's end; resolves once its c2s port accepts connections. */
+  start(): Promise<void>
+  /** SIGTERM, and waits (bounded) for it to exit: its files are then complete. */
+  stop(): Promise<void>
 }
 
-/** Prosody data: `hashed` hosts use internal_hashed, `plain` hosts internal_plain. Prosody is not started: prosodyctl writes the files. */
-export function prosody(t: Context, hosts: {hashed: string[]; plain: string[]}): Prosody {
+/**
+ * Prosody data: `hashed` hosts use internal_hashed, `plain` hosts internal_plain.
+ * prosodyctl writes the files; with `c2sPort` start() serves clients on
+ * 127.0.0.1 without TLS (SCRAM only: no certificate, plaintext PLAIN is off),
+ * with `modules` enabled and `settings` (Lua lines) added to the global section.
+ */
+export function prosody(t: Context, hosts: {hashed: string[]; plain: string[]}, options: {c2sPort?: number; modules?: string[]; settings?: string[]} = {}): Prosody {
   const dir = daemonDir(t, 'xmppctl-prosody-', 'prosody')
   const dataPath = dir.owned('data')
   dir.owned('certs')
+  const log = path.join(dataPath, 'prosody.log')
   const lines = [
     `data_path = ${JSON.stringify(dataPath)}`,
     `pidfile = ${JSON.stringify(path.join(dataPath, 'prosody.pid'))}`,
     `certificates = ${JSON.stringify(path.join(dir.root, 'certs'))}`,
-    'c2s_ports = { }',
+    options.c2sPort ? `c2s_ports = { ${options.c2sPort} }\nc2s_interfaces = { "127.0.0.1" }\nc2s_require_encryption = false` : 'c2s_ports = { }',
     's2s_ports = { }',
-    'modules_enabled = { }',
+    `modules_enabled = { ${(options.modules ?? []).map((name) => JSON.stringify(name)).join('; ')} }`,
     'authentication = "internal_hashed"',
-    'log = { }',
+    options.c2sPort ? `log = { info = ${JSON.stringify(log)} }` : 'log = { }',
+    ...(options.settings ?? []),
     ...hosts.hashed.map((host) => `VirtualHost ${JSON.stringify(host)}\n  authentication = "internal_hashed"`),
     ...hosts.plain.map((host) => `VirtualHost ${JSON.stringify(host)}\n  authentication = "internal_plain"`),
   ]
   const config = path.join(dir.root, 'prosody.cfg.lua')
   writeFileSync(config, `${lines.join('\n')}\n`)
+  let child: ChildProcess | undefined
+  let exited: Promise<unknown> = Promise.resolve()
+  const stop = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  t.after(stop)
   return {
     dataPath,
     async register(user, host, password) {
-      const {stdout, stderr} = await run('prosodyctl', ['--config', config, 'register', user, host, password], {encoding: 'utf8'})
+      const {stdout, stderr} = await run('prosodyctl', ['--config', config, 'register', user, host, password], {encoding: 'utf8', timeout: 30_000})
       if (/does not exist|Please specify|unable to (?:create|register)|failed/i.test(stdout)) throw new Error(`prosodyctl register ${user}@${host} failed: ${stdout}${stderr}`)
     },
+    async start() {
+      const port = options.c2sPort
+      if (!port) throw new Error('prosody(): start() needs a c2sPort')
+      // As its own user: prosody (unlike prosodyctl) does not switch, and mod_posix refuses root.
+      const started = spawn('prosody', ['--config', config, '-F'], {...userId('prosody'), stdio: 'ignore'})
+      child = started
+      exited = new Promise((resolve) => started.on('exit', resolve))
+      const deadline = Date.now() + 20_000
+      for (;;) {
+        if (started.exitCode !== null) throw new Error(`prosody exited ${started.exitCode}: ${tail(log)}`)
+        if (await accepts(port)) return
+        if (Date.now() > deadline) throw new Error(`prosody did not listen on ${port} within 20 s: ${tail(log)}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    },
+    stop,
   }
+}
+
+/** The end of a log file, for an error message (the directory is removed with the test). */
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-2000)
+  } catch (error) {
+    return String(error)
+  }
+}
+
+/** Whether 127.0.0.1:`port` accepts a TCP connection now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
 }
 
 export interface Ejabberd {
   root: string
+  /** Its c2s port on 127.0.0.1 (no TLS: no certificate). */
+  port: number
   /** The SQLite database, when started with `sqlite`. */
   database: string | undefined
   /** ejabberdctl with this server's options. */
@@ -156,7 +218,7 @@ export async function ejabberd(
   if (started.status !== 0) throw new Error(`ejabberdctl start failed: ${started.stdout}${started.stderr}`)
   const waited = await ctl('started')
   if (waited.status !== 0) throw new Error(`ejabberd did not start: ${waited.stdout}${waited.stderr}; see ${logs}`)
-  return {root: dir.root, database, ctl, owned: dir.owned}
+  return {root: dir.root, port, database, ctl, owned: dir.owned}
 }
 
 export interface Postgres {
@@ -190,7 +252,6 @@ export async function postgres(t: Context, schema: string): Promise<Postgres> {
   const {uid, gid} = userId('postgres')
   execFileSync(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], {uid, gid, stdio: 'ignore', cwd: dir.root})
   const port = await freePort()
-  const {spawn} = await import('node:child_process')
   const server = spawn(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', data, '-c', 'listen_addresses=127.0.0.1'], {uid, gid, stdio: 'ignore', cwd: dir.root})
   const exited = new Promise((resolve) => server.on('exit', resolve))
   t.after(async () => {
