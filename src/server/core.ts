@@ -292,6 +292,7 @@ export class ServerCore {
       if (!session.available) return
       session.available = false
       session.presence = undefined
+      this.context.router.changed(session)
       // The modules first: a contact that asks for last activity (XEP-0012) as soon as it sees the presence gets the new time.
       for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), stanza)
       await this.broadcast(session, stanza)
@@ -303,6 +304,8 @@ export class ServerCore {
     const initial = !session.available
     session.available = true
     session.presence = stanza
+    // Before the broadcast: a contact on another node that answers it finds this session available there.
+    this.context.router.changed(session)
     await this.broadcast(session, stanza)
     const account = sessionAccount(session)
     if (initial) {
@@ -737,6 +740,49 @@ export class ServerCore {
     let told = 0
     for (const module of this.modules) told += (await module.rosterChanged?.(account, contact)) ?? 0
     return told
+  }
+
+  /**
+   * A session on another node of the cluster ended without a word (its node
+   * died): unavailable presence on its behalf (RFC 6121 §4.5.2) to the
+   * contacts and own resources bound here. Every node does this for its own
+   * sessions, so each contact hears it once; contacts on other servers are
+   * not told in this step.
+   */
+  async remoteSessionEnded(session: C2sSession): Promise<void> {
+    const account = sessionAccount(session)
+    const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})
+    const {router} = this.context
+    for (const module of this.modules) {
+      for (const contact of (await module.presenceSubscribers?.(account)) ?? []) {
+        const targets = router.localAvailable(contact)
+        if (targets.length === 0 || (await this.stopped(unavailable, storedAccount(contact), session.jid!))) continue
+        this.deliverTo(unavailable, targets)
+      }
+    }
+
+    this.deliverTo(unavailable, router.localAvailable(account.bare))
+  }
+
+  /**
+   * A stanza another node sent for a session of this node that is gone (or
+   * for a node gone before it took it): a message goes to offline storage
+   * as one for an account with no resource would (RFC 6121 §8.5.2.2.1); the
+   * rest is dropped, as for a session that closed in flight.
+   */
+  async undeliverable(stanza: Element): Promise<void> {
+    if (stanza.name !== 'message') return
+    const type = stanza.attrs.type ?? 'normal'
+    const to = parseJid(stanza.attrs.to ?? '')
+    if (!to || to.local === '' || type === 'error' || type === 'groupchat' || type === 'headline') return
+    const from = parseJid(stanza.attrs.from ?? '')
+    const sender = from ? this.entitySender(from) : this.entitySender(to)
+    for (const module of this.modules) {
+      if (await module.messageUndelivered?.(stanza, accountOf(to), sender)) {
+        this.context.logger.debug(`a message for ${stanza.attrs.to} that another node did not deliver was stored offline`)
+        return
+      }
+    }
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */
