@@ -154,6 +154,17 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.equal((JSON.parse(listed.stdout) as {total: number}).total, 1)
   })
 
+  it('closes the sessions of a deleted account on every node', async (t) => {
+    const erin = await loginRaw(t, nodes[2].port, 'erin', 'erin pw', {resource: 'e'})
+    // The message stored while she had no session anywhere, once.
+    assert.match(await nextMessage(erin), /^<message to='erin@localhost' type='chat' id='m3' from='alice@localhost\/a'><body>erin is offline<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='erin@localhost'\/><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
+    assert.doesNotMatch(await sync(erin), /<message/)
+    const deleted = await cli(nodes[0], ['user', 'delete', 'erin@localhost', '--force'])
+    assert.equal(deleted.status, 0, deleted.stderr)
+    assert.equal(await erin.until(/<\/stream:stream>/), "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>the account was deleted</text></stream:error></stream:stream>")
+    await erin.waitClosed()
+  })
+
   it('after kill -9 of a node, its users go unavailable for contacts within the bound and their messages wait offline', async (t) => {
     await sync(alice)
     const killed = Date.now()
