@@ -54,6 +54,10 @@ interface Entry {
   a: boolean
   /** Its last available presence, for probes and initial presence (serialised). */
   x?: string
+  /** Enabled message carbons (XEP-0280). */
+  c?: 1
+  /** Requested the roster: gets roster pushes (RFC 6121 §2.1.6). */
+  i?: 1
 }
 
 type ClusterEvent =
@@ -62,6 +66,8 @@ type ClusterEvent =
   /** Forget every session of `node`: it stopped, or it (re)started and what it had before is gone. */
   | {t: 'reset'; node: string}
   | {t: 'account'; node: string; event: AccountEvent}
+  /** What the store keeps of an account and modules cache changed (a blocklist, archiving preferences). */
+  | {t: 'data'; node: string; jid: string}
 
 /** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), or an acknowledgement. */
 type NodeMessage = {to: string; s: string; from?: string; q?: number} | {ack: number; from: string}
@@ -100,17 +106,20 @@ export interface ClusterHost {
   remoteSessionEnded(session: C2sSession): void
   /** An account changed on another node's say-so: close its sessions here. */
   accountEvent(event: AccountEvent): void
+  /** Another node changed data of the account (bare JID) that modules cache: drop it here. */
+  accountDataChanged(bare: string): void
 }
 
 /**
  * A session bound on another node, as the core and modules see it through
- * the Router: its address, priority, availability and presence, and send().
- * What a module keeps per session in memory (carbons enabled, client state
- * indication, entity capabilities for PEP +notify, interest in roster pushes)
- * stays on the session's own node and is not in the registry: such modules
- * skip remote sessions (carbons, roster and blocklist pushes use Router.all(),
- * which returns local sessions only; PEP finds no caps for a proxy; CSI
- * queues on the node that holds the connection, after the stanza arrived).
+ * the Router: its address, priority, availability and presence, whether it
+ * enabled carbons and asked for the roster (so carbons and roster pushes
+ * reach it from any node), and send(). What a module keeps per session in
+ * its own memory stays on the session's node, and such modules skip remote
+ * sessions: PEP finds no entity capabilities for a proxy (no +notify across
+ * nodes), mod_blocking pushes only to sessions that asked on its node, and
+ * client state indication queues on the node that holds the connection,
+ * once the stanza arrived there.
  */
 class RemoteSession {
   readonly jid: Jid
@@ -118,11 +127,12 @@ class RemoteSession {
   readonly bareJid: string
   readonly host: string
   readonly username: string
-  readonly interested = false
   readonly localSession = undefined
-  priority: number
-  available: boolean
+  priority = 0
+  available = false
   presence: Element | undefined
+  carbons = false
+  interested = false
 
   constructor(
     readonly node: string,
@@ -135,15 +145,15 @@ class RemoteSession {
     this.bareJid = `${jid.local}@${jid.domain}`
     this.host = jid.domain
     this.username = jid.local
-    this.priority = entry.p
-    this.available = entry.a
-    this.presence = entry.x === undefined ? undefined : parseElement(entry.x)
+    this.update(entry)
   }
 
   update(entry: Entry): void {
     this.priority = entry.p
     this.available = entry.a
     this.presence = entry.x === undefined ? undefined : parseElement(entry.x)
+    this.carbons = entry.c === 1
+    this.interested = entry.i === 1
   }
 
   send(stanza: Element | string): void {
@@ -158,8 +168,7 @@ class RemoteSession {
 
 /**
  * The Router of a cluster node: local sessions first, then the mirror of the
- * other nodes'. Router.all() stays local (see RemoteSession); get() and
- * available() route across nodes.
+ * other nodes'. localAvailable() and every() stay local.
  */
 export class ClusterRouter extends Router {
   private readonly remote = new Map<string, Map<string, RemoteSession>>()
@@ -167,7 +176,7 @@ export class ClusterRouter extends Router {
 
   override bind(session: C2sSession): C2sSession | undefined {
     const previous = super.bind(session)
-    this.cluster?.registered(session)
+    void this.cluster?.registered(session)
     return previous
   }
 
@@ -177,12 +186,20 @@ export class ClusterRouter extends Router {
     return removed
   }
 
-  override changed(session: C2sSession): void {
-    if (session.jid && super.get(session.bareJid, session.jid.resource) === session) this.cluster?.registered(session)
+  override changed(session: C2sSession): Promise<void> | undefined {
+    if (session.jid && super.get(session.bareJid, session.jid.resource) === session) return this.cluster?.registered(session)
+    return undefined
   }
 
   override get(bare: string, resource: string): C2sSession | undefined {
     return super.get(bare, resource) ?? this.remote.get(bare)?.get(resource)?.asSession()
+  }
+
+  override all(bare: string): C2sSession[] {
+    const local = super.all(bare)
+    const remote = this.remote.get(bare)
+    if (remote) for (const session of remote.values()) local.push(session.asSession())
+    return local
   }
 
   override available(bare: string): C2sSession[] {
@@ -381,14 +398,18 @@ export class Cluster {
   // ---- what this node tells the others ----------------------------------------
 
   private entry(session: C2sSession): Entry {
-    return {p: session.priority, a: session.available, ...(session.available && session.presence ? {x: session.presence.toString()} : {})}
+    return {p: session.priority, a: session.available, ...(session.available && session.presence ? {x: session.presence.toString()} : {}), ...(session.carbons ? {c: 1} : {}), ...(session.interested ? {i: 1} : {})}
   }
 
-  /** A local session was bound, or its presence or priority changed. */
-  registered(session: C2sSession): void {
+  /** A local session was bound, or what the registry keeps of it changed; settles once Redis has told the other nodes. */
+  async registered(session: C2sSession): Promise<void> {
     const entry = this.entry(session)
     const event: ClusterEvent = {t: 'bind', node: this.node, jid: session.fullJid, e: entry}
-    this.client!.multi().hSet(sessionsKey(this.node), session.fullJid, JSON.stringify(entry)).publish(EVENTS, JSON.stringify(event)).exec().catch((error: unknown) => this.failed('registering', session.fullJid, error))
+    try {
+      await this.client!.multi().hSet(sessionsKey(this.node), session.fullJid, JSON.stringify(entry)).publish(EVENTS, JSON.stringify(event)).exec()
+    } catch (error) {
+      this.failed('registering', session.fullJid, error)
+    }
   }
 
   unregistered(session: C2sSession): void {
@@ -399,6 +420,15 @@ export class Cluster {
   /** An account event (`user disable` on this node's control socket): every other node closes the account's sessions too. */
   accountChanged(event: AccountEvent): void {
     this.client!.publish(EVENTS, JSON.stringify({t: 'account', node: this.node, event} satisfies ClusterEvent)).catch((error: unknown) => this.failed('announcing', event.jid, error))
+  }
+
+  /** This node changed data of an account that modules cache; settles once Redis has told the other nodes. */
+  async accountDataChanged(bare: string): Promise<void> {
+    try {
+      await this.client!.publish(EVENTS, JSON.stringify({t: 'data', node: this.node, jid: bare} satisfies ClusterEvent))
+    } catch (error) {
+      this.failed('announcing a change of', bare, error)
+    }
   }
 
   /**
@@ -512,6 +542,11 @@ export class Cluster {
 
       case 'account': {
         this.host.accountEvent(event.event)
+        return
+      }
+
+      case 'data': {
+        this.host.accountDataChanged(event.jid)
       }
     }
   }
@@ -557,7 +592,7 @@ export class Cluster {
         // Our key expired (Redis was out of reach longer than the TTL): the others dropped our sessions; tell them again.
         this.host.logger.warn(`cluster: node ${this.node} was seen dead; registering its ${[...this.router.every()].length} session(s) again`)
         await client.multi().sAdd(NODES, this.node).del(sessionsKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()
-        for (const session of this.router.every()) this.registered(session)
+        for (const session of this.router.every()) void this.registered(session)
       }
 
       const nodes = [...this.liveNodes]

@@ -39,6 +39,7 @@ export interface CoreContext {
   startedAt: () => number
   hostSettings(host: string): HostSettings
   accountChanged: ModuleContext['accountChanged']
+  cachedDataChanged: ModuleContext['cachedDataChanged']
   /** Delivery to other servers; undefined without federation (no s2s listener). */
   remote?: RemoteDelivery
 }
@@ -109,6 +110,7 @@ export class ServerCore {
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
       hostSettings: (host) => context.hostSettings(host),
       accountChanged: (event, except) => context.accountChanged(event, except),
+      cachedDataChanged: (account) => context.cachedDataChanged(account),
       serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
       routeFromService: (stanza, from) => this.routeFromService(stanza, from),
     }
@@ -292,7 +294,7 @@ export class ServerCore {
       if (!session.available) return
       session.available = false
       session.presence = undefined
-      this.context.router.changed(session)
+      void this.context.router.changed(session)
       // The modules first: a contact that asks for last activity (XEP-0012) as soon as it sees the presence gets the new time.
       for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), stanza)
       await this.broadcast(session, stanza)
@@ -305,7 +307,7 @@ export class ServerCore {
     session.available = true
     session.presence = stanza
     // Before the broadcast: a contact on another node that answers it finds this session available there.
-    this.context.router.changed(session)
+    void this.context.router.changed(session)
     await this.broadcast(session, stanza)
     const account = sessionAccount(session)
     if (initial) {
@@ -733,6 +735,11 @@ export class ServerCore {
   /** The account was deleted while the server runs: modules forget what they keep of it in memory. */
   accountDeleted(account: Account): void {
     for (const module of this.modules) module.accountDeleted?.(account)
+  }
+
+  /** Another node of the cluster changed what the store keeps of the account: modules drop what they cache of it. */
+  accountDataChanged(account: Account): void {
+    for (const module of this.modules) module.accountDataChanged?.(account)
   }
 
   /** A roster item changed outside the server; returns how many sessions were told. */

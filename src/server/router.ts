@@ -53,9 +53,14 @@ export class Router {
     return this.available(bare)
   }
 
-  /** A bound session's presence or priority changed: a cluster tells the other nodes. */
-  changed(session: C2sSession): void {
+  /**
+   * What a cluster's registry keeps of a bound session changed (presence,
+   * priority, carbons, interest in roster pushes): a cluster tells the other
+   * nodes, and the promise settles once they were told. Nothing to do here.
+   */
+  changed(session: C2sSession): Promise<void> | undefined {
     void session
+    return undefined
   }
 
   /** Every session bound in this process. */

@@ -250,6 +250,7 @@ export class XmppServer implements SessionHost {
           startedAt: () => this.startedAt,
           hostSettings: (host) => this.hostSettings(host),
           accountChanged: (event, except) => this.notify(event, except).closed,
+          cachedDataChanged: (account) => this.cluster?.accountDataChanged(account.bare),
           remote: s2s && {send: (stanza, bounce) => s2s.send(stanza, bounce)},
         },
         modules,
@@ -285,6 +286,10 @@ export class XmppServer implements SessionHost {
       undeliverable: (stanza) => void this.core?.undeliverable(stanza).catch((error: unknown) => this.logger.error(`cluster: storing an undelivered message: ${String(error)}`)),
       remoteSessionEnded: (session) => void this.core?.remoteSessionEnded(session).catch((error: unknown) => this.logger.error(`cluster: presence after ${session.fullJid} left: ${String(error)}`)),
       accountEvent: (event) => this.notify(event, undefined, false),
+      accountDataChanged: (bare) => {
+        const at = bare.lastIndexOf('@')
+        this.core?.accountDataChanged({host: bare.slice(at + 1), username: bare.slice(0, at), bare})
+      },
     })
     await this.cluster.start()
   }

@@ -60,7 +60,7 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
       nodes.push({name, dir, port, pid: 0})
     }
 
-    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin']) {
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina']) {
       const added = await cli(nodes[0], ['user', 'add', `${user}@localhost`, '--password-stdin'], `${user} pw\n`)
       assert.equal(added.status, 0, added.stderr)
     }
@@ -107,6 +107,44 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.equal(await next(bob, 'iq', "id='v1'"), "<iq type='get' id='v1' to='bob@localhost/b' from='alice@localhost/a'><query xmlns='jabber:iq:version'/></iq>")
     bob.write("<iq type='result' id='v1' to='alice@localhost/a'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
     assert.equal(await iqReply(alice, 'v1'), "<iq type='result' id='v1' to='alice@localhost/a' from='bob@localhost/b'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
+  })
+
+  it('copies carbons to a resource on another node, both ways', async (t) => {
+    bob.write("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    assert.equal(await iqReply(bob, 'c1'), "<iq type='result' id='c1' to='bob@localhost/b'/>")
+    // A second resource of bob, on n3, without presence (its presence would reach alice).
+    const other = await loginRaw(t, nodes[2].port, 'bob', 'bob pw', {resource: 'b3', presence: false})
+    other.write("<iq type='set' id='c2'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    assert.equal(await iqReply(other, 'c2'), "<iq type='result' id='c2' to='bob@localhost/b3'/>")
+    // A message from alice (n1) to bob/b (n2): bob/b3 (n3) gets a <received/> carbon.
+    alice.write("<message to='bob@localhost/b' type='chat' id='m7'><body>to b</body></message>")
+    assert.match(await nextMessage(bob), /^<message to='bob@localhost\/b' type='chat' id='m7' from='alice@localhost\/a'><body>to b<\/body>/)
+    assert.match(await nextMessage(other), /^<message from='bob@localhost' to='bob@localhost\/b3' type='chat'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='bob@localhost\/b' type='chat' id='m7' from='alice@localhost\/a'><body>to b<\/body>/)
+    // bob/b3 (n3) writes to alice: bob/b (n2) gets a <sent/> carbon.
+    other.write("<message to='alice@localhost' type='chat' id='m8'><body>from b3</body></message>")
+    assert.match(await nextMessage(alice), /^<message to='alice@localhost' type='chat' id='m8' from='bob@localhost\/b3'><body>from b3<\/body>/)
+    assert.match(await nextMessage(bob), /^<message from='bob@localhost' to='bob@localhost\/b' type='chat'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='alice@localhost' type='chat' id='m8' from='bob@localhost\/b3'><body>from b3<\/body>/)
+    other.end()
+    await sync(bob)
+  })
+
+  it('pushes a roster change made on one node to a session on another', async () => {
+    bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+    await iqReply(bob, 'r1')
+    const added = await cli(nodes[0], ['roster', 'add', 'bob@localhost', 'frank@localhost', '--name', 'Frank'])
+    assert.equal(added.status, 0, added.stderr)
+    assert.match(await next(bob, 'iq', "type='set'"), /^<iq type='set' id='[^']+' to='bob@localhost\/b'><query xmlns='jabber:iq:roster' ver='[^']+'><item jid='frank@localhost' name='Frank' subscription='none'\/><\/query><\/iq>$/)
+  })
+
+  it('applies a block made on one node to a sender on another, whose node had the blocklist cached', async (t) => {
+    const gina = await loginRaw(t, nodes[2].port, 'gina', 'gina pw', {resource: 'g', presence: false})
+    alice.write("<message to='gina@localhost/g' type='chat' id='m9'><body>before</body></message>")
+    assert.match(await nextMessage(gina), /^<message to='gina@localhost\/g' type='chat' id='m9' from='alice@localhost\/a'><body>before<\/body>/)
+    gina.write("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'/></block></iq>")
+    assert.equal(await iqReply(gina, 'b1'), "<iq type='result' id='b1' to='gina@localhost/g'/>")
+    alice.write("<message to='gina@localhost/g' type='chat' id='m10'><body>after</body></message>")
+    assert.equal(await nextMessage(alice), "<message type='error' id='m10' from='gina@localhost/g' to='alice@localhost/a'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+    assert.doesNotMatch(await sync(gina), /<message/)
   })
 
   it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
