@@ -12,7 +12,7 @@ function duration(seconds: number): string {
 }
 
 export default class Status extends BaseCommand<StatusResult> {
-  static description = `Show whether the server runs: uptime, listeners, sessions per host, banned addresses
+  static description = `Show whether the server runs: uptime, listeners, sessions per host, banned addresses, and in a cluster every node with its health and sessions
 
 Exits 3 when no server is running.`
 
@@ -38,6 +38,11 @@ Exits 3 when no server is running.`
     for (const ban of status.bans ?? []) this.log(`  banned ${ban.address}: ${ban.failures} failed logins, until ${ban.until}`)
     for (const {account, failures, until} of status.restrictedAccounts ?? []) {
       this.log(`  ${account}: ${failures} failed logins from all addresses; until ${until} only addresses it logged in from may try`)
+    }
+
+    if (status.cluster) {
+      this.log(`  cluster node ${status.cluster.node}, Redis ${status.cluster.redis}:`)
+      for (const node of status.cluster.nodes) this.log(`    ${node.node}: ${node.health}, ${node.sessions} session${node.sessions === 1 ? '' : 's'}${node.pid === undefined ? '' : `, pid ${node.pid}`}`)
     }
 
     return status

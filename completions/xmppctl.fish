@@ -17,7 +17,7 @@ complete -c xmppctl -n '__fish_use_subcommand' -a roster -d 'List and change acc
 complete -c xmppctl -n '__fish_use_subcommand' -a s2s -d 'List and close the running server\'s federation (server-to-server) streams'
 complete -c xmppctl -n '__fish_use_subcommand' -a scram -d 'Convert stored passwords to SCRAM credentials'
 complete -c xmppctl -n '__fish_use_subcommand' -a start -d 'Start the bundled XMPP server'
-complete -c xmppctl -n '__fish_use_subcommand' -a status -d 'Show whether the server runs: uptime, listeners, sessions per host, banned addresses'
+complete -c xmppctl -n '__fish_use_subcommand' -a status -d 'Show whether the server runs: uptime, listeners, sessions per host, banned addresses, and in a cluster every node with its health and sessions'
 complete -c xmppctl -n '__fish_use_subcommand' -a stop -d 'Stop the running server gracefully'
 complete -c xmppctl -n '__fish_use_subcommand' -a test-auth -d 'Run an authentication backend for real and explain each step'
 complete -c xmppctl -n '__fish_use_subcommand' -a upload -d 'Administer files uploaded over HTTP (XEP-0363) to the bundled server'

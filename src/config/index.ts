@@ -160,6 +160,16 @@ export function parseConfig(text: string, file: string, plugins: PluginRegistry 
     })
   }
 
+  if (settings.sm_db_type === 'redis') {
+    const node = document.getIn(['sm_db_type'], true) as {range?: [number, number, number]} | undefined
+    const position = node?.range ? lines.linePos(node.range[0]) : undefined
+    const location = position ? `${display}:${position.line}:${position.col}` : display
+    // Nodes share the store: a node's SQLite file is its own.
+    if (settings.sql_type !== 'pgsql') problems.push({location, key: 'sm_db_type', message: 'sm_db_type: redis needs a store every node shares', hint: 'set sql_type: pgsql (and the sql_* keys), or sm_db_type: internal'})
+    // A name derived from the host name and pid would change at each restart and leave the old one's sessions behind until they expire.
+    if (settings.cluster?.node === undefined) problems.push({location, key: 'cluster.node', message: 'sm_db_type: redis needs this node\'s name', hint: 'add cluster: {node: NAME}, a name unique in the cluster that this node keeps across restarts'})
+  }
+
   const hostOverrides: Record<string, Partial<HostSettings>> = {}
   for (const [host, overrides] of Object.entries(validated.hostConfig)) {
     let normalized = host

@@ -89,6 +89,16 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   sql_ssl_cafile: {spec: string, description: 'CA certificates (PEM) that sign the PostgreSQL server\'s certificate'},
   sql_connect_timeout: {spec: seconds, description: 'seconds to wait for a PostgreSQL connection', default: 5},
   sql_query_timeout: {spec: seconds, description: 'seconds a PostgreSQL query may run before it is cancelled', default: 60},
+  sm_db_type: {spec: {type: 'enum', values: ['internal', 'redis']}, description: 'where the session registry lives (ejabberd\'s name): internal (this process only) or redis (a cluster of nodes sharing the registry, the store and routing; needs sql_type: pgsql and cluster.node)', default: 'internal'},
+  redis_server: {spec: string, description: 'with sm_db_type: redis, the Redis server: a host name or an address', default: 'localhost'},
+  redis_port: {spec: port, description: 'Redis port', default: 6379},
+  redis_password: {spec: {type: 'string'}, description: 'Redis password (AUTH; prefer redis_password_file)'},
+  redis_password_file: {spec: string, description: 'file (mode 0600) whose first line is the Redis password'},
+  redis_db: {spec: {type: 'integer', min: 0, max: 15}, description: 'Redis database number', default: 0},
+  cluster: {
+    spec: {type: 'object', keys: {node: {spec: string, description: 'this node\'s name, unique in the cluster and kept across restarts (letters, digits, . _ -)', check: (value) => (/^[A-Za-z0-9._-]{1,64}$/.test(value as string) ? undefined : 'must be 1 to 64 letters, digits, dots, underscores or hyphens')}}},
+    description: 'with sm_db_type: redis, this node of the cluster: {node: NAME}',
+  },
   update_sql_schema: {spec: {type: 'boolean'}, description: 'bring the store\'s schema up to date when it is opened (ejabberd\'s name); false: a store with pending migrations is refused until "xmppctl db migrate"', default: true},
   listen: {
     spec: {type: 'list', of: listener},
@@ -386,6 +396,13 @@ export interface Settings {
   hosts: string[]
   data_dir: string
   update_sql_schema: boolean
+  sm_db_type: 'internal' | 'redis'
+  redis_server: string
+  redis_port: number
+  redis_password?: string
+  redis_password_file?: string
+  redis_db: number
+  cluster?: {node?: string}
   default_db: 'sql'
   sql_type: 'sqlite' | 'pgsql'
   sql_server: string
@@ -496,6 +513,13 @@ export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'cer
 /** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
 export const SERVER_WIDE_KEYS = [
   'update_sql_schema',
+  'sm_db_type',
+  'redis_server',
+  'redis_port',
+  'redis_password',
+  'redis_password_file',
+  'redis_db',
+  'cluster',
   'default_db',
   'sql_type',
   'sql_server',

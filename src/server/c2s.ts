@@ -210,6 +210,8 @@ export class C2sSession {
   priority = 0
   /** Requested the roster, so it gets roster pushes (RFC 6121 §2.1.6). */
   interested = false
+  /** Enabled message carbons (XEP-0280 §4). Kept on the session, not in mod_carbons, so that a cluster's registry carries it. */
+  carbons = false
   /** Offline messages being delivered to this session, if they are. */
   offlineDelivery: Promise<void> | undefined
 

@@ -39,6 +39,7 @@ export interface CoreContext {
   startedAt: () => number
   hostSettings(host: string): HostSettings
   accountChanged: ModuleContext['accountChanged']
+  cachedDataChanged: ModuleContext['cachedDataChanged']
   /** Delivery to other servers; undefined without federation (no s2s listener). */
   remote?: RemoteDelivery
 }
@@ -109,6 +110,7 @@ export class ServerCore {
       sendPresenceOf: (from, to) => this.sendPresenceOf(from, to),
       hostSettings: (host) => context.hostSettings(host),
       accountChanged: (event, except) => context.accountChanged(event, except),
+      cachedDataChanged: (account) => context.cachedDataChanged(account),
       serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
       routeFromService: (stanza, from) => this.routeFromService(stanza, from),
     }
@@ -292,6 +294,7 @@ export class ServerCore {
       if (!session.available) return
       session.available = false
       session.presence = undefined
+      void this.context.router.changed(session)
       // The modules first: a contact that asks for last activity (XEP-0012) as soon as it sees the presence gets the new time.
       for (const module of this.modules) await module.becameUnavailable?.(session, sessionAccount(session), stanza)
       await this.broadcast(session, stanza)
@@ -303,6 +306,8 @@ export class ServerCore {
     const initial = !session.available
     session.available = true
     session.presence = stanza
+    // Before the broadcast: a contact on another node that answers it finds this session available there.
+    void this.context.router.changed(session)
     await this.broadcast(session, stanza)
     const account = sessionAccount(session)
     if (initial) {
@@ -732,11 +737,59 @@ export class ServerCore {
     for (const module of this.modules) module.accountDeleted?.(account)
   }
 
+  /** Another node of the cluster changed what the store keeps of the account: modules drop what they cache of it. */
+  accountDataChanged(account: Account): void {
+    for (const module of this.modules) module.accountDataChanged?.(account)
+  }
+
   /** A roster item changed outside the server; returns how many sessions were told. */
   async rosterChanged(account: Account, contact: string): Promise<number> {
     let told = 0
     for (const module of this.modules) told += (await module.rosterChanged?.(account, contact)) ?? 0
     return told
+  }
+
+  /**
+   * A session on another node of the cluster ended without a word (its node
+   * died): unavailable presence on its behalf (RFC 6121 §4.5.2) to the
+   * contacts and own resources bound here. Every node does this for its own
+   * sessions, so each contact hears it once; contacts on other servers are
+   * not told in this step.
+   */
+  async remoteSessionEnded(session: C2sSession): Promise<void> {
+    const account = sessionAccount(session)
+    const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})
+    const {router} = this.context
+    for (const module of this.modules) {
+      for (const contact of (await module.presenceSubscribers?.(account)) ?? []) {
+        const targets = router.localAvailable(contact)
+        if (targets.length === 0 || (await this.stopped(unavailable, storedAccount(contact), session.jid!))) continue
+        this.deliverTo(unavailable, targets)
+      }
+    }
+
+    this.deliverTo(unavailable, router.localAvailable(account.bare))
+  }
+
+  /**
+   * A stanza another node sent for a session of this node that is gone (or
+   * for a node gone before it took it): a message goes to offline storage
+   * as one for an account with no resource would (RFC 6121 §8.5.2.2.1); the
+   * rest is dropped, as for a session that closed in flight.
+   */
+  async undeliverable(stanza: Element): Promise<void> {
+    if (stanza.name !== 'message') return
+    const type = stanza.attrs.type ?? 'normal'
+    const to = parseJid(stanza.attrs.to ?? '')
+    if (!to || to.local === '' || type === 'error' || type === 'groupchat' || type === 'headline') return
+    const from = parseJid(stanza.attrs.from ?? '')
+    const sender = from ? this.entitySender(from) : this.entitySender(to)
+    for (const module of this.modules) {
+      if (await module.messageUndelivered?.(stanza, accountOf(to), sender)) {
+        this.context.logger.debug(`a message for ${stanza.attrs.to} that another node did not deliver was stored offline`)
+        return
+      }
+    }
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -57,8 +57,10 @@ export async function runServer(config: Configuration, options: ServerOptions & 
 
   const handle = async (request: ControlRequest): Promise<unknown> => {
     switch (request.command) {
-      case 'status':
-        return server.status()
+      case 'status': {
+        const cluster = await server.clusterStatus()
+        return {...server.status(), ...(cluster ? {cluster} : {})}
+      }
       case 'stop':
         setImmediate(() => void stop())
         return {stopping: true, pid: process.pid}

@@ -1,6 +1,8 @@
 /**
  * Local sessions by bare JID and resource. Binding a resource that is
  * already bound replaces the older session (RFC 6120 §7.7.2.2, "override").
+ * In a cluster (sm_db_type: redis) the ClusterRouter of cluster.ts answers
+ * with the other nodes' sessions too.
  */
 import type {C2sSession} from './c2s.js'
 
@@ -46,6 +48,22 @@ export class Router {
     return available
   }
 
+  /** The available sessions of this process only (the same as available() outside a cluster). */
+  localAvailable(bare: string): C2sSession[] {
+    return this.available(bare)
+  }
+
+  /**
+   * What a cluster's registry keeps of a bound session changed (presence,
+   * priority, carbons, interest in roster pushes): a cluster tells the other
+   * nodes, and the promise settles once they were told. Nothing to do here.
+   */
+  changed(session: C2sSession): Promise<void> | undefined {
+    void session
+    return undefined
+  }
+
+  /** Every session bound in this process. */
   *every(): Iterable<C2sSession> {
     for (const resources of this.sessions.values()) yield* resources.values()
   }

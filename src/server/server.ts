@@ -37,6 +37,7 @@ import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {streamManagementLimits} from './modules/stream-mgmt.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
+import type {Cluster, ClusterRouter, ClusterStatus} from './cluster.js'
 import {type S2sConnectionInfo, type S2sHost, S2sManager} from './s2s.js'
 import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
@@ -83,6 +84,8 @@ export interface ServerStatus {
   bans: Array<{address: string; failures: number; until: string}>
   /** Accounts past their all-addresses ceiling: only addresses they logged in from may try (the latest 50). */
   restrictedAccounts: Array<{account: string; failures: number; until: string}>
+  /** With sm_db_type: redis, every node of the cluster as Redis knows it. */
+  cluster?: ClusterStatus
 }
 
 export type ServerEvent =
@@ -161,7 +164,10 @@ export class XmppServer implements SessionHost {
   readonly logger: Logger
   readonly limits: SessionLimits
   readonly throttle: AuthThrottle
-  readonly router = new Router()
+  /** The sessions: a ClusterRouter from start() on with sm_db_type: redis. */
+  router: Router
+  /** With sm_db_type: redis: this node of the cluster; undefined otherwise, and nothing of it runs. */
+  private cluster: Cluster | undefined
   private readonly options: ServerOptions
   private readonly connections = new Set<C2sSession>()
   private readonly addresses = new Map<string, AddressUsage>()
@@ -195,6 +201,7 @@ export class XmppServer implements SessionHost {
     this.limits = {...DEFAULT_SESSION_LIMITS, ...limitsFromConfig(config), ...options.limits}
     this.moduleLimits = {...moduleLimitsFromConfig(config), ...options.moduleLimits}
     this.throttle = new AuthThrottle(this.throttleLimits(config))
+    this.router = new Router()
   }
 
   private throttleLimits({settings}: Configuration): Partial<ThrottleLimits> {
@@ -213,6 +220,7 @@ export class XmppServer implements SessionHost {
 
   async start(): Promise<ListenerStatus[]> {
     try {
+      if (this.config.settings.sm_db_type === 'redis') await this.joinCluster()
       this.accounts = await openAccountStore(this.config, {verify: true})
       this.accountData = await openAccountDataStore(this.config)
       this.pep = await openPepStore(this.config)
@@ -242,6 +250,7 @@ export class XmppServer implements SessionHost {
           startedAt: () => this.startedAt,
           hostSettings: (host) => this.hostSettings(host),
           accountChanged: (event, except) => this.notify(event, except).closed,
+          cachedDataChanged: (account) => this.cluster?.accountDataChanged(account.bare),
           remote: s2s && {send: (stanza, bounce) => s2s.send(stanza, bounce)},
         },
         modules,
@@ -261,6 +270,33 @@ export class XmppServer implements SessionHost {
     }
 
     return listeners
+  }
+
+  /**
+   * sm_db_type: redis: the Router becomes the cluster's, which routes to the
+   * other nodes' sessions too; the node registers in Redis before any client
+   * can bind, and loads the others' sessions after the core exists.
+   */
+  private async joinCluster(): Promise<void> {
+    const {Cluster, ClusterRouter} = await import('./cluster.js')
+    const router = new ClusterRouter()
+    this.router = router
+    this.cluster = new Cluster(this.config, router, {
+      logger: this.logger,
+      undeliverable: (stanza) => void this.core?.undeliverable(stanza).catch((error: unknown) => this.logger.error(`cluster: storing an undelivered message: ${String(error)}`)),
+      remoteSessionEnded: (session) => void this.core?.remoteSessionEnded(session).catch((error: unknown) => this.logger.error(`cluster: presence after ${session.fullJid} left: ${String(error)}`)),
+      accountEvent: (event) => this.notify(event, undefined, false),
+      accountDataChanged: (bare) => {
+        const at = bare.lastIndexOf('@')
+        this.core?.accountDataChanged({host: bare.slice(at + 1), username: bare.slice(0, at), bare})
+      },
+    })
+    await this.cluster.start()
+  }
+
+  /** Every node of the cluster, read from Redis; undefined outside a cluster. */
+  async clusterStatus(): Promise<ClusterStatus | undefined> {
+    return this.cluster?.status()
   }
 
   private async loadTls(config: Configuration): Promise<void> {
@@ -614,8 +650,14 @@ export class XmppServer implements SessionHost {
   }
 
   /** An account changed (outside the server, or in-band, by `except`): its sessions end, so the next login sees the change. */
-  notify(event: ServerEvent, except?: C2sSession): {closed: number} {
+  notify(event: ServerEvent, except?: C2sSession, cluster = true): {closed: number} {
     let closed = 0
+    // The account's sessions on the other nodes close too; they count among those closed.
+    if (cluster && this.cluster) {
+      this.cluster.accountChanged(event)
+      closed += (this.router as ClusterRouter).remoteOf(event.jid)
+    }
+
     // Cached answers and mechanism coverage of this account drop first.
     const at = event.jid.lastIndexOf('@')
     if (at > 0) this.authenticators.get(event.jid.slice(at + 1))?.invalidate(event.jid.slice(0, at))
@@ -670,6 +712,7 @@ export class XmppServer implements SessionHost {
 
   private async shutdownResources(): Promise<void> {
     clearInterval(this.purgeTimer)
+    await this.cluster?.stop()
     for (const {server} of this.servers) server.close()
     for (const authenticator of this.authenticators.values()) await authenticator.close().catch(() => {})
     this.authenticators.clear()

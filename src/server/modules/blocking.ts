@@ -244,6 +244,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
       if (result === 'no-account') return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account has no stored blocklist'))
       const after = new Set([...before, ...jids])
       cache.set(account.bare, after)
+      await context.cachedDataChanged(account)
       session.send(iqResult(stanza, undefined))
       push(account, 'block', jids)
       await settle('block', account, afterBlock(account, before, after))
@@ -261,6 +262,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
       await blocklists.removeFromBlocklist(account.host, account.username, all ? undefined : jids)
       const after = all ? new Set<string>() : new Set([...before].filter((jid) => !jids.includes(jid)))
       cache.set(account.bare, after)
+      await context.cachedDataChanged(account)
       session.send(iqResult(stanza, undefined))
       push(account, 'unblock', jids)
       await settle('unblock', account, afterUnblock(account, before, after))
@@ -321,6 +323,10 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
     },
 
     accountDeleted(account) {
+      cache.set(account.bare, undefined)
+    },
+
+    accountDataChanged(account) {
       cache.set(account.bare, undefined)
     },
   }

@@ -47,21 +47,23 @@ function eligible(stanza: Element, direction: Direction): boolean {
 
 export function createCarbonsModule(context: ModuleContext): ServerModule {
   const {router} = context
-  /** Sessions that enabled carbons and did not disable them since. */
-  const enabled = new WeakSet<C2sSession>()
   /** Messages whose <private/> was removed before delivery (§8): never copied. */
   const privateMessages = new WeakSet<Element>()
 
-  const toggle = ({session, stanza, query, own, domain}: IqRequest): void => {
+  const toggle = async ({session, stanza, query, own, domain}: IqRequest): Promise<void> => {
     // §10.1: enabling twice, or disabling twice, is no error.
-    if (query.name === 'enable') enabled.add(session)
-    else enabled.delete(session)
+    const enable = query.name === 'enable'
+    if (session.carbons !== enable) {
+      session.carbons = enable
+      // In a cluster, the other nodes copy to this session too, from the moment the client has the result.
+      await router.changed(session)
+    }
     session.send(iqResult(stanza, own ? undefined : domain))
   }
 
   /** The `direction` carbon of `stanza` for each carbons-enabled session of `bare` not in `skip`, from `bare` to each (§6, §7). */
   const copy = (stanza: Element, direction: Direction, bare: string, skip: readonly C2sSession[], to: string): void => {
-    const targets = router.all(bare).filter((session) => enabled.has(session) && !skip.includes(session))
+    const targets = router.all(bare).filter((session) => session.carbons && !skip.includes(session))
     if (targets.length === 0) return
     const original = stanza.clone()
     // A message without 'to' went to the sender's own account (RFC 6120 §10.3.1): the copy says so.

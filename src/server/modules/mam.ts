@@ -83,7 +83,7 @@ function prefsElement(prefs: ArchivePrefs, ns: string): Element {
 export function createMamModule(context: ModuleContext, options: MamOptions): ServerModule {
   const {archives, rosters, logger} = context
   const defaults: Prefs = {mode: options.defaultMode, always: new Set(), never: new Set()}
-  /** Preferences by bare JID, read once (the server is the only writer), in least-recently-read order. */
+  /** Preferences by bare JID, read once (the server is the only writer; in a cluster, a node that writes tells the others), in least-recently-read order. */
   const prefsCache = new Map<string, Prefs>()
 
   const remember = (bare: string, prefs: Prefs): Prefs => {
@@ -192,6 +192,7 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
 
     if (!(await archives.setPrefs(owner.host, owner.username, stored))) return session.send(errorReply(stanza, 'not-allowed', undefined, 'this account no longer exists'))
     remember(owner.bare, {mode, always: new Set(stored.always), never: new Set(stored.never)})
+    await context.cachedDataChanged(owner)
     // §6.1: the answer holds the preferences now in force.
     session.send(iqResult(stanza, undefined, prefsElement(stored, query.ns)))
   }
@@ -206,6 +207,10 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
     ]),
     messageRouting,
     accountDeleted(account) {
+      prefsCache.delete(account.bare)
+    },
+
+    accountDataChanged(account) {
       prefsCache.delete(account.bare)
     },
   }

@@ -187,7 +187,11 @@ export function createRosterModule(context: ModuleContext, options: RosterOption
   const rosterGet = async ({session, stanza, query}: IqRequest): Promise<void> => {
     const {host, username} = sessionAccount(session)
     const {version, items} = await rosters.getVersionedRoster(host, username, query.attrs.ver)
-    session.interested = true
+    if (!session.interested) {
+      session.interested = true
+      // In a cluster, pushes from other nodes reach this session too, from the moment the client has the roster.
+      await router.changed(session)
+    }
     if (!items) return session.send(iqResult(stanza, undefined))
     // Built without spreading: an argument list of a whole roster can overflow the stack.
     session.send(iqResult(stanza, undefined, new Element('query', NS.roster, {ver: version}, items.map(rosterItemElement))))

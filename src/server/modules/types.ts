@@ -181,6 +181,8 @@ export interface ServerModule {
   rosterChanged?(account: Account, contact: string): Promise<number>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */
   accountDeleted?(account: Account): void
+  /** Another node of the cluster changed what the store keeps of the account: drop what is cached of it. */
+  accountDataChanged?(account: Account): void
   /** disco#items of the account's bare JID that `requester` (a bare JID) may see (XEP-0030 §4). */
   accountItems?(account: Account, requester: string): Promise<Element[]>
   /** The disco#info children (identities, features, forms) of `node` on the account's bare JID, if this module serves the node and `requester` may see it (XEP-0030 §3.2, XEP-0060 §5.3). */
@@ -241,6 +243,13 @@ export interface ModuleContext {
    * `except`; modules forget a deleted account. Returns the sessions closed.
    */
   accountChanged(event: {type: 'password-changed' | 'user-deleted'; jid: string}, except?: C2sSession): number
+  /**
+   * A module changed what the store keeps of `account` that modules cache
+   * (a blocklist, archiving preferences): in a cluster the other nodes drop
+   * their copies (ServerModule.accountDataChanged), and the promise settles
+   * once they were told; nothing outside a cluster.
+   */
+  cachedDataChanged(account: Account): Promise<void> | undefined
   /** The domains of the services modules host for `host` (disco#items of the server, XEP-0030 §4). */
   serviceDomains(host: string): string[]
   /**

@@ -1,0 +1,649 @@
+/**
+ * A cluster of server nodes (`sm_db_type: redis`, DESIGN.md "Beyond one
+ * machine"): every node keeps its data in the shared PostgreSQL store and
+ * registers its bound sessions in Redis; stanzas for a session on another
+ * node travel over Redis pub/sub to that node, which delivers them.
+ *
+ * The core stays synchronous: each node keeps an in-memory mirror of the
+ * other nodes' sessions, loaded in full at start and kept current by the
+ * events every node publishes (bind, unbind, presence and priority). The
+ * ClusterRouter answers the core with local sessions and with proxies of
+ * remote ones (RemoteSession), whose send() publishes to their node.
+ *
+ * Redis keys, under `xmppctl:`:
+ *   nodes                 set of node names ever seen
+ *   node:NAME             hash: pid, startedAt
+ *   node:NAME:alive       this node's token, TTL LIVENESS_TTL_MS, refreshed every HEARTBEAT_MS
+ *   sessions:NAME         hash: full JID → {p: priority, a: available, x: presence XML}
+ * Channels: `xmppctl:events` (registry changes, account events), and
+ * `xmppctl:node:NAME` (stanzas for that node's sessions).
+ */
+import {randomBytes} from 'node:crypto'
+import path from 'node:path'
+
+import {createClient} from '@redis/client'
+
+import type {Configuration} from '../config/index.js'
+import {readSecretFile} from '../config/secret-file.js'
+import {UnavailableError} from '../errors.js'
+import type {Element} from '../xml/element.js'
+import {parseElement} from '../xml/parser.js'
+import type {C2sSession} from './c2s.js'
+import {type Jid, parseJid} from './jid.js'
+import type {Logger} from './log.js'
+import {Router} from './router.js'
+
+/** How often a node refreshes its liveness key and checks the others'. */
+export const HEARTBEAT_MS = 1000
+/** How long a node's liveness key outlives its last refresh: a node killed is seen dead within this plus one HEARTBEAT_MS. */
+export const LIVENESS_TTL_MS = 5000
+
+const PREFIX = 'xmppctl:'
+const EVENTS = `${PREFIX}events`
+const nodeChannel = (node: string) => `${PREFIX}node:${node}`
+const aliveKey = (node: string) => `${PREFIX}node:${node}:alive`
+const infoKey = (node: string) => `${PREFIX}node:${node}`
+const sessionsKey = (node: string) => `${PREFIX}sessions:${node}`
+const NODES = `${PREFIX}nodes`
+
+/** What the registry keeps of a session: what routing needs. */
+interface Entry {
+  /** Priority (RFC 6121 §4.7.2.3). */
+  p: number
+  /** Whether it sent initial presence. */
+  a: boolean
+  /** Its last available presence, for probes and initial presence (serialised). */
+  x?: string
+  /** Enabled message carbons (XEP-0280). */
+  c?: 1
+  /** Requested the roster: gets roster pushes (RFC 6121 §2.1.6). */
+  i?: 1
+}
+
+type ClusterEvent =
+  | {t: 'bind'; node: string; jid: string; e: Entry}
+  | {t: 'unbind'; node: string; jid: string}
+  /** Forget every session of `node`: it stopped, or it (re)started and what it had before is gone. */
+  | {t: 'reset'; node: string}
+  | {t: 'account'; node: string; event: AccountEvent}
+  /** What the store keeps of an account and modules cache changed (a blocklist, archiving preferences). */
+  | {t: 'data'; node: string; jid: string}
+
+/** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), or an acknowledgement. */
+type NodeMessage = {to: string; s: string; from?: string; q?: number} | {ack: number; from: string}
+
+/** How long a node waits for Redis at start. */
+const CONNECT_TIMEOUT_MS = 5000
+
+/** How long a node gathers acknowledgements of messages before it sends them. */
+const ACK_DELAY_MS = 50
+
+export interface AccountEvent {
+  type: 'user-deleted' | 'user-disabled' | 'password-changed'
+  jid: string
+}
+
+export interface ClusterNodeStatus {
+  node: string
+  health: 'up' | 'down'
+  sessions: number
+  pid?: number
+  startedAt?: string
+}
+
+export interface ClusterStatus {
+  node: string
+  redis: string
+  nodes: ClusterNodeStatus[]
+}
+
+/** What the cluster asks of the server it runs in. */
+export interface ClusterHost {
+  logger: Logger
+  /** A stanza for a session of this node that is no longer here (or a node gone before it was delivered). */
+  undeliverable(stanza: Element): void
+  /** A remote session ended without saying so (its node died, or restarted): unavailable presence to local contacts. */
+  remoteSessionEnded(session: C2sSession): void
+  /** An account changed on another node's say-so: close its sessions here. */
+  accountEvent(event: AccountEvent): void
+  /** Another node changed data of the account (bare JID) that modules cache: drop it here. */
+  accountDataChanged(bare: string): void
+}
+
+/**
+ * A session bound on another node, as the core and modules see it through
+ * the Router: its address, priority, availability and presence, whether it
+ * enabled carbons and asked for the roster (so carbons and roster pushes
+ * reach it from any node), and send(). What a module keeps per session in
+ * its own memory stays on the session's node, and such modules skip remote
+ * sessions: PEP finds no entity capabilities for a proxy (no +notify across
+ * nodes), mod_blocking pushes only to sessions that asked on its node, and
+ * client state indication queues on the node that holds the connection,
+ * once the stanza arrived there.
+ */
+class RemoteSession {
+  readonly jid: Jid
+  readonly fullJid: string
+  readonly bareJid: string
+  readonly host: string
+  readonly username: string
+  readonly localSession = undefined
+  priority = 0
+  available = false
+  presence: Element | undefined
+  carbons = false
+  interested = false
+
+  constructor(
+    readonly node: string,
+    jid: Jid,
+    entry: Entry,
+    private readonly cluster: Cluster,
+  ) {
+    this.jid = jid
+    this.fullJid = `${jid.local}@${jid.domain}/${jid.resource}`
+    this.bareJid = `${jid.local}@${jid.domain}`
+    this.host = jid.domain
+    this.username = jid.local
+    this.update(entry)
+  }
+
+  update(entry: Entry): void {
+    this.priority = entry.p
+    this.available = entry.a
+    this.presence = entry.x === undefined ? undefined : parseElement(entry.x)
+    this.carbons = entry.c === 1
+    this.interested = entry.i === 1
+  }
+
+  send(stanza: Element | string): void {
+    this.cluster.forward(this, typeof stanza === 'string' ? stanza : stanza.toString())
+  }
+
+  /** What the core may ask of a session it routes to (see the class comment). */
+  asSession(): C2sSession {
+    return this as unknown as C2sSession
+  }
+}
+
+/**
+ * The Router of a cluster node: local sessions first, then the mirror of the
+ * other nodes'. localAvailable() and every() stay local.
+ */
+export class ClusterRouter extends Router {
+  private readonly remote = new Map<string, Map<string, RemoteSession>>()
+  cluster: Cluster | undefined
+
+  override bind(session: C2sSession): C2sSession | undefined {
+    const previous = super.bind(session)
+    void this.cluster?.registered(session)
+    return previous
+  }
+
+  override unbind(session: C2sSession): boolean {
+    const removed = super.unbind(session)
+    if (removed) this.cluster?.unregistered(session)
+    return removed
+  }
+
+  override changed(session: C2sSession): Promise<void> | undefined {
+    if (session.jid && super.get(session.bareJid, session.jid.resource) === session) return this.cluster?.registered(session)
+    return undefined
+  }
+
+  override get(bare: string, resource: string): C2sSession | undefined {
+    return super.get(bare, resource) ?? this.remote.get(bare)?.get(resource)?.asSession()
+  }
+
+  override all(bare: string): C2sSession[] {
+    const local = super.all(bare)
+    const remote = this.remote.get(bare)
+    if (remote) for (const session of remote.values()) local.push(session.asSession())
+    return local
+  }
+
+  override available(bare: string): C2sSession[] {
+    const local = super.available(bare)
+    const remote = this.remote.get(bare)
+    if (!remote) return local
+    for (const session of remote.values()) if (session.available) local.push(session.asSession())
+    return local
+  }
+
+  override localAvailable(bare: string): C2sSession[] {
+    return super.available(bare)
+  }
+
+  /** The local session of a full JID, if one is bound here. */
+  local(bare: string, resource: string): C2sSession | undefined {
+    return super.get(bare, resource)
+  }
+
+  // ---- the mirror ------------------------------------------------------------
+
+  mirror(session: RemoteSession): RemoteSession | undefined {
+    let resources = this.remote.get(session.bareJid)
+    if (!resources) {
+      resources = new Map()
+      this.remote.set(session.bareJid, resources)
+    }
+
+    const previous = resources.get(session.jid.resource)
+    resources.set(session.jid.resource, session)
+    return previous
+  }
+
+  mirrored(bare: string, resource: string): RemoteSession | undefined {
+    return this.remote.get(bare)?.get(resource)
+  }
+
+  forget(bare: string, resource: string): RemoteSession | undefined {
+    const resources = this.remote.get(bare)
+    const session = resources?.get(resource)
+    if (!session) return undefined
+    resources!.delete(resource)
+    if (resources!.size === 0) this.remote.delete(bare)
+    return session
+  }
+
+  /** Removes every session of `node` from the mirror; returns them. */
+  forgetNode(node: string): RemoteSession[] {
+    const gone: RemoteSession[] = []
+    for (const [bare, resources] of this.remote) {
+      for (const [resource, session] of resources) {
+        if (session.node !== node) continue
+        resources.delete(resource)
+        gone.push(session)
+      }
+
+      if (resources.size === 0) this.remote.delete(bare)
+    }
+
+    return gone
+  }
+
+  /** Sessions of `bare` on other nodes. */
+  remoteOf(bare: string): number {
+    return this.remote.get(bare)?.size ?? 0
+  }
+
+  remoteCount(): number {
+    let count = 0
+    for (const resources of this.remote.values()) count += resources.size
+    return count
+  }
+}
+
+type RedisClient = ReturnType<typeof createClient>
+
+export interface ClusterOptions {
+  heartbeatMs?: number
+  ttlMs?: number
+}
+
+export class Cluster {
+  readonly node: string
+  private readonly token = randomBytes(12).toString('base64url')
+  private readonly router: ClusterRouter
+  private readonly host: ClusterHost
+  private readonly redisLabel: string
+  private readonly heartbeatMs: number
+  private readonly ttlMs: number
+  private client: RedisClient | undefined
+  private subscriber: RedisClient | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** Nodes whose sessions are in the mirror, for the liveness check. */
+  private readonly liveNodes = new Set<string>()
+  /** Events that arrive while the registry is being loaded: applied after it. */
+  private pending: ClusterEvent[] | undefined = []
+  private beating = false
+  /** The last sequence number of a message this node sent to another. */
+  private seq = 0
+  /** Messages sent to each node and not yet acknowledged, by sequence number (in sending order). */
+  private readonly inflight = new Map<string, Map<number, string>>()
+  /** Acknowledgements to send: the highest sequence number taken from each node. */
+  private readonly acks = new Map<string, number>()
+  private ackTimer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(config: Configuration, router: ClusterRouter, host: ClusterHost, options: ClusterOptions = {}) {
+    const settings = config.settings
+    this.node = settings.cluster!.node!
+    this.router = router
+    this.host = host
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
+    this.ttlMs = options.ttlMs ?? LIVENESS_TTL_MS
+    this.redisLabel = `${settings.redis_server}:${settings.redis_port}/${settings.redis_db}`
+    // Relative to the configuration file, as sql_password_file is.
+    const base = path.dirname(config.file ?? path.join(config.dataDir, 'xmppctl.yml'))
+    const password = settings.redis_password_file ? readSecretFile(path.resolve(base, settings.redis_password_file), 'redis_password_file', 'the Redis password') : settings.redis_password
+    this.client = createClient({
+      socket: {host: settings.redis_server, port: settings.redis_port, connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000)},
+      ...(password === undefined ? {} : {password}),
+      database: settings.redis_db,
+    })
+    router.cluster = this
+  }
+
+  /** Connects, claims this node's name, subscribes, and loads the other nodes' sessions. */
+  async start(): Promise<void> {
+    const client = this.client!
+    let lastError = ''
+    client.on('error', (error: Error) => {
+      // The client reconnects by itself; say so once per kind of failure.
+      if (error.message !== lastError) this.host.logger.error(`redis ${this.redisLabel}: ${error.message}`)
+      lastError = error.message
+    })
+    client.on('ready', () => (lastError = ''))
+    let timer: NodeJS.Timeout | undefined
+    try {
+      // The client retries for ever; a node that cannot reach Redis at start says so instead of waiting.
+      await Promise.race([
+        client.connect(),
+        new Promise((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS))),
+      ])
+    } catch (error) {
+      client.destroy()
+      throw new UnavailableError(`cannot reach Redis at ${this.redisLabel}: ${error instanceof Error ? error.message : String(error)}`, 'check redis_server, redis_port and redis_password_file, and that Redis runs')
+    } finally {
+      clearTimeout(timer)
+    }
+
+    const claimed = await client.set(aliveKey(this.node), this.token, {condition: 'NX', expiration: {type: 'PX', value: this.ttlMs}})
+    if (claimed !== 'OK') {
+      throw new UnavailableError(`another node named ${this.node} is alive in the cluster (Redis ${this.redisLabel})`, `give this node another cluster.node, or wait ${Math.ceil(this.ttlMs / 1000)} s after that node stopped`)
+    }
+
+    // Sessions a previous run of this node left (kill -9) go: the other nodes drop them from their mirrors at its reset event.
+    await client.multi().sAdd(NODES, this.node).del(sessionsKey(this.node)).hSet(infoKey(this.node), {pid: String(process.pid), startedAt: new Date().toISOString()}).exec()
+    this.subscriber = client.duplicate()
+    this.subscriber.on('error', () => {})
+    await this.subscriber.connect()
+    await this.subscriber.subscribe(EVENTS, (message) => this.event(message))
+    await this.subscriber.subscribe(nodeChannel(this.node), (message) => this.stanza(message))
+    await client.publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent))
+    await this.load()
+    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs)
+    this.host.logger.info(`cluster node ${this.node} on Redis ${this.redisLabel}: ${this.liveNodes.size} other node(s), ${this.router.remoteCount()} remote session(s)`)
+  }
+
+  /** The other live nodes' sessions, in full; events that came meanwhile are applied after. */
+  private async load(): Promise<void> {
+    const client = this.client!
+    const nodes = (await client.sMembers(NODES)).filter((node) => node !== this.node)
+    const alive = nodes.length === 0 ? [] : await client.mGet(nodes.map((node) => aliveKey(node)))
+    for (const [index, node] of nodes.entries()) {
+      if (alive[index] === null) continue
+      this.liveNodes.add(node)
+      const sessions = await client.hGetAll(sessionsKey(node))
+      for (const [full, value] of Object.entries(sessions)) this.mirror(node, full, JSON.parse(value) as Entry)
+    }
+
+    const pending = this.pending ?? []
+    this.pending = undefined
+    for (const event of pending) this.apply(event)
+  }
+
+  private mirror(node: string, full: string, entry: Entry): void {
+    const jid = parseJid(full)
+    if (!jid || jid.resource === '') return
+    const bare = `${jid.local}@${jid.domain}`
+    const existing = this.router.mirrored(bare, jid.resource)
+    if (existing && existing.node === node) return existing.update(entry)
+    const session = new RemoteSession(node, jid, entry, this)
+    this.router.mirror(session)
+    this.liveNodes.add(node)
+  }
+
+  // ---- what this node tells the others ----------------------------------------
+
+  private entry(session: C2sSession): Entry {
+    return {p: session.priority, a: session.available, ...(session.available && session.presence ? {x: session.presence.toString()} : {}), ...(session.carbons ? {c: 1} : {}), ...(session.interested ? {i: 1} : {})}
+  }
+
+  /** A local session was bound, or what the registry keeps of it changed; settles once Redis has told the other nodes. */
+  async registered(session: C2sSession): Promise<void> {
+    const entry = this.entry(session)
+    const event: ClusterEvent = {t: 'bind', node: this.node, jid: session.fullJid, e: entry}
+    try {
+      await this.client!.multi().hSet(sessionsKey(this.node), session.fullJid, JSON.stringify(entry)).publish(EVENTS, JSON.stringify(event)).exec()
+    } catch (error) {
+      this.failed('registering', session.fullJid, error)
+    }
+  }
+
+  unregistered(session: C2sSession): void {
+    const event: ClusterEvent = {t: 'unbind', node: this.node, jid: session.fullJid}
+    this.client!.multi().hDel(sessionsKey(this.node), session.fullJid).publish(EVENTS, JSON.stringify(event)).exec().catch((error: unknown) => this.failed('unregistering', session.fullJid, error))
+  }
+
+  /** An account event (`user disable` on this node's control socket): every other node closes the account's sessions too. */
+  accountChanged(event: AccountEvent): void {
+    this.client!.publish(EVENTS, JSON.stringify({t: 'account', node: this.node, event} satisfies ClusterEvent)).catch((error: unknown) => this.failed('announcing', event.jid, error))
+  }
+
+  /** This node changed data of an account that modules cache; settles once Redis has told the other nodes. */
+  async accountDataChanged(bare: string): Promise<void> {
+    try {
+      await this.client!.publish(EVENTS, JSON.stringify({t: 'data', node: this.node, jid: bare} satisfies ClusterEvent))
+    } catch (error) {
+      this.failed('announcing a change of', bare, error)
+    }
+  }
+
+  /**
+   * A stanza for a session on another node, published to that node. Pub/sub
+   * says nothing of delivery, and a node killed a moment ago may still count
+   * as a receiver: a message is kept until that node acknowledges it (in
+   * batches, ACK_DELAY_MS), and goes to offline storage here if the node
+   * dies first or no node took it. Delivery is at least once: a node that
+   * dies between delivering and acknowledging leaves a copy stored too.
+   */
+  forward(session: RemoteSession, stanza: string): void {
+    const message = stanza.startsWith('<message')
+    const seq = message ? ++this.seq : 0
+    if (message) {
+      let pending = this.inflight.get(session.node)
+      if (!pending) {
+        pending = new Map()
+        this.inflight.set(session.node, pending)
+      }
+
+      pending.set(seq, stanza)
+    }
+
+    const payload: NodeMessage = message ? {to: session.fullJid, s: stanza, from: this.node, q: seq} : {to: session.fullJid, s: stanza}
+    this.client!.publish(nodeChannel(session.node), JSON.stringify(payload))
+      .then((receivers) => {
+        // The node is gone and not yet seen gone.
+        if (receivers === 0 && message) this.unacknowledged(session.node, seq)
+      })
+      .catch((error: unknown) => {
+        this.failed('forwarding to', session.fullJid, error)
+        if (message) this.unacknowledged(session.node, seq)
+      })
+  }
+
+  /** A message `node` did not acknowledge and never will: stored here. */
+  private unacknowledged(node: string, seq: number): void {
+    const pending = this.inflight.get(node)
+    const stanza = pending?.get(seq)
+    if (stanza === undefined) return
+    pending!.delete(seq)
+    this.host.logger.debug(`cluster: node ${node} did not take a message (${seq}); stored here`)
+    const element = parseElement(stanza)
+    if (element) this.host.undeliverable(element)
+  }
+
+  /** `node` took every message up to `seq` this node sent it (sequence numbers to one node only grow). */
+  private acknowledged(node: string, seq: number): void {
+    const pending = this.inflight.get(node)
+    if (!pending) return
+    for (const sent of pending.keys()) {
+      if (sent > seq) break
+      pending.delete(sent)
+    }
+  }
+
+  /** Acknowledges, after ACK_DELAY_MS, the messages `from` sent up to `seq`: one publish per sender per batch. */
+  private acknowledge(from: string, seq: number): void {
+    this.acks.set(from, Math.max(seq, this.acks.get(from) ?? 0))
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined
+      const acks = [...this.acks]
+      this.acks.clear()
+      for (const [node, upto] of acks) this.client!.publish(nodeChannel(node), JSON.stringify({ack: upto, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))
+    }, ACK_DELAY_MS)
+  }
+
+  private failed(what: string, jid: string, error: unknown): void {
+    this.host.logger.error(`cluster: ${what} ${jid}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+
+  // ---- what the others tell this node -----------------------------------------
+
+  private event(message: string): void {
+    let event: ClusterEvent
+    try {
+      event = JSON.parse(message) as ClusterEvent
+    } catch {
+      return
+    }
+
+    if (event.node === this.node) return
+    if (this.pending) this.pending.push(event)
+    else this.apply(event)
+  }
+
+  private apply(event: ClusterEvent): void {
+    switch (event.t) {
+      case 'bind': {
+        const jid = parseJid(event.jid)
+        if (!jid) return
+        // RFC 6120 §7.7.2.2: a resource bound again elsewhere replaces the older session.
+        const local = this.router.local(`${jid.local}@${jid.domain}`, jid.resource)
+        if (local) local.close('conflict', 'replaced by a new connection with the same resource')
+        this.mirror(event.node, event.jid, event.e)
+        return
+      }
+
+      case 'unbind': {
+        const jid = parseJid(event.jid)
+        const existing = jid && this.router.mirrored(`${jid.local}@${jid.domain}`, jid.resource)
+        if (existing && existing.node === event.node) this.router.forget(existing.bareJid, jid.resource)
+        return
+      }
+
+      case 'reset': {
+        // A node that stopped, or restarted: what it had before is gone, and it said nothing for it.
+        this.nodeGone(event.node)
+        return
+      }
+
+      case 'account': {
+        this.host.accountEvent(event.event)
+        return
+      }
+
+      case 'data': {
+        this.host.accountDataChanged(event.jid)
+      }
+    }
+  }
+
+  private stanza(message: string): void {
+    let parsed: NodeMessage
+    try {
+      parsed = JSON.parse(message) as NodeMessage
+    } catch {
+      return
+    }
+
+    if ('ack' in parsed) return this.acknowledged(parsed.from, parsed.ack)
+    const element = parseElement(parsed.s)
+    const jid = parseJid(parsed.to)
+    if (element && jid) {
+      const session = this.router.local(`${jid.local}@${jid.domain}`, jid.resource)
+      if (session) session.send(element)
+      else this.host.undeliverable(element)
+    }
+
+    if (parsed.q !== undefined && parsed.from !== undefined) this.acknowledge(parsed.from, parsed.q)
+  }
+
+  /** Drops a node's sessions from the mirror, and tells local contacts they went. */
+  private nodeGone(node: string): RemoteSession[] {
+    this.liveNodes.delete(node)
+    // Messages it never acknowledged: stored before its users' contacts hear they left.
+    for (const seq of [...(this.inflight.get(node)?.keys() ?? [])]) this.unacknowledged(node, seq)
+    this.inflight.delete(node)
+    const gone = this.router.forgetNode(node)
+    for (const session of gone) if (session.available) this.host.remoteSessionEnded(session.asSession())
+    return gone
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.beating || this.stopped) return
+    this.beating = true
+    try {
+      const client = this.client!
+      const previous = await client.set(aliveKey(this.node), this.token, {expiration: {type: 'PX', value: this.ttlMs}, GET: true})
+      if (previous !== this.token) {
+        // Our key expired (Redis was out of reach longer than the TTL): the others dropped our sessions; tell them again.
+        this.host.logger.warn(`cluster: node ${this.node} was seen dead; registering its ${[...this.router.every()].length} session(s) again`)
+        await client.multi().sAdd(NODES, this.node).del(sessionsKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()
+        for (const session of this.router.every()) void this.registered(session)
+      }
+
+      const nodes = [...this.liveNodes]
+      if (nodes.length === 0) return
+      const alive = await client.mGet(nodes.map((node) => aliveKey(node)))
+      for (const [index, node] of nodes.entries()) {
+        if (alive[index] !== null) continue
+        const gone = this.nodeGone(node)
+        this.host.logger.warn(`cluster: node ${node} stopped answering; ${gone.length} of its session(s) dropped`)
+        // Any survivor may tidy up: deleting twice is harmless.
+        await client.del(sessionsKey(node))
+      }
+    } catch (error) {
+      this.host.logger.error(`cluster heartbeat: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      this.beating = false
+    }
+  }
+
+  /** Every node the registry knows, from Redis: its health and its sessions. */
+  async status(): Promise<ClusterStatus> {
+    const client = this.client!
+    const names = (await client.sMembers(NODES)).sort()
+    const nodes: ClusterNodeStatus[] = []
+    for (const node of names) {
+      const [alive, sessions, info] = await Promise.all([client.exists(aliveKey(node)), client.hLen(sessionsKey(node)), client.hGetAll(infoKey(node))])
+      nodes.push({
+        node,
+        health: alive === 1 ? 'up' : 'down',
+        sessions: alive === 1 ? Number(sessions) : 0,
+        ...(info.pid ? {pid: Number(info.pid)} : {}),
+        ...(info.startedAt ? {startedAt: info.startedAt} : {}),
+      })
+    }
+
+    return {node: this.node, redis: this.redisLabel, nodes}
+  }
+
+  /** Leaves the cluster: this node's sessions and liveness go, so the others drop them at once. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.timer)
+    clearTimeout(this.ackTimer)
+    const client = this.client
+    if (!client?.isOpen) return
+    try {
+      await client.multi().del(sessionsKey(this.node)).del(aliveKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()
+    } catch {}
+
+    await this.subscriber?.quit().catch(() => {})
+    await client.quit().catch(() => {})
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * A cluster of three `xmppctl start` nodes (sm_db_type: redis) sharing one
+ * PostgreSQL database and one Redis, each a real daemon on its own port:
+ * clients logged in to different nodes exchange messages, presence and iq,
+ * `user disable` on one node closes the account's sessions on another, and
+ * after kill -9 of a node its users' contacts see them go unavailable within
+ * the bound and messages for them wait in offline storage.
+ */
+import assert from 'node:assert/strict'
+import {readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {freePort, runCli, tempDir} from '../../helpers.js'
+import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
+import {redisMissing, startRedis} from '../../redis.js'
+import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
+import {type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
+
+// CI must run these (CI=true fails rather than skips).
+const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? (slixmppAvailable ? false : 'python3-slixmpp is not installed'))
+
+/** The bound this step promises for a killed node's sessions to go: liveness TTL (5 s) + one heartbeat (1 s), and a second to tell contacts. */
+const NODE_DEATH_BOUND_MS = 7000
+
+interface Node {
+  name: string
+  dir: string
+  port: number
+  pid: number
+}
+
+describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
+  const cleanups: Array<() => unknown> = []
+  const suite = {after: (fn: () => unknown) => cleanups.push(fn)}
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn()
+  })
+  const nodes: Node[] = []
+  const cli = (node: Node, args: string[], stdin?: string) => runCli(args, {cwd: node.dir, stdin})
+
+  before(async () => {
+    const redis = await startRedis(suite)
+    const postgres = await startPostgres('exit')
+    const database = await postgres.createDatabase()
+    for (const name of ['n1', 'n2', 'n3']) {
+      const dir = tempDir(suite, `xmppctl-cluster-${name}-`)
+      const port = await freePort()
+      writeFileSync(path.join(dir, 'redis.password'), `${redis.password}\n`, {mode: 0o600})
+      writePostgresConfig(dir, database, [
+        'hosts: [localhost]',
+        `listen:\n  - {port: ${port}, ip: 127.0.0.1}`,
+        'sm_db_type: redis',
+        'redis_server: 127.0.0.1',
+        `redis_port: ${redis.port}`,
+        'redis_password_file: ./redis.password',
+        `cluster: {node: ${name}}`,
+        'loglevel: debug',
+      ])
+      nodes.push({name, dir, port, pid: 0})
+    }
+
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina']) {
+      const added = await cli(nodes[0], ['user', 'add', `${user}@localhost`, '--password-stdin'], `${user} pw\n`)
+      assert.equal(added.status, 0, added.stderr)
+    }
+
+    // alice, bob and carol see each other's presence.
+    for (const [user, contact] of [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice']]) {
+      const added = await cli(nodes[0], ['roster', 'add', `${user}@localhost`, `${contact}@localhost`, '--subscription', 'both'])
+      assert.equal(added.status, 0, added.stderr)
+    }
+
+    for (const node of nodes) {
+      const started = await cli(node, ['start', '--json'])
+      assert.equal(started.status, 0, started.stderr)
+      node.pid = (JSON.parse(started.stdout) as {pid: number}).pid
+      suite.after(() => {
+        try {
+          process.kill(node.pid, 'SIGKILL')
+        } catch {}
+      })
+    }
+  })
+
+  let alice: RawClient
+  let bob: RawClient
+
+  it('routes messages between nodes both ways, to bare and full JIDs, and shows presence across nodes', async () => {
+    alice = await loginRaw(suite, nodes[0].port, 'alice', 'alice pw', {resource: 'a'})
+    // Her own presence comes back; bob is not online yet: nothing else.
+    assert.equal(await next(alice, 'presence'), "<presence from='alice@localhost/a' to='alice@localhost/a'/>")
+    bob = await loginRaw(suite, nodes[1].port, 'bob', 'bob pw', {resource: 'b'})
+    // bob's initial presence on n2 reaches alice on n1; alice's presence reaches bob from the mirror of n1's sessions.
+    assert.equal(await next(alice, 'presence', "from='bob"), "<presence from='bob@localhost/b' to='alice@localhost/a'/>")
+    assert.equal(await next(bob, 'presence', "from='alice"), "<presence from='alice@localhost/a' to='bob@localhost/b'/>")
+    await sync(bob)
+
+    alice.write("<message to='bob@localhost' type='chat' id='m1'><body>bare, n1 to n2</body></message>")
+    assert.match(await nextMessage(bob), /^<message to='bob@localhost' type='chat' id='m1' from='alice@localhost\/a'><body>bare, n1 to n2<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='bob@localhost'\/><\/message>$/)
+    bob.write("<message to='alice@localhost/a' type='chat' id='m2'><body>full, n2 to n1</body></message>")
+    assert.match(await nextMessage(alice), /^<message to='alice@localhost\/a' type='chat' id='m2' from='bob@localhost\/b'><body>full, n2 to n1<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='alice@localhost'\/><\/message>$/)
+  })
+
+  it('carries an iq to a full JID on another node and its result back', async () => {
+    alice.write("<iq type='get' id='v1' to='bob@localhost/b'><query xmlns='jabber:iq:version'/></iq>")
+    assert.equal(await next(bob, 'iq', "id='v1'"), "<iq type='get' id='v1' to='bob@localhost/b' from='alice@localhost/a'><query xmlns='jabber:iq:version'/></iq>")
+    bob.write("<iq type='result' id='v1' to='alice@localhost/a'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
+    assert.equal(await iqReply(alice, 'v1'), "<iq type='result' id='v1' to='alice@localhost/a' from='bob@localhost/b'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>")
+  })
+
+  it('copies carbons to a resource on another node, both ways', async (t) => {
+    bob.write("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    assert.equal(await iqReply(bob, 'c1'), "<iq type='result' id='c1' to='bob@localhost/b'/>")
+    // A second resource of bob, on n3, without presence (its presence would reach alice).
+    const other = await loginRaw(t, nodes[2].port, 'bob', 'bob pw', {resource: 'b3', presence: false})
+    other.write("<iq type='set' id='c2'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    assert.equal(await iqReply(other, 'c2'), "<iq type='result' id='c2' to='bob@localhost/b3'/>")
+    // A message from alice (n1) to bob/b (n2): bob/b3 (n3) gets a <received/> carbon.
+    alice.write("<message to='bob@localhost/b' type='chat' id='m7'><body>to b</body></message>")
+    assert.match(await nextMessage(bob), /^<message to='bob@localhost\/b' type='chat' id='m7' from='alice@localhost\/a'><body>to b<\/body>/)
+    assert.match(await nextMessage(other), /^<message from='bob@localhost' to='bob@localhost\/b3' type='chat'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='bob@localhost\/b' type='chat' id='m7' from='alice@localhost\/a'><body>to b<\/body>/)
+    // bob/b3 (n3) writes to alice: bob/b (n2) gets a <sent/> carbon.
+    other.write("<message to='alice@localhost' type='chat' id='m8'><body>from b3</body></message>")
+    assert.match(await nextMessage(alice), /^<message to='alice@localhost' type='chat' id='m8' from='bob@localhost\/b3'><body>from b3<\/body>/)
+    assert.match(await nextMessage(bob), /^<message from='bob@localhost' to='bob@localhost\/b' type='chat'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='alice@localhost' type='chat' id='m8' from='bob@localhost\/b3'><body>from b3<\/body>/)
+    other.end()
+    await sync(bob)
+  })
+
+  it('pushes a roster change made on one node to a session on another', async () => {
+    bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+    await iqReply(bob, 'r1')
+    const added = await cli(nodes[0], ['roster', 'add', 'bob@localhost', 'frank@localhost', '--name', 'Frank'])
+    assert.equal(added.status, 0, added.stderr)
+    assert.match(await next(bob, 'iq', "type='set'"), /^<iq type='set' id='[^']+' to='bob@localhost\/b'><query xmlns='jabber:iq:roster' ver='[^']+'><item jid='frank@localhost' name='Frank' subscription='none'\/><\/query><\/iq>$/)
+  })
+
+  it('applies a block made on one node to a sender on another, whose node had the blocklist cached', async (t) => {
+    const gina = await loginRaw(t, nodes[2].port, 'gina', 'gina pw', {resource: 'g', presence: false})
+    alice.write("<message to='gina@localhost/g' type='chat' id='m9'><body>before</body></message>")
+    assert.match(await nextMessage(gina), /^<message to='gina@localhost\/g' type='chat' id='m9' from='alice@localhost\/a'><body>before<\/body>/)
+    gina.write("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'/></block></iq>")
+    assert.equal(await iqReply(gina, 'b1'), "<iq type='result' id='b1' to='gina@localhost/g'/>")
+    alice.write("<message to='gina@localhost/g' type='chat' id='m10'><body>after</body></message>")
+    assert.equal(await nextMessage(alice), "<message type='error' id='m10' from='gina@localhost/g' to='alice@localhost/a'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+    assert.doesNotMatch(await sync(gina), /<message/)
+  })
+
+  it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
+    // carol (slixmpp) on n3 sends to alice on n1 once she is in, then waits for alice's message.
+    const carol = startSlixmpp(t, {jid: 'carol@localhost/slix', password: 'carol pw', port: nodes[2].port, send_to: 'alice@localhost', body: 'from slixmpp on n3', wait_message: true, timeout: 20}, 'client.py')
+    await carol.next('session')
+    assert.match(await next(alice, 'presence', "from='carol"), /^<presence [^>]*from='carol@localhost\/slix' to='alice@localhost\/a'/)
+    // Its own presence, then alice's from n1's registry.
+    assert.deepEqual([await carol.next('presence'), await carol.next('presence')].map((event) => event.frm).sort(), ['alice@localhost/a', 'carol@localhost/slix'])
+    assert.match(await nextMessage(alice), /^<message type='chat' to='alice@localhost' id='\w+' xml:lang='en' from='carol@localhost\/slix'><body>from slixmpp on n3<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='alice@localhost'\/><\/message>$/)
+    alice.write("<message to='carol@localhost/slix' type='chat' id='m6'><body>from raw on n1</body></message>")
+    assert.deepEqual(await carol.next('message'), {event: 'message', frm: 'alice@localhost/a', body: 'from raw on n1'})
+    await carol.finished
+    assert.equal(await next(alice, 'presence', "from='carol"), "<presence type='unavailable' from='carol@localhost/slix' to='alice@localhost/a'/>")
+  })
+
+  it('shows every node with its sessions and health in xmppctl status', async () => {
+    const status = await cli(nodes[0], ['status', '--json'])
+    assert.equal(status.status, 0, status.stderr)
+    const cluster = (JSON.parse(status.stdout) as {cluster: {node: string; nodes: Array<{node: string; health: string; sessions: number}>}}).cluster
+    assert.equal(cluster.node, 'n1')
+    assert.deepEqual(cluster.nodes.map(({node, health, sessions}) => ({node, health, sessions})), [
+      {node: 'n1', health: 'up', sessions: 1},
+      {node: 'n2', health: 'up', sessions: 1},
+      {node: 'n3', health: 'up', sessions: 0},
+    ])
+    const text = await cli(nodes[1], ['status'])
+    assert.match(text.stdout, /^ {2}cluster node n2, Redis 127\.0\.0\.1:\d+\/0:\n {4}n1: up, 1 session, pid \d+\n {4}n2: up, 1 session, pid \d+\n {4}n3: up, 0 sessions, pid \d+$/m)
+  })
+
+  it('closes the sessions of a disabled account on every node', async (t) => {
+    const dave = await loginRaw(t, nodes[1].port, 'dave', 'dave pw', {resource: 'd'})
+    await sync(dave)
+    const disabled = await cli(nodes[0], ['user', 'disable', 'dave@localhost'])
+    assert.equal(disabled.status, 0, disabled.stderr)
+    assert.equal(await dave.until(/<\/stream:stream>/), "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>the account was disabled</text></stream:error></stream:stream>")
+    await dave.waitClosed()
+  })
+
+  it('stores a message for an account with no session on any node once', async () => {
+    alice.write("<message to='erin@localhost' type='chat' id='m3'><body>erin is offline</body></message>")
+    await sync(alice)
+    const listed = await cli(nodes[2], ['offline', 'list', 'erin@localhost', '--json'])
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.equal((JSON.parse(listed.stdout) as {total: number}).total, 1)
+  })
+
+  it('closes the sessions of a deleted account on every node', async (t) => {
+    const erin = await loginRaw(t, nodes[2].port, 'erin', 'erin pw', {resource: 'e'})
+    // The message stored while she had no session anywhere, once.
+    assert.match(await nextMessage(erin), /^<message to='erin@localhost' type='chat' id='m3' from='alice@localhost\/a'><body>erin is offline<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='erin@localhost'\/><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
+    assert.doesNotMatch(await sync(erin), /<message/)
+    const deleted = await cli(nodes[0], ['user', 'delete', 'erin@localhost', '--force'])
+    assert.equal(deleted.status, 0, deleted.stderr)
+    assert.equal(await erin.until(/<\/stream:stream>/), "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>the account was deleted</text></stream:error></stream:stream>")
+    await erin.waitClosed()
+  })
+
+  it('after kill -9 of a node, its users go unavailable for contacts within the bound and their messages wait offline', async (t) => {
+    await sync(alice)
+    const killed = Date.now()
+    process.kill(nodes[1].pid, 'SIGKILL')
+    // Before the others see n2 dead: the stanza published to n2 reaches no one, and is stored.
+    alice.write("<message to='bob@localhost/b' type='chat' id='m4'><body>sent as n2 died</body></message>")
+    const log = () => readFileSync(path.join(nodes[0].dir, 'data', 'server.log'), 'utf8').slice(-6000)
+    assert.equal(await alice.until(/<presence [^>]*from='bob[^>]*\/>/, NODE_DEATH_BOUND_MS), "<presence type='unavailable' from='bob@localhost/b' to='alice@localhost/a'/>")
+    const elapsed = Date.now() - killed
+    assert.ok(elapsed <= NODE_DEATH_BOUND_MS, `unavailable after ${elapsed} ms`)
+    alice.write("<message to='bob@localhost' type='chat' id='m5'><body>bob is gone</body></message>")
+    await sync(alice)
+
+    const waiting = await cli(nodes[0], ['offline', 'list', 'bob@localhost', '--json'])
+    assert.equal((JSON.parse(waiting.stdout) as {total: number}).total, 2, `${waiting.stdout}\n${log()}`)
+    const back = await loginRaw(t, nodes[0].port, 'bob', 'bob pw', {resource: 'b2'})
+    const first = await nextMessage(back)
+    const second = await nextMessage(back)
+    assert.match(first, /^<message to='bob@localhost\/b' type='chat' id='m4' from='alice@localhost\/a'><body>sent as n2 died<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='bob@localhost'\/><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
+    assert.match(second, /^<message to='bob@localhost' type='chat' id='m5' from='alice@localhost\/a'><body>bob is gone<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='bob@localhost'\/><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
+    assert.doesNotMatch(await sync(back), /<message/)
+    const status = await cli(nodes[0], ['status', '--json'])
+    const cluster = (JSON.parse(status.stdout) as {cluster: {nodes: Array<{node: string; health: string; sessions: number}>}}).cluster
+    assert.deepEqual(cluster.nodes.map(({node, health, sessions}) => ({node, health, sessions})), [
+      {node: 'n1', health: 'up', sessions: 2},
+      {node: 'n2', health: 'down', sessions: 0},
+      {node: 'n3', health: 'up', sessions: 0},
+    ])
+  })
+
+  it('refuses to start a node that cannot reach Redis, or whose name is taken', async (t) => {
+    const dir = tempDir(t, 'xmppctl-cluster-n4-')
+    const config = readFileSync(path.join(nodes[0].dir, 'xmppctl.yml'), 'utf8')
+    writeFileSync(path.join(dir, 'sql.password'), readFileSync(path.join(nodes[0].dir, 'sql.password')), {mode: 0o600})
+    writeFileSync(path.join(dir, 'redis.password'), readFileSync(path.join(nodes[0].dir, 'redis.password')), {mode: 0o600})
+    const port = await freePort()
+    writeFileSync(path.join(dir, 'xmppctl.yml'), config.replace(/listen:\n {2}- \{port: \d+/, `listen:\n  - {port: ${port}`))
+    const taken = await runCli(['start'], {cwd: dir})
+    assert.equal(taken.status, 3)
+    assert.match(taken.stderr, /another node named n1 is alive in the cluster \(Redis 127\.0\.0\.1:\d+\/0\)/)
+    const unused = await freePort()
+    writeFileSync(path.join(dir, 'xmppctl.yml'), config.replace(/listen:\n {2}- \{port: \d+/, `listen:\n  - {port: ${port}`).replace(/redis_port: \d+/, `redis_port: ${unused}`).replace('node: n1', 'node: n4'))
+    const unreachable = await runCli(['start'], {cwd: dir, timeoutMs: 30_000})
+    assert.equal(unreachable.status, 3)
+    assert.match(unreachable.stderr, new RegExp(`cannot reach Redis at 127\\.0\\.0\\.1:${unused}/0`))
+  })
+})
