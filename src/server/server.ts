@@ -13,7 +13,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 
 import type {HostAuthenticator} from '../auth/types.js'
-import type {Configuration, HostSettings} from '../config/index.js'
+import type {Configuration, HostSettings, Settings} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
 import {optionDefaults} from '../config/modules.js'
@@ -91,6 +91,37 @@ export interface ServerStatus {
 export type ServerEvent =
   | {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}
 
+/**
+ * Keys read only at start: the listeners, where the data is (data_dir, the
+ * store's connection) and the cluster's registry. A reload that changes one
+ * says so rather than ignoring it.
+ */
+const RESTART_KEYS = [
+  'listen',
+  'data_dir',
+  'default_db',
+  'sql_type',
+  'sql_server',
+  'sql_port',
+  'sql_database',
+  'sql_username',
+  'sql_password',
+  'sql_password_file',
+  'sql_pool_size',
+  'sql_ssl',
+  'sql_ssl_verify',
+  'sql_ssl_cafile',
+  'sql_connect_timeout',
+  'sql_query_timeout',
+  'sm_db_type',
+  'redis_server',
+  'redis_port',
+  'redis_password',
+  'redis_password_file',
+  'redis_db',
+  'cluster',
+] as const satisfies ReadonlyArray<keyof Settings>
+
 export class ServerStartError extends XmppctlError {
   constructor(code: string, message: string, hint: string, cause?: unknown) {
     super(code, message, {hint, exitCode: ExitCode.unavailable, cause})
@@ -161,6 +192,8 @@ function s2sTlsOptions(config: Configuration): tls.SecureContextOptions {
 
 export class XmppServer implements SessionHost {
   config: Configuration
+  /** The settings the server started with: what RESTART_KEYS name still runs as these say, whatever reloads came since. */
+  private readonly startSettings: Settings
   readonly logger: Logger
   readonly limits: SessionLimits
   readonly throttle: AuthThrottle
@@ -196,6 +229,7 @@ export class XmppServer implements SessionHost {
 
   constructor(config: Configuration, options: ServerOptions = {}) {
     this.config = config
+    this.startSettings = config.settings
     this.options = options
     this.logger = options.logger ?? silentLogger
     this.limits = {...DEFAULT_SESSION_LIMITS, ...limitsFromConfig(config), ...options.limits}
@@ -618,10 +652,9 @@ export class XmppServer implements SessionHost {
 
   /**
    * Re-reads configuration and certificates and rebuilds authentication;
-   * sessions stay. Listener changes need a restart (reported, not applied).
+   * sessions stay. What is read only at start (RESTART_KEYS) needs a restart: reported, not applied.
    */
-  async reload(config: Configuration): Promise<{certificates: string[]; listenersChanged: boolean}> {
-    const previousConfig = this.config
+  async reload(config: Configuration): Promise<{certificates: string[]; listenersChanged: boolean; restartNeeded: string[]}> {
     const previousCertificates = this.certificates
     const previousContexts = this.contexts
     try {
@@ -644,9 +677,10 @@ export class XmppServer implements SessionHost {
     for (const authenticator of old.values()) await authenticator.close().catch(() => {})
     // Sessions of hosts no longer served end.
     for (const session of this.connections) if (session.host && !config.hosts.includes(session.host)) session.close('host-unknown', 'this host is no longer served')
-    const listenersChanged = JSON.stringify(previousConfig.settings.listen) !== JSON.stringify(config.settings.listen)
-    this.logger.info(`reloaded configuration${listenersChanged ? ' (listener changes take effect on restart)' : ''}`)
-    return {certificates: [...this.certificates.values()].map((certificate) => `${certificate.host}: ${certificate.file}`), listenersChanged}
+    const restartNeeded = RESTART_KEYS.filter((key) => JSON.stringify(this.startSettings[key]) !== JSON.stringify(config.settings[key]))
+    const listenersChanged = restartNeeded.includes('listen')
+    this.logger.info(`reloaded configuration${restartNeeded.length > 0 ? ` (changes to ${restartNeeded.join(', ')} take effect on restart)` : ''}`)
+    return {certificates: [...this.certificates.values()].map((certificate) => `${certificate.host}: ${certificate.file}`), listenersChanged, restartNeeded}
   }
 
   /** An account changed (outside the server, or in-band, by `except`): its sessions end, so the next login sees the change. */

@@ -50,7 +50,16 @@ describe('xmppctl start, status, reload, stop', () => {
     const reload = await runCli(['reload'], {cwd: dir})
     assert.equal(reload.status, 0, reload.stderr)
     assert.match(reload.stdout, /reloaded; certificates: localhost: /)
+    assert.equal(reload.stderr, '')
     assert.equal(client.closed, false, 'reload keeps connections')
+    // What is read only at start is named, not silently ignored.
+    writeConfig(dir, `hosts: [localhost]\nsql_query_timeout: 30\nlisten:\n  - {port: ${plain}, ip: 127.0.0.1}\n`)
+    const restartOnly = await runCli(['reload', '--json'], {cwd: dir})
+    assert.equal(restartOnly.status, 0, restartOnly.stderr)
+    assert.deepEqual((JSON.parse(restartOnly.stdout) as {restartNeeded: string[]}).restartNeeded, ['listen', 'sql_query_timeout'])
+    // Still pending at the next reload: compared with what the server started with, not with the last reload.
+    const pending = await runCli(['reload'], {cwd: dir})
+    assert.equal(pending.stderr, 'warning: changes to listen, sql_query_timeout take effect on "xmppctl restart"\n')
 
     const stopped = await runCli(['stop'], {cwd: dir})
     assert.equal(stopped.status, 0)
