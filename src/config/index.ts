@@ -9,7 +9,7 @@ import {NO_PLUGINS, type PluginRegistry, pluginKeys} from './plugins.js'
 import {CONFIG_KEYS, defaultSettings, type HostSettings, PER_HOST_KEYS, type Settings} from './schema.js'
 import {type ConfigProblem, validateDocument} from './validate.js'
 
-export {CONFIG_KEYS, type HostSettings, type Settings} from './schema.js'
+export {CLUSTER_KEYS, CONFIG_KEYS, STORE_KEYS, type HostSettings, type Settings} from './schema.js'
 export type {ConfigProblem} from './validate.js'
 
 export const DEFAULT_CONFIG_FILE = 'xmppctl.yml'

@@ -510,16 +510,8 @@ export interface Settings {
 /** The keys that `host_config` may override, resolved for one host. */
 export type HostSettings = Omit<Settings, 'hosts' | 'data_dir' | 'listen' | 'certfiles' | 'tls' | (typeof SERVER_WIDE_KEYS)[number]> & {host: string}
 
-/** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
-export const SERVER_WIDE_KEYS = [
-  'update_sql_schema',
-  'sm_db_type',
-  'redis_server',
-  'redis_port',
-  'redis_password',
-  'redis_password_file',
-  'redis_db',
-  'cluster',
+/** Where the store is and how to reach it (read when the store opens: a running server changes them only by a restart). */
+export const STORE_KEYS = [
   'default_db',
   'sql_type',
   'sql_server',
@@ -534,6 +526,16 @@ export const SERVER_WIDE_KEYS = [
   'sql_ssl_cafile',
   'sql_connect_timeout',
   'sql_query_timeout',
+] as const
+
+/** The cluster's session registry and this node's name (read at start, as the store's keys). */
+export const CLUSTER_KEYS = ['sm_db_type', 'redis_server', 'redis_port', 'redis_password', 'redis_password_file', 'redis_db', 'cluster'] as const
+
+/** Keys of the server process as a whole, not of a host: its log, its limits per connection, address and account. */
+export const SERVER_WIDE_KEYS = [
+  'update_sql_schema',
+  ...CLUSTER_KEYS,
+  ...STORE_KEYS,
   'loglevel',
   'log_rotate_size',
   'log_rotate_count',

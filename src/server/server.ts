@@ -14,6 +14,7 @@ import tls from 'node:tls'
 
 import type {HostAuthenticator} from '../auth/types.js'
 import type {Configuration, HostSettings, Settings} from '../config/index.js'
+import {CLUSTER_KEYS, STORE_KEYS} from '../config/index.js'
 import {ExitCode, XmppctlError, osErrorText} from '../errors.js'
 import {projectRoot} from '../paths.js'
 import {optionDefaults} from '../config/modules.js'
@@ -96,31 +97,7 @@ export type ServerEvent =
  * store's connection) and the cluster's registry. A reload that changes one
  * says so rather than ignoring it.
  */
-const RESTART_KEYS = [
-  'listen',
-  'data_dir',
-  'default_db',
-  'sql_type',
-  'sql_server',
-  'sql_port',
-  'sql_database',
-  'sql_username',
-  'sql_password',
-  'sql_password_file',
-  'sql_pool_size',
-  'sql_ssl',
-  'sql_ssl_verify',
-  'sql_ssl_cafile',
-  'sql_connect_timeout',
-  'sql_query_timeout',
-  'sm_db_type',
-  'redis_server',
-  'redis_port',
-  'redis_password',
-  'redis_password_file',
-  'redis_db',
-  'cluster',
-] as const satisfies ReadonlyArray<keyof Settings>
+const RESTART_KEYS: ReadonlyArray<keyof Settings> = ['listen', 'data_dir', ...STORE_KEYS, ...CLUSTER_KEYS]
 
 export class ServerStartError extends XmppctlError {
   constructor(code: string, message: string, hint: string, cause?: unknown) {
