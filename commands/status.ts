@@ -34,6 +34,10 @@ Exits 3 when no server is running.`
     this.log(`running (pid ${status.pid}, up ${duration(status.uptime)})`)
     for (const listener of status.listeners) this.log(`  listening on ${listener.ip}:${listener.port} (${listener.tls ? 'direct TLS' : `STARTTLS ${listener.starttls}`})`)
     for (const [host, count] of Object.entries(status.sessions)) this.log(`  ${host}: ${count} session${count === 1 ? '' : 's'}`)
+    const {memory} = status
+    const mib = (kib: number) => (kib / 1024).toFixed(1)
+    // An older server does not report it.
+    if (memory) this.log(`  memory: ${mib(memory.rssKiB)} MiB resident, JavaScript heap ${mib(memory.heapUsedKiB)} of ${mib(memory.heapTotalKiB)} MiB, allocator ${memory.allocator}`)
     // An older server reports neither.
     for (const ban of status.bans ?? []) this.log(`  banned ${ban.address}: ${ban.failures} failed logins, until ${ban.until}`)
     for (const {account, failures, until} of status.restrictedAccounts ?? []) {

@@ -328,6 +328,11 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: 10 * 1024 * 1024,
   },
   log_rotate_count: {spec: {type: 'integer', min: 0, max: 100}, description: 'rotated logs kept, server.log.1 (newest) to server.log.N', default: 1},
+  memory_allocator: {
+    spec: {type: 'enum', values: ['auto', 'jemalloc', 'system']},
+    description: 'the background server\'s malloc: jemalloc gives memory back after sessions close (auto: jemalloc when libjemalloc2 is installed, else the system\'s)',
+    default: 'auto',
+  },
   s2s_use_starttls: {
     spec: {type: 'enum', values: ['required', 'optional', 'false']},
     description: 'TLS on server-to-server streams: required (refuse peers without it), optional, or false (never offered)',
@@ -485,6 +490,7 @@ export interface Settings {
   loglevel: LogLevelName
   log_rotate_size: number | 'infinity'
   log_rotate_count: number
+  memory_allocator: 'auto' | 'jemalloc' | 'system'
   s2s_use_starttls: 'required' | 'optional' | 'false'
   s2s_certfile?: string
   s2s_cafile?: string
@@ -539,6 +545,7 @@ export const SERVER_WIDE_KEYS = [
   'loglevel',
   'log_rotate_size',
   'log_rotate_count',
+  'memory_allocator',
   's2s_use_starttls',
   's2s_certfile',
   's2s_cafile',

@@ -12,6 +12,7 @@ import {DataDirectoryError, ExitCode, UnavailableError, XmppctlError, osErrorTex
 import {processUserName} from '../process-user.js'
 import {CONTROL_SOCKET, LOG_FILE, PID_FILE, type ControlRequest, controlRequest, serveControl} from './control.js'
 import type {LogLevelName} from '../config/schema.js'
+import {JEMALLOC_CONF, activeAllocator, allocatorEnvironment, findJemalloc} from './allocator.js'
 import {prepareDataDirectory} from './data-dir.js'
 import {LogFile, type Logger, createLogger, logLevel} from './log.js'
 import {type ServerOptions, type ServerStatus, XmppServer} from './server.js'
@@ -40,6 +41,7 @@ function writePidFile(dataDir: string): string {
  */
 export async function runServer(config: Configuration, options: ServerOptions & {logger: Logger; configFile?: string}): Promise<RunningServer> {
   for (const warning of prepareDataDirectory(config.dataDir)) options.logger.warn(warning)
+  allocatorNote(config, options.logger)
   const server = new XmppServer(config, options)
   await server.start()
   let resolveStopped!: () => void
@@ -97,6 +99,17 @@ export async function runServer(config: Configuration, options: ServerOptions & 
   return {server, status: server.status(), stopped, stop}
 }
 
+/** Says which allocator runs, and why not jemalloc when it was wanted (in the foreground, only the command line can preload it). */
+function allocatorNote(config: Configuration, logger: Logger): void {
+  const setting = config.settings.memory_allocator
+  const active = activeAllocator()
+  if (active === 'jemalloc' || setting === 'system') return logger.info(`memory allocator: ${active}`)
+  const library = findJemalloc()
+  if (library === undefined) return logger[setting === 'jemalloc' ? 'warn' : 'info'](`memory allocator: system (libjemalloc2 is not installed)`)
+  const line = `memory allocator: system, not jemalloc: in the foreground, start with LD_PRELOAD=${library} MALLOC_CONF=${JEMALLOC_CONF}, or start in the background`
+  return setting === 'jemalloc' ? logger.warn(line) : logger.info(line)
+}
+
 /**
  * The server's logger at `loglevel`, or `level` (`--log-level`) when given:
  * on stderr in the foreground; in the background (`daemon`), in
@@ -133,6 +146,8 @@ export async function startBackground(config: Configuration, options: {bin: stri
     if (error instanceof XmppctlError && error.code === 'server-running') throw error
   }
 
+  // memory_allocator: jemalloc without the library is refused before anything is created.
+  const {env} = allocatorEnvironment(config.settings.memory_allocator, process.env, findJemalloc())
   const warnings = prepareDataDirectory(config.dataDir)
   const log = path.join(config.dataDir, LOG_FILE)
   let fd: number
@@ -144,7 +159,7 @@ export async function startBackground(config: Configuration, options: {bin: stri
   }
 
   const args = [options.bin, 'start', '--foreground', ...(options.configFile ? ['--config', options.configFile] : []), ...(options.logLevel ? ['--log-level', options.logLevel] : [])]
-  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: {...process.env, XMPPCTL_DAEMON: '1'}})
+  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: {...env, XMPPCTL_DAEMON: '1'}})
   closeSync(fd)
   try {
     const message = await new Promise<ReadyMessage>((resolve, reject) => {

@@ -21,6 +21,7 @@ import {optionDefaults} from '../config/modules.js'
 import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore, openRoomStore} from '../store/index.js'
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
+import {type Allocator, activeAllocator} from './allocator.js'
 import type {RoomAdminRequest, RoomAdminResult} from './muc/admin.js'
 import type {MucModule} from './modules/muc.js'
 import type {RoomStore} from '../store/room-store.js'
@@ -87,6 +88,8 @@ export interface ServerStatus {
   restrictedAccounts: Array<{account: string; failures: number; until: string}>
   /** With sm_db_type: redis, every node of the cluster as Redis knows it. */
   cluster?: ClusterStatus
+  /** The malloc this process runs on (memory_allocator), and its memory in KiB: RSS, the JavaScript heap, and memory held for JavaScript objects outside it. */
+  memory: {allocator: Allocator; rssKiB: number; heapTotalKiB: number; heapUsedKiB: number; externalKiB: number}
 }
 
 export type ServerEvent =
@@ -97,7 +100,7 @@ export type ServerEvent =
  * store's connection) and the cluster's registry. A reload that changes one
  * says so rather than ignoring it.
  */
-const RESTART_KEYS: ReadonlyArray<keyof Settings> = ['listen', 'data_dir', ...STORE_KEYS, ...CLUSTER_KEYS]
+const RESTART_KEYS: ReadonlyArray<keyof Settings> = ['listen', 'data_dir', 'memory_allocator', ...STORE_KEYS, ...CLUSTER_KEYS]
 
 export class ServerStartError extends XmppctlError {
   constructor(code: string, message: string, hint: string, cause?: unknown) {
@@ -184,6 +187,8 @@ export class XmppServer implements SessionHost {
   private readonly boundAddresses = new WeakMap<C2sSession, AddressUsage>()
   /** Sessions with XEP-0198 resumption, by resumption id. */
   private readonly resumableSessions = new Map<string, C2sSession>()
+  /** Read once: a process cannot change its allocator. */
+  private allocator: Allocator | undefined
   private moduleLimits: ModuleLimits
   private readonly servers: Array<{server: net.Server; settings: ListenerSettings; module: 'c2s' | 's2s' | 'http'; requestHandlers?: Record<string, string>}> = []
   /** Federation: on when the configuration has an s2s listener. */
@@ -624,7 +629,15 @@ export class XmppServer implements SessionHost {
       s2s: this.s2s?.list().length ?? 0,
       bans: this.throttle.bannedAddresses().slice(0, 50).map(({key, failures, until}) => ({address: key, failures, until: new Date(until).toISOString()})),
       restrictedAccounts: this.throttle.restrictedAccounts().slice(0, 50).map(({key, failures, until}) => ({account: key, failures, until: new Date(until).toISOString()})),
+      memory: this.memory(),
     }
+  }
+
+  private memory(): ServerStatus['memory'] {
+    const usage = process.memoryUsage()
+    const kib = (bytes: number) => Math.round(bytes / 1024)
+    this.allocator ??= activeAllocator()
+    return {allocator: this.allocator, rssKiB: kib(usage.rss), heapTotalKiB: kib(usage.heapTotal), heapUsedKiB: kib(usage.heapUsed), externalKiB: kib(usage.external)}
   }
 
   /**
