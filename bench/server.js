@@ -46,6 +46,9 @@
 //                           keeping it: 9 KiB less per idle session at 2,000
 //                           sessions and 26 MiB less after they close, for
 //                           ~20% fewer logins and messages per CPU second
+//   BENCH_ALLOCATOR         our server's memory_allocator: auto (the default, as
+//                           the background server: jemalloc when libjemalloc2
+//                           is installed), jemalloc or system
 //   BENCH_CERTIFICATES      comma list of ecdsa, rsa (default ecdsa,rsa): the
 //                           first serves every measurement; each further one
 //                           adds an idle-session measurement of every server,
@@ -419,6 +422,8 @@ async function measureIdle(server) {
 
 // BENCH_MEASURE (e.g. "logins") runs only some of the measurements, for iterating on one.
 const MEASURE = new Set((process.env.BENCH_MEASURE ?? 'logins,messages,sessions').split(','))
+const ALLOCATOR = process.env.BENCH_ALLOCATOR ?? 'auto'
+const {allocatorEnvironment, findJemalloc} = await import(path.join(root, 'dist/src/server/allocator.js'))
 
 /** Messages and idle sessions, one server at a time (the other, if any, sits idle). */
 async function measureRest(server) {
@@ -587,7 +592,9 @@ async function ours(dir, cert, name = 'ours', modules = undefined) {
     // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is for profiling our server.
     const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
     if (HEAP_SNAPSHOTS) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOTS}`)
-    const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'run.js'), 'start', '--foreground', '--log-level', 'warn', '-c', config], {stdio: ['ignore', 'pipe', 'pipe']})
+    // The allocator the background server gets (the benchmark runs ours in the foreground to read its output).
+    const {env} = allocatorEnvironment(ALLOCATOR, process.env, findJemalloc())
+    const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'run.js'), 'start', '--foreground', '--log-level', 'warn', '-c', config], {stdio: ['ignore', 'pipe', 'pipe'], env})
     child.stdout.on('data', (chunk) => (output += chunk))
     child.stderr.on('data', (chunk) => (output += chunk))
     return {child, port, log: () => output, name, snapshots: HEAP_SNAPSHOTS !== undefined}
@@ -803,7 +810,7 @@ try {
       }
     }
 
-    xmppctl = {...oursAtStart, ...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
+    xmppctl = {allocator: allocatorEnvironment(ALLOCATOR, process.env, findJemalloc()).allocator, ...oursAtStart, ...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
     if (withoutArchiveStart) xmppctl.archive = await measureArchive(oursServer, withoutArchiveStart)
     for (const reference of references) {
       if (!reference.server) continue
