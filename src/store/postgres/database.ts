@@ -62,6 +62,41 @@ export interface Queryable {
   query<Row extends QueryResultRow = QueryResultRow>(sql: string, parameters?: readonly unknown[]): Promise<{rows: Row[]; rowCount: number | null}>
 }
 
+/**
+ * What names one store whatever the way to it is spelled (localhost or
+ * 127.0.0.1, a Unix socket or TCP, the port written or left out): the
+ * server's own answer. The system identifier is the cluster's (initdb's,
+ * shared by its physical standbys, which hold the same data); a role that
+ * may not call pg_control_system() (an administrator may revoke it) gets
+ * the postmaster's start time and port instead, which tell servers apart
+ * as long as both run. The schema too: two roles may keep a store each in
+ * one database, through their search_path.
+ */
+export interface PostgresIdentity {
+  system: string | undefined
+  started: string
+  port: string
+  database: string
+  schema: string
+}
+
+export async function postgresIdentity(db: Queryable): Promise<PostgresIdentity> {
+  const common = "pg_postmaster_start_time()::text AS started, current_setting('port') AS port, current_database()::text AS database, current_schema()::text AS schema"
+  try {
+    return (await db.query<PostgresIdentity>(`SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system, ${common}`)).rows[0]
+  } catch (error) {
+    // insufficient_privilege (42501), as PostgresDatabase.query reports it or as the driver does.
+    if (!hasSqlState(error instanceof StoreError ? error.cause : error, '42501')) throw error
+    return {...(await db.query<Omit<PostgresIdentity, 'system'>>(`SELECT ${common}`)).rows[0], system: undefined}
+  }
+}
+
+/** Whether two identities are one store: the same database and schema of the same cluster. */
+export function sameIdentity(a: PostgresIdentity, b: PostgresIdentity): boolean {
+  if (a.database !== b.database || a.schema !== b.schema) return false
+  return a.system !== undefined && b.system !== undefined ? a.system === b.system : a.started === b.started && a.port === b.port
+}
+
 /** SQLSTATE codes (PostgreSQL's appendix A) the stores act on. */
 export const SQLSTATE = {
   foreignKeyViolation: '23503',
