@@ -23,6 +23,7 @@ import type {
 } from '../account-store.js'
 import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
+import {deleteArchiveEntries} from './archive.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
 import {MIGRATIONS, SCHEMA_TABLE, SCHEMA_TABLES, SCHEMA_VERSION} from './schema.js'
 import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
@@ -275,7 +276,14 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async deleteAccount(host: string, username: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM accounts WHERE host = $1 AND username = $2', [host, username])).rowCount ?? 0) > 0
+    // Deleting the account's row deletes its archive with it, in that one statement, which sql_query_timeout cancels
+    // when the archive holds millions of entries (a trigger call each): the account then stays. The entries go
+    // first, a batch per statement, in the transaction that then deletes the account: all of it or nothing, and no
+    // statement longer than a batch. (Entries archived meanwhile go with the account's row.)
+    return this.db.transaction(async (tx) => {
+      await deleteArchiveEntries(tx, 'owner = (SELECT owner FROM archive_owners WHERE host = $1 AND username = $2)', [host, username])
+      return ((await tx.query('DELETE FROM accounts WHERE host = $1 AND username = $2', [host, username])).rowCount ?? 0) > 0
+    })
   }
 
   async setState(host: string, username: string, state: AccountState, reason?: string): Promise<boolean> {

@@ -156,6 +156,26 @@ describe('the PostgreSQL store', {skip}, () => {
     await admin.end()
   })
 
+  it('deletes an account whose archive is too large for one statement within sql_query_timeout', async (t) => {
+    const database = await cluster.createDatabase()
+    // One DELETE of 200,000 entries (a trigger call each) takes seconds; a batch of 10,000 a tenth of one.
+    const accounts = await openAccountStore(configFor(t, database, {sql_query_timeout: 1}))
+    t.after(() => accounts.close())
+    for (const user of ['bob', 'carol']) await accounts.createAccount('example.org', user, secrets)
+    const admin = await cluster.connect(database.database)
+    t.after(() => admin.end())
+    await admin.query("INSERT INTO archive_owners (host, username) VALUES ('example.org', 'bob'), ('example.org', 'carol')")
+    // 200,000 messages of bob's archive, the last 10 also in carol's.
+    await admin.query("INSERT INTO archive_stanzas (id, stanza, refs) SELECT g, '<message/>', CASE WHEN g > 199990 THEN 2 ELSE 1 END FROM generate_series(1, 200000) g")
+    await admin.query("INSERT INTO archive_entries (owner, id, with_jid) SELECT o.owner, g, 'alice@example.org' FROM archive_owners o, generate_series(1, 200000) g WHERE o.username = 'bob'")
+    await admin.query("INSERT INTO archive_entries (owner, id, with_jid) SELECT o.owner, g, 'bob@example.org' FROM archive_owners o, generate_series(199991, 200000) g WHERE o.username = 'carol'")
+    assert.equal(await accounts.deleteAccount('example.org', 'bob'), true)
+    assert.equal(await accounts.getAccount('example.org', 'bob'), undefined)
+    const left = await admin.query("SELECT (SELECT count(*)::int FROM archive_entries) AS entries, (SELECT count(*)::int FROM archive_stanzas WHERE refs = 1) AS stanzas, (SELECT string_agg(username, ',') FROM archive_owners) AS owners")
+    assert.deepEqual(left.rows, [{entries: 10, stanzas: 10, owners: 'carol'}])
+    assert.equal(await accounts.deleteAccount('example.org', 'bob'), false)
+  })
+
   it('serves the commands: db migrate on an empty database, user add, list and export, import, db status', async (t) => {
     const dir = configFile(t, await cluster.createDatabase())
     const cli = (...args: string[]) => runCli(args, {cwd: dir, stdin: 'alice pw\n'})
