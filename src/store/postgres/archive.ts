@@ -75,8 +75,8 @@ export class PostgresArchiveStore implements ArchiveStore {
   static async open(options: PostgresOptions, archiveOptions: PostgresArchiveOptions = {}): Promise<PostgresArchiveStore> {
     const db = await PostgresDatabase.acquire(options)
     try {
-      const lastId = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0
-      return new PostgresArchiveStore(db, await ArchiveIds.claim(db, lastId), archiveOptions)
+      const ids = await ArchiveIds.claim(db, async () => (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0)
+      return new PostgresArchiveStore(db, ids, archiveOptions)
     } catch (error) {
       await db.release()
       throw error

@@ -242,12 +242,12 @@ export class PostgresDatabase implements Queryable {
   }
 
   /**
-   * The first free one of `count` numbered session advisory locks under
-   * `key`, taken on a connection of its own and held until the pool closes
+   * The first free one of the session advisory locks numbered `first` to
+   * `end` - 1 under `key`, taken on a connection of its own and held until the pool closes
    * (PostgreSQL frees it if this process dies); undefined when every one is
    * held. The same number for every store of this process.
    */
-  claimSlot(key: number, count: number): Promise<number | undefined> {
+  claimSlot(key: number, first: number, end: number): Promise<number | undefined> {
     this.slot ??= (async () => {
       const {default: pg} = await import('pg')
       const client = new pg.Client(this.pool.options)
@@ -255,7 +255,7 @@ export class PostgresDatabase implements Queryable {
       client.on('error', () => {})
       try {
         await client.connect()
-        for (let slot = 0; slot < count; slot++) {
+        for (let slot = first; slot < end; slot++) {
           if ((await client.query<{taken: boolean}>('SELECT pg_try_advisory_lock($1, $2) AS taken', [key, slot])).rows[0].taken) {
             this.slotClient = client
             return slot

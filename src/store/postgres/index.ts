@@ -23,6 +23,7 @@ import type {
 } from '../account-store.js'
 import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
+import {ARCHIVE_ID_CLASSES, importedArchiveId} from '../archive-ids.js'
 import {deleteArchiveEntries} from './archive.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
 import {MIGRATIONS, SCHEMA_TABLE, SCHEMA_TABLES, SCHEMA_VERSION} from './schema.js'
@@ -527,10 +528,11 @@ export class PostgresAccountStore implements AccountStore {
     ).rows[0].owner
     for (const message of data.archive) {
       // The archive id is the time of archiving in microseconds, the first free one from there (as the SQLite store does),
-      // starting from the last one this import gave from the same instant.
+      // starting from the last one this import gave from the same instant; an imported one, which no server process
+      // hands out (../archive-ids.ts): those it has handed out and not yet written are not here to be seen.
       const base = message.at.getTime() * 1000
-      let id = Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1)
-      while ((await tx.query('INSERT INTO archive_stanzas (id, stanza, refs) VALUES ($1, $2, 1) ON CONFLICT (id) DO NOTHING', [id, message.stanza])).rowCount === 0) id++
+      let id = importedArchiveId(Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1))
+      while ((await tx.query('INSERT INTO archive_stanzas (id, stanza, refs) VALUES ($1, $2, 1) ON CONFLICT (id) DO NOTHING', [id, message.stanza])).rowCount === 0) id += ARCHIVE_ID_CLASSES
       if (this.archiveIdHints.size >= 100_000) this.archiveIdHints.clear()
       this.archiveIdHints.set(base, id)
       await tx.query('INSERT INTO archive_entries (owner, id, with_jid, with_resource) VALUES ($1, $2, $3, $4)', [owner, id, message.with, message.withResource])

@@ -327,6 +327,30 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     assert.deepEqual((await admin.query('SELECT count(*)::int AS n FROM archive_stanzas')).rows, [{n: 0}])
   })
 
+  it('never gives a live message the id an import gave for a time the clock has yet to reach', async (t) => {
+    const database = await cluster.createDatabase()
+    const config = configFor(t, database)
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'alice', secrets)
+    const lost: unknown[] = []
+    const archive = await openArchiveStore(config, {onWriteError: (error) => lost.push(error)})
+    t.after(() => archive.close())
+    // A message stamped an hour ahead (a clock that was wrong), imported while the server runs; then its clock gets there.
+    // An even millisecond: its first microsecond is ≡ 0 (mod 16), where a process in slot 0 handed out ids.
+    const ahead = (Math.floor(Date.now() / 2) + 1_800_000) * 2
+    const imported = {stanza: '<message>imported</message>', at: new Date(ahead), with: 'alice@example.org', withResource: ''}
+    const data = {roster: [], subscriptionRequests: [], vcard: undefined, offline: [], private: [], pep: [], archive: [imported]}
+    assert.deepEqual(await accounts.importAccounts([{host: 'example.org', username: 'bob', secrets, overwrite: false, data}]), ['created'])
+    t.mock.timers.enable({apis: ['Date'], now: ahead})
+    const live = archive.add('<message>live</message>', [{host: 'example.org', username: 'alice', with: 'bob@example.org', withResource: ''}])
+    assert.deepEqual((await archive.query('example.org', 'alice', {}, {max: 10}))?.messages.map((message) => [message.id, message.stanza]), [[live, '<message>live</message>']])
+    assert.deepEqual(lost, [])
+    const bob = await archive.query('example.org', 'bob', {}, {max: 10})
+    assert.deepEqual(bob?.messages.map((message) => message.stanza), ['<message>imported</message>'])
+    assert.notEqual(bob?.messages[0].id, live)
+  })
+
   it('releases one archived message from two archives deleted at once', async (t) => {
     const database = await cluster.createDatabase()
     const config = configFor(t, database)
