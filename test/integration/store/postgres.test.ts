@@ -246,6 +246,37 @@ describe('the PostgreSQL store', {skip}, () => {
     for (let index = 0; index < 40; index++) received.push(Number(/id='m(\d+)'/.exec(await bob.until(/<message [\s\S]*?<\/message>/))?.[1]))
     assert.deepEqual(received, Array.from({length: 40}, (_, index) => index))
   })
+
+  it('knows one database however it is reached, and tells two apart, with or without pg_control_system()', async (t) => {
+    const [database, other] = [await cluster.createDatabase(), await cluster.createDatabase()]
+    const identity = async (host: string, info = database) => {
+      const db = await PostgresDatabase.acquire({...postgresOptions(configFor(t, info)), host})
+      try {
+        return await postgresIdentity(db)
+      } finally {
+        await db.release()
+      }
+    }
+
+    const identities = async () => Promise.all([identity('127.0.0.1'), identity('localhost'), identity(cluster.socketDir), identity('127.0.0.1', other)])
+    const [byAddress, byName, bySocket, another] = await identities()
+    assert.match(byAddress.system ?? '', /^\d+$/)
+    assert.deepEqual([sameIdentity(byAddress, byName), sameIdentity(byAddress, bySocket), sameIdentity(byAddress, another)], [true, true, false])
+    // An administrator may take pg_control_system() away from ordinary roles: the server's start and port then tell it apart.
+    // (Each database has its own pg_catalog functions and grants.)
+    for (const info of [database, other]) {
+      const admin = await cluster.connect(info.database)
+      try {
+        await admin.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC')
+      } finally {
+        await admin.end()
+      }
+    }
+
+    const [revokedAddress, revokedName, revokedSocket, revokedOther] = await identities()
+    assert.equal(revokedAddress.system, undefined)
+    assert.deepEqual([sameIdentity(revokedAddress, revokedName), sameIdentity(revokedAddress, bySocket), sameIdentity(revokedAddress, revokedSocket), sameIdentity(revokedAddress, revokedOther)], [true, true, true, false])
+  })
 })
 
 describe('the PostgreSQL store\'s triggers under concurrency and other collations', {skip}, () => {
@@ -374,36 +405,5 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     await first.query('COMMIT')
     assert.equal((await waiting).rowCount, 1)
     assert.deepEqual((await second.query('SELECT id FROM archive_stanzas WHERE id = $1', [Number(id)])).rows, [])
-  })
-
-  it('knows one database however it is reached, and tells two apart, with or without pg_control_system()', async (t) => {
-    const [database, other] = [await cluster.createDatabase(), await cluster.createDatabase()]
-    const identity = async (host: string, info = database) => {
-      const db = await PostgresDatabase.acquire({...postgresOptions(configFor(t, info)), host})
-      try {
-        return await postgresIdentity(db)
-      } finally {
-        await db.release()
-      }
-    }
-
-    const identities = async () => Promise.all([identity('127.0.0.1'), identity('localhost'), identity(cluster.socketDir), identity('127.0.0.1', other)])
-    const [byAddress, byName, bySocket, another] = await identities()
-    assert.match(byAddress.system ?? '', /^\d+$/)
-    assert.deepEqual([sameIdentity(byAddress, byName), sameIdentity(byAddress, bySocket), sameIdentity(byAddress, another)], [true, true, false])
-    // An administrator may take pg_control_system() away from ordinary roles: the server's start and port then tell it apart.
-    // (Each database has its own pg_catalog functions and grants.)
-    for (const info of [database, other]) {
-      const admin = await cluster.connect(info.database)
-      try {
-        await admin.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC')
-      } finally {
-        await admin.end()
-      }
-    }
-
-    const [revokedAddress, revokedName, revokedSocket, revokedOther] = await identities()
-    assert.equal(revokedAddress.system, undefined)
-    assert.deepEqual([sameIdentity(revokedAddress, revokedName), sameIdentity(revokedAddress, bySocket), sameIdentity(revokedAddress, revokedSocket), sameIdentity(revokedAddress, revokedOther)], [true, true, true, false])
   })
 })
