@@ -28,6 +28,7 @@ import {deleteArchiveEntries} from './archive.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
 import {MIGRATIONS, SCHEMA_TABLE, SCHEMA_TABLES, SCHEMA_VERSION} from './schema.js'
 import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
+import {outdatedStore} from '../outdated.js'
 
 /** Rows read per query while listing, so a million accounts never sit in memory. */
 const LIST_PAGE_SIZE = 1000
@@ -112,6 +113,8 @@ export interface PostgresOpenOptions {
   create?: boolean
   verify?: boolean
   migrate?: boolean
+  /** Why `migrate` is false, for the error (default: update_sql_schema is false). */
+  notMigrating?: string
 }
 
 /**
@@ -120,7 +123,7 @@ export interface PostgresOpenOptions {
  * gets them unless `create` is false, and one that holds another
  * program's tables is refused rather than written to.
  */
-export async function preparePostgres(db: PostgresDatabase, {create = true, verify = false, migrate: migrating = true}: PostgresOpenOptions): Promise<void> {
+export async function preparePostgres(db: PostgresDatabase, {create = true, verify = false, migrate: migrating = true, notMigrating}: PostgresOpenOptions): Promise<void> {
   const version = await schemaVersion(db)
   if (version === 'foreign') throw foreignDatabase(db.location)
   if (version !== 'absent' && (await db.query('SELECT to_regclass($1) AS marker', [COPY_PROGRESS_TABLE])).rows[0]?.marker) throw unfinishedCopy(db.location)
@@ -133,11 +136,7 @@ export async function preparePostgres(db: PostgresDatabase, {create = true, veri
   }
 
   if (version !== 'absent' && version < SCHEMA_VERSION && !migrating) {
-    throw new StoreError(
-      'store-outdated',
-      `${db.location} has schema version ${version}, and this xmppctl needs ${SCHEMA_VERSION} (update_sql_schema is false)`,
-      'back the store up, then run "xmppctl db migrate"; or set update_sql_schema: true to migrate at start',
-    )
+    throw outdatedStore(db.location, version, SCHEMA_VERSION, notMigrating)
   }
 
   if (version === 'absent' || version < SCHEMA_VERSION) await migrate(db)
