@@ -31,17 +31,12 @@ Stop the server first ("xmppctl stop"): what it writes after the copy starts wou
     const {flags} = await this.parse(DbCopy)
     if (flags.from === undefined && flags.to === undefined) throw new UsageError('db copy needs --from or --to', 'the other side is the configuration\'s store; for example: xmppctl db copy --from sqlite:./data')
     const config = await this.loadConfiguration()
-    const {configuredStoreAddress, copyStore, parseStoreAddress, storeLocation} = await import('../../src/store/copy.js')
+    const {configuredStoreAddress, copyStore, parseStoreAddress, refuseServedStore} = await import('../../src/store/copy.js')
     const configured = await configuredStoreAddress(config)
     const from = flags.from === undefined ? configured : parseStoreAddress(flags.from)
     const to = flags.to === undefined ? configured : parseStoreAddress(flags.to)
     const {serverRunning} = await import('../../src/running-server.js')
-    const [servedLocation, fromLocation, toLocation] = await Promise.all([storeLocation(configured), storeLocation(from), storeLocation(to)])
-    if ((servedLocation === fromLocation || servedLocation === toLocation) && (await serverRunning(config))) {
-      if (servedLocation === toLocation) throw new UsageError(`the server is running on ${displayPath(toLocation)}, the copy's target`, 'stop it first: xmppctl stop')
-      if (!flags.live) throw new UsageError(`the server is running on ${displayPath(fromLocation)}: what it writes after the copy starts would not be copied`, 'stop it first with "xmppctl stop", or pass --live to copy the store as it is now')
-    }
-
+    await refuseServedStore(config, from, to, {live: flags.live, serverRunning: () => serverRunning(config)})
     const progress = createProgress('copying')
     let result: CopyResult
     try {

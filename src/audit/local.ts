@@ -10,6 +10,7 @@ import type {Configuration} from '../config/index.js'
 import {UnavailableError, UsageError, osErrorText} from '../errors.js'
 import type {ServerStatus} from '../server/server.js'
 import type {AccountStore} from '../store/index.js'
+import type {PostgresDatabase} from '../store/postgres/database.js'
 import {authBansCheck} from './checks/auth-bans.js'
 import {backendsCheck} from './checks/backends.js'
 import {certificatesCheck} from './checks/certificates.js'
@@ -17,7 +18,7 @@ import {configFileCheck} from './checks/config-file.js'
 import {credentialsCheck} from './checks/credentials.js'
 import {filesCheck} from './checks/files.js'
 import {s2sPolicyCheck} from './checks/s2s-policy.js'
-import {sqlConfigCheck, sqlConnectionCheck} from './checks/sql-store.js'
+import {auditConfiguration, sqlConfigCheck, sqlConnectionCheck} from './checks/sql-store.js'
 import {tlsPolicyCheck} from './checks/tls-policy.js'
 import type {AuditContext, Check} from './checks/types.js'
 import {type AuditFinding, type Repair, sortFindings} from './findings.js'
@@ -109,17 +110,46 @@ function serverAsker(config: Configuration): () => Promise<ServerStatus | {notRu
 }
 
 /**
+ * The PostgreSQL store connected to on demand, once per audit, with the
+ * audit's short waits (sql-store.ts): the outcome, a connection or why
+ * none, is every check's, so that a server out of reach holds the audit up
+ * for one sql_connect_timeout, not one per check that reads the store.
+ */
+function postgresConnector(config: Configuration): {connect(): Promise<PostgresDatabase>; close(): Promise<void>} {
+  let connected: Promise<PostgresDatabase> | undefined
+  return {
+    connect() {
+      connected ??= (async () => {
+        const {PostgresDatabase, postgresOptions} = await import('../store/postgres/database.js')
+        return PostgresDatabase.acquire(postgresOptions(auditConfiguration(config)))
+      })()
+      return connected
+    },
+    async close() {
+      const db = await connected?.catch(() => undefined)
+      await db?.release()
+    },
+  }
+}
+
+/**
  * A store handle opened on demand: SQLite only when the store file exists
  * (opening would create it); PostgreSQL as it is, an empty database read as
- * an empty store, never migrated by an audit.
+ * an empty store, never migrated by an audit, and opened only once the
+ * audit's one connection is there.
  */
-function storeOpener(config: Configuration): {open(): Promise<AccountStore | undefined>; close(): Promise<void>} {
+function storeOpener(config: Configuration, postgres: () => Promise<PostgresDatabase>): {open(): Promise<AccountStore | undefined>; close(): Promise<void>} {
   let opened: Promise<AccountStore | undefined> | undefined
   return {
     open() {
       opened ??= (async () => {
         const {openAccountStore, storeEngine} = await import('../store/index.js')
-        if (storeEngine(config) === 'postgresql') return openAccountStore(config, {orAbsent: true, migrate: false})
+        if (storeEngine(config) === 'postgresql') {
+          // Only once the audit's connection is made: a server out of reach is waited for once, and its error is the one reported.
+          await postgres()
+          return openAccountStore(auditConfiguration(config, {configuredQueries: true}), {orAbsent: true, migrate: false, notMigrating: 'an audit does not migrate it'})
+        }
+
         if (!existsSync(path.join(config.dataDir, 'accounts.sqlite'))) return undefined
         return openAccountStore(config)
       })()
@@ -169,9 +199,10 @@ function applyRepair(repair: Repair, finding: string, root: boolean): AppliedFix
 
 export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   const checks = selectChecks(options.only ?? [])
-  const store = storeOpener(options.config)
+  const postgres = postgresConnector(options.config)
+  const store = storeOpener(options.config, () => postgres.connect())
   const root = (process.getuid?.() ?? -1) === 0
-  const context = {config: options.config, user: options.user, root, now: options.now ?? new Date(), store: () => store.open(), server: serverAsker(options.config)}
+  const context = {config: options.config, user: options.user, root, now: options.now ?? new Date(), store: () => store.open(), postgres: () => postgres.connect(), server: serverAsker(options.config)}
   try {
     let {findings, skipped} = await runChecks(checks, context)
     const fixed: AppliedFix[] = []
@@ -191,5 +222,6 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     return {user: options.user.name, checks: checks.map(({check}) => check.id), findings, fixed, notFixed, skipped}
   } finally {
     await store.close()
+    await postgres.close()
   }
 }

@@ -17,8 +17,9 @@ import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
 import {StoreError, UsageError} from '../errors.js'
+import {displayPath} from '../paths.js'
 import type {CopyReader, CopyWriter, TableProgress, TableShape} from './copy-endpoint.js'
-import type {PostgresOptions} from './postgres/database.js'
+import type {PostgresIdentity, PostgresOptions} from './postgres/database.js'
 import {SCHEMA_TABLES} from './postgres/schema.js'
 
 /** A store given on the command line, or the configuration's. */
@@ -131,6 +132,48 @@ export async function storeLocation(address: StoreAddress): Promise<string> {
   return postgresLocation(address.options)
 }
 
+/** Who the PostgreSQL server at `options` says it is (postgres/database.ts), on a connection of its own. */
+async function postgresIdentityOf(options: PostgresOptions): Promise<PostgresIdentity> {
+  const {PostgresDatabase, postgresIdentity} = await import('./postgres/database.js')
+  const db = await PostgresDatabase.acquire(options)
+  try {
+    return await postgresIdentity(db)
+  } finally {
+    await db.release()
+  }
+}
+
+/**
+ * Whether two addresses are one store. SQLite's are compared by real path;
+ * PostgreSQL's by asking each server who it is, because one database has
+ * many spellings (localhost or 127.0.0.1, its Unix socket or TCP): as
+ * written, a copy could run from under the server, or into its own source.
+ */
+export async function sameStore(a: StoreAddress, b: StoreAddress): Promise<boolean> {
+  if (a.engine === 'sqlite' || b.engine === 'sqlite') return a.engine === 'sqlite' && b.engine === 'sqlite' && a.file === b.file
+  const [locationA, locationB] = await Promise.all([storeLocation(a), storeLocation(b)])
+  if (locationA === locationB) return true
+  const {sameIdentity} = await import('./postgres/database.js')
+  const [identityA, identityB] = await Promise.all([postgresIdentityOf(a.options), postgresIdentityOf(b.options)])
+  return sameIdentity(identityA, identityB)
+}
+
+/**
+ * Refuses a copy into the store the configuration's server runs on, and,
+ * unless `live`, from it: what the server writes after the copy's snapshot
+ * would not be copied. `serverRunning` asks the server's control socket
+ * (which lives above the stores).
+ */
+export async function refuseServedStore(config: Configuration, from: StoreAddress, to: StoreAddress, {live, serverRunning}: {live: boolean; serverRunning: () => Promise<boolean>}): Promise<void> {
+  const served = await configuredStoreAddress(config)
+  if (served.engine !== from.engine && served.engine !== to.engine) return
+  if (!(await serverRunning())) return
+  if (await sameStore(served, to)) throw new UsageError(`the server is running on ${displayPath(await storeLocation(to))}, the copy's target`, 'stop it first: xmppctl stop')
+  if (!live && (await sameStore(served, from))) {
+    throw new UsageError(`the server is running on ${displayPath(await storeLocation(from))}: what it writes after the copy starts would not be copied`, 'stop it first with "xmppctl stop", or pass --live to copy the store as it is now')
+  }
+}
+
 async function openReader(address: StoreAddress): Promise<CopyReader> {
   if (address.engine === 'sqlite') {
     const {SqliteCopyReader} = await import('./sqlite/copy.js')
@@ -181,7 +224,10 @@ async function tableDigest(reader: CopyReader, table: string, shape: TableShape,
 /** Copies every row of `from` into `to`, which must be empty or hold an unfinished copy from `from`. */
 export async function copyStore(from: StoreAddress, to: StoreAddress, options: CopyOptions = {}): Promise<CopyResult> {
   const [fromLocation, toLocation] = await Promise.all([storeLocation(from), storeLocation(to)])
-  if (fromLocation === toLocation) throw new UsageError(`--from and --to are the same store, ${fromLocation}`, 'copy into another data directory or database')
+  if (await sameStore(from, to)) {
+    throw new UsageError(`--from and --to are the same store, ${fromLocation}${toLocation === fromLocation ? '' : ` (also reached as ${toLocation})`}`, 'copy into another data directory or database')
+  }
+
   const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS
   const reader = await openReader(from)
   try {

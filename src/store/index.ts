@@ -20,6 +20,8 @@ export interface OpenOptions {
   orAbsent?: boolean
   /** Run pending schema migrations; default: the configuration's update_sql_schema. */
   migrate?: boolean
+  /** Why pending migrations are not run, for the error that refuses the store: the caller's reason when it sets `migrate` itself (default: update_sql_schema is false). */
+  notMigrating?: string
 }
 
 /** The store's engine, by `sql_type`: the embedded SQLite file, or a PostgreSQL server. */

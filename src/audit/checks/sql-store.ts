@@ -12,7 +12,7 @@ import {Configuration} from '../../config/index.js'
 import {ConfigError, XmppctlError} from '../../errors.js'
 import {type Settings} from '../../config/schema.js'
 import {type SchemaStatus, schemaStatus, storeEngine} from '../../store/index.js'
-import {PostgresDatabase, postgresLocation, postgresOptions} from '../../store/postgres/database.js'
+import {type PostgresDatabase, postgresLocation, postgresOptions} from '../../store/postgres/database.js'
 import type {AuditFinding} from '../findings.js'
 import {allows, blockingDirectory, groupName, octal, statOrUndefined, userName} from '../../system.js'
 import type {AuditContext, Check} from './types.js'
@@ -246,9 +246,18 @@ export function schemaFindings(status: SchemaStatus): AuditFinding[] {
   return []
 }
 
-/** The configuration with the audit's short waits, so that an unreachable server does not hold the audit up. */
-function auditConfiguration(config: Configuration): Configuration {
-  const settings = {...config.settings, sql_connect_timeout: Math.min(config.settings.sql_connect_timeout, CONNECT_TIMEOUT_SECONDS), sql_query_timeout: Math.min(config.settings.sql_query_timeout, QUERY_TIMEOUT_SECONDS)}
+/**
+ * The configuration with the audit's short waits, so that an unreachable
+ * server does not hold the audit up: for a connection, and for a query
+ * unless `configuredQueries` (the credentials check reads every account,
+ * which may take as long as the server's own queries may).
+ */
+export function auditConfiguration(config: Configuration, {configuredQueries = false}: {configuredQueries?: boolean} = {}): Configuration {
+  const settings = {
+    ...config.settings,
+    sql_connect_timeout: Math.min(config.settings.sql_connect_timeout, CONNECT_TIMEOUT_SECONDS),
+    sql_query_timeout: configuredQueries ? config.settings.sql_query_timeout : Math.min(config.settings.sql_query_timeout, QUERY_TIMEOUT_SECONDS),
+  }
   return new Configuration(config.file, settings, {...config.hostOverrides}, config.plugins)
 }
 
@@ -269,7 +278,7 @@ export const sqlConnectionCheck: Check = {
     const location = postgresLocation(options)
     let db: PostgresDatabase
     try {
-      db = await PostgresDatabase.acquire(options)
+      db = await context.postgres()
     } catch (error) {
       // The password file refused (sql-config reports it): there is no password to connect with.
       if (error instanceof ConfigError) {
@@ -280,23 +289,19 @@ export const sqlConnectionCheck: Check = {
       return [failure('sql-connect-failed', error, location)]
     }
 
+    const findings: AuditFinding[] = []
     try {
-      const findings: AuditFinding[] = []
-      try {
-        findings.push(...roleFindings(await rolePrivileges(db), options.database, location))
-      } catch (error) {
-        return [failure('sql-connect-failed', error, location)]
-      }
-
-      try {
-        findings.push(...schemaFindings(await schemaStatus(config)))
-      } catch (error) {
-        findings.push(failure('sql-schema-unusable', error, location))
-      }
-
-      return findings
-    } finally {
-      await db.release()
+      findings.push(...roleFindings(await rolePrivileges(db), options.database, location))
+    } catch (error) {
+      return [failure('sql-connect-failed', error, location)]
     }
+
+    try {
+      findings.push(...schemaFindings(await schemaStatus(config)))
+    } catch (error) {
+      findings.push(failure('sql-schema-unusable', error, location))
+    }
+
+    return findings
   },
 }

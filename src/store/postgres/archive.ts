@@ -4,8 +4,29 @@ import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSql
 import {ArchiveIds} from './archive-ids.js'
 import {arrayIdIn, numbered} from './rooms.js'
 
-/** Archive entries deleted per transaction by a purge. */
-const PURGE_BATCH = 10_000
+/** Archive entries deleted per statement by a purge or an account's deletion. */
+const DELETE_BATCH = 10_000
+
+/**
+ * Deletes the archive entries `where` selects (over `parameters`), DELETE_BATCH
+ * at a time, each batch one statement on `db`: the pool (each batch its own
+ * transaction) or a transaction's connection. sql_query_timeout
+ * (statement_timeout) bounds each statement, and one DELETE of a large
+ * archive (a trigger call per entry) would run past it and roll back whole.
+ * Bounded by the entries there were at the start: entries archived
+ * meanwhile could otherwise keep it going.
+ */
+export async function deleteArchiveEntries(db: Queryable, where: string, parameters: readonly unknown[]): Promise<number> {
+  const total = (await db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
+  let removed = 0
+  for (let batches = Math.floor(total / DELETE_BATCH) + 1; batches > 0; batches--) {
+    const deleted = (await db.query(`DELETE FROM archive_entries WHERE (owner, id) IN (SELECT owner, id FROM archive_entries WHERE ${where} LIMIT ${DELETE_BATCH})`, parameters)).rowCount ?? 0
+    removed += deleted
+    if (deleted < DELETE_BATCH) break
+  }
+
+  return removed
+}
 
 interface PendingMessage {
   id: number
@@ -54,8 +75,8 @@ export class PostgresArchiveStore implements ArchiveStore {
   static async open(options: PostgresOptions, archiveOptions: PostgresArchiveOptions = {}): Promise<PostgresArchiveStore> {
     const db = await PostgresDatabase.acquire(options)
     try {
-      const lastId = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0
-      return new PostgresArchiveStore(db, await ArchiveIds.claim(db, lastId), archiveOptions)
+      const ids = await ArchiveIds.claim(db, async () => (await db.query<{id: number | null}>('SELECT max(id) AS id FROM archive_stanzas')).rows[0].id ?? 0)
+      return new PostgresArchiveStore(db, ids, archiveOptions)
     } catch (error) {
       await db.release()
       throw error
@@ -188,19 +209,8 @@ export class PostgresArchiveStore implements ArchiveStore {
     const where = 'owner IN (SELECT owner FROM archive_owners WHERE $1::text IS NULL OR (host = $1 AND username = $2)) AND id < $3'
     const parameters = [account?.host ?? null, account?.username ?? null, before.getTime() * 1000]
     if (dryRun) return (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
-    // In batches of one transaction each, as offline messages are purged: one DELETE of a large archive
-    // (a trigger call per entry) would run past sql_query_timeout and roll back whole. The ids only
-    // shrink toward `before`, so the loop ends; it is bounded by the entries there were at the start.
-    const total = (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
-    let removed = 0
-    for (let batches = Math.floor(total / PURGE_BATCH) + 1; batches > 0; batches--) {
-      const deleted =
-        (await this.db.query(`DELETE FROM archive_entries WHERE (owner, id) IN (SELECT owner, id FROM archive_entries WHERE ${where} LIMIT ${PURGE_BATCH})`, parameters)).rowCount ?? 0
-      removed += deleted
-      if (deleted < PURGE_BATCH) break
-    }
-
-    return removed
+    // In batches of one transaction each, as offline messages are purged: one stopped part way removed only what it was asked to.
+    return deleteArchiveEntries(this.db, where, parameters)
   }
 
   async close(): Promise<void> {

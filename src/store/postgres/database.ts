@@ -62,6 +62,41 @@ export interface Queryable {
   query<Row extends QueryResultRow = QueryResultRow>(sql: string, parameters?: readonly unknown[]): Promise<{rows: Row[]; rowCount: number | null}>
 }
 
+/**
+ * What names one store whatever the way to it is spelled (localhost or
+ * 127.0.0.1, a Unix socket or TCP, the port written or left out): the
+ * server's own answer. The system identifier is the cluster's (initdb's,
+ * shared by its physical standbys, which hold the same data); a role that
+ * may not call pg_control_system() (an administrator may revoke it) gets
+ * the postmaster's start time and port instead, which tell servers apart
+ * as long as both run. The schema too: two roles may keep a store each in
+ * one database, through their search_path.
+ */
+export interface PostgresIdentity {
+  system: string | undefined
+  started: string
+  port: string
+  database: string
+  schema: string
+}
+
+export async function postgresIdentity(db: Queryable): Promise<PostgresIdentity> {
+  const common = "pg_postmaster_start_time()::text AS started, current_setting('port') AS port, current_database()::text AS database, current_schema()::text AS schema"
+  try {
+    return (await db.query<PostgresIdentity>(`SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system, ${common}`)).rows[0]
+  } catch (error) {
+    // insufficient_privilege (42501), as PostgresDatabase.query reports it or as the driver does.
+    if (!hasSqlState(error instanceof StoreError ? error.cause : error, '42501')) throw error
+    return {...(await db.query<Omit<PostgresIdentity, 'system'>>(`SELECT ${common}`)).rows[0], system: undefined}
+  }
+}
+
+/** Whether two identities are one store: the same database and schema of the same cluster. */
+export function sameIdentity(a: PostgresIdentity, b: PostgresIdentity): boolean {
+  if (a.database !== b.database || a.schema !== b.schema) return false
+  return a.system !== undefined && b.system !== undefined ? a.system === b.system : a.started === b.started && a.port === b.port
+}
+
 /** SQLSTATE codes (PostgreSQL's appendix A) the stores act on. */
 export const SQLSTATE = {
   foreignKeyViolation: '23503',
@@ -207,12 +242,12 @@ export class PostgresDatabase implements Queryable {
   }
 
   /**
-   * The first free one of `count` numbered session advisory locks under
-   * `key`, taken on a connection of its own and held until the pool closes
+   * The first free one of the session advisory locks numbered `first` to
+   * `end` - 1 under `key`, taken on a connection of its own and held until the pool closes
    * (PostgreSQL frees it if this process dies); undefined when every one is
    * held. The same number for every store of this process.
    */
-  claimSlot(key: number, count: number): Promise<number | undefined> {
+  claimSlot(key: number, first: number, end: number): Promise<number | undefined> {
     this.slot ??= (async () => {
       const {default: pg} = await import('pg')
       const client = new pg.Client(this.pool.options)
@@ -220,7 +255,7 @@ export class PostgresDatabase implements Queryable {
       client.on('error', () => {})
       try {
         await client.connect()
-        for (let slot = 0; slot < count; slot++) {
+        for (let slot = first; slot < end; slot++) {
           if ((await client.query<{taken: boolean}>('SELECT pg_try_advisory_lock($1, $2) AS taken', [key, slot])).rows[0].taken) {
             this.slotClient = client
             return slot

@@ -23,9 +23,12 @@ import type {
 } from '../account-store.js'
 import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
+import {ARCHIVE_ID_CLASSES, importedArchiveId} from '../archive-ids.js'
+import {deleteArchiveEntries} from './archive.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable} from './database.js'
 import {MIGRATIONS, SCHEMA_TABLE, SCHEMA_TABLES, SCHEMA_VERSION} from './schema.js'
 import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
+import {outdatedStore} from '../outdated.js'
 
 /** Rows read per query while listing, so a million accounts never sit in memory. */
 const LIST_PAGE_SIZE = 1000
@@ -110,6 +113,8 @@ export interface PostgresOpenOptions {
   create?: boolean
   verify?: boolean
   migrate?: boolean
+  /** Why `migrate` is false, for the error (default: update_sql_schema is false). */
+  notMigrating?: string
 }
 
 /**
@@ -118,7 +123,7 @@ export interface PostgresOpenOptions {
  * gets them unless `create` is false, and one that holds another
  * program's tables is refused rather than written to.
  */
-export async function preparePostgres(db: PostgresDatabase, {create = true, verify = false, migrate: migrating = true}: PostgresOpenOptions): Promise<void> {
+export async function preparePostgres(db: PostgresDatabase, {create = true, verify = false, migrate: migrating = true, notMigrating}: PostgresOpenOptions): Promise<void> {
   const version = await schemaVersion(db)
   if (version === 'foreign') throw foreignDatabase(db.location)
   if (version !== 'absent' && (await db.query('SELECT to_regclass($1) AS marker', [COPY_PROGRESS_TABLE])).rows[0]?.marker) throw unfinishedCopy(db.location)
@@ -131,11 +136,7 @@ export async function preparePostgres(db: PostgresDatabase, {create = true, veri
   }
 
   if (version !== 'absent' && version < SCHEMA_VERSION && !migrating) {
-    throw new StoreError(
-      'store-outdated',
-      `${db.location} has schema version ${version}, and this xmppctl needs ${SCHEMA_VERSION} (update_sql_schema is false)`,
-      'back the store up, then run "xmppctl db migrate"; or set update_sql_schema: true to migrate at start',
-    )
+    throw outdatedStore(db.location, version, SCHEMA_VERSION, notMigrating)
   }
 
   if (version === 'absent' || version < SCHEMA_VERSION) await migrate(db)
@@ -275,7 +276,14 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async deleteAccount(host: string, username: string): Promise<boolean> {
-    return ((await this.db.query('DELETE FROM accounts WHERE host = $1 AND username = $2', [host, username])).rowCount ?? 0) > 0
+    // Deleting the account's row deletes its archive with it, in that one statement, which sql_query_timeout cancels
+    // when the archive holds millions of entries (a trigger call each): the account then stays. The entries go
+    // first, a batch per statement, in the transaction that then deletes the account: all of it or nothing, and no
+    // statement longer than a batch. (Entries archived meanwhile go with the account's row.)
+    return this.db.transaction(async (tx) => {
+      await deleteArchiveEntries(tx, 'owner = (SELECT owner FROM archive_owners WHERE host = $1 AND username = $2)', [host, username])
+      return ((await tx.query('DELETE FROM accounts WHERE host = $1 AND username = $2', [host, username])).rowCount ?? 0) > 0
+    })
   }
 
   async setState(host: string, username: string, state: AccountState, reason?: string): Promise<boolean> {
@@ -519,10 +527,11 @@ export class PostgresAccountStore implements AccountStore {
     ).rows[0].owner
     for (const message of data.archive) {
       // The archive id is the time of archiving in microseconds, the first free one from there (as the SQLite store does),
-      // starting from the last one this import gave from the same instant.
+      // starting from the last one this import gave from the same instant; an imported one, which no server process
+      // hands out (../archive-ids.ts): those it has handed out and not yet written are not here to be seen.
       const base = message.at.getTime() * 1000
-      let id = Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1)
-      while ((await tx.query('INSERT INTO archive_stanzas (id, stanza, refs) VALUES ($1, $2, 1) ON CONFLICT (id) DO NOTHING', [id, message.stanza])).rowCount === 0) id++
+      let id = importedArchiveId(Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1))
+      while ((await tx.query('INSERT INTO archive_stanzas (id, stanza, refs) VALUES ($1, $2, 1) ON CONFLICT (id) DO NOTHING', [id, message.stanza])).rowCount === 0) id += ARCHIVE_ID_CLASSES
       if (this.archiveIdHints.size >= 100_000) this.archiveIdHints.clear()
       this.archiveIdHints.set(base, id)
       await tx.query('INSERT INTO archive_entries (owner, id, with_jid, with_resource) VALUES ($1, $2, $3, $4)', [owner, id, message.with, message.withResource])

@@ -37,8 +37,8 @@ export class PostgresRoomStore implements RoomStore {
     const db = await PostgresDatabase.acquire(options)
     try {
       // Ids continue above the stored ones: a clock set back since must not collide with them.
-      const last = (await db.query<{id: number | null}>('SELECT max(id) AS id FROM muc_archive')).rows[0].id ?? 0
-      return new PostgresRoomStore(db, await ArchiveIds.claim(db, last))
+      const ids = await ArchiveIds.claim(db, async () => (await db.query<{id: number | null}>('SELECT max(id) AS id FROM muc_archive')).rows[0].id ?? 0)
+      return new PostgresRoomStore(db, ids)
     } catch (error) {
       await db.release()
       throw error

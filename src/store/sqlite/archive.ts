@@ -5,6 +5,7 @@ import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResu
 import {compiledFile} from '../../paths.js'
 import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
 import {archivePage} from '../archive-page.js'
+import {liveArchiveId} from '../archive-ids.js'
 import {isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
@@ -86,7 +87,8 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   add(stanza: string, entries: readonly ArchiveEntry[]): string {
-    const id = Math.max(Date.now() * 1000, this.lastId + 1)
+    // Never an imported id (../archive-ids.ts): an import in another process cannot see this one until it is written.
+    const id = liveArchiveId(Math.max(Date.now() * 1000, this.lastId + 1))
     this.lastId = id
     const row: ArchiveRow = [id, stanza]
     for (const entry of entries) row.push(entry.host, entry.username, entry.with, entry.withResource)

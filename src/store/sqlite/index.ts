@@ -20,10 +20,12 @@ import type {
   ScramConversion,
   StoredAccount,
 } from '../account-store.js'
+import {ARCHIVE_ID_CLASSES, importedArchiveId} from '../archive-ids.js'
 import type {AccessModel, SendLastPublishedItem} from '../pep-store.js'
 import type {Subscription} from '../roster-store.js'
 import {APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION} from './schema.js'
 import {COPY_PROGRESS_TABLE, unfinishedCopy} from '../copy-marker.js'
+import {outdatedStore} from '../outdated.js'
 
 export const STORE_FILE = 'accounts.sqlite'
 
@@ -203,7 +205,7 @@ export class SqliteAccountStore implements AccountStore {
    * start on a store that fails only at the first login or the first write.
    */
   /** `migrate: false` (update_sql_schema: false): a store with pending migrations is an error naming `xmppctl db migrate`. */
-  static open(dataDir: string, {create = true, verify = false, migrate = true}: {create?: boolean; verify?: boolean; migrate?: boolean} = {}): SqliteAccountStore {
+  static open(dataDir: string, {create = true, verify = false, migrate = true, notMigrating}: {create?: boolean; verify?: boolean; migrate?: boolean; notMigrating?: string} = {}): SqliteAccountStore {
     const file = path.join(dataDir, STORE_FILE)
     if (!existsSync(file)) {
       if (!create) {
@@ -221,7 +223,7 @@ export class SqliteAccountStore implements AccountStore {
     }
 
     try {
-      prepareDatabase(db, file, migrate)
+      prepareDatabase(db, file, migrate, notMigrating)
       if (verify) verifyDatabase(db, file)
       return translatingErrors(new SqliteAccountStore(file, db), file)
     } catch (error) {
@@ -512,9 +514,12 @@ export class SqliteAccountStore implements AccountStore {
         // Messages archived in the same millisecond (in several accounts: both sides of a chat, a busy server) share their
         // first id: the last one this import gave from there is where to look on, or the search would go quadratic
         // (measured: 100,000 messages of 2,000 accounts at the same 50 instants took 120 s). The hint is checked like any other.
+        // An imported id, which the server never hands out (../archive-ids.ts): those it has handed out and not yet
+        // written (its writer commits once a second), or will hand out when the clock reaches a stamp from the future,
+        // are not here to be seen.
         const base = message.at.getTime() * 1000
-        let id = Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1)
-        while (statements.archiveIdTaken.get(id)) id++
+        let id = importedArchiveId(Math.max(base, (this.archiveIdHints.get(base) ?? base - 1) + 1))
+        while (statements.archiveIdTaken.get(id)) id += ARCHIVE_ID_CLASSES
         if (this.archiveIdHints.size >= ARCHIVE_ID_HINTS) this.archiveIdHints.clear()
         this.archiveIdHints.set(base, id)
         statements.archiveStanza.run(id, message.stanza)
@@ -588,7 +593,7 @@ function runMigrations(db: Database.Database, from: number): void {
 }
 
 /** Checks the file is ours, brings its schema up to date (unless `migrate` is false: then a pending migration is an error), sets WAL. */
-function prepareDatabase(db: Database.Database, file: string, migrate = true): void {
+function prepareDatabase(db: Database.Database, file: string, migrate = true, notMigrating?: string): void {
   // One read transaction, so that the three come from the same version of the file.
   const {applicationId, version, tables} = db.transaction(() => ({
     applicationId: db.pragma('application_id', {simple: true}) as number,
@@ -625,11 +630,7 @@ function prepareDatabase(db: Database.Database, file: string, migrate = true): v
   }
 
   if (version < SCHEMA_VERSION && !migrate) {
-    throw new StoreError(
-      'store-outdated',
-      `${file} has schema version ${version}, and this xmppctl needs ${SCHEMA_VERSION} (update_sql_schema is false)`,
-      'back the store up, then run "xmppctl db migrate"; or set update_sql_schema: true to migrate at start',
-    )
+    throw outdatedStore(file, version, SCHEMA_VERSION, notMigrating)
   }
 
   db.pragma('journal_mode = WAL')

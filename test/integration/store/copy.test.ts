@@ -247,6 +247,17 @@ describe('db copy between SQLite and PostgreSQL', {skip}, () => {
       assert.doesNotMatch(result.stderr, /secret/)
     }
 
+    // One database however it is reached: localhost or 127.0.0.1, TCP or the Unix socket.
+    const byName = `postgresql://${database.user}@localhost:${database.port}/${database.database}`
+    const bySocket = `postgresql://${database.user}@${encodeURIComponent(cluster.socketDir)}:${database.port}/${database.database}`
+    const byAddress = `postgresql://${database.user}@127.0.0.1:${database.port}/${database.database}`
+    const env = {PGPASSWORD: database.password}
+    for (const [from, to] of [[byName, byAddress], [bySocket, byName]]) {
+      const same = await runCli(['db', 'copy', '--from', from, '--to', to], {cwd: site, env})
+      assert.equal(same.status, 2, same.stderr)
+      assert.match(same.stderr, /^error: --from and --to are the same store, postgresql:\/\/\S+ \(also reached as postgresql:\/\/\S+\) \(copy into another data directory or database\)\n$/)
+    }
+
     // A target that holds data is never written to.
     assert.equal((await runCli(['user', 'add', 'zed@localhost', '--password-stdin'], {cwd: site, stdin: 'zed pw\n'})).status, 0)
     const full = await runCli(['db', 'copy', '--from', `sqlite:${path.join(source, 'data')}`], {cwd: site})
@@ -267,6 +278,16 @@ describe('db copy between SQLite and PostgreSQL', {skip}, () => {
     const running = await runCli(['db', 'copy', '--to', `sqlite:${target}`], {cwd: site})
     assert.equal(running.status, 2)
     assert.match(running.stderr, /^error: the server is running on postgresql:\/\/\S+: what it writes after the copy starts would not be copied \(stop it first with "xmppctl stop", or pass --live to copy the store as it is now\)\n$/)
+    // The server's store spelled otherwise is still its store: as the source (refused unless --live), and as the target.
+    for (const from of [byName, bySocket]) {
+      const spelled = await runCli(['db', 'copy', '--from', from, '--to', `sqlite:${target}`], {cwd: site, env})
+      assert.equal(spelled.status, 2, spelled.stderr)
+      assert.match(spelled.stderr, /^error: the server is running on postgresql:\/\/\S+: what it writes after the copy starts would not be copied/)
+    }
+
+    const into = await runCli(['db', 'copy', '--from', `sqlite:${path.join(source, 'data')}`, '--to', byName, '--live'], {cwd: site, env})
+    assert.equal(into.status, 2, into.stderr)
+    assert.match(into.stderr, /^error: the server is running on postgresql:\/\/\S+@localhost:\d+\/\w+, the copy's target \(stop it first: xmppctl stop\)\n$/)
     const live = await runCli(['db', 'copy', '--to', `sqlite:${target}`, '--live', '--json'], {cwd: site})
     assert.equal(live.status, 0, live.stderr)
     assert.equal((JSON.parse(live.stdout) as {tables: Array<{table: string; rows: number}>}).tables[0].rows, 1)

@@ -6,10 +6,12 @@
  * import, export and audit command works against either store").
  */
 import assert from 'node:assert/strict'
+import {writeFileSync} from 'node:fs'
+import {type Socket, createServer} from 'node:net'
 import path from 'node:path'
 import {before, describe, it} from 'node:test'
 
-import {runCli, tempDir} from '../../helpers.js'
+import {runCli, tempDir, writeConfig} from '../../helpers.js'
 import {type PostgresCluster, postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 
 // CI must run these (CI=true fails rather than skips).
@@ -87,5 +89,29 @@ describe('the commands on a PostgreSQL store', {skip}, () => {
     await cli(['user', 'delete', 'bob@localhost', '--force'])
     await cli(['user', 'exists', 'bob@localhost'], '', 1)
     assert.deepEqual(((await json(['user', 'list'])) as unknown as Array<{jid: string}>).map((account) => account.jid), ['alice@localhost'])
+  })
+})
+
+describe('audit of a PostgreSQL store out of reach', () => {
+  it('connects once for every check that reads the store, and says why it could not', async (t) => {
+    // A port that accepts and never answers, as a server behind a stalled network: each attempt waits sql_connect_timeout.
+    const sockets: Socket[] = []
+    const listener = createServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    t.after(() => {
+      for (const socket of sockets) socket.destroy()
+      listener.close()
+    })
+    const {port} = listener.address() as {port: number}
+    const dir = tempDir(t)
+    writeFileSync(path.join(dir, 'sql.password'), 'secret\n', {mode: 0o600})
+    writeConfig(dir, ['hosts: [localhost]', 'sql_type: pgsql', 'sql_server: 127.0.0.1', `sql_port: ${port}`, 'sql_database: xmppctl', 'sql_username: xmppctl', 'sql_password_file: ./sql.password', 'sql_connect_timeout: 1'].join('\n'))
+    const result = await runCli(['audit', '--only', 'credentials', '--only', 'sql-connection'], {cwd: dir})
+    assert.equal(result.status, 1, result.stderr)
+    assert.equal(sockets.length, 1, `${sockets.length} connections:\n${result.stdout}`)
+    const location = `postgresql://xmppctl@127.0.0.1:${port}/xmppctl`
+    assert.match(result.stdout, new RegExp(`^  critical sql-connect-failed: cannot reach the PostgreSQL store ${location}: Connection terminated due to connection timeout \\(store-unavailable\\)$`, 'm'))
+    assert.match(result.stdout, new RegExp(`^not checked: credentials \\(the accounts were not read: cannot reach the PostgreSQL store ${location}: Connection terminated due to connection timeout\\)$`, 'm'))
+    assert.doesNotMatch(result.stdout, /update_sql_schema/)
   })
 })

@@ -16,7 +16,7 @@ import {Configuration} from '../../../src/config/index.js'
 import {defaultSettings, type Settings} from '../../../src/config/schema.js'
 import {StoreError} from '../../../src/errors.js'
 import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore} from '../../../src/store/index.js'
-import {PostgresDatabase, postgresOptions} from '../../../src/store/postgres/database.js'
+import {PostgresDatabase, postgresIdentity, postgresOptions, sameIdentity} from '../../../src/store/postgres/database.js'
 import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {type PostgresCluster, type PostgresDatabaseInfo, postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
@@ -156,6 +156,26 @@ describe('the PostgreSQL store', {skip}, () => {
     await admin.end()
   })
 
+  it('deletes an account whose archive is too large for one statement within sql_query_timeout', async (t) => {
+    const database = await cluster.createDatabase()
+    // One DELETE of 200,000 entries (a trigger call each) takes seconds; a batch of 10,000 a tenth of one.
+    const accounts = await openAccountStore(configFor(t, database, {sql_query_timeout: 1}))
+    t.after(() => accounts.close())
+    for (const user of ['bob', 'carol']) await accounts.createAccount('example.org', user, secrets)
+    const admin = await cluster.connect(database.database)
+    t.after(() => admin.end())
+    await admin.query("INSERT INTO archive_owners (host, username) VALUES ('example.org', 'bob'), ('example.org', 'carol')")
+    // 200,000 messages of bob's archive, the last 10 also in carol's.
+    await admin.query("INSERT INTO archive_stanzas (id, stanza, refs) SELECT g, '<message/>', CASE WHEN g > 199990 THEN 2 ELSE 1 END FROM generate_series(1, 200000) g")
+    await admin.query("INSERT INTO archive_entries (owner, id, with_jid) SELECT o.owner, g, 'alice@example.org' FROM archive_owners o, generate_series(1, 200000) g WHERE o.username = 'bob'")
+    await admin.query("INSERT INTO archive_entries (owner, id, with_jid) SELECT o.owner, g, 'bob@example.org' FROM archive_owners o, generate_series(199991, 200000) g WHERE o.username = 'carol'")
+    assert.equal(await accounts.deleteAccount('example.org', 'bob'), true)
+    assert.equal(await accounts.getAccount('example.org', 'bob'), undefined)
+    const left = await admin.query("SELECT (SELECT count(*)::int FROM archive_entries) AS entries, (SELECT count(*)::int FROM archive_stanzas WHERE refs = 1) AS stanzas, (SELECT string_agg(username, ',') FROM archive_owners) AS owners")
+    assert.deepEqual(left.rows, [{entries: 10, stanzas: 10, owners: 'carol'}])
+    assert.equal(await accounts.deleteAccount('example.org', 'bob'), false)
+  })
+
   it('serves the commands: db migrate on an empty database, user add, list and export, import, db status', async (t) => {
     const dir = configFile(t, await cluster.createDatabase())
     const cli = (...args: string[]) => runCli(args, {cwd: dir, stdin: 'alice pw\n'})
@@ -225,6 +245,37 @@ describe('the PostgreSQL store', {skip}, () => {
     const received = []
     for (let index = 0; index < 40; index++) received.push(Number(/id='m(\d+)'/.exec(await bob.until(/<message [\s\S]*?<\/message>/))?.[1]))
     assert.deepEqual(received, Array.from({length: 40}, (_, index) => index))
+  })
+
+  it('knows one database however it is reached, and tells two apart, with or without pg_control_system()', async (t) => {
+    const [database, other] = [await cluster.createDatabase(), await cluster.createDatabase()]
+    const identity = async (host: string, info = database) => {
+      const db = await PostgresDatabase.acquire({...postgresOptions(configFor(t, info)), host})
+      try {
+        return await postgresIdentity(db)
+      } finally {
+        await db.release()
+      }
+    }
+
+    const identities = async () => Promise.all([identity('127.0.0.1'), identity('localhost'), identity(cluster.socketDir), identity('127.0.0.1', other)])
+    const [byAddress, byName, bySocket, another] = await identities()
+    assert.match(byAddress.system ?? '', /^\d+$/)
+    assert.deepEqual([sameIdentity(byAddress, byName), sameIdentity(byAddress, bySocket), sameIdentity(byAddress, another)], [true, true, false])
+    // An administrator may take pg_control_system() away from ordinary roles: the server's start and port then tell it apart.
+    // (Each database has its own pg_catalog functions and grants.)
+    for (const info of [database, other]) {
+      const admin = await cluster.connect(info.database)
+      try {
+        await admin.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC')
+      } finally {
+        await admin.end()
+      }
+    }
+
+    const [revokedAddress, revokedName, revokedSocket, revokedOther] = await identities()
+    assert.equal(revokedAddress.system, undefined)
+    assert.deepEqual([sameIdentity(revokedAddress, revokedName), sameIdentity(revokedAddress, bySocket), sameIdentity(revokedAddress, revokedSocket), sameIdentity(revokedAddress, revokedOther)], [true, true, true, false])
   })
 })
 
@@ -305,6 +356,30 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     const admin = await cluster.connect(database.database)
     t.after(() => admin.end())
     assert.deepEqual((await admin.query('SELECT count(*)::int AS n FROM archive_stanzas')).rows, [{n: 0}])
+  })
+
+  it('never gives a live message the id an import gave for a time the clock has yet to reach', async (t) => {
+    const database = await cluster.createDatabase()
+    const config = configFor(t, database)
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    await accounts.createAccount('example.org', 'alice', secrets)
+    const lost: unknown[] = []
+    const archive = await openArchiveStore(config, {onWriteError: (error) => lost.push(error)})
+    t.after(() => archive.close())
+    // A message stamped an hour ahead (a clock that was wrong), imported while the server runs; then its clock gets there.
+    // An even millisecond: its first microsecond is ≡ 0 (mod 16), where a process in slot 0 handed out ids.
+    const ahead = (Math.floor(Date.now() / 2) + 1_800_000) * 2
+    const imported = {stanza: '<message>imported</message>', at: new Date(ahead), with: 'alice@example.org', withResource: ''}
+    const data = {roster: [], subscriptionRequests: [], vcard: undefined, offline: [], private: [], pep: [], archive: [imported]}
+    assert.deepEqual(await accounts.importAccounts([{host: 'example.org', username: 'bob', secrets, overwrite: false, data}]), ['created'])
+    t.mock.timers.enable({apis: ['Date'], now: ahead})
+    const live = archive.add('<message>live</message>', [{host: 'example.org', username: 'alice', with: 'bob@example.org', withResource: ''}])
+    assert.deepEqual((await archive.query('example.org', 'alice', {}, {max: 10}))?.messages.map((message) => [message.id, message.stanza]), [[live, '<message>live</message>']])
+    assert.deepEqual(lost, [])
+    const bob = await archive.query('example.org', 'bob', {}, {max: 10})
+    assert.deepEqual(bob?.messages.map((message) => message.stanza), ['<message>imported</message>'])
+    assert.notEqual(bob?.messages[0].id, live)
   })
 
   it('releases one archived message from two archives deleted at once', async (t) => {

@@ -92,6 +92,46 @@ describe('SQLite message archive', () => {
     )
   })
 
+  it('never gives a live message the id an import gives: neither one handed out and not yet written, nor one the clock has yet to reach', async (t) => {
+    const dir = path.join(tempDir(t), 'data')
+    const accounts = SqliteAccountStore.open(dir)
+    const lost: unknown[] = []
+    const archives = SqliteArchiveStore.open(dir, {onWriteError: (error) => lost.push(error)})
+    t.after(async () => {
+      await archives.close()
+      await accounts.close()
+    })
+    await accounts.createAccount(HOST, 'alice', {credentials: [], plaintext: 'pw'})
+    const imported = (username: string, at: Date) => ({
+      host: HOST,
+      username,
+      secrets: {credentials: [], plaintext: 'pw'},
+      overwrite: false,
+      data: {roster: [], subscriptionRequests: [], vcard: undefined, offline: [], private: [], pep: [], archive: [{stanza: `<message>imported for ${username}</message>`, at, with: `alice@${HOST}`, withResource: ''}]},
+    })
+    // The server archives a message (its writer commits a second later); an import in the meantime brings one of the same millisecond.
+    const live = archives.add('<message>live</message>', [entry('alice', 'bob')])
+    assert.deepEqual(await accounts.importAccounts([imported('bob', new Date(Math.floor(Number(live) / 1000)))]), ['created'])
+    // A message stamped an hour ahead (a clock that was wrong), imported; then the server's clock gets there.
+    const ahead = (Math.floor(Date.now() / 2) + 1_800_000) * 2
+    assert.deepEqual(await accounts.importAccounts([imported('carol', new Date(ahead))]), ['created'])
+    t.mock.timers.enable({apis: ['Date'], now: ahead})
+    const later = archives.add('<message>live, later</message>', [entry('alice', 'carol')])
+    const messages = (await archives.query(HOST, 'alice', {}, ALL))?.messages.map((message) => message.stanza)
+    assert.deepEqual([lost, messages], [[], ['<message>live</message>', '<message>live, later</message>']])
+    const db = new Database(path.join(dir, STORE_FILE), {readonly: true})
+    t.after(() => db.close())
+    const rows = db.prepare('SELECT username, id, stanza FROM archive_messages ORDER BY id').all() as Array<{username: string; id: number; stanza: string}>
+    assert.deepEqual(rows.map((row) => [row.username, row.stanza]).sort(), [
+      ['alice', '<message>live, later</message>'],
+      ['alice', '<message>live</message>'],
+      ['bob', '<message>imported for bob</message>'],
+      ['carol', '<message>imported for carol</message>'],
+    ])
+    assert.equal(new Set(rows.map((row) => row.id)).size, 4)
+    assert.deepEqual(rows.filter((row) => row.username === 'alice').map((row) => String(row.id)), [live, later])
+  })
+
   it('moves the rows of migration 7\'s layout into this one, each archive keeping its messages', async (t) => {
     const dir = path.join(tempDir(t), 'data')
     // A store as the migrations before this layout left it (found by content: migrations are renumbered at merges).
