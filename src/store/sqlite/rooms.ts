@@ -29,7 +29,8 @@ export class SqliteRoomStore implements RoomStore {
   private readonly db: Database.Database
   private readonly statements
   private readonly queries = new Map<string, Database.Statement>()
-  private lastId = 0
+  /** Each room's last archive id, read from its archive at the room's first message: a clock set back across a restart must not reuse a stored id. */
+  private readonly lastIds = new Map<string, number>()
 
   private constructor(db: Database.Database) {
     this.db = db
@@ -46,6 +47,7 @@ export class SqliteRoomStore implements RoomStore {
       delete: db.prepare('DELETE FROM muc_rooms WHERE service = ? AND name = ?'),
       archive: db.prepare('INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES (?, ?, ?, ?, ?)'),
       archived: db.prepare<[string, string, number], {found: number}>('SELECT 1 AS found FROM muc_archive WHERE service = ? AND name = ? AND id = ?'),
+      lastId: db.prepare<[string, string], {id: number | null}>('SELECT max(id) AS id FROM muc_archive WHERE service = ? AND name = ?'),
     }
   }
 
@@ -74,12 +76,15 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async deleteRoom(service: string, name: string): Promise<boolean> {
+    this.lastIds.delete(`${service}\u0000${name}`)
     return this.statements.delete.run(service, name).changes > 0
   }
 
   async archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined> {
     // Microseconds since the epoch, never repeated, as the accounts' archive ids.
-    const id = Math.max(Date.now() * 1000, this.lastId + 1)
+    const room = `${service}\u0000${name}`
+    const last = this.lastIds.get(room) ?? this.statements.lastId.get(service, name)?.id ?? 0
+    const id = Math.max(Date.now() * 1000, last + 1)
     try {
       this.statements.archive.run(service, name, id, nick, stanza)
     } catch (error) {
@@ -87,7 +92,7 @@ export class SqliteRoomStore implements RoomStore {
       throw error
     }
 
-    this.lastId = id
+    this.lastIds.set(room, id)
     return String(id)
   }
 
