@@ -73,8 +73,8 @@ _xmppctl() {
     'plugins reset') words='--hard --reinstall' ;;
     'plugins uninstall') words='--json --config -c' ;;
     'plugins update') words='--help -h --verbose -v' ;;
-    'reload') words='--json --config -c' ;;
-    'restart') words='--json --config -c' ;;
+    'reload') words='--json --config -c --node' ;;
+    'restart') words='--json --config -c --node' ;;
     'roster add') words='--json --config -c --name --group --subscription' ;;
     'roster list') words='--json --config -c' ;;
     'roster remove') words='--json --config -c' ;;
@@ -83,7 +83,7 @@ _xmppctl() {
     'scram convert') words='--json --config -c --hash --iterations --dry-run --yes -y --batch-size --backup' ;;
     'start') words='--json --config -c --foreground --log-level' ;;
     'status') words='--json --config -c' ;;
-    'stop') words='--json --config -c' ;;
+    'stop') words='--json --config -c --node' ;;
     'test-auth') words='--json --config -c --password-stdin --token-stdin --host --as --ccache' ;;
     'test-auth all') words='--json --config -c --jid --password-stdin --token-stdin' ;;
     'upload purge') words='--json --config -c --older-than --dry-run' ;;

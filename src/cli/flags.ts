@@ -19,4 +19,6 @@ export const flags = {
   force: (description: string) => Flags.boolean({char: 'f', description}),
   /** An age ("30d") for purges of stored data; read it with parseDuration (src/cli/duration.ts), whose error is one line where oclif's parse errors span several. */
   olderThan: (description: string) => Flags.string({description, helpValue: 'DURATION'}),
+  /** `--node NAME`: one cluster node this machine runs (a worker of cluster.workers, or the server itself). */
+  node: (description: string) => Flags.string({description, helpValue: 'NAME'}),
 }

@@ -170,6 +170,23 @@ export function parseConfig(text: string, file: string, plugins: PluginRegistry 
     if (settings.cluster?.node === undefined) problems.push({location, key: 'cluster.node', message: 'sm_db_type: redis needs this node\'s name', hint: 'add cluster: {node: NAME}, a name unique in the cluster that this node keeps across restarts'})
   }
 
+  const workers = settings.cluster?.workers ?? 1
+  if (workers !== 1) {
+    const node = document.getIn(['cluster', 'workers'], true) as {range?: [number, number, number]} | undefined
+    const position = node?.range ? lines.linePos(node.range[0]) : undefined
+    const location = position ? `${display}:${position.line}:${position.col}` : display
+    // Workers are nodes of a cluster: they find each other's sessions in Redis and share the store (the checks above, once sm_db_type is redis).
+    if (settings.sm_db_type !== 'redis') {
+      problems.push({location, key: 'cluster.workers', message: `cluster.workers: ${workers} runs several nodes, which need sm_db_type: redis and sql_type: pgsql`, hint: 'set sm_db_type: redis with the redis_* keys and sql_type: pgsql with the sql_* keys, or workers: 1'})
+    }
+
+    const name = settings.cluster?.node
+    const longest = `${name}-${workers === 'auto' ? 1024 : workers}`
+    if (name !== undefined && longest.length > 64) {
+      problems.push({location, key: 'cluster.node', message: `cluster.node ${name} is too long for workers: ${workers}: worker names (${name}-1 to ${longest}) must be at most 64 characters`, hint: `shorten cluster.node to at most ${64 - longest.length + name.length} characters`})
+    }
+  }
+
   const hostOverrides: Record<string, Partial<HostSettings>> = {}
   for (const [host, overrides] of Object.entries(validated.hostConfig)) {
     let normalized = host

@@ -96,8 +96,14 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   redis_password_file: {spec: string, description: 'file (mode 0600) whose first line is the Redis password'},
   redis_db: {spec: {type: 'integer', min: 0, max: 15}, description: 'Redis database number', default: 0},
   cluster: {
-    spec: {type: 'object', keys: {node: {spec: string, description: 'this node\'s name, unique in the cluster and kept across restarts (letters, digits, . _ -)', check: (value) => (/^[A-Za-z0-9._-]{1,64}$/.test(value as string) ? undefined : 'must be 1 to 64 letters, digits, dots, underscores or hyphens')}}},
-    description: 'with sm_db_type: redis, this node of the cluster: {node: NAME}',
+    spec: {
+      type: 'object',
+      keys: {
+        node: {spec: string, description: 'this node\'s name, unique in the cluster and kept across restarts (letters, digits, . _ -); with workers other than 1, worker k is node NAME-k', check: (value) => (/^[A-Za-z0-9._-]{1,64}$/.test(value as string) ? undefined : 'must be 1 to 64 letters, digits, dots, underscores or hyphens')},
+        workers: {spec: {type: 'integer', min: 1, max: 1024, words: ['auto']}, description: 'nodes this machine runs, sharing the listening ports: 1 (one process), N (a supervisor and N worker processes), or auto (one per core); other than 1 needs sm_db_type: redis and sql_type: pgsql', default: 1},
+      },
+    },
+    description: 'with sm_db_type: redis, this node of the cluster: {node: NAME, workers: 1 | N | auto}',
   },
   update_sql_schema: {spec: {type: 'boolean'}, description: 'bring the store\'s schema up to date when it is opened (ejabberd\'s name); false: a store with pending migrations is refused until "xmppctl db migrate"', default: true},
   listen: {
@@ -407,7 +413,7 @@ export interface Settings {
   redis_password?: string
   redis_password_file?: string
   redis_db: number
-  cluster?: {node?: string}
+  cluster?: {node?: string; workers?: number | 'auto'}
   default_db: 'sql'
   sql_type: 'sqlite' | 'pgsql'
   sql_server: string

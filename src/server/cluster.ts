@@ -279,6 +279,12 @@ type RedisClient = ReturnType<typeof createClient>
 export interface ClusterOptions {
   heartbeatMs?: number
   ttlMs?: number
+  /**
+   * Claim the node's name even if its liveness key has not expired: the
+   * supervisor of workers (cluster.workers) saw the previous process of this
+   * name exit, so the key is a dead process's.
+   */
+  takeover?: boolean
 }
 
 export class Cluster {
@@ -289,6 +295,7 @@ export class Cluster {
   private readonly redisLabel: string
   private readonly heartbeatMs: number
   private readonly ttlMs: number
+  private readonly takeover: boolean
   private client: RedisClient | undefined
   private subscriber: RedisClient | undefined
   private timer: NodeJS.Timeout | undefined
@@ -313,6 +320,7 @@ export class Cluster {
     this.host = host
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     this.ttlMs = options.ttlMs ?? LIVENESS_TTL_MS
+    this.takeover = options.takeover ?? false
     this.redisLabel = `${settings.redis_server}:${settings.redis_port}/${settings.redis_db}`
     // Relative to the configuration file, as sql_password_file is.
     const base = path.dirname(config.file ?? path.join(config.dataDir, 'xmppctl.yml'))
@@ -349,7 +357,7 @@ export class Cluster {
       clearTimeout(timer)
     }
 
-    const claimed = await client.set(aliveKey(this.node), this.token, {condition: 'NX', expiration: {type: 'PX', value: this.ttlMs}})
+    const claimed = await client.set(aliveKey(this.node), this.token, {...(this.takeover ? {} : {condition: 'NX' as const}), expiration: {type: 'PX', value: this.ttlMs}})
     if (claimed !== 'OK') {
       throw new UnavailableError(`another node named ${this.node} is alive in the cluster (Redis ${this.redisLabel})`, `give this node another cluster.node, or wait ${Math.ceil(this.ttlMs / 1000)} s after that node stopped`)
     }

@@ -8,7 +8,7 @@
  */
 import net from 'node:net'
 import path from 'node:path'
-import {unlinkSync} from 'node:fs'
+import {rmSync, unlinkSync, writeFileSync} from 'node:fs'
 
 import type {Configuration} from '../config/index.js'
 import type {RoomAdminRequest} from './muc/admin.js'
@@ -20,8 +20,11 @@ export const LOG_FILE = 'server.log'
 
 export type ControlRequest =
   | {command: 'status'}
-  | {command: 'stop'}
-  | {command: 'reload'}
+  /** `node`: one node of this machine's (xmppctl stop --node); without it, everything the control socket runs. */
+  | {command: 'stop'; node?: string}
+  | {command: 'reload'; node?: string}
+  /** A supervisor of workers (cluster.workers) only: restarts one worker, or all of them one at a time (rolling). */
+  | {command: 'restart'; node?: string}
   | {command: 'notify'; event: {type: 'user-deleted' | 'user-disabled' | 'password-changed'; jid: string}}
   /** The roster item of `contact` in `jid`'s roster was changed in the store: the server pushes it to online sessions. */
   | {command: 'roster-changed'; jid: string; contact: string}
@@ -36,6 +39,14 @@ export type ControlReply = {ok: true; result: unknown} | {ok: false; error: {cod
 
 /** Requests are tiny; anything bigger is not from our CLI. */
 const MAX_REQUEST_BYTES = 64 * 1024
+
+/** Writes this process's pid to data_dir/xmppctl.pid (0600), replacing a stale one; returns its path. */
+export function writePidFile(dataDir: string): string {
+  const file = path.join(dataDir, PID_FILE)
+  rmSync(file, {force: true})
+  writeFileSync(file, `${process.pid}\n`, {mode: 0o600, flag: 'wx'})
+  return file
+}
 
 export function controlSocketPath(config: Configuration): string {
   return path.join(config.dataDir, CONTROL_SOCKET)
@@ -131,6 +142,8 @@ export async function serveControl(config: Configuration, handler: ControlHandle
       const newline = data.indexOf('\n')
       if (newline === -1) return
       let request: ControlRequest
+      // The request is in: what it asks for (a rolling restart) may take longer than a client may take to ask.
+      socket.setTimeout(0)
       try {
         request = JSON.parse(data.slice(0, newline)) as ControlRequest
       } catch {
@@ -164,4 +177,21 @@ export async function serveControl(config: Configuration, handler: ControlHandle
   }
 
   return server
+}
+
+/**
+ * `--node NAME` names a node this control socket does not run: a usage
+ * error saying where it runs (Redis knows every node: `nodes`), or that the
+ * cluster has no such node. `local`: the nodes it runs.
+ */
+export function foreignNodeError(name: string, local: readonly string[], nodes: ReadonlyArray<{node: string; health: string; pid?: number}> | undefined): XmppctlError {
+  if (local.length === 0) return new XmppctlError('node-unknown', `--node ${name}: this server is not a node of a cluster (sm_db_type: internal)`, {hint: 'drop --node'})
+  const here = `this machine runs ${local.join(', ')}`
+  const known = nodes?.find((node) => node.node === name)
+  if (known) {
+    return new XmppctlError('node-elsewhere', `node ${name} runs elsewhere (${known.health}${known.pid === undefined ? '' : `, pid ${known.pid}`} on its own machine); ${here}`, {hint: `run the command on the machine of ${name}, with its configuration`})
+  }
+
+  const others = nodes?.map((node) => node.node)
+  return new XmppctlError('node-unknown', `no node ${name} in the cluster${others && others.length > 0 ? ` (nodes: ${others.join(', ')})` : ''}; ${here}`, {hint: `name one of ${local.join(', ')}`})
 }

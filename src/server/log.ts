@@ -58,6 +58,8 @@ export interface LoggerOptions {
   burstMs?: number
   /** Kinds tracked at once; the oldest burst ends first (default 1000). */
   maxKinds?: number
+  /** Written in brackets before each message: the node of a worker, or `supervisor` (cluster.workers). */
+  tag?: string
 }
 
 interface Burst {
@@ -73,7 +75,8 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
   const burstMs = options.burstMs ?? 60_000
   const maxKinds = options.maxKinds ?? 1000
   const bursts = new Map<string, Burst>()
-  const emit = (name: LogLevel, message: string) => write(`${new Date(now()).toISOString()} ${name.padEnd(5)} ${escapeLogText(message)}\n`)
+  const tag = options.tag === undefined ? '' : `[${escapeLogText(options.tag)}] `
+  const emit = (name: LogLevel, message: string) => write(`${new Date(now()).toISOString()} ${name.padEnd(5)} ${tag}${escapeLogText(message)}\n`)
   const end = (kind: string, burst: Burst) => {
     clearTimeout(burst.timer)
     if (bursts.get(kind) === burst) bursts.delete(kind)

@@ -4,13 +4,13 @@
  * waiting until it listens or reporting why it could not.
  */
 import {spawn} from 'node:child_process'
-import {closeSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, openSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {type Configuration, loadConfig} from '../config/index.js'
 import {DataDirectoryError, ExitCode, UnavailableError, XmppctlError, osErrorText} from '../errors.js'
 import {processUserName} from '../process-user.js'
-import {CONTROL_SOCKET, LOG_FILE, PID_FILE, type ControlRequest, controlRequest, serveControl} from './control.js'
+import {CONTROL_SOCKET, LOG_FILE, type ControlHandler, type ControlRequest, controlRequest, foreignNodeError, serveControl, writePidFile} from './control.js'
 import type {LogLevelName} from '../config/schema.js'
 import {JEMALLOC_CONF, activeAllocator, allocatorEnvironment, findJemalloc} from './allocator.js'
 import {prepareDataDirectory} from './data-dir.js'
@@ -26,13 +26,6 @@ export interface RunningServer {
   /** Resolves when the server has stopped (stop request or signal). */
   stopped: Promise<void>
   stop(): Promise<void>
-}
-
-function writePidFile(dataDir: string): string {
-  const file = path.join(dataDir, PID_FILE)
-  rmSync(file, {force: true})
-  writeFileSync(file, `${process.pid}\n`, {mode: 0o600, flag: 'wx'})
-  return file
 }
 
 /**
@@ -57,21 +50,65 @@ export async function runServer(config: Configuration, options: ServerOptions & 
       resolveStopped()
     })())
 
-  const handle = async (request: ControlRequest): Promise<unknown> => {
+  const handle = serverControlHandler(server, {logger: options.logger, configFile: options.configFile, stop})
+
+  let control: Awaited<ReturnType<typeof serveControl>>
+  try {
+    control = await serveControl(config, handle)
+    pidFile = writePidFile(config.dataDir)
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+
+  return {server, status: server.status(), stopped, stop}
+}
+
+export interface ServerControlOptions {
+  logger: Logger
+  /** What reload re-reads (undefined: the built-in defaults, or ./xmppctl.yml). */
+  configFile?: string
+  /** Stops the server and what runs it (control socket, pid file); called after the reply is sent. */
+  stop: () => Promise<void>
+  /** The configuration a reload applies, made from the file's (a worker keeps its node name). */
+  reconfigure?: (config: Configuration) => Configuration
+}
+
+/**
+ * What a server does with control requests: on its own control socket, or,
+ * as a worker of a supervisor (cluster.workers), with those the supervisor
+ * passes on.
+ */
+export function serverControlHandler(server: XmppServer, options: ServerControlOptions): ControlHandler {
+  // `--node NAME`: this server is that node, or the request is not for it.
+  const requireNode = async (node: string | undefined) => {
+    if (node === undefined) return
+    const cluster = await server.clusterStatus()
+    if (cluster?.node === node) return
+    throw foreignNodeError(node, cluster ? [cluster.node] : [], cluster?.nodes)
+  }
+
+  return async (request: ControlRequest): Promise<unknown> => {
     switch (request.command) {
       case 'status': {
         const cluster = await server.clusterStatus()
         return {...server.status(), ...(cluster ? {cluster} : {})}
       }
+
       case 'stop':
-        setImmediate(() => void stop())
+        await requireNode(request.node)
+        setImmediate(() => void options.stop())
         return {stopping: true, pid: process.pid}
       case 'reload': {
+        await requireNode(request.node)
         options.logger.info('reload requested')
         // The plugins loaded at start serve the new configuration too: a reload does not load code.
-        return server.reload(loadConfig(options.configFile, process.env, config.plugins))
+        const config = loadConfig(options.configFile, process.env, server.config.plugins)
+        return server.reload(options.reconfigure ? options.reconfigure(config) : config)
       }
 
+      case 'restart':
+        throw new XmppctlError('not-supervisor', 'this server runs no workers: it restarts as a whole', {hint: 'use "xmppctl restart"'})
       case 'notify':
         return server.notify(request.event)
       case 'roster-changed':
@@ -86,17 +123,14 @@ export async function runServer(config: Configuration, options: ServerOptions & 
         throw new XmppctlError('bad-request', `unknown control command ${JSON.stringify((request as {command: unknown}).command)}`)
     }
   }
+}
 
-  let control: Awaited<ReturnType<typeof serveControl>>
-  try {
-    control = await serveControl(config, handle)
-    pidFile = writePidFile(config.dataDir)
-  } catch (error) {
-    await server.stop()
-    throw error
-  }
-
-  return {server, status: server.status(), stopped, stop}
+/** Where the server logs: stderr in the foreground; in the background (`daemon`), data_dir/server.log, rotated by `log_rotate_size` and `log_rotate_count`. */
+export function serverLogSink(config: Configuration, options: {daemon: boolean}): (line: string) => void {
+  if (!options.daemon) return (line) => process.stderr.write(line)
+  const {log_rotate_size: size, log_rotate_count: count} = config.settings
+  const file = new LogFile(path.join(config.dataDir, LOG_FILE), {rotateSize: size === 'infinity' ? 0 : size, rotateCount: count})
+  return (line) => file.write(line)
 }
 
 /** Says which allocator runs, and why not jemalloc when it was wanted (in the foreground, only the command line can preload it). */
@@ -115,12 +149,8 @@ function allocatorNote(config: Configuration, logger: Logger): void {
  * on stderr in the foreground; in the background (`daemon`), in
  * data_dir/server.log, rotated by `log_rotate_size` and `log_rotate_count`.
  */
-export function serverLogger(config: Configuration, options: {daemon: boolean; level?: LogLevelName}): Logger {
-  const level = logLevel(options.level ?? config.settings.loglevel)
-  if (!options.daemon) return createLogger(level)
-  const {log_rotate_size: size, log_rotate_count: count} = config.settings
-  const file = new LogFile(path.join(config.dataDir, LOG_FILE), {rotateSize: size === 'infinity' ? 0 : size, rotateCount: count})
-  return createLogger(level, (line) => file.write(line))
+export function serverLogger(config: Configuration, options: {daemon: boolean; level?: LogLevelName; tag?: string}): Logger {
+  return createLogger(logLevel(options.level ?? config.settings.loglevel), serverLogSink(config, options), options.tag === undefined ? {} : {tag: options.tag})
 }
 
 export interface BackgroundStart {

@@ -39,7 +39,7 @@ import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {streamManagementLimits} from './modules/stream-mgmt.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
-import type {Cluster, ClusterRouter, ClusterStatus} from './cluster.js'
+import type {Cluster, ClusterOptions, ClusterRouter, ClusterStatus} from './cluster.js'
 import {type S2sConnectionInfo, type S2sHost, S2sManager} from './s2s.js'
 import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
@@ -58,6 +58,8 @@ export interface ServerOptions {
   generateCertificate?: SelfSignedGenerator
   /** Authentication limits over those of the configuration (c2s_max_auth_failures, c2s_auth_ban_*). */
   throttle?: Partial<ThrottleLimits>
+  /** With sm_db_type: redis: how this node joins (a worker restarted by its supervisor takes its name over). */
+  cluster?: ClusterOptions
 }
 
 export interface ListenerStatus {
@@ -306,7 +308,7 @@ export class XmppServer implements SessionHost {
         const at = bare.lastIndexOf('@')
         this.core?.accountDataChanged({host: bare.slice(at + 1), username: bare.slice(0, at), bare})
       },
-    })
+    }, this.options.cluster)
     await this.cluster.start()
   }
 
