@@ -25,6 +25,7 @@ import path from 'node:path'
 
 import {type Configuration, type Settings, loadConfig} from '../config/index.js'
 import {ExitCode, UnavailableError, XmppctlError} from '../errors.js'
+import {activeAllocator, allocatorEnvironment, findJemalloc} from './allocator.js'
 import type {ClusterNodeStatus, ClusterStatus} from './cluster.js'
 import {CONTROL_SOCKET, type ControlReply, type ControlRequest, foreignNodeError, serveControl, writePidFile} from './control.js'
 import {prepareDataDirectory} from './data-dir.js'
@@ -245,7 +246,10 @@ export class Supervisor {
 
   /** Forks the worker of `slot`; settles when it listens, or with the error that stopped it. */
   private fork(slot: Slot): Promise<ServerStatus> {
-    const worker = cluster.fork({[WORKER_NODE_ENV]: slot.node, [WORKER_TAKEOVER_ENV]: slot.forked ? '1' : '', XMPPCTL_DAEMON: ''})
+    // Workers get the allocator a background server gets, in the foreground too: they are forked, so it can be chosen here.
+    const {LD_PRELOAD, MALLOC_CONF} = allocatorEnvironment(this.config.settings.memory_allocator, process.env, findJemalloc()).env
+    const allocator = LD_PRELOAD === undefined ? {} : {LD_PRELOAD, ...(MALLOC_CONF === undefined ? {} : {MALLOC_CONF})}
+    const worker = cluster.fork({...allocator, [WORKER_NODE_ENV]: slot.node, [WORKER_TAKEOVER_ENV]: slot.forked ? '1' : '', XMPPCTL_DAEMON: ''})
     slot.forked = true
     slot.worker = worker
     slot.pid = worker.process.pid
@@ -551,6 +555,9 @@ export class Supervisor {
     const latest = <T extends {until: string}>(entries: T[], key: (entry: T) => string) => [...new Map(entries.sort((a, b) => a.until.localeCompare(b.until)).map((entry) => [key(entry), entry])).values()].reverse().slice(0, 50)
     const here = new Set(this.nodes)
     const cluster = statuses.find((status) => status.cluster)?.cluster
+    const own = process.memoryUsage()
+    const kib = (bytes: number) => Math.round(bytes / 1024)
+    const sum = (key: 'rssKiB' | 'heapTotalKiB' | 'heapUsedKiB' | 'externalKiB', mine: number) => statuses.reduce((total, status) => total + (status.memory?.[key] ?? 0), kib(mine))
     return {
       running: true,
       supervisor: true,
@@ -565,6 +572,14 @@ export class Supervisor {
       s2s: statuses.reduce((sum, status) => sum + status.s2s, 0),
       bans: latest(statuses.flatMap((status) => status.bans ?? []), (ban) => ban.address),
       restrictedAccounts: latest(statuses.flatMap((status) => status.restrictedAccounts ?? []), (entry) => entry.account),
+      // The supervisor's and its workers' together; the allocator is the workers'.
+      memory: {
+        allocator: statuses[0]?.memory?.allocator ?? activeAllocator(),
+        rssKiB: sum('rssKiB', own.rss),
+        heapTotalKiB: sum('heapTotalKiB', own.heapTotal),
+        heapUsedKiB: sum('heapUsedKiB', own.heapUsed),
+        externalKiB: sum('externalKiB', own.external),
+      },
       workers: this.slots.map((slot, index) => {
         const status = answers[index]
         return {

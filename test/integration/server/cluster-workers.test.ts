@@ -35,6 +35,7 @@ interface Status {
   supervisor: true
   sessions: Record<string, number>
   workers: WorkerStatus[]
+  memory: {allocator: string; rssKiB: number}
   cluster: {node: string; nodes: Array<{node: string; health: string; sessions: number; pid?: number; here?: true}>}
 }
 
@@ -127,6 +128,9 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
     const log = readFileSync(path.join(dir, 'data', 'server.log'), 'utf8')
     for (const node of ['w-1', 'w-2']) assert.match(log, new RegExp(`^\\S+ info  \\[${node}\\] listening on 127\\.0\\.0\\.1:${port} for c2s`, 'm'))
     assert.match(log, /^\S+ info {2}\[supervisor\] supervisor of 2 workers \(w-1, w-2\), pid \d+$/m)
+    // Workers run on the background server's allocator (memory_allocator: auto; CI installs libjemalloc2).
+    assert.equal(current.memory.allocator, 'jemalloc')
+    assert.ok(current.memory.rssKiB > 3 * 20_000, `the supervisor's and both workers' RSS: ${current.memory.rssKiB} KiB`)
   })
 
   let clients: Array<{client: RawClient; node: string; user: string}> = []
