@@ -262,6 +262,13 @@ export class ClusterRouter extends Router {
     return gone
   }
 
+  /** Every session of other nodes in the mirror. */
+  remoteSessions(): RemoteSession[] {
+    const sessions: RemoteSession[] = []
+    for (const resources of this.remote.values()) sessions.push(...resources.values())
+    return sessions
+  }
+
   /** Sessions of `bare` on other nodes. */
   remoteOf(bare: string): number {
     return this.remote.get(bare)?.size ?? 0
@@ -366,6 +373,13 @@ export class Cluster {
     await client.multi().sAdd(NODES, this.node).del(sessionsKey(this.node)).hSet(infoKey(this.node), {pid: String(process.pid), startedAt: new Date().toISOString()}).exec()
     this.subscriber = client.duplicate()
     this.subscriber.on('error', () => {})
+    // Pub/sub keeps nothing for a subscriber that is away: after its connection comes back (the
+    // client subscribes again by itself), the registry is read again for the events it missed.
+    let connected = false
+    this.subscriber.on('ready', () => {
+      if (connected && !this.stopped) void this.resync()
+      connected = true
+    })
     await this.subscriber.connect()
     await this.subscriber.subscribe(EVENTS, (message) => this.event(message))
     await this.subscriber.subscribe(nodeChannel(this.node), (message) => this.stanza(message))
@@ -390,6 +404,44 @@ export class Cluster {
     const pending = this.pending ?? []
     this.pending = undefined
     for (const event of pending) this.apply(event)
+  }
+
+  /**
+   * Brings the mirror back in line with Redis after this node's subscription
+   * was cut (a Redis restart, a network blip): sessions bound meanwhile are
+   * added, those that went are dropped (their contacts here told, as for a
+   * node that died), and nodes that died meanwhile are gone. Events that
+   * arrive while it reads are applied after, as at start.
+   */
+  private async resync(): Promise<void> {
+    if (this.pending) return
+    this.pending = []
+    try {
+      const client = this.client!
+      const nodes = (await client.sMembers(NODES)).filter((node) => node !== this.node)
+      const alive = nodes.length === 0 ? [] : await client.mGet(nodes.map((node) => aliveKey(node)))
+      const registered = new Map<string, Record<string, string>>()
+      for (const [index, node] of nodes.entries()) if (alive[index] !== null) registered.set(node, await client.hGetAll(sessionsKey(node)))
+      for (const node of [...this.liveNodes]) if (!registered.has(node)) this.nodeGone(node)
+      for (const session of this.router.remoteSessions()) {
+        if (registered.get(session.node)?.[session.fullJid] !== undefined) continue
+        this.router.forget(session.bareJid, session.jid.resource)
+        if (session.available) this.host.remoteSessionEnded(session.asSession())
+      }
+
+      for (const [node, sessions] of registered) {
+        this.liveNodes.add(node)
+        for (const [full, value] of Object.entries(sessions)) this.mirror(node, full, JSON.parse(value) as Entry)
+      }
+
+      this.host.logger.info(`cluster: node ${this.node} subscribed again; ${this.liveNodes.size} other node(s), ${this.router.remoteCount()} remote session(s)`)
+    } catch (error) {
+      this.host.logger.error(`cluster resync: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      const pending = this.pending ?? []
+      this.pending = undefined
+      for (const event of pending) this.apply(event)
+    }
   }
 
   private mirror(node: string, full: string, entry: Entry): void {

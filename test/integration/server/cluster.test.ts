@@ -7,6 +7,7 @@
  * the bound and messages for them wait in offline storage.
  */
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -39,8 +40,9 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
   const nodes: Node[] = []
   const cli = (node: Node, args: string[], stdin?: string) => runCli(args, {cwd: node.dir, stdin})
 
+  let redis: Awaited<ReturnType<typeof startRedis>>
   before(async () => {
-    const redis = await startRedis(suite)
+    redis = await startRedis(suite)
     const postgres = await startPostgres('exit')
     const database = await postgres.createDatabase()
     for (const name of ['n1', 'n2', 'n3']) {
@@ -201,6 +203,29 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.equal(deleted.status, 0, deleted.stderr)
     assert.equal(await erin.until(/<\/stream:stream>/), "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>the account was deleted</text></stream:error></stream:stream>")
     await erin.waitClosed()
+  })
+
+  it('reads the registry again once its subscription to Redis is back, and routes to a session bound while it was away', async (t) => {
+    const redisCli = (password: string, ...command: string[]) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--no-auth-warning', '-a', password, ...command], {encoding: 'utf8'}).stdout.trim()
+    const resynced = () => readFileSync(path.join(nodes[0].dir, 'data', 'server.log'), 'utf8').includes('cluster: node n1 subscribed again')
+    assert.equal(resynced(), false)
+    // The nodes' subscriptions are cut, and cannot come back while Redis asks for another password;
+    // their other connections stay logged in, so gina's session on n2 is registered, and n1 hears nothing of it.
+    assert.equal(redisCli(redis.password, 'CONFIG', 'SET', 'requirepass', 'away'), 'OK')
+    // Whatever fails below, the later tests get their Redis back.
+    t.after(() => redisCli('away', 'CONFIG', 'SET', 'requirepass', redis.password))
+    assert.match(redisCli('away', 'CLIENT', 'KILL', 'TYPE', 'pubsub'), /^[1-9]\d*$/)
+    const gina = await loginRaw(t, nodes[1].port, 'gina', 'gina pw', {resource: 'g2', presence: false})
+    assert.equal(redisCli('away', 'CONFIG', 'SET', 'requirepass', redis.password), 'OK')
+    // The subscriber retries every 2 s at most; bounded wait.
+    for (let waited = 0; !resynced() && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.ok(resynced(), 'n1 read the registry again')
+    const carol = await loginRaw(t, nodes[0].port, 'carol', 'carol pw', {resource: 'c', presence: false})
+    carol.write("<message to='gina@localhost/g2' type='chat' id='rs1'><body>after the blip</body></message>")
+    assert.match(await nextMessage(gina), /^<message to='gina@localhost\/g2' type='chat' id='rs1' from='carol@localhost\/c'><body>after the blip<\/body>/)
+    carol.end()
+    gina.end()
+    await Promise.all([carol.waitClosed(), gina.waitClosed()])
   })
 
   it('after kill -9 of a node, its users go unavailable for contacts within the bound and their messages wait offline', async (t) => {
