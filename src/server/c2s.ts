@@ -304,30 +304,34 @@ export class C2sSession {
   /**
    * Sends a stanza: held while the client is inactive if it may wait
    * (XEP-0352), counted and kept until acknowledged under stream management,
-   * kept while detached.
+   * kept while detached. `receipt` is called once the stanza left this
+   * node's hands: written (without stream management), acknowledged by the
+   * client, stored offline or handed over with the session; and at once for
+   * what is dropped or held (what may wait is stale if lost). A cluster
+   * acknowledges a message to the node that sent it then (cluster.ts).
    */
-  send(data: Element | string): void {
-    if (this.phase === 'closed') return
+  send(data: Element | string, receipt?: () => void): void {
+    if (this.phase === 'closed') return receipt?.()
     if (this.held) {
       if (typeof data !== 'string' && this.server.canWait(data)) {
         if (!this.held.hold(data)) this.releaseHeld()
-        return
+        return receipt?.()
       }
 
       // What cannot wait goes after what waited: the client sees stanzas in the order they were sent.
       if (this.held.size > 0) this.releaseHeld()
     }
 
-    this.transmit(data)
+    this.transmit(data, receipt)
   }
 
   private releaseHeld(): void {
     for (const stanza of this.held?.release() ?? []) this.transmit(stanza)
   }
 
-  private transmit(data: Element | string): void {
+  private transmit(data: Element | string, receipt?: () => void): void {
     const text = typeof data === 'string' ? data : data.toString(NS.client)
-    if (this.sm && !this.sm.sent(text)) {
+    if (this.sm && !this.sm.sent(text, receipt)) {
       this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
       return
     }
@@ -335,6 +339,7 @@ export class C2sSession {
     if (this.phase === 'detached') return
     this.batch()
     this.write(text)
+    if (!this.sm) receipt?.()
   }
 
   /** Writes to the connection as it is: stream headers, features, negotiation and stream-management elements, and stanzas through send(). */
@@ -494,9 +499,16 @@ export class C2sSession {
     clearTimeout(this.shaperTimer)
     clearTimeout(this.hibernation)
     if (this.sm?.id !== undefined) this.server.forgetResumable(this.sm.id, this)
+    const receipts = this.sm?.takeReceipts() ?? []
     if (this.sm && this.sm.unacknowledged.length > 0) {
-      this.server.unacknowledged(this, [...this.sm.unacknowledged]).catch((error: unknown) => this.server.logger.error(`unacknowledged stanzas of ${this.fullJid}: ${String(error)}`))
-    }
+      this.server
+        .unacknowledged(this, [...this.sm.unacknowledged])
+        .catch((error: unknown) => this.server.logger.error(`unacknowledged stanzas of ${this.fullJid}: ${String(error)}`))
+        // Their senders' nodes hear of them once they are stored (or could not be): until then those nodes keep them too.
+        .finally(() => {
+          for (const receipt of receipts) receipt()
+        })
+    } else for (const receipt of receipts) receipt()
 
     this.server.closed(this)
   }

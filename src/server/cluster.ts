@@ -70,7 +70,10 @@ type ClusterEvent =
   | {t: 'data'; node: string; jid: string}
 
 /** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), or an acknowledgement. */
-type NodeMessage = {to: string; s: string; from?: string; q?: number} | {ack: number; from: string}
+type NodeMessage =
+  | {to: string; s: string; from?: string; q?: number}
+  /** Messages of `from`'s sequence numbers that left the receiving node's hands (delivered and acknowledged by the client, stored, or handed on). */
+  | {ack: number[]; from: string}
 
 /** How long a node waits for Redis at start. */
 const CONNECT_TIMEOUT_MS = 5000
@@ -301,10 +304,11 @@ export class Cluster {
   private seq = 0
   /** Messages sent to each node and not yet acknowledged, by sequence number (in sending order). */
   private readonly inflight = new Map<string, Map<number, string>>()
-  /** Acknowledgements to send: the highest sequence number taken from each node. */
-  private readonly acks = new Map<string, number>()
+  /** Acknowledgements to send: the sequence numbers taken from each node. */
+  private readonly acks = new Map<string, number[]>()
   private ackTimer: NodeJS.Timeout | undefined
   private stopped = false
+  private stopping = false
 
   constructor(config: Configuration, router: ClusterRouter, host: ClusterHost, options: ClusterOptions = {}) {
     const settings = config.settings
@@ -436,8 +440,12 @@ export class Cluster {
    * says nothing of delivery, and a node killed a moment ago may still count
    * as a receiver: a message is kept until that node acknowledges it (in
    * batches, ACK_DELAY_MS), and goes to offline storage here if the node
-   * dies first or no node took it. Delivery is at least once: a node that
-   * dies between delivering and acknowledging leaves a copy stored too.
+   * dies first or no node took it. That node acknowledges once the message
+   * left its hands: written to a client without stream management, or
+   * acknowledged by the client under XEP-0198 (so a node killed while its
+   * client had not acknowledged leaves the message stored here, not lost),
+   * stored offline there, or handed on. Delivery is at least once: a node
+   * that dies between delivering and acknowledging leaves a copy stored too.
    */
   forward(session: RemoteSession, stanza: string): void {
     const message = stanza.startsWith('<message')
@@ -475,25 +483,32 @@ export class Cluster {
     if (element) this.host.undeliverable(element)
   }
 
-  /** `node` took every message up to `seq` this node sent it (sequence numbers to one node only grow). */
-  private acknowledged(node: string, seq: number): void {
+  /** `node` took the messages of these sequence numbers (each on its own: a client acknowledges when it does). */
+  private acknowledged(node: string, seqs: readonly number[]): void {
     const pending = this.inflight.get(node)
-    if (!pending) return
-    for (const sent of pending.keys()) {
-      if (sent > seq) break
-      pending.delete(sent)
-    }
+    if (!pending || !Array.isArray(seqs)) return
+    for (const seq of seqs) pending.delete(seq)
   }
 
-  /** Acknowledges, after ACK_DELAY_MS, the messages `from` sent up to `seq`: one publish per sender per batch. */
+  /** Acknowledges, after ACK_DELAY_MS, the message `from` sent as `seq`: one publish per sender per batch. */
   private acknowledge(from: string, seq: number): void {
-    this.acks.set(from, Math.max(seq, this.acks.get(from) ?? 0))
-    this.ackTimer ??= setTimeout(() => {
-      this.ackTimer = undefined
-      const acks = [...this.acks]
-      this.acks.clear()
-      for (const [node, upto] of acks) this.client!.publish(nodeChannel(node), JSON.stringify({ack: upto, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))
-    }, ACK_DELAY_MS)
+    if (this.stopped) return
+    let seqs = this.acks.get(from)
+    if (!seqs) {
+      seqs = []
+      this.acks.set(from, seqs)
+    }
+
+    seqs.push(seq)
+    this.ackTimer ??= setTimeout(() => void this.sendAcks(), ACK_DELAY_MS)
+  }
+
+  private async sendAcks(): Promise<void> {
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+    const acks = [...this.acks]
+    this.acks.clear()
+    await Promise.all(acks.map(([node, seqs]) => this.client!.publish(nodeChannel(node), JSON.stringify({ack: seqs, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))))
   }
 
   private failed(what: string, jid: string, error: unknown): void {
@@ -560,15 +575,18 @@ export class Cluster {
     }
 
     if ('ack' in parsed) return this.acknowledged(parsed.from, parsed.ack)
+    const {from, q} = parsed
+    const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     const element = parseElement(parsed.s)
     const jid = parseJid(parsed.to)
     if (element && jid) {
       const session = this.router.local(`${jid.local}@${jid.domain}`, jid.resource)
-      if (session) session.send(element)
-      else this.host.undeliverable(element)
+      // Acknowledged once the client took it (XEP-0198) or it was stored: see forward().
+      if (session) return session.send(element, receipt)
+      this.host.undeliverable(element)
     }
 
-    if (parsed.q !== undefined && parsed.from !== undefined) this.acknowledge(parsed.from, parsed.q)
+    receipt?.()
   }
 
   /** Drops a node's sessions from the mirror, and tells local contacts they went. */
@@ -633,11 +651,14 @@ export class Cluster {
 
   /** Leaves the cluster: this node's sessions and liveness go, so the others drop them at once. */
   async stop(): Promise<void> {
-    if (this.stopped) return
-    this.stopped = true
+    if (this.stopped || this.stopping) return
+    this.stopping = true
     clearInterval(this.timer)
-    clearTimeout(this.ackTimer)
     const client = this.client
+    // What was taken is said before the others hear this node left, or they would store it again.
+    if (client?.isOpen) await this.sendAcks()
+    this.stopped = true
+    clearTimeout(this.ackTimer)
     if (!client?.isOpen) return
     try {
       await client.multi().del(sessionsKey(this.node)).del(aliveKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()

@@ -811,7 +811,12 @@ export class XmppServer implements SessionHost {
   }
 
   async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
-    await this.core?.unacknowledged(session, stanzas)
+    const stored = this.core?.unacknowledged(session, stanzas) ?? Promise.resolve()
+    // stop() waits for these: in a cluster the senders' nodes hear the messages were stored only after (cluster.ts).
+    const settled = stored.catch(() => {})
+    this.sessionsEnding.add(settled)
+    void settled.finally(() => this.sessionsEnding.delete(settled))
+    await stored
   }
 
   closed(session: C2sSession): void {
