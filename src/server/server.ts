@@ -39,7 +39,7 @@ import {streamManagementLimits} from './modules/stream-mgmt.js'
 import {resumptionId} from './stream-management.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
-import type {Cluster, ClusterRouter, ClusterStatus} from './cluster.js'
+import type {Cluster, ClusterOptions, ClusterRouter, ClusterStatus} from './cluster.js'
 import {type S2sConnectionInfo, type S2sHost, S2sManager} from './s2s.js'
 import type {ShaperRate} from './shaper.js'
 import {AuthThrottle, type ThrottleLimits, addressKey} from './throttle.js'
@@ -58,6 +58,8 @@ export interface ServerOptions {
   generateCertificate?: SelfSignedGenerator
   /** Authentication limits over those of the configuration (c2s_max_auth_failures, c2s_auth_ban_*). */
   throttle?: Partial<ThrottleLimits>
+  /** With sm_db_type: redis, the cluster's timings (tests shorten them). */
+  cluster?: ClusterOptions
 }
 
 export interface ListenerStatus {
@@ -304,7 +306,7 @@ export class XmppServer implements SessionHost {
       },
       handOff: (id, h, account) => this.handOff(id, h, account),
       abandoned: (session, rebound) => C2sSession.endHandedOver(this, session, rebound),
-    })
+    }, this.options.cluster)
     await this.cluster.start()
   }
 
