@@ -222,6 +222,8 @@ export class ClusterRouter extends Router {
 
   override bind(session: C2sSession): C2sSession | undefined {
     const previous = super.bind(session)
+    // The full JID is bound here now: the mirror's entry for it (a session on another node that this one replaces, or resumes) goes.
+    this.forget(session.bareJid, session.jid!.resource)
     void this.cluster?.registered(session)
     return previous
   }

@@ -14,7 +14,7 @@ import {after, before, describe, it} from 'node:test'
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, startRedis} from '../../redis.js'
-import {type RawClient, loginRaw, next, nextMessage, sync} from './helpers.js'
+import {type RawClient, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? false)
@@ -162,13 +162,24 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
     again.write("<message to='bob@localhost/b' type='chat' id='m5'><body>from b</body></message>")
     assert.match(await nextMessage(bob), /^<message to='bob@localhost\/b' type='chat' id='m5' from='alice@localhost\/phone'><body>from b<\/body>/)
     assert.doesNotMatch(bob.received + (await sync(bob)), /type='unavailable'/)
+    // Presence from node a and a message to her bare JID from node b reach her once each: no node keeps her old session too.
+    bob.write('<presence><show>away</show></presence>')
+    const carol = await loginRaw(t, nodes[b].port, 'carol', 'carol pw', {resource: 'c', presence: false})
+    carol.write("<message to='alice@localhost' type='chat' id='bare1'><body>to her bare JID</body></message>")
+    await sync(bob)
+    await sync(carol)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const text = await sync(again)
+    assert.equal((text.match(/<presence [^>]*from='bob@localhost\/b'/g) ?? []).length, 1, text)
+    assert.equal((text.match(/<message [^>]*id='bare1'/g) ?? []).length, 1, text)
+    count += stanzas(text)
 
-    // Every node's registry has her on b now, once.
+    // Every node's registry has her on b now, once: a has bob and her detached desk session, b her phone session and carol.
     const status = await cli(nodes[a], ['status', '--json'])
     const cluster = (JSON.parse(status.stdout) as {cluster: {nodes: Array<{node: string; sessions: number}>}}).cluster
     assert.deepEqual(cluster.nodes.map(({node, sessions}) => ({node, sessions})), [
       {node: 'a', sessions: 2},
-      {node: 'b', sessions: 1},
+      {node: 'b', sessions: 2},
     ])
   })
 
@@ -180,8 +191,8 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
 
     const back = await loginRaw(t, nodes[a].port, 'alice', 'alice pw', {bind: false})
     back.write(`<resume xmlns='${SM}' previd='${id}' h='${count}'/>`)
-    // She sent m5 and a ping on node b: h 4.
-    assert.equal(await back.until(/id='m6'[\s\S]*?<\/message>/), `<resumed xmlns='${SM}' h='4' previd='${id}'/>${m6}`)
+    // She sent m5 and two pings on node b: h 5.
+    assert.equal(await back.until(/id='m6'[\s\S]*?<\/message>/), `<resumed xmlns='${SM}' h='5' previd='${id}'/>${m6}`)
     assert.match(await sync(back), /type='result'/)
     assert.doesNotMatch(bob.received + (await sync(bob)), /type='unavailable'/)
   })
@@ -218,5 +229,59 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
     const texts = [await nextMessage(back), await nextMessage(back)].join('')
     assert.match(texts, /id='k1' from='carol@localhost\/c'><body>unacknowledged one<\/body>.*<delay xmlns='urn:xmpp:delay'/)
     assert.match(texts, /id='k2' from='carol@localhost\/c'><body>unacknowledged two<\/body>.*<delay xmlns='urn:xmpp:delay'/)
+  })
+})
+
+describe('XEP-0198 resumption across nodes: a handover that comes too late', {skip}, () => {
+  const cleanups: Array<() => unknown> = []
+  const suite = {after: (fn: () => unknown) => cleanups.push(fn)}
+  // Servers stop before Redis and PostgreSQL do.
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn()
+  })
+
+  it('ends the session on the node it came to, as a timed-out resumption: unacknowledged messages stored once, unavailable presence to contacts', async (t) => {
+    const redis = await startRedis(suite)
+    const postgres = await startPostgres((fn) => suite.after(fn))
+    const database = await postgres.createDatabase()
+    const settings = (node: string) => ({
+      sm_db_type: 'redis' as const,
+      redis_server: '127.0.0.1',
+      redis_port: redis.port,
+      redis_password: redis.password,
+      cluster: {node},
+      sql_type: 'pgsql' as const,
+      sql_server: database.host,
+      sql_port: database.port,
+      sql_database: database.database,
+      sql_username: database.user,
+      sql_password: database.password,
+    })
+    const first = await startTestServer(suite, {settings: settings('x')})
+    // Node y gives up on an answer at once: every handover reaches it after the client was told item-not-found.
+    const second = await startTestServer(suite, {settings: settings('y'), server: {cluster: {resumeRequestTimeoutMs: 0}}})
+    await first.addUser('alice@localhost', 'alice pw')
+    await first.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, first.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+    const bob = await loginRaw(t, first.starttlsPort, 'bob', 'bob pw', {resource: 'b'})
+    await subscribe(bob, alice)
+    const previd = await enable(alice)
+    bob.write("<message to='alice@localhost/phone' type='chat' id='late1'><body>not acknowledged</body></message>")
+    await nextMessage(alice)
+    alice.socket.destroy()
+    await sync(bob)
+    bob.received = ''
+
+    const again = await loginRaw(t, second.starttlsPort, 'alice', 'alice pw', {bind: false})
+    again.write(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`)
+    assert.equal(await again.until(/<\/failed>/), NOT_FOUND)
+    // The handover that came after: node y ends the session.
+    assert.equal(await next(bob, 'presence', "type='unavailable'"), "<presence type='unavailable' from='alice@localhost/phone' to='bob@localhost/b'/>")
+    const stored = async () => (await storeQuery<{n: number}>(first.config, "SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'"))[0].n
+    for (let waited = 0; (await stored()) === 0 && waited < 3000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(await stored(), 1)
+    for (const test of [first, second]) assert.deepEqual(test.server.router.all('alice@localhost'), [])
+    assert.doesNotMatch(bob.received + (await sync(bob)), /type='unavailable'/, 'said once')
   })
 })
