@@ -4,7 +4,7 @@
  * binding (§7), then stanzas handed to the IM layer. Each connection parses
  * and fails on its own: whatever one client sends ends at most its stream.
  */
-import type net from 'node:net'
+import net from 'node:net'
 import tls from 'node:tls'
 
 import type {ChannelBindingType, ConnectionSecurity, SaslSession, SaslStep} from '../sasl/session.js'
@@ -19,14 +19,14 @@ import {CSI_NS, HeldStanzas} from './client-state.js'
 import {type AuthAttempt, type AuthThrottle, type Refusal} from './throttle.js'
 import type {Logger} from './log.js'
 import {NS} from '../xml/namespaces.js'
-import {type Jid, bareJid, fullJid} from './jid.js'
+import {type Jid, bareJid, fullJid, parseJid} from './jid.js'
 import {randomToken} from './random.js'
 import {Shaper, type ShaperRate} from './shaper.js'
-import {SM_NS, StreamManagement, parseCount, resumptionWindow} from './stream-management.js'
+import {SM_NS, StreamManagement, type StreamManagementState, parseCount, resumptionWindow} from './stream-management.js'
 import {type StreamErrorCondition, errorReply, iqResult, streamError} from './stanza.js'
 import {Element, x} from '../xml/element.js'
 import {type Framing, STREAM_FRAMING, type StreamReader} from './framing.js'
-import type {ParserEvent, ParserLimits} from '../xml/parser.js'
+import {type ParserEvent, type ParserLimits, parseElement} from '../xml/parser.js'
 
 export interface ListenerSettings {
   port: number
@@ -104,9 +104,10 @@ export interface SessionHost {
   secureContext(host: string): tls.SecureContext | undefined
   /**
    * Binds the session's resource; the router replaces an older session with
-   * the same full JID. False when the account has all the sessions it may have.
+   * the same full JID. False when the account has all the sessions it may have
+   * (never for `resumed`, a session another node handed over: it counted there).
    */
-  bind(session: C2sSession): boolean
+  bind(session: C2sSession, resumed?: boolean): boolean
   /** A stanza from a bound session. */
   stanza(session: C2sSession, stanza: Element): Promise<void>
   /** What modules add to <stream:features/> after authentication. */
@@ -123,9 +124,52 @@ export interface SessionHost {
   /** The session `id` names, if it is the same account's and still resumable; it is forgotten. */
   takeResumable(id: string, claimant: C2sSession): C2sSession | undefined
   forgetResumable(id: string, session: C2sSession): void
+  /** A new resumption id (XEP-0198 §5); in a cluster it names this node. */
+  resumptionId(): string
+  /**
+   * XEP-0198 §5 in a cluster: asks the node that holds the session `id`
+   * names to hand it over to `claimant`, after the client's count `h`.
+   * Settles once `claimant` continues the session (undefined: it sent
+   * <resumed/>), or with why not; undefined at once when no other node
+   * holds it (no cluster, or an id of this node's).
+   */
+  resumeElsewhere(id: string, h: number, claimant: C2sSession): Promise<ResumeRefusal | undefined> | undefined
+  /** The session went to another node (handOff): it leaves the connections and the router without a word to anyone. */
+  handedOff(session: C2sSession): void
+  /** What modules keep of the session in memory, for the node it moves to (JSON). */
+  sessionState(session: C2sSession): Record<string, unknown>
+  /** What modules kept of a session on the node it came from. */
+  adoptSessionState(session: C2sSession, state: Record<string, unknown>): void
   /** Stanzas the client never acknowledged when its session ended: messages go to offline storage. */
   unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void>
 }
+
+/** Why another node did not hand a session over: none of that account with that id, or the client's count is higher than what was sent (§4). */
+export type ResumeRefusal = {condition: 'item-not-found'} | {handled: number; sent: number}
+
+/**
+ * A session on its way from one cluster node to another, whose client
+ * resumes it there (XEP-0198 §5), as JSON: what the new node needs to
+ * continue it. What modules keep per session goes in `modules` where it is
+ * cheap to carry (PEP's entity capabilities and +notify features, interest
+ * in blocklist pushes); see C2sSession.handOff for what does not.
+ */
+export interface HandedOverSession {
+  jid: string
+  priority: number
+  available: boolean
+  /** The last available presence, serialised. */
+  presence?: string
+  carbons: boolean
+  interested: boolean
+  /** The client said it was inactive (XEP-0352): what was held is in the queue, and holding goes on on the new node. */
+  inactive: boolean
+  sm: StreamManagementState
+  modules: Record<string, unknown>
+}
+
+/** What handOff gives: a refusal, or the session and what to call once the other node has it (true) or cannot take it (false). */
+export type HandOff = {refused: ResumeRefusal} | {session: HandedOverSession; settle(delivered: boolean): void}
 
 /** `detached`: the connection is gone, and the session waits for the client to resume it (XEP-0198). */
 type Phase = 'header' | 'open' | 'detached' | 'closed'
@@ -285,6 +329,11 @@ export class C2sSession {
     return this
   }
 
+  /** The XEP-0198 resumption id, when the client enabled resumption. */
+  get resumptionId(): string | undefined {
+    return this.sm?.id
+  }
+
   get tlsVersion(): string | undefined {
     return this.socket instanceof tls.TLSSocket ? (this.socket.getProtocol() ?? undefined) : undefined
   }
@@ -304,30 +353,34 @@ export class C2sSession {
   /**
    * Sends a stanza: held while the client is inactive if it may wait
    * (XEP-0352), counted and kept until acknowledged under stream management,
-   * kept while detached.
+   * kept while detached. `receipt` is called once the stanza left this
+   * node's hands: written (without stream management), acknowledged by the
+   * client, stored offline or handed over with the session; and at once for
+   * what is dropped or held (what may wait is stale if lost). A cluster
+   * acknowledges a message to the node that sent it then (cluster.ts).
    */
-  send(data: Element | string): void {
-    if (this.phase === 'closed') return
+  send(data: Element | string, receipt?: () => void): void {
+    if (this.phase === 'closed') return receipt?.()
     if (this.held) {
       if (typeof data !== 'string' && this.server.canWait(data)) {
         if (!this.held.hold(data)) this.releaseHeld()
-        return
+        return receipt?.()
       }
 
       // What cannot wait goes after what waited: the client sees stanzas in the order they were sent.
       if (this.held.size > 0) this.releaseHeld()
     }
 
-    this.transmit(data)
+    this.transmit(data, receipt)
   }
 
   private releaseHeld(): void {
     for (const stanza of this.held?.release() ?? []) this.transmit(stanza)
   }
 
-  private transmit(data: Element | string): void {
+  private transmit(data: Element | string, receipt?: () => void): void {
     const text = typeof data === 'string' ? data : data.toString(NS.client)
-    if (this.sm && !this.sm.sent(text)) {
+    if (this.sm && !this.sm.sent(text, receipt)) {
       this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
       return
     }
@@ -335,6 +388,7 @@ export class C2sSession {
     if (this.phase === 'detached') return
     this.batch()
     this.write(text)
+    if (!this.sm) receipt?.()
   }
 
   /** Writes to the connection as it is: stream headers, features, negotiation and stream-management elements, and stanzas through send(). */
@@ -494,9 +548,16 @@ export class C2sSession {
     clearTimeout(this.shaperTimer)
     clearTimeout(this.hibernation)
     if (this.sm?.id !== undefined) this.server.forgetResumable(this.sm.id, this)
+    const receipts = this.sm?.takeReceipts() ?? []
     if (this.sm && this.sm.unacknowledged.length > 0) {
-      this.server.unacknowledged(this, [...this.sm.unacknowledged]).catch((error: unknown) => this.server.logger.error(`unacknowledged stanzas of ${this.fullJid}: ${String(error)}`))
-    }
+      this.server
+        .unacknowledged(this, [...this.sm.unacknowledged])
+        .catch((error: unknown) => this.server.logger.error(`unacknowledged stanzas of ${this.fullJid}: ${String(error)}`))
+        // Their senders' nodes hear of them once they are stored (or could not be): until then those nodes keep them too.
+        .finally(() => {
+          for (const receipt of receipts) receipt()
+        })
+    } else for (const receipt of receipts) receipt()
 
     this.server.closed(this)
   }
@@ -683,7 +744,7 @@ export class C2sSession {
         if (!this.bound || this.sm) return this.smFailure('unexpected-request')
         const resume = element.attrs.resume === 'true' || element.attrs.resume === '1'
         const window = resume ? resumptionWindow(element.attrs.max, this.server.limits) : 0
-        this.sm = new StreamManagement(window > 0 ? randomToken(18) : undefined, this.server.limits.maxUnacknowledged, window)
+        this.sm = new StreamManagement(window > 0 ? this.server.resumptionId() : undefined, this.server.limits.maxUnacknowledged, window)
         if (this.sm.id !== undefined) this.server.resumable(this.sm.id, this)
         const max = String(Math.floor(window / 1000))
         this.write(x('enabled', SM_NS, this.sm.id !== undefined ? {id: this.sm.id, resume: 'true', max} : {}).toString(NS.client))
@@ -712,21 +773,32 @@ export class C2sSession {
     this.close('unsupported-stanza-type', `<${element.name}/> of stream management is not understood here`)
   }
 
-  /** §4: the client acknowledged more than was sent. */
-  private handledTooHigh(h: number): void {
-    this.write(`<failed xmlns='${SM_NS}' h='${this.sm!.handled}'><undefined-condition xmlns='${NS.stanzas}'/></failed>`)
-    this.close('undefined-condition', `the client acknowledged ${h} stanzas, ${this.sm!.sentCount} were sent`)
+  /** §4: the client acknowledged more than was sent (`handled` and `sent` are the session's, wherever it was). */
+  private handledTooHigh(h: number, handled = this.sm!.handled, sent = this.sm!.sentCount): void {
+    this.write(`<failed xmlns='${SM_NS}' h='${handled}'><undefined-condition xmlns='${NS.stanzas}'/></failed>`)
+    this.close('undefined-condition', `the client acknowledged ${h} stanzas, ${sent} were sent`)
   }
 
-  /** §5: a new connection takes over a detached (or not yet noticed dead) session of the same account. */
+  /**
+   * §5: a new connection takes over a detached (or not yet noticed dead)
+   * session of the same account: one of this process, or in a cluster one
+   * that another node hands over.
+   */
   private async resume(element: Element): Promise<void> {
     // §5: a server that does not support resumption answers feature-not-implemented.
     if (!this.server.streamManagement) return this.smFailure('feature-not-implemented')
     if (this.bound || this.sm) return this.smFailure('unexpected-request')
     const h = parseCount(element.attrs.h)
-    const previous = element.attrs.previd === undefined || h === undefined ? undefined : this.server.takeResumable(element.attrs.previd, this)
-    if (!previous) return this.smFailure('item-not-found')
-    previous.takeOver(this, h!)
+    const previd = element.attrs.previd
+    if (previd === undefined || h === undefined) return this.smFailure('item-not-found')
+    const previous = this.server.takeResumable(previd, this)
+    if (previous) return previous.takeOver(this, h)
+    const elsewhere = this.server.resumeElsewhere(previd, h, this)
+    const refusal = elsewhere ? await elsewhere : {condition: 'item-not-found' as const}
+    // Resumed: adoptResumed answered.
+    if (!refusal) return
+    if ('condition' in refusal) return this.smFailure(refusal.condition)
+    this.handledTooHigh(h, refusal.handled, refusal.sent)
   }
 
   /** Continues this session on `successor`'s connection, after the client acknowledged `h` of our stanzas. */
@@ -755,6 +827,118 @@ export class C2sSession {
     for (const stanza of sm.unacknowledged) this.write(stanza)
     // The session may resume again later.
     this.server.resumable(sm.id!, this)
+  }
+
+  /**
+   * §5 across cluster nodes: this session goes to another node, where the
+   * client's new connection resumes it, after the client's count `h`. The
+   * old connection, if the client still had it, closes without a word;
+   * nothing is stored or bounced and no presence goes out: the session
+   * leaves the router quietly, and the new node's bind replaces it in every
+   * node's registry. Until `settle` this object keeps what it needs to end
+   * the session itself, should the other node not take it (settle(false)):
+   * then it ends as one whose resumption timed out.
+   *
+   * What stays here: MUC occupancy (the rooms of this node still route to
+   * the full JID, which reaches the new node, but do not hear when the
+   * session ends there), PEP disco#info queries in flight (the new node
+   * asks again at the next presence with caps), and stanzas with receipts:
+   * their senders' nodes are told they were taken once the other node has
+   * the session, which from then on keeps them in memory as its own.
+   */
+  handOff(h: number): HandOff {
+    const sm = this.sm!
+    if (!sm.acknowledge(h)) return {refused: {handled: sm.handled, sent: sm.sentCount}}
+    clearTimeout(this.hibernation)
+    if (this.phase !== 'detached' && this.handlers) this.detach().destroy()
+    // What waited for an inactive client joins the queue, to be sent on the new node; past max_ack_queue too: the client asked for it.
+    const inactive = this.held !== undefined
+    for (const stanza of this.held?.release() ?? []) sm.sent(stanza.toString(NS.client))
+    this.held = undefined
+    this.phase = 'closed'
+    const session: HandedOverSession = {
+      jid: this.fullJid,
+      priority: this.priority,
+      available: this.available,
+      ...(this.presence ? {presence: this.presence.toString(NS.client)} : {}),
+      carbons: this.carbons,
+      interested: this.interested,
+      inactive,
+      sm: sm.state(),
+      modules: this.server.sessionState(this),
+    }
+    this.server.handedOff(this)
+    this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: handed over to another node, ${sm.unacknowledged.length} stanza(s) to send again`)
+    return {
+      session,
+      settle: (delivered) => {
+        if (!delivered) return this.cleanup()
+        this.cleanedUp = true
+        clearTimeout(this.deadline)
+        clearTimeout(this.shaperTimer)
+        for (const receipt of sm.takeReceipts()) receipt()
+      },
+    }
+  }
+
+  /**
+   * §5 across cluster nodes: this new connection continues the session
+   * another node handed over, as takeOver does for one of this process.
+   * False when it no longer can: its client went meanwhile, or the session
+   * is not this connection's account.
+   */
+  adoptResumed(state: HandedOverSession): boolean {
+    if (this.phase !== 'open' || this.bound || this.sm || !this.restore(state)) return false
+    const sm = this.sm!
+    this.server.bind(this, true)
+    clearTimeout(this.deadline)
+    this.deadline = undefined
+    this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: resumed from another node, ${sm.unacknowledged.length} stanza(s) sent again`)
+    this.batch()
+    this.write(`<resumed xmlns='${SM_NS}' h='${sm.handled}' previd='${sm.id}'/>`)
+    for (const stanza of sm.unacknowledged) this.write(stanza)
+    // The session may resume again later, here or on any node (its registry entry names this node).
+    this.server.resumable(sm.id!, this)
+    return true
+  }
+
+  /** Takes on a handed-over session's state; false when it is not this connection's account (only the same account may resume, §5). */
+  private restore(state: HandedOverSession): boolean {
+    const jid = parseJid(state.jid)
+    if (!jid || jid.resource === '' || jid.local !== this.username || jid.domain !== this.host) return false
+    this.jid = jid
+    this.priority = state.priority
+    this.available = state.available
+    this.presence = state.presence === undefined ? undefined : parseElement(state.presence)
+    this.carbons = state.carbons
+    this.interested = state.interested
+    this.sm = StreamManagement.restore(state.sm, this.server.limits.maxUnacknowledged)
+    if (state.inactive) this.held = new HeldStanzas(MAX_HELD_STANZAS)
+    this.server.adoptSessionState(this, state.modules)
+    return true
+  }
+
+  /**
+   * A session another node handed over for a client no longer waiting for
+   * it (its connection went, or the answer came after the timeout and the
+   * client was told item-not-found): it ends here as one whose resumption
+   * timed out (§5): unacknowledged messages to offline storage, unavailable
+   * presence to contacts. When the client has bound that resource again
+   * meanwhile (`rebound`), only the messages.
+   */
+  static endHandedOver(server: SessionHost, state: HandedOverSession, rebound: boolean): void {
+    const jid = parseJid(state.jid)
+    if (!jid) return
+    const socket = new net.Socket()
+    const session = new C2sSession(server, socket, {port: 0, ip: '', tls: false, starttls: 'disabled'}, {framing: STREAM_FRAMING, encrypted: false, remoteAddress: 'handed over', kind: 'c2s'})
+    session.username = jid.local
+    session.host = jid.domain
+    if (!session.restore(state)) return session.close()
+    session.phase = 'detached'
+    if (rebound) session.available = false
+    else server.bind(session, true)
+    session.close()
+    socket.destroy()
   }
 
   /** Gives this connection away to the session it resumes; this session object ends without touching it. */

@@ -16,7 +16,15 @@
  *   node:NAME:alive       this node's token, TTL LIVENESS_TTL_MS, refreshed every HEARTBEAT_MS
  *   sessions:NAME         hash: full JID → {p: priority, a: available, x: presence XML}
  * Channels: `xmppctl:events` (registry changes, account events), and
- * `xmppctl:node:NAME` (stanzas for that node's sessions).
+ * `xmppctl:node:NAME` (stanzas for that node's sessions, acknowledgements,
+ * and requests for its resumable sessions and their answers).
+ *
+ * XEP-0198 resumption across nodes: a resumption id names the node that
+ * made it (stream-management.ts), and a session resumed on another node
+ * keeps its id (§5: the client resumes with the id <enabled/> gave), so its
+ * registry entry there carries the id (`r`): a node asked to resume an id
+ * asks the node holding the session for it (resume()), which hands it
+ * over (resumeRequested()).
  */
 import {randomBytes} from 'node:crypto'
 import path from 'node:path'
@@ -28,10 +36,11 @@ import {readSecretFile} from '../config/secret-file.js'
 import {UnavailableError} from '../errors.js'
 import type {Element} from '../xml/element.js'
 import {parseElement} from '../xml/parser.js'
-import type {C2sSession} from './c2s.js'
+import type {C2sSession, HandOff, HandedOverSession, ResumeRefusal} from './c2s.js'
 import {type Jid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
 import {Router} from './router.js'
+import {resumptionNode} from './stream-management.js'
 
 /** How often a node refreshes its liveness key and checks the others'. */
 export const HEARTBEAT_MS = 1000
@@ -58,6 +67,8 @@ interface Entry {
   c?: 1
   /** Requested the roster: gets roster pushes (RFC 6121 §2.1.6). */
   i?: 1
+  /** Its XEP-0198 resumption id, when the id names another node (the session was resumed here from there). */
+  r?: string
 }
 
 type ClusterEvent =
@@ -69,8 +80,35 @@ type ClusterEvent =
   /** What the store keeps of an account and modules cache changed (a blocklist, archiving preferences). */
   | {t: 'data'; node: string; jid: string}
 
-/** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), or an acknowledgement. */
-type NodeMessage = {to: string; s: string; from?: string; q?: number} | {ack: number; from: string}
+/** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), acknowledgements, or a resumption's request or answer. */
+type NodeMessage =
+  | {to: string; s: string; from?: string; q?: number}
+  /** Messages of `from`'s sequence numbers that left the receiving node's hands (delivered and acknowledged by the client, stored, or handed on). */
+  | {ack: number[]; from: string}
+  | ResumeRequest
+  | ResumeAnswer
+
+/** XEP-0198 §5: hand over the session `resume` names if it is `account`'s (the bare JID `from` authenticated), after the client's count `h`. */
+interface ResumeRequest {
+  resume: string
+  h: number
+  account: string
+  rid: number
+  from: string
+}
+
+/** The answer to request `rid`: the session, or why not. */
+interface ResumeAnswer {
+  rid: number
+  from: string
+  session?: HandedOverSession
+  refused?: ResumeRefusal
+}
+
+/** How long a node waits for another to answer a resumption request before the client gets item-not-found. */
+export const RESUME_REQUEST_TIMEOUT_MS = 5000
+
+const NOT_FOUND: ResumeRefusal = {condition: 'item-not-found'}
 
 /** How long a node waits for Redis at start. */
 const CONNECT_TIMEOUT_MS = 5000
@@ -108,6 +146,10 @@ export interface ClusterHost {
   accountEvent(event: AccountEvent): void
   /** Another node changed data of the account (bare JID) that modules cache: drop it here. */
   accountDataChanged(bare: string): void
+  /** Another node asks for the resumable session `id` names, for a connection authenticated as `account`: undefined when there is none of that account. */
+  handOff(id: string, h: number, account: string): HandOff | undefined
+  /** A session handed over to this node that no connection took: it ends here (`rebound`: the client has bound that resource again meanwhile). */
+  abandoned(session: HandedOverSession, rebound: boolean): void
 }
 
 /**
@@ -133,6 +175,7 @@ class RemoteSession {
   presence: Element | undefined
   carbons = false
   interested = false
+  resumptionId: string | undefined
 
   constructor(
     readonly node: string,
@@ -154,6 +197,7 @@ class RemoteSession {
     this.presence = entry.x === undefined ? undefined : parseElement(entry.x)
     this.carbons = entry.c === 1
     this.interested = entry.i === 1
+    this.resumptionId = entry.r
   }
 
   send(stanza: Element | string): void {
@@ -172,10 +216,14 @@ class RemoteSession {
  */
 export class ClusterRouter extends Router {
   private readonly remote = new Map<string, Map<string, RemoteSession>>()
+  /** Remote sessions resumed away from the node their resumption id names, by that id. */
+  private readonly moved = new Map<string, RemoteSession>()
   cluster: Cluster | undefined
 
   override bind(session: C2sSession): C2sSession | undefined {
     const previous = super.bind(session)
+    // The full JID is bound here now: the mirror's entry for it (a session on another node that this one replaces, or resumes) goes.
+    this.forget(session.bareJid, session.jid!.resource)
     void this.cluster?.registered(session)
     return previous
   }
@@ -230,7 +278,23 @@ export class ClusterRouter extends Router {
 
     const previous = resources.get(session.jid.resource)
     resources.set(session.jid.resource, session)
+    if (previous) this.unindex(previous)
+    this.index(session)
     return previous
+  }
+
+  /** Indexes (again) a mirrored session by the resumption id its entry carries. */
+  index(session: RemoteSession): void {
+    if (session.resumptionId !== undefined) this.moved.set(session.resumptionId, session)
+  }
+
+  private unindex(session: RemoteSession): void {
+    if (session.resumptionId !== undefined && this.moved.get(session.resumptionId) === session) this.moved.delete(session.resumptionId)
+  }
+
+  /** The remote session resumed away from the node its resumption id names, if one is. */
+  movedTo(id: string): RemoteSession | undefined {
+    return this.moved.get(id)
   }
 
   mirrored(bare: string, resource: string): RemoteSession | undefined {
@@ -243,6 +307,7 @@ export class ClusterRouter extends Router {
     if (!session) return undefined
     resources!.delete(resource)
     if (resources!.size === 0) this.remote.delete(bare)
+    this.unindex(session)
     return session
   }
 
@@ -253,6 +318,7 @@ export class ClusterRouter extends Router {
       for (const [resource, session] of resources) {
         if (session.node !== node) continue
         resources.delete(resource)
+        this.unindex(session)
         gone.push(session)
       }
 
@@ -292,6 +358,7 @@ export interface ClusterOptions {
    * name exit, so the key is a dead process's.
    */
   takeover?: boolean
+  resumeRequestTimeoutMs?: number
 }
 
 export class Cluster {
@@ -315,10 +382,15 @@ export class Cluster {
   private seq = 0
   /** Messages sent to each node and not yet acknowledged, by sequence number (in sending order). */
   private readonly inflight = new Map<string, Map<number, string>>()
-  /** Acknowledgements to send: the highest sequence number taken from each node. */
-  private readonly acks = new Map<string, number>()
+  /** Acknowledgements to send: the sequence numbers taken from each node. */
+  private readonly acks = new Map<string, number[]>()
   private ackTimer: NodeJS.Timeout | undefined
   private stopped = false
+  private stopping = false
+  /** Resumption requests this node sent, by request id, until answered or timed out. */
+  private readonly requests = new Map<number, {node: string; timer: NodeJS.Timeout; answered(answer: ResumeAnswer): void}>()
+  private lastRequest = 0
+  private readonly resumeRequestTimeoutMs: number
 
   constructor(config: Configuration, router: ClusterRouter, host: ClusterHost, options: ClusterOptions = {}) {
     const settings = config.settings
@@ -328,6 +400,7 @@ export class Cluster {
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     this.ttlMs = options.ttlMs ?? LIVENESS_TTL_MS
     this.takeover = options.takeover ?? false
+    this.resumeRequestTimeoutMs = options.resumeRequestTimeoutMs ?? RESUME_REQUEST_TIMEOUT_MS
     this.redisLabel = `${settings.redis_server}:${settings.redis_port}/${settings.redis_db}`
     // Relative to the configuration file, as sql_password_file is.
     const base = path.dirname(config.file ?? path.join(config.dataDir, 'xmppctl.yml'))
@@ -449,7 +522,11 @@ export class Cluster {
     if (!jid || jid.resource === '') return
     const bare = `${jid.local}@${jid.domain}`
     const existing = this.router.mirrored(bare, jid.resource)
-    if (existing && existing.node === node) return existing.update(entry)
+    if (existing && existing.node === node) {
+      existing.update(entry)
+      return this.router.index(existing)
+    }
+
     const session = new RemoteSession(node, jid, entry, this)
     this.router.mirror(session)
     this.liveNodes.add(node)
@@ -458,7 +535,15 @@ export class Cluster {
   // ---- what this node tells the others ----------------------------------------
 
   private entry(session: C2sSession): Entry {
-    return {p: session.priority, a: session.available, ...(session.available && session.presence ? {x: session.presence.toString()} : {}), ...(session.carbons ? {c: 1} : {}), ...(session.interested ? {i: 1} : {})}
+    const id = session.resumptionId
+    return {
+      p: session.priority,
+      a: session.available,
+      ...(session.available && session.presence ? {x: session.presence.toString()} : {}),
+      ...(session.carbons ? {c: 1} : {}),
+      ...(session.interested ? {i: 1} : {}),
+      ...(id !== undefined && resumptionNode(id) !== this.node ? {r: id} : {}),
+    }
   }
 
   /** A local session was bound, or what the registry keeps of it changed; settles once Redis has told the other nodes. */
@@ -473,8 +558,12 @@ export class Cluster {
   }
 
   unregistered(session: C2sSession): void {
-    const event: ClusterEvent = {t: 'unbind', node: this.node, jid: session.fullJid}
-    this.client!.multi().hDel(sessionsKey(this.node), session.fullJid).publish(EVENTS, JSON.stringify(event)).exec().catch((error: unknown) => this.failed('unregistering', session.fullJid, error))
+    this.unregisteredJid(session.fullJid)
+  }
+
+  private unregisteredJid(full: string): void {
+    const event: ClusterEvent = {t: 'unbind', node: this.node, jid: full}
+    this.client!.multi().hDel(sessionsKey(this.node), full).publish(EVENTS, JSON.stringify(event)).exec().catch((error: unknown) => this.failed('unregistering', full, error))
   }
 
   /** An account event (`user disable` on this node's control socket): every other node closes the account's sessions too. */
@@ -496,8 +585,12 @@ export class Cluster {
    * says nothing of delivery, and a node killed a moment ago may still count
    * as a receiver: a message is kept until that node acknowledges it (in
    * batches, ACK_DELAY_MS), and goes to offline storage here if the node
-   * dies first or no node took it. Delivery is at least once: a node that
-   * dies between delivering and acknowledging leaves a copy stored too.
+   * dies first or no node took it. That node acknowledges once the message
+   * left its hands: written to a client without stream management, or
+   * acknowledged by the client under XEP-0198 (so a node killed while its
+   * client had not acknowledged leaves the message stored here, not lost),
+   * stored offline there, or handed on. Delivery is at least once: a node
+   * that dies between delivering and acknowledging leaves a copy stored too.
    */
   forward(session: RemoteSession, stanza: string): void {
     const message = stanza.startsWith('<message')
@@ -535,25 +628,148 @@ export class Cluster {
     if (element) this.host.undeliverable(element)
   }
 
-  /** `node` took every message up to `seq` this node sent it (sequence numbers to one node only grow). */
-  private acknowledged(node: string, seq: number): void {
+  /** `node` took the messages of these sequence numbers (each on its own: a client acknowledges when it does). */
+  private acknowledged(node: string, seqs: readonly number[]): void {
     const pending = this.inflight.get(node)
-    if (!pending) return
-    for (const sent of pending.keys()) {
-      if (sent > seq) break
-      pending.delete(sent)
-    }
+    if (!pending || !Array.isArray(seqs)) return
+    for (const seq of seqs) pending.delete(seq)
   }
 
-  /** Acknowledges, after ACK_DELAY_MS, the messages `from` sent up to `seq`: one publish per sender per batch. */
+  /** Acknowledges, after ACK_DELAY_MS, the message `from` sent as `seq`: one publish per sender per batch. */
   private acknowledge(from: string, seq: number): void {
-    this.acks.set(from, Math.max(seq, this.acks.get(from) ?? 0))
-    this.ackTimer ??= setTimeout(() => {
-      this.ackTimer = undefined
-      const acks = [...this.acks]
-      this.acks.clear()
-      for (const [node, upto] of acks) this.client!.publish(nodeChannel(node), JSON.stringify({ack: upto, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))
-    }, ACK_DELAY_MS)
+    if (this.stopped) return
+    let seqs = this.acks.get(from)
+    if (!seqs) {
+      seqs = []
+      this.acks.set(from, seqs)
+    }
+
+    seqs.push(seq)
+    this.ackTimer ??= setTimeout(() => void this.sendAcks(), ACK_DELAY_MS)
+  }
+
+  private async sendAcks(): Promise<void> {
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+    const acks = [...this.acks]
+    this.acks.clear()
+    await Promise.all(acks.map(([node, seqs]) => this.client!.publish(nodeChannel(node), JSON.stringify({ack: seqs, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))))
+  }
+
+  // ---- XEP-0198 resumption across nodes -----------------------------------------
+
+  /**
+   * §5 across nodes: asks the node holding the session `id` names (the node
+   * its registry entry says it moved to, else the node the id names) to
+   * hand it over for a connection authenticated as `account`, after the
+   * client's count `h`. `adopt` takes the session when it comes (false:
+   * the connection cannot take it any more). Settles with undefined once
+   * adopted, or with a refusal: item-not-found at once when that node is
+   * not alive, or does not answer within resumeRequestTimeoutMs. Undefined
+   * when no other node holds it.
+   */
+  resume(id: string, h: number, account: string, adopt: (session: HandedOverSession) => boolean): Promise<ResumeRefusal | undefined> | undefined {
+    const node = this.router.movedTo(id)?.node ?? resumptionNode(id)
+    if (node === undefined || node === this.node || this.stopping) return undefined
+    if (!this.liveNodes.has(node)) return Promise.resolve(NOT_FOUND)
+    const rid = ++this.lastRequest
+    return new Promise((resolve) => {
+      const done = (refusal: ResumeRefusal | undefined) => {
+        const request = this.requests.get(rid)
+        if (!request) return
+        clearTimeout(request.timer)
+        this.requests.delete(rid)
+        resolve(refusal)
+      }
+
+      const timer = setTimeout(() => {
+        this.host.logger.warn(`cluster: node ${node} did not answer a resumption request within ${this.resumeRequestTimeoutMs / 1000} s`)
+        done(NOT_FOUND)
+      }, this.resumeRequestTimeoutMs)
+      this.requests.set(rid, {
+        node,
+        timer,
+        // Called as the answer is read, before any stanza behind it on the channel: the session is bound before they are delivered.
+        answered: (answer) => {
+          if (!answer.session) return done(answer.refused ?? NOT_FOUND)
+          if (adopt(answer.session)) return done(undefined)
+          this.abandon(answer.session, node)
+          done(NOT_FOUND)
+        },
+      })
+      this.client!.publish(nodeChannel(node), JSON.stringify({resume: id, h, account, rid, from: this.node} satisfies NodeMessage))
+        .then((receivers) => {
+          // The node is gone and not yet seen gone.
+          if (receivers === 0) done(NOT_FOUND)
+        })
+        .catch((error: unknown) => {
+          this.failed('asking for the resumable session of', account, error)
+          done(NOT_FOUND)
+        })
+    })
+  }
+
+  /** The answer to a resumption request; a session in one that came too late ends here (never lost, never in two places). */
+  private answered(answer: ResumeAnswer): void {
+    const request = this.requests.get(answer.rid)
+    if (request && request.node === answer.from) return request.answered(answer)
+    if (!answer.session) return
+    this.host.logger.warn(`cluster: node ${answer.from} handed over ${answer.session.jid} after the client was told item-not-found; it ends here`)
+    this.abandon(answer.session, answer.from)
+  }
+
+  /** A session handed over from `from` that no connection here takes: it ends here, unless its client bound that resource again elsewhere. */
+  private abandon(session: HandedOverSession, from: string): void {
+    const jid = parseJid(session.jid)
+    if (!jid) return
+    const bare = `${jid.local}@${jid.domain}`
+    const other = this.router.mirrored(bare, jid.resource)
+    this.host.abandoned(session, this.router.local(bare, jid.resource) !== undefined || (other !== undefined && other.node !== from))
+  }
+
+  /**
+   * Another node asks for a resumable session of this node (§5). The
+   * session leaves this node at once (C2sSession.handOff): stanzas that
+   * still come here for its full JID (from nodes that have not seen the new
+   * node's bind yet, or from this node's own clients) go on to the new
+   * node, through a mirror entry made now. Should the answer reach no one,
+   * the session ends here as if its resumption timed out.
+   */
+  private resumeRequested(request: ResumeRequest): void {
+    const reply = (answer: {session?: HandedOverSession; refused?: ResumeRefusal}) => this.client!.publish(nodeChannel(request.from), JSON.stringify({rid: request.rid, from: this.node, ...answer} satisfies NodeMessage))
+    const handOff = typeof request.resume === 'string' && typeof request.account === 'string' && typeof request.h === 'number' ? this.host.handOff(request.resume, request.h, request.account) : undefined
+    if (!handOff || 'refused' in handOff) {
+      reply({refused: handOff?.refused ?? NOT_FOUND}).catch((error: unknown) => this.failed('answering a resumption request of', request.from, error))
+      return
+    }
+
+    const {session, settle} = handOff
+    const jid = parseJid(session.jid)!
+    const entry: Entry = {
+      p: session.priority,
+      a: session.available,
+      ...(session.available && session.presence !== undefined ? {x: session.presence} : {}),
+      ...(session.carbons ? {c: 1} : {}),
+      ...(session.interested ? {i: 1} : {}),
+      ...(resumptionNode(session.sm.id) === request.from ? {} : {r: session.sm.id}),
+    }
+    this.mirror(request.from, session.jid, entry)
+    const failed = (why: string) => {
+      this.host.logger.warn(`cluster: ${session.jid} could not be handed over to node ${request.from} (${why}); it ends here`)
+      const bare = `${jid.local}@${jid.domain}`
+      if (this.router.mirrored(bare, jid.resource)?.node === request.from) this.router.forget(bare, jid.resource)
+      settle(false)
+      this.unregisteredJid(session.jid)
+    }
+
+    reply({session})
+      .then((receivers) => {
+        if (receivers === 0) return failed('it is gone')
+        settle(true)
+        // The new node's bind event replaces this node's entry in every mirror; only the registry's copy goes here.
+        this.client!.hDel(sessionsKey(this.node), session.jid).catch((error: unknown) => this.failed('unregistering', session.jid, error))
+      })
+      .catch((error: unknown) => failed(error instanceof Error ? error.message : String(error)))
   }
 
   private failed(what: string, jid: string, error: unknown): void {
@@ -620,15 +836,24 @@ export class Cluster {
     }
 
     if ('ack' in parsed) return this.acknowledged(parsed.from, parsed.ack)
+    if ('resume' in parsed) return this.resumeRequested(parsed)
+    if ('rid' in parsed) return this.answered(parsed)
+    const {from, q} = parsed
+    const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     const element = parseElement(parsed.s)
     const jid = parseJid(parsed.to)
     if (element && jid) {
-      const session = this.router.local(`${jid.local}@${jid.domain}`, jid.resource)
-      if (session) session.send(element)
+      const bare = `${jid.local}@${jid.domain}`
+      const session = this.router.local(bare, jid.resource)
+      // Acknowledged once the client took it (XEP-0198) or it was stored: see forward().
+      if (session) return session.send(element, receipt)
+      // A session that was handed over to another node (resumed there) and that the sender's node did not know had moved: it goes on.
+      const moved = this.router.mirrored(bare, jid.resource)
+      if (moved && moved.node !== this.node) moved.send(element)
       else this.host.undeliverable(element)
     }
 
-    if (parsed.q !== undefined && parsed.from !== undefined) this.acknowledge(parsed.from, parsed.q)
+    receipt?.()
   }
 
   /** Drops a node's sessions from the mirror, and tells local contacts they went. */
@@ -693,11 +918,15 @@ export class Cluster {
 
   /** Leaves the cluster: this node's sessions and liveness go, so the others drop them at once. */
   async stop(): Promise<void> {
-    if (this.stopped) return
-    this.stopped = true
+    if (this.stopped || this.stopping) return
+    this.stopping = true
     clearInterval(this.timer)
-    clearTimeout(this.ackTimer)
+    for (const [rid, request] of this.requests) request.answered({rid, from: request.node, refused: NOT_FOUND})
     const client = this.client
+    // What was taken is said before the others hear this node left, or they would store it again.
+    if (client?.isOpen) await this.sendAcks()
+    this.stopped = true
+    clearTimeout(this.ackTimer)
     if (!client?.isOpen) return
     try {
       await client.multi().del(sessionsKey(this.node)).del(aliveKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()

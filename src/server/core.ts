@@ -732,6 +732,22 @@ export class ServerCore {
     if (stored > 0) this.context.logger.info(`${session.fullJid}: ${stored} unacknowledged message(s) stored offline`)
   }
 
+  /** What modules keep of a session in memory, by module name, for the cluster node it moves to (XEP-0198 resumption there). */
+  sessionState(session: C2sSession): Record<string, unknown> {
+    const state: Record<string, unknown> = {}
+    for (const module of this.modules) {
+      const kept = module.exportSession?.(session)
+      if (kept !== undefined) state[module.name] = kept
+    }
+
+    return state
+  }
+
+  /** What modules kept of a session on the node it came from; each module reads its own part. */
+  adoptSessionState(session: C2sSession, state: Record<string, unknown>): void {
+    for (const module of this.modules) if (state[module.name] !== undefined) module.importSession?.(session, state[module.name])
+  }
+
   /** The account was deleted while the server runs: modules forget what they keep of it in memory. */
   accountDeleted(account: Account): void {
     for (const module of this.modules) module.accountDeleted?.(account)

@@ -25,6 +25,11 @@ export class Router {
   }
 
   unbind(session: C2sSession): boolean {
+    return this.release(session)
+  }
+
+  /** Removes a bound session and nothing more: a cluster's unbind() also tells the other nodes, release() does not (a session handed to another node, whose bind tells them). */
+  release(session: C2sSession): boolean {
     if (!session.jid) return false
     const resources = this.sessions.get(session.bareJid)
     if (!resources || resources.get(session.jid.resource) !== session) return false

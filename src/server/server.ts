@@ -28,7 +28,7 @@ import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
 import type {AccountDataStore} from '../store/account-data-store.js'
 import {tlsPolicyOptions} from '../tls/policy.js'
-import {C2sSession, DEFAULT_SESSION_LIMITS, type ListenerSettings, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
+import {C2sSession, DEFAULT_SESSION_LIMITS, type HandOff, type ListenerSettings, type ResumeRefusal, type SessionHost, type SessionLimits, type SessionTransport} from './c2s.js'
 import {BoshEndpoint} from './bosh.js'
 import {HttpRoutes} from './http.js'
 import {uploadHandler} from './upload-http.js'
@@ -37,6 +37,7 @@ import {type HostCertificate, type SelfSignedGenerator, loadCertificates, tlsSel
 import {ServerCore} from './core.js'
 import {type ModuleLimits, enabledModules} from './modules/index.js'
 import {streamManagementLimits} from './modules/stream-mgmt.js'
+import {resumptionId} from './stream-management.js'
 import {type Logger, silentLogger} from './log.js'
 import {Router} from './router.js'
 import type {Cluster, ClusterOptions, ClusterRouter, ClusterStatus} from './cluster.js'
@@ -58,7 +59,7 @@ export interface ServerOptions {
   generateCertificate?: SelfSignedGenerator
   /** Authentication limits over those of the configuration (c2s_max_auth_failures, c2s_auth_ban_*). */
   throttle?: Partial<ThrottleLimits>
-  /** With sm_db_type: redis: how this node joins (a worker restarted by its supervisor takes its name over). */
+  /** With sm_db_type: redis: how this node joins (a worker restarted by its supervisor takes its name over), and the cluster's timings (tests shorten them). */
   cluster?: ClusterOptions
 }
 
@@ -308,6 +309,8 @@ export class XmppServer implements SessionHost {
         const at = bare.lastIndexOf('@')
         this.core?.accountDataChanged({host: bare.slice(at + 1), username: bare.slice(0, at), bare})
       },
+      handOff: (id, h, account) => this.handOff(id, h, account),
+      abandoned: (session, rebound) => C2sSession.endHandedOver(this, session, rebound),
     }, this.options.cluster)
     await this.cluster.start()
   }
@@ -769,10 +772,10 @@ export class XmppServer implements SessionHost {
     return this.contexts.get(host)
   }
 
-  bind(session: C2sSession): boolean {
+  bind(session: C2sSession, resumed = false): boolean {
     const resource = session.jid!.resource
     const others = this.router.all(session.bareJid).filter((other) => other.jid!.resource !== resource)
-    if (others.length >= this.limits.maxUserSessions) {
+    if (!resumed && others.length >= this.limits.maxUserSessions) {
       this.logger.info(`c2s ${session.serial} ${session.remoteAddress}: ${session.bareJid} refused a resource, at max_user_sessions (${this.limits.maxUserSessions})`)
       return false
     }
@@ -825,11 +828,47 @@ export class XmppServer implements SessionHost {
     if (this.resumableSessions.get(id) === session) this.resumableSessions.delete(id)
   }
 
-  async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
-    await this.core?.unacknowledged(session, stanzas)
+  resumptionId(): string {
+    return resumptionId(this.cluster?.node)
   }
 
-  closed(session: C2sSession): void {
+  resumeElsewhere(id: string, h: number, claimant: C2sSession): Promise<ResumeRefusal | undefined> | undefined {
+    return this.cluster?.resume(id, h, `${claimant.username}@${claimant.host}`, (session) => claimant.adoptResumed(session))
+  }
+
+  /** XEP-0198 §5 across cluster nodes: another node's client resumes the session `id` names, if it is here and `account`'s. */
+  private handOff(id: string, h: number, account: string): HandOff | undefined {
+    const session = this.resumableSessions.get(id)
+    // Only the same account may resume a session (§5): the account the other node authenticated, nothing the request says of itself.
+    if (!session || `${session.username}@${session.host}` !== account) return undefined
+    this.resumableSessions.delete(id)
+    return session.handOff(h)
+  }
+
+  handedOff(session: C2sSession): void {
+    this.forgetConnection(session)
+    this.router.release(session)
+  }
+
+  sessionState(session: C2sSession): Record<string, unknown> {
+    return this.core?.sessionState(session) ?? {}
+  }
+
+  adoptSessionState(session: C2sSession, state: Record<string, unknown>): void {
+    this.core?.adoptSessionState(session, state)
+  }
+
+  async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
+    const stored = this.core?.unacknowledged(session, stanzas) ?? Promise.resolve()
+    // stop() waits for these: in a cluster the senders' nodes hear the messages were stored only after (cluster.ts).
+    const settled = stored.catch(() => {})
+    this.sessionsEnding.add(settled)
+    void settled.finally(() => this.sessionsEnding.delete(settled))
+    await stored
+  }
+
+  /** The session no longer counts among the connections and against its address. */
+  private forgetConnection(session: C2sSession): void {
     this.connections.delete(session)
     const usage = this.boundAddresses.get(session)
     if (usage) {
@@ -837,7 +876,10 @@ export class XmppServer implements SessionHost {
       usage.bound--
       this.releaseAddress(addressKey(session.remoteAddress), usage)
     }
+  }
 
+  closed(session: C2sSession): void {
+    this.forgetConnection(session)
     this.router.unbind(session)
     if (session.available) {
       const ended = this.core!.sessionEnded(session).catch((error: unknown) => this.logger.error(`presence after ${session.fullJid} left: ${String(error)}`))

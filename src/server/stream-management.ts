@@ -5,10 +5,50 @@
  * resumption, or stored offline or bounced when the session ends.
  */
 
+import {randomToken} from './random.js'
+
 /** Counters are modulo 2^32 (XEP-0198 §4). */
 const WRAP = 2 ** 32
 
 export const SM_NS = 'urn:xmpp:sm:3'
+
+/**
+ * Separates a resumption id's random part from the cluster node that made
+ * it: `~` occurs neither in base64url nor in node names ([A-Za-z0-9._-]).
+ */
+const NODE_SEPARATOR = '~'
+const TOKEN = /^[A-Za-z0-9_-]{24}$/
+const NODE = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * A new resumption id (XEP-0198 §5 SM-ID): 18 random bytes (144 bits, what
+ * makes it unguessable), and in a cluster the name of this node, so that a
+ * client that reconnects to another node can be resumed from here. Clients
+ * treat it as opaque; outside a cluster it is the random part alone.
+ */
+export function resumptionId(node?: string): string {
+  const token = randomToken(18)
+  return node === undefined ? token : `${token}${NODE_SEPARATOR}${node}`
+}
+
+/** The node a resumption id names, or undefined: no node (made outside a cluster), or not an id this server made. */
+export function resumptionNode(id: string): string | undefined {
+  const at = id.indexOf(NODE_SEPARATOR)
+  if (at === -1) return undefined
+  const token = id.slice(0, at)
+  const node = id.slice(at + 1)
+  return TOKEN.test(token) && NODE.test(node) ? node : undefined
+}
+
+/** What a session's stream management state becomes when another node takes the session over (cluster.ts). */
+export interface StreamManagementState {
+  id: string
+  resumeTimeoutMs: number
+  handled: number
+  /** The client's `h` from its <resume/>: the count just before queue[0]. */
+  acknowledged: number
+  queue: string[]
+}
 
 export class StreamManagement {
   /** The resumption id, when the client asked for resumption. */
@@ -19,6 +59,12 @@ export class StreamManagement {
   handled = 0
   /** Stanzas sent and not acknowledged, oldest first. */
   private queue: string[] = []
+  /**
+   * What to call when each queued stanza leaves this node's hands (the client
+   * acknowledged it, or it was stored or handed over), in step with `queue`:
+   * a cluster node tells the node that sent it then (cluster.ts).
+   */
+  private receipts: Array<(() => void) | undefined> = []
   /** The count (modulo 2^32) of the stanza just before queue[0]: what the client last acknowledged. */
   private acknowledged = 0
   private readonly maxQueue: number
@@ -31,13 +77,36 @@ export class StreamManagement {
     this.resumeTimeoutMs = id === undefined ? 0 : resumeTimeoutMs
   }
 
+  /** The state another node handed over (XEP-0198 §5 across cluster nodes): the client's count applied, the rest to send again. */
+  static restore(state: StreamManagementState, maxQueue: number): StreamManagement {
+    const sm = new StreamManagement(state.id, maxQueue, state.resumeTimeoutMs)
+    sm.handled = state.handled % WRAP
+    sm.acknowledged = state.acknowledged % WRAP
+    sm.queue = [...state.queue]
+    sm.receipts = state.queue.map(() => undefined)
+    return sm
+  }
+
+  /** The state to hand to another node. */
+  state(): StreamManagementState {
+    return {id: this.id!, resumeTimeoutMs: this.resumeTimeoutMs, handled: this.handled, acknowledged: this.acknowledged, queue: [...this.queue]}
+  }
+
+  /** Takes every receipt of the queue (the stanzas stay): the caller calls them once the stanzas are safe elsewhere. */
+  takeReceipts(): Array<() => void> {
+    const receipts = this.receipts.filter((receipt) => receipt !== undefined)
+    this.receipts = this.queue.map(() => undefined)
+    return receipts
+  }
+
   get unacknowledged(): readonly string[] {
     return this.queue
   }
 
   /** Records a stanza sent; false when the queue is full (the client does not acknowledge). */
-  sent(stanza: string): boolean {
+  sent(stanza: string, receipt?: () => void): boolean {
     this.queue.push(stanza)
+    this.receipts.push(receipt)
     return this.queue.length <= this.maxQueue
   }
 
@@ -72,8 +141,10 @@ export class StreamManagement {
     const count = (h - this.acknowledged + WRAP) % WRAP
     if (count > this.queue.length) return false
     this.queue.splice(0, count)
+    const receipts = this.receipts.splice(0, count)
     this.acknowledged = h % WRAP
     this.ackRequested = false
+    for (const receipt of receipts) receipt?.()
     return true
   }
 

@@ -292,6 +292,11 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
   return {
     name: 'mod_blocking',
     features: [NS.blocking],
+    // A resource that fetched the list keeps getting its pushes on the node it is resumed on (§3.2).
+    exportSession: (session) => (interested.has(session) ? 1 : undefined),
+    importSession(session, state) {
+      if (state === 1) interested.add(session)
+    },
     iq: [
       {ns: NS.blocking, name: 'blocklist', types: ['get'], to: ['own'], handle: blocklist},
       {ns: NS.blocking, name: 'block', types: ['set'], to: ['own'], handle: block},

@@ -740,6 +740,19 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
 
   return {
     name: 'mod_pep',
+    // The caps a resource announced and the features they mean go with it to the node it is resumed on: its +notify filters hold there (XEP-0163 §4.2).
+    exportSession(session) {
+      const caps = sessionCaps.get(session)
+      if (!caps) return undefined
+      const features = sessionFeatures.get(session)
+      return {caps, ...(features ? {features: [...features]} : {})}
+    },
+    importSession(session, state) {
+      const {caps, features} = state as {caps?: Caps; features?: unknown}
+      if (typeof caps?.node !== 'string' || typeof caps.ver !== 'string') return
+      sessionCaps.set(session, {node: caps.node, ver: caps.ver, hash: typeof caps.hash === 'string' ? caps.hash : undefined})
+      if (Array.isArray(features)) sessionFeatures.set(session, new Set(features.filter((feature): feature is string => typeof feature === 'string')))
+    },
     accountFeatures: [NS.pubsub, ...FEATURES.map((feature) => `${NS.pubsub}#${feature}`), `${BOOKMARKS_NODE}#compat`],
     // XEP-0163 §6.1.
     accountIdentities: [{category: 'pubsub', type: 'pep'}],

@@ -177,6 +177,14 @@ export interface ServerModule {
   sessionEnded?(session: C2sSession): void
   /** An available session became unavailable: by an unavailable presence, or because it ended. */
   becameUnavailable?(session: C2sSession, account: Account, presence: Element): Promise<void>
+  /**
+   * The session moves to another node of the cluster, whose client resumes
+   * it there (XEP-0198 §5): what the module keeps of it in memory, as JSON,
+   * for importSession there; undefined for nothing.
+   */
+  exportSession?(session: C2sSession): unknown
+  /** A session came from another node of the cluster with what exportSession gave there. */
+  importSession?(session: C2sSession, state: unknown): void
   /** The roster item of `contact` was changed in the store from outside (`xmppctl roster add`): tell the account's sessions; returns how many were told. */
   rosterChanged?(account: Account, contact: string): Promise<number>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */
