@@ -108,6 +108,8 @@ export interface SessionHost {
    * (never for `resumed`, a session another node handed over: it counted there).
    */
   bind(session: C2sSession, resumed?: boolean): boolean
+  /** Settles once a session just bound can be reached from wherever stanzas for it come from (Router.registration). */
+  registration(session: C2sSession): Promise<void> | undefined
   /** A stanza from a bound session. */
   stanza(session: C2sSession, stanza: Element): Promise<void>
   /** What modules add to <stream:features/> after authentication. */
@@ -169,7 +171,7 @@ export interface HandedOverSession {
 }
 
 /** What handOff gives: a refusal, or the session and what to call once the other node has it (true) or cannot take it (false). */
-export type HandOff = {refused: ResumeRefusal} | {session: HandedOverSession; settle(delivered: boolean): void}
+export type HandOff = {refused: ResumeRefusal} | {session: HandedOverSession; settle(delivered: boolean): void; connection?: net.Socket}
 
 /** `detached`: the connection is gone, and the session waits for the client to resume it (XEP-0198). */
 type Phase = 'header' | 'open' | 'detached' | 'closed'
@@ -846,11 +848,18 @@ export class C2sSession {
    * their senders' nodes are told they were taken once the other node has
    * the session, which from then on keeps them in memory as its own.
    */
-  handOff(h: number): HandOff {
+  handOff(h: number, keepConnection = false): HandOff {
     const sm = this.sm!
     if (!sm.acknowledge(h)) return {refused: {handled: sm.handled, sent: sm.sentCount}}
     clearTimeout(this.hibernation)
-    if (this.phase !== 'detached' && this.handlers) this.detach().destroy()
+    // Kept (unread) when the client must not reconnect before the other node has the session: see moveAway.
+    let connection: net.Socket | undefined
+    if (this.phase !== 'detached' && this.handlers) {
+      connection = this.detach()
+      if (keepConnection) connection.pause()
+      else connection.destroy()
+    }
+
     // What waited for an inactive client joins the queue, to be sent on the new node; past max_ack_queue too: the client asked for it.
     const inactive = this.held !== undefined
     for (const stanza of this.held?.release() ?? []) sm.sent(stanza.toString(NS.client))
@@ -871,6 +880,7 @@ export class C2sSession {
     this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: handed over to another node, ${sm.unacknowledged.length} stanza(s) to send again`)
     return {
       session,
+      ...(keepConnection && connection ? {connection} : {}),
       settle: (delivered) => {
         if (!delivered) return this.cleanup()
         this.cleanedUp = true
@@ -879,6 +889,47 @@ export class C2sSession {
         for (const receipt of sm.takeReceipts()) receipt()
       },
     }
+  }
+
+  /**
+   * This node is stopping and another takes its resumable sessions (a
+   * rolling restart): the session goes as for a resumption, with nothing
+   * more acknowledged than the client said, and its connection is kept
+   * unread until the other node holds the session; then it is cut without
+   * a closing tag, so that the client resumes it (§5) wherever it
+   * reconnects. Undefined for a session that cannot be resumed.
+   */
+  moveAway(): HandOff | undefined {
+    if (this.sm?.id === undefined || !this.bound || this.phase === 'closed') return undefined
+    return this.handOff(this.sm.state().acknowledged, true)
+  }
+
+  /**
+   * A session another node moved here as it stopped (moveAway): it waits,
+   * detached, for its client to resume it, as if its connection had just
+   * been lost here. Undefined when the state is not a session's.
+   */
+  static adoptDetached(server: SessionHost, state: HandedOverSession): C2sSession | undefined {
+    const jid = parseJid(state.jid)
+    if (!jid || jid.resource === '') return undefined
+    const socket = new net.Socket()
+    const session = new C2sSession(server, socket, {port: 0, ip: '', tls: false, starttls: 'disabled'}, {framing: STREAM_FRAMING, encrypted: false, remoteAddress: 'moved here', kind: 'c2s'})
+    session.username = jid.local
+    session.host = jid.domain
+    clearTimeout(session.deadline)
+    session.deadline = undefined
+    if (!session.restore(state) || session.sm?.id === undefined) {
+      session.phase = 'closed'
+      socket.destroy()
+      return undefined
+    }
+
+    session.phase = 'open'
+    server.bind(session, true)
+    server.resumable(session.sm.id, session)
+    session.connectionLost()
+    socket.destroy()
+    return session
   }
 
   /**
@@ -1118,6 +1169,10 @@ export class C2sSession {
     clearTimeout(this.deadline)
     // The timer and its closure would otherwise stay with the session until it ends.
     this.deadline = undefined
+    // In a cluster, the result waits until the other nodes have been told: a contact's message sent on it must find the session.
+    const registered = this.server.registration(this)
+    if (registered) await registered
+    if (this.phase === 'closed') return
     this.send(iqResult(stanza, undefined, x('bind', NS.bind, {}, x('jid', NS.bind, {}, this.fullJid))))
   }
 }

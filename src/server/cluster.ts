@@ -87,6 +87,22 @@ type NodeMessage =
   | {ack: number[]; from: string}
   | ResumeRequest
   | ResumeAnswer
+  | MoveRequest
+  | MoveAnswer
+
+/** `from` is stopping: take its resumable session, to wait here for its client to resume it. */
+interface MoveRequest {
+  move: HandedOverSession
+  mid: number
+  from: string
+}
+
+/** Whether this node took the session of move request `mid`. */
+interface MoveAnswer {
+  mid: number
+  from: string
+  taken: boolean
+}
 
 /** XEP-0198 §5: hand over the session `resume` names if it is `account`'s (the bare JID `from` authenticated), after the client's count `h`. */
 interface ResumeRequest {
@@ -150,7 +166,15 @@ export interface ClusterHost {
   handOff(id: string, h: number, account: string): HandOff | undefined
   /** A session handed over to this node that no connection took: it ends here (`rebound`: the client has bound that resource again meanwhile). */
   abandoned(session: HandedOverSession, rebound: boolean): void
+  /** A session another node moved here as it stopped: false when it cannot wait here for its client. */
+  adoptMoved(session: HandedOverSession): boolean
 }
+
+/** The longest a bind result waits for the other nodes to be told of the session. */
+const REGISTRATION_WAIT_MS = 2000
+
+/** How long a stopping node waits for another to take a session it moves there. */
+const MOVE_TIMEOUT_MS = 3000
 
 /**
  * A session bound on another node, as the core and modules see it through
@@ -219,13 +243,26 @@ export class ClusterRouter extends Router {
   /** Remote sessions resumed away from the node their resumption id names, by that id. */
   private readonly moved = new Map<string, RemoteSession>()
   cluster: Cluster | undefined
+  private readonly registrations = new WeakMap<C2sSession, Promise<void>>()
 
   override bind(session: C2sSession): C2sSession | undefined {
     const previous = super.bind(session)
     // The full JID is bound here now: the mirror's entry for it (a session on another node that this one replaces, or resumes) goes.
     this.forget(session.bareJid, session.jid!.resource)
-    void this.cluster?.registered(session)
+    const registered = this.cluster?.registered(session)
+    if (registered) this.registrations.set(session, registered)
     return previous
+  }
+
+  /** The other nodes have been told of the session (its bind result waits for this, so that what they send it from then on finds it). */
+  override registration(session: C2sSession): Promise<void> | undefined {
+    const registered = this.registrations.get(session)
+    if (!registered) return undefined
+    this.registrations.delete(session)
+    // Redis out of reach holds the publish until it is back: a login does not wait for that.
+    let timer: NodeJS.Timeout | undefined
+    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, REGISTRATION_WAIT_MS)))
+    return Promise.race([registered, bounded]).finally(() => clearTimeout(timer))
   }
 
   override unbind(session: C2sSession): boolean {
@@ -387,6 +424,10 @@ export class Cluster {
   private ackTimer: NodeJS.Timeout | undefined
   private stopped = false
   private stopping = false
+  /** This node is stopping: it moves its sessions away, and takes none. */
+  private departing = false
+  private lastMove = 0
+  private readonly moves = new Map<number, (taken: boolean) => void>()
   /** Resumption requests this node sent, by request id, until answered or timed out. */
   private readonly requests = new Map<number, {node: string; timer: NodeJS.Timeout; answered(answer: ResumeAnswer): void}>()
   private lastRequest = 0
@@ -838,6 +879,8 @@ export class Cluster {
     if ('ack' in parsed) return this.acknowledged(parsed.from, parsed.ack)
     if ('resume' in parsed) return this.resumeRequested(parsed)
     if ('rid' in parsed) return this.answered(parsed)
+    if ('move' in parsed) return this.moveRequested(parsed)
+    if ('mid' in parsed) return this.moves.get(parsed.mid)?.(parsed.taken)
     const {from, q} = parsed
     const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     const element = parseElement(parsed.s)
@@ -914,6 +957,82 @@ export class Cluster {
     }
 
     return {node: this.node, redis: this.redisLabel, nodes}
+  }
+
+  /**
+   * This node is stopping: each session a client may resume (XEP-0198 §5)
+   * goes to another live node, in turn, where it waits for its client, and
+   * the client's connection here is cut only once that node holds it. A
+   * restart of one node (rolling, or `restart --node`) thus ends no such
+   * session. A session no node takes (none alive, all stopping, or no
+   * answer within MOVE_TIMEOUT_MS) ends here as before. Returns how many
+   * moved.
+   */
+  async moveAway(sessions: readonly C2sSession[]): Promise<number> {
+    this.departing = true
+    if (sessions.length === 0 || !this.client?.isOpen) return 0
+    // From Redis: a node that restarted and has bound no session yet is alive, though no event said so.
+    const names = (await this.client.sMembers(NODES)).filter((node) => node !== this.node)
+    const alive = names.length === 0 ? [] : await this.client.mGet(names.map((node) => aliveKey(node)))
+    const targets = names.filter((_node, index) => alive[index] !== null)
+    if (targets.length === 0) return 0
+    let moved = 0
+    await Promise.all(
+      sessions.map(async (local, index) => {
+        const handOff = local.moveAway()
+        if (!handOff || 'refused' in handOff) return
+        const {session, settle, connection} = handOff
+        const target = targets[index % targets.length]
+        // Stanzas that come here for it meanwhile go on to the target (as for a resumption elsewhere).
+        this.mirror(target, session.jid, this.entryOf(session))
+        const mid = ++this.lastMove
+        const taken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), MOVE_TIMEOUT_MS)
+          this.moves.set(mid, (answer) => {
+            clearTimeout(timer)
+            resolve(answer)
+          })
+          this.client!.publish(nodeChannel(target), JSON.stringify({move: session, mid, from: this.node} satisfies NodeMessage))
+            .then((receivers) => receivers === 0 && resolve(false))
+            .catch(() => resolve(false))
+        })
+        this.moves.delete(mid)
+        if (taken) {
+          settle(true)
+          moved++
+          await this.client!.hDel(sessionsKey(this.node), session.jid).catch((error: unknown) => this.failed('unregistering', session.jid, error))
+        } else {
+          const jid = parseJid(session.jid)!
+          const bare = `${jid.local}@${jid.domain}`
+          if (this.router.mirrored(bare, jid.resource)?.node === target) this.router.forget(bare, jid.resource)
+          settle(false)
+          this.unregisteredJid(session.jid)
+        }
+
+        // Cut without a closing tag: the client resumes on whichever node it reaches.
+        connection?.destroy()
+      }),
+    )
+    if (moved > 0) this.host.logger.info(`cluster: ${moved} of ${sessions.length} resumable session(s) moved to ${targets.join(', ')} before stopping`)
+    return moved
+  }
+
+  /** What the registry keeps of a session on its way to another node (its resumption id names a node other than the holder). */
+  private entryOf(session: HandedOverSession): Entry {
+    return {
+      p: session.priority,
+      a: session.available,
+      ...(session.available && session.presence !== undefined ? {x: session.presence} : {}),
+      ...(session.carbons ? {c: 1} : {}),
+      ...(session.interested ? {i: 1} : {}),
+      r: session.sm.id,
+    }
+  }
+
+  /** Another node, stopping, moves a resumable session here: it waits, detached, for its client. */
+  private moveRequested(request: MoveRequest): void {
+    const taken = !this.departing && !this.stopping && this.host.adoptMoved(request.move)
+    this.client!.publish(nodeChannel(request.from), JSON.stringify({mid: request.mid, from: this.node, taken} satisfies NodeMessage)).catch((error: unknown) => this.failed('answering a move of', request.move.jid, error))
   }
 
   /** Leaves the cluster: this node's sessions and liveness go, so the others drop them at once. */

@@ -34,9 +34,9 @@ export interface RunningServer {
  */
 export async function runServer(config: Configuration, options: ServerOptions & {logger: Logger; configFile?: string}): Promise<RunningServer> {
   for (const warning of prepareDataDirectory(config.dataDir)) options.logger.warn(warning)
-  allocatorNote(config, options.logger)
   const server = new XmppServer(config, options)
   await server.start()
+  allocatorNote(config, options.logger)
   let resolveStopped!: () => void
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve))
   let pidFile: string | undefined
@@ -139,9 +139,9 @@ function allocatorNote(config: Configuration, logger: Logger): void {
   const active = activeAllocator()
   if (active === 'jemalloc' || setting === 'system') return logger.info(`memory allocator: ${active}`)
   const library = findJemalloc()
-  if (library === undefined) return logger[setting === 'jemalloc' ? 'warn' : 'info'](`memory allocator: system (libjemalloc2 is not installed)`)
-  const line = `memory allocator: system, not jemalloc: in the foreground, start with LD_PRELOAD=${library} MALLOC_CONF=${JEMALLOC_CONF}, or start in the background`
-  return setting === 'jemalloc' ? logger.warn(line) : logger.info(line)
+  if (library === undefined) return logger[setting === 'jemalloc' ? 'warn' : 'info']('memory allocator: system (libjemalloc2 is not installed)')
+  if (setting === 'auto') return logger.info('memory allocator: system (the background server runs on jemalloc; see memory_allocator)')
+  logger.warn(`memory allocator: system, not jemalloc: in the foreground, start with LD_PRELOAD=${library} MALLOC_CONF=${JEMALLOC_CONF}`)
 }
 
 /**

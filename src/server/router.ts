@@ -28,6 +28,11 @@ export class Router {
     return this.release(session)
   }
 
+  /** Settles once a session just bound is known wherever it must be for stanzas to reach it (in a cluster, every node); undefined when it already is. */
+  registration(_session: C2sSession): Promise<void> | undefined {
+    return undefined
+  }
+
   /** Removes a bound session and nothing more: a cluster's unbind() also tells the other nodes, release() does not (a session handed to another node, whose bind tells them). */
   release(session: C2sSession): boolean {
     if (!session.jid) return false

@@ -311,6 +311,12 @@ export class XmppServer implements SessionHost {
       },
       handOff: (id, h, account) => this.handOff(id, h, account),
       abandoned: (session, rebound) => C2sSession.endHandedOver(this, session, rebound),
+      adoptMoved: (session) => {
+        if (this.stopping) return false
+        const adopted = C2sSession.adoptDetached(this, session)
+        if (adopted) this.connections.add(adopted)
+        return adopted !== undefined
+      },
     }, this.options.cluster)
     await this.cluster.start()
   }
@@ -726,6 +732,8 @@ export class XmppServer implements SessionHost {
     this.stopping ??= (async () => {
       for (const {server} of this.servers) server.close()
       this.s2s?.stop()
+      // In a cluster, sessions a client may resume wait for it on another node rather than end (XEP-0198 §5).
+      if (this.cluster) await this.cluster.moveAway([...new Set(this.resumableSessions.values())]).catch((error: unknown) => this.logger.error(`moving sessions away: ${String(error)}`))
       const sessions = [...this.connections]
       for (const session of sessions) session.close('system-shutdown', 'the server is stopping')
       const deadline = Date.now() + 3000
@@ -770,6 +778,10 @@ export class XmppServer implements SessionHost {
 
   secureContext(host: string): tls.SecureContext | undefined {
     return this.contexts.get(host)
+  }
+
+  registration(session: C2sSession): Promise<void> | undefined {
+    return this.router.registration(session)
   }
 
   bind(session: C2sSession, resumed = false): boolean {

@@ -7,7 +7,7 @@
  * resumed, but what its client had not acknowledged waits offline.
  */
 import assert from 'node:assert/strict'
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -195,6 +195,39 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
     assert.equal(await back.until(/id='m6'[\s\S]*?<\/message>/), `<resumed xmlns='${SM}' h='5' previd='${id}'/>${m6}`)
     assert.match(await sync(back), /type='result'/)
     assert.doesNotMatch(bob.received + (await sync(bob)), /type='unavailable'/)
+  })
+
+  it('moves a resumable session to node b when node a stops: its client, cut without a closing tag, resumes it on b, and contacts see no unavailable presence', async (t) => {
+    const watcher = await loginRaw(t, nodes[b].port, 'bob', 'bob pw', {resource: 'w'})
+    await sync(watcher)
+    const alice = await loginRaw(t, nodes[a].port, 'alice', 'alice pw', {resource: 'laptop', presence: false})
+    const laptop = await enable(alice)
+    alice.write('<presence/>')
+    assert.match(await next(watcher, 'presence', "from='alice@localhost/laptop'"), /^<presence from='alice@localhost\/laptop' to='bob@localhost\/w'/)
+    const carol = await loginRaw(t, nodes[b].port, 'carol', 'carol pw', {resource: 'c', presence: false})
+    carol.write("<message to='alice@localhost/laptop' type='chat' id='mv1'><body>before the restart</body></message>")
+    const mv1 = await nextMessage(alice)
+    assert.match(mv1, /id='mv1'/)
+
+    const stopped = await cli(nodes[a], ['stop'])
+    assert.equal(stopped.status, 0, stopped.stderr)
+    await alice.waitClosed()
+    assert.doesNotMatch(alice.received, /<\/stream:stream>|system-shutdown/)
+    assert.match(readFileSync(path.join(nodes[a].dir, 'data', 'server.log'), 'utf8'), /cluster: (\d+) of \1 resumable session\(s\) moved to b before stopping/)
+
+    const again = await loginRaw(t, nodes[b].port, 'alice', 'alice pw', {bind: false})
+    again.write(`<resume xmlns='${SM}' previd='${laptop}' h='0'/>`)
+    const answer = await again.until(/id='mv1'[\s\S]*?<\/message>/)
+    assert.match(answer, new RegExp(`^<resumed xmlns='${SM}' h='1' previd='${laptop}'/>`))
+    assert.ok(answer.endsWith(mv1), answer)
+    watcher.write("<message to='alice@localhost/laptop' type='chat' id='mv2'><body>after the restart</body></message>")
+    assert.match(await nextMessage(again), /^<message to='alice@localhost\/laptop' type='chat' id='mv2' from='bob@localhost\/w'><body>after the restart<\/body>/)
+    assert.doesNotMatch(watcher.received + (await sync(watcher)), /<presence type='unavailable' from='alice@localhost\/laptop'/)
+
+    // Node a starts again, for the next test.
+    const started = await cli(nodes[a], ['start', '--json'])
+    assert.equal(started.status, 0, started.stderr)
+    nodes[a].pid = (JSON.parse(started.stdout) as {pid: number}).pid
   })
 
   it('after kill -9 of the node that held a session, refuses to resume it, and what the client had not acknowledged waits offline', async (t) => {

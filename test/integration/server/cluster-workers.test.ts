@@ -236,8 +236,21 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
     clients = clients.filter((entry) => entry !== victim)
   })
 
-  it('restarts every worker in turn (rolling); a fresh client can log in all along', async (t) => {
+  it('restarts every worker in turn (rolling); a fresh client can log in all along, and a client with stream management keeps its session', async (t) => {
     const before = pids(await status())
+    // u6 enables resumption (XEP-0198 §5): each time a restart cuts its connection, it resumes, wherever it lands.
+    const SM = 'urn:xmpp:sm:3'
+    let keeper = await loginRaw(suite, port, 'u6', 'u6 pw', {resource: 'keep', presence: false})
+    keeper.write(`<enable xmlns='${SM}' resume='true'/>`)
+    const id = /id='([^']+)'/.exec(await keeper.until(/<enabled [^>]*\/>/))![1]
+    const resumes: string[] = []
+    const resume = async () => {
+      const again = await loginRaw({after() {}}, port, 'u6', 'u6 pw', {bind: false})
+      again.write(`<resume xmlns='${SM}' previd='${id}' h='0'/>`)
+      resumes.push(await again.until(/<resumed [^>]*\/>|<\/failed>/, 10_000))
+      keeper = again
+    }
+
     let done = false
     const restart = cli(['restart', '--json']).finally(() => (done = true))
     const probes: string[] = []
@@ -261,10 +274,19 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
       }
 
       if (failure) probes.push(`probe ${probe}: ${failure}`)
+      if (keeper.closed && resumes.length < 6) await resume()
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
 
     const result = await restart
+    // Cut by the last worker's restart after the last probe: resumed now.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    if (keeper.closed) await resume()
+    assert.ok(resumes.length >= 1, 'the restarts cut its connection')
+    for (const answer of resumes) assert.match(answer, new RegExp(`^<resumed xmlns='${SM}' h='0' previd='${id}'/>$`))
+    const sender = await loginRaw(t, port, 'u5', 'u5 pw', {resource: 'sender', presence: false})
+    sender.write("<message to='u6@localhost/keep' type='chat' id='kept'><body>still there</body></message>")
+    assert.match(await nextMessage(keeper), /^<message to='u6@localhost\/keep' type='chat' id='kept' from='u5@localhost\/sender'><body>still there<\/body>/)
     assert.equal(result.status, 0, result.stderr)
     assert.deepEqual(probes, [], `${attempts} login attempts`)
     t.diagnostic(`${attempts} login attempts during the rolling restart, ${retried} of them failed and retried at once`)
