@@ -414,13 +414,14 @@ export async function startServer(name, start) {
  * Each side of the benchmark holds as many sockets as there are sessions (the
  * load generator here, the server in its own process): when the descriptor
  * limit is below `needed`, re-runs `script` in a shell that raises it (the
- * servers then inherit it) and exits with its status.
+ * servers then inherit it) and exits with its status; `knob` is the setting
+ * that lowers the need.
  */
-export function ensureFileDescriptors(needed, script, bench) {
+export function ensureFileDescriptors(needed, script, bench, knob = 'BENCH_SESSIONS') {
   const softLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], {encoding: 'utf8'}).stdout.trim())
   if (!Number.isFinite(softLimit) || softLimit >= needed) return
   if (process.env.BENCH_RAISED_FDS) {
-    console.log(JSON.stringify({bench, error: `needs ${needed} file descriptors, the hard limit is ${softLimit} (raise it, or set BENCH_SESSIONS lower)`}))
+    console.log(JSON.stringify({bench, error: `needs ${needed} file descriptors, the hard limit is ${softLimit} (raise it, or set ${knob} lower)`}))
     process.exit(1)
   }
 
