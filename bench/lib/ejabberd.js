@@ -1,7 +1,6 @@
 // Debian's ejabberd (23.01) as a reference server, shared by bench/muc.js and
-// bench/cluster.js: run as root through ejabberdctl, which switches to the
-// ejabberd user, with a configuration, node name, spool, logs and loopback
-// port of its own.
+// bench/cluster.js: started by root, ejabberdctl run as the ejabberd user,
+// with a configuration, node name, spool, logs and loopback port of its own.
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {chownSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
@@ -70,7 +69,11 @@ export async function startEjabberd(dir, config) {
   writeFileSync(path.join(home, 'ejabberd.yml'), [...config(port, owned), ''].join('\n'))
   writeFileSync(path.join(home, 'inetrc'), '{lookup,[file,native]}.\n')
   const base = ['--config-dir', home, '--config', path.join(home, 'ejabberd.yml'), '--ctl-config', path.join(home, 'none.cfg'), '--node', node, '--spool', spool, '--logs', logs]
-  const ctl = (...args) => spawnSync('ejabberdctl', [...base, ...args], {encoding: 'utf8', timeout: 600_000})
+  // As the ejabberd user rather than through ejabberdctl's `su`, whose pam_limits would bring the VM's open files back
+  // to 1024 (the VM sizes its table of descriptors once, at boot): it keeps this process's limit, which the benchmark raised.
+  const userHome = spawnSync('sh', ['-c', 'getent passwd ejabberd | cut -d: -f6'], {encoding: 'utf8'}).stdout.trim() || '/var/lib/ejabberd'
+  const env = {...process.env, HOME: userHome, USER: 'ejabberd', LOGNAME: 'ejabberd'}
+  const ctl = (...args) => spawnSync('ejabberdctl', [...base, ...args], {encoding: 'utf8', timeout: 600_000, uid, gid, env, cwd: spool})
   const stop = async () => {
     ctl('stop')
     ctl('stopped')
