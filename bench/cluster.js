@@ -393,7 +393,8 @@ async function ejabberd(dir, cert, accounts) {
       'auth_scram_hash: sha',
       `certfiles: [${[cert.certFile, cert.keyFile].map((file) => JSON.stringify(path.join(tlsDir, path.basename(file)))).join(', ')}]`,
       'listen:',
-      `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s, starttls: true, starttls_required: true, max_stanza_size: 262144}`,
+      // Its listen queue is 5 by default: 100 logins at once (the idle measurement) would be dropped, not served. Node's is 511.
+      `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s, starttls: true, starttls_required: true, max_stanza_size: 262144, backlog: 1024}`,
       'modules:',
       '  mod_roster: {}',
       '  mod_disco: {}',
