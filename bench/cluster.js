@@ -277,7 +277,8 @@ async function ours(dir, name, cert, accounts, {backend, workers = 1} = {}) {
     // Throughput is what is measured: no shaper.
     'shaper_rules: {c2s_shaper: none}',
   ]
-  let config = path.join(home, 'xmppctl.yml')
+  // writePostgresConfig writes xmppctl.yml in `home` too.
+  const config = path.join(home, 'xmppctl.yml')
   if (backend) {
     writeFileSync(path.join(home, 'redis.password'), `${backend.redis.password}\n`, {mode: 0o600})
     const {writePostgresConfig} = await import(path.join(root, 'dist/test/postgres.js'))
@@ -293,7 +294,6 @@ async function ours(dir, name, cert, accounts, {backend, workers = 1} = {}) {
     writeFileSync(config, `${lines.join('\n')}\n`)
   }
 
-  config = path.join(home, 'xmppctl.yml')
   const imported = spawnSync(process.execPath, [bin, 'user', 'import', accounts, '--from', 'xep0227', '--json', '-c', config], {cwd: home, encoding: 'utf8', timeout: 600_000})
   if (imported.status !== 0) {
     const output = `${imported.stdout}${imported.stderr}`
