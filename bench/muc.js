@@ -17,13 +17,14 @@
 // servers, so that the load generator spends its CPU on the room's traffic,
 // not on TLS and SCRAM. Targets: ≥ ejabberd's throughput, p99 ≤ 50 ms.
 // Prints one JSON line; when ejabberd cannot run, its entry says why.
-import {spawn, spawnSync} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+
+import {startEjabberd} from './lib/ejabberd.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const HOST = 'bench.test'
@@ -238,61 +239,20 @@ async function ours(dir) {
   }
 }
 
-function userId(name) {
-  return {uid: Number(spawnSync('id', ['-u', name], {encoding: 'utf8'}).stdout), gid: Number(spawnSync('id', ['-g', name], {encoding: 'utf8'}).stdout)}
-}
-
 /** Debian's ejabberd with its own configuration, node name, spool and port; its default mod_muc options but for the room size. */
-async function ejabberd(dir) {
-  if (spawnSync('sh', ['-c', 'command -v ejabberdctl']).status !== 0) return {unavailable: 'ejabberdctl not found (apt-get install ejabberd)'}
-  if (process.getuid?.() !== 0) return {unavailable: 'ejabberd runs as its own user here: run the benchmark as root'}
-  const home = path.join(dir, 'ejabberd')
-  mkdirSync(home, {mode: 0o755})
-  const {uid, gid} = userId('ejabberd')
-  const owned = (name) => {
-    const sub = path.join(home, name)
-    mkdirSync(sub)
-    chownSync(sub, uid, gid)
-    return sub
-  }
-
-  const spool = owned('spool')
-  const logs = owned('logs')
-  const port = await freePort()
-  const node = `xmppctlbench${randomBytes(3).toString('hex')}@localhost`
-  writeFileSync(
-    path.join(home, 'ejabberd.yml'),
-    [
-      `hosts: [${JSON.stringify(HOST)}]`,
-      'loglevel: warning',
-      'auth_method: [anonymous]',
-      'anonymous_protocol: sasl_anon',
-      'listen:',
-      `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s, starttls: false}`,
-      'modules:',
-      '  mod_disco: {}',
-      '  mod_ping: {}',
-      `  mod_muc: {host: "conference.@HOST@", access_create: all, max_users: ${OCCUPANTS + 10}, history_size: 0, default_room_options: {max_users: ${OCCUPANTS + 10}}}`,
-      '',
-    ].join('\n'),
-  )
-  writeFileSync(path.join(home, 'inetrc'), '{lookup,[file,native]}.\n')
-  const base = ['--config-dir', home, '--config', path.join(home, 'ejabberd.yml'), '--ctl-config', path.join(home, 'none.cfg'), '--node', node, '--spool', spool, '--logs', logs]
-  const ctl = (...args) => spawnSync('ejabberdctl', [...base, ...args], {encoding: 'utf8', timeout: 60_000})
-  const started = ctl('start')
-  if (started.status !== 0) return {unavailable: `ejabberdctl start failed: ${started.stdout}${started.stderr}`}
-  if (ctl('started').status !== 0) return {unavailable: `ejabberd did not start; see ${logs}`}
-  await waitListening(port, 'ejabberd', () => readFileSync(path.join(logs, 'ejabberd.log'), 'utf8').slice(-2000))
-  // The Erlang VM of this node: the beam.smp whose arguments name it.
-  const pid = Number(spawnSync('pgrep', ['-f', `beam.smp.*${node.split('@')[0]}`], {encoding: 'utf8'}).stdout.trim().split('\n')[0])
-  return {
-    port,
-    pid: () => pid,
-    async stop() {
-      ctl('stop')
-      ctl('stopped')
-    },
-  }
+function ejabberd(dir) {
+  return startEjabberd(dir, (port) => [
+    `hosts: [${JSON.stringify(HOST)}]`,
+    'loglevel: warning',
+    'auth_method: [anonymous]',
+    'anonymous_protocol: sasl_anon',
+    'listen:',
+    `  - {port: ${port}, ip: "127.0.0.1", module: ejabberd_c2s, starttls: false}`,
+    'modules:',
+    '  mod_disco: {}',
+    '  mod_ping: {}',
+    `  mod_muc: {host: "conference.@HOST@", access_create: all, max_users: ${OCCUPANTS + 10}, history_size: 0, default_room_options: {max_users: ${OCCUPANTS + 10}}}`,
+  ])
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]

@@ -69,21 +69,42 @@
 // mod_mam, in rounds that alternate between the two (BENCH_ARCHIVE_ROUNDS,
 // default 3); the medians' ratio must stay ≥ 0.75 (the archive costs at most
 // 25%). For example: BENCH_MEASURE=archive BENCH_SESSIONS=200 npm run bench.
-import {spawn, spawnSync} from 'node:child_process'
-import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import net from 'node:net'
+import {spawn} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os, {tmpdir} from 'node:os'
 import path from 'node:path'
-import tls from 'node:tls'
 import {fileURLToPath} from 'node:url'
 
+import {
+  CERTIFICATE_KINDS,
+  HOST,
+  ITERATIONS,
+  PROSODY_DEFAULTS,
+  PROSODY_MINIMAL,
+  SALT,
+  certificate,
+  cpuMs,
+  describe,
+  ensureFileDescriptors,
+  exchangeMessages,
+  freePort,
+  login,
+  loginSummary,
+  measureIdle as measureIdleSessions,
+  measureLogins as measureLoginRound,
+  median,
+  prosody as prosodySetup,
+  round,
+  rssKiB,
+  serverKey,
+  sleep,
+  startServer,
+  stop,
+  storedKey,
+  username,
+} from './lib/xmpp.js'
+
 const root = fileURLToPath(new URL('..', import.meta.url))
-const HOST = 'bench.test'
-const PASSWORD = 'bench password'
-const ITERATIONS = 10_000
-// Prosody's internal_hashed keeps a UUID string as salt; its bytes are the salt.
-const SALT = Buffer.from('5b2ab9d0-5a52-4f41-8e33-1c0e3b0c7d11')
 const LOGIN_CONCURRENCY = 50
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8)
 const LOGIN_ROUNDS = Number(process.env.BENCH_LOGIN_ROUNDS ?? 3)
@@ -97,203 +118,11 @@ const ACCOUNTS = IDLE_SESSIONS + 2 * PAIRS
 const IDLE_SESSION_TARGET_KIB = 30
 const CLOSE_SETTLE_MS = Number(process.env.BENCH_CLOSE_SETTLE_SECONDS ?? 5) * 1000
 const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS ? path.resolve(process.env.BENCH_HEAP_SNAPSHOTS) : undefined
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
-
-const round = (value, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? null : Math.round(value * 10 ** digits) / 10 ** digits)
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const now = () => Number(process.hrtime.bigint()) / 1e6
-
-// ---- credentials --------------------------------------------------------
-
-const salted = pbkdf2Sync(PASSWORD, SALT, ITERATIONS, 20, 'sha1')
-const hmac = (key, text) => createHmac('sha1', key).update(text).digest()
-const clientKey = hmac(salted, 'Client Key')
-const storedKey = createHash('sha1').update(clientKey).digest()
-const serverKey = hmac(salted, 'Server Key')
-const username = (index) => `user${index}`
-
-// ---- a minimal client ---------------------------------------------------
-
-class Connection {
-  constructor(socket) {
-    this.buffer = ''
-    this.closed = false
-    this.onText = undefined
-    this.attach(socket)
-  }
-
-  attach(socket) {
-    this.socket = socket
-    socket.setEncoding('utf8')
-    socket.on('data', (text) => {
-      this.buffer += text
-      this.onText?.()
-    })
-    socket.on('error', () => {})
-    socket.on('close', () => {
-      this.closed = true
-      this.onText?.()
-    })
-  }
-
-  write(text) {
-    this.socket.write(text)
-  }
-
-  /** Resolves with the match once the received text matches; what precedes it is dropped. */
-  until(pattern, timeoutMs = 30_000) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; got ${this.buffer.slice(0, 300)}`)), timeoutMs)
-      const finish = (error, match) => {
-        clearTimeout(timer)
-        this.onText = undefined
-        if (error) reject(error)
-        else resolve(match)
-      }
-
-      const check = () => {
-        const match = pattern.exec(this.buffer)
-        if (match) {
-          this.buffer = this.buffer.slice(match.index + match[0].length)
-          finish(undefined, match)
-        } else if (this.closed) finish(new Error(`connection closed waiting for ${pattern}; got ${this.buffer.slice(0, 300)}`))
-      }
-
-      this.onText = check
-      check()
-    })
-  }
-
-  destroy() {
-    this.socket.destroy()
-  }
-}
-
-const streamHeader = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${HOST}' version='1.0'>`
-const saltCache = new Map()
-// One client context for every connection, as a real client keeps one: a
-// fresh context per connection (tls.connect's default) costs the load
-// generator about as much CPU as the handshake itself, and on a two-core
-// machine the generator's CPU is taken from the server being measured.
-const clientContext = tls.createSecureContext()
-
-/** STARTTLS, SCRAM-SHA-1 (client-side RFC 5802 with a cached salted password), then optionally bind and presence. */
-async function login(port, user, {bind = false} = {}) {
-  const plain = net.connect({port, host: '127.0.0.1'})
-  await new Promise((resolve, reject) => {
-    plain.once('connect', resolve)
-    plain.once('error', reject)
-  })
-  plain.setNoDelay(true)
-  const connection = new Connection(plain)
-  try {
-    connection.write(streamHeader)
-    await connection.until(/<\/stream:features>/)
-    connection.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-    await connection.until(/<proceed[^>]*>/)
-    plain.removeAllListeners('data')
-    plain.removeAllListeners('close')
-    const secure = tls.connect({socket: plain, servername: HOST, rejectUnauthorized: false, secureContext: clientContext})
-    await new Promise((resolve, reject) => {
-      secure.once('secureConnect', resolve)
-      secure.once('error', reject)
-    })
-    connection.buffer = ''
-    connection.attach(secure)
-    connection.write(streamHeader)
-    const features = await connection.until(/<\/stream:features>/)
-    if (!features.input.includes('<mechanism>SCRAM-SHA-1</mechanism>')) throw new Error('SCRAM-SHA-1 is not offered')
-
-    const bare = `n=${user},r=${randomBytes(12).toString('base64')}`
-    connection.write(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${Buffer.from(`n,,${bare}`).toString('base64')}</auth>`)
-    const challenge = await connection.until(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/)
-    if (challenge[1] === undefined) throw new Error(`SCRAM refused: ${challenge[0]}`)
-    const serverFirst = Buffer.from(challenge[1], 'base64').toString()
-    const attributes = Object.fromEntries(serverFirst.split(',').map((part) => [part[0], part.slice(2)]))
-    const cacheKey = `${attributes.s},${attributes.i}`
-    let keys = saltCache.get(cacheKey)
-    if (!keys) {
-      const password = pbkdf2Sync(PASSWORD, Buffer.from(attributes.s, 'base64'), Number(attributes.i), 20, 'sha1')
-      const client = hmac(password, 'Client Key')
-      keys = {client, stored: createHash('sha1').update(client).digest(), server: hmac(password, 'Server Key')}
-      saltCache.set(cacheKey, keys)
-    }
-
-    const withoutProof = `c=biws,r=${attributes.r}`
-    const authMessage = `${bare},${serverFirst},${withoutProof}`
-    const signature = hmac(keys.stored, authMessage)
-    const proof = Buffer.from(keys.client.map((byte, index) => byte ^ signature[index]))
-    connection.write(`<response xmlns='${NS_SASL}'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`)
-    const outcome = await connection.until(/<success[^>]*>([^<]*)<\/success>|<success[^>]*\/>|<failure[\s\S]*?<\/failure>/)
-    if (!outcome[0].startsWith('<success')) throw new Error(`authentication failed: ${outcome[0]}`)
-    const verifier = Buffer.from(outcome[1] ?? '', 'base64').toString()
-    if (verifier !== `v=${hmac(keys.server, authMessage).toString('base64')}`) throw new Error('wrong server signature')
-    if (!bind) return {connection}
-
-    connection.write(streamHeader)
-    await connection.until(/<\/stream:features>/)
-    connection.write("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-    const jid = (await connection.until(/<jid>([^<]+)<\/jid>[\s\S]*?<\/iq>/))[1]
-    connection.write('<presence/>')
-    return {connection, jid}
-  } catch (error) {
-    connection.destroy()
-    throw error
-  }
-}
 
 // ---- the three measurements ---------------------------------------------
 
-/** CPU time (user + system) a process has used, in milliseconds (/proc/PID/stat, 100 ticks a second). */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
 async function measureLogins(port, pid) {
-  let done = 0
-  let failed = 0
-  let lastError
-  let counting = false
-  let stop = false
-  let next = 0
-  const worker = async () => {
-    while (!stop) {
-      try {
-        const {connection} = await login(port, username(next++ % IDLE_SESSIONS))
-        // Hang up right after <success/>: closing the stream politely would need a stream restart first.
-        connection.destroy()
-        if (counting) done++
-      } catch (error) {
-        failed++
-        lastError = error
-      }
-    }
-  }
-
-  const workers = Array.from({length: LOGIN_CONCURRENCY}, worker)
-  await sleep(1500)
-  counting = true
-  const start = now()
-  const cpuStart = cpuMs(pid)
-  const generatorStart = process.cpuUsage()
-  await sleep(LOGIN_SECONDS * 1000)
-  const elapsed = (now() - start) / 1000
-  const logins = done
-  const cpu = cpuMs(pid) - cpuStart
-  const generator = process.cpuUsage(generatorStart)
-  counting = false
-  stop = true
-  await Promise.all(workers)
-  if (logins === 0) throw new Error(`no login succeeded: ${lastError?.message}`)
-  // Logins per second of server CPU: what the server costs, whatever else the machine runs.
-  // The generator's own CPU per login shows whether it, not the server, set the pace.
-  return {
-    logins_per_s: round(logins / elapsed, 1),
-    logins_per_cpu_s: round(logins / (cpu / 1000), 1),
-    login_failures: failed,
-    generator_cpu_ms_per_login: round((generator.user + generator.system) / 1000 / logins, 3),
-  }
+  return measureLoginRound({port, cpuMs: () => cpuMs(pid), accounts: IDLE_SESSIONS, seconds: LOGIN_SECONDS, concurrency: LOGIN_CONCURRENCY})
 }
 
 async function measureMessages(port, pid) {
@@ -305,62 +134,13 @@ async function measureMessages(port, pid) {
   }
 
   await sleep(500)
-  let counting = false
-  let stop = false
-  let delivered = 0
-  const latencies = []
-  for (const {sender, receiver} of pairs) {
-    let sequence = 0
-    const send = () => {
-      if (stop) return
-      sender.connection.write(`<message to='${receiver.jid}' type='chat' id='m${sequence++}'><body>${now().toFixed(3)}</body></message>`)
-    }
-
-    receiver.connection.buffer = ''
-    receiver.connection.onText = () => {
-      const {buffer} = receiver.connection
-      const body = /<body>([\d.]+)<\/body>/g
-      let match
-      let consumed = 0
-      while ((match = body.exec(buffer))) {
-        consumed = body.lastIndex
-        if (counting) {
-          delivered++
-          latencies.push(now() - Number(match[1]))
-        }
-
-        send()
-      }
-
-      receiver.connection.buffer = buffer.slice(consumed)
-    }
-
-    for (let index = 0; index < IN_FLIGHT; index++) send()
-  }
-
-  await sleep(2000)
-  counting = true
-  const start = now()
-  const cpuStart = cpuMs(pid)
-  await sleep(MESSAGE_SECONDS * 1000)
-  counting = false
-  const elapsed = (now() - start) / 1000
-  const cpu = cpuMs(pid) - cpuStart
-  stop = true
-  await sleep(500)
+  const figures = await exchangeMessages(pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: () => cpuMs(pid)})
   for (const {sender, receiver} of pairs) {
     sender.connection.destroy()
     receiver.connection.destroy()
   }
 
-  latencies.sort((a, b) => a - b)
-  const percentile = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]
-  return {messages_per_s: round(delivered / elapsed, 1), messages_per_cpu_s: round(delivered / (cpu / 1000), 1), latency_p50_ms: round(percentile(0.5)), latency_p99_ms: round(percentile(0.99))}
-}
-
-function rssKiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1])
+  return figures
 }
 
 /** Writes a heap snapshot of our server (BENCH_HEAP_SNAPSHOTS), named by `label`, and waits for it. */
@@ -386,38 +166,8 @@ async function heapSnapshot(server, label) {
 }
 
 async function measureIdle(server) {
-  const {port} = server
   const pid = server.child.pid
-  await sleep(2000)
-  const before = rssKiB(pid)
-  await heapSnapshot(server, 'before')
-  const sessions = []
-  let next = 0
-  let lastError
-  const opener = async () => {
-    while (next < IDLE_SESSIONS) {
-      const index = next++
-      try {
-        sessions.push((await login(port, username(index), {bind: true})).connection)
-      } catch (error) {
-        lastError = error
-      }
-    }
-  }
-
-  await Promise.all(Array.from({length: 100}, opener))
-  // Let both servers settle (and collect the handshakes' garbage) before reading RSS.
-  await sleep(5000)
-  const open = sessions.filter((connection) => !connection.closed).length
-  const after = rssKiB(pid)
-  await heapSnapshot(server, 'open')
-  for (const connection of sessions) connection.destroy()
-  if (open < IDLE_SESSIONS * 0.99) throw new Error(`only ${open} of ${IDLE_SESSIONS} sessions stayed open: ${lastError?.message}`)
-  // What the server gives back once its sessions are gone: the closes, then a few seconds of quiet.
-  await sleep(CLOSE_SETTLE_MS)
-  const afterClose = rssKiB(pid)
-  await heapSnapshot(server, 'closed')
-  return {sessions: open, rss_before_kib: before, rss_after_kib: after, rss_per_session_kib: round((after - before) / open), rss_after_close_kib: afterClose}
+  return measureIdleSessions({port: server.port, rss: () => rssKiB(pid), sessions: IDLE_SESSIONS, closeSettleMs: CLOSE_SETTLE_MS, snapshot: (label) => heapSnapshot(server, label)})
 }
 
 // BENCH_MEASURE (e.g. "logins") runs only some of the measurements, for iterating on one.
@@ -448,8 +198,6 @@ async function measureIdleWith(name, start) {
   }
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-
 /**
  * Messages per second with the archive (the default modules) and without
  * (`withoutArchive`, started here), in alternating rounds; the medians compared.
@@ -479,70 +227,8 @@ async function measureArchive(withArchive, startWithoutArchive) {
   }
 }
 
-/** The median round of each login figure, every round's rate (so the spread shows) and the best. */
-function loginSummary(rounds) {
-  const medianOf = (key) => median(rounds.map((entry) => entry[key]))
-  return {
-    logins_per_s: medianOf('logins_per_s'),
-    logins_per_cpu_s: medianOf('logins_per_cpu_s'),
-    login_failures: rounds.reduce((sum, entry) => sum + entry.login_failures, 0),
-    generator_cpu_ms_per_login: medianOf('generator_cpu_ms_per_login'),
-    login_rounds_per_s: rounds.map((entry) => entry.logins_per_s),
-    // Interference only ever slows a server down, and Prosody slows from round to round even alone:
-    // the best rounds are the comparison most generous to Prosody.
-    logins_best_round_per_s: Math.max(...rounds.map((entry) => entry.logins_per_s)),
-  }
-}
-
 // ---- servers --------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitListening(port, child, name, log) {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${log().slice(-500)}`)
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect({port, host: '127.0.0.1'})
-      socket.once('connect', () => resolve(socket.destroy() || true))
-      socket.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await sleep(100)
-  }
-
-  throw new Error(`${name} did not listen on ${port}: ${log().slice(-500)}`)
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await Promise.race([exited, sleep(10_000)])
-  if (child.exitCode === null) child.kill('SIGKILL')
-}
-
-/** Starts a server and waits until it listens; stops it if it never does. */
-async function startServer(name, start) {
-  const server = await start()
-  try {
-    await waitListening(server.port, server.child, name, server.log)
-  } catch (error) {
-    await stop(server.child)
-    throw error
-  }
-
-  return server
-}
 
 /** Our server in `dir`/`name`; `modules` replaces the default modules when given. */
 async function ours(dir, cert, name = 'ours', modules = undefined) {
@@ -601,117 +287,8 @@ async function ours(dir, cert, name = 'ours', modules = undefined) {
   }
 }
 
-/** Prosody 0.12's file store: data_path/HOST%-encoded/accounts/USER.dat, keys in hex. */
-function prosodyAccounts(data) {
-  const encode = (text) => text.replace(/[^a-zA-Z0-9]/g, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-  const accounts = path.join(data, encode(HOST), 'accounts')
-  mkdirSync(accounts, {recursive: true})
-  const body = [
-    'return {',
-    `\t["iteration_count"] = ${ITERATIONS};`,
-    `\t["salt"] = "${SALT.toString()}";`,
-    `\t["stored_key"] = "${storedKey.toString('hex')}";`,
-    `\t["server_key"] = "${serverKey.toString('hex')}";`,
-    '};',
-    '',
-  ].join('\n')
-  for (let index = 0; index < ACCOUNTS; index++) writeFileSync(path.join(accounts, `${encode(username(index))}.dat`), body)
-}
-
-/** The few modules a login and a chat need: issue 6's reference. */
-const PROSODY_MINIMAL = {name: 'prosody', modules: ['roster', 'saslauth', 'tls', 'disco', 'ping', 'posix'], settings: []}
-
-/**
- * What users run: the modules_enabled of Debian's default
- * /etc/prosody/prosody.cfg.lua (prosody 0.12.3), in its order, none removed.
- * Those that could reach beyond loopback do nothing here: dialback acts only
- * on server-to-server connections (the bench makes none; s2s listens on
- * loopback), register refuses in-band registration (allow_registration
- * defaults to false and Debian's file leaves it unset), invites only answers
- * commands, and admin_shell listens on a Unix socket in the data directory.
- * mam stays off, as Debian's file comments it out. Prosody auto-loads c2s,
- * s2s, offline, presence, message and iq in both references.
- */
-const PROSODY_DEFAULTS = {
-  name: 'prosody_defaults',
-  modules: [
-    ...['disco', 'roster', 'saslauth', 'tls'],
-    ...['blocklist', 'bookmarks', 'carbons', 'dialback', 'limits', 'pep', 'private', 'smacks', 'vcard4', 'vcard_legacy'],
-    ...['csi_simple', 'invites', 'invites_adhoc', 'invites_register', 'ping', 'register', 'time', 'uptime', 'version'],
-    ...['admin_adhoc', 'admin_shell'],
-    'posix',
-  ],
-  // mod_limits is loaded, so each byte read pays for its throttle, but its rate is lifted: our server
-  // runs with shaper none here, and a rate cap (Debian's 10 kb/s per client) would measure the cap.
-  settings: ['limits = { c2s = { rate = "1000mb/s" }; s2sin = { rate = "1000mb/s" } }'],
-}
-
-async function prosody(dir, cert, {name, modules, settings}) {
-  const binary = '/usr/bin/prosody'
-  if (!existsSync(binary)) return {unavailable: 'prosody is not installed (apt-get install --no-install-recommends prosody)'}
-  const version = spawnSync('prosodyctl', ['about'], {encoding: 'utf8'}).stdout?.match(/^Prosody (\d\S*)$/m)?.[1] ?? null
-  const file = name.replace('_', '-')
-  const data = path.join(dir, `${file}-data`)
-  prosodyAccounts(data)
-  const port = await freePort()
-  const s2sPort = await freePort()
-  const config = path.join(dir, `${file}.cfg.lua`)
-  const logFile = path.join(dir, `${file}.log`)
-  writeFileSync(
-    config,
-    [
-      'run_as_root = true',
-      `pidfile = "${path.join(dir, `${file}.pid`)}"`,
-      `data_path = "${data}"`,
-      'plugin_paths = {}',
-      `log = { { levels = { min = "warn" }, to = "file", filename = "${logFile}" } }`,
-      `modules_enabled = { ${modules.map((module) => `"${module}"`).join('; ')} }`,
-      ...settings,
-      'network_backend = "epoll"',
-      `c2s_ports = { ${port} }`,
-      'c2s_interfaces = { "127.0.0.1" }',
-      `s2s_ports = { ${s2sPort} }`,
-      's2s_interfaces = { "127.0.0.1" }',
-      'authentication = "internal_hashed"',
-      'c2s_require_encryption = true',
-      'allow_unencrypted_plain_auth = false',
-      `ssl = { certificate = "${cert.certFile}"; key = "${cert.keyFile}" }`,
-      `VirtualHost "${HOST}"`,
-      '',
-    ].join('\n'),
-  )
-  return {
-    version,
-    modules,
-    start: () => {
-      let output = ''
-      const child = spawn(binary, ['--config', config, '-F'], {stdio: ['ignore', 'pipe', 'pipe']})
-      child.stdout.on('data', (chunk) => (output += chunk))
-      child.stderr.on('data', (chunk) => (output += chunk))
-      const log = () => output + (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
-
-      return {child, port, log}
-    },
-  }
-}
-
-/** The certificates BENCH_CERTIFICATES may name: openssl's -newkey options, and how the JSON line names them. */
-const CERTIFICATE_KINDS = {
-  ecdsa: {label: 'ECDSA P-256', key: 'ecdsa_p256', newkey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']},
-  rsa: {label: 'RSA 2048', key: 'rsa2048', newkey: ['-newkey', 'rsa:2048']},
-}
-
-function certificate(dir, kind) {
-  const certFile = path.join(dir, `cert-${kind}.pem`)
-  const keyFile = path.join(dir, `key-${kind}.pem`)
-  const result = spawnSync(
-    'openssl',
-    ['req', '-x509', ...CERTIFICATE_KINDS[kind].newkey, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`],
-    {encoding: 'utf8'},
-  )
-  if (result.status !== 0) throw new Error(`openssl could not make a certificate: ${result.stderr}`)
-  return {certFile, keyFile, kind}
-}
+/** Prosody with `setup` and this benchmark's accounts (bench/lib/xmpp.js). */
+const prosody = (dir, cert, setup) => prosodySetup(dir, cert, setup, ACCOUNTS)
 
 // ---- main -----------------------------------------------------------------
 
@@ -735,20 +312,8 @@ if (unknownCertificate !== undefined || CERTIFICATES.length === 0) {
 // Each side holds IDLE_SESSIONS sockets at once (the load generator here, the
 // server in its own process): raise the descriptor limit in a shell that
 // re-runs this script, which the servers then inherit.
-const NEEDED_FDS = IDLE_SESSIONS + 2 * PAIRS + 1024
-const softLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], {encoding: 'utf8'}).stdout.trim())
-if (Number.isFinite(softLimit) && softLimit < NEEDED_FDS) {
-  if (process.env.BENCH_RAISED_FDS) {
-    console.log(JSON.stringify({bench: 'server', error: `needs ${NEEDED_FDS} file descriptors, the hard limit is ${softLimit} (raise it, or set BENCH_SESSIONS lower)`}))
-    process.exit(1)
-  }
+ensureFileDescriptors(IDLE_SESSIONS + 2 * PAIRS + 1024, fileURLToPath(import.meta.url), 'server')
 
-  const script = fileURLToPath(import.meta.url)
-  const rerun = spawnSync('sh', ['-c', `ulimit -n ${NEEDED_FDS} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$1"`, process.execPath, script], {stdio: 'inherit', env: {...process.env, BENCH_RAISED_FDS: '1'}})
-  process.exit(rerun.status ?? 1)
-}
-
-const describe = (error) => (error instanceof Error ? error.message : String(error))
 const dir = mkdtempSync(path.join(tmpdir(), 'xmppctl-bench-server-'))
 const running = []
 try {
