@@ -311,7 +311,7 @@ async function ours(dir, name, cert, accounts, {backend, workers = 1} = {}) {
   let server
   try {
     server = await startServer(name, () => {
-      const child = spawn(process.execPath, [...nodeArgs, bin, 'start', '--foreground', '--log-level', 'warn', '-c', config], {cwd: home, stdio: ['ignore', 'pipe', 'pipe'], env})
+      const child = spawn(process.execPath, [...nodeArgs, bin, 'start', '--foreground', '--log-level', process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn', '-c', config], {cwd: home, stdio: ['ignore', 'pipe', 'pipe'], env})
       child.stdout.on('data', (chunk) => (output += chunk))
       child.stderr.on('data', (chunk) => (output += chunk))
       return {child, port, log: () => output}
@@ -568,7 +568,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 const entries = Object.fromEntries(CONFIGURATIONS.map((name) => [name, ONLY.includes(name) ? {available: true} : {available: false, reason: `skipped (BENCH_ONLY=${process.env.BENCH_ONLY})`}]))
 const failed = (server, error) => {
-  entries[server.name] = {...entries[server.name], available: false, reason: `${server.name} could not be measured: ${describe(error)}`}
+  // What the server itself said (warnings and errors) is the first thing to read when it could not be measured.
+  const said = server.log?.().trim().split('\n').slice(-Number(process.env.BENCH_SERVER_LOG_LINES ?? 5)).join(' | ')
+  entries[server.name] = {...entries[server.name], available: false, reason: `${server.name} could not be measured: ${describe(error)}${said ? `; the server said: ${said}` : ''}`}
   const index = servers.indexOf(server)
   if (index >= 0) servers.splice(index, 1)
   void server.stop().catch(() => {})

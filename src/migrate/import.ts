@@ -459,6 +459,7 @@ export async function importAccounts(context: AccountContext, options: ImportOpt
   }
 
   result.notImported = result.sourceAccounts - result.counts.created - result.counts.overwritten - result.counts.unchanged
+  if (!options.dryRun && result.counts.created + result.counts.overwritten > 0) await store.bulkLoaded?.()
   return result
 }
 

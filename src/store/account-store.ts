@@ -157,6 +157,13 @@ export interface AccountStore {
   existingUsernames(host: string, usernames: readonly string[]): Promise<Set<string>>
   /** Writes a batch of imported accounts in one transaction; one outcome per account, in order. */
   importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]>
+  /**
+   * Many rows were just written at once (an import): the engine's planner
+   * statistics are brought up to date, where it keeps them apart from the
+   * data (PostgreSQL's, until autovacuum's next pass, still describe the
+   * tables as they were, and can choose plans that scan them in full).
+   */
+  bulkLoaded?(): Promise<void>
   /** The account's roster, requests, vCard, offline messages, private XML, PEP and archive; undefined when it does not exist. */
   exportAccountData(host: string, username: string): Promise<ExportedAccountData | undefined>
   close(): Promise<void>

@@ -173,6 +173,9 @@ export class PostgresCopyWriter implements CopyWriter {
 
       await tx.query(`DROP TABLE ${COPY_PROGRESS_TABLE}`)
     })
+    // The planner's statistics still describe empty tables until autovacuum's next pass; a server started at once would
+    // plan its first queries on them (PostgresAccountStore.bulkLoaded). Only a matter of speed: a failure does not fail the copy.
+    await this.db.query('ANALYZE').catch(() => undefined)
   }
 
   async close(): Promise<void> {

@@ -380,6 +380,14 @@ export class PostgresAccountStore implements AccountStore {
     return new Set(rows.map((row) => row.username))
   }
 
+  async bulkLoaded(): Promise<void> {
+    // Measured: right after importing 10,000 accounts, the server's count of accounts without a hash's
+    // credentials took about 30 s on the statistics of an empty table (a nested loop over both), and
+    // every login waited for it; with fresh statistics it takes milliseconds.
+    // Only a matter of speed, which autovacuum's next pass also restores: an import that wrote its rows does not fail on it.
+    await this.db.query('ANALYZE').catch(() => undefined)
+  }
+
   async importAccounts(accounts: readonly ImportedAccount[]): Promise<ImportOutcome[]> {
     const now = Date.now()
     return this.db.transaction(async (tx) => {
