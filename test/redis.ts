@@ -5,7 +5,7 @@
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -69,4 +69,13 @@ export async function startRedis(t: {after(fn: () => unknown): void}): Promise<R
   }
 
   return {port, password, stop}
+}
+
+/**
+ * The configuration lines of a cluster node on `redis` (sm_db_type: redis),
+ * its password in `dir`/redis.password (0600), as an operator keeps it.
+ */
+export function redisSettings(dir: string, redis: RedisServer): string[] {
+  writeFileSync(path.join(dir, 'redis.password'), `${redis.password}\n`, {mode: 0o600})
+  return ['sm_db_type: redis', 'redis_server: 127.0.0.1', `redis_port: ${redis.port}`, 'redis_password_file: ./redis.password']
 }

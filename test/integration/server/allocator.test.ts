@@ -19,7 +19,8 @@ interface Status {
   memory: {allocator: string; rssKiB: number; heapTotalKiB: number; heapUsedKiB: number; externalKiB: number}
 }
 
-async function startWith(t: {after(fn: () => unknown): void}, line: string): Promise<{dir: string; status: Status; human: string}> {
+/** Starts the background server with `line` in its configuration; its directory and pid. */
+async function startWith(t: {after(fn: () => unknown): void}, line: string): Promise<{dir: string; pid: number}> {
   const dir = tempDir(t)
   writeConfig(dir, `hosts: [localhost]\n${line}listen:\n  - {port: ${await freePort()}, ip: 127.0.0.1}\n`)
   const started = await runCli(['start', '--json'], {cwd: dir})
@@ -30,45 +31,38 @@ async function startWith(t: {after(fn: () => unknown): void}, line: string): Pro
       process.kill(pid)
     } catch {}
   })
-  const status = await runCli(['status', '--json'], {cwd: dir})
-  assert.equal(status.status, 0, status.stderr)
-  const human = await runCli(['status'], {cwd: dir})
-  await runCli(['stop'], {cwd: dir})
-  return {dir, status: JSON.parse(status.stdout) as Status, human: human.stdout}
+  return {dir, pid}
+}
+
+async function status(dir: string): Promise<{json: Status; text: string}> {
+  const json = await runCli(['status', '--json'], {cwd: dir})
+  assert.equal(json.status, 0, json.stderr)
+  return {json: JSON.parse(json.stdout) as Status, text: (await runCli(['status'], {cwd: dir})).stdout}
 }
 
 describe('the background server\'s memory allocator', {skip}, () => {
   it('is jemalloc by default, with the decay that returns freed pages', async (t) => {
     assert.ok(findJemalloc(), 'libjemalloc2 must be installed (apt-get install libjemalloc2)')
-    const dir = tempDir(t)
-    writeConfig(dir, `hosts: [localhost]\nlisten:\n  - {port: ${await freePort()}, ip: 127.0.0.1}\n`)
-    const started = await runCli(['start', '--json'], {cwd: dir})
-    assert.equal(started.status, 0, started.stderr)
-    const {pid} = JSON.parse(started.stdout) as {pid: number}
-    t.after(() => {
-      try {
-        process.kill(pid)
-      } catch {}
-    })
+    const {dir, pid} = await startWith(t, '')
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
     assert.ok(environ.includes(`MALLOC_CONF=${JEMALLOC_CONF}`), 'MALLOC_CONF reaches the server')
-    const status = JSON.parse((await runCli(['status', '--json'], {cwd: dir})).stdout) as Status
-    assert.equal(status.memory.allocator, 'jemalloc')
-    assert.ok(status.memory.rssKiB > status.memory.heapUsedKiB && status.memory.heapUsedKiB > 0, JSON.stringify(status.memory))
-    const human = await runCli(['status'], {cwd: dir})
-    assert.match(human.stdout, /^ {2}memory: \d+\.\d MiB resident, JavaScript heap \d+\.\d of \d+\.\d MiB, allocator jemalloc$/m)
+    const {json, text} = await status(dir)
+    assert.equal(json.memory.allocator, 'jemalloc')
+    assert.ok(json.memory.rssKiB > json.memory.heapUsedKiB && json.memory.heapUsedKiB > 0, JSON.stringify(json.memory))
+    assert.match(text, /^ {2}memory: \d+\.\d MiB resident, JavaScript heap \d+\.\d of \d+\.\d MiB, allocator jemalloc$/m)
     const stopped = await runCli(['stop'], {cwd: dir})
     assert.equal(stopped.status, 0, stopped.stderr)
   })
 
   it('is the system\'s with memory_allocator: system', async (t) => {
-    const {status} = await startWith(t, 'memory_allocator: system\n')
-    assert.equal(status.memory.allocator, 'system')
+    const {dir} = await startWith(t, 'memory_allocator: system\n')
+    assert.equal((await status(dir)).json.memory.allocator, 'system')
   })
 
   it('is jemalloc with memory_allocator: jemalloc', async (t) => {
-    const {status, human} = await startWith(t, 'memory_allocator: jemalloc\n')
-    assert.equal(status.memory.allocator, 'jemalloc')
-    assert.match(human, /allocator jemalloc/)
+    const {dir} = await startWith(t, 'memory_allocator: jemalloc\n')
+    const {json, text} = await status(dir)
+    assert.equal(json.memory.allocator, 'jemalloc')
+    assert.match(text, /allocator jemalloc/)
   })
 })

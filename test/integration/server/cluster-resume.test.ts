@@ -7,13 +7,13 @@
  * resumed, but what its client had not acknowledged waits offline.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
-import {redisMissing, startRedis} from '../../redis.js'
+import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {type RawClient, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
@@ -65,14 +65,10 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
     for (const name of ['a', 'b']) {
       const dir = tempDir(suite, `xmppctl-resume-${name}-`)
       const port = await freePort()
-      writeFileSync(path.join(dir, 'redis.password'), `${redis.password}\n`, {mode: 0o600})
       writePostgresConfig(dir, database, [
         'hosts: [localhost]',
         `listen:\n  - {port: ${port}, ip: 127.0.0.1}`,
-        'sm_db_type: redis',
-        'redis_server: 127.0.0.1',
-        `redis_port: ${redis.port}`,
-        'redis_password_file: ./redis.password',
+        ...redisSettings(dir, redis),
         `cluster: {node: ${name}}`,
         'loglevel: debug',
       ])

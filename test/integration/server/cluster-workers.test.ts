@@ -16,7 +16,7 @@ import {after, before, describe, it} from 'node:test'
 import {waitForExit} from '../../../src/server/process.js'
 import {BIN, freePort, runCli, tempDir, writeConfig} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
-import {redisMissing, startRedis} from '../../redis.js'
+import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {type RawClient, loginRaw, next, nextMessage, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
@@ -81,14 +81,10 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
     const database = await postgres.createDatabase()
     dir = tempDir(suite, 'xmppctl-workers-')
     port = await freePort()
-    writeFileSync(path.join(dir, 'redis.password'), `${redis.password}\n`, {mode: 0o600})
     writePostgresConfig(dir, database, [
       'hosts: [localhost]',
       `listen:\n  - {port: ${port}, ip: 127.0.0.1}`,
-      'sm_db_type: redis',
-      'redis_server: 127.0.0.1',
-      `redis_port: ${redis.port}`,
-      'redis_password_file: ./redis.password',
+      ...redisSettings(dir, redis),
       'cluster: {node: w, workers: 2}',
     ])
     const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']

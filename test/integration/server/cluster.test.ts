@@ -14,7 +14,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {freePort, runCli, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
-import {redisMissing, startRedis} from '../../redis.js'
+import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
 import {type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
 
@@ -48,14 +48,10 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     for (const name of ['n1', 'n2', 'n3']) {
       const dir = tempDir(suite, `xmppctl-cluster-${name}-`)
       const port = await freePort()
-      writeFileSync(path.join(dir, 'redis.password'), `${redis.password}\n`, {mode: 0o600})
       writePostgresConfig(dir, database, [
         'hosts: [localhost]',
         `listen:\n  - {port: ${port}, ip: 127.0.0.1}`,
-        'sm_db_type: redis',
-        'redis_server: 127.0.0.1',
-        `redis_port: ${redis.port}`,
-        'redis_password_file: ./redis.password',
+        ...redisSettings(dir, redis),
         `cluster: {node: ${name}}`,
         'loglevel: debug',
       ])
