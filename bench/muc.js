@@ -24,7 +24,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {startEjabberd} from './lib/ejabberd.js'
+import {startEjabberd, waitListening} from './lib/ejabberd.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const HOST = 'bench.test'
@@ -184,22 +184,6 @@ async function prepare(server) {
       for (const occupant of occupants) occupant.close()
     },
   }
-}
-
-async function waitListening(port, what, log) {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const open = await new Promise((resolve) => {
-      const socket = net.connect({port, host: '127.0.0.1'}, () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.on('error', () => resolve(false))
-    })
-    if (open) return
-    await sleep(100)
-  }
-
-  throw new Error(`${what} did not listen on ${port}: ${log()}`)
 }
 
 async function ours(dir) {

@@ -20,7 +20,8 @@ function freePort() {
   })
 }
 
-async function waitListening(port, what, log) {
+/** Waits (at most 30 s) until something accepts connections on `port` of 127.0.0.1; `log` says why not. */
+export async function waitListening(port, what, log) {
   for (let attempt = 0; attempt < 300; attempt++) {
     const open = await new Promise((resolve) => {
       const socket = net.connect({port, host: '127.0.0.1'}, () => {
