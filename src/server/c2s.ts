@@ -156,6 +156,14 @@ export type ResumeRefusal = {condition: 'item-not-found'} | {handled: number; se
  * cheap to carry (PEP's entity capabilities and +notify features, interest
  * in blocklist pushes); see C2sSession.handOff for what does not.
  */
+/**
+ * What modules keep of a session that decides what other nodes of a cluster
+ * send it, by module name (PEP's +notify features, interest in blocklist
+ * pushes): JSON values, never changed in place (Router.share replaces them).
+ */
+export type SharedSessionState = Readonly<Record<string, unknown>>
+export const NOTHING_SHARED: SharedSessionState = Object.freeze({})
+
 export interface HandedOverSession {
   jid: string
   priority: number
@@ -164,6 +172,8 @@ export interface HandedOverSession {
   presence?: string
   carbons: boolean
   interested: boolean
+  /** C2sSession.shared. */
+  shared?: SharedSessionState
   /** The client said it was inactive (XEP-0352): what was held is in the queue, and holding goes on on the new node. */
   inactive: boolean
   sm: StreamManagementState
@@ -258,6 +268,8 @@ export class C2sSession {
   interested = false
   /** Enabled message carbons (XEP-0280 §4). Kept on the session, not in mod_carbons, so that a cluster's registry carries it. */
   carbons = false
+  /** What modules keep of this session that the other nodes of a cluster need to know too (Router.share). */
+  shared: SharedSessionState = NOTHING_SHARED
   /** Offline messages being delivered to this session, if they are. */
   offlineDelivery: Promise<void> | undefined
 
@@ -872,6 +884,7 @@ export class C2sSession {
       ...(this.presence ? {presence: this.presence.toString(NS.client)} : {}),
       carbons: this.carbons,
       interested: this.interested,
+      ...(this.shared === NOTHING_SHARED ? {} : {shared: this.shared}),
       inactive,
       sm: sm.state(),
       modules: this.server.sessionState(this),
@@ -963,6 +976,7 @@ export class C2sSession {
     this.presence = state.presence === undefined ? undefined : parseElement(state.presence)
     this.carbons = state.carbons
     this.interested = state.interested
+    this.shared = state.shared ?? NOTHING_SHARED
     this.sm = StreamManagement.restore(state.sm, this.server.limits.maxUnacknowledged)
     if (state.inactive) this.held = new HeldStanzas(MAX_HELD_STANZAS)
     this.server.adoptSessionState(this, state.modules)

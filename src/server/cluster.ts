@@ -36,7 +36,7 @@ import {readSecretFile} from '../config/secret-file.js'
 import {UnavailableError} from '../errors.js'
 import type {Element} from '../xml/element.js'
 import {parseElement} from '../xml/parser.js'
-import type {C2sSession, HandOff, HandedOverSession, ResumeRefusal} from './c2s.js'
+import {type C2sSession, type HandOff, type HandedOverSession, NOTHING_SHARED, type ResumeRefusal, type SharedSessionState} from './c2s.js'
 import {type Jid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
 import {Router} from './router.js'
@@ -44,6 +44,8 @@ import {resumptionNode} from './stream-management.js'
 
 /** How often a node refreshes its liveness key and checks the others'. */
 export const HEARTBEAT_MS = 1000
+/** Distinct shared session states (C2sSession.shared) a node keeps parsed for its mirror. */
+const SHARED_STATES_KEPT = 1000
 /** How long a node's liveness key outlives its last refresh: a node killed is seen dead within this plus one HEARTBEAT_MS. */
 export const LIVENESS_TTL_MS = 5000
 
@@ -69,6 +71,8 @@ interface Entry {
   i?: 1
   /** Its XEP-0198 resumption id, when the id names another node (the session was resumed here from there). */
   r?: string
+  /** What modules share of it (C2sSession.shared), as JSON. */
+  m?: string
 }
 
 type ClusterEvent =
@@ -200,6 +204,7 @@ class RemoteSession {
   carbons = false
   interested = false
   resumptionId: string | undefined
+  shared: SharedSessionState = NOTHING_SHARED
 
   constructor(
     readonly node: string,
@@ -222,6 +227,7 @@ class RemoteSession {
     this.carbons = entry.c === 1
     this.interested = entry.i === 1
     this.resumptionId = entry.r
+    this.shared = entry.m === undefined ? NOTHING_SHARED : this.cluster.sharedState(entry.m)
   }
 
   send(stanza: Element | string): void {
@@ -412,6 +418,8 @@ export class Cluster {
   private timer: NodeJS.Timeout | undefined
   /** Nodes whose sessions are in the mirror, for the liveness check. */
   private readonly liveNodes = new Set<string>()
+  /** Remote sessions' shared states by their JSON (sharedState()). */
+  private readonly sharedStates = new Map<string, SharedSessionState>()
   /** Events that arrive while the registry is being loaded: applied after it. */
   private pending: ClusterEvent[] | undefined = []
   private beating = false
@@ -584,6 +592,7 @@ export class Cluster {
       ...(session.carbons ? {c: 1} : {}),
       ...(session.interested ? {i: 1} : {}),
       ...(id !== undefined && resumptionNode(id) !== this.node ? {r: id} : {}),
+      ...(session.shared === NOTHING_SHARED ? {} : {m: JSON.stringify(session.shared)}),
     }
   }
 
@@ -786,15 +795,7 @@ export class Cluster {
 
     const {session, settle} = handOff
     const jid = parseJid(session.jid)!
-    const entry: Entry = {
-      p: session.priority,
-      a: session.available,
-      ...(session.available && session.presence !== undefined ? {x: session.presence} : {}),
-      ...(session.carbons ? {c: 1} : {}),
-      ...(session.interested ? {i: 1} : {}),
-      ...(resumptionNode(session.sm.id) === request.from ? {} : {r: session.sm.id}),
-    }
-    this.mirror(request.from, session.jid, entry)
+    this.mirror(request.from, session.jid, this.entryOf(session, request.from))
     const failed = (why: string) => {
       this.host.logger.warn(`cluster: ${session.jid} could not be handed over to node ${request.from} (${why}); it ends here`)
       const bare = `${jid.local}@${jid.domain}`
@@ -984,7 +985,7 @@ export class Cluster {
         const {session, settle, connection} = handOff
         const target = targets[index % targets.length]
         // Stanzas that come here for it meanwhile go on to the target (as for a resumption elsewhere).
-        this.mirror(target, session.jid, this.entryOf(session))
+        this.mirror(target, session.jid, this.entryOf(session, target))
         const mid = ++this.lastMove
         const taken = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), MOVE_TIMEOUT_MS)
@@ -1017,16 +1018,38 @@ export class Cluster {
     return moved
   }
 
-  /** What the registry keeps of a session on its way to another node (its resumption id names a node other than the holder). */
-  private entryOf(session: HandedOverSession): Entry {
+  /** What the registry keeps of a session on its way to node `to` (with its resumption id when that names another node). */
+  private entryOf(session: HandedOverSession, to: string): Entry {
     return {
       p: session.priority,
       a: session.available,
       ...(session.available && session.presence !== undefined ? {x: session.presence} : {}),
       ...(session.carbons ? {c: 1} : {}),
       ...(session.interested ? {i: 1} : {}),
-      r: session.sm.id,
+      ...(resumptionNode(session.sm.id) === to ? {} : {r: session.sm.id}),
+      ...(session.shared === undefined ? {} : {m: JSON.stringify(session.shared)}),
     }
+  }
+
+  /**
+   * A remote session's shared state, parsed once per distinct JSON: most
+   * sessions share the same few (one client's caps), and each mirror entry
+   * holding its own copy would cost every node memory per remote session.
+   */
+  sharedState(json: string): SharedSessionState {
+    const known = this.sharedStates.get(json)
+    if (known) return known
+    let state: SharedSessionState
+    try {
+      const parsed = JSON.parse(json) as unknown
+      state = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.freeze(parsed as Record<string, unknown>) : NOTHING_SHARED
+    } catch {
+      state = NOTHING_SHARED
+    }
+
+    // Bounded: distinct states past the bound are parsed per session, not kept here.
+    if (this.sharedStates.size < SHARED_STATES_KEPT) this.sharedStates.set(json, state)
+    return state
   }
 
   /** Another node, stopping, moves a resumable session here: it waits, detached, for its client. */

@@ -73,6 +73,18 @@ export class Router {
     return undefined
   }
 
+  /**
+   * Sets what module `name` keeps of `session` that other nodes of a cluster
+   * need to decide what to send it (undefined removes it); in a cluster the
+   * promise settles once they were told (see changed()).
+   */
+  share(session: C2sSession, name: string, value: unknown): Promise<void> | undefined {
+    const {[name]: previous, ...others} = session.shared
+    if (value === undefined ? previous === undefined : JSON.stringify(value) === JSON.stringify(previous)) return undefined
+    session.shared = Object.freeze(value === undefined ? others : {...others, [name]: value})
+    return this.changed(session)
+  }
+
   /** Every session bound in this process. */
   *every(): Iterable<C2sSession> {
     for (const resources of this.sessions.values()) yield* resources.values()

@@ -124,11 +124,14 @@ function then<T, R>(value: T | Promise<T>, use: (value: T) => R | Promise<R>): R
   return value instanceof Promise ? value.then(use) : use(value)
 }
 
+const NAME = 'mod_blocking'
+
+/** Whether the resource fetched the blocklist, and so gets its pushes (§3.2); on any node of a cluster, and on the node it is resumed on. */
+const fetchedList = (session: C2sSession): boolean => session.shared[NAME] === 1
+
 export function createBlockingModule(context: ModuleContext, options: BlockingOptions): ServerModule {
   const {router, rosters, blocklists} = context
   const cache = new BlocklistCache((account) => blocklists.getBlocklist(account.host, account.username), () => options.cacheSize)
-  /** Resources that fetched the blocklist, and so get its pushes (§3.2). */
-  const interested = new WeakSet<C2sSession>()
   /** Edits of one account's list, one at a time: each reads the list the one before it left. */
   const edits = new PerKeyQueue()
   let pushCounter = 0
@@ -153,7 +156,7 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
   /** The change to every resource that fetched the list (§3.3, §3.4, §3.5). */
   const push = (account: Account, action: 'block' | 'unblock', jids: readonly string[]): void => {
     for (const target of router.all(account.bare)) {
-      if (!interested.has(target)) continue
+      if (!fetchedList(target)) continue
       const change = new Element(action, NS.blocking, {}, jids.map((jid) => x('item', NS.blocking, {jid})))
       target.send(x('iq', NS.client, {type: 'set', id: `block-push-${++pushCounter}`, to: target.fullJid}, change))
     }
@@ -226,7 +229,8 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
 
   const blocklist = async ({session, stanza}: IqRequest): Promise<void> => {
     const list = await cache.get(sessionAccount(session))
-    interested.add(session)
+    // Shared, so that a change made through a resource on another node of a cluster reaches it too.
+    await router.share(session, NAME, 1)
     const items = [...list].sort().map((jid) => x('item', NS.blocking, {jid}))
     session.send(iqResult(stanza, undefined, new Element('blocklist', NS.blocking, {}, items)))
   }
@@ -290,13 +294,8 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
   }
 
   return {
-    name: 'mod_blocking',
+    name: NAME,
     features: [NS.blocking],
-    // A resource that fetched the list keeps getting its pushes on the node it is resumed on (§3.2).
-    exportSession: (session) => (interested.has(session) ? 1 : undefined),
-    importSession(session, state) {
-      if (state === 1) interested.add(session)
-    },
     iq: [
       {ns: NS.blocking, name: 'blocklist', types: ['get'], to: ['own'], handle: blocklist},
       {ns: NS.blocking, name: 'block', types: ['set'], to: ['own'], handle: block},

@@ -53,6 +53,9 @@ export interface PepOptions {
   maxSubscriptionsNode: number
 }
 
+const NAME = 'mod_pep'
+/** XEP-0060 §9.2, XEP-0163 §4.2: a caps feature NODE+notify asks for the notifications of node NODE. */
+const NOTIFY = '+notify'
 const PUBLISH_OPTIONS = `${NS.pubsub}#publish-options`
 const NODE_CONFIG = `${NS.pubsub}#node_config`
 /** Bytes of a node name or an item id: they are stored and sent to every contact. */
@@ -230,7 +233,8 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     return message
   }
 
-  const notifies = (session: C2sSession, node: string) => sessionFeatures.get(session)?.has(`${node}+notify`) === true
+  /** Whether the resource asked for the node's notifications (XEP-0163 §4.2), wherever in the cluster it is bound. */
+  const notifies = (session: C2sSession, node: string) => (session.shared[NAME] as readonly string[] | undefined)?.includes(node) === true
 
   /** A copy of `message` to `to`: to the local session given, or to another server. */
   const sendTo = (message: Element, to: string, session?: C2sSession): void => {
@@ -324,6 +328,9 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   const learned = async (session: C2sSession, features: ReadonlySet<string>): Promise<void> => {
     const before = sessionFeatures.get(session)
     sessionFeatures.set(session, features)
+    // The nodes it wants notifications of, for every node of a cluster to filter by.
+    const notify = [...features].filter((feature) => feature.endsWith(NOTIFY)).map((feature) => feature.slice(0, -NOTIFY.length)).sort()
+    await router.share(session, NAME, notify.length > 0 ? notify : undefined)
     if (!session.available) return
     try {
       await sendLastItems(session, features, before)
@@ -739,7 +746,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
   }
 
   return {
-    name: 'mod_pep',
+    name: NAME,
     // The caps a resource announced and the features they mean go with it to the node it is resumed on: its +notify filters hold there (XEP-0163 §4.2).
     exportSession(session) {
       const caps = sessionCaps.get(session)
@@ -795,6 +802,7 @@ export function createPepModule(context: ModuleContext, options: PepOptions): Se
     async becameUnavailable(session) {
       sessionCaps.delete(session)
       sessionFeatures.delete(session)
+      await router.share(session, NAME, undefined)
     },
 
     /** XEP-0060 §5.3: a leaf node, described by the pubsub#meta-data fields (§16.4.4) clients check before they publish. */

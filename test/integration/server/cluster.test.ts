@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -63,8 +64,8 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
       assert.equal(added.status, 0, added.stderr)
     }
 
-    // alice, bob and carol see each other's presence.
-    for (const [user, contact] of [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice']]) {
+    // alice sees bob's, carol's and dave's presence, and they see hers.
+    for (const [user, contact] of [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice'], ['alice', 'dave'], ['dave', 'alice']]) {
       const added = await cli(nodes[0], ['roster', 'add', `${user}@localhost`, `${contact}@localhost`, '--subscription', 'both'])
       assert.equal(added.status, 0, added.stderr)
     }
@@ -143,6 +144,40 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     alice.write("<message to='gina@localhost/g' type='chat' id='m10'><body>after</body></message>")
     assert.equal(await nextMessage(alice), "<message type='error' id='m10' from='gina@localhost/g' to='alice@localhost/a'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
     assert.doesNotMatch(await sync(gina), /<message/)
+  })
+
+  it('pushes a blocklist change made through one node to a resource on another that fetched the list, and to no other', async (t) => {
+    const here = await loginRaw(t, nodes[0].port, 'dave', 'dave pw', {resource: 'd1', presence: false})
+    const there = await loginRaw(t, nodes[1].port, 'dave', 'dave pw', {resource: 'd2', presence: false})
+    there.write("<iq type='get' id='bl1'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+    assert.equal(await iqReply(there, 'bl1'), "<iq type='result' id='bl1' to='dave@localhost/d2'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+    here.write("<iq type='set' id='bl2'><block xmlns='urn:xmpp:blocking'><item jid='spam@example.org'/></block></iq>")
+    assert.equal(await iqReply(here, 'bl2'), "<iq type='result' id='bl2' to='dave@localhost/d1'/>")
+    assert.match(await next(there, 'iq', "type='set'"), /^<iq type='set' id='block-push-\d+' to='dave@localhost\/d2'><block xmlns='urn:xmpp:blocking'><item jid='spam@example.org'\/><\/block><\/iq>$/)
+    // d1 never fetched the list (XEP-0191 §3.3).
+    assert.doesNotMatch(await sync(here), /block-push/)
+  })
+
+  it("sends a PEP notification published on one node to a contact's resource on another that asked for it with +notify caps, and not to one that did not", async (t) => {
+    const tune = 'http://jabber.org/protocol/tune'
+    const features = ['http://jabber.org/protocol/disco#info', tune, `${tune}+notify`]
+    // XEP-0115 §5.1 for one identity (client/pc, name "test").
+    const ver = createHash('sha1').update(`client/pc//test<${[...features].sort().map((feature) => `${feature}<`).join('')}`).digest('base64')
+    const dave = await loginRaw(t, nodes[1].port, 'dave', 'dave pw', {resource: 'd', presence: false})
+    dave.write(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://xmppctl.test/client' ver='${ver}'/></presence>`)
+    const query = await next(dave, 'iq', "type='get'")
+    const id = /id='([^']+)'/.exec(query)![1]
+    dave.write(`<iq type='result' id='${id}' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='https://xmppctl.test/client#${ver}'><identity category='client' type='pc' name='test'/>${features.map((feature) => `<feature var='${feature}'/>`).join('')}</query></iq>`)
+    await sync(dave)
+    // Behind what n2 told the others of dave's caps on the same Redis connection: n1 knows them once this message is there.
+    dave.write("<message to='alice@localhost/a' type='chat' id='p1'><body>caps told</body></message>")
+    assert.match(await nextMessage(alice), /id='p1'/)
+    alice.write(`<iq type='set' id='pub1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${tune}'><item id='t1'><tune xmlns='${tune}'><title>n1</title></tune></item></publish></pubsub></iq>`)
+    assert.equal(await iqReply(alice, 'pub1'), `<iq type='result' id='pub1' to='alice@localhost/a'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${tune}'><item id='t1'/></publish></pubsub></iq>`)
+    assert.match(await next(dave, 'message', "type='headline'"), new RegExp(`^<message type='headline' from='alice@localhost' id='pep-\\d+' to='dave@localhost/d'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='${tune.replaceAll('.', '\\.')}'><item id='t1'><tune xmlns='${tune.replaceAll('.', '\\.')}'><title>n1</title></tune></item></items></event></message>$`))
+    // bob (n2) is alice's contact too, available, without +notify caps.
+    assert.doesNotMatch(await sync(bob), /pubsub#event/)
+    dave.end()
   })
 
   it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
