@@ -43,7 +43,11 @@
 // Targets (issue 18): ours-2 ≥ 1.6 × ours-1 in logins and messages per
 // second, and ours-2 ≥ 1.5 × ejabberd in logins per CPU second of the server
 // processes (`met.logins_per_cpu_vs_ejabberd`; with Redis and PostgreSQL
-// counted too, `met.logins_per_cpu_vs_ejabberd_with_backends`). Prints one
+// counted too, `met.logins_per_cpu_vs_ejabberd_with_backends`). Each round
+// also reads how many cores the whole machine kept busy (`*_machine_cores_busy`:
+// servers, load generator, Redis, PostgreSQL); `ratios.ours2_over_ours1_ceiling`
+// is the most ours-2 could reach over ours-1 here, if every idle core went to
+// it: cores / what ours-1's rounds kept busy. Prints one
 // JSON line; a configuration that cannot run says why and its ratios are null.
 //
 // Needs `npm run build` (dist/test/postgres.js, dist/test/redis.js), root
@@ -233,6 +237,18 @@ function accountsFile(file, {ejabberd = false} = {}) {
   const users = []
   for (let index = 0; index < ACCOUNTS; index++) users.push(formatUser(username(index), {plaintext: undefined, credentials}, {ejabberd}))
   writeFileSync(file, `${XEP0227_HEAD}${hostOpen(HOST)}${users.join('')}${HOST_CLOSE}${XEP0227_TAIL}`)
+}
+
+/**
+ * The machine's busy CPU (every process: servers, load generator, Redis,
+ * PostgreSQL) from now on; cores() is how many cores that kept busy on
+ * average, warm-up and drain included.
+ */
+function machineBusy() {
+  const busyMs = () => os.cpus().reduce((sum, {times}) => sum + times.user + times.nice + times.sys + times.irq, 0)
+  const start = busyMs()
+  const started = performance.now()
+  return {cores: () => round((busyMs() - start) / (performance.now() - started), 2)}
 }
 
 // ---- servers ----------------------------------------------------------------
@@ -638,7 +654,9 @@ try {
       try {
         const others = server.backendCpuMs ? {with_backends: server.backendCpuMs} : {}
         const before = server.cpuByProcess()
-        loginRounds.get(server).push(await measureLogins({port: server.port, cpuMs: server.cpuMs, otherCpuMs: others, accounts: SESSIONS, seconds: LOGIN_SECONDS, concurrency: LOGIN_CONCURRENCY}))
+        const machine = machineBusy()
+        const round = await measureLogins({port: server.port, cpuMs: server.cpuMs, otherCpuMs: others, accounts: SESSIONS, seconds: LOGIN_SECONDS, concurrency: LOGIN_CONCURRENCY})
+        loginRounds.get(server).push({...round, machine_cores_busy: machine.cores()})
         const used = loginCpu.get(server)
         for (const [pid, cpu] of server.cpuByProcess()) used.set(pid, (used.get(pid) ?? 0) + cpu - (before.get(pid) ?? 0))
       } catch (error) {
@@ -649,7 +667,7 @@ try {
 
   for (const [server, rounds] of loginRounds) {
     if (!servers.includes(server) || rounds.length === 0) continue
-    entries[server.name] = {...entries[server.name], ...loginSummary(rounds)}
+    entries[server.name] = {...entries[server.name], ...loginSummary(rounds), login_machine_cores_busy: median(rounds.map((entry) => entry.machine_cores_busy))}
     const used = loginCpu.get(server)
     const total = [...used.values()].reduce((sum, cpu) => sum + cpu, 0)
     if (server.rootLabel === 'supervisor' && total > 0) {
@@ -675,7 +693,9 @@ try {
       if (!servers.includes(server)) continue
       try {
         const others = server.backendCpuMs ? {with_backends: server.backendCpuMs} : {}
-        messageRounds.get(server).push(await exchangeMessages(setup.pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: server.cpuMs, otherCpuMs: others}))
+        const machine = machineBusy()
+        const round = await exchangeMessages(setup.pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: server.cpuMs, otherCpuMs: others})
+        messageRounds.get(server).push({...round, machine_cores_busy: machine.cores()})
       } catch (error) {
         failed(server, error)
       }
@@ -695,6 +715,9 @@ try {
       const value = medianOf(key)
       if (value !== undefined) figures[key] = value
     }
+
+    const busy = medianOf('machine_cores_busy')
+    if (busy !== undefined) figures.message_machine_cores_busy = busy
 
     if (rounds.length > 0) figures.message_rounds_per_s = rounds.map((entry) => entry.messages_per_s)
     try {
@@ -756,6 +779,11 @@ try {
       messages_per_cpu: ratio(ours2, ours1, 'messages_per_cpu_s'),
       latency_p99: ratio(ours2, ours1, 'latency_p99_ms'),
       rss_per_session: ratio(ours2, ours1, 'rss_per_session_kib'),
+    },
+    // The most ours-2 could gain over ours-1 on this machine: ours-1's rounds plus every core's idle time (the load generator, Redis and PostgreSQL share the cores).
+    ours2_over_ours1_ceiling: {
+      logins: ours1.available && ours1.login_machine_cores_busy ? round(os.availableParallelism() / ours1.login_machine_cores_busy) : null,
+      messages: ours1.available && ours1.message_machine_cores_busy ? round(os.availableParallelism() / ours1.message_machine_cores_busy) : null,
     },
     ours2_vs_ejabberd: {
       logins: ratio(ours2, ej, 'logins_per_s'),
