@@ -150,13 +150,6 @@ export interface SessionHost {
 export type ResumeRefusal = {condition: 'item-not-found'} | {handled: number; sent: number}
 
 /**
- * A session on its way from one cluster node to another, whose client
- * resumes it there (XEP-0198 §5), as JSON: what the new node needs to
- * continue it. What modules keep per session goes in `modules` where it is
- * cheap to carry (PEP's entity capabilities and +notify features, interest
- * in blocklist pushes); see C2sSession.handOff for what does not.
- */
-/**
  * What modules keep of a session that decides what other nodes of a cluster
  * send it, by module name (PEP's +notify features, interest in blocklist
  * pushes): JSON values, never changed in place (Router.share replaces them).
@@ -164,6 +157,14 @@ export type ResumeRefusal = {condition: 'item-not-found'} | {handled: number; se
 export type SharedSessionState = Readonly<Record<string, unknown>>
 export const NOTHING_SHARED: SharedSessionState = Object.freeze({})
 
+/**
+ * A session on its way from one cluster node to another, whose client
+ * resumes it there (XEP-0198 §5), as JSON: what the new node needs to
+ * continue it. What modules keep per session goes in `shared` or, if only
+ * the holding node needs it, in `modules` where it is cheap to carry (PEP's
+ * entity capabilities and their features); see C2sSession.handOff for what
+ * does not.
+ */
 export interface HandedOverSession {
   jid: string
   priority: number

@@ -15,6 +15,7 @@
  *   node:NAME             hash: pid, startedAt
  *   node:NAME:alive       this node's token, TTL LIVENESS_TTL_MS, refreshed every HEARTBEAT_MS
  *   sessions:NAME         hash: full JID → {p: priority, a: available, x: presence XML}
+ *   service:DOMAIN        the node that serves a hosted service's domain (rooms)
  * Channels: `xmppctl:events` (registry changes, account events), and
  * `xmppctl:node:NAME` (stanzas for that node's sessions, acknowledgements,
  * and requests for its resumable sessions and their answers).
@@ -33,12 +34,13 @@ import {createClient} from '@redis/client'
 
 import type {Configuration} from '../config/index.js'
 import {readSecretFile} from '../config/secret-file.js'
-import {UnavailableError} from '../errors.js'
+import {ExitCode, UnavailableError, XmppctlError} from '../errors.js'
 import type {Element} from '../xml/element.js'
 import {parseElement} from '../xml/parser.js'
 import {type C2sSession, type HandOff, type HandedOverSession, NOTHING_SHARED, type ResumeRefusal, type SharedSessionState} from './c2s.js'
 import {type Jid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
+import type {ServiceSenderKind} from './modules/types.js'
 import {Router} from './router.js'
 import {resumptionNode} from './stream-management.js'
 
@@ -52,10 +54,23 @@ export const LIVENESS_TTL_MS = 5000
 const PREFIX = 'xmppctl:'
 const EVENTS = `${PREFIX}events`
 const nodeChannel = (node: string) => `${PREFIX}node:${node}`
-const aliveKey = (node: string) => `${PREFIX}node:${node}:alive`
+const ALIVE_KEY_HEAD = `${PREFIX}node:`
+const ALIVE_KEY_TAIL = ':alive'
+const aliveKey = (node: string) => `${ALIVE_KEY_HEAD}${node}${ALIVE_KEY_TAIL}`
 const infoKey = (node: string) => `${PREFIX}node:${node}`
 const sessionsKey = (node: string) => `${PREFIX}sessions:${node}`
 const NODES = `${PREFIX}nodes`
+const serviceKey = (domain: string) => `${PREFIX}service:${domain}`
+
+/**
+ * Claims a hosted service's domain for node ARGV[1] unless a live node holds
+ * it (its liveness key, ARGV[2] .. holder .. ARGV[3], exists); returns the
+ * holder. One script, so two nodes cannot both see it free and both take it.
+ */
+const CLAIM_SERVICE = `local holder = redis.call('GET', KEYS[1])
+if holder and redis.call('EXISTS', ARGV[2] .. holder .. ARGV[3]) == 1 then return holder end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`
 
 /** What the registry keeps of a session: what routing needs. */
 interface Entry {
@@ -93,6 +108,25 @@ type NodeMessage =
   | ResumeAnswer
   | MoveRequest
   | MoveAnswer
+  /** A stanza for a hosted service this node serves (see serviceHome()). */
+  | {svc: string; k: ServiceSenderKind}
+  | NodeRequest
+  | NodeAnswer
+
+/** A control request (`xmppctl muc …` for rooms this node serves) that node `from` asks this one to run (ask()). */
+interface NodeRequest {
+  ask: unknown
+  aid: number
+  from: string
+}
+
+/** The answer to request `aid`, or its error. */
+interface NodeAnswer {
+  aid: number
+  from: string
+  answer?: unknown
+  error?: {code: string; message: string; hint?: string}
+}
 
 /** `from` is stopping: take its resumable session, to wait here for its client to resume it. */
 interface MoveRequest {
@@ -172,7 +206,16 @@ export interface ClusterHost {
   abandoned(session: HandedOverSession, rebound: boolean): void
   /** A session another node moved here as it stopped: false when it cannot wait here for its client. */
   adoptMoved(session: HandedOverSession): boolean
+  /** A session on another node ended or became unavailable (what it joined here, a room say, must hear it). */
+  remoteSessionGone(fullJid: string): void
+  /** A stanza another node forwarded to a hosted service this node serves, its `from` set by that node: from a client of the cluster, or from another server. */
+  serviceStanza(stanza: Element, sender: ServiceSenderKind): void
+  /** Runs a control request another node asked this one to run (ask()); its answer goes back as JSON. */
+  nodeRequest(request: unknown): Promise<unknown>
 }
+
+/** How long a control request to another node (ask()) waits for its answer. */
+export const NODE_REQUEST_TIMEOUT_MS = 10_000
 
 /** The longest a bind result waits for the other nodes to be told of the session. */
 const REGISTRATION_WAIT_MS = 2000
@@ -418,6 +461,11 @@ export class Cluster {
   private timer: NodeJS.Timeout | undefined
   /** Nodes whose sessions are in the mirror, for the liveness check. */
   private readonly liveNodes = new Set<string>()
+  /** Control requests sent to other nodes and not yet answered, by number (ask()). */
+  private readonly asked = new Map<number, (answer: NodeAnswer) => void>()
+  private lastAsk = 0
+  /** The node serving each hosted service's domain, as last read or claimed (serviceHome()). */
+  private readonly serviceHomes = new Map<string, string>()
   /** Remote sessions' shared states by their JSON (sharedState()). */
   private readonly sharedStates = new Map<string, SharedSessionState>()
   /** Events that arrive while the registry is being loaded: applied after it. */
@@ -841,14 +889,20 @@ export class Cluster {
         // RFC 6120 §7.7.2.2: a resource bound again elsewhere replaces the older session.
         const local = this.router.local(`${jid.local}@${jid.domain}`, jid.resource)
         if (local) local.close('conflict', 'replaced by a new connection with the same resource')
+        const wasAvailable = this.router.mirrored(`${jid.local}@${jid.domain}`, jid.resource)?.available === true
         this.mirror(event.node, event.jid, event.e)
+        if (wasAvailable && !event.e.a) this.host.remoteSessionGone(event.jid)
         return
       }
 
       case 'unbind': {
         const jid = parseJid(event.jid)
         const existing = jid && this.router.mirrored(`${jid.local}@${jid.domain}`, jid.resource)
-        if (existing && existing.node === event.node) this.router.forget(existing.bareJid, jid.resource)
+        if (existing && existing.node === event.node) {
+          this.router.forget(existing.bareJid, jid.resource)
+          this.host.remoteSessionGone(existing.fullJid)
+        }
+
         return
       }
 
@@ -882,6 +936,14 @@ export class Cluster {
     if ('rid' in parsed) return this.answered(parsed)
     if ('move' in parsed) return this.moveRequested(parsed)
     if ('mid' in parsed) return this.moves.get(parsed.mid)?.(parsed.taken)
+    if ('ask' in parsed) return void this.askRequested(parsed)
+    if ('aid' in parsed) return this.asked.get(parsed.aid)?.(parsed)
+    if ('svc' in parsed) {
+      const element = parseElement(parsed.svc)
+      if (element) this.host.serviceStanza(element, parsed.k)
+      return
+    }
+
     const {from, q} = parsed
     const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     const element = parseElement(parsed.s)
@@ -907,7 +969,13 @@ export class Cluster {
     for (const seq of [...(this.inflight.get(node)?.keys() ?? [])]) this.unacknowledged(node, seq)
     this.inflight.delete(node)
     const gone = this.router.forgetNode(node)
-    for (const session of gone) if (session.available) this.host.remoteSessionEnded(session.asSession())
+    for (const session of gone) {
+      if (session.available) this.host.remoteSessionEnded(session.asSession())
+      this.host.remoteSessionGone(session.fullJid)
+    }
+
+    // Its services are claimed again by the next stanza for them, here or on another node.
+    for (const [domain, home] of this.serviceHomes) if (home === node) this.serviceHomes.delete(domain)
     return gone
   }
 
@@ -1029,6 +1097,71 @@ export class Cluster {
       ...(resumptionNode(session.sm.id) === to ? {} : {r: session.sm.id}),
       ...(session.shared === undefined ? {} : {m: JSON.stringify(session.shared)}),
     }
+  }
+
+  /**
+   * The node that serves a hosted service's domain: every stanza for its
+   * rooms goes there, so that a room lives in one node's memory, whichever
+   * node its occupants are bound to. The first node to need it claims it in
+   * Redis; it keeps it while it lives (a restart under the same name too),
+   * and once it is dead the next node to need it takes it over (its rooms
+   * then come back from the store, as after a restart).
+   */
+  async serviceHome(domain: string): Promise<string> {
+    const known = this.serviceHomes.get(domain)
+    if (known !== undefined) return known
+    const home = String(await this.client!.eval(CLAIM_SERVICE, {keys: [serviceKey(domain)], arguments: [this.node, ALIVE_KEY_HEAD, ALIVE_KEY_TAIL]}))
+    this.serviceHomes.set(domain, home)
+    if (home === this.node) this.host.logger.info(`cluster: node ${this.node} serves ${domain}`)
+    return home
+  }
+
+  /**
+   * Sends a stanza for a hosted service's domain to the node that serves it:
+   * 'here' when that is this node, 'unreachable' when that node is gone
+   * and not yet seen gone (nobody took the stanza).
+   */
+  async toService(domain: string, stanza: Element, sender: ServiceSenderKind): Promise<'here' | 'sent' | 'unreachable'> {
+    const home = await this.serviceHome(domain)
+    if (home === this.node) return 'here'
+    const receivers = await this.client!.publish(nodeChannel(home), JSON.stringify({svc: stanza.toString(), k: sender} satisfies NodeMessage))
+    if (receivers > 0) return 'sent'
+    if (this.serviceHomes.get(domain) === home) this.serviceHomes.delete(domain)
+    return 'unreachable'
+  }
+
+  /** Runs a control request on `node` (its host's nodeRequest()) and resolves with its answer; its error, or none within NODE_REQUEST_TIMEOUT_MS, rejects. */
+  ask(node: string, request: unknown): Promise<unknown> {
+    const aid = ++this.lastAsk
+    return new Promise((resolve, reject) => {
+      const settle = (error: Error | undefined, answer?: unknown) => {
+        clearTimeout(timer)
+        this.asked.delete(aid)
+        if (error) reject(error)
+        else resolve(answer)
+      }
+
+      const unreachable = () => settle(new XmppctlError('node-unreachable', `node ${node} of the cluster did not answer`, {hint: 'see which nodes are alive with "xmppctl status"', exitCode: ExitCode.unavailable}))
+      const timer = setTimeout(unreachable, NODE_REQUEST_TIMEOUT_MS)
+      this.asked.set(aid, ({answer, error}) => settle(error && new XmppctlError(error.code, error.message, error.hint === undefined ? {} : {hint: error.hint}), answer))
+      this.client!.publish(nodeChannel(node), JSON.stringify({ask: request, aid, from: this.node} satisfies NodeMessage)).then(
+        // Nobody took it: the node is gone and not yet seen gone.
+        (receivers) => receivers === 0 && unreachable(),
+        (error: unknown) => settle(error instanceof Error ? error : new Error(String(error))),
+      )
+    })
+  }
+
+  private async askRequested(request: NodeRequest): Promise<void> {
+    let reply: NodeAnswer
+    try {
+      reply = {aid: request.aid, from: this.node, answer: await this.host.nodeRequest(request.ask)}
+    } catch (error) {
+      const known = error instanceof XmppctlError ? error : undefined
+      reply = {aid: request.aid, from: this.node, error: {code: known?.code ?? 'internal', message: error instanceof Error ? error.message : String(error), ...(known?.hint === undefined ? {} : {hint: known.hint})}}
+    }
+
+    await this.client!.publish(nodeChannel(request.from), JSON.stringify(reply satisfies NodeMessage)).catch((error: unknown) => this.failed('answering a request of', request.from, error))
   }
 
   /**

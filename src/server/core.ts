@@ -14,7 +14,7 @@ import type {AccountDataStore} from '../store/account-data-store.js'
 import type {C2sSession} from './c2s.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from './jid.js'
 import type {Logger} from './log.js'
-import type {HostedService, IqHandler, ModuleContext, RemoteDelivery, Sender, ServerModule} from './modules/types.js'
+import type {HostedService, IqHandler, ModuleContext, RemoteDelivery, Sender, ServerModule, ServiceSenderKind} from './modules/types.js'
 import {NS} from '../xml/namespaces.js'
 import type {Router} from './router.js'
 import {errorReply, iqResult} from './stanza.js'
@@ -42,6 +42,14 @@ export interface CoreContext {
   cachedDataChanged: ModuleContext['cachedDataChanged']
   /** Delivery to other servers; undefined without federation (no s2s listener). */
   remote?: RemoteDelivery
+  /** In a cluster, the node that serves each hosted service's domain; undefined for one process, which serves them all. */
+  services?: ServiceRouting
+}
+
+/** Where a cluster's hosted services are served (cluster.ts): one node serves each domain, so that a room lives in one node's memory. */
+export interface ServiceRouting {
+  /** Sends the stanza (its `from` the authenticated sender) to the node that serves `domain`; 'here' when that is this one. */
+  toService(domain: string, stanza: Element, sender: ServiceSenderKind): Promise<'here' | 'sent' | 'unreachable'>
 }
 
 /** The account of a bare JID the store keeps, already normalised (a localpart cannot hold '@'). */
@@ -201,7 +209,7 @@ export class ServerCore {
       }
 
       const service = to === undefined ? undefined : this.serviceAt(to.domain)
-      if (service) return await service.handle(stanza, session, to!)
+      if (service) return await this.serve(service, stanza, session, to!, 'client')
 
       if (stanza.name === 'iq') return await this.iq(session, stanza, to)
       if (stanza.name === 'message') return await this.message(stanza, to ?? {...session.jid!, resource: ''}, session)
@@ -511,7 +519,7 @@ export class ServerCore {
     }
 
     const service = this.serviceAt(to.domain)
-    if (service) return service.handle(stanza, sender, to)
+    if (service) return this.serve(service, stanza, sender, to, 'service')
     const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error'
     if (!this.isLocalHost(to.domain)) {
       if (this.context.remote) return this.sendRemote(stanza, sender)
@@ -565,6 +573,53 @@ export class ServerCore {
     return {jid, bareJid: bareJid(jid), fullJid: fullJid(jid), localSession: undefined, send: () => {}}
   }
 
+  /**
+   * A stanza for a hosted service: handled here, or in a cluster sent to the
+   * node that serves the service's domain, with its sender's authenticated
+   * address as `from` (RFC 6120 §8.1.2.1). A request the serving node cannot
+   * be reached for gets an error at once rather than vanish.
+   */
+  private async serve(service: HostedService, stanza: Element, sender: Sender, to: Jid, kind: ServiceSenderKind): Promise<void> {
+    const routing = this.context.services
+    if (routing) {
+      stanza.attrs.from = sender.fullJid
+      const where = await routing.toService(to.domain, stanza, kind)
+      if (where === 'sent') return
+      if (where === 'unreachable') {
+        const type = stanza.attrs.type
+        const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error' && type !== 'unavailable'
+        if (request) sender.send(errorReply(stanza, 'recipient-unavailable', undefined, `the node that serves ${to.domain} is not answering; try again shortly`))
+        return
+      }
+    }
+
+    return service.handle(stanza, sender, to)
+  }
+
+  /**
+   * A stanza another node of the cluster sent to a hosted service this node
+   * serves (see serve()), its `from` set there: answers go back through the
+   * router (a client of any node), over s2s, or to the sending service.
+   */
+  async forwardedToService(stanza: Element, kind: ServiceSenderKind): Promise<void> {
+    const from = parseJid(stanza.attrs.from ?? '')
+    const to = parseJid(stanza.attrs.to ?? '')
+    const service = to && this.serviceAt(to.domain)
+    if (!from || !service) return
+    const sender = kind === 'remote' ? this.remoteSender(from) : kind === 'service' ? this.serviceSender(from) : this.clientSender(from)
+    await service.handle(stanza, sender, to)
+  }
+
+  /** A client bound to another node of the cluster as a sender: what it is sent goes to its session through the router. */
+  private clientSender(jid: Jid): Sender {
+    return this.addressSender(jid, (reply) => this.deliverLocal(reply))
+  }
+
+  /** A session on another node of the cluster ended or became unavailable: modules let go of what it joined here. */
+  remoteSessionGone(fullJid: string): void {
+    for (const module of this.modules) module.remoteSessionGone?.(fullJid)
+  }
+
   // ---- federation (RFC 6120 §8.1.1.2, RFC 6121 over s2s) --------------------
 
   /**
@@ -598,6 +653,11 @@ export class ServerCore {
 
   /** Another server's entity as a sender: what the core answers goes back over s2s. */
   private remoteSender(jid: Jid): Sender {
+    return this.addressSender(jid, (reply) => this.sendRemote(reply))
+  }
+
+  /** A sender without a session here: what it is sent, addressed to it, goes on through `deliver`. */
+  private addressSender(jid: Jid, deliver: (reply: Element) => void): Sender {
     const full = fullJid(jid)
     return {
       jid,
@@ -606,7 +666,7 @@ export class ServerCore {
       localSession: undefined,
       send: (reply) => {
         reply.attrs.to ??= full
-        this.sendRemote(reply)
+        deliver(reply)
       },
     }
   }
@@ -627,7 +687,7 @@ export class ServerCore {
     const request = stanza.name === 'iq' ? type === 'get' || type === 'set' : type !== 'error'
     try {
       const service = this.serviceAt(to.domain)
-      if (service) return await service.handle(stanza, sender, to)
+      if (service) return await this.serve(service, stanza, sender, to, 'remote')
       if (!this.isLocalHost(to.domain)) return
       if (stanza.name === 'message') return await this.message(stanza, to, sender)
       if (stanza.name === 'presence') return await this.remotePresence(stanza, from, to, sender)

@@ -4,7 +4,7 @@
  * In a cluster (sm_db_type: redis) the ClusterRouter of cluster.ts answers
  * with the other nodes' sessions too.
  */
-import type {C2sSession} from './c2s.js'
+import {type C2sSession, NOTHING_SHARED} from './c2s.js'
 
 export class Router {
   private readonly sessions = new Map<string, Map<string, C2sSession>>()
@@ -81,7 +81,8 @@ export class Router {
   share(session: C2sSession, name: string, value: unknown): Promise<void> | undefined {
     const {[name]: previous, ...others} = session.shared
     if (value === undefined ? previous === undefined : JSON.stringify(value) === JSON.stringify(previous)) return undefined
-    session.shared = Object.freeze(value === undefined ? others : {...others, [name]: value})
+    if (value !== undefined) session.shared = Object.freeze({...others, [name]: value})
+    else session.shared = Object.keys(others).length > 0 ? Object.freeze(others) : NOTHING_SHARED
     return this.changed(session)
   }
 

@@ -22,7 +22,7 @@ import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore, 
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
 import {type Allocator, activeAllocator} from './allocator.js'
-import type {RoomAdminRequest, RoomAdminResult} from './muc/admin.js'
+import type {RoomAdminRequest, RoomAdminResult, RoomSummary} from './muc/admin.js'
 import type {MucModule} from './modules/muc.js'
 import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
@@ -271,6 +271,7 @@ export class XmppServer implements SessionHost {
           accountChanged: (event, except) => this.notify(event, except).closed,
           cachedDataChanged: (account) => this.cluster?.accountDataChanged(account.bare),
           remote: s2s && {send: (stanza, bounce) => s2s.send(stanza, bounce)},
+          services: this.cluster,
         },
         modules,
       )
@@ -311,6 +312,13 @@ export class XmppServer implements SessionHost {
       },
       handOff: (id, h, account) => this.handOff(id, h, account),
       abandoned: (session, rebound) => C2sSession.endHandedOver(this, session, rebound),
+      remoteSessionGone: (fullJid) => this.core?.remoteSessionGone(fullJid),
+      serviceStanza: (stanza, sender) => void this.core?.forwardedToService(stanza, sender).catch((error: unknown) => this.logger.error(`cluster: <${stanza.name}/> to ${stanza.attrs.to}: ${String(error)}`)),
+      nodeRequest: async (request) => {
+        const {roomAdmin} = request as {roomAdmin?: RoomAdminRequest}
+        if (roomAdmin === undefined) throw new XmppctlError('bad-request', 'this node does not know that request; are all nodes running the same version?')
+        return this.roomAdmin(roomAdmin, {here: true})
+      },
       adoptMoved: (session) => {
         if (this.stopping) return false
         const adopted = C2sSession.adoptDetached(this, session)
@@ -718,10 +726,31 @@ export class XmppServer implements SessionHost {
     return {pushed}
   }
 
-  /** `xmppctl muc …` against the live rooms. */
-  async roomAdmin(request: RoomAdminRequest): Promise<RoomAdminResult> {
+  /**
+   * `xmppctl muc …` against the live rooms. In a cluster the rooms of a
+   * service live on the node that serves it (Cluster.serviceHome()): the
+   * request runs there (`here`: this node was asked to run it).
+   */
+  async roomAdmin(request: RoomAdminRequest, {here = false} = {}): Promise<RoomAdminResult> {
     const muc = this.core?.modules.find((module) => module.name === 'mod_muc') as MucModule | undefined
     if (!muc) throw new XmppctlError('muc-disabled', 'this server runs without mod_muc', {hint: 'add mod_muc to modules in the configuration and restart'})
+    const cluster = this.cluster
+    if (cluster && !here) {
+      const homes = new Map<string, string[]>()
+      const services = request.action === 'list' ? muc.services() : [request.room.slice(request.room.indexOf('@') + 1)].filter((service) => muc.services().includes(service))
+      for (const service of services) {
+        const home = await cluster.serviceHome(service)
+        homes.set(home, [...(homes.get(home) ?? []), service])
+      }
+
+      const elsewhere = [...homes].filter(([node]) => node !== cluster.node)
+      if (request.action !== 'list' && elsewhere.length > 0) return (await cluster.ask(elsewhere[0][0], {roomAdmin: request})) as RoomAdminResult
+      if (request.action === 'list') {
+        const lists = await Promise.all([...homes].map(([node, served]) => (node === cluster.node ? muc.admin({action: 'list', services: served}) : cluster.ask(node, {roomAdmin: {action: 'list', services: served}}))))
+        return (lists as RoomSummary[][]).flat().sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0))
+      }
+    }
+
     const result = await muc.admin(request)
     if (request.action !== 'list' && request.action !== 'info') this.logger.info(`muc ${request.action} ${request.room}`)
     return result

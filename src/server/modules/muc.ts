@@ -34,10 +34,13 @@ export interface MucOptions {
 export interface MucModule extends ServerModule {
   /** `xmppctl muc …` on the live rooms, through the control socket. */
   admin(request: RoomAdminRequest): Promise<RoomAdminResult>
+  /** The service domains, one per host. */
+  services(): string[]
 }
 
 export function createMucModule(context: ModuleContext, options: MucOptions): MucModule {
   const serviceOf = (host: string) => options.host.replaceAll('@HOST@', host)
+  const serviceDomains = () => context.hosts().map(serviceOf)
   // XEP-0421 §3: an occupant id stays the same for one real bare JID in one room, so clients can
   // tell a returning participant; across restarts too, hence a key derived from the installation's
   // persistent secret (the data directory's auth-secret, 0600) rather than one of this process.
@@ -111,6 +114,14 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
       rooms.delete(room)
       if (rooms.size === 0) presentIn.delete(fullJid)
     }
+  }
+
+  /** The session of `fullJid` ended: it leaves every room it is in. */
+  const leaveAll = (fullJid: string): void => {
+    const rooms = presentIn.get(fullJid)
+    if (!rooms) return
+    presentIn.delete(fullJid)
+    for (const room of rooms) void room.sessionEnded(fullJid).catch((error: unknown) => context.logger.error(`${room.jid}: ${error instanceof Error ? error.message : String(error)}`))
   }
 
   const serviceInfo = (stanza: Element, query: Element, sender: Sender) =>
@@ -198,12 +209,9 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
       domain: (host) => serviceOf(host),
       handle,
     },
-    sessionEnded(session) {
-      const rooms = presentIn.get(session.fullJid)
-      if (!rooms) return
-      presentIn.delete(session.fullJid)
-      for (const room of rooms) void room.sessionEnded(session.fullJid).catch((error: unknown) => context.logger.error(`${room.jid}: ${error instanceof Error ? error.message : String(error)}`))
-    },
+    sessionEnded: (session) => leaveAll(session.fullJid),
+    // In a cluster, rooms live on the node that serves their service (cluster.ts serviceHome()): occupants bound elsewhere leave as their sessions end there.
+    remoteSessionGone: leaveAll,
     async becameUnavailable(session) {
       // RFC 6121 §4.6.3: unavailable presence goes to the rooms the session joined, as to every entity it sent directed presence to.
       const rooms = presentIn.get(session.fullJid)
@@ -211,10 +219,11 @@ export function createMucModule(context: ModuleContext, options: MucOptions): Mu
       presentIn.delete(session.fullJid)
       for (const room of rooms) await room.sessionEnded(session.fullJid)
     },
+    services: serviceDomains,
     admin: (request) =>
       roomAdmin(
         {
-          services: () => context.hosts().map(serviceOf),
+          services: serviceDomains,
           rooms: roomsOf,
           newRoom: (service, name, owner) => {
             const room = newRoom(service, name, owner)

@@ -42,6 +42,9 @@ export interface Sender {
   send(stanza: Element): void
 }
 
+/** Who sent a stanza that reaches a hosted service through another node of a cluster: a client of a node, another server's entity (by s2s), or a service. */
+export type ServiceSenderKind = 'client' | 'remote' | 'service'
+
 /**
  * A service this server hosts on a domain of its own, beside its accounts'
  * domains (XEP-0045 rooms on conference.HOST, say). The core hands it every
@@ -185,6 +188,8 @@ export interface ServerModule {
   exportSession?(session: C2sSession): unknown
   /** A session came from another node of the cluster with what exportSession gave there. */
   importSession?(session: C2sSession, state: unknown): void
+  /** A session bound to another node of the cluster ended or became unavailable (RFC 6121 §4.6.3: what it joined here, such as a room, hears it). */
+  remoteSessionGone?(fullJid: string): void
   /** The roster item of `contact` was changed in the store from outside (`xmppctl roster add`): tell the account's sessions; returns how many were told. */
   rosterChanged?(account: Account, contact: string): Promise<number>
   /** The account was deleted (its stored data went with it): forget what is cached of it. */

@@ -11,7 +11,8 @@ import {bareJid, parseJid} from '../jid.js'
 import type {Affiliation, Role, Room} from './room.js'
 
 export type RoomAdminRequest =
-  | {action: 'list'}
+  /** `services`: only these (in a cluster, those the node that runs it serves). */
+  | {action: 'list'; services?: string[]}
   | {action: 'info'; room: string}
   | {action: 'create'; room: string; owner?: string; name?: string}
   | {action: 'destroy'; room: string; reason?: string}
@@ -53,7 +54,8 @@ function summary(room: Room): RoomSummary {
 export async function roomAdmin(registry: RoomRegistry, request: RoomAdminRequest): Promise<RoomAdminResult> {
   if (request.action === 'list') {
     const all: RoomSummary[] = []
-    for (const service of registry.services()) for (const room of (await registry.rooms(service)).values()) all.push(summary(room))
+    const services = registry.services().filter((service) => request.services?.includes(service) ?? true)
+    for (const service of services) for (const room of (await registry.rooms(service)).values()) all.push(summary(room))
     return all.sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0))
   }
 

@@ -180,6 +180,55 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     dave.end()
   })
 
+  it('keeps a room on one node: occupants bound to different nodes see each other and its messages, xmppctl muc list on any node shows it, and an occupant whose session ends on its node leaves it', async (t) => {
+    const room = 'tea@conference.localhost'
+    const muc = (items: string, ...codes: string[]) => `<x xmlns='http://jabber.org/protocol/muc#user'>${items}${codes.map((code) => `<status code='${code}'/>`).join('')}</x>`
+    // Occupant, stanza and message ids vary from run to run.
+    const norm = (text: string) =>
+      text
+        .replace(/(<occupant-id xmlns='urn:xmpp:occupant-id:0' id=')[^']+'/g, "$1OID'")
+        .replace(/(<stanza-id xmlns='urn:xmpp:sid:0' id=')[^']+'/g, "$1SID'")
+        .replace(/(<message type='groupchat' id=')[^']+('[^>]*from='[^'/]+'>)/g, '$1MID$2')
+    const oid = "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='OID'/>"
+    const join = async (client: RawClient, nick: string) => {
+      client.write(`<presence to='${room}/${nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+      return norm(await client.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
+    }
+
+    const dave = await loginRaw(t, nodes[1].port, 'dave', 'dave pw', {resource: 'd1', presence: false})
+    const gina = await loginRaw(t, nodes[0].port, 'gina', 'gina pw', {resource: 'g1', presence: false})
+    // The first join, through n2, makes n2 the node that serves conference.localhost.
+    assert.equal(
+      await join(dave, 'Dave'),
+      `<presence to='dave@localhost/d1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator' jid='dave@localhost/d1'/>", '110', '201')}${oid}</presence>` +
+        `<message type='groupchat' id='MID' to='dave@localhost/d1' from='${room}'><subject/></message>`,
+    )
+    // gina, on n1, joins the room dave made through n2: the same room.
+    assert.equal(
+      await join(gina, 'Gina'),
+      `<presence to='gina@localhost/g1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator'/>")}${oid}</presence>` +
+        `<presence to='gina@localhost/g1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>", '110')}${oid}</presence>` +
+        `<message type='groupchat' id='MID' to='gina@localhost/g1' from='${room}'><subject/></message>`,
+    )
+    assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>")}${oid}</presence>`)
+    gina.write(`<message type='groupchat' to='${room}' id='g1'><body>one room</body></message>`)
+    const relayed = (to: string) => `<message type='groupchat' id='g1' to='${to}' from='${room}/Gina'><body>one room</body>${oid}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${room}'/></message>`
+    assert.equal(norm(await nextMessage(dave)), relayed('dave@localhost/d1'))
+    assert.equal(norm(await nextMessage(gina)), relayed('gina@localhost/g1'))
+
+    // Every node lists it, with both occupants, from the node that holds it.
+    for (const node of nodes) {
+      const listed = await cli(node, ['muc', 'list', '--json'])
+      assert.equal(listed.status, 0, listed.stderr)
+      assert.deepEqual((JSON.parse(listed.stdout) as {rooms: Array<{jid: string; occupants: number}>}).rooms.map(({jid, occupants}) => ({jid, occupants})), [{jid: room, occupants: 2}])
+    }
+
+    // gina's connection drops on n1: the room on n2 hears it (RFC 6121 §4.6.3), and dave sees her leave.
+    gina.socket.destroy()
+    assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence type='unavailable' to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='none' jid='gina@localhost/g1'/>")}${oid}</presence>`)
+    dave.end()
+  })
+
   it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
     // carol (slixmpp) on n3 sends to alice on n1 once she is in, then waits for alice's message.
     const carol = startSlixmpp(t, {jid: 'carol@localhost/slix', password: 'carol pw', port: nodes[2].port, send_to: 'alice@localhost', body: 'from slixmpp on n3', wait_message: true, timeout: 20}, 'client.py')
@@ -287,6 +336,14 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
       {node: 'n2', health: 'down', sessions: 0},
       {node: 'n3', health: 'up', sessions: 0},
     ])
+  })
+
+  it('serves the rooms of the killed node from another: a join through n1 makes the room anew there', async (t) => {
+    const gina = await loginRaw(t, nodes[0].port, 'gina', 'gina pw', {resource: 'g2', presence: false})
+    gina.write("<presence to='tea@conference.localhost/Gina'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+    assert.match(await gina.until(/<subject\/><\/message>/), /^<presence to='gina@localhost\/g2' from='tea@conference\.localhost\/Gina'><x xmlns='http:\/\/jabber\.org\/protocol\/muc#user'><item affiliation='owner' role='moderator' jid='gina@localhost\/g2'\/><status code='110'\/><status code='201'\/><\/x>/)
+    const listed = await cli(nodes[0], ['muc', 'list', '--json'])
+    assert.deepEqual((JSON.parse(listed.stdout) as {rooms: Array<{jid: string; occupants: number}>}).rooms.map(({jid, occupants}) => ({jid, occupants})), [{jid: 'tea@conference.localhost', occupants: 1}])
   })
 
   it('refuses to start a node that cannot reach Redis, or whose name is taken', async (t) => {
