@@ -31,6 +31,22 @@ export interface CliResult {
   stderr: string
 }
 
+/**
+ * `xmppctl start --json` in `server.dir`, which must succeed: sets
+ * `server.pid`, and kills whatever process `server.pid` names when `t` ends
+ * (a test that starts it again updates the pid).
+ */
+export async function startInBackground(t: {after(fn: () => unknown): void}, server: {dir: string; pid: number}): Promise<void> {
+  const started = await runCli(['start', '--json'], {cwd: server.dir})
+  assert.equal(started.status, 0, started.stderr)
+  server.pid = (JSON.parse(started.stdout) as {pid: number}).pid
+  t.after(() => {
+    try {
+      process.kill(server.pid, 'SIGKILL')
+    } catch {}
+  })
+}
+
 /** Runs the real CLI as a user would: a child process, no terminal, optional stdin. */
 export function runCli(
   args: readonly string[],

@@ -57,7 +57,7 @@ const listener: ValueSpec = {
   },
 }
 
-/** A peer's address in `s2s_addresses`: "host:port", or {host, port, tls} (tls: direct TLS, XEP-0368). */
+/** A peer's address in `s2s_addresses`: {host, port, tls} (tls: direct TLS, XEP-0368). */
 const s2sAddress: ValueSpec = {
   type: 'object',
   keys: {

@@ -16,6 +16,7 @@
  *   node:NAME:alive       this node's token, TTL LIVENESS_TTL_MS, refreshed every HEARTBEAT_MS
  *   sessions:NAME         hash: full JID → {p: priority, a: available, x: presence XML}
  *   service:DOMAIN        the node that serves a hosted service's domain (rooms)
+ *   secret:NAME           secrets every node shares (the dialback secret)
  * Channels: `xmppctl:events` (registry changes, account events), and
  * `xmppctl:node:NAME` (stanzas for that node's sessions, acknowledgements,
  * and requests for its resumable sessions and their answers).
@@ -1128,6 +1129,17 @@ export class Cluster {
     if (receivers > 0) return 'sent'
     if (this.serviceHomes.get(domain) === home) this.serviceHomes.delete(domain)
     return 'unreachable'
+  }
+
+  /**
+   * A secret every node of the cluster shares (`secret:NAME`, 32 random
+   * bytes, made by the first node that asks): what one node signs, another
+   * must be able to check (XEP-0185 dialback keys).
+   */
+  async sharedSecret(name: string): Promise<Buffer> {
+    const key = `${PREFIX}secret:${name}`
+    await this.client!.set(key, randomBytes(32).toString('base64'), {condition: 'NX'})
+    return Buffer.from((await this.client!.get(key))!, 'base64')
   }
 
   /** Runs a control request on `node` (its host's nodeRequest()) and resolves with its answer; its error, or none within NODE_REQUEST_TIMEOUT_MS, rejects. */

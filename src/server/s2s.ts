@@ -804,8 +804,6 @@ class S2sIn extends S2sStream {
 
 /** The s2s streams of one server: outgoing by domain pair, incoming as they come. */
 export class S2sManager {
-  /** The dialback secret (XEP-0185 §3): this process's own, as only it checks its keys. */
-  readonly secret = randomBytes(32)
   private readonly outgoing = new Map<string, S2sOut>()
   private readonly incoming = new Set<S2sIn>()
   /** Peers that could not be reached: what is sent to them bounces at once until then. */
@@ -815,7 +813,16 @@ export class S2sManager {
   private readonly bidiRoutes = new Map<string, S2sIn>()
   private stopped = false
 
-  constructor(readonly host: S2sHost) {}
+  /**
+   * `secret`: the dialback secret (XEP-0185 §3). A peer verifies a key by
+   * connecting back to our domain, which may reach another node of a
+   * cluster: its nodes share one (Cluster.sharedSecret()); one process
+   * keeps its own.
+   */
+  constructor(
+    readonly host: S2sHost,
+    readonly secret: Buffer = randomBytes(32),
+  ) {}
 
   /** Whether s2s_access lets this server federate with `domain`. */
   allowed(domain: string): boolean {

@@ -251,7 +251,7 @@ export class XmppServer implements SessionHost {
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)
       // Modules are fixed at start: a reload changes their limits, not which modules run.
       const modules = enabledModules(this.config.settings.modules, () => this.moduleLimits)
-      if (this.config.settings.listen.some((listener) => listener.module === 's2s')) this.s2s = new S2sManager(this.s2sHost())
+      if (this.config.settings.listen.some((listener) => listener.module === 's2s')) this.s2s = new S2sManager(this.s2sHost(), await this.cluster?.sharedSecret('dialback'))
       const s2s = this.s2s
       this.core = new ServerCore(
         {

@@ -11,7 +11,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {freePort, runCli, tempDir} from '../../helpers.js'
+import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {type RawClient, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
@@ -86,16 +86,7 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
       assert.equal(added.status, 0, added.stderr)
     }
 
-    for (const node of nodes) {
-      const started = await cli(node, ['start', '--json'])
-      assert.equal(started.status, 0, started.stderr)
-      node.pid = (JSON.parse(started.stdout) as {pid: number}).pid
-      suite.after(() => {
-        try {
-          process.kill(node.pid, 'SIGKILL')
-        } catch {}
-      })
-    }
+    for (const node of nodes) await startInBackground(suite, node)
   })
 
   const [a, b] = [0, 1]

@@ -13,7 +13,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {freePort, runCli, tempDir} from '../../helpers.js'
+import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
@@ -70,16 +70,7 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
       assert.equal(added.status, 0, added.stderr)
     }
 
-    for (const node of nodes) {
-      const started = await cli(node, ['start', '--json'])
-      assert.equal(started.status, 0, started.stderr)
-      node.pid = (JSON.parse(started.stdout) as {pid: number}).pid
-      suite.after(() => {
-        try {
-          process.kill(node.pid, 'SIGKILL')
-        } catch {}
-      })
-    }
+    for (const node of nodes) await startInBackground(suite, node)
   })
 
   let alice: RawClient

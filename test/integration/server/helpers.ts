@@ -258,14 +258,14 @@ export const header = (to = 'localhost', extra = "version='1.0'") =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' ${extra}>`
 
 /** A stream after STARTTLS, its features read: ready for SASL. */
-export async function openSecured(port: number, localAddress?: string): Promise<RawClient> {
+export async function openSecured(port: number, localAddress?: string, host = 'localhost'): Promise<RawClient> {
   const client = await RawClient.connect(port, {localAddress})
-  client.write(header())
+  client.write(header(host))
   await client.until(/<\/stream:features>/)
   client.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
   await client.until(/<proceed[^>]*\/>/)
   await client.startTls()
-  client.write(header())
+  client.write(header(host))
   await client.until(/<\/stream:features>/)
   return client
 }
@@ -286,13 +286,13 @@ export async function loginRaw(
   port: number,
   username: string,
   password: string,
-  options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean; bind?: boolean} = {},
+  options: {resource?: string; streamHeader?: string; localAddress?: string; presence?: boolean; bind?: boolean; host?: string} = {},
 ): Promise<RawClient> {
-  const client = await openSecured(port, options.localAddress)
+  const client = await openSecured(port, options.localAddress, options.host)
   t.after(() => client.end())
   client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`)
   await client.until(/<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>/)
-  client.write(options.streamHeader ?? header())
+  client.write(options.streamHeader ?? header(options.host))
   await client.until(/<\/stream:features>/)
   if (options.bind === false) return client
   client.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${options.resource ? `<resource>${options.resource}</resource>` : ''}</bind></iq>`)

@@ -1,0 +1,71 @@
+/**
+ * Federation from a cluster: a peer verifies the dialback key (XEP-0220) one
+ * node sent by connecting back to our domain, and may reach another node.
+ * Two nodes (a, b) on Redis and PostgreSQL, and a single server for
+ * remote.test whose way back to `localhost` (s2s_addresses) leads to node b
+ * while node a sends. Self-signed certificates, so dialback it is.
+ */
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+
+import {freePort, runCli, startInBackground, tempDir, writeConfig} from '../../helpers.js'
+import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
+import {redisMissing, redisSettings, startRedis} from '../../redis.js'
+import {type RawClient, loginRaw, nextMessage} from './helpers.js'
+
+// CI must run these (CI=true fails rather than skips).
+const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? false)
+
+interface Server {
+  dir: string
+  c2s: number
+  s2s: number
+  pid: number
+}
+
+describe('federation from the nodes of a cluster', {skip}, () => {
+  const cleanups: Array<() => unknown> = []
+  const suite = {after: (fn: () => unknown) => cleanups.push(fn)}
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn()
+  })
+  const servers: Record<'a' | 'b' | 'remote', Server> = {} as never
+
+  before(async () => {
+    const redis = await startRedis(suite)
+    const postgres = await startPostgres('exit')
+    const database = await postgres.createDatabase()
+    for (const name of ['a', 'b', 'remote'] as const) servers[name] = {dir: tempDir(suite, `xmppctl-cluster-s2s-${name}-`), c2s: await freePort(), s2s: await freePort(), pid: 0}
+    const {a, b, remote} = servers
+    const listen = (server: Server) => `listen:\n  - {port: ${server.c2s}, ip: 127.0.0.1}\n  - {port: ${server.s2s}, ip: 127.0.0.1, module: s2s}`
+    for (const name of ['a', 'b'] as const) {
+      writePostgresConfig(servers[name].dir, database, [
+        'hosts: [localhost]',
+        listen(servers[name]),
+        `s2s_addresses: {remote.test: {host: 127.0.0.1, port: ${remote.s2s}}}`,
+        ...redisSettings(servers[name].dir, redis),
+        `cluster: {node: ${name}}`,
+        'loglevel: debug',
+      ])
+    }
+
+    // remote.test reaches localhost at node b only: it verifies node a's keys there.
+    writeConfig(remote.dir, ['hosts: [remote.test]', listen(remote), `s2s_addresses: {localhost: {host: 127.0.0.1, port: ${b.s2s}}}`, 'loglevel: debug', ''].join('\n'))
+    for (const [server, account] of [[a, 'alice@localhost'], [remote, 'bob@remote.test']] as const) {
+      const added = await runCli(['user', 'add', account, '--password-stdin'], {cwd: server.dir, stdin: `${account.split('@')[0]} pw\n`})
+      assert.equal(added.status, 0, added.stderr)
+    }
+
+    for (const server of [a, b, remote]) await startInBackground(suite, server)
+  })
+
+  it("delivers a message from a user of node a to another server, which checks node a's dialback key with node b, and the answer back", async (t) => {
+    const alice: RawClient = await loginRaw(t, servers.a.c2s, 'alice', 'alice pw', {resource: 'a'})
+    const bob: RawClient = await loginRaw(t, servers.remote.c2s, 'bob', 'bob pw', {resource: 'b', host: 'remote.test'})
+    alice.write("<message to='bob@remote.test' type='chat' id='f1'><body>from node a</body></message>")
+    assert.match(await nextMessage(bob), /^<message to='bob@remote\.test' type='chat' id='f1' from='alice@localhost\/a'><body>from node a<\/body>/)
+    // remote.test's own stream to localhost lands on node b, which hands the answer to alice's node.
+    bob.write("<message to='alice@localhost/a' type='chat' id='f2'><body>back</body></message>")
+    assert.match(await nextMessage(alice), /^<message to='alice@localhost\/a' type='chat' id='f2' from='bob@remote\.test\/b'><body>back<\/body>/)
+  })
+})
