@@ -17,6 +17,7 @@
  *   sessions:NAME         hash: full JID → {p: priority, a: available, x: presence XML}
  *   service:DOMAIN        the node that serves a hosted service's domain (rooms)
  *   secret:NAME           secrets every node shares (the dialback secret)
+ *   farewell:NAME:START:HOW  the node that told other servers a dead node's users left
  * Channels: `xmppctl:events` (registry changes, account events), and
  * `xmppctl:node:NAME` (stanzas for that node's sessions, acknowledgements,
  * and requests for its resumable sessions and their answers).
@@ -197,6 +198,8 @@ export interface ClusterHost {
   undeliverable(stanza: Element): void
   /** A remote session ended without saying so (its node died, or restarted): unavailable presence to local contacts. */
   remoteSessionEnded(session: C2sSession): void
+  /** The same, for its contacts on other servers: one node of the cluster is asked, the one that claimed the farewell (nodeGone()). */
+  remoteSessionEndedForOtherServers(session: C2sSession): void
   /** An account changed on another node's say-so: close its sessions here. */
   accountEvent(event: AccountEvent): void
   /** Another node changed data of the account (bare JID) that modules cache: drop it here. */
@@ -214,6 +217,9 @@ export interface ClusterHost {
   /** Runs a control request another node asked this one to run (ask()); its answer goes back as JSON. */
   nodeRequest(request: unknown): Promise<unknown>
 }
+
+/** How long the claim to speak for a dead node to other servers is kept (farewell()): longer than any node takes to see the death. */
+const FAREWELL_CLAIM_MS = 10 * 60_000
 
 /** How long a control request to another node (ask()) waits for its answer. */
 export const NODE_REQUEST_TIMEOUT_MS = 10_000
@@ -593,7 +599,7 @@ export class Cluster {
       const alive = nodes.length === 0 ? [] : await client.mGet(nodes.map((node) => aliveKey(node)))
       const registered = new Map<string, Record<string, string>>()
       for (const [index, node] of nodes.entries()) if (alive[index] !== null) registered.set(node, await client.hGetAll(sessionsKey(node)))
-      for (const node of [...this.liveNodes]) if (!registered.has(node)) this.nodeGone(node)
+      for (const node of [...this.liveNodes]) if (!registered.has(node)) this.nodeGone(node, 'dead')
       for (const session of this.router.remoteSessions()) {
         if (registered.get(session.node)?.[session.fullJid] !== undefined) continue
         this.router.forget(session.bareJid, session.jid.resource)
@@ -909,7 +915,7 @@ export class Cluster {
 
       case 'reset': {
         // A node that stopped, or restarted: what it had before is gone, and it said nothing for it.
-        this.nodeGone(event.node)
+        this.nodeGone(event.node, 'restarted')
         return
       }
 
@@ -964,7 +970,7 @@ export class Cluster {
   }
 
   /** Drops a node's sessions from the mirror, and tells local contacts they went. */
-  private nodeGone(node: string): RemoteSession[] {
+  private nodeGone(node: string, reason: 'restarted' | 'dead'): RemoteSession[] {
     this.liveNodes.delete(node)
     // Messages it never acknowledged: stored before its users' contacts hear they left.
     for (const seq of [...(this.inflight.get(node)?.keys() ?? [])]) this.unacknowledged(node, seq)
@@ -974,6 +980,9 @@ export class Cluster {
       if (session.available) this.host.remoteSessionEnded(session.asSession())
       this.host.remoteSessionGone(session.fullJid)
     }
+
+    const available = gone.filter((session) => session.available)
+    if (available.length > 0) void this.farewell(node, reason, available)
 
     // Its services are claimed again by the next stanza for them, here or on another node.
     for (const [domain, home] of this.serviceHomes) if (home === node) this.serviceHomes.delete(domain)
@@ -998,7 +1007,7 @@ export class Cluster {
       const alive = await client.mGet(nodes.map((node) => aliveKey(node)))
       for (const [index, node] of nodes.entries()) {
         if (alive[index] !== null) continue
-        const gone = this.nodeGone(node)
+        const gone = this.nodeGone(node, 'dead')
         this.host.logger.warn(`cluster: node ${node} stopped answering; ${gone.length} of its session(s) dropped`)
         // Any survivor may tidy up: deleting twice is harmless.
         await client.del(sessionsKey(node))
@@ -1097,6 +1106,24 @@ export class Cluster {
       ...(session.interested ? {i: 1} : {}),
       ...(resumptionNode(session.sm.id) === to ? {} : {r: session.sm.id}),
       ...(session.shared === undefined ? {} : {m: JSON.stringify(session.shared)}),
+    }
+  }
+
+  /**
+   * Unavailable presence for a gone node's sessions to their contacts on
+   * other servers (RFC 6121 §4.5.2), from one node only: every node sees
+   * the death, and the first to claim it in Redis (for that incarnation of
+   * the node, by its start time, and for how it went) speaks for the
+   * cluster, so that peers hear it once.
+   */
+  private async farewell(node: string, reason: 'restarted' | 'dead', sessions: readonly RemoteSession[]): Promise<void> {
+    try {
+      const startedAt = (await this.client!.hGet(infoKey(node), 'startedAt')) ?? ''
+      const claimed = await this.client!.set(`${PREFIX}farewell:${node}:${startedAt}:${reason}`, this.node, {condition: 'NX', expiration: {type: 'PX', value: FAREWELL_CLAIM_MS}})
+      if (claimed === null) return
+      for (const session of sessions) this.host.remoteSessionEndedForOtherServers(session.asSession())
+    } catch (error) {
+      this.failed('telling other servers that the users of', node, error)
     }
   }
 

@@ -829,8 +829,8 @@ export class ServerCore {
    * A session on another node of the cluster ended without a word (its node
    * died): unavailable presence on its behalf (RFC 6121 §4.5.2) to the
    * contacts and own resources bound here. Every node does this for its own
-   * sessions, so each contact hears it once; contacts on other servers are
-   * not told in this step.
+   * sessions, so each contact hears it once; one node tells contacts on
+   * other servers (remoteSessionEndedForOtherServers()).
    */
   async remoteSessionEnded(session: C2sSession): Promise<void> {
     const account = sessionAccount(session)
@@ -845,6 +845,20 @@ export class ServerCore {
     }
 
     this.deliverTo(unavailable, router.localAvailable(account.bare))
+  }
+
+  /** The same for the session's contacts on other servers, as a broadcast would reach them (RFC 6121 §4.2.2: one copy per contact's bare JID). */
+  async remoteSessionEndedForOtherServers(session: C2sSession): Promise<void> {
+    if (!this.context.remote) return
+    const unavailable = x('presence', NS.client, {type: 'unavailable', from: session.fullJid})
+    for (const module of this.modules) {
+      for (const contact of (await module.presenceSubscribers?.(sessionAccount(session))) ?? []) {
+        if (this.isLocalHost(storedAccount(contact).host)) continue
+        const copy = unavailable.clone()
+        copy.attrs.to = contact
+        this.sendRemote(copy)
+      }
+    }
   }
 
   /**

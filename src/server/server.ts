@@ -305,6 +305,7 @@ export class XmppServer implements SessionHost {
       logger: this.logger,
       undeliverable: (stanza) => void this.core?.undeliverable(stanza).catch((error: unknown) => this.logger.error(`cluster: storing an undelivered message: ${String(error)}`)),
       remoteSessionEnded: (session) => void this.core?.remoteSessionEnded(session).catch((error: unknown) => this.logger.error(`cluster: presence after ${session.fullJid} left: ${String(error)}`)),
+      remoteSessionEndedForOtherServers: (session) => void this.core?.remoteSessionEndedForOtherServers(session).catch((error: unknown) => this.logger.error(`cluster: presence to other servers after ${session.fullJid} left: ${String(error)}`)),
       accountEvent: (event) => this.notify(event, undefined, false),
       accountDataChanged: (bare) => {
         const at = bare.lastIndexOf('@')

@@ -1,7 +1,7 @@
 /**
  * Federation from a cluster: a peer verifies the dialback key (XEP-0220) one
  * node sent by connecting back to our domain, and may reach another node.
- * Two nodes (a, b) on Redis and PostgreSQL, and a single server for
+ * Three nodes (a, b, c) on Redis and PostgreSQL, and a single server for
  * remote.test whose way back to `localhost` (s2s_addresses) leads to node b
  * while node a sends. Self-signed certificates, so dialback it is.
  */
@@ -11,7 +11,7 @@ import {after, before, describe, it} from 'node:test'
 import {freePort, runCli, startInBackground, tempDir, writeConfig} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
-import {type RawClient, loginRaw, nextMessage} from './helpers.js'
+import {type RawClient, loginRaw, next, nextMessage, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? false)
@@ -29,16 +29,16 @@ describe('federation from the nodes of a cluster', {skip}, () => {
   after(async () => {
     for (const fn of cleanups.reverse()) await fn()
   })
-  const servers: Record<'a' | 'b' | 'remote', Server> = {} as never
+  const servers: Record<'a' | 'b' | 'c' | 'remote', Server> = {} as never
 
   before(async () => {
     const redis = await startRedis(suite)
     const postgres = await startPostgres('exit')
     const database = await postgres.createDatabase()
-    for (const name of ['a', 'b', 'remote'] as const) servers[name] = {dir: tempDir(suite, `xmppctl-cluster-s2s-${name}-`), c2s: await freePort(), s2s: await freePort(), pid: 0}
-    const {a, b, remote} = servers
+    for (const name of ['a', 'b', 'c', 'remote'] as const) servers[name] = {dir: tempDir(suite, `xmppctl-cluster-s2s-${name}-`), c2s: await freePort(), s2s: await freePort(), pid: 0}
+    const {a, b, c, remote} = servers
     const listen = (server: Server) => `listen:\n  - {port: ${server.c2s}, ip: 127.0.0.1}\n  - {port: ${server.s2s}, ip: 127.0.0.1, module: s2s}`
-    for (const name of ['a', 'b'] as const) {
+    for (const name of ['a', 'b', 'c'] as const) {
       writePostgresConfig(servers[name].dir, database, [
         'hosts: [localhost]',
         listen(servers[name]),
@@ -56,7 +56,13 @@ describe('federation from the nodes of a cluster', {skip}, () => {
       assert.equal(added.status, 0, added.stderr)
     }
 
-    for (const server of [a, b, remote]) await startInBackground(suite, server)
+    // alice and bob see each other's presence.
+    for (const [server, user, contact] of [[a, 'alice@localhost', 'bob@remote.test'], [remote, 'bob@remote.test', 'alice@localhost']] as const) {
+      const added = await runCli(['roster', 'add', user, contact, '--subscription', 'both'], {cwd: server.dir})
+      assert.equal(added.status, 0, added.stderr)
+    }
+
+    for (const server of [a, b, c, remote]) await startInBackground(suite, server)
   })
 
   it("delivers a message from a user of node a to another server, which checks node a's dialback key with node b, and the answer back", async (t) => {
@@ -67,5 +73,18 @@ describe('federation from the nodes of a cluster', {skip}, () => {
     // remote.test's own stream to localhost lands on node b, which hands the answer to alice's node.
     bob.write("<message to='alice@localhost/a' type='chat' id='f2'><body>back</body></message>")
     assert.match(await nextMessage(alice), /^<message to='alice@localhost\/a' type='chat' id='f2' from='bob@remote\.test\/b'><body>back<\/body>/)
+  })
+
+  it('after kill -9 of node a, one of the two other nodes tells the other server that alice left, once', async (t) => {
+    const bob = await loginRaw(t, servers.remote.c2s, 'bob', 'bob pw', {resource: 'b2', host: 'remote.test'})
+    const alice = await loginRaw(t, servers.a.c2s, 'alice', 'alice pw', {resource: 'a2'})
+    // (The answer to bob's probe, sent before alice logged in, says she is unavailable.)
+    assert.equal(await next(bob, 'presence', "from='alice@localhost/a2'"), "<presence from='alice@localhost/a2' to='bob@remote.test'/>")
+    await sync(alice)
+    process.kill(servers.a.pid, 'SIGKILL')
+    // Seen dead within 6 s (cluster.test's bound) by b and c, and told by the one that claimed it.
+    assert.equal(await next(bob, 'presence', "from='alice@localhost/a2'"), "<presence type='unavailable' from='alice@localhost/a2' to='bob@remote.test'/>")
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    assert.doesNotMatch(await sync(bob), /from='alice@localhost\/a2'/)
   })
 })
