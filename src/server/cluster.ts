@@ -63,6 +63,7 @@ const infoKey = (node: string) => `${PREFIX}node:${node}`
 const sessionsKey = (node: string) => `${PREFIX}sessions:${node}`
 const NODES = `${PREFIX}nodes`
 const serviceKey = (domain: string) => `${PREFIX}service:${domain}`
+const secretKey = (name: string) => `${PREFIX}secret:${name}`
 
 /**
  * Claims a hosted service's domain for node ARGV[1] unless a live node holds
@@ -473,6 +474,8 @@ export class Cluster {
   private lastAsk = 0
   /** The node serving each hosted service's domain, as last read or claimed (serviceHome()). */
   private readonly serviceHomes = new Map<string, string>()
+  /** The shared secrets this node uses, by name (sharedSecret()). */
+  private readonly secrets = new Map<string, Buffer>()
   /** Remote sessions' shared states by their JSON (sharedState()). */
   private readonly sharedStates = new Map<string, SharedSessionState>()
   /** Events that arrive while the registry is being loaded: applied after it. */
@@ -604,7 +607,10 @@ export class Cluster {
         if (registered.get(session.node)?.[session.fullJid] !== undefined) continue
         this.router.forget(session.bareJid, session.jid.resource)
         if (session.available) this.host.remoteSessionEnded(session.asSession())
+        this.host.remoteSessionGone(session.fullJid)
       }
+
+      await this.restoreClaims()
 
       for (const [node, sessions] of registered) {
         this.liveNodes.add(node)
@@ -1000,6 +1006,7 @@ export class Cluster {
         this.host.logger.warn(`cluster: node ${this.node} was seen dead; registering its ${[...this.router.every()].length} session(s) again`)
         await client.multi().sAdd(NODES, this.node).del(sessionsKey(this.node)).publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent)).exec()
         for (const session of this.router.every()) void this.registered(session)
+        await this.restoreClaims()
       }
 
       const nodes = [...this.liveNodes]
@@ -1164,9 +1171,21 @@ export class Cluster {
    * must be able to check (XEP-0185 dialback keys).
    */
   async sharedSecret(name: string): Promise<Buffer> {
-    const key = `${PREFIX}secret:${name}`
-    await this.client!.set(key, randomBytes(32).toString('base64'), {condition: 'NX'})
-    return Buffer.from((await this.client!.get(key))!, 'base64')
+    await this.client!.set(secretKey(name), randomBytes(32).toString('base64'), {condition: 'NX'})
+    const secret = Buffer.from((await this.client!.get(secretKey(name)))!, 'base64')
+    this.secrets.set(name, secret)
+    return secret
+  }
+
+  /**
+   * A Redis that lost its data (restarted without persistence, flushed) gets
+   * back what this node holds: the shared secrets (every node holds the
+   * same), and its claims on the services it serves, whose rooms are in its
+   * memory (another node claiming them would make a second room of each).
+   */
+  private async restoreClaims(): Promise<void> {
+    for (const [name, secret] of this.secrets) await this.client!.set(secretKey(name), secret.toString('base64'), {condition: 'NX'})
+    for (const [domain, home] of this.serviceHomes) if (home === this.node) await this.client!.set(serviceKey(domain), this.node, {condition: 'NX'})
   }
 
   /** Runs a control request on `node` (its host's nodeRequest()) and resolves with its answer; its error, or none within NODE_REQUEST_TIMEOUT_MS, rejects. */

@@ -6,6 +6,7 @@
  * while node a sends. Self-signed certificates, so dialback it is.
  */
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 
 import {freePort, runCli, startInBackground, tempDir, writeConfig} from '../../helpers.js'
@@ -31,8 +32,10 @@ describe('federation from the nodes of a cluster', {skip}, () => {
   })
   const servers: Record<'a' | 'b' | 'c' | 'remote', Server> = {} as never
 
+  let redisCli: (...command: string[]) => string
   before(async () => {
     const redis = await startRedis(suite)
+    redisCli = (...command) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--no-auth-warning', '-a', redis.password, ...command], {encoding: 'utf8'}).stdout.trim()
     const postgres = await startPostgres('exit')
     const database = await postgres.createDatabase()
     for (const name of ['a', 'b', 'c', 'remote'] as const) servers[name] = {dir: tempDir(suite, `xmppctl-cluster-s2s-${name}-`), c2s: await freePort(), s2s: await freePort(), pid: 0}
@@ -73,6 +76,21 @@ describe('federation from the nodes of a cluster', {skip}, () => {
     // remote.test's own stream to localhost lands on node b, which hands the answer to alice's node.
     bob.write("<message to='alice@localhost/a' type='chat' id='f2'><body>back</body></message>")
     assert.match(await nextMessage(alice), /^<message to='alice@localhost\/a' type='chat' id='f2' from='bob@remote\.test\/b'><body>back<\/body>/)
+  })
+
+  it('puts the shared dialback secret and the claim on the group chat service back into a Redis that lost its data, unchanged', async () => {
+    const secret = redisCli('GET', 'xmppctl:secret:dialback')
+    assert.match(secret, /^[A-Za-z0-9+/]{43}=$/)
+    // The first node that needs conference.localhost serves it: node c, here.
+    const listed = await runCli(['muc', 'list', '--json'], {cwd: servers.c.dir})
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.equal(redisCli('GET', 'xmppctl:service:conference.localhost'), 'c')
+    assert.equal(redisCli('FLUSHALL'), 'OK')
+    // Each node sees its liveness key gone at its next heartbeat (every second) and registers again.
+    const restored = () => redisCli('GET', 'xmppctl:secret:dialback') !== '' && redisCli('GET', 'xmppctl:service:conference.localhost') !== ''
+    for (let waited = 0; waited < 5000 && !restored(); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(redisCli('GET', 'xmppctl:secret:dialback'), secret)
+    assert.equal(redisCli('GET', 'xmppctl:service:conference.localhost'), 'c')
   })
 
   it('after kill -9 of node a, one of the two other nodes tells the other server that alice left, once', async (t) => {
