@@ -7,6 +7,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type net from 'node:net'
+import {EventEmitter} from 'node:events'
 import {Duplex} from 'node:stream'
 import type tls from 'node:tls'
 
@@ -20,6 +21,8 @@ import {type Element, escapeAttribute} from '../xml/element.js'
 import {type ParserEvent, parseElement} from '../xml/parser.js'
 
 export const BOSH_NS = 'http://jabber.org/protocol/httpbind'
+/** Seconds a node that handed a request to another waits past the longest `wait` before it gives up on the answer. */
+const FORWARD_MARGIN_S = 10
 const XBOSH_NS = 'urn:xmpp:xbosh'
 
 export interface BoshSettings {
@@ -42,7 +45,25 @@ export interface BoshHost {
   /** Bytes queued for a client that does not poll before its session ends. */
   maxWriteBuffer(): number
   session(socket: net.Socket, transport: SessionTransport): C2sSession | undefined
+  /**
+   * In a cluster: this node's name, which ends each sid it makes (`~NODE`),
+   * and how to hand a request for another node's session to that node
+   * (its answer, or a rejection when the node cannot be reached). A client's
+   * requests may reach any node: a load balancer, or the workers of one
+   * machine sharing the port, spreads its connections.
+   */
+  cluster?: {node: string; forward(node: string, body: string, timeoutMs: number): Promise<string>}
 }
+
+/** A request another node handed over (BoshHost.cluster): answered through `settle`, as a ServerResponse would be written. */
+class ForwardedResponse extends EventEmitter {
+  constructor(readonly settle: (text: string) => void) {
+    super()
+  }
+}
+
+/** Where a request's answer goes: the client's own HTTP response, or the node that handed the request over. */
+type BoshResponse = ServerResponse | ForwardedResponse
 
 /** Renames elements a client left in the httpbind namespace to jabber:client: a body's children are stanzas (XEP-0206 §4). */
 function intoClientNamespace(element: Element): Element {
@@ -86,13 +107,13 @@ export const BOSH_FRAMING: Framing = {
 
 interface Held {
   rid: number
-  response: ServerResponse
+  response: BoshResponse
   timer: NodeJS.Timeout
 }
 
 /** One BOSH session: the request ids, the held requests and the queue, seen by the C2sSession as a duplex of bodies. */
 class BoshSession extends Duplex {
-  readonly sid = randomToken(24)
+  readonly sid: string
   readonly remoteAddress: string
   c2s: C2sSession | undefined
   /** The last rid whose body was read. */
@@ -120,6 +141,7 @@ class BoshSession extends Duplex {
     creationAttributes: (sid: string, requests: number) => string,
   ) {
     super({readableObjectMode: true, decodeStrings: false, allowHalfOpen: false})
+    this.sid = bosh.newSid()
     this.remoteAddress = remoteAddress
     this.rid = rid - 1
     this.wait = wait
@@ -128,7 +150,7 @@ class BoshSession extends Duplex {
   }
 
   /** A request of this session: read in order, then held for what the session sends. */
-  request(rid: number, bytes: Buffer, response: ServerResponse): void {
+  request(rid: number, bytes: Buffer, response: BoshResponse): void {
     clearTimeout(this.inactivity)
     if (rid <= this.rid) {
       // §14.3: a repeated request gets the answer it got, if still kept.
@@ -153,7 +175,7 @@ class BoshSession extends Duplex {
     }
   }
 
-  private hold(rid: number, response: ServerResponse): void {
+  private hold(rid: number, response: BoshResponse): void {
     const timer = setTimeout(() => this.answer(this.held.findIndex((held) => held.response === response)), this.wait * 1000)
     timer.unref()
     this.held.push({rid, response, timer})
@@ -314,12 +336,38 @@ export class BoshEndpoint implements HttpHandler {
     const sid = body.attrs.sid
     if (sid === undefined) return this.create(request, body, rid, bytes, response)
     const session = this.sessions.get(sid)
+    const cluster = this.host.cluster
+    const node = sid.includes('~') ? sid.slice(sid.lastIndexOf('~') + 1) : undefined
+    if (!session && cluster && node !== undefined && node !== cluster.node) {
+      // Another node's session: it answers, when it holds the request no longer than its wait.
+      cluster.forward(node, bytes.toString('utf8'), (this.host.settings().maxWait + FORWARD_MARGIN_S) * 1000).then(
+        (text) => this.respond(response, text),
+        () => this.terminate(response, 'item-not-found'),
+      )
+      return
+    }
+
     // §17.3: an unknown session.
     if (!session) return this.terminate(response, 'item-not-found')
     session.request(rid, bytes, response)
   }
 
-  private create(request: IncomingMessage, body: Element, rid: number, bytes: Buffer, response: ServerResponse): void {
+  /** A request another node of the cluster handed over (see body()): its answer, once there is one. */
+  forwarded(text: string): Promise<string> | undefined {
+    const body = parseElement(text)
+    const session = body?.attrs.sid === undefined ? undefined : this.sessions.get(body.attrs.sid)
+    const rid = Number(body?.attrs.rid)
+    if (!session || !Number.isSafeInteger(rid) || rid < 0) return undefined
+    return new Promise((resolve) => session.request(rid, Buffer.from(text, 'utf8'), new ForwardedResponse(resolve)))
+  }
+
+  /** A new session's id: 24 random bytes, the only credential until SASL; in a cluster, then the node that holds it. */
+  newSid(): string {
+    const cluster = this.host.cluster
+    return cluster ? `${randomToken(24)}~${cluster.node}` : randomToken(24)
+  }
+
+  private create(request: IncomingMessage, body: Element, rid: number, bytes: Buffer, response: BoshResponse): void {
     const settings = this.host.settings()
     const address = request.socket.remoteAddress ?? 'unknown'
     let unauthenticated = 0
@@ -345,14 +393,15 @@ export class BoshEndpoint implements HttpHandler {
     return this.host.maxWriteBuffer()
   }
 
-  respond(response: ServerResponse, text: string): void {
+  respond(response: BoshResponse, text: string): void {
+    if (response instanceof ForwardedResponse) return response.settle(text)
     if (response.writableEnded || response.destroyed) return
     response.writeHead(200, {...SECURITY_HEADERS, 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-store'})
     response.end(text)
   }
 
   /** XEP-0124 §17: a terminal binding condition. */
-  terminate(response: ServerResponse, condition: string): void {
+  terminate(response: BoshResponse, condition: string): void {
     this.respond(response, `<body xmlns='${BOSH_NS}' type='terminate' condition='${condition}'/>`)
   }
 

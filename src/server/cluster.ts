@@ -116,7 +116,7 @@ type NodeMessage =
   | NodeRequest
   | NodeAnswer
 
-/** A control request (`xmppctl muc …` for rooms this node serves) that node `from` asks this one to run (ask()). */
+/** A request that node `from` asks this one to run (ask()): `xmppctl muc …` for rooms this node serves, a BOSH request for a session held here. */
 interface NodeRequest {
   ask: unknown
   aid: number
@@ -215,14 +215,14 @@ export interface ClusterHost {
   remoteSessionGone(fullJid: string): void
   /** A stanza another node forwarded to a hosted service this node serves, its `from` set by that node: from a client of the cluster, or from another server. */
   serviceStanza(stanza: Element, sender: ServiceSenderKind): void
-  /** Runs a control request another node asked this one to run (ask()); its answer goes back as JSON. */
+  /** Runs a request another node asked this one to run (ask()); its answer goes back as JSON. */
   nodeRequest(request: unknown): Promise<unknown>
 }
 
 /** How long the claim to speak for a dead node to other servers is kept (farewell()): longer than any node takes to see the death. */
 const FAREWELL_CLAIM_MS = 10 * 60_000
 
-/** How long a control request to another node (ask()) waits for its answer. */
+/** How long a request to another node (ask()) waits for its answer, unless the caller says otherwise. */
 export const NODE_REQUEST_TIMEOUT_MS = 10_000
 
 /** The longest a bind result waits for the other nodes to be told of the session. */
@@ -1188,8 +1188,8 @@ export class Cluster {
     for (const [domain, home] of this.serviceHomes) if (home === this.node) await this.client!.set(serviceKey(domain), this.node, {condition: 'NX'})
   }
 
-  /** Runs a control request on `node` (its host's nodeRequest()) and resolves with its answer; its error, or none within NODE_REQUEST_TIMEOUT_MS, rejects. */
-  ask(node: string, request: unknown): Promise<unknown> {
+  /** Runs a request on `node` (its host's nodeRequest()) and resolves with its answer; its error, or none within `timeoutMs`, rejects. */
+  ask(node: string, request: unknown, timeoutMs = NODE_REQUEST_TIMEOUT_MS): Promise<unknown> {
     const aid = ++this.lastAsk
     return new Promise((resolve, reject) => {
       const settle = (error: Error | undefined, answer?: unknown) => {
@@ -1200,7 +1200,7 @@ export class Cluster {
       }
 
       const unreachable = () => settle(new XmppctlError('node-unreachable', `node ${node} of the cluster did not answer`, {hint: 'see which nodes are alive with "xmppctl status"', exitCode: ExitCode.unavailable}))
-      const timer = setTimeout(unreachable, NODE_REQUEST_TIMEOUT_MS)
+      const timer = setTimeout(unreachable, timeoutMs)
       this.asked.set(aid, ({answer, error}) => settle(error && new XmppctlError(error.code, error.message, error.hint === undefined ? {} : {hint: error.hint}), answer))
       this.client!.publish(nodeChannel(node), JSON.stringify({ask: request, aid, from: this.node} satisfies NodeMessage)).then(
         // Nobody took it: the node is gone and not yet seen gone.

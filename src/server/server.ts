@@ -186,6 +186,8 @@ export class XmppServer implements SessionHost {
   private cluster: Cluster | undefined
   private readonly options: ServerOptions
   private readonly connections = new Set<C2sSession>()
+  /** The BOSH endpoints of the http listeners, which another node of a cluster may hand a request to. */
+  private readonly boshEndpoints: BoshEndpoint[] = []
   private readonly addresses = new Map<string, AddressUsage>()
   private readonly boundAddresses = new WeakMap<C2sSession, AddressUsage>()
   /** Sessions with XEP-0198 resumption, by resumption id. */
@@ -316,9 +318,18 @@ export class XmppServer implements SessionHost {
       remoteSessionGone: (fullJid) => this.core?.remoteSessionGone(fullJid),
       serviceStanza: (stanza, sender) => void this.core?.forwardedToService(stanza, sender).catch((error: unknown) => this.logger.error(`cluster: <${stanza.name}/> to ${stanza.attrs.to}: ${String(error)}`)),
       nodeRequest: async (request) => {
-        const {roomAdmin} = request as {roomAdmin?: RoomAdminRequest}
-        if (roomAdmin === undefined) throw new XmppctlError('bad-request', 'this node does not know that request; are all nodes running the same version?')
-        return this.roomAdmin(roomAdmin, {here: true})
+        const {roomAdmin, bosh} = request as {roomAdmin?: RoomAdminRequest; bosh?: unknown}
+        if (roomAdmin !== undefined) return this.roomAdmin(roomAdmin, {here: true})
+        if (typeof bosh === 'string') {
+          for (const endpoint of this.boshEndpoints) {
+            const answer = endpoint.forwarded(bosh)
+            if (answer) return answer
+          }
+
+          throw new XmppctlError('item-not-found', 'no BOSH session of that id is held here')
+        }
+
+        throw new XmppctlError('bad-request', 'this node does not know that request; are all nodes running the same version?')
       },
       adoptMoved: (session) => {
         if (this.stopping) return false
@@ -518,7 +529,16 @@ export class XmppServer implements SessionHost {
       maxUnauthenticatedPerAddress: () => this.limits.maxUnauthenticatedPerAddress,
       maxWriteBuffer: () => this.limits.maxWriteBuffer,
       session,
+      cluster: this.cluster && {
+        node: this.cluster.node,
+        forward: async (node, body, timeoutMs) => {
+          const answer = await this.cluster!.ask(node, {bosh: body}, timeoutMs)
+          if (typeof answer !== 'string') throw new Error(`node ${node} answered a BOSH request with no body`)
+          return answer
+        },
+      },
     })
+    this.boshEndpoints.push(bosh)
     const routes = new HttpRoutes(
       entry.request_handlers ?? {},
       {logger: this.logger, maxStanzaBytes: () => this.limits.maxStanzaBytes, websocketOrigins: () => this.config.settings.websocket_origin, session},

@@ -18,6 +18,7 @@ import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgre
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
 import {type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
+import {fetchUrl} from './web-helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? (slixmppAvailable ? false : 'python3-slixmpp is not installed'))
@@ -29,6 +30,7 @@ interface Node {
   name: string
   dir: string
   port: number
+  httpPort: number
   pid: number
 }
 
@@ -48,15 +50,15 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     const database = await postgres.createDatabase()
     for (const name of ['n1', 'n2', 'n3']) {
       const dir = tempDir(suite, `xmppctl-cluster-${name}-`)
-      const port = await freePort()
+      const [port, httpPort] = [await freePort(), await freePort()]
       writePostgresConfig(dir, database, [
         'hosts: [localhost]',
-        `listen:\n  - {port: ${port}, ip: 127.0.0.1}`,
+        `listen:\n  - {port: ${port}, ip: 127.0.0.1}\n  - {port: ${httpPort}, ip: 127.0.0.1, module: http, tls: true, request_handlers: {/bosh: mod_bosh}}`,
         ...redisSettings(dir, redis),
         `cluster: {node: ${name}}`,
         'loglevel: debug',
       ])
-      nodes.push({name, dir, port, pid: 0})
+      nodes.push({name, dir, port, httpPort, pid: 0})
     }
 
     for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina']) {
@@ -218,6 +220,31 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     gina.socket.destroy()
     assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence type='unavailable' to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='none' jid='gina@localhost/g1'/>")}${oid}</presence>`)
     dave.end()
+  })
+
+  it('serves a BOSH session whose requests reach different nodes: each node hands them to the node that holds the session', async () => {
+    const httpbind = 'http://jabber.org/protocol/httpbind'
+    const bosh = async (node: Node, body: string) => (await fetchUrl(`https://127.0.0.1:${node.httpPort}/bosh`, {method: 'POST', body: Buffer.from(body), headers: {'Content-Type': 'text/xml; charset=utf-8'}})).body.toString('utf8')
+    let rid = 500
+    const created = await bosh(nodes[0], `<body xmlns='${httpbind}' hold='1' rid='${rid}' to='localhost' wait='10' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`)
+    const sid = /sid='([^']+)'/.exec(created)![1]
+    // The sid names the node that holds the session.
+    assert.match(sid, /^[A-Za-z0-9_-]{32}~n1$/)
+    const plain = Buffer.from('\0erin\0erin pw').toString('base64')
+    assert.equal(await bosh(nodes[1], `<body xmlns='${httpbind}' rid='${++rid}' sid='${sid}'><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth></body>`), `<body xmlns='${httpbind}'><success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/></body>`)
+    assert.match(await bosh(nodes[2], `<body xmlns='${httpbind}' rid='${++rid}' sid='${sid}' to='localhost' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh'/>`), /<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'\/>/)
+    assert.equal(
+      await bosh(nodes[1], `<body xmlns='${httpbind}' rid='${++rid}' sid='${sid}'><iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>web</resource></bind></iq></body>`),
+      `<body xmlns='${httpbind}'><iq xmlns='jabber:client' type='result' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>erin@localhost/web</jid></bind></iq></body>`,
+    )
+    // A request held through n3 carries alice's message (from n1) as soon as it comes.
+    const held = bosh(nodes[2], `<body xmlns='${httpbind}' rid='${++rid}' sid='${sid}'/>`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    alice.write("<message to='erin@localhost/web' type='chat' id='w1'><body>to the web</body></message>")
+    assert.match(await held, /^<body xmlns='http:\/\/jabber\.org\/protocol\/httpbind'><message xmlns='jabber:client' to='erin@localhost\/web' type='chat' id='w1' from='alice@localhost\/a'><body>to the web<\/body>/)
+    assert.equal(await bosh(nodes[1], `<body xmlns='${httpbind}' rid='${++rid}' sid='${sid}' type='terminate'/>`), `<body xmlns='${httpbind}' type='terminate' xmlns:stream='http://etherx.jabber.org/streams'></body>`)
+    // Ended, the session is held nowhere: n1, asked through n3, does not know it.
+    assert.equal(await bosh(nodes[2], `<body xmlns='${httpbind}' rid='${rid + 1}' sid='${sid}'/>`), `<body xmlns='${httpbind}' type='terminate' condition='item-not-found'/>`)
   })
 
   it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
