@@ -219,6 +219,17 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     // gina's connection drops on n1: the room on n2 hears it (RFC 6121 §4.6.3), and dave sees her leave.
     gina.socket.destroy()
     assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence type='unavailable' to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='none' jid='gina@localhost/g1'/>")}${oid}</presence>`)
+
+    // A join whose session ends at once, before the room on n2 took the join in: no occupant stays behind.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const hasty = await loginRaw(t, nodes[0].port, 'gina', 'gina pw', {resource: `h${attempt}`, presence: false})
+      hasty.write(`<presence to='${room}/Hasty${attempt}'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+      hasty.socket.destroy()
+    }
+
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const after = await cli(nodes[2], ['muc', 'list', '--json'])
+    assert.deepEqual((JSON.parse(after.stdout) as {rooms: Array<{jid: string; occupants: number}>}).rooms.map(({jid, occupants}) => ({jid, occupants})), [{jid: room, occupants: 1}])
     dave.end()
   })
 
