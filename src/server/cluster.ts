@@ -333,6 +333,10 @@ export class ClusterRouter extends Router {
     return undefined
   }
 
+  override locate(bare: string, resource: string): Promise<C2sSession | undefined> | undefined {
+    return this.cluster?.locate(bare, resource)
+  }
+
   override get(bare: string, resource: string): C2sSession | undefined {
     return super.get(bare, resource) ?? this.remote.get(bare)?.get(resource)?.asSession()
   }
@@ -1163,6 +1167,29 @@ export class Cluster {
     if (receivers > 0) return 'sent'
     if (this.serviceHomes.get(domain) === home) this.serviceHomes.delete(domain)
     return 'unreachable'
+  }
+
+  /**
+   * A session the registry in Redis has and the mirror not yet: bound on
+   * another node a moment ago, its announcement not yet read here (a client
+   * told its bind succeeded can be written to at once, RFC 6120 §7.6.2). It
+   * joins the mirror, as its announcement will make it anyway.
+   */
+  async locate(bare: string, resource: string): Promise<C2sSession | undefined> {
+    const full = `${bare}/${resource}`
+    try {
+      const nodes = (await this.client!.sMembers(NODES)).filter((node) => node !== this.node)
+      for (const node of nodes) {
+        const [value, alive] = await this.client!.multi().hGet(sessionsKey(node), full).exists(aliveKey(node)).exec()
+        if (typeof value !== 'string' || Number(alive) !== 1) continue
+        if (!this.router.mirrored(bare, resource)) this.mirror(node, full, JSON.parse(value) as Entry)
+        return this.router.mirrored(bare, resource)?.asSession()
+      }
+    } catch (error) {
+      this.failed('looking up', full, error)
+    }
+
+    return undefined
   }
 
   /**

@@ -470,7 +470,7 @@ export class ServerCore {
     const {router} = this.context
     const bare = bareJid(to)
     if (to.resource !== '') {
-      const target = router.get(bare, to.resource)
+      const target = router.get(bare, to.resource) ?? (await router.locate(bare, to.resource))
       if (target) {
         target.send(stanza)
         return this.delivered(stanza, sender, to, [target])

@@ -86,6 +86,17 @@ export class Router {
     return this.changed(session)
   }
 
+  /**
+   * A session bound elsewhere that this process may not have heard of yet (in
+   * a cluster, one just bound on another node whose announcement is still on
+   * its way); undefined when there is no elsewhere to ask.
+   */
+  locate(bare: string, resource: string): Promise<C2sSession | undefined> | undefined {
+    void bare
+    void resource
+    return undefined
+  }
+
   /** Every session bound in this process. */
   *every(): Iterable<C2sSession> {
     for (const resources of this.sessions.values()) yield* resources.values()

@@ -258,6 +258,16 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.equal(await bosh(nodes[2], `<body xmlns='${httpbind}' rid='${rid + 1}' sid='${sid}'/>`), `<body xmlns='${httpbind}' type='terminate' condition='item-not-found'/>`)
   })
 
+  it('finds a session in Redis when its announcement has not reached this node yet, and delivers to it rather than store the message', async (t) => {
+    const carol = await loginRaw(t, nodes[2].port, 'carol', 'carol pw', {resource: 'late', presence: false})
+    // n1 and n2 drop carol/late from their registry mirrors, as if the announcement of her bind had not reached them yet.
+    const published = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--no-auth-warning', '-a', redis.password, 'PUBLISH', 'xmppctl:events', JSON.stringify({t: 'unbind', node: 'n3', jid: 'carol@localhost/late'})], {encoding: 'utf8'})
+    assert.equal(published.stdout.trim(), '3')
+    await sync(alice)
+    alice.write("<message to='carol@localhost/late' type='chat' id='late1'><body>found in Redis</body></message>")
+    assert.match(await nextMessage(carol), /^<message to='carol@localhost\/late' type='chat' id='late1' from='alice@localhost\/a'><body>found in Redis<\/body>/)
+  })
+
   it('lets slixmpp on a third node get a message from the first and answer it', async (t) => {
     // carol (slixmpp) on n3 sends to alice on n1 once she is in, then waits for alice's message.
     const carol = startSlixmpp(t, {jid: 'carol@localhost/slix', password: 'carol pw', port: nodes[2].port, send_to: 'alice@localhost', body: 'from slixmpp on n3', wait_message: true, timeout: 20}, 'client.py')
