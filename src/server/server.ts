@@ -22,7 +22,7 @@ import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore, 
 import type {AccountStore} from '../store/account-store.js'
 import type {PepStore} from '../store/pep-store.js'
 import {type Allocator, activeAllocator} from './allocator.js'
-import type {RoomAdminRequest, RoomAdminResult, RoomSummary} from './muc/admin.js'
+import {type RoomAdminRequest, type RoomAdminResult, type RoomSummary, byJid} from './muc/admin.js'
 import type {MucModule} from './modules/muc.js'
 import type {RoomStore} from '../store/room-store.js'
 import type {ArchiveStore} from '../store/archive-store.js'
@@ -757,18 +757,20 @@ export class XmppServer implements SessionHost {
     if (!muc) throw new XmppctlError('muc-disabled', 'this server runs without mod_muc', {hint: 'add mod_muc to modules in the configuration and restart'})
     const cluster = this.cluster
     if (cluster && !here) {
-      const homes = new Map<string, string[]>()
-      const services = request.action === 'list' ? muc.services() : [request.room.slice(request.room.indexOf('@') + 1)].filter((service) => muc.services().includes(service))
-      for (const service of services) {
-        const home = await cluster.serviceHome(service)
-        homes.set(home, [...(homes.get(home) ?? []), service])
-      }
+      if (request.action !== 'list') {
+        // A room of another node's service runs there; anything else (a bad JID, an unknown service) fails here, with its own error.
+        const service = request.room.slice(request.room.indexOf('@') + 1)
+        const home = muc.services().includes(service) ? await cluster.serviceHome(service) : cluster.node
+        if (home !== cluster.node) return (await cluster.ask(home, {roomAdmin: request})) as RoomAdminResult
+      } else {
+        const served = new Map<string, string[]>()
+        for (const service of muc.services()) {
+          const home = await cluster.serviceHome(service)
+          served.set(home, [...(served.get(home) ?? []), service])
+        }
 
-      const elsewhere = [...homes].filter(([node]) => node !== cluster.node)
-      if (request.action !== 'list' && elsewhere.length > 0) return (await cluster.ask(elsewhere[0][0], {roomAdmin: request})) as RoomAdminResult
-      if (request.action === 'list') {
-        const lists = await Promise.all([...homes].map(([node, served]) => (node === cluster.node ? muc.admin({action: 'list', services: served}) : cluster.ask(node, {roomAdmin: {action: 'list', services: served}}))))
-        return (lists as RoomSummary[][]).flat().sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0))
+        const lists = await Promise.all([...served].map(([node, services]) => (node === cluster.node ? muc.admin({action: 'list', services}) : cluster.ask(node, {roomAdmin: {action: 'list', services}}))))
+        return byJid((lists as RoomSummary[][]).flat())
       }
     }
 

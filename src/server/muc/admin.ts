@@ -51,12 +51,15 @@ function summary(room: Room): RoomSummary {
   return {jid: room.jid, name: room.config.name, persistent: room.config.persistent, public: room.config.public, occupants: room.occupantCount}
 }
 
+/** Rooms in JID order, as `muc list` shows them. */
+export const byJid = (rooms: RoomSummary[]): RoomSummary[] => rooms.sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0))
+
 export async function roomAdmin(registry: RoomRegistry, request: RoomAdminRequest): Promise<RoomAdminResult> {
   if (request.action === 'list') {
     const all: RoomSummary[] = []
     const services = registry.services().filter((service) => request.services?.includes(service) ?? true)
     for (const service of services) for (const room of (await registry.rooms(service)).values()) all.push(summary(room))
-    return all.sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0))
+    return byJid(all)
   }
 
   const jid = parseJid(request.room)
