@@ -774,21 +774,23 @@ export class ServerCore {
     const parser = new XmppStreamParser({maxStanzaBytes: 16 * 1024 * 1024})
     parser.write(Buffer.from(`<stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`))
     const account = sessionAccount(session)
-    let stored = 0
+    const undelivered = async (message: Element): Promise<boolean> => {
+      for (const module of this.modules) if (await module.messageUndelivered?.(message, account, session)) return true
+      return false
+    }
+
+    // All started in this turn, in order: a message for the account that comes in meanwhile is stored after them (mod_offline stores one account's messages in turn).
+    const outcomes: Array<Promise<boolean>> = []
     for (const text of stanzas) {
       for (const event of parser.write(Buffer.from(text))) {
         if (event.type !== 'stanza' || event.element.name !== 'message') continue
         const type = event.element.attrs.type ?? 'normal'
         if (type === 'error' || type === 'groupchat' || type === 'headline') continue
-        for (const module of this.modules) {
-          if (await module.messageUndelivered?.(event.element, account, session)) {
-            stored++
-            break
-          }
-        }
+        outcomes.push(undelivered(event.element))
       }
     }
 
+    const stored = (await Promise.all(outcomes)).filter(Boolean).length
     if (stored > 0) this.context.logger.info(`${session.fullJid}: ${stored} unacknowledged message(s) stored offline`)
   }
 

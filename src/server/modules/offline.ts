@@ -6,6 +6,7 @@
 import type {C2sSession} from '../c2s.js'
 import type {Account} from '../jid.js'
 import {NS} from '../../xml/namespaces.js'
+import {PerKeyQueue} from '../serial.js'
 import {errorReply} from '../stanza.js'
 import {x} from '../../xml/element.js'
 import type {ModuleContext, ServerModule} from './types.js'
@@ -20,6 +21,8 @@ export interface OfflineOptions {
 
 export function createOfflineModule(context: ModuleContext, options: OfflineOptions): ServerModule {
   const {offline, logger} = context
+  /** Stores of one account's messages, one at a time. */
+  const stores = new PerKeyQueue()
 
   /**
    * RFC 6121 §8.5.2.1.1 offline delivery, paced by what the client reads: a
@@ -56,7 +59,11 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
       const copy = stanza.clone()
       // A message that was already stored once (then never acknowledged, XEP-0198) keeps its first stamp.
       if (!copy.getChild('delay', NS.delay)) copy.append(x('delay', NS.delay, {from: account.host, stamp: new Date().toISOString()}))
-      const stored = await offline.storeOfflineMessage(account.host, account.username, copy.toString(NS.client), options.limit)
+      // One account's messages are stored in the order they came here, each after the one before (their ids give the delivery order).
+      let stored = false
+      await stores.run(account.bare, async () => {
+        stored = await offline.storeOfflineMessage(account.host, account.username, copy.toString(NS.client), options.limit)
+      })
       if (!stored) sender.send(errorReply(stanza, 'service-unavailable'))
       return true
     },
