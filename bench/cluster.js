@@ -29,7 +29,8 @@
 //     the servers (the machine is shared and noisy): the medians compared;
 //   - messages per second, p50 and p99 latency across BENCH_PAIRS
 //     sender→receiver pairs, each with 8 messages in flight, in
-//     BENCH_MESSAGE_ROUNDS alternating rounds. With several nodes each pair's
+//     BENCH_MESSAGE_ROUNDS alternating rounds, and for ours-1/ours-2 the CPU
+//     their Redis spends per message (`redis_cpu_us_per_message`). With several nodes each pair's
 //     two ends are on different nodes: a node is chosen by the shared port,
 //     not by us, so sessions are opened (bound to resource "bench") until
 //     there are enough on each node, found in Redis (HKEYS
@@ -357,6 +358,7 @@ async function ours(dir, name, cert, accounts, {backend, workers = 1} = {}) {
     cpuMs: () => treeCpuMs(pid),
     cpuByProcess: () => cpuByProcess(pid),
     backendCpuMs: backend ? () => treeCpuMs(redis, postmaster) : undefined,
+    redisCpuMs: redis ? () => treeCpuMs(redis) : undefined,
     rss: () => treeRssKiB(pid),
     redisRss: redis ? () => rssKiB(redis) : undefined,
     processes: () => tree(pid).length,
@@ -692,7 +694,7 @@ try {
     for (const [server, setup] of prepared) {
       if (!servers.includes(server)) continue
       try {
-        const others = server.backendCpuMs ? {with_backends: server.backendCpuMs} : {}
+        const others = server.backendCpuMs ? {with_backends: server.backendCpuMs, with_redis: server.redisCpuMs} : {}
         const machine = machineBusy()
         const round = await exchangeMessages(setup.pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: server.cpuMs, otherCpuMs: others})
         messageRounds.get(server).push({...round, machine_cores_busy: machine.cores()})
@@ -718,6 +720,9 @@ try {
 
     const busy = medianOf('machine_cores_busy')
     if (busy !== undefined) figures.message_machine_cores_busy = busy
+    // What Redis spends on each message (routing between nodes, the registry), from the median round's figures.
+    const withRedis = medianOf('messages_per_cpu_s_with_redis')
+    if (withRedis !== undefined) figures.redis_cpu_us_per_message = round(1e6 / withRedis - 1e6 / figures.messages_per_cpu_s, 2)
 
     if (rounds.length > 0) figures.message_rounds_per_s = rounds.map((entry) => entry.messages_per_s)
     try {

@@ -105,6 +105,8 @@ type ClusterEvent =
 /** On a node's channel: a stanza for one of its sessions (a message with its sender's sequence number), acknowledgements, or a resumption's request or answer. */
 type NodeMessage =
   | {to: string; s: string; from?: string; q?: number}
+  /** What one turn of the sender's event loop had for this node, in order (see post()). */
+  | {b: NodeMessage[]}
   /** Messages of `from`'s sequence numbers that left the receiving node's hands (delivered and acknowledged by the client, stored, or handed on). */
   | {ack: number[]; from: string}
   | ResumeRequest
@@ -115,6 +117,16 @@ type NodeMessage =
   | {svc: string; k: ServiceSenderKind}
   | NodeRequest
   | NodeAnswer
+
+/** What this turn of the event loop posted to one node (Cluster.post()). */
+interface OutgoingBatch {
+  messages: NodeMessage[]
+  /** The sequence numbers of the messages among them (forward()): stored here if no node took the batch. */
+  messageSeqs?: number[]
+  /** Resolves with how many subscribers the batch reached. */
+  sent: Promise<number>
+  settle(receivers: number, error?: unknown): void
+}
 
 /** A request that node `from` asks this one to run (ask()): `xmppctl muc …` for rooms this node serves, a BOSH request for a session held here. */
 interface NodeRequest {
@@ -492,6 +504,9 @@ export class Cluster {
   /** Acknowledgements to send: the sequence numbers taken from each node. */
   private readonly acks = new Map<string, number[]>()
   private ackTimer: NodeJS.Timeout | undefined
+  /** What this turn posted to each node, published together at its end (post()). */
+  private outbox = new Map<string, OutgoingBatch>()
+  private outboxFlush: NodeJS.Immediate | undefined
   private stopped = false
   private stopping = false
   /** This node is stopping: it moves its sessions away, and takes none. */
@@ -566,7 +581,7 @@ export class Cluster {
     })
     await this.subscriber.connect()
     await this.subscriber.subscribe(EVENTS, (message) => this.event(message))
-    await this.subscriber.subscribe(nodeChannel(this.node), (message) => this.stanza(message))
+    await this.subscriber.subscribe(nodeChannel(this.node), (message) => this.nodeMessage(message))
     await client.publish(EVENTS, JSON.stringify({t: 'reset', node: this.node} satisfies ClusterEvent))
     await this.load()
     this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs)
@@ -665,6 +680,7 @@ export class Cluster {
   async registered(session: C2sSession): Promise<void> {
     const entry = this.entry(session)
     const event: ClusterEvent = {t: 'bind', node: this.node, jid: session.fullJid, e: entry}
+    this.postedFirst()
     try {
       await this.client!.multi().hSet(sessionsKey(this.node), session.fullJid, JSON.stringify(entry)).publish(EVENTS, JSON.stringify(event)).exec()
     } catch (error) {
@@ -678,16 +694,19 @@ export class Cluster {
 
   private unregisteredJid(full: string): void {
     const event: ClusterEvent = {t: 'unbind', node: this.node, jid: full}
+    this.postedFirst()
     this.client!.multi().hDel(sessionsKey(this.node), full).publish(EVENTS, JSON.stringify(event)).exec().catch((error: unknown) => this.failed('unregistering', full, error))
   }
 
   /** An account event (`user disable` on this node's control socket): every other node closes the account's sessions too. */
   accountChanged(event: AccountEvent): void {
+    this.postedFirst()
     this.client!.publish(EVENTS, JSON.stringify({t: 'account', node: this.node, event} satisfies ClusterEvent)).catch((error: unknown) => this.failed('announcing', event.jid, error))
   }
 
   /** This node changed data of an account that modules cache; settles once Redis has told the other nodes. */
   async accountDataChanged(bare: string): Promise<void> {
+    this.postedFirst()
     try {
       await this.client!.publish(EVENTS, JSON.stringify({t: 'data', node: this.node, jid: bare} satisfies ClusterEvent))
     } catch (error) {
@@ -721,15 +740,68 @@ export class Cluster {
     }
 
     const payload: NodeMessage = message ? {to: session.fullJid, s: stanza, from: this.node, q: seq} : {to: session.fullJid, s: stanza}
-    this.client!.publish(nodeChannel(session.node), JSON.stringify(payload))
-      .then((receivers) => {
-        // The node is gone and not yet seen gone.
-        if (receivers === 0 && message) this.unacknowledged(session.node, seq)
+    const batch = this.post(session.node, payload)
+    if (!message) return
+    // Should no node take the batch (the node is gone and not yet seen gone), its messages are stored here.
+    batch.messageSeqs ??= []
+    batch.messageSeqs.push(seq)
+  }
+
+  /**
+   * Queues `message` for `node`'s channel. Everything this turn of the event
+   * loop posts to one node goes in one publish at the turn's end, in the
+   * order posted: a message each for Redis to route and for the node to
+   * read cost more than the stanzas themselves when many pairs talk across
+   * nodes. The batch's `sent` resolves with how many subscribers took it.
+   */
+  private post(node: string, message: NodeMessage): OutgoingBatch {
+    let batch = this.outbox.get(node)
+    if (!batch) {
+      let settle!: OutgoingBatch['settle']
+      const sent = new Promise<number>((resolve, reject) => {
+        settle = (receivers, error) => (error === undefined ? resolve(receivers) : reject(error))
       })
-      .catch((error: unknown) => {
-        this.failed('forwarding to', session.fullJid, error)
-        if (message) this.unacknowledged(session.node, seq)
-      })
+      // A caller that only posts need not handle a failure: it is logged in flushOutbox().
+      sent.catch(() => {})
+      batch = {messages: [], sent, settle}
+      this.outbox.set(node, batch)
+      this.outboxFlush ??= setImmediate(() => this.flushOutbox())
+    }
+
+    batch.messages.push(message)
+    return batch
+  }
+
+  /**
+   * Publishes what this turn posted before an event that follows it: a
+   * session's last stanzas (its unavailable presence to a room, say) reach
+   * the other nodes before its unbind, as they did when each was published
+   * at once. One connection to Redis keeps the order.
+   */
+  private postedFirst(): void {
+    if (this.outbox.size > 0) this.flushOutbox()
+  }
+
+  /** Publishes the turn's batches: one as it is when it holds one message, else wrapped. */
+  private flushOutbox(): void {
+    clearImmediate(this.outboxFlush)
+    this.outboxFlush = undefined
+    const outbox = this.outbox
+    this.outbox = new Map()
+    for (const [node, batch] of outbox) {
+      const {messages, messageSeqs} = batch
+      this.client!.publish(nodeChannel(node), JSON.stringify(messages.length === 1 ? messages[0] : ({b: messages} satisfies NodeMessage))).then(
+        (receivers) => {
+          if (receivers === 0) for (const seq of messageSeqs ?? []) this.unacknowledged(node, seq)
+          batch.settle(receivers)
+        },
+        (error: unknown) => {
+          this.failed('sending to node', node, error)
+          for (const seq of messageSeqs ?? []) this.unacknowledged(node, seq)
+          batch.settle(0, error)
+        },
+      )
+    }
   }
 
   /** A message `node` did not acknowledge and never will: stored here. */
@@ -768,7 +840,7 @@ export class Cluster {
     this.ackTimer = undefined
     const acks = [...this.acks]
     this.acks.clear()
-    await Promise.all(acks.map(([node, seqs]) => this.client!.publish(nodeChannel(node), JSON.stringify({ack: seqs, from: this.node} satisfies NodeMessage)).catch((error: unknown) => this.failed('acknowledging to', node, error))))
+    await Promise.all(acks.map(([node, seqs]) => this.post(node, {ack: seqs, from: this.node}).sent.catch(() => {})))
   }
 
   // ---- XEP-0198 resumption across nodes -----------------------------------------
@@ -812,8 +884,8 @@ export class Cluster {
           done(NOT_FOUND)
         },
       })
-      this.client!.publish(nodeChannel(node), JSON.stringify({resume: id, h, account, rid, from: this.node} satisfies NodeMessage))
-        .then((receivers) => {
+      this.post(node, {resume: id, h, account, rid, from: this.node})
+        .sent.then((receivers) => {
           // The node is gone and not yet seen gone.
           if (receivers === 0) done(NOT_FOUND)
         })
@@ -851,7 +923,7 @@ export class Cluster {
    * the session ends here as if its resumption timed out.
    */
   private resumeRequested(request: ResumeRequest): void {
-    const reply = (answer: {session?: HandedOverSession; refused?: ResumeRefusal}) => this.client!.publish(nodeChannel(request.from), JSON.stringify({rid: request.rid, from: this.node, ...answer} satisfies NodeMessage))
+    const reply = (answer: {session?: HandedOverSession; refused?: ResumeRefusal}) => this.post(request.from, {rid: request.rid, from: this.node, ...answer}).sent
     const handOff = typeof request.resume === 'string' && typeof request.account === 'string' && typeof request.h === 'number' ? this.host.handOff(request.resume, request.h, request.account) : undefined
     if (!handOff || 'refused' in handOff) {
       reply({refused: handOff?.refused ?? NOT_FOUND}).catch((error: unknown) => this.failed('answering a resumption request of', request.from, error))
@@ -940,7 +1012,7 @@ export class Cluster {
     }
   }
 
-  private stanza(message: string): void {
+  private nodeMessage(message: string): void {
     let parsed: NodeMessage
     try {
       parsed = JSON.parse(message) as NodeMessage
@@ -948,6 +1020,12 @@ export class Cluster {
       return
     }
 
+    if (!('b' in parsed)) return this.received(parsed)
+    if (Array.isArray(parsed.b)) for (const item of parsed.b) this.received(item)
+  }
+
+  private received(parsed: NodeMessage): void {
+    if ('b' in parsed) return
     if ('ack' in parsed) return this.acknowledged(parsed.from, parsed.ack)
     if ('resume' in parsed) return this.resumeRequested(parsed)
     if ('rid' in parsed) return this.answered(parsed)
@@ -1082,8 +1160,8 @@ export class Cluster {
             clearTimeout(timer)
             resolve(answer)
           })
-          this.client!.publish(nodeChannel(target), JSON.stringify({move: session, mid, from: this.node} satisfies NodeMessage))
-            .then((receivers) => receivers === 0 && resolve(false))
+          this.post(target, {move: session, mid, from: this.node})
+            .sent.then((receivers) => receivers === 0 && resolve(false))
             .catch(() => resolve(false))
         })
         this.moves.delete(mid)
@@ -1163,7 +1241,7 @@ export class Cluster {
   async toService(domain: string, stanza: Element, sender: ServiceSenderKind): Promise<'here' | 'sent' | 'unreachable'> {
     const home = await this.serviceHome(domain)
     if (home === this.node) return 'here'
-    const receivers = await this.client!.publish(nodeChannel(home), JSON.stringify({svc: stanza.toString(), k: sender} satisfies NodeMessage))
+    const receivers = await this.post(home, {svc: stanza.toString(), k: sender}).sent
     if (receivers > 0) return 'sent'
     if (this.serviceHomes.get(domain) === home) this.serviceHomes.delete(domain)
     return 'unreachable'
@@ -1229,7 +1307,7 @@ export class Cluster {
       const unreachable = () => settle(new XmppctlError('node-unreachable', `node ${node} of the cluster did not answer`, {hint: 'see which nodes are alive with "xmppctl status"', exitCode: ExitCode.unavailable}))
       const timer = setTimeout(unreachable, timeoutMs)
       this.asked.set(aid, ({answer, error}) => settle(error && new XmppctlError(error.code, error.message, error.hint === undefined ? {} : {hint: error.hint}), answer))
-      this.client!.publish(nodeChannel(node), JSON.stringify({ask: request, aid, from: this.node} satisfies NodeMessage)).then(
+      this.post(node, {ask: request, aid, from: this.node}).sent.then(
         // Nobody took it: the node is gone and not yet seen gone.
         (receivers) => receivers === 0 && unreachable(),
         (error: unknown) => settle(error instanceof Error ? error : new Error(String(error))),
@@ -1246,7 +1324,7 @@ export class Cluster {
       reply = {aid: request.aid, from: this.node, error: {code: known?.code ?? 'internal', message: error instanceof Error ? error.message : String(error), ...(known?.hint === undefined ? {} : {hint: known.hint})}}
     }
 
-    await this.client!.publish(nodeChannel(request.from), JSON.stringify(reply satisfies NodeMessage)).catch((error: unknown) => this.failed('answering a request of', request.from, error))
+    await this.post(request.from, reply).sent.catch(() => {})
   }
 
   /**
@@ -1273,7 +1351,7 @@ export class Cluster {
   /** Another node, stopping, moves a resumable session here: it waits, detached, for its client. */
   private moveRequested(request: MoveRequest): void {
     const taken = !this.departing && !this.stopping && this.host.adoptMoved(request.move)
-    this.client!.publish(nodeChannel(request.from), JSON.stringify({mid: request.mid, from: this.node, taken} satisfies NodeMessage)).catch((error: unknown) => this.failed('answering a move of', request.move.jid, error))
+    this.post(request.from, {mid: request.mid, from: this.node, taken})
   }
 
   /** Leaves the cluster: this node's sessions and liveness go, so the others drop them at once. */
@@ -1285,6 +1363,7 @@ export class Cluster {
     const client = this.client
     // What was taken is said before the others hear this node left, or they would store it again.
     if (client?.isOpen) await this.sendAcks()
+    if (client?.isOpen) this.postedFirst()
     this.stopped = true
     clearTimeout(this.ackTimer)
     if (!client?.isOpen) return

@@ -13,6 +13,8 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+import {createClient} from '@redis/client'
+
 import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
@@ -92,6 +94,32 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.match(await nextMessage(bob), /^<message to='bob@localhost' type='chat' id='m1' from='alice@localhost\/a'><body>bare, n1 to n2<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='bob@localhost'\/><\/message>$/)
     bob.write("<message to='alice@localhost/a' type='chat' id='m2'><body>full, n2 to n1</body></message>")
     assert.match(await nextMessage(alice), /^<message to='alice@localhost\/a' type='chat' id='m2' from='bob@localhost\/b'><body>full, n2 to n1<\/body><stanza-id xmlns='urn:xmpp:sid:0' id='\d+' by='alice@localhost'\/><\/message>$/)
+  })
+
+  it('sends what one turn has for another node in one publish, in order', async (t) => {
+    // n2's channel as Redis carries it.
+    const watcher = createClient({socket: {host: '127.0.0.1', port: redis.port}, password: redis.password})
+    watcher.on('error', () => {})
+    await watcher.connect()
+    t.after(() => (watcher.isOpen ? watcher.quit() : undefined))
+    const published: Array<Record<string, unknown>> = []
+    await watcher.subscribe('xmppctl:node:n2', (message) => published.push(JSON.parse(message) as Record<string, unknown>))
+    // Twenty messages in one write, which n1 reads at once.
+    alice.write(Array.from({length: 20}, (_, index) => `<message to='bob@localhost/b' type='chat' id='burst${index}'><body>${index}</body></message>`).join(''))
+    for (let index = 0; index < 20; index++) {
+      assert.match(await nextMessage(bob), new RegExp(`^<message to='bob@localhost/b' type='chat' id='burst${index}' from='alice@localhost/a'><body>${index}</body>`))
+    }
+
+    const burst = () => published.flatMap((message) => (Array.isArray(message.b) ? (message.b as Array<Record<string, unknown>>) : [message])).filter((message) => typeof message.s === 'string' && message.s.includes("id='burst"))
+    // The watcher reads the channel beside n2: bounded wait for it to have read as much.
+    for (let waited = 0; burst().length < 20 && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+    const stanzas = burst()
+    assert.deepEqual(
+      stanzas.map((message) => /id='(burst\d+)'/.exec(message.s as string)?.[1]),
+      Array.from({length: 20}, (_, index) => `burst${index}`),
+    )
+    // One publish per stanza would be twenty; stanzas the parser read in one turn share one.
+    assert.ok(published.length < 20, `${published.length} publishes for 20 stanzas`)
   })
 
   it('carries an iq to a full JID on another node and its result back', async () => {
