@@ -389,6 +389,18 @@ export class C2sSession {
     this.transmit(data, receipt)
   }
 
+  /**
+   * Sends a stanza that another node of the cluster serialised as this
+   * stream writes it (jabber:client in scope): written as it is, and parsed
+   * only when the client is inactive, to tell whether it may wait.
+   */
+  sendSerialized(text: string, receipt?: () => void): void {
+    if (!this.held) return this.send(text, receipt)
+    const element = parseElement(text, NS.client)
+    if (element) this.send(element, receipt)
+    else receipt?.()
+  }
+
   private releaseHeld(): void {
     for (const stanza of this.held?.release() ?? []) this.transmit(stanza)
   }

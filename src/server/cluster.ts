@@ -38,6 +38,7 @@ import type {Configuration} from '../config/index.js'
 import {readSecretFile} from '../config/secret-file.js'
 import {ExitCode, UnavailableError, XmppctlError} from '../errors.js'
 import type {Element} from '../xml/element.js'
+import {NS} from '../xml/namespaces.js'
 import {parseElement} from '../xml/parser.js'
 import {type C2sSession, type HandOff, type HandedOverSession, NOTHING_SHARED, type ResumeRefusal, type SharedSessionState} from './c2s.js'
 import {type Jid, parseJid} from './jid.js'
@@ -74,6 +75,14 @@ const CLAIM_SERVICE = `local holder = redis.call('GET', KEYS[1])
 if holder and redis.call('EXISTS', ARGV[2] .. holder .. ARGV[3]) == 1 then return holder end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]`
+
+/**
+ * A stanza forwarded between nodes (Element's toString, its namespace
+ * declared first) as a client stream writes it, with jabber:client in scope:
+ * the declaration goes, as C2sSession would leave it out.
+ */
+const CLIENT_NAMESPACE_DECLARED = new RegExp(`^<([a-z]+) xmlns='${NS.client}'(?=[ />])`)
+const inClientStream = (stanza: string) => stanza.replace(CLIENT_NAMESPACE_DECLARED, '<$1')
 
 /** What the registry keeps of a session: what routing needs. */
 interface Entry {
@@ -1041,17 +1050,20 @@ export class Cluster {
 
     const {from, q} = parsed
     const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
-    const element = parseElement(parsed.s)
-    const jid = parseJid(parsed.to)
-    if (element && jid) {
+    const jid = typeof parsed.s === 'string' ? parseJid(parsed.to) : undefined
+    if (jid) {
       const bare = `${jid.local}@${jid.domain}`
       const session = this.router.local(bare, jid.resource)
-      // Acknowledged once the client took it (XEP-0198) or it was stored: see forward().
-      if (session) return session.send(element, receipt)
+      // Acknowledged once the client took it (XEP-0198) or it was stored: see forward(). Not parsed
+      // again here: the node that sent it serialised it, as it does the stanzas a session hands over.
+      if (session) return session.sendSerialized(inClientStream(parsed.s), receipt)
       // A session that was handed over to another node (resumed there) and that the sender's node did not know had moved: it goes on.
       const moved = this.router.mirrored(bare, jid.resource)
-      if (moved && moved.node !== this.node) moved.send(element)
-      else this.host.undeliverable(element)
+      if (moved && moved.node !== this.node) moved.send(parsed.s)
+      else {
+        const element = parseElement(parsed.s)
+        if (element) this.host.undeliverable(element)
+      }
     }
 
     receipt?.()

@@ -278,13 +278,14 @@ export class XmppStreamParser {
 
 /**
  * One element from its serialised text, as a store keeps it (Element's
- * toString with no namespace in scope); undefined unless the text is exactly
+ * toString with no namespace in scope, or with `inheritedNs` in scope: a
+ * stanza as a client stream carries it, say); undefined unless the text is exactly
  * one well-formed element. The rules of a stream apply: it sits where it sat
  * in the stanza it came from, below a stanza, so a stream header's name is no
  * different from any other.
  */
-export function parseElement(text: string): Element | undefined {
-  const open = "<stream xmlns='http://etherx.jabber.org/streams'><stored xmlns='urn:xmppctl:store'>"
+export function parseElement(text: string, inheritedNs = 'urn:xmppctl:store'): Element | undefined {
+  const open = `<stream xmlns='http://etherx.jabber.org/streams'><stored xmlns='${inheritedNs}'>`
   const bytes = Buffer.from(`${text}</stored>`)
   const parser = new XmppStreamParser({maxStanzaBytes: Buffer.byteLength(open) + bytes.length})
   const events = [...parser.write(Buffer.from(open)), ...parser.write(bytes)]

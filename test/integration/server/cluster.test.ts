@@ -12,6 +12,7 @@ import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {createClient} from '@redis/client'
 
@@ -120,6 +121,30 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     )
     // One publish per stanza would be twenty; stanzas the parser read in one turn share one.
     assert.ok(published.length < 20, `${published.length} publishes for 20 stanzas`)
+  })
+
+  it('holds back what may wait for a client that is inactive (XEP-0352), also when it comes from another node', async () => {
+    bob.write("<inactive xmlns='urn:xmpp:csi:0'/>")
+    await sync(bob)
+    bob.received = ''
+    alice.write('<presence><show>dnd</show></presence>')
+    alice.write("<message to='bob@localhost/b' type='chat' id='c1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+    await sync(alice)
+    await sleep(300)
+    assert.equal(bob.received, '')
+    // A message with a body cannot wait: what waited goes first.
+    alice.write("<message to='bob@localhost/b' type='chat' id='m9'><body>now</body></message>")
+    assert.match(
+      await bob.until(/<\/body>.*<\/message>/),
+      new RegExp(
+        "^<presence from='alice@localhost/a' to='bob@localhost/b'><show>dnd</show></presence>" +
+          "<message to='bob@localhost/b' type='chat' id='c1' from='alice@localhost/a'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>" +
+          "<message to='bob@localhost/b' type='chat' id='m9' from='alice@localhost/a'><body>now</body><stanza-id xmlns='urn:xmpp:sid:0' id='\\d+' by='bob@localhost'/></message>$",
+      ),
+    )
+    bob.write("<active xmlns='urn:xmpp:csi:0'/>")
+    alice.write('<presence/>')
+    assert.equal(await next(bob, 'presence', "from='alice"), "<presence from='alice@localhost/a' to='bob@localhost/b'/>")
   })
 
   it('carries an iq to a full JID on another node and its result back', async () => {
