@@ -86,3 +86,11 @@ export function errorReply(stanza: Element, condition: StanzaErrorCondition, fro
 export function iqResult(stanza: Element, from: string | undefined, ...children: Element[]): Element {
   return x('iq', NS.client, {type: 'result', id: stanza.attrs.id, from: stanza.attrs.to ?? from, to: stanza.attrs.from}, ...children)
 }
+
+/** <sent/> and <received/> of any carbons version: old clients still read urn:xmpp:carbons:1. */
+const ANY_CARBONS = /^urn:xmpp:carbons:\d+$/
+
+/** Whether the message carries a XEP-0280 carbon wrapper (<sent/>, <received/>) as one of its children. */
+export function isCarbon(stanza: Element): boolean {
+  return stanza.elements().some((child) => (child.name === 'sent' || child.name === 'received') && ANY_CARBONS.test(child.ns))
+}

@@ -10,7 +10,7 @@
 import type {C2sSession} from '../c2s.js'
 import {bareJid} from '../jid.js'
 import {NS} from '../../xml/namespaces.js'
-import {errorReply, iqResult} from '../stanza.js'
+import {errorReply, iqResult, isCarbon} from '../stanza.js'
 import {type Element, x} from '../../xml/element.js'
 import type {IqRequest, ModuleContext, Sender, ServerModule} from './types.js'
 
@@ -21,13 +21,6 @@ const IM_PAYLOADS = new Set(['http://jabber.org/protocol/chatstates', 'urn:xmpp:
 const MUC_USER = 'http://jabber.org/protocol/muc#user'
 /** XEP-0249 direct invitations. */
 const CONFERENCE = 'jabber:x:conference'
-/** <sent/> and <received/> of any carbons version: old clients still read urn:xmpp:carbons:1. */
-const ANY_CARBONS = /^urn:xmpp:carbons:\d+$/
-
-/** Whether the message carries a carbon wrapper as one of its children. */
-function isCarbon(stanza: Element): boolean {
-  return stanza.elements().some((child) => (child.name === 'sent' || child.name === 'received') && ANY_CARBONS.test(child.ns))
-}
 
 /** XEP-0280 §6.1's rules (announced as urn:xmpp:carbons:rules:0). */
 function eligible(stanza: Element, direction: Direction): boolean {

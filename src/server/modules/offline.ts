@@ -7,7 +7,7 @@ import type {C2sSession} from '../c2s.js'
 import type {Account} from '../jid.js'
 import {NS} from '../../xml/namespaces.js'
 import {PerKeyQueue} from '../serial.js'
-import {errorReply} from '../stanza.js'
+import {errorReply, isCarbon} from '../stanza.js'
 import {x} from '../../xml/element.js'
 import type {ModuleContext, ServerModule} from './types.js'
 
@@ -56,6 +56,10 @@ export function createOfflineModule(context: ModuleContext, options: OfflineOpti
       const type = stanza.attrs.type ?? 'normal'
       // §8.5.2.2.1: headlines are discarded, errors never bounce; neither is stored.
       if (type === 'headline' || type === 'error' || type === 'groupchat') return false
+      // A carbon copies a message to the resources that were online (XEP-0280 §6); the account's own
+      // copy was delivered or stored. One that its resource never took (it ended, or its node died)
+      // would come back later as a second copy of that message.
+      if (isCarbon(stanza)) return false
       const copy = stanza.clone()
       // A message that was already stored once (then never acknowledged, XEP-0198) keeps its first stamp.
       if (!copy.getChild('delay', NS.delay)) copy.append(x('delay', NS.delay, {from: account.host, stamp: new Date().toISOString()}))

@@ -135,6 +135,29 @@ describe('stream management (XEP-0198)', () => {
     assert.match(await back.until(/id='m1'[\s\S]*?<\/message>/), /<body>lost in transit<\/body><delay xmlns='urn:xmpp:delay' from='localhost' stamp='[^']+'\/><\/message>$/)
   })
 
+  it('never stores a carbon offline: one its resource did not acknowledge goes with the session', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 500}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const phone = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+    phone.write("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    await phone.until(/id='c1'/)
+    await enable(phone)
+    const laptop = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'laptop'})
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
+    bob.write("<message to='alice@localhost/laptop' type='chat' id='m1'><body>to the laptop</body></message>")
+    await laptop.until(/id='m1'[\s\S]*?<\/message>/)
+    assert.equal(
+      await phone.until(/<message from='alice@localhost'[\s\S]*?<\/received><\/message>/).then((text) => text.slice(text.lastIndexOf("<message from='alice@localhost'"))),
+      "<message from='alice@localhost' to='alice@localhost/phone' type='chat'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='alice@localhost/laptop' type='chat' id='m1' from='bob@localhost/desk'><body>to the laptop</body></message></forwarded></received></message>",
+    )
+    // The phone never acknowledges the carbon, and does not come back within resume_timeout.
+    phone.socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    assert.deepEqual(test.server.router.all('alice@localhost').map((session) => session.fullJid), ['alice@localhost/laptop'])
+    assert.equal(await offlineCount(test), 0)
+  })
+
   it('stores unacknowledged messages of a session without resumption when its connection drops', async (t) => {
     const test = await startTestServer(t)
     await test.addUser('alice@localhost', 'alice pw')
