@@ -14,7 +14,7 @@ import {after, before, describe, it} from 'node:test'
 import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
-import {type RawClient, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
+import {type RawClient, iqReply, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? false)
@@ -182,6 +182,26 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
     assert.equal(await back.until(/id='m6'[\s\S]*?<\/message>/), `<resumed xmlns='${SM}' h='5' previd='${id}'/>${m6}`)
     assert.match(await sync(back), /type='result'/)
     assert.doesNotMatch(bob.received + (await sync(bob)), /type='unavailable'/)
+  })
+
+  it('pushes blocklist changes to a session resumed on another node that had fetched the list (XEP-0191 §3.3)', async (t) => {
+    const phone = await loginRaw(t, nodes[a].port, 'carol', 'carol pw', {resource: 'phone', presence: false})
+    const previd = await enable(phone)
+    phone.write("<iq type='get' id='bl1'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+    assert.equal(await iqReply(phone, 'bl1'), "<iq type='result' id='bl1' to='carol@localhost/phone'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+    const handled = 1 + stanzas(await sync(phone))
+    phone.socket.destroy()
+
+    const again = await loginRaw(t, nodes[b].port, 'carol', 'carol pw', {bind: false})
+    again.write(`<resume xmlns='${SM}' previd='${previd}' h='${handled}'/>`)
+    assert.match(await again.until(/<resumed [^>]*\/>/), new RegExp(`^<resumed xmlns='${SM}' h='2' previd='${previd}'/>$`))
+    // Another resource, on the node the session left, changes the list.
+    const desk = await loginRaw(t, nodes[a].port, 'carol', 'carol pw', {resource: 'desk', presence: false})
+    desk.write("<iq type='set' id='bl2'><block xmlns='urn:xmpp:blocking'><item jid='spam@example.org'/></block></iq>")
+    assert.equal(await iqReply(desk, 'bl2'), "<iq type='result' id='bl2' to='carol@localhost/desk'/>")
+    assert.match(await next(again, 'iq', "type='set'"), /^<iq type='set' id='block-push-\d+' to='carol@localhost\/phone'><block xmlns='urn:xmpp:blocking'><item jid='spam@example.org'\/><\/block><\/iq>$/)
+    // desk never fetched the list.
+    assert.doesNotMatch(await sync(desk), /block-push/)
   })
 
   it('moves a resumable session to node b when node a stops: its client, cut without a closing tag, resumes it on b, and contacts see no unavailable presence', async (t) => {
