@@ -26,6 +26,9 @@ export interface ArchiveEntry {
   withResource: string
 }
 
+/** The archives that keep a message: the sender's, the recipient's, or both. */
+export type ArchiveEntries = readonly [ArchiveEntry] | readonly [ArchiveEntry, ArchiveEntry]
+
 export interface ArchivedMessage {
   id: string
   /** When the message was archived. */
@@ -83,7 +86,7 @@ export interface ArchiveStore {
    * others (the SQLite store commits about once a second); reads and close()
    * write what is pending first.
    */
-  add(stanza: string, entries: readonly ArchiveEntry[]): string
+  add(stanza: string, entries: ArchiveEntries): string
   /** The page of messages `filter` matches; undefined when an id it names (filter or page) is not in the archive. */
   query(host: string, username: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
   /** The account's preferences; undefined when it set none. */

@@ -8,7 +8,7 @@
  * Clients page with XEP-0059 result sets; results are sent paced by what the
  * client reads.
  */
-import type {ArchiveEntry, ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
+import type {ArchiveEntries, ArchiveEntry, ArchiveFilter, ArchiveMode, ArchivePage, ArchivePrefs} from '../../store/archive-store.js'
 import {type Account, type Jid, accountOf, bareJid, fullJid, parseJid} from '../jid.js'
 import {BadQuery, parseFilter, parsePage, queryForm, sendArchivePage} from '../archive-query.js'
 import {NS} from '../../xml/namespaces.js'
@@ -134,9 +134,9 @@ export function createMamModule(context: ModuleContext, options: MamOptions): Se
   const archive = (stanza: Element, sender: Sender, to: Jid, recipient: Account, incoming: boolean, outgoing: Account | undefined): void => {
     if (!incoming && !outgoing) return
     // Archived as routed, without the stanza id added below (the result carries the id, §4.2), and with its namespace, as parseElement reads it.
-    const entries: ArchiveEntry[] = []
-    if (outgoing) entries.push({host: outgoing.host, username: outgoing.username, with: recipient.bare, withResource: to.resource})
-    if (incoming) entries.push({host: recipient.host, username: recipient.username, with: sender.bareJid, withResource: sender.jid!.resource})
+    const sent: ArchiveEntry | undefined = outgoing && {host: outgoing.host, username: outgoing.username, with: recipient.bare, withResource: to.resource}
+    const received: ArchiveEntry | undefined = incoming ? {host: recipient.host, username: recipient.username, with: sender.bareJid, withResource: sender.jid!.resource} : undefined
+    const entries: ArchiveEntries = sent && received ? [sent, received] : [(sent ?? received)!]
     const id = archives.add(stanza.toString(), entries)
     if (incoming) stanza.append(x('stanza-id', NS.stanzaId, {id, by: recipient.bare}))
   }

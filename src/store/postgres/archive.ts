@@ -1,5 +1,5 @@
 import {archivePage} from '../archive-page.js'
-import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
+import type {ArchiveEntries, ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSqlState} from './database.js'
 import {ArchiveIds} from './archive-ids.js'
 import {arrayIdIn, numbered} from './rooms.js'
@@ -83,7 +83,7 @@ export class PostgresArchiveStore implements ArchiveStore {
     }
   }
 
-  add(stanza: string, entries: readonly ArchiveEntry[]): string {
+  add(stanza: string, entries: ArchiveEntries): string {
     const id = this.ids.next()
     this.pending.push({id, stanza, entries})
     this.writing ??= this.writeQueued()

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import {Worker} from 'node:worker_threads'
 
-import type {ArchiveEntry, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
+import type {ArchiveEntries, ArchiveFilter, ArchivePage, ArchivePrefs, ArchiveResult, ArchiveStore, PurgeOptions} from '../archive-store.js'
 import {compiledFile} from '../../paths.js'
 import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
 import {archivePage} from '../archive-page.js'
@@ -40,9 +40,9 @@ export interface ArchiveStoreOptions {
  *
  * Messages are archived in batches: add() queues the row and returns its id
  * at once, what one turn of the event loop queued goes to the writer thread
- * (archive-writer.ts) at the end of the turn, and the writer commits what it
- * holds at most COMMIT_INTERVAL_MS after the first row (sooner past
- * COMMIT_ROWS rows), in one transaction. Each account's rows go to its own
+ * (archive-writer.ts) at the end of the turn, and the writer stages the rows
+ * as they come and commits them at most COMMIT_INTERVAL_MS after the first
+ * (sooner past COMMIT_ROWS rows), in one transaction. Each account's rows go to its own
  * index pages, so a transaction costs about a page write per account it
  * touches: batching, and a thread of its own, keep that off the server's
  * thread. A query, a purge and close() wait until what was queued is
@@ -86,7 +86,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     return translatingErrors(new SqliteArchiveStore(db, dataDir, options), file)
   }
 
-  add(stanza: string, entries: readonly ArchiveEntry[]): string {
+  add(stanza: string, entries: ArchiveEntries): string {
     // Never an imported id (../archive-ids.ts): an import in another process cannot see this one until it is written.
     const id = liveArchiveId(Math.max(Date.now() * 1000, this.lastId + 1))
     this.lastId = id

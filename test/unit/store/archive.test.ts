@@ -92,6 +92,18 @@ describe('SQLite message archive', () => {
     )
   })
 
+  it('leaves out the entry of an account deleted while its message waits for the commit, and keeps the other archive\'s', async (t) => {
+    const {accounts, archives, file} = await openStores(t)
+    archives.add('<message>first</message>', [entry('bob', 'alice')])
+    assert.equal((await archives.query(HOST, 'bob', {}, ALL))?.count, 1)
+    archives.add('<message>waiting</message>', [entry('alice', 'bob'), entry('bob', 'alice')])
+    // Past the turn that hands the row to the writer, which stages it under bob's cached number.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(await accounts.deleteAccount(HOST, 'bob'), true)
+    assert.deepEqual((await archives.query(HOST, 'alice', {}, ALL))?.messages.map((message) => message.stanza), ['<message>waiting</message>'])
+    assert.deepEqual(contents(file), {stanzas: [{stanza: '<message>waiting</message>', refs: 1}], entries: [{username: 'alice', with_jid: `bob@${HOST}`}]})
+  })
+
   it('never gives a live message the id an import gives: neither one handed out and not yet written, nor one the clock has yet to reach', async (t) => {
     const dir = path.join(tempDir(t), 'data')
     const accounts = SqliteAccountStore.open(dir)
