@@ -740,11 +740,15 @@ export function translatingErrors<Store extends object>(store: Store, file: stri
     throw storeErrorFrom(error, file)
   }
 
+  // One wrapper per method, made on its first use: the server calls some (the archive's add) for every message.
+  const wrappers = new Map<PropertyKey, {method: unknown; wrapper: (...args: unknown[]) => unknown}>()
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver)
       if (typeof value !== 'function') return value
-      return (...args: unknown[]) => {
+      const known = wrappers.get(property)
+      if (known?.method === value) return known.wrapper
+      const wrapper = (...args: unknown[]) => {
         try {
           const result = value.apply(target, args)
           if (result instanceof Promise) return result.catch(translate)
@@ -754,6 +758,8 @@ export function translatingErrors<Store extends object>(store: Store, file: stri
           return translate(error)
         }
       }
+      wrappers.set(property, {method: value, wrapper})
+      return wrapper
     },
   })
 }
