@@ -13,6 +13,9 @@ import {translatingErrors} from './index.js'
 const COMMIT_INTERVAL_MS = 1000
 /** Rows that are committed at once, without waiting for the interval. */
 const COMMIT_ROWS = 50_000
+/** How long rows wait on the server's thread to go to the writer together, and how many go at once without waiting. */
+const HAND_OFF_MS = 5
+const HAND_OFF_ROWS = 256
 
 interface PrefsRow {
   mode: ArchivePrefs['mode']
@@ -57,7 +60,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   private readonly dataDir: string
   private readonly queries = new Map<string, Database.Statement>()
   private pending: ArchiveRow[] = []
-  private handOff: NodeJS.Immediate | undefined
+  private handOff: NodeJS.Timeout | undefined
   /** Started by the first hand-off: a command that only reads or purges never starts it. */
   private writer: Worker | undefined
   private batches = 0
@@ -93,7 +96,8 @@ export class SqliteArchiveStore implements ArchiveStore {
     const row: ArchiveRow = [id, stanza]
     for (const entry of entries) row.push(entry.host, entry.username, entry.with, entry.withResource)
     this.pending.push(row)
-    this.handOff ??= setImmediate(() => this.send(false))
+    if (this.pending.length >= HAND_OFF_ROWS) this.send(false)
+    else this.handOff ??= setTimeout(() => this.send(false), HAND_OFF_MS)
     return String(id)
   }
 
@@ -107,7 +111,7 @@ export class SqliteArchiveStore implements ArchiveStore {
    * without, with the rows only held and never written).
    */
   private send(commit: boolean): void {
-    clearImmediate(this.handOff)
+    clearTimeout(this.handOff)
     this.handOff = undefined
     if (this.pending.length === 0 && !commit) return
     const request: WriterRequest = {batch: ++this.batches, rows: this.pending, commit, commitIntervalMs: COMMIT_INTERVAL_MS, commitRows: COMMIT_ROWS}
