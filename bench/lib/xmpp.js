@@ -5,7 +5,7 @@
 // Debian's Prosody as a reference. bench/server.js and bench/cluster.js.
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
@@ -300,6 +300,76 @@ export async function exchangeMessages(pairs, {seconds, inFlight, cpuMs: serverC
     ...Object.fromEntries(Object.entries(others).map(([name, other]) => [`messages_per_cpu_s_${name}`, round(delivered / ((cpu + other) / 1000), 1)])),
     latency_p50_ms: round(percentile(0.5)),
     latency_p99_ms: round(percentile(0.99)),
+  }
+}
+
+/** CPU ticks (1/100 s) of each thread of a process, by thread id (/proc/PID/task/TID/stat). */
+function threadTicks(pid) {
+  const ticks = new Map()
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ')
+      ticks.set(thread, Number(fields[11]) + Number(fields[12]))
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+
+  return ticks
+}
+
+/**
+ * The server's CPU per message at a fixed rate: `rate` messages a second
+ * across `pairs` (sent every 10 ms, round robin), for `seconds` after
+ * `warmupMs`. Unlike exchangeMessages, the work per message does not depend
+ * on how fast the server is (a faster server does not get bigger batches per
+ * read and write), so two servers' figures compare even on a noisy machine.
+ * Reports the process's CPU µs per message, and its busiest thread's (the
+ * event loop) and the rest's (worker threads, GC helpers) apart.
+ */
+export async function exchangeAtRate(pairs, {rate, seconds, pid, warmupMs = 1000}) {
+  let delivered = 0
+  let sequence = 0
+  for (const {receiver} of pairs) {
+    receiver.connection.buffer = ''
+    receiver.connection.onText = () => {
+      const {buffer} = receiver.connection
+      const body = /<body>fixed<\/body>/g
+      let consumed = 0
+      while (body.exec(buffer)) {
+        consumed = body.lastIndex
+        delivered++
+      }
+
+      receiver.connection.buffer = buffer.slice(consumed)
+    }
+  }
+
+  const perTick = rate / 100
+  let owed = 0
+  const sending = setInterval(() => {
+    owed += perTick
+    for (; owed >= 1; owed--) {
+      const {sender, receiver} = pairs[sequence++ % pairs.length]
+      sender.connection.write(`<message to='${receiver.jid}' type='chat' id='f${sequence}'><body>fixed</body></message>`)
+    }
+  }, 10)
+  try {
+    await sleep(warmupMs)
+    const [start, cpuStart, threadsStart, deliveredStart] = [now(), cpuMs(pid), threadTicks(pid), delivered]
+    await sleep(seconds * 1000)
+    const [elapsed, cpu, threadsEnd, count] = [(now() - start) / 1000, cpuMs(pid) - cpuStart, threadTicks(pid), delivered - deliveredStart]
+    const busy = [...threadsEnd].map(([thread, ticks]) => ticks - (threadsStart.get(thread) ?? 0)).sort((a, b) => b - a)
+    const main = busy[0] ?? 0
+    return {
+      messages_per_s: round(count / elapsed, 1),
+      cpu_us_per_message: round((cpu * 1000) / count),
+      main_thread_us_per_message: round((main * 10_000) / count),
+      other_threads_us_per_message: round((busy.slice(1).reduce((sum, ticks) => sum + ticks, 0) * 10_000) / count),
+    }
+  } finally {
+    clearInterval(sending)
+    await sleep(500)
   }
 }
 
