@@ -42,10 +42,11 @@ export interface ArchiveStoreOptions {
  * store's file (open the account store first, so that the schema is current).
  *
  * Messages are archived in batches: add() queues the row and returns its id
- * at once, what one turn of the event loop queued goes to the writer thread
- * (archive-writer.ts) at the end of the turn, and the writer stages the rows
- * as they come and commits them at most COMMIT_INTERVAL_MS after the first
- * (sooner past COMMIT_ROWS rows), in one transaction. Each account's rows go to its own
+ * at once, what was queued goes to the writer thread (archive-writer.ts)
+ * HAND_OFF_MS after the first row (at once past HAND_OFF_ROWS rows), and the
+ * writer stages the rows as they come and commits them at most
+ * COMMIT_INTERVAL_MS after the first (sooner past COMMIT_ROWS rows), in one
+ * transaction. Each account's rows go to its own
  * index pages, so a transaction costs about a page write per account it
  * touches: batching, and a thread of its own, keep that off the server's
  * thread. A query, a purge and close() wait until what was queued is
@@ -102,12 +103,12 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   /**
-   * Hands what this turn of the event loop archived to the writer thread,
-   * which commits it with what it already holds (`commit`: at once). Rows
-   * leave this thread's heap in the turn that made them: kept here until
-   * their commit, they outlived young-generation collections and cost the
-   * server thread more than routing the messages did (measured with the
-   * bench's archive rounds: throughput with archiving fell to 0.61 of
+   * Hands what was archived since the last hand-off to the writer thread,
+   * which stages it with what it already holds and commits (`commit`: at
+   * once). Rows leave this thread's heap within HAND_OFF_MS, young: kept
+   * here until their commit, they outlived young-generation collections and
+   * cost the server thread more than routing the messages did (measured with
+   * the bench's archive rounds: throughput with archiving fell to 0.61 of
    * without, with the rows only held and never written).
    */
   private send(commit: boolean): void {
