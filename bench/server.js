@@ -134,34 +134,28 @@ async function measureLogins(port, pid) {
 }
 
 async function measureMessages(port, pid) {
-  const pairs = []
-  for (let index = 0; index < PAIRS; index++) {
-    const receiver = await login(port, username(IDLE_SESSIONS + PAIRS + index), {bind: true})
-    const sender = await login(port, username(IDLE_SESSIONS + index), {bind: true})
-    pairs.push({sender, receiver})
-  }
-
-  await sleep(500)
-  const figures = await exchangeMessages(pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: () => cpuMs(pid)})
-  for (const {sender, receiver} of pairs) {
-    sender.connection.destroy()
-    receiver.connection.destroy()
-  }
-
-  return figures
+  return withPairs(port, async (pairs) => {
+    await sleep(500)
+    return exchangeMessages(pairs, {seconds: MESSAGE_SECONDS, inFlight: IN_FLIGHT, cpuMs: () => cpuMs(pid)})
+  })
 }
 
-/** Server CPU per message at BENCH_ARCHIVE_RATE messages a second (bench/lib/xmpp.js exchangeAtRate), on fresh pairs as measureMessages uses. */
+/** Server CPU per message at BENCH_ARCHIVE_RATE messages a second (bench/lib/xmpp.js exchangeAtRate). */
 async function measureMessagesAtRate(server) {
-  const pairs = []
-  for (let index = 0; index < PAIRS; index++) {
-    const receiver = await login(server.port, username(IDLE_SESSIONS + PAIRS + index), {bind: true})
-    const sender = await login(server.port, username(IDLE_SESSIONS + index), {bind: true})
-    pairs.push({sender, receiver})
-  }
+  return withPairs(server.port, (pairs) => exchangeAtRate(pairs, {rate: ARCHIVE_RATE, seconds: MESSAGE_SECONDS, pid: server.child.pid}))
+}
 
+/** PAIRS fresh sender→receiver sessions for `measure`, closed after it. */
+async function withPairs(port, measure) {
+  const pairs = []
   try {
-    return await exchangeAtRate(pairs, {rate: ARCHIVE_RATE, seconds: MESSAGE_SECONDS, pid: server.child.pid})
+    for (let index = 0; index < PAIRS; index++) {
+      const receiver = await login(port, username(IDLE_SESSIONS + PAIRS + index), {bind: true})
+      const sender = await login(port, username(IDLE_SESSIONS + index), {bind: true})
+      pairs.push({sender, receiver})
+    }
+
+    return await measure(pairs)
   } finally {
     for (const {sender, receiver} of pairs) {
       sender.connection.destroy()
@@ -245,11 +239,11 @@ async function measureArchive(withArchive, startWithoutArchive) {
       atRate.off.push(await measureMessagesAtRate(withoutArchive))
     }
 
-    const cost = (rounds, key) => median(rounds.map((round) => round[key]))
+    const costs = (rounds) => Object.fromEntries(['cpu_us_per_message', 'main_thread_us_per_message', 'other_threads_us_per_message'].map((key) => [key, median(rounds.map((round) => round[key]))]))
     const fixedRate = {
       rate_per_s: ARCHIVE_RATE,
-      on: {cpu_us_per_message: cost(atRate.on, 'cpu_us_per_message'), main_thread_us_per_message: cost(atRate.on, 'main_thread_us_per_message'), other_threads_us_per_message: cost(atRate.on, 'other_threads_us_per_message')},
-      off: {cpu_us_per_message: cost(atRate.off, 'cpu_us_per_message'), main_thread_us_per_message: cost(atRate.off, 'main_thread_us_per_message'), other_threads_us_per_message: cost(atRate.off, 'other_threads_us_per_message')},
+      on: costs(atRate.on),
+      off: costs(atRate.off),
       rounds_cpu_us_per_message: {on: atRate.on.map((round) => round.cpu_us_per_message), off: atRate.off.map((round) => round.cpu_us_per_message)},
     }
     fixedRate.archive_cpu_us_per_message = round(fixedRate.on.cpu_us_per_message - fixedRate.off.cpu_us_per_message)
