@@ -14,7 +14,7 @@ import {after, before, describe, it} from 'node:test'
 import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
-import {type RawClient, iqReply, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
+import {NODE_DEATH_BOUND_MS, type RawClient, iqReply, loginRaw, next, nextMessage, startTestServer, storeQuery, subscribe, sync} from './helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? false)
@@ -23,8 +23,6 @@ const SM = 'urn:xmpp:sm:3'
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 const NOT_FOUND = `<failed xmlns='${SM}'><item-not-found xmlns='${STANZAS}'/></failed>`
 
-/** The bound for a killed node's sessions to go (cluster.test.ts): liveness TTL (5 s) + one heartbeat (1 s), and a second to act. */
-const NODE_DEATH_BOUND_MS = 7000
 
 interface Node {
   name: string

@@ -20,14 +20,12 @@ import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
-import {type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
+import {NODE_DEATH_BOUND_MS, type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
 import {fetchUrl} from './web-helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
 const skip = process.env.CI === 'true' ? false : (postgresMissing() ?? redisMissing() ?? (slixmppAvailable ? false : 'python3-slixmpp is not installed'))
 
-/** The bound this step promises for a killed node's sessions to go: liveness TTL (5 s) + one heartbeat (1 s), and a second to tell contacts. */
-const NODE_DEATH_BOUND_MS = 7000
 
 interface Node {
   name: string

@@ -310,9 +310,15 @@ export async function iqReply(client: RawClient, id: string): Promise<string> {
   return text.slice(text.lastIndexOf('<iq '))
 }
 
-/** The first `name` stanza matching `pattern`, whole. */
-export async function next(client: RawClient, name: 'message' | 'presence' | 'iq', pattern = ''): Promise<string> {
-  const text = await client.until(new RegExp(`<${name} [^>]*${pattern}[^>]*?(/>|>[\\s\\S]*?</${name}>)`))
+/**
+ * The bound a cluster promises for a killed node's sessions to go (src/server/cluster.ts):
+ * liveness TTL (5 s) + one heartbeat (1 s), and a second to tell contacts.
+ */
+export const NODE_DEATH_BOUND_MS = 7000
+
+/** The first `name` stanza matching `pattern`, whole, within `timeoutMs` (until's default if not given). */
+export async function next(client: RawClient, name: 'message' | 'presence' | 'iq', pattern = '', timeoutMs?: number): Promise<string> {
+  const text = await client.until(new RegExp(`<${name} [^>]*${pattern}[^>]*?(/>|>[\\s\\S]*?</${name}>)`), timeoutMs)
   return text.slice(text.lastIndexOf(`<${name} `))
 }
 
