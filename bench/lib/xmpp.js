@@ -167,8 +167,13 @@ export async function login(port, user, {bind = false, resource = undefined} = {
 
 /** CPU time (user + system) a process has used, in milliseconds (/proc/PID/stat, 100 ticks a second). */
 export function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
+  return statTicks(`/proc/${pid}/stat`) * 10
+}
+
+/** User + system CPU ticks (1/100 s) in a /proc stat file, a process's or a thread's. */
+function statTicks(file) {
+  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ')
+  return Number(fields[11]) + Number(fields[12])
 }
 
 /** VmRSS of a process, in KiB. */
@@ -308,8 +313,7 @@ function threadTicks(pid) {
   const ticks = new Map()
   for (const thread of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const fields = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ')
-      ticks.set(thread, Number(fields[11]) + Number(fields[12]))
+      ticks.set(thread, statTicks(`/proc/${pid}/task/${thread}/stat`))
     } catch {
       // The thread ended between the listing and the read.
     }

@@ -23,7 +23,6 @@ const SM = 'urn:xmpp:sm:3'
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 const NOT_FOUND = `<failed xmlns='${SM}'><item-not-found xmlns='${STANZAS}'/></failed>`
 
-
 interface Node {
   name: string
   dir: string
