@@ -47,6 +47,9 @@ export async function startInBackground(t: {after(fn: () => unknown): void}, ser
   })
 }
 
+/** How long runCli lets a command run when the test sets no timeout: far past any command the tests run. */
+const RUN_CLI_BOUND_MS = 4 * 60_000
+
 /** Runs the real CLI as a user would: a child process, no terminal, optional stdin. */
 export function runCli(
   args: readonly string[],
@@ -59,14 +62,27 @@ export function runCli(
     // A process under another uid cannot read root's oclif data directory; give it its own.
     if (options.uid !== undefined) Object.assign(env, {HOME: options.cwd, XDG_DATA_HOME: options.cwd, XDG_CACHE_HOME: options.cwd, XDG_CONFIG_HOME: options.cwd})
     Object.assign(env, options.env)
-    // timeout: a command that should fail but runs on (a server that starts) is killed, and ends with status null.
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs, killSignal: 'SIGKILL'})
+    // timeoutMs: a command that should fail but runs on (a server that starts) is killed, and ends with status null.
+    // Without it, a command that hangs is killed at RUN_CLI_BOUND_MS and says so on stderr, so that the test that ran it
+    // fails by name rather than its whole file at the runner's bound (scripts/test.js).
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd, env, uid: options.uid, gid: options.gid, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
+    let killed = false
+    const timer = setTimeout(() => {
+      killed = true
+      child.kill('SIGKILL')
+      if (options.timeoutMs === undefined) stderr += `\n[runCli: xmppctl ${args[0] ?? ''} ${args[1] ?? ''} did not end within ${RUN_CLI_BOUND_MS} ms and was killed]\n`
+      // A process it started may hold its output open: do not wait for that past a few seconds.
+      setTimeout(() => resolve({status: null, stdout, stderr}), 5000).unref()
+    }, options.timeoutMs ?? RUN_CLI_BOUND_MS)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', reject)
-    child.on('close', (status) => resolve({status, stdout, stderr}))
+    child.on('close', (status) => {
+      clearTimeout(timer)
+      resolve({status: killed ? null : status, stdout, stderr})
+    })
     child.stdin.end(options.stdin ?? '')
   })
 }

@@ -9,10 +9,13 @@ import {PROJECT_ROOT, tempDir} from '../helpers.js'
 // because a daemon or a privilege is missing turns the run red.
 describe('the test runner (scripts/test.js)', () => {
   const runner = path.join(PROJECT_ROOT, 'scripts', 'test.js')
-  const run = (dir: string, ci: boolean, ...args: string[]) =>
+  const run = (dir: string, ci: boolean, ...args: string[]) => runWith(dir, ci, {}, ...args)
+  const runWith = (dir: string, ci: boolean, env: NodeJS.ProcessEnv, ...args: string[]) =>
     spawnSync(process.execPath, [runner, ...args], {
       encoding: 'utf8',
-      env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined, XMPPCTL_TEST_STORE: undefined, XMPPCTL_TEST_STORES: undefined},
+      env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined, XMPPCTL_TEST_STORE: undefined, XMPPCTL_TEST_STORES: undefined, ...env},
+      // The runner's own bound is what is tested; this one only keeps a broken runner from holding the suite.
+      timeout: 60_000,
     })
   const fixture = (t: {after(fn: () => void): void}) => {
     const dir = tempDir(t)
@@ -43,6 +46,20 @@ describe('the test runner (scripts/test.js)', () => {
     const result = run(fixture(t), true, '--test-name-pattern=everywhere')
     assert.equal(result.status, 0, result.stderr)
     assert.doesNotMatch(result.stderr, /skipped;/)
+  })
+
+  it('fails a test file that never ends, by name, once the bound has passed, and goes on with the other files', (t) => {
+    const dir = tempDir(t)
+    // An interval keeps the file's process alive too: the bound must end the process, not only the test.
+    writeFileSync(path.join(dir, 'a-hang.test.js'), "import {it} from 'node:test'\nit('waits for a daemon that never answers', () => new Promise(() => setInterval(() => {}, 1000)))\n")
+    writeFileSync(path.join(dir, 'b-plain.test.js'), "import {it} from 'node:test'\nit('runs after it', () => {})\n")
+    const started = Date.now()
+    const result = runWith(dir, true, {XMPPCTL_TEST_TIMEOUT_MS: '1500', XMPPCTL_TEST_STORES: 'sqlite'})
+    assert.equal(result.status, 1, result.stdout + result.stderr)
+    assert.ok(Date.now() - started < 30_000, `the runner took ${Date.now() - started} ms`)
+    // The file's bound starts first, so the file is what is named (Node 20 to 24).
+    assert.match(result.stdout, /✖ \S+\/a-hang\.test\.js \(\d+(\.\d+)?ms\)\n\s+'test timed out after 1500ms'/)
+    assert.match(result.stdout, /✔ runs after it/)
   })
 
   it('runs the suites whose servers come from startTestServer a second time, on PostgreSQL', (t) => {
