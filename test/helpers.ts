@@ -78,7 +78,10 @@ export function runCli(
     }, options.timeoutMs ?? RUN_CLI_BOUND_MS)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.on('error', reject)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
     child.on('close', (status) => {
       clearTimeout(timer)
       resolve({status: killed ? null : status, stdout, stderr})

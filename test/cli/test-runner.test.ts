@@ -9,8 +9,7 @@ import {PROJECT_ROOT, tempDir} from '../helpers.js'
 // because a daemon or a privilege is missing turns the run red.
 describe('the test runner (scripts/test.js)', () => {
   const runner = path.join(PROJECT_ROOT, 'scripts', 'test.js')
-  const run = (dir: string, ci: boolean, ...args: string[]) => runWith(dir, ci, {}, ...args)
-  const runWith = (dir: string, ci: boolean, env: NodeJS.ProcessEnv, ...args: string[]) =>
+  const run = (dir: string, ci: boolean, {args = [], env = {}}: {args?: string[]; env?: NodeJS.ProcessEnv} = {}) =>
     spawnSync(process.execPath, [runner, ...args], {
       encoding: 'utf8',
       env: {...process.env, CI: ci ? 'true' : 'false', XMPPCTL_TEST_DIR: dir, NODE_TEST_CONTEXT: undefined, XMPPCTL_TEST_STORE: undefined, XMPPCTL_TEST_STORES: undefined, ...env},
@@ -43,7 +42,7 @@ describe('the test runner (scripts/test.js)', () => {
   })
 
   it('does not count the tests --test-name-pattern leaves out', (t) => {
-    const result = run(fixture(t), true, '--test-name-pattern=everywhere')
+    const result = run(fixture(t), true, {args: ['--test-name-pattern=everywhere']})
     assert.equal(result.status, 0, result.stderr)
     assert.doesNotMatch(result.stderr, /skipped;/)
   })
@@ -54,7 +53,7 @@ describe('the test runner (scripts/test.js)', () => {
     writeFileSync(path.join(dir, 'a-hang.test.js'), "import {it} from 'node:test'\nit('waits for a daemon that never answers', () => new Promise(() => setTimeout(() => {}, 20_000)))\n")
     writeFileSync(path.join(dir, 'b-plain.test.js'), "import {it} from 'node:test'\nit('runs after it', () => {})\n")
     const started = Date.now()
-    const result = runWith(dir, true, {XMPPCTL_TEST_TIMEOUT_MS: '1500', XMPPCTL_TEST_STORES: 'sqlite'})
+    const result = run(dir, true, {env: {XMPPCTL_TEST_TIMEOUT_MS: '1500', XMPPCTL_TEST_STORES: 'sqlite'}})
     assert.equal(result.status, 1, result.stdout + result.stderr)
     assert.ok(Date.now() - started < 40_000, `the runner took ${Date.now() - started} ms`)
     // Node 20 and 22 name the file (its bound starts first), Node 24 the test.
