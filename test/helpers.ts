@@ -38,7 +38,7 @@ export interface CliResult {
  */
 export async function startInBackground(t: {after(fn: () => unknown): void}, server: {dir: string; pid: number}): Promise<void> {
   const started = await runCli(['start', '--json'], {cwd: server.dir})
-  assert.equal(started.status, 0, started.stderr)
+  assert.equal(started.status, 0, started.stdout + started.stderr)
   server.pid = (JSON.parse(started.stdout) as {pid: number}).pid
   t.after(() => {
     try {

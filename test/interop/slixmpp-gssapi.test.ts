@@ -61,7 +61,7 @@ describe('SASL GSSAPI in xmppctl start against a real MIT KDC', {skip, concurren
     }
 
     const started = await runCli(['start', '--json'], {cwd: dir, env: {KRB5_CONFIG: kdc.krb5Conf}})
-    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.status, 0, started.stdout + started.stderr)
     pid = (JSON.parse(started.stdout) as {pid: number}).pid
     assert.match(serverLog(), new RegExp(`info +auth localhost: GSSAPI offered: ${kdc.keytab} holds xmpp/localhost@${REALM} \\(aes256-cts-hmac-sha1-96`))
   })

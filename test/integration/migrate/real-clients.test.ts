@@ -99,7 +99,7 @@ async function readBack(t: Context, dir: string, host: string, bookmarks: 'pep' 
   const port = await freePort()
   writeConfig(dir, `hosts: [${host}]\nauth_scram_iterations: 4096\nlisten:\n  - {port: ${port}, ip: 127.0.0.1}\n`)
   const started = await runCli(['start', '--json'], {cwd: dir, timeoutMs: 60_000})
-  assert.equal(started.status, 0, started.stderr)
+  assert.equal(started.status, 0, started.stdout + started.stderr)
   const {pid} = JSON.parse(started.stdout) as {pid: number}
   t.after(() => {
     try {

@@ -24,7 +24,7 @@ async function startWith(t: {after(fn: () => unknown): void}, line: string): Pro
   const dir = tempDir(t)
   writeConfig(dir, `hosts: [localhost]\n${line}listen:\n  - {port: ${await freePort()}, ip: 127.0.0.1}\n`)
   const started = await runCli(['start', '--json'], {cwd: dir})
-  assert.equal(started.status, 0, started.stderr)
+  assert.equal(started.status, 0, started.stdout + started.stderr)
   const {pid} = JSON.parse(started.stdout) as {pid: number}
   t.after(() => {
     try {

@@ -230,7 +230,7 @@ describe('XEP-0198 resumption across the nodes of a cluster', {skip}, () => {
 
     // Node a starts again, for the next test.
     const started = await cli(nodes[a], ['start', '--json'])
-    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.status, 0, started.stdout + started.stderr)
     nodes[a].pid = (JSON.parse(started.stdout) as {pid: number}).pid
   })
 

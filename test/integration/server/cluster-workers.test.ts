@@ -104,7 +104,7 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
 
   it('starts a supervisor and two workers in the background; status lists both nodes up, here', async () => {
     const started = await cli(['start', '--json'])
-    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.status, 0, started.stdout + started.stderr)
     const result = JSON.parse(started.stdout) as {pid: number; workers: Array<{node: string; pid: number}>}
     supervisor = result.pid
     suite.after(async () => {
@@ -196,7 +196,7 @@ describe('cluster.workers: two nodes on one machine sharing a port', {skip}, () 
     assert.equal(node, 'w-2')
     client.end()
     const started = await cli(['restart', '--node', 'w-1'])
-    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.status, 0, started.stdout + started.stderr)
     current = await status()
     assert.deepEqual(current.workers.map(({node: name, state}) => ({node: name, state})), [{node: 'w-1', state: 'running'}, {node: 'w-2', state: 'running'}])
   })

@@ -19,7 +19,7 @@ describe('xmppctl start, status, reload, stop', () => {
     const [plain, direct] = [await freePort(), await freePort()]
     writeConfig(dir, `hosts: [localhost]\nlisten:\n  - {port: ${plain}, ip: 127.0.0.1}\n  - {port: ${direct}, ip: 127.0.0.1, tls: true}\n`)
     const started = await runCli(['start', '--json'], {cwd: dir})
-    assert.equal(started.status, 0, started.stderr)
+    assert.equal(started.status, 0, started.stdout + started.stderr)
     const result = JSON.parse(started.stdout) as {pid: number; listeners: Array<{port: number; tls: boolean}>}
     t.after(() => {
       try {

@@ -18,7 +18,7 @@ async function startServer(t: {after(fn: () => unknown): void}, extra: string, a
   const port = await freePort()
   writeConfig(dir, `hosts: [localhost]\nlisten:\n  - {port: ${port}, ip: 127.0.0.1, starttls: disabled}\nc2s_require_encryption: false\nallow_unencrypted_plain_auth: true\n${extra}`)
   const started = await runCli(['start', ...args, '--json'], {cwd: dir})
-  assert.equal(started.status, 0, started.stderr)
+  assert.equal(started.status, 0, started.stdout + started.stderr)
   const {pid} = JSON.parse(started.stdout) as {pid: number}
   // SIGTERM stops it gracefully; waited for, so its data directory is removed after it has gone.
   t.after(async () => {
