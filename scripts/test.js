@@ -62,8 +62,12 @@ process.exit(status)
 function run(testFiles, environment) {
   const tapDir = ci ? mkdtempSync(join(tmpdir(), 'xmppctl-test-')) : undefined
   const tapFile = tapDir && join(tapDir, 'results.tap')
+  // Each test file's process claims the ports it is given here (freePort in test/helpers.ts), so that no two
+  // files running side by side are given the same one.
+  const portClaims = mkdtempSync(join(tmpdir(), 'xmppctl-ports-'))
   const reporters = tapFile ? ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`] : []
-  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-timeout=${timeoutMs}`, ...reporters, ...options, ...testFiles], {stdio: 'inherit', env: {...process.env, ...environment}})
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-timeout=${timeoutMs}`, ...reporters, ...options, ...testFiles], {stdio: 'inherit', env: {...process.env, XMPPCTL_TEST_PORTS_DIR: portClaims, ...environment}})
+  rmSync(portClaims, {recursive: true, force: true})
   let runStatus = result.status ?? 1
   if (tapFile) {
     const skipped = skippedTests(readFileSync(tapFile, 'utf8'))

@@ -90,15 +90,42 @@ export function runCli(
   })
 }
 
+/** Ports freePort handed out in this process: none is handed out twice. */
+const handedOut = new Set<number>()
+
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago, for configurations
- * that need a fixed port: below 32768, since the kernel hands out ports from
- * 32768 to 60999 to outgoing connections, which would collide with a server
- * started on one later (a port 0 read back comes from that range).
+ * Claims `port` for this process: false when this process or, through the run's directory of claims
+ * (XMPPCTL_TEST_PORTS_DIR, made by scripts/test.js), another test file's process has it. Without a
+ * claim, two files running side by side could both find a port free, and the second to listen on it
+ * would fail to start. A file made with 'wx' is created by exactly one process, so a claim is atomic.
+ */
+function claimPort(port: number): boolean {
+  if (handedOut.has(port)) return false
+  const claims = process.env.XMPPCTL_TEST_PORTS_DIR
+  if (claims) {
+    try {
+      closeSync(openSync(path.join(claims, String(port)), 'wx'))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw error
+    }
+  }
+
+  handedOut.add(port)
+  return true
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago and that no other test
+ * of this run was given, for configurations that need a fixed port: below
+ * 32768, since the kernel hands out ports from 32768 to 60999 to outgoing
+ * connections, which would collide with a server started on one later (a
+ * port 0 read back comes from that range).
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (!claimPort(port)) continue
     const free = await new Promise<boolean>((resolve) => {
       const server = createServer()
       server.once('error', () => resolve(false))

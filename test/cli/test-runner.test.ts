@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {PROJECT_ROOT, tempDir} from '../helpers.js'
+import {PROJECT_ROOT, freePort, tempDir} from '../helpers.js'
 
 // scripts/test.js, `npm test`'s runner: under CI=true a test that skipped itself
 // because a daemon or a privilege is missing turns the run red.
@@ -75,5 +75,43 @@ describe('the test runner (scripts/test.js)', () => {
       assert.deepEqual(ran, ['plain on sqlite', 'server on sqlite'])
       assert.match(result.stderr, /the PostgreSQL pass is left out: it runs PostgreSQL as the postgres user, which needs root/)
     }
+  })
+
+  it('gives the files of a run one directory of port claims, and removes it at the end', (t) => {
+    const dir = tempDir(t)
+    for (const name of ['a', 'b']) writeFileSync(path.join(dir, `${name}.test.js`), "import {it} from 'node:test'\nit(`claims in ${process.env.XMPPCTL_TEST_PORTS_DIR}`, () => {})\n")
+    const result = run(dir, false, {env: {XMPPCTL_TEST_STORES: 'sqlite'}})
+    assert.equal(result.status, 0, result.stdout + result.stderr)
+    const claims = [...result.stdout.matchAll(/^\s*(?:ok \d+ - |✔ )claims in (\S+?)(?: \(\d|$)/gm)].map((match) => match[1])
+    assert.equal(claims.length, 2, result.stdout)
+    assert.equal(claims[0], claims[1])
+    assert.match(claims[0], /xmppctl-ports-/)
+    assert.equal(existsSync(claims[0]), false, `${claims[0]} is left behind`)
+  })
+})
+
+// freePort's claims keep two test files that run side by side from being given the same port.
+describe('freePort', () => {
+  const withClaims = (t: {after(fn: () => void): void}) => {
+    const saved = process.env.XMPPCTL_TEST_PORTS_DIR
+    const claims = tempDir(t)
+    process.env.XMPPCTL_TEST_PORTS_DIR = claims
+    t.after(() => {
+      process.env.XMPPCTL_TEST_PORTS_DIR = saved
+    })
+    return claims
+  }
+
+  it('claims the port it gives in the run\'s directory', async (t) => {
+    const claims = withClaims(t)
+    const port = await freePort()
+    assert.ok(port >= 20_000 && port < 32_000, String(port))
+    assert.deepEqual(readdirSync(claims), [String(port)])
+  })
+
+  it('never gives a port that another process of the run claimed', async (t) => {
+    const claims = withClaims(t)
+    for (let port = 20_000; port < 32_000; port++) writeFileSync(path.join(claims, String(port)), '')
+    await assert.rejects(freePort(), /no free loopback port found below 32768/)
   })
 })
