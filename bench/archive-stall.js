@@ -53,6 +53,7 @@ async function measure(rate) {
           ])
         }
 
+        // The SQLite store does its write, and any wait for the lock, before it returns its promise.
         const before = performance.now()
         data.setLastActivity('localhost', `user${sent % ACCOUNTS}`, new Date(), '')
         waits.push(performance.now() - before)
