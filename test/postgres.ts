@@ -8,7 +8,7 @@
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -53,8 +53,39 @@ export interface PostgresCluster {
   createDatabase(name?: string): Promise<PostgresDatabaseInfo>
   /** Stops the cluster (SIGKILL: a crash, for kill -9 tests; SIGINT, the default: PostgreSQL's fast shutdown). */
   stop(signal?: NodeJS.Signals): Promise<void>
+  /** The running postmaster's children (checkpointer, writers, one backend per connection). */
+  children(): number[]
   /** Starts it again on the same port and data after stop(). */
   restart(): Promise<void>
+}
+
+/** The processes whose parent is `pid`, from /proc (procps, which has pgrep, need not be installed). */
+function childPids(pid: number): number[] {
+  const children = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const fields = procStatFields(Number(entry))
+    // After the command name: state, then the parent's pid (proc(5)).
+    if (fields && Number(fields[1]) === pid) children.push(Number(entry))
+  }
+
+  return children
+}
+
+/** The fields of /proc/`pid`/stat after the parenthesised command name (which may itself hold spaces or parentheses). */
+function procStatFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `pid` still runs: a zombie (state Z, which nobody may reap here: PID 1 need not) holds no shared memory. */
+function alive(pid: number): boolean {
+  const fields = procStatFields(pid)
+  return fields !== undefined && fields[0] !== 'Z'
 }
 
 function userId(name: string): {uid: number; gid: number} {
@@ -93,13 +124,24 @@ export async function startPostgres(cleanup: ((fn: () => unknown) => void) | 'ex
         // Starting up or recovering after a crash: the socket is not there yet, or the server
         // answers 57P03 (cannot_connect_now) until it accepts connections.
         if (attempt > 300 || !/ENOENT|ECONNREFUSED|57P03/.test(String((error as {code?: string}).code))) throw error
+        // A postmaster that exited will not come up: say why at once rather than after 30 s of retries.
+        if (server !== undefined && (server.exitCode !== null || server.signalCode !== null)) throw new Error(`PostgreSQL exited while starting: ${logTail()}`, {cause: error})
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     }
   }
 
+  const log = path.join(root, 'postgres.log')
+  const logTail = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log')
   const start = async () => {
-    server = spawn(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', data, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on'], {uid, gid, stdio: 'ignore', cwd: root})
+    // Its messages go to a file this process opened, so a failed start can say why.
+    const logFd = openSync(log, 'a')
+    try {
+      server = spawn(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', data, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on'], {uid, gid, stdio: ['ignore', 'ignore', logFd], cwd: root})
+    } finally {
+      closeSync(logFd)
+    }
+
     exited = new Promise((resolve) => server!.on('exit', resolve))
     if (cleanup === 'exit') server.unref()
     const probe = await connect('postgres')
@@ -110,11 +152,23 @@ export async function startPostgres(cleanup: ((fn: () => unknown) => void) | 'ex
     if (!server || server.exitCode !== null) return
     // An unreferenced child's exit would not keep the event loop alive while it is awaited.
     server.ref()
+    // A crash takes every process of the cluster. The postmaster's children outlive it until they notice it is
+    // gone, and a new postmaster refuses to start while one of them still holds the old shared memory
+    // ("pre-existing shared memory block is still in use"). Each child is its own session leader with a
+    // retitled command line (postgres: checkpointer), so neither the process group nor the data directory
+    // names them: they are listed by parent before the kill.
+    const children = signal === 'SIGKILL' ? childPids(server.pid!) : []
     server.kill(signal)
+    for (const child of children) {
+      try {
+        process.kill(child, 'SIGKILL')
+      } catch {}
+    }
+
     await exited
-    if (signal === 'SIGKILL') {
-      // The postmaster's children outlive it; a new postmaster waits for them to go.
-      execFileSync('sh', ['-c', `pkill -KILL -u postgres -f -- "${data}" || true`])
+    for (let waited = 0; children.some((child) => alive(child)); waited += 50) {
+      if (waited > 10_000) throw new Error(`PostgreSQL processes ${children.filter((child) => alive(child)).join(', ')} outlived SIGKILL for 10 s`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
 
@@ -148,6 +202,7 @@ export async function startPostgres(cleanup: ((fn: () => unknown) => void) | 'ex
       return {host: '127.0.0.1', port, database: name, user: name, password, url: `postgresql://${name}:${encodeURIComponent(password)}@127.0.0.1:${port}/${name}`}
     },
     stop,
+    children: () => (server?.pid === undefined ? [] : childPids(server.pid)),
     restart: start,
   }
 }
