@@ -64,9 +64,14 @@ const statements = {
   stage: db.prepare('INSERT INTO temp.archive_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
   stanzas: db.prepare(`INSERT INTO archive_stanzas (id, stanza, refs)
     SELECT id, stanza, (owner1 IS NOT NULL) + (owner2 IS NOT NULL) FROM temp.archive_staging WHERE owner1 IS NOT NULL OR owner2 IS NOT NULL`),
+  // In key order (owner, then id), so that each account's entries go in one after another, on the pages the
+  // one before touched, rather than in the order the messages came, which jumps between accounts at every
+  // row. Measured with bench/archive-stall.js at 30,000 messages/s: this statement took 27% less time, and the
+  // whole process 10-16% less CPU per message, the sort included.
   entries: db.prepare(`INSERT INTO archive_entries (owner, id, with_jid, with_resource)
     SELECT owner1, id, with1, resource1 FROM temp.archive_staging WHERE owner1 IS NOT NULL
-    UNION ALL SELECT owner2, id, with2, resource2 FROM temp.archive_staging WHERE owner2 IS NOT NULL`),
+    UNION ALL SELECT owner2, id, with2, resource2 FROM temp.archive_staging WHERE owner2 IS NOT NULL
+    ORDER BY 1, 2`),
   staleOwners: db.prepare<[], number>(`SELECT owner FROM (SELECT owner1 AS owner FROM temp.archive_staging UNION SELECT owner2 FROM temp.archive_staging)
     WHERE owner IS NOT NULL AND owner NOT IN (SELECT owner FROM archive_owners)`).pluck(),
   renumber1: db.prepare('UPDATE temp.archive_staging SET owner1 = ? WHERE owner1 = ?'),
