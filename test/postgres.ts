@@ -82,7 +82,7 @@ function procStatFields(pid: number): string[] | undefined {
   }
 }
 
-/** Whether `pid` still runs: a zombie (state Z, which nobody may reap here: PID 1 need not) holds no shared memory. */
+/** Whether `pid` still runs. A zombie (state Z) does not: it holds no shared memory, and the PID 1 of a container may never reap it. */
 function alive(pid: number): boolean {
   const fields = procStatFields(pid)
   return fields !== undefined && fields[0] !== 'Z'
