@@ -98,7 +98,9 @@ describe('freePort', () => {
     const claims = tempDir(t)
     process.env.XMPPCTL_TEST_PORTS_DIR = claims
     t.after(() => {
-      process.env.XMPPCTL_TEST_PORTS_DIR = saved
+      // Assigned undefined, process.env would hold the string "undefined", a directory freePort would then write to.
+      if (saved === undefined) delete process.env.XMPPCTL_TEST_PORTS_DIR
+      else process.env.XMPPCTL_TEST_PORTS_DIR = saved
     })
     return claims
   }
