@@ -122,8 +122,8 @@ type NodeMessage =
   | ResumeAnswer
   | MoveRequest
   | MoveAnswer
-  /** A stanza for a hosted service this node serves (see serviceHome()). */
-  | {svc: string; k: ServiceSenderKind}
+  /** A stanza for a hosted service this node serves (see serviceHome()), with its sender's sequence number (toService()). */
+  | {svc: string; k: ServiceSenderKind; from?: string; q?: number}
   | NodeRequest
   | NodeAnswer
 
@@ -234,8 +234,10 @@ export interface ClusterHost {
   adoptMoved(session: HandedOverSession): boolean
   /** A session on another node ended or became unavailable (what it joined here, a room say, must hear it). */
   remoteSessionGone(fullJid: string): void
-  /** A stanza another node forwarded to a hosted service this node serves, its `from` set by that node: from a client of the cluster, or from another server. */
-  serviceStanza(stanza: Element, sender: ServiceSenderKind): void
+  /** A stanza another node forwarded to a hosted service this node serves, its `from` set by that node: from a client of the cluster, or from another server. Settles once the service has handled it. */
+  serviceStanza(stanza: Element, sender: ServiceSenderKind): Promise<void>
+  /** A stanza this node sent to the node serving a hosted service, which died before it acknowledged it: to be served again, by whichever node serves the domain now. */
+  serviceStanzaUnacknowledged(stanza: Element, sender: ServiceSenderKind): void
   /** Runs a request another node asked this one to run (ask()); its answer goes back as JSON. */
   nodeRequest(request: unknown): Promise<unknown>
 }
@@ -510,6 +512,8 @@ export class Cluster {
   private seq = 0
   /** Messages sent to each node and not yet acknowledged, by sequence number (in sending order). */
   private readonly inflight = new Map<string, Map<number, string>>()
+  /** Stanzas sent to each node for a hosted service it serves and not yet acknowledged, by sequence number (toService()). */
+  private readonly serviceInflight = new Map<string, Map<number, {stanza: string; kind: ServiceSenderKind}>>()
   /** Acknowledgements to send: the sequence numbers taken from each node. */
   private readonly acks = new Map<string, number[]>()
   private ackTimer: NodeJS.Timeout | undefined
@@ -826,9 +830,13 @@ export class Cluster {
 
   /** `node` took the messages of these sequence numbers (each on its own: a client acknowledges when it does). */
   private acknowledged(node: string, seqs: readonly number[]): void {
+    if (!Array.isArray(seqs)) return
     const pending = this.inflight.get(node)
-    if (!pending || !Array.isArray(seqs)) return
-    for (const seq of seqs) pending.delete(seq)
+    const service = this.serviceInflight.get(node)
+    for (const seq of seqs) {
+      pending?.delete(seq)
+      service?.delete(seq)
+    }
   }
 
   /** Acknowledges, after ACK_DELAY_MS, the message `from` sent as `seq`: one publish per sender per batch. */
@@ -1042,14 +1050,16 @@ export class Cluster {
     if ('mid' in parsed) return this.moves.get(parsed.mid)?.(parsed.taken)
     if ('ask' in parsed) return void this.askRequested(parsed)
     if ('aid' in parsed) return this.asked.get(parsed.aid)?.(parsed)
+    const {from, q} = parsed
+    const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     if ('svc' in parsed) {
       const element = parseElement(parsed.svc)
-      if (element) this.host.serviceStanza(element, parsed.k)
+      // Acknowledged once the service handled it (a room relayed the message, answered the iq), or failed to.
+      if (element) void this.host.serviceStanza(element, parsed.k).finally(receipt)
+      else receipt?.()
       return
     }
 
-    const {from, q} = parsed
-    const receipt = q !== undefined && from !== undefined ? () => this.acknowledge(from, q) : undefined
     const jid = typeof parsed.s === 'string' ? parseJid(parsed.to) : undefined
     if (jid) {
       const bare = `${jid.local}@${jid.domain}`
@@ -1086,6 +1096,14 @@ export class Cluster {
 
     // Its services are claimed again by the next stanza for them, here or on another node.
     for (const [domain, home] of this.serviceHomes) if (home === node) this.serviceHomes.delete(domain)
+    // What it never acknowledged for them goes there now: the sender hears the answer, an error at least, rather than nothing.
+    const unacknowledged = this.serviceInflight.get(node)
+    this.serviceInflight.delete(node)
+    for (const {stanza, kind} of unacknowledged?.values() ?? []) {
+      const element = parseElement(stanza)
+      if (element) this.host.serviceStanzaUnacknowledged(element, kind)
+    }
+
     return gone
   }
 
@@ -1248,13 +1266,36 @@ export class Cluster {
   /**
    * Sends a stanza for a hosted service's domain to the node that serves it:
    * 'here' when that is this node, 'unreachable' when that node is gone
-   * and not yet seen gone (nobody took the stanza).
+   * and not yet seen gone (nobody took the stanza). As with messages to
+   * sessions (forward()), pub/sub says nothing of delivery: the stanza is
+   * kept until that node acknowledges it, once its service handled it, and
+   * should that node die first, it is served again by the node that serves
+   * the domain then (nodeGone()). A message to a room that died with its
+   * node then gets that node's error, not silence; delivery is at least
+   * once.
    */
   async toService(domain: string, stanza: Element, sender: ServiceSenderKind): Promise<'here' | 'sent' | 'unreachable'> {
     const home = await this.serviceHome(domain)
     if (home === this.node) return 'here'
-    const receivers = await this.post(home, {svc: stanza.toString(), k: sender}).sent
+    const serialized = stanza.toString()
+    const seq = ++this.seq
+    let pending = this.serviceInflight.get(home)
+    if (!pending) {
+      pending = new Map()
+      this.serviceInflight.set(home, pending)
+    }
+
+    pending.set(seq, {stanza: serialized, kind: sender})
+    let receivers: number
+    try {
+      receivers = await this.post(home, {svc: serialized, k: sender, from: this.node, q: seq}).sent
+    } catch (error) {
+      this.serviceInflight.get(home)?.delete(seq)
+      throw error
+    }
+
     if (receivers > 0) return 'sent'
+    this.serviceInflight.get(home)?.delete(seq)
     if (this.serviceHomes.get(domain) === home) this.serviceHomes.delete(domain)
     return 'unreachable'
   }

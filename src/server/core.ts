@@ -606,8 +606,25 @@ export class ServerCore {
     const to = parseJid(stanza.attrs.to ?? '')
     const service = to && this.serviceAt(to.domain)
     if (!from || !service) return
-    const sender = kind === 'remote' ? this.remoteSender(from) : kind === 'service' ? this.serviceSender(from) : this.clientSender(from)
-    await service.handle(stanza, sender, to)
+    await service.handle(stanza, this.forwardedSender(from, kind), to)
+  }
+
+  /**
+   * A stanza this node sent to the node serving a hosted service, which died
+   * before it acknowledged it (see serve()): served again, here or by the
+   * node that took the service over, so that its sender hears an answer.
+   */
+  async serveAgain(stanza: Element, kind: ServiceSenderKind): Promise<void> {
+    const from = parseJid(stanza.attrs.from ?? '')
+    const to = parseJid(stanza.attrs.to ?? '')
+    const service = to && this.serviceAt(to.domain)
+    if (!from || !service) return
+    await this.serve(service, stanza, this.forwardedSender(from, kind), to, kind)
+  }
+
+  /** The sender of a stanza whose `from` a node of the cluster set, of the kind it said. */
+  private forwardedSender(from: Jid, kind: ServiceSenderKind): Sender {
+    return kind === 'remote' ? this.remoteSender(from) : kind === 'service' ? this.serviceSender(from) : this.clientSender(from)
   }
 
   /** A client bound to another node of the cluster as a sender: what it is sent goes to its session through the router. */

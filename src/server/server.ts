@@ -316,7 +316,10 @@ export class XmppServer implements SessionHost {
       handOff: (id, h, account) => this.handOff(id, h, account),
       abandoned: (session, rebound) => C2sSession.endHandedOver(this, session, rebound),
       remoteSessionGone: (fullJid) => this.core?.remoteSessionGone(fullJid),
-      serviceStanza: (stanza, sender) => void this.core?.forwardedToService(stanza, sender).catch((error: unknown) => this.logger.error(`cluster: <${stanza.name}/> to ${stanza.attrs.to}: ${String(error)}`)),
+      serviceStanza: async (stanza, sender) => {
+        await this.core?.forwardedToService(stanza, sender).catch((error: unknown) => this.logger.error(`cluster: <${stanza.name}/> to ${stanza.attrs.to}: ${String(error)}`))
+      },
+      serviceStanzaUnacknowledged: (stanza, sender) => void this.core?.serveAgain(stanza, sender).catch((error: unknown) => this.logger.error(`cluster: <${stanza.name}/> to ${stanza.attrs.to} again: ${String(error)}`)),
       nodeRequest: async (request) => {
         const {roomAdmin, bosh} = request as {roomAdmin?: RoomAdminRequest; bosh?: unknown}
         if (roomAdmin !== undefined) return this.roomAdmin(roomAdmin, {here: true})

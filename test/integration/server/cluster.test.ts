@@ -399,6 +399,15 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
   })
 
   it('after kill -9 of a node, its users go unavailable for contacts within the bound and their messages wait offline', async (t) => {
+    // gina, on n1, joins a room that n2 serves; n2 stops before it reads her message to the room, and dies.
+    const gina = await loginRaw(t, nodes[0].port, 'gina', 'gina pw', {resource: 'g9', presence: false})
+    gina.write("<presence to='lost@conference.localhost/Gina'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+    await gina.until(/<subject\/><\/message>/)
+    // n2 acknowledges the join to n1 within 50 ms (ACK_DELAY_MS); unacknowledged, n1 would serve it again too.
+    await sleep(300)
+    process.kill(nodes[1].pid, 'SIGSTOP')
+    gina.write("<message type='groupchat' to='lost@conference.localhost' id='lost1'><body>as n2 died</body></message>")
+    await sync(gina)
     await sync(alice)
     const killed = Date.now()
     process.kill(nodes[1].pid, 'SIGKILL')
@@ -410,6 +419,13 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     assert.ok(elapsed <= NODE_DEATH_BOUND_MS, `unavailable after ${elapsed} ms`)
     alice.write("<message to='bob@localhost' type='chat' id='m5'><body>bob is gone</body></message>")
     await sync(alice)
+    // n2 never acknowledged gina's message: n1 serves it again once it sees n2 dead, now for the service it took over, where the room died with n2.
+    assert.equal(
+      await nextMessage(gina),
+      "<message type='error' id='lost1' from='lost@conference.localhost' to='gina@localhost/g9'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>there is no room lost@conference.localhost</text></error></message>",
+    )
+    gina.end()
+    await gina.waitClosed()
 
     const waiting = await cli(nodes[0], ['offline', 'list', 'bob@localhost', '--json'])
     assert.equal((JSON.parse(waiting.stdout) as {total: number}).total, 2, `${waiting.stdout}\n${log()}`)
