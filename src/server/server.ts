@@ -248,6 +248,7 @@ export class XmppServer implements SessionHost {
       this.rooms = await openRoomStore(this.config)
       this.archives = await openArchiveStore(this.config, {
         onWriteError: (error, lost) => this.logger.error(`the message archive lost ${lost} message(s) it could not write: ${osErrorText(error)}`),
+        onWriteDeferred: (error, held) => this.logger.warn(`the message archive could not write ${held} message(s) yet, it tries again in 1 s: ${osErrorText(error)}`),
       })
       await this.loadTls(this.config)
       this.authenticators = await (this.options.authenticators ?? defaultAuthenticators(this.logger))(this.config, this.accounts)

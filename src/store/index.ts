@@ -107,6 +107,8 @@ export async function openRoomStore(config: Configuration): Promise<RoomStore> {
 export interface ArchiveOpenOptions {
   /** Archived messages could not be written (they are lost; the messages themselves were delivered). */
   onWriteError?: (error: unknown, lost: number) => void
+  /** The store was busy: `held` archived messages wait to be written at the next try (SQLite only). */
+  onWriteDeferred?: (error: unknown, held: number) => void
 }
 
 /** The message archive of the configuration's store, which must exist; open the account store first, so that its schema is current. */

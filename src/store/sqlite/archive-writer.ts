@@ -18,7 +18,7 @@
  */
 import {parentPort, workerData} from 'node:worker_threads'
 
-import {isForeignKeyError, openSharedConnection} from './connection.js'
+import {isBusyError, isForeignKeyError, openSharedConnection} from './connection.js'
 
 /**
  * One archived message: its id and stanza, then four fields (owner's host and
@@ -33,17 +33,26 @@ export interface WriterRequest {
   rows: ArchiveRow[]
   /** Commit what is held now: a reader waits for it. */
   commit: boolean
+  /** The store is closing: what cannot be written now is lost rather than kept for a retry. */
+  final?: boolean
   commitIntervalMs: number
   commitRows: number
 }
 
 export interface WriterResponse {
-  /** The requests whose rows this commit wrote (or lost). */
+  /** The requests whose rows this commit wrote (or lost, or kept for a retry). */
   batches: number[]
   /** Set when the batch could not be written: what went wrong, and how many rows were lost with it. */
   error?: string
   lost?: number
+  /** Set instead of `lost` when the store was busy: how many rows this thread holds, to write at its next try. */
+  deferred?: number
 }
+
+/** How soon a commit that found the store busy is tried again. */
+const RETRY_MS = 1000
+/** The most rows held while the store stays busy; past it they are lost, rather than the process's memory. */
+const MAX_HELD_ROWS = 1_000_000
 
 const {dataDir} = workerData as {dataDir: string}
 const {db} = openSharedConnection(dataDir, 'archive')
@@ -148,18 +157,35 @@ const move = db.transaction((renumber: boolean) => {
   statements.clear.run()
 })
 
+/** Rows held here, staged or waiting to be, not yet written. */
 let staged = 0
 let stagedBatches: number[] = []
+/**
+ * Batches that could not be staged because the store was busy (a new
+ * account's archive number is a write to the store file): staged, in order,
+ * at the next commit.
+ */
+let unstaged: ArchiveRow[][] = []
 let commitTimer: NodeJS.Timeout | undefined
 
-function commit(): void {
+/**
+ * Writes what is held. A store that another connection held locked past the
+ * busy timeout (a purge or import of a large archive in another process)
+ * does not lose the rows: they stay staged and the commit is tried again
+ * RETRY_MS later, while new rows keep coming, unless the store is closing
+ * (`final`) or MAX_HELD_ROWS are held.
+ */
+function commit(final = false): void {
   clearTimeout(commitTimer)
   commitTimer = undefined
   const response: WriterResponse = {batches: stagedBatches}
-  const rows = staged
-  staged = 0
   stagedBatches = []
   try {
+    while (unstaged.length > 0) {
+      stage(unstaged[0], ownersOf(unstaged[0]))
+      unstaged.shift()
+    }
+
     try {
       move.immediate(false)
     } catch (error) {
@@ -167,26 +193,39 @@ function commit(): void {
       if (!isForeignKeyError(error)) throw error
       move.immediate(true)
     }
+
+    staged = 0
   } catch (error) {
-    statements.clear.run()
     response.error = error instanceof Error ? error.message : String(error)
-    response.lost = rows
+    if (isBusyError(error) && !final && staged <= MAX_HELD_ROWS) {
+      response.deferred = staged
+      commitTimer = setTimeout(commit, RETRY_MS)
+    } else {
+      statements.clear.run()
+      unstaged = []
+      response.lost = staged
+      staged = 0
+    }
   }
 
   parentPort!.postMessage(response)
 }
 
-parentPort!.on('message', ({batch, rows, commit: now, commitIntervalMs, commitRows}: WriterRequest) => {
+parentPort!.on('message', ({batch, rows, commit: now, final, commitIntervalMs, commitRows}: WriterRequest) => {
   try {
-    stage(rows, ownersOf(rows))
+    if (unstaged.length > 0) unstaged.push(rows)
+    else stage(rows, ownersOf(rows))
   } catch (error) {
-    parentPort!.postMessage({batches: [batch], error: error instanceof Error ? error.message : String(error), lost: rows.length} satisfies WriterResponse)
-    if (now) commit()
-    return
+    if (isBusyError(error)) unstaged.push(rows)
+    else {
+      parentPort!.postMessage({batches: [batch], error: error instanceof Error ? error.message : String(error), lost: rows.length} satisfies WriterResponse)
+      if (now) commit(final)
+      return
+    }
   }
 
   staged += rows.length
   stagedBatches.push(batch)
-  if (now || staged >= commitRows) commit()
+  if (now || staged >= commitRows) commit(final)
   else commitTimer ??= setTimeout(commit, commitIntervalMs)
 })

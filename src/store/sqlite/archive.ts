@@ -35,6 +35,8 @@ function jidList(json: string): string[] {
 export interface ArchiveStoreOptions {
   /** A batch of archived messages could not be written (they are lost; the messages themselves were delivered). */
   onWriteError?: (error: unknown, lost: number) => void
+  /** The store was busy (locked by another process past the busy timeout): `held` messages wait to be written at the next try. */
+  onWriteDeferred?: (error: unknown, held: number) => void
 }
 
 /**
@@ -52,7 +54,9 @@ export interface ArchiveStoreOptions {
  * thread. A query, a purge and close() wait until what was queued is
  * written. A crash (kill -9) loses the archive rows not yet committed, at
  * most about COMMIT_INTERVAL_MS of them, never the message itself, which is
- * delivered or stored offline on its own path.
+ * delivered or stored offline on its own path. A store locked by another
+ * process past the busy timeout loses nothing: the writer keeps the rows and
+ * tries again (archive-writer.ts); a query meanwhile answers without them.
  */
 export class SqliteArchiveStore implements ArchiveStore {
   private readonly db: Database.Database
@@ -68,6 +72,8 @@ export class SqliteArchiveStore implements ArchiveStore {
   /** Batches sent to the writer and not yet answered, by number, with their row counts. */
   private readonly unanswered = new Map<number, number>()
   private waiters: Array<() => void> = []
+  /** Rows the writer holds for a retry after it found the store busy (its last answer said so). */
+  private held = 0
   /** The last id handed out: ids only grow, even if the clock steps back. */
   private lastId: number
 
@@ -111,11 +117,11 @@ export class SqliteArchiveStore implements ArchiveStore {
    * the bench's archive rounds: throughput with archiving fell to 0.61 of
    * without, with the rows only held and never written).
    */
-  private send(commit: boolean): void {
+  private send(commit: boolean, final = false): void {
     clearTimeout(this.handOff)
     this.handOff = undefined
     if (this.pending.length === 0 && !commit) return
-    const request: WriterRequest = {batch: ++this.batches, rows: this.pending, commit, commitIntervalMs: COMMIT_INTERVAL_MS, commitRows: COMMIT_ROWS}
+    const request: WriterRequest = {batch: ++this.batches, rows: this.pending, commit, final, commitIntervalMs: COMMIT_INTERVAL_MS, commitRows: COMMIT_ROWS}
     this.pending = []
     this.unanswered.set(request.batch, request.rows.length)
     const writer = this.startWriter()
@@ -127,17 +133,25 @@ export class SqliteArchiveStore implements ArchiveStore {
   private startWriter(): Worker {
     if (this.writer) return this.writer
     const writer = new Worker(compiledFile('store/sqlite/archive-writer.js'), {workerData: {dataDir: this.dataDir}})
-    writer.on('message', ({batches, error, lost}: WriterResponse) => {
+    writer.on('message', ({batches, error, lost, deferred}: WriterResponse) => {
       for (const batch of batches) this.unanswered.delete(batch)
-      if (error !== undefined) this.options.onWriteError?.(new Error(error), lost ?? 0)
+      if (deferred !== undefined) {
+        this.held = deferred
+        this.options.onWriteDeferred?.(new Error(error), deferred)
+      } else {
+        this.held = 0
+        if (error !== undefined) this.options.onWriteError?.(new Error(error), lost ?? 0)
+      }
+
       this.settle()
     })
     // A writer that dies takes its unanswered batches with it; the next hand-off starts another.
     const died = (error: unknown) => {
       if (this.writer !== writer) return
       this.writer = undefined
-      const lost = [...this.unanswered.values()].reduce((sum, rows) => sum + rows, 0)
+      const lost = [...this.unanswered.values()].reduce((sum, rows) => sum + rows, this.held)
       this.unanswered.clear()
+      this.held = 0
       if (lost > 0 || error) this.options.onWriteError?.(error ?? new Error('the archive writer stopped'), lost)
       this.settle()
     }
@@ -150,16 +164,17 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   private settle(): void {
     if (this.unanswered.size > 0) return
-    this.writer?.unref()
+    // Rows held for a retry keep it going.
+    if (this.held === 0) this.writer?.unref()
     const waiters = this.waiters
     this.waiters = []
     for (const resolve of waiters) resolve()
   }
 
-  /** Resolves once everything added so far is written (or reported lost). */
-  private async written(): Promise<void> {
-    if (this.pending.length === 0 && this.unanswered.size === 0) return
-    this.send(true)
+  /** Resolves once everything added so far is written, reported lost, or (`final` unset) held by the writer for a retry. */
+  private async written(final = false): Promise<void> {
+    if (this.pending.length === 0 && this.unanswered.size === 0 && (!final || this.held === 0)) return
+    this.send(true, final)
     await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
@@ -221,7 +236,7 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   async close(): Promise<void> {
     if (!this.db.open) return
-    await this.written()
+    await this.written(true)
     const writer = this.writer
     this.writer = undefined
     await writer?.terminate()

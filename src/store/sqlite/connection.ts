@@ -21,6 +21,12 @@ export function openSharedConnection(dataDir: string, what: string): {db: Databa
   }
 }
 
+/** Another connection held the file's write lock past the busy timeout (a long purge or import in another process, say). */
+export function isBusyError(error: unknown): boolean {
+  const code = error instanceof Error && 'code' in error ? String((error as {code: unknown}).code) : ''
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
+}
+
 /** A write that names an account (or a node) that does not exist. */
 export function isForeignKeyError(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error as {code: unknown}).code === 'SQLITE_CONSTRAINT_FOREIGNKEY'

@@ -104,6 +104,40 @@ describe('SQLite message archive', () => {
     assert.deepEqual(contents(file), {stanzas: [{stanza: '<message>waiting</message>', refs: 1}], entries: [{username: 'alice', with_jid: `bob@${HOST}`}]})
   })
 
+  it('keeps what it could not write while another connection held the store past the busy timeout, and writes it once the store is free', async (t) => {
+    const dir = path.join(tempDir(t), 'data')
+    const accounts = SqliteAccountStore.open(dir)
+    const [lost, deferred]: [number[], number[]] = [[], []]
+    const archives = SqliteArchiveStore.open(dir, {onWriteError: (_error, rows) => lost.push(rows), onWriteDeferred: (_error, rows) => deferred.push(rows)})
+    t.after(async () => {
+      await archives.close()
+      await accounts.close()
+    })
+    for (const username of ['alice', 'bob', 'carol']) await accounts.createAccount(HOST, username, {credentials: [], plaintext: 'pw'})
+    archives.add('<message>before</message>', [entry('alice', 'bob'), entry('bob', 'alice')])
+    assert.equal((await archives.query(HOST, 'alice', {}, ALL))?.count, 1)
+    // Another process's long write (a purge of a large archive, an import) holds the store's write lock.
+    const other = new Database(path.join(dir, STORE_FILE))
+    t.after(() => other.close())
+    other.exec('BEGIN IMMEDIATE')
+    // alice's archive number is cached; carol's first message needs a new one, itself a write.
+    archives.add('<message>while locked</message>', [entry('alice', 'carol'), entry('carol', 'alice')])
+    // The query waits out the writer's busy timeout (5 s, twice: carol's number, then the move), and answers without the held message.
+    assert.deepEqual((await archives.query(HOST, 'alice', {}, ALL))?.messages.map((message) => message.stanza), ['<message>before</message>'])
+    assert.deepEqual([lost, deferred.at(-1)], [[], 1])
+    other.exec('COMMIT')
+    // The writer tries again every second: bounded wait.
+    let messages: string[] | undefined
+    for (let waited = 0; messages?.length !== 1 && waited < 5000; waited += 200) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      messages = (await archives.query(HOST, 'carol', {}, ALL))?.messages.map((message) => message.stanza)
+    }
+
+    assert.deepEqual(messages, ['<message>while locked</message>'])
+    assert.deepEqual((await archives.query(HOST, 'alice', {}, ALL))?.messages.map((message) => message.stanza), ['<message>before</message>', '<message>while locked</message>'])
+    assert.deepEqual(lost, [])
+  })
+
   it('never gives a live message the id an import gives: neither one handed out and not yet written, nor one the clock has yet to reach', async (t) => {
     const dir = path.join(tempDir(t), 'data')
     const accounts = SqliteAccountStore.open(dir)
