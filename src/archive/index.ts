@@ -25,6 +25,8 @@ export interface PurgeArchiveOptions {
   dryRun?: boolean
   /** The present, for tests. */
   now?: Date
+  /** Told after each batch: messages deleted so far, of the total found. */
+  onProgress?: (removed: number, total: number) => void
 }
 
 export interface PurgeArchiveResult {
@@ -40,8 +42,10 @@ export interface PurgeArchiveResult {
 
 /**
  * Deletes every archived message older than `olderThan`, of one account or
- * of all, in one transaction. A running server may go on archiving: only
- * messages before the cut-off go.
+ * of all, in batches of a transaction each, so that a running server's own
+ * writes get in between. A running server may go on archiving: only
+ * messages before the cut-off go. A purge stopped part way deleted only
+ * messages before the cut-off; the next run deletes the rest.
  */
 export async function purgeArchive({config, store}: AccountContext, options: PurgeArchiveOptions): Promise<PurgeArchiveResult> {
   const before = new Date((options.now ?? new Date()).getTime() - parseDuration(options.olderThan))
@@ -50,7 +54,7 @@ export async function purgeArchive({config, store}: AccountContext, options: Pur
   const {openArchiveStore} = await import('../store/index.js')
   const archives = await openArchiveStore(config)
   try {
-    const messages = await archives.purge({before, account, dryRun: options.dryRun})
+    const messages = await archives.purge({before, account, dryRun: options.dryRun, onProgress: options.onProgress})
     return {olderThan: options.olderThan.trim(), before: before.toISOString(), user: account?.jid ?? null, messages, dryRun: options.dryRun === true}
   } finally {
     await archives.close()

@@ -75,6 +75,8 @@ export interface PurgeOptions {
   account?: {host: string; username: string}
   /** Count, delete nothing. */
   dryRun?: boolean
+  /** Told after each batch: entries removed so far, of the total the purge found. */
+  onProgress?: (removed: number, total: number) => void
 }
 
 export interface ArchiveStore {
@@ -93,7 +95,7 @@ export interface ArchiveStore {
   getPrefs(host: string, username: string): Promise<ArchivePrefs | undefined>
   /** false when the account does not exist. */
   setPrefs(host: string, username: string, prefs: ArchivePrefs): Promise<boolean>
-  /** Deletes (or with dryRun counts) archived messages older than `before`, in one transaction; returns how many. */
+  /** Deletes (or with dryRun counts) archived messages older than `before`, in batches of a transaction each; returns how many. */
   purge(options: PurgeOptions): Promise<number>
   close(): Promise<void>
 }

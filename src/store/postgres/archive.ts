@@ -16,12 +16,13 @@ const DELETE_BATCH = 10_000
  * Bounded by the entries there were at the start: entries archived
  * meanwhile could otherwise keep it going.
  */
-export async function deleteArchiveEntries(db: Queryable, where: string, parameters: readonly unknown[]): Promise<number> {
+export async function deleteArchiveEntries(db: Queryable, where: string, parameters: readonly unknown[], onProgress?: (removed: number, total: number) => void): Promise<number> {
   const total = (await db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
   let removed = 0
   for (let batches = Math.floor(total / DELETE_BATCH) + 1; batches > 0; batches--) {
     const deleted = (await db.query(`DELETE FROM archive_entries WHERE (owner, id) IN (SELECT owner, id FROM archive_entries WHERE ${where} LIMIT ${DELETE_BATCH})`, parameters)).rowCount ?? 0
     removed += deleted
+    onProgress?.(removed, total)
     if (deleted < DELETE_BATCH) break
   }
 
@@ -204,13 +205,13 @@ export class PostgresArchiveStore implements ArchiveStore {
   }
 
   /** Counts entries, one per archive that holds a message; a message goes with the last entry that names it (the schema's trigger). */
-  async purge({before, account, dryRun = false}: PurgeOptions): Promise<number> {
+  async purge({before, account, dryRun = false, onProgress}: PurgeOptions): Promise<number> {
     await this.written()
     const where = 'owner IN (SELECT owner FROM archive_owners WHERE $1::text IS NULL OR (host = $1 AND username = $2)) AND id < $3'
     const parameters = [account?.host ?? null, account?.username ?? null, before.getTime() * 1000]
     if (dryRun) return (await this.db.query<{n: number}>(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`, parameters)).rows[0].n
     // In batches of one transaction each, as offline messages are purged: one stopped part way removed only what it was asked to.
-    return deleteArchiveEntries(this.db, where, parameters)
+    return deleteArchiveEntries(this.db, where, parameters, onProgress)
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import type {BlockResult} from '../blocklist-store.js'
 import type {AccountDataCounts, AccountDataStore} from '../account-data-store.js'
 import type {PutItemResult, RosterItem, RosterLimits, RosterVersion, Subscription} from '../roster-store.js'
 import {ACCOUNT_DATA_TABLES, UNCHANGED_ROSTER_VERSION, itemBytes, rosterItemFromRow, type RosterItemRow} from '../account-data-rows.js'
-import {isForeignKeyError, openSharedConnection} from './connection.js'
+import {deleteInBatches, isForeignKeyError, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 interface VersionRow {
@@ -310,15 +310,13 @@ export class SqliteAccountDataStore implements AccountDataStore {
     const batch = this.db.prepare(
       `DELETE FROM offline_messages WHERE id IN (SELECT id FROM offline_messages ${where ? `${where} AND` : 'WHERE'} id <= @last ORDER BY id LIMIT ${PURGE_BATCH})`,
     )
-    let removed = 0
     // No new row can match (ids only grow), so the count read above bounds the batches.
-    for (let batches = Math.floor(selected.n / PURGE_BATCH) + 1; batches > 0; batches--) {
-      const changes = this.db.transaction(() => batch.run({...parameters, last: selected.last}).changes).immediate()
-      removed += changes
-      if (changes < PURGE_BATCH) break
+    const removeBatch = () => {
+      const removed = batch.run({...parameters, last: selected.last}).changes
+      return {removed, more: removed === PURGE_BATCH}
     }
 
-    return removed
+    return deleteInBatches(this.db, removeBatch, Math.floor(selected.n / PURGE_BATCH) + 1)
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import {compiledFile} from '../../paths.js'
 import type {ArchiveRow, WriterRequest, WriterResponse} from './archive-writer.js'
 import {archivePage} from '../archive-page.js'
 import {liveArchiveId} from '../archive-ids.js'
-import {isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
+import {deleteInBatches, isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
 
 /** How long an archived message may wait to be committed with others (in the writer thread). */
@@ -16,6 +16,8 @@ const COMMIT_ROWS = 50_000
 /** How long rows wait on the server's thread to go to the writer together, and how many go at once without waiting. */
 const HAND_OFF_MS = 5
 const HAND_OFF_ROWS = 256
+/** Messages a purge removes per transaction. */
+const PURGE_BATCH_MESSAGES = 1000
 
 interface PrefsRow {
   mode: ArchivePrefs['mode']
@@ -223,15 +225,51 @@ export class SqliteArchiveStore implements ArchiveStore {
     }
   }
 
-  /** Counts entries, one per archive that holds a message; a message goes with the last entry that names it (the schema's trigger). */
-  async purge({before, account, dryRun = false}: PurgeOptions): Promise<number> {
+  /**
+   * Counts entries, one per archive that holds a message; a message goes with
+   * the last entry that names it (the schema's trigger). In batches with a
+   * pause between (deleteInBatches()): in one transaction, a purge of 600,000
+   * entries held the store's one write lock for 4.1 s, and a running server's
+   * writes wait for it, their event loop with them, failing after 5 s.
+   */
+  async purge({before, account, dryRun = false, onProgress}: PurgeOptions): Promise<number> {
     await this.written()
-    // By owner, then id: each archive's entries older than `before` are one range of the primary key.
-    const owners = account ? 'SELECT owner FROM archive_owners WHERE host = ? AND username = ?' : 'SELECT owner FROM archive_owners'
-    const where = `owner IN (${owners}) AND id < ?`
-    const parameters = [...(account ? [account.host, account.username] : []), before.getTime() * 1000]
-    if (dryRun) return (this.prepared(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`).get(...parameters) as {n: number}).n
-    return this.db.transaction(() => this.prepared(`DELETE FROM archive_entries WHERE ${where}`).run(...parameters).changes).immediate()
+    const beforeId = before.getTime() * 1000
+    if (account) {
+      // One archive's entries older than `before` are one range of the primary key, in id order.
+      const where = 'owner = (SELECT owner FROM archive_owners WHERE host = @host AND username = @username) AND id < @before'
+      const parameters = {host: account.host, username: account.username, before: beforeId}
+      const total = (this.prepared(`SELECT count(*) AS n FROM archive_entries WHERE ${where}`).get(parameters) as {n: number}).n
+      if (dryRun || total === 0) return total
+      const batch = this.prepared(`DELETE FROM archive_entries WHERE ${where} AND id IN (SELECT id FROM archive_entries WHERE ${where} ORDER BY id LIMIT ${PURGE_BATCH_MESSAGES})`)
+      const removeBatch = () => {
+        const removed = batch.run(parameters).changes
+        return {removed, more: removed === PURGE_BATCH_MESSAGES}
+      }
+
+      return deleteInBatches(this.db, removeBatch, Math.floor(total / PURGE_BATCH_MESSAGES) + 1, onProgress && ((removed) => onProgress(removed, total)))
+    }
+
+    const total = (this.prepared('SELECT count(*) AS n FROM archive_entries WHERE owner IN (SELECT owner FROM archive_owners) AND id < ?').get(beforeId) as {n: number}).n
+    if (dryRun || total === 0) return total
+    // Every archive's: by ranges of message ids, oldest first, so that each batch deletes messages that lie
+    // together in archive_stanzas. In the order of the entries' key (owner, then id), each batch took a
+    // message from every other page of archive_stanzas, and rewrote it. Measured on 600,000 entries of 200
+    // archives: 14.6 s of CPU in key order, 5.9 s by id ranges, 3.9 s in one transaction; another
+    // process's writes waited at most 54 ms by id ranges, 3.8 s behind the one transaction.
+    const messages = (this.prepared('SELECT count(*) AS n FROM archive_stanzas WHERE id < ?').get(beforeId) as {n: number}).n
+    const nextBound = this.prepared(`SELECT id FROM archive_stanzas WHERE id > @after AND id < @before ORDER BY id LIMIT 1 OFFSET ${PURGE_BATCH_MESSAGES - 1}`).pluck()
+    const range = this.prepared('DELETE FROM archive_entries WHERE owner IN (SELECT owner FROM archive_owners) AND id > @after AND id <= @upTo')
+    let after = 0
+    const removeBatch = () => {
+      const bound = nextBound.get({after, before: beforeId}) as number | undefined
+      const upTo = bound ?? beforeId - 1
+      const removed = range.run({after, upTo}).changes
+      after = upTo
+      return {removed, more: bound !== undefined}
+    }
+
+    return deleteInBatches(this.db, removeBatch, Math.floor(messages / PURGE_BATCH_MESSAGES) + 1, onProgress && ((removed) => onProgress(removed, total)))
   }
 
   async close(): Promise<void> {

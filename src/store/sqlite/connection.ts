@@ -1,5 +1,6 @@
 import Database from './driver.js'
 import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {StoreError, osErrorText} from '../../errors.js'
 import {STORE_FILE} from './index.js'
@@ -35,4 +36,34 @@ export function isForeignKeyError(error: unknown): boolean {
 /** SQLite's condition that an archive id is one of a list (archive-page.ts): the ids as one JSON array parameter. */
 export function jsonIdIn(ids: number[]): [condition: string, value: unknown] {
   return ['IN (SELECT value FROM json_each(?))', JSON.stringify(ids)]
+}
+
+/**
+ * How long a batched delete pauses between its transactions. SQLite's busy
+ * handler retries a waiting write after 1, 2, 5, 10, 15, 20 and 25 ms
+ * sleeps: a pause longer than those lets a write from another connection
+ * (the running server's, while a purge runs from the command line) in
+ * between two batches, where batches back to back would keep it waiting,
+ * and failing after its busy timeout.
+ */
+export const BATCH_PAUSE_MS = 30
+
+/**
+ * Deletes in batches, each `batch()` in a transaction of its own, which
+ * says how many rows it removed and whether there are more, until there
+ * are none or `maxBatches` ran; `onProgress` hears the running total. A
+ * purge stopped part way has removed only rows it was asked to.
+ */
+export async function deleteInBatches(db: Database.Database, batch: () => {removed: number; more: boolean}, maxBatches: number, onProgress?: (removed: number) => void): Promise<number> {
+  const run = db.transaction(batch)
+  let removed = 0
+  for (let left = maxBatches; left > 0; left--) {
+    const done = run.immediate()
+    removed += done.removed
+    onProgress?.(removed)
+    if (!done.more || left === 1) break
+    await sleep(BATCH_PAUSE_MS)
+  }
+
+  return removed
 }

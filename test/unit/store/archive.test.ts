@@ -104,6 +104,34 @@ describe('SQLite message archive', () => {
     assert.deepEqual(contents(file), {stanzas: [{stanza: '<message>waiting</message>', refs: 1}], entries: [{username: 'alice', with_jid: `bob@${HOST}`}]})
   })
 
+  it('purges in batches of a transaction each, and lets another connection take the write lock between two batches', async (t) => {
+    const {archives, file} = await openStores(t)
+    // 2,500 messages both archives hold: 5,000 entries, three batches of at most 2,000.
+    for (let index = 0; index < 2500; index++) archives.add(`<message>${index}</message>`, [entry('alice', 'bob'), entry('bob', 'alice')])
+    assert.equal((await archives.query(HOST, 'alice', {}, {max: 1}))?.count, 2500)
+    // Another process's connection, which would fail at once rather than wait for the lock.
+    const other = new Database(file, {timeout: 0})
+    t.after(() => other.close())
+    const events: string[] = []
+    const removed = await archives.purge({
+      before: new Date(Date.now() + 60_000),
+      onProgress: (done, total) => {
+        const left = (other.prepare('SELECT count(*) AS n FROM archive_entries').get() as {n: number}).n
+        events.push(`${done} of ${total} removed, ${left} left`)
+        if (done === 2000) {
+          setImmediate(() => {
+            other.exec('BEGIN IMMEDIATE')
+            other.exec('COMMIT')
+            events.push('other connection wrote')
+          })
+        }
+      },
+    })
+    assert.equal(removed, 5000)
+    assert.deepEqual(events, ['2000 of 5000 removed, 3000 left', 'other connection wrote', '4000 of 5000 removed, 1000 left', '5000 of 5000 removed, 0 left'])
+    assert.deepEqual(contents(file), {stanzas: [], entries: []})
+  })
+
   it('keeps what it could not write while another connection held the store past the busy timeout, and writes it once the store is free', async (t) => {
     const dir = path.join(tempDir(t), 'data')
     const accounts = SqliteAccountStore.open(dir)
