@@ -17,15 +17,21 @@ export function parseDuration(input: string): number {
   return Number(match[1]) * UNITS[match[2]]
 }
 
+/** Which archives a purge covers, as ejabberdctl's delete_old_mam_messages names them: accounts' (chat), persistent rooms' (groupchat), or both. */
+export const ARCHIVE_TYPES = ['all', 'chat', 'groupchat'] as const
+export type ArchiveType = (typeof ARCHIVE_TYPES)[number]
+
 export interface PurgeArchiveOptions {
   /** As given: 30d, 12h, … */
   olderThan: string
+  /** all (the default), chat or groupchat. */
+  type?: ArchiveType
   /** Only this account's archive. */
   user?: string
   dryRun?: boolean
   /** The present, for tests. */
   now?: Date
-  /** Told after each batch: messages deleted so far, of the total found. */
+  /** Told after each batch: messages deleted so far, of the total found (accounts' first, then rooms'). */
   onProgress?: (removed: number, total: number) => void
 }
 
@@ -33,30 +39,57 @@ export interface PurgeArchiveResult {
   olderThan: string
   /** Messages archived before this went (or would go). */
   before: string
+  type: ArchiveType
   /** The account whose archive was purged; null for every account. */
   user: string | null
-  /** Messages deleted, or with dryRun the number that would be. */
-  messages: number
+  /** Accounts' archived messages deleted, or with dryRun the number that would be; null when the purge left accounts' archives alone (type groupchat). */
+  messages: number | null
+  /** The same for the archives of persistent rooms; null when the purge left them alone (type chat, or a user). */
+  roomMessages: number | null
   dryRun: boolean
 }
 
 /**
  * Deletes every archived message older than `olderThan`, of one account or
- * of all, in batches of a transaction each, so that a running server's own
- * writes get in between. A running server may go on archiving: only
- * messages before the cut-off go. A purge stopped part way deleted only
- * messages before the cut-off; the next run deletes the rest.
+ * of all, and of every persistent room (`type`), in batches of a
+ * transaction each, so that a running server's own writes get in between.
+ * A running server may go on archiving: only messages before the cut-off
+ * go. A purge stopped part way deleted only messages before the cut-off;
+ * the next run deletes the rest.
  */
 export async function purgeArchive({config, store}: AccountContext, options: PurgeArchiveOptions): Promise<PurgeArchiveResult> {
   const before = new Date((options.now ?? new Date()).getTime() - parseDuration(options.olderThan))
+  const type = options.type ?? 'all'
+  if (!ARCHIVE_TYPES.includes(type)) throw new UsageError(`unknown archive type "${type}"`, `use one of ${ARCHIVE_TYPES.join(', ')}`)
+  if (options.user !== undefined && type === 'groupchat') throw new UsageError('--user names an account, whose archive holds no room messages', 'drop --user to purge the rooms\' archives, or use --type chat')
   const account = options.user === undefined ? undefined : resolveAccount(config, options.user)
   if (account && !(await store.accountExists(account.host, account.username))) throw new AccountAbsentError(account.jid)
-  const {openArchiveStore} = await import('../store/index.js')
-  const archives = await openArchiveStore(config)
-  try {
-    const messages = await archives.purge({before, account, dryRun: options.dryRun, onProgress: options.onProgress})
-    return {olderThan: options.olderThan.trim(), before: before.toISOString(), user: account?.jid ?? null, messages, dryRun: options.dryRun === true}
-  } finally {
-    await archives.close()
+  const {openArchiveStore, openRoomStore} = await import('../store/index.js')
+  const dryRun = options.dryRun === true
+  const accounts = type !== 'groupchat'
+  const rooms = type !== 'chat' && account === undefined
+  let messages: number | null = null
+  let roomMessages: number | null = null
+  // Progress over both parts: the rooms' batches count on from the accounts' total.
+  let accountsTotal = 0
+  if (accounts) {
+    const archives = await openArchiveStore(config)
+    try {
+      messages = await archives.purge({before, account, dryRun, onProgress: options.onProgress && ((removed, total) => options.onProgress!(removed, (accountsTotal = total)))})
+      accountsTotal = messages
+    } finally {
+      await archives.close()
+    }
   }
+
+  if (rooms) {
+    const roomStore = await openRoomStore(config)
+    try {
+      roomMessages = await roomStore.purgeArchive({before, dryRun, onProgress: options.onProgress && ((removed, total) => options.onProgress!(accountsTotal + removed, accountsTotal + total))})
+    } finally {
+      await roomStore.close()
+    }
+  }
+
+  return {olderThan: options.olderThan.trim(), before: before.toISOString(), type, user: account?.jid ?? null, messages, roomMessages, dryRun}
 }

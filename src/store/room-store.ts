@@ -50,6 +50,17 @@ export interface StoredRoom {
   affiliations: Map<string, {affiliation: StoredAffiliation; reason: string}>
 }
 
+export interface RoomArchivePurge {
+  /** Messages archived before this go. */
+  before: Date
+  /** Only this room's. */
+  room?: {service: string; name: string}
+  /** Count, delete nothing. */
+  dryRun?: boolean
+  /** Told after each batch: messages removed so far, of the total the purge found. */
+  onProgress?: (removed: number, total: number) => void
+}
+
 export interface RoomStore {
   /** The persistent rooms of a service. */
   listRooms(service: string): Promise<StoredRoom[]>
@@ -62,5 +73,7 @@ export interface RoomStore {
   archiveMessage(service: string, name: string, nick: string, stanza: string): Promise<string | undefined>
   /** A page of the room's archive; `with` is the room's JID with an occupant's nick as resource. Undefined when the query names an id the archive does not hold. */
   queryArchive(service: string, name: string, filter: ArchiveFilter, page: ArchivePage): Promise<ArchiveResult | undefined>
+  /** Deletes (or with dryRun counts) the messages of every stored room's archive, or of `room`'s, archived before `before`, in batches of a transaction each; returns how many. */
+  purgeArchive(options: RoomArchivePurge): Promise<number>
   close(): Promise<void>
 }

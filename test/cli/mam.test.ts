@@ -8,7 +8,7 @@ import {type CliResult, runCli, tempDir, writeConfig} from '../helpers.js'
 
 const DAY = 86_400_000
 
-/** A store with alice and bob, each with two archived messages: one 40 days old, one a day old. */
+/** A store with alice and bob, each with two archived messages, and the persistent room tea with three: 40 days old, a day old (and for tea a second 40 days old). */
 async function setup(t: {after(fn: () => void): void}) {
   const dir = tempDir(t)
   writeConfig(dir, 'hosts: [example.org]\nauth_scram_iterations: 4096\n')
@@ -28,24 +28,42 @@ async function setup(t: {after(fn: () => void): void}) {
       entry.run(number, archived)
     }
   }
-  const remaining = () => db.prepare('SELECT username, count(*) AS n FROM archive_messages GROUP BY username ORDER BY username').all()
+  db.prepare("INSERT INTO muc_rooms (service, name, config, created_at) VALUES ('conference.example.org', 'tea', '{}', 0)").run()
+  const roomMessage = db.prepare("INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES ('conference.example.org', 'tea', ?, 'Nick', '<message/>')")
+  for (const age of [40 * DAY, 40 * DAY, DAY]) roomMessage.run((now - age) * 1000 + ++id)
+  const remaining = () => [
+    ...db.prepare('SELECT username, count(*) AS n FROM archive_messages GROUP BY username ORDER BY username').all(),
+    ...db.prepare("SELECT 'room ' || name AS room, count(*) AS n FROM muc_archive GROUP BY name").all(),
+  ]
   t.after(() => db.close())
   return {cli, remaining}
 }
 
 describe('mam purge', () => {
-  it('counts under --dry-run, then deletes every account\'s messages older than the age', async (t) => {
+  it('counts under --dry-run, then deletes every account\'s and every room\'s messages older than the age', async (t) => {
     const {cli, remaining} = await setup(t)
     const dry = await cli(['mam', 'purge', '--older-than', '30d', '--dry-run'])
     assert.equal(dry.status, 0)
-    assert.match(dry.stdout, /^would delete 2 archived messages older than 30d \(before \d{4}-\d\d-\d\dT[\d:.]+Z\)\n$/)
-    assert.deepEqual(remaining(), [{username: 'alice', n: 2}, {username: 'bob', n: 2}])
+    assert.match(dry.stdout, /^would delete 2 archived messages of accounts and 2 archived messages of rooms older than 30d \(before \d{4}-\d\d-\d\dT[\d:.]+Z\)\n$/)
+    assert.deepEqual(remaining(), [{username: 'alice', n: 2}, {username: 'bob', n: 2}, {room: 'room tea', n: 3}])
 
     const done = await cli(['mam', 'purge', '--older-than', '30d', '--json'])
     assert.equal(done.status, 0)
     const result = JSON.parse(done.stdout) as {before: string}
     assert.ok(Math.abs(Date.parse(result.before) - (Date.now() - 30 * DAY)) < 60_000, result.before)
-    assert.deepEqual(result, {olderThan: '30d', before: result.before, user: null, messages: 2, dryRun: false})
+    assert.deepEqual(result, {olderThan: '30d', before: result.before, type: 'all', user: null, messages: 2, roomMessages: 2, dryRun: false})
+    assert.deepEqual(remaining(), [{username: 'alice', n: 1}, {username: 'bob', n: 1}, {room: 'room tea', n: 1}])
+  })
+
+  it('purges only the accounts\' archives with --type chat, only the rooms\' with --type groupchat', async (t) => {
+    const {cli, remaining} = await setup(t)
+    const chat = await cli(['mam', 'purge', '--older-than', '30d', '--type', 'chat'])
+    assert.equal(chat.status, 0)
+    assert.match(chat.stdout, /^deleted 2 archived messages of accounts older than 30d \(before [^)]+\)\n$/)
+    assert.deepEqual(remaining(), [{username: 'alice', n: 1}, {username: 'bob', n: 1}, {room: 'room tea', n: 3}])
+    const groupchat = await cli(['mam', 'purge', '--older-than', '12h', '--type', 'groupchat', '--json'])
+    assert.equal(groupchat.status, 0)
+    assert.deepEqual({...(JSON.parse(groupchat.stdout) as object), before: undefined}, {olderThan: '12h', before: undefined, type: 'groupchat', user: null, messages: null, roomMessages: 3, dryRun: false})
     assert.deepEqual(remaining(), [{username: 'alice', n: 1}, {username: 'bob', n: 1}])
   })
 
@@ -54,7 +72,7 @@ describe('mam purge', () => {
     const done = await cli(['mam', 'purge', '--older-than', '12h', '--user', 'Alice@example.org'])
     assert.equal(done.status, 0)
     assert.match(done.stdout, /^deleted 2 archived messages of alice@example\.org older than 12h \(before [^)]+\)\n$/)
-    assert.deepEqual(remaining(), [{username: 'bob', n: 2}])
+    assert.deepEqual(remaining(), [{username: 'bob', n: 2}, {room: 'room tea', n: 3}])
   })
 
   it('refuses a bad duration and an unknown account, deleting nothing', async (t) => {
@@ -67,6 +85,14 @@ describe('mam purge', () => {
     const absent = await cli(['mam', 'purge', '--older-than', '1d', '--user', 'nobody@example.org'])
     assert.equal(absent.status, 1)
     assert.match(absent.stderr, /^error: account nobody@example\.org does not exist/)
-    assert.deepEqual(remaining(), [{username: 'alice', n: 2}, {username: 'bob', n: 2}])
+    assert.deepEqual(await cli(['mam', 'purge', '--older-than', '1d', '--user', 'alice@example.org', '--type', 'groupchat']), {
+      status: 2,
+      stdout: '',
+      stderr: "error: --user names an account, whose archive holds no room messages (drop --user to purge the rooms' archives, or use --type chat)\n",
+    })
+    const unknown = await cli(['mam', 'purge', '--older-than', '1d', '--type', 'rooms'])
+    assert.equal(unknown.status, 2)
+    assert.match(unknown.stderr, /Expected --type=rooms to be one of: all, chat, groupchat/)
+    assert.deepEqual(remaining(), [{username: 'alice', n: 2}, {username: 'bob', n: 2}, {room: 'room tea', n: 3}])
   })
 })

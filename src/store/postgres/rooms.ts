@@ -1,6 +1,6 @@
 import {archivePage} from '../archive-page.js'
 import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../archive-store.js'
-import type {RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
+import type {RoomArchivePurge, RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
 import {ArchiveIds} from './archive-ids.js'
 import {PostgresDatabase, type PostgresOptions, type Queryable, SQLSTATE, hasSqlState} from './database.js'
 
@@ -24,6 +24,9 @@ export function arrayIdIn(ids: number[]): [condition: string, value: unknown] {
 }
 
 /** The PostgreSQL store of persistent rooms: the SQLite store's tables and rules (sqlite/rooms.ts). */
+/** Archived room messages a purge removes per statement. */
+const ROOM_PURGE_BATCH = 10_000
+
 export class PostgresRoomStore implements RoomStore {
   private readonly db: PostgresDatabase
   private readonly ids: ArchiveIds
@@ -126,6 +129,35 @@ export class PostgresRoomStore implements RoomStore {
       filter,
       page,
     )
+  }
+
+  /** Room by room, each archive's oldest first, a batch per statement (PostgreSQL's deletes do not hold up the server's inserts). */
+  async purgeArchive({before, room, dryRun = false, onProgress}: RoomArchivePurge): Promise<number> {
+    const beforeId = before.getTime() * 1000
+    const {rows} = await this.db.query<{service: string; name: string; older: number}>(
+      `SELECT service, name, count(*)::int AS older FROM muc_archive WHERE id < $1 AND ($2::text IS NULL OR (service = $2 AND name = $3)) GROUP BY service, name ORDER BY service, name`,
+      [beforeId, room?.service ?? null, room?.name ?? null],
+    )
+    const total = rows.reduce((sum, entry) => sum + entry.older, 0)
+    if (dryRun || total === 0) return total
+    let removed = 0
+    for (const {service, name, older} of rows) {
+      // Messages archived from now on are newer than `before`, so the count bounds the batches.
+      for (let batches = Math.floor(older / ROOM_PURGE_BATCH) + 1; batches > 0; batches--) {
+        const deleted =
+          (
+            await this.db.query(
+              `DELETE FROM muc_archive WHERE service = $1 AND name = $2 AND id IN (SELECT id FROM muc_archive WHERE service = $1 AND name = $2 AND id < $3 ORDER BY id LIMIT ${ROOM_PURGE_BATCH})`,
+              [service, name, beforeId],
+            )
+          ).rowCount ?? 0
+        removed += deleted
+        onProgress?.(removed, total)
+        if (deleted < ROOM_PURGE_BATCH) break
+      }
+    }
+
+    return removed
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,13 @@
 import type Database from 'better-sqlite3'
 
 import type {ArchiveFilter, ArchivePage, ArchiveResult} from '../archive-store.js'
-import type {RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
+import type {RoomArchivePurge, RoomConfig, RoomStore, StoredAffiliation, StoredRoom} from '../room-store.js'
 import {archivePage} from '../archive-page.js'
-import {isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
+import {deleteInBatches, isForeignKeyError, jsonIdIn, openSharedConnection} from './connection.js'
 import {translatingErrors} from './index.js'
+
+/** Archived room messages a purge removes per transaction. */
+const PURGE_BATCH = 1000
 
 interface RoomRow {
   service: string
@@ -48,6 +51,11 @@ export class SqliteRoomStore implements RoomStore {
       archive: db.prepare('INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES (?, ?, ?, ?, ?)'),
       archived: db.prepare<[string, string, number], {found: number}>('SELECT 1 AS found FROM muc_archive WHERE service = ? AND name = ? AND id = ?'),
       lastId: db.prepare<[string, string], {id: number | null}>('SELECT max(id) AS id FROM muc_archive WHERE service = ? AND name = ?'),
+      allRooms: db.prepare<[], {service: string; name: string}>('SELECT service, name FROM muc_rooms ORDER BY service, name'),
+      countOlder: db.prepare<[string, string, number], {n: number}>('SELECT count(*) AS n FROM muc_archive WHERE service = ? AND name = ? AND id < ?'),
+      purgeOlder: db.prepare<[string, string, string, string, number]>(
+        `DELETE FROM muc_archive WHERE service = ? AND name = ? AND id IN (SELECT id FROM muc_archive WHERE service = ? AND name = ? AND id < ? ORDER BY id LIMIT ${PURGE_BATCH})`,
+      ),
     }
   }
 
@@ -117,6 +125,25 @@ export class SqliteRoomStore implements RoomStore {
       filter,
       page,
     )
+  }
+
+  /** Room by room, each archive's oldest first, in batches with a pause between (deleteInBatches()), so that a running server's writes get in. */
+  async purgeArchive({before, room, dryRun = false, onProgress}: RoomArchivePurge): Promise<number> {
+    const beforeId = before.getTime() * 1000
+    const rooms = (room ? [room] : this.statements.allRooms.all()).map(({service, name}) => ({service, name, older: this.statements.countOlder.get(service, name, beforeId)!.n})).filter((entry) => entry.older > 0)
+    const total = rooms.reduce((sum, entry) => sum + entry.older, 0)
+    if (dryRun || total === 0) return total
+    let current = 0
+    const removeBatch = () => {
+      const {service, name} = rooms[current]
+      const removed = this.statements.purgeOlder.run(service, name, service, name, beforeId).changes
+      if (removed < PURGE_BATCH) current++
+      return {removed, more: current < rooms.length}
+    }
+
+    // Messages archived from now on are newer than `before`, so the counts bound the batches.
+    const batches = rooms.reduce((sum, entry) => sum + Math.floor(entry.older / PURGE_BATCH) + 1, 0)
+    return deleteInBatches(this.db, removeBatch, batches, onProgress && ((removed) => onProgress(removed, total)))
   }
 
   async close(): Promise<void> {

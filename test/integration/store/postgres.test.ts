@@ -15,7 +15,7 @@ import {before, describe, it} from 'node:test'
 import {Configuration} from '../../../src/config/index.js'
 import {defaultSettings, type Settings} from '../../../src/config/schema.js'
 import {StoreError} from '../../../src/errors.js'
-import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore} from '../../../src/store/index.js'
+import {openAccountDataStore, openAccountStore, openArchiveStore, openPepStore, openRoomStore} from '../../../src/store/index.js'
 import {PostgresDatabase, postgresIdentity, postgresOptions, sameIdentity} from '../../../src/store/postgres/database.js'
 import {SCHEMA_VERSION} from '../../../src/store/postgres/schema.js'
 import {freePort, runCli, tempDir} from '../../helpers.js'
@@ -383,6 +383,31 @@ describe('the PostgreSQL store\'s triggers under concurrency and other collation
     const bob = await archive.query('example.org', 'bob', {}, {max: 10})
     assert.deepEqual(bob?.messages.map((message) => message.stanza), ['<message>imported</message>'])
     assert.notEqual(bob?.messages[0].id, live)
+  })
+
+  it('purges the archives of persistent rooms, room by room, of what is older than the date, and counts under dryRun', async (t) => {
+    const database = await cluster.createDatabase()
+    const config = configFor(t, database)
+    const accounts = await openAccountStore(config)
+    t.after(() => accounts.close())
+    const rooms = await openRoomStore(config)
+    t.after(() => rooms.close())
+    const sql = await cluster.connect(database.database, database.user, database.password)
+    t.after(() => sql.end())
+    const cut = Date.UTC(2026, 0, 1) * 1000
+    for (const name of ['tea', 'coffee']) {
+      await sql.query("INSERT INTO muc_rooms (service, name, config, created_at) VALUES ('conference.example.org', $1, '{}', 0)", [name])
+      // Two messages before the cut, one after.
+      for (const id of [cut - 2, cut - 1, cut + 1]) await sql.query("INSERT INTO muc_archive (service, name, id, nick, stanza) VALUES ('conference.example.org', $1, $2, 'Nick', '<message/>')", [name, id])
+    }
+
+    const before = new Date(cut / 1000)
+    assert.equal(await rooms.purgeArchive({before, dryRun: true}), 4)
+    assert.equal(await rooms.purgeArchive({before, room: {service: 'conference.example.org', name: 'tea'}}), 2)
+    const progress: Array<[number, number]> = []
+    assert.equal(await rooms.purgeArchive({before, onProgress: (removed, total) => progress.push([removed, total])}), 2)
+    assert.deepEqual(progress, [[2, 2]])
+    assert.deepEqual((await sql.query('SELECT name, id FROM muc_archive ORDER BY name, id')).rows.map((row: {name: string; id: string}) => [row.name, Number(row.id)]), [['coffee', cut + 1], ['tea', cut + 1]])
   })
 
   it('releases one archived message from two archives deleted at once', async (t) => {
