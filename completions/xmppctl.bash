@@ -15,6 +15,7 @@ _xmppctl() {
     'config init --scram-hash') words='sha1 sha256 sha512' ;;
     'dhparam check --fail-on') words='info notice warning error none' ;;
     'dhparam generate --group') words='ffdhe2048 ffdhe3072 ffdhe4096' ;;
+    'mam purge --type') words='all chat groupchat' ;;
     'roster add --subscription') words='none to from both' ;;
     'start --log-level') words='error warning warn info debug' ;;
     'user export --to') words='xep0227 csv' ;;
@@ -58,7 +59,7 @@ _xmppctl() {
     'dhparam check') words='--json --config -c --fail-on' ;;
     'dhparam generate') words='--json --config -c --group --bits --out -o --force -f' ;;
     'help') words='--nested-commands -n' ;;
-    'mam purge') words='--json --config -c --older-than --user --dry-run' ;;
+    'mam purge') words='--json --config -c --older-than --type --user --dry-run' ;;
     'muc affiliation') words='--json --config -c --reason' ;;
     'muc create') words='--json --config -c --owner --name' ;;
     'muc destroy') words='--json --config -c --reason' ;;

@@ -138,6 +138,7 @@ complete -c xmppctl -n '__fish_seen_subcommand_from help' -l nested-commands -s 
 complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l json -d 'Format output as json.'
 complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l config -s c -r -F -d 'configuration file (default: ./xmppctl.yml if present, else built-in defaults)'
 complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l older-than -r -F -d 'the age past which messages go: a number and s, m, h, d or w'
+complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l type -x -a 'all chat groupchat' -d 'which archives: accounts\' (chat), persistent rooms\' (groupchat), or both'
 complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l user -r -F -d 'only this account\'s archive (bare JID)'
 complete -c xmppctl -n '__fish_seen_subcommand_from mam; and __fish_seen_subcommand_from purge' -l dry-run -d 'count the messages that would be deleted; delete nothing'
 complete -c xmppctl -n '__fish_seen_subcommand_from muc; and __fish_seen_subcommand_from affiliation' -l json -d 'Format output as json.'
