@@ -23,10 +23,10 @@ export function arrayIdIn(ids: number[]): [condition: string, value: unknown] {
   return ['= ANY(?::bigint[])', ids]
 }
 
-/** The PostgreSQL store of persistent rooms: the SQLite store's tables and rules (sqlite/rooms.ts). */
 /** Archived room messages a purge removes per statement. */
 const ROOM_PURGE_BATCH = 10_000
 
+/** The PostgreSQL store of persistent rooms: the SQLite store's tables and rules (sqlite/rooms.ts). */
 export class PostgresRoomStore implements RoomStore {
   private readonly db: PostgresDatabase
   private readonly ids: ArchiveIds
