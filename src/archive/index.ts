@@ -70,13 +70,10 @@ export async function purgeArchive({config, store}: AccountContext, options: Pur
   const rooms = type !== 'chat' && account === undefined
   let messages: number | null = null
   let roomMessages: number | null = null
-  // Progress over both parts: the rooms' batches count on from the accounts' total.
-  let accountsTotal = 0
   if (accounts) {
     const archives = await openArchiveStore(config)
     try {
-      messages = await archives.purge({before, account, dryRun, onProgress: options.onProgress && ((removed, total) => options.onProgress!(removed, (accountsTotal = total)))})
-      accountsTotal = messages
+      messages = await archives.purge({before, account, dryRun, onProgress: options.onProgress})
     } finally {
       await archives.close()
     }
@@ -84,8 +81,11 @@ export async function purgeArchive({config, store}: AccountContext, options: Pur
 
   if (rooms) {
     const roomStore = await openRoomStore(config)
+    // The rooms' progress counts on from what the accounts' purge removed.
+    const done = messages ?? 0
+    const onProgress = options.onProgress
     try {
-      roomMessages = await roomStore.purgeArchive({before, dryRun, onProgress: options.onProgress && ((removed, total) => options.onProgress!(accountsTotal + removed, accountsTotal + total))})
+      roomMessages = await roomStore.purgeArchive({before, dryRun, onProgress: onProgress && ((removed, total) => onProgress(done + removed, done + total))})
     } finally {
       await roomStore.close()
     }

@@ -106,7 +106,7 @@ describe('SQLite message archive', () => {
 
   it('purges in batches of a transaction each, and lets another connection take the write lock between two batches', async (t) => {
     const {archives, file} = await openStores(t)
-    // 2,500 messages both archives hold: 5,000 entries, three batches of at most 2,000.
+    // 2,500 messages both archives hold: 5,000 entries, in batches of 1,000 messages (2,000 entries).
     for (let index = 0; index < 2500; index++) archives.add(`<message>${index}</message>`, [entry('alice', 'bob'), entry('bob', 'alice')])
     assert.equal((await archives.query(HOST, 'alice', {}, {max: 1}))?.count, 2500)
     // Another process's connection, which would fail at once rather than wait for the lock.
