@@ -490,7 +490,7 @@ export class ServerCore {
     }
 
     if (type === 'headline') return
-    for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), sender)) return
+    for (const module of this.modules) if (await module.messageUndelivered?.(stanza, accountOf(to), sender, false)) return
     // §8.5.2.2.1 with no offline storage, and §8.5.1 for an account that does not exist.
     sender.send(errorReply(stanza, 'service-unavailable'))
   }
@@ -784,18 +784,14 @@ export class ServerCore {
 
   /**
    * Stanzas a session's client never acknowledged (XEP-0198 §5 "the server
-   * SHOULD treat unacknowledged stanzas as undelivered"): messages are handed
-   * to offline storage as if the account had no resource; the rest is dropped.
+   * SHOULD treat unacknowledged stanzas as undelivered"): messages go to
+   * offline storage as if the account had no resource, or back to their
+   * senders as errors (redirectUndelivered); the rest is dropped.
    */
   async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
     const parser = new XmppStreamParser({maxStanzaBytes: 16 * 1024 * 1024})
     parser.write(Buffer.from(`<stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`))
     const account = sessionAccount(session)
-    const undelivered = async (message: Element): Promise<boolean> => {
-      for (const module of this.modules) if (await module.messageUndelivered?.(message, account, session)) return true
-      return false
-    }
-
     // All started in this turn, in order: a message for the account that comes in meanwhile is stored after them (mod_offline stores one account's messages in turn).
     const outcomes: Array<Promise<boolean>> = []
     for (const text of stanzas) {
@@ -803,12 +799,53 @@ export class ServerCore {
         if (event.type !== 'stanza' || event.element.name !== 'message') continue
         const type = event.element.attrs.type ?? 'normal'
         if (type === 'error' || type === 'groupchat' || type === 'headline') continue
-        outcomes.push(undelivered(event.element))
+        outcomes.push(this.redirectUndelivered(event.element, account))
       }
     }
 
     const stored = (await Promise.all(outcomes)).filter(Boolean).length
     if (stored > 0) this.context.logger.info(`${session.fullJid}: ${stored} unacknowledged message(s) stored offline`)
+  }
+
+  /**
+   * A message this server took for `account` and could not deliver after
+   * all: offline storage, as for an account with no available resource
+   * (RFC 6121 §8.5.2.2.1). When it is not stored (the account's storage is
+   * full, mod_offline is off, the store fails), its sender gets an error
+   * (RFC 6120 §8.3.1) wherever it is: the message is never lost in silence.
+   * Says whether it was stored.
+   */
+  private async redirectUndelivered(message: Element, account: Account): Promise<boolean> {
+    const from = parseJid(message.attrs.from ?? '')
+    const sender = from ? this.returnAddress(from) : this.entitySender(parseJid(account.bare)!)
+    try {
+      for (const module of this.modules) if (await module.messageUndelivered?.(message, account, sender, true)) return true
+    } catch (error) {
+      // Whatever failed, the sender hears of it: the message itself is not thrown away with the error.
+      this.context.logger.error(`storing a message for ${account.bare} that could not be delivered: ${error instanceof Error ? error.message : String(error)}`)
+      const condition = error instanceof StoreError && error.code !== 'store-corrupt' ? 'resource-constraint' : 'internal-server-error'
+      sender.send(errorReply(message, condition, undefined, 'the message was not delivered, and the server cannot store it now; send it again later'))
+      return false
+    }
+
+    sender.send(errorReply(message, 'service-unavailable'))
+    return false
+  }
+
+  /**
+   * The sender of a message redirectUndelivered() returns, as a Sender: an
+   * error goes to its session wherever it is bound in the cluster, to the
+   * hosted service that sent it, or over s2s to its server.
+   */
+  private returnAddress(from: Jid): Sender {
+    if (this.serviceAt(from.domain)) return this.serviceSender(from)
+    if (!this.isLocalHost(from.domain)) return this.remoteSender(from)
+    return this.addressSender(from, (reply) => {
+      const to = parseJid(reply.attrs.to ?? '')
+      const by = parseJid(reply.attrs.from ?? '')
+      if (!to || !by) return
+      this.message(reply, to, this.entitySender(by)).catch((error: unknown) => this.context.logger.error(`returning an error to ${reply.attrs.to}: ${error instanceof Error ? error.message : String(error)}`))
+    })
   }
 
   /** What modules keep of a session in memory, by module name, for the cluster node it moves to (XEP-0198 resumption there). */
@@ -882,23 +919,16 @@ export class ServerCore {
 
   /**
    * A stanza another node sent for a session of this node that is gone (or
-   * for a node gone before it took it): a message goes to offline storage
-   * as one for an account with no resource would (RFC 6121 §8.5.2.2.1); the
-   * rest is dropped, as for a session that closed in flight.
+   * for a node gone before it took it): a message is stored offline or
+   * returned to its sender, as redirectUndelivered() says; the rest is
+   * dropped, as for a session that closed in flight.
    */
   async undeliverable(stanza: Element): Promise<void> {
     if (stanza.name !== 'message') return
     const type = stanza.attrs.type ?? 'normal'
     const to = parseJid(stanza.attrs.to ?? '')
     if (!to || to.local === '' || type === 'error' || type === 'groupchat' || type === 'headline') return
-    const from = parseJid(stanza.attrs.from ?? '')
-    const sender = from ? this.entitySender(from) : this.entitySender(to)
-    for (const module of this.modules) {
-      if (await module.messageUndelivered?.(stanza, accountOf(to), sender)) {
-        this.context.logger.debug(`a message for ${stanza.attrs.to} that another node did not deliver was stored offline`)
-        return
-      }
-    }
+    if (await this.redirectUndelivered(stanza, accountOf(to))) this.context.logger.debug(`a message for ${stanza.attrs.to} that another node did not deliver was stored offline`)
   }
 
   /** A session ended: unavailable presence on its behalf (RFC 6121 §4.5.2). */

@@ -107,9 +107,10 @@ export function createCarbonsModule(context: ModuleContext): ServerModule {
       carbons(stanza, sender, bareJid(to), recipients)
     },
 
-    // Runs before mod_offline stores the message (index.ts): a message stored offline is copied too.
-    async messageUndelivered(stanza, account, sender) {
-      carbons(stanza, sender, account.bare, [])
+    // Runs before mod_offline stores the message (index.ts): a message stored offline is copied too,
+    // unless it was copied when it was first delivered.
+    async messageUndelivered(stanza, account, sender, redirected) {
+      if (!redirected) carbons(stanza, sender, account.bare, [])
       return false
     },
   }

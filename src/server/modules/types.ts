@@ -155,8 +155,13 @@ export interface ServerModule {
   messageRouting?(stanza: Element, sender: Sender, to: Jid): Promise<void> | void
   /** A message was delivered to `recipients`, live sessions of `to` (XEP-0280 carbons copy it from here). */
   messageDelivered?(stanza: Element, sender: Sender, to: Jid, recipients: readonly C2sSession[]): void
-  /** A message for an account none of whose resources can take it; true when this module took charge of it. */
-  messageUndelivered?(stanza: Element, to: Account, sender: Sender): Promise<boolean>
+  /**
+   * A message for an account none of whose resources can take it; true when
+   * this module took charge of it. `redirected`: it was delivered to a
+   * session before, which ended without acknowledging it (XEP-0198 §5), or
+   * whose cluster node died, so messageDelivered() ran for it then.
+   */
+  messageUndelivered?(stanza: Element, to: Account, sender: Sender, redirected: boolean): Promise<boolean>
   /** The session sent its initial presence (RFC 6121 §4.2). */
   initialPresence?(session: C2sSession, account: Account): Promise<void>
   /** The session broadcast an available presence, its initial one or a later one (after initialPresence for the initial one). */

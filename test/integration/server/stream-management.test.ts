@@ -7,9 +7,11 @@ import {describe, it} from 'node:test'
 
 
 import {DEFAULT_MODULES} from '../../../src/config/modules.js'
+import {storeEngine} from '../../../src/store/index.js'
 import {NO_ARCHIVING, type RawClient, type TestServer, featuresAfterAuth, loginRaw, startTestServer, storeQuery, sync} from './helpers.js'
 
 const SM = 'urn:xmpp:sm:3'
+const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 
 async function enable(client: RawClient, resume = true): Promise<string> {
   client.write(`<enable xmlns='${SM}'${resume ? " resume='true'" : ''}/>`)
@@ -19,6 +21,35 @@ async function enable(client: RawClient, resume = true): Promise<string> {
 
 async function offlineCount(test: TestServer): Promise<number> {
   return (await storeQuery<{n: number}>(test.config, "SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'"))[0].n
+}
+
+/**
+ * bob sends alice's phone m1, which her client takes in and never acknowledges; `beforeLoss` runs, the
+ * phone's connection is lost and not resumed. What bob is sent about m1 then: the error message.
+ */
+async function errorToSenderOfLost(t: {after(fn: () => unknown): void}, test: TestServer, beforeLoss?: () => Promise<void>): Promise<string> {
+  await test.addUser('alice@localhost', 'alice pw')
+  await test.addUser('bob@localhost', 'bob pw')
+  const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+  await enable(alice)
+  const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
+  bob.write("<message to='alice@localhost/phone' type='chat' id='m1'><body>lost in transit</body></message>")
+  await alice.until(/id='m1'[\s\S]*?<\/message>/)
+  await beforeLoss?.()
+  alice.socket.destroy()
+  const text = await bob.until(/<message [^>]*type='error'[\s\S]*?<\/message>/)
+  return text.slice(text.lastIndexOf('<message '))
+}
+
+/** Makes every insert into the offline store fail from now on, as a store that breaks under the running server would. */
+async function refuseOfflineMessages(test: TestServer): Promise<void> {
+  if (storeEngine(test.config) === 'sqlite') {
+    await storeQuery(test.config, "CREATE TRIGGER offline_refused BEFORE INSERT ON offline_messages BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    return
+  }
+
+  await storeQuery(test.config, "CREATE FUNCTION offline_refused() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$")
+  await storeQuery(test.config, 'CREATE TRIGGER offline_refused BEFORE INSERT ON offline_messages FOR EACH ROW EXECUTE FUNCTION offline_refused()')
 }
 
 describe('stream management (XEP-0198)', () => {
@@ -174,6 +205,46 @@ describe('stream management (XEP-0198)', () => {
     for (let waited = 0; (await offlineCount(test)) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
     assert.equal(await offlineCount(test), 1, 'only m2, which was not acknowledged')
   })
+
+  it('copies an unacknowledged message to the other resources once, when it came, not again when it is stored offline', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const phone = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
+    await enable(phone)
+    const laptop = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'laptop'})
+    laptop.write("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    await laptop.until(/id='c1'/)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
+    bob.write("<message to='alice@localhost/phone' type='chat' id='m1'><body>to the phone</body></message>")
+    await phone.until(/id='m1'[\s\S]*?<\/message>/)
+    const carbon =
+      "<message from='alice@localhost' to='alice@localhost/laptop' type='chat'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='alice@localhost/phone' type='chat' id='m1' from='bob@localhost/desk'><body>to the phone</body></message></forwarded></received></message>"
+    assert.equal(await laptop.until(/<\/received><\/message>/).then((text) => text.slice(text.lastIndexOf("<message from='alice@localhost'"))), carbon)
+    phone.socket.destroy()
+    for (let waited = 0; (await offlineCount(test)) === 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(await offlineCount(test), 1)
+    // Nothing more for the laptop before its ping's answer: no second copy, and never a <sent/> one of bob's message.
+    laptop.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.doesNotMatch(await laptop.until(/id='p1'/), /<message/)
+  })
+
+  it('returns unacknowledged messages to their sender when the account may store no more offline (max_user_offline_messages)', async (t) => {
+    const test = await startTestServer(t, {settings: {...NO_ARCHIVING, max_user_offline_messages: 0}, server: {limits: {resumeTimeoutMs: 300}}})
+    assert.equal(
+      await errorToSenderOfLost(t, test),
+      `<message type='error' id='m1' from='alice@localhost/phone' to='bob@localhost/desk'><error type='cancel'><service-unavailable xmlns='${STANZAS}'/></error></message>`,
+    )
+    assert.equal(await offlineCount(test), 0)
+  })
+
+  it('returns unacknowledged messages to their sender when the store fails to keep them, rather than lose them', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
+    assert.equal(
+      await errorToSenderOfLost(t, test, () => refuseOfflineMessages(test)),
+      `<message type='error' id='m1' from='alice@localhost/phone' to='bob@localhost/desk'><error type='cancel'><internal-server-error xmlns='${STANZAS}'/><text xmlns='${STANZAS}' xml:lang='en'>the message was not delivered, and the server cannot store it now; send it again later</text></error></message>`,
+    )
+  })
 })
 
 /** The default modules, with mod_stream_mgmt's options replaced by `options` (archiving off, so only offline storage keeps messages). */
@@ -181,7 +252,6 @@ function withStreamMgmt(options: Record<string, unknown>) {
   return {settings: {modules: {...NO_ARCHIVING.modules, mod_stream_mgmt: options}}}
 }
 
-const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 
 describe('mod_stream_mgmt options (ejabberd\'s names)', () => {
   it('resume_timeout: a session whose connection is lost waits that long for its client, then ends', async (t) => {
