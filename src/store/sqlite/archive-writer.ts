@@ -180,6 +180,12 @@ function commit(final = false): void {
   commitTimer = undefined
   const response: WriterResponse = {batches: stagedBatches}
   stagedBatches = []
+  // Nothing to write (a query's or close()'s commit after the last one): no transaction, which could wait for the lock.
+  if (staged === 0) {
+    parentPort!.postMessage(response)
+    return
+  }
+
   try {
     while (unstaged.length > 0) {
       stage(unstaged[0], ownersOf(unstaged[0]))
@@ -218,8 +224,11 @@ parentPort!.on('message', ({batch, rows, commit: now, final, commitIntervalMs, c
   } catch (error) {
     if (isBusyError(error)) unstaged.push(rows)
     else {
-      parentPort!.postMessage({batches: [batch], error: error instanceof Error ? error.message : String(error), lost: rows.length} satisfies WriterResponse)
+      // Answered after the commit asked for: whoever waits for this batch (close(), which then ends this
+      // thread) must not go on while that commit still waits for the lock (terminated inside SQLite's
+      // busy wait, better-sqlite3 takes the whole process down).
       if (now) commit(final)
+      parentPort!.postMessage({batches: [batch], error: error instanceof Error ? error.message : String(error), lost: rows.length} satisfies WriterResponse)
       return
     }
   }

@@ -166,6 +166,27 @@ describe('SQLite message archive', () => {
     assert.deepEqual(lost, [])
   })
 
+  it('closes at once while another connection holds the store, after a batch it could not stage for another reason', async (t) => {
+    const dir = path.join(tempDir(t), 'data')
+    const accounts = SqliteAccountStore.open(dir)
+    t.after(() => accounts.close())
+    const lost: number[] = []
+    const archives = SqliteArchiveStore.open(dir, {onWriteError: (_error, rows) => lost.push(rows)})
+    for (const username of ['alice', 'bob']) await accounts.createAccount(HOST, username, {credentials: [], plaintext: 'pw'})
+    archives.add('<message>before</message>', [entry('alice', 'bob')])
+    assert.equal((await archives.query(HOST, 'alice', {}, ALL))?.count, 1)
+    const other = new Database(path.join(dir, STORE_FILE))
+    t.after(() => other.close())
+    other.exec('BEGIN IMMEDIATE')
+    // A row that fails in staging on something other than the lock (SQLite's NOT NULL on the stanza).
+    archives.add(null as unknown as string, [entry('alice', 'bob')])
+    // Before, close() ended the writer inside the busy wait of a commit with nothing to write, and the process aborted.
+    await archives.close()
+    // The row, and no error from a commit that found nothing to write.
+    assert.deepEqual(lost, [1])
+    other.exec('ROLLBACK')
+  })
+
   it('never gives a live message the id an import gives: neither one handed out and not yet written, nor one the clock has yet to reach', async (t) => {
     const dir = path.join(tempDir(t), 'data')
     const accounts = SqliteAccountStore.open(dir)
