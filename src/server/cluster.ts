@@ -83,6 +83,8 @@ return ARGV[1]`
  */
 const CLIENT_NAMESPACE_DECLARED = new RegExp(`^<([a-z]+) xmlns='${NS.client}'(?=[ />])`)
 const inClientStream = (stanza: string) => stanza.replace(CLIENT_NAMESPACE_DECLARED, '<$1')
+/** An iq get or set as this server serialises it (attribute values quoted with ', which they cannot hold unescaped). */
+const IQ_REQUEST = /^<iq\s[^>]*\stype='(?:get|set)'/
 
 /** What the registry keeps of a session: what routing needs. */
 interface Entry {
@@ -130,8 +132,8 @@ type NodeMessage =
 /** What this turn of the event loop posted to one node (Cluster.post()). */
 interface OutgoingBatch {
   messages: NodeMessage[]
-  /** The sequence numbers of the messages among them (forward()): stored here if no node took the batch. */
-  messageSeqs?: number[]
+  /** The sequence numbers of the stanzas among them that are kept until acknowledged (forward()): handled here if no node took the batch. */
+  trackedSeqs?: number[]
   /** Resolves with how many subscribers the batch reached. */
   sent: Promise<number>
   settle(receivers: number, error?: unknown): void
@@ -508,9 +510,9 @@ export class Cluster {
   /** Events that arrive while the registry is being loaded: applied after it. */
   private pending: ClusterEvent[] | undefined = []
   private beating = false
-  /** The last sequence number of a message this node sent to another. */
+  /** The last sequence number of a stanza this node sent to another and keeps until acknowledged (forward()). */
   private seq = 0
-  /** Messages sent to each node and not yet acknowledged, by sequence number (in sending order). */
+  /** Messages and iq requests sent to each node and not yet acknowledged, by sequence number (in sending order). */
   private readonly inflight = new Map<string, Map<number, string>>()
   /** Stanzas sent to each node for a hosted service it serves and not yet acknowledged, by sequence number (toService()). */
   private readonly serviceInflight = new Map<string, Map<number, {stanza: string; kind: ServiceSenderKind}>>()
@@ -738,11 +740,14 @@ export class Cluster {
    * client had not acknowledged leaves the message stored here, not lost),
    * stored offline there, or handed on. Delivery is at least once: a node
    * that dies between delivering and acknowledging leaves a copy stored too.
+   * An iq request is kept the same way, so that one its target's node never
+   * took is answered with an error here (RFC 6120 §8.2.3: a request always
+   * gets a response) rather than leave its sender waiting.
    */
   forward(session: RemoteSession, stanza: string): void {
-    const message = stanza.startsWith('<message')
-    const seq = message ? ++this.seq : 0
-    if (message) {
+    const tracked = stanza.startsWith('<message') || IQ_REQUEST.test(stanza)
+    const seq = tracked ? ++this.seq : 0
+    if (tracked) {
       let pending = this.inflight.get(session.node)
       if (!pending) {
         pending = new Map()
@@ -752,12 +757,12 @@ export class Cluster {
       pending.set(seq, stanza)
     }
 
-    const payload: NodeMessage = message ? {to: session.fullJid, s: stanza, from: this.node, q: seq} : {to: session.fullJid, s: stanza}
+    const payload: NodeMessage = tracked ? {to: session.fullJid, s: stanza, from: this.node, q: seq} : {to: session.fullJid, s: stanza}
     const batch = this.post(session.node, payload)
-    if (!message) return
-    // Should no node take the batch (the node is gone and not yet seen gone), its messages are stored here.
-    batch.messageSeqs ??= []
-    batch.messageSeqs.push(seq)
+    if (!tracked) return
+    // Should no node take the batch (the node is gone and not yet seen gone), its messages are stored here, its requests answered.
+    batch.trackedSeqs ??= []
+    batch.trackedSeqs.push(seq)
   }
 
   /**
@@ -802,28 +807,28 @@ export class Cluster {
     const outbox = this.outbox
     this.outbox = new Map()
     for (const [node, batch] of outbox) {
-      const {messages, messageSeqs} = batch
+      const {messages, trackedSeqs} = batch
       this.client!.publish(nodeChannel(node), JSON.stringify(messages.length === 1 ? messages[0] : ({b: messages} satisfies NodeMessage))).then(
         (receivers) => {
-          if (receivers === 0) for (const seq of messageSeqs ?? []) this.unacknowledged(node, seq)
+          if (receivers === 0) for (const seq of trackedSeqs ?? []) this.unacknowledged(node, seq)
           batch.settle(receivers)
         },
         (error: unknown) => {
           this.failed('sending to node', node, error)
-          for (const seq of messageSeqs ?? []) this.unacknowledged(node, seq)
+          for (const seq of trackedSeqs ?? []) this.unacknowledged(node, seq)
           batch.settle(0, error)
         },
       )
     }
   }
 
-  /** A message `node` did not acknowledge and never will: stored here. */
+  /** A stanza `node` did not acknowledge and never will: a message is stored here, a request answered with an error (ServerCore.undeliverable()). */
   private unacknowledged(node: string, seq: number): void {
     const pending = this.inflight.get(node)
     const stanza = pending?.get(seq)
     if (stanza === undefined) return
     pending!.delete(seq)
-    this.host.logger.debug(`cluster: node ${node} did not take a message (${seq}); stored here`)
+    this.host.logger.debug(`cluster: node ${node} did not take a stanza (${seq}); handled here`)
     const element = parseElement(stanza)
     if (element) this.host.undeliverable(element)
   }
@@ -1082,7 +1087,7 @@ export class Cluster {
   /** Drops a node's sessions from the mirror, and tells local contacts they went. */
   private nodeGone(node: string, reason: 'restarted' | 'dead'): RemoteSession[] {
     this.liveNodes.delete(node)
-    // Messages it never acknowledged: stored before its users' contacts hear they left.
+    // Messages it never acknowledged: stored (and requests answered) before its users' contacts hear they left.
     for (const seq of [...(this.inflight.get(node)?.keys() ?? [])]) this.unacknowledged(node, seq)
     this.inflight.delete(node)
     const gone = this.router.forgetNode(node)

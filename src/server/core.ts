@@ -482,7 +482,9 @@ export class ServerCore {
       }
     }
 
-    if (type === 'error' || type === 'groupchat') return
+    if (type === 'error') return
+    // §8.5.2.1.2, §8.5.2.2.2: a groupchat message to a bare JID is never delivered, and its sender is told.
+    if (type === 'groupchat') return sender.send(errorReply(stanza, 'service-unavailable'))
     const targets = router.available(bare).filter((candidate) => candidate.priority >= 0)
     if (targets.length > 0) {
       for (const target of targets) target.send(stanza)
@@ -786,7 +788,9 @@ export class ServerCore {
    * Stanzas a session's client never acknowledged (XEP-0198 §5 "the server
    * SHOULD treat unacknowledged stanzas as undelivered"): messages go to
    * offline storage as if the account had no resource, or back to their
-   * senders as errors (redirectUndelivered); the rest is dropped.
+   * senders as errors (redirectUndelivered); an iq request gets the error a
+   * request to a resource that is gone gets (unanswered()), so its sender
+   * does not wait forever; presence, results and errors are dropped.
    */
   async unacknowledged(session: C2sSession, stanzas: readonly string[]): Promise<void> {
     const parser = new XmppStreamParser({maxStanzaBytes: 16 * 1024 * 1024})
@@ -796,7 +800,9 @@ export class ServerCore {
     const outcomes: Array<Promise<boolean>> = []
     for (const text of stanzas) {
       for (const event of parser.write(Buffer.from(text))) {
-        if (event.type !== 'stanza' || event.element.name !== 'message') continue
+        if (event.type !== 'stanza') continue
+        if (event.element.name === 'iq') this.unanswered(event.element)
+        if (event.element.name !== 'message') continue
         const type = event.element.attrs.type ?? 'normal'
         if (type === 'error' || type === 'groupchat' || type === 'headline') continue
         outcomes.push(this.redirectUndelivered(event.element, account))
@@ -833,14 +839,27 @@ export class ServerCore {
   }
 
   /**
-   * The sender of a message redirectUndelivered() returns, as a Sender: an
-   * error goes to its session wherever it is bound in the cluster, to the
-   * hosted service that sent it, or over s2s to its server.
+   * An iq request that reached a session which then ended before it could
+   * answer: the sender gets what RFC 6120 §10.5.3.2 gives a request to a
+   * full JID with no session, wherever the sender is.
+   */
+  private unanswered(iq: Element): void {
+    if (iq.attrs.type !== 'get' && iq.attrs.type !== 'set') return
+    const from = parseJid(iq.attrs.from ?? '')
+    if (from) this.returnAddress(from).send(errorReply(iq, 'service-unavailable'))
+  }
+
+  /**
+   * The sender of a stanza that redirectUndelivered() or unanswered()
+   * returns, as a Sender: an error goes to its session wherever it is bound
+   * in the cluster (a message error under RFC 6121 §8.5, as any message),
+   * to the hosted service that sent it, or over s2s to its server.
    */
   private returnAddress(from: Jid): Sender {
     if (this.serviceAt(from.domain)) return this.serviceSender(from)
     if (!this.isLocalHost(from.domain)) return this.remoteSender(from)
     return this.addressSender(from, (reply) => {
+      if (reply.name !== 'message') return this.deliverLocal(reply)
       const to = parseJid(reply.attrs.to ?? '')
       const by = parseJid(reply.attrs.from ?? '')
       if (!to || !by) return
@@ -920,10 +939,12 @@ export class ServerCore {
   /**
    * A stanza another node sent for a session of this node that is gone (or
    * for a node gone before it took it): a message is stored offline or
-   * returned to its sender, as redirectUndelivered() says; the rest is
-   * dropped, as for a session that closed in flight.
+   * returned to its sender, as redirectUndelivered() says, an iq request
+   * is answered with an error (unanswered()); presence is dropped, as for
+   * a session that closed in flight.
    */
   async undeliverable(stanza: Element): Promise<void> {
+    if (stanza.name === 'iq') return this.unanswered(stanza)
     if (stanza.name !== 'message') return
     const type = stanza.attrs.type ?? 'normal'
     const to = parseJid(stanza.attrs.to ?? '')

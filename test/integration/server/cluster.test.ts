@@ -413,8 +413,14 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     process.kill(nodes[1].pid, 'SIGKILL')
     // Before the others see n2 dead: the stanza published to n2 reaches no one, and is stored.
     alice.write("<message to='bob@localhost/b' type='chat' id='m4'><body>sent as n2 died</body></message>")
+    // A request n2 never took is answered by n1, before alice hears bob left (RFC 6120 §8.2.3, §10.5.3.2).
+    alice.write("<iq to='bob@localhost/b' type='get' id='v4'><ping xmlns='urn:xmpp:ping'/></iq>")
     const log = () => readFileSync(path.join(nodes[0].dir, 'data', 'server.log'), 'utf8').slice(-6000)
-    assert.equal(await alice.until(/<presence [^>]*from='bob[^>]*\/>/, NODE_DEATH_BOUND_MS), "<presence type='unavailable' from='bob@localhost/b' to='alice@localhost/a'/>")
+    assert.equal(
+      await alice.until(/<presence [^>]*from='bob[^>]*\/>/, NODE_DEATH_BOUND_MS),
+      "<iq type='error' id='v4' from='bob@localhost/b' to='alice@localhost/a'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>" +
+        "<presence type='unavailable' from='bob@localhost/b' to='alice@localhost/a'/>",
+    )
     const elapsed = Date.now() - killed
     assert.ok(elapsed <= NODE_DEATH_BOUND_MS, `unavailable after ${elapsed} ms`)
     alice.write("<message to='bob@localhost' type='chat' id='m5'><body>bob is gone</body></message>")

@@ -191,4 +191,19 @@ describe('nothing vanishes', () => {
     assert.match(await alice.until(/id='s1'[\s\S]*?<\/presence>/), /<remote-server-not-found /)
     assert.match(await alice.until(/id='s2'[\s\S]*?<\/presence>/), /<service-unavailable /)
   })
+
+  it('returns a groupchat message to an account\'s bare JID, online or not, rather than drop it (RFC 6121 §8.5.2.1.2, §8.5.2.2.2)', async (t) => {
+    const test = await withUsers(t, {}, 'alice', 'bob')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    alice.write("<message type='groupchat' to='bob@localhost' id='g1'><body>to no room</body></message>")
+    const expected = (id: string) => `<message type='error' id='${id}' from='bob@localhost' to='${alice.jid}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`
+    const offline = await alice.until(/id='g1'[\s\S]*?<\/message>/)
+    assert.equal(offline.slice(offline.lastIndexOf('<message ')), expected('g1'))
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    alice.write("<message type='groupchat' to='bob@localhost' id='g2'><body>to no room</body></message>")
+    const online = await alice.until(/id='g2'[\s\S]*?<\/message>/)
+    assert.equal(online.slice(online.lastIndexOf('<message ')), expected('g2'))
+    bob.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert.doesNotMatch(await bob.until(/id='p1'/), /to no room/)
+  })
 })

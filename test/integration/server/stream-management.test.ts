@@ -24,21 +24,27 @@ async function offlineCount(test: TestServer): Promise<number> {
 }
 
 /**
- * bob sends alice's phone m1, which her client takes in and never acknowledges; `beforeLoss` runs, the
- * phone's connection is lost and not resumed. What bob is sent about m1 then: the error message.
+ * bob sends alice's phone `stanza` (by default the message m1), which her client takes in and never acknowledges;
+ * `beforeLoss` runs, the phone's connection is lost and not resumed. What bob is sent about it then: the error.
  */
-async function errorToSenderOfLost(t: {after(fn: () => unknown): void}, test: TestServer, beforeLoss?: () => Promise<void>): Promise<string> {
+async function errorToSenderOfLost(
+  t: {after(fn: () => unknown): void},
+  test: TestServer,
+  {stanza = "<message to='alice@localhost/phone' type='chat' id='m1'><body>lost in transit</body></message>", beforeLoss}: {stanza?: string; beforeLoss?: () => Promise<void>} = {},
+): Promise<string> {
+  const name = /^<(\w+)/.exec(stanza)![1]
+  const id = /id='([^']+)'/.exec(stanza)![1]
   await test.addUser('alice@localhost', 'alice pw')
   await test.addUser('bob@localhost', 'bob pw')
   const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
   await enable(alice)
   const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
-  bob.write("<message to='alice@localhost/phone' type='chat' id='m1'><body>lost in transit</body></message>")
-  await alice.until(/id='m1'[\s\S]*?<\/message>/)
+  bob.write(stanza)
+  await alice.until(new RegExp(`id='${id}'[\\s\\S]*?</${name}>`))
   await beforeLoss?.()
   alice.socket.destroy()
-  const text = await bob.until(/<message [^>]*type='error'[\s\S]*?<\/message>/)
-  return text.slice(text.lastIndexOf('<message '))
+  const text = await bob.until(new RegExp(`<${name} [^>]*type='error'[\\s\\S]*?</${name}>`))
+  return text.slice(text.lastIndexOf(`<${name} `))
 }
 
 /** Makes every insert into the offline store fail from now on, as a store that breaks under the running server would. */
@@ -241,8 +247,16 @@ describe('stream management (XEP-0198)', () => {
   it('returns unacknowledged messages to their sender when the store fails to keep them, rather than lose them', async (t) => {
     const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
     assert.equal(
-      await errorToSenderOfLost(t, test, () => refuseOfflineMessages(test)),
+      await errorToSenderOfLost(t, test, {beforeLoss: () => refuseOfflineMessages(test)}),
       `<message type='error' id='m1' from='alice@localhost/phone' to='bob@localhost/desk'><error type='cancel'><internal-server-error xmlns='${STANZAS}'/><text xmlns='${STANZAS}' xml:lang='en'>the message was not delivered, and the server cannot store it now; send it again later</text></error></message>`,
+    )
+  })
+
+  it('answers an iq request the lost session never acknowledged with an error, so its sender does not wait forever (RFC 6120 §10.5.3.2)', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
+    assert.equal(
+      await errorToSenderOfLost(t, test, {stanza: "<iq to='alice@localhost/phone' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>"}),
+      `<iq type='error' id='v1' from='alice@localhost/phone' to='bob@localhost/desk'><error type='cancel'><service-unavailable xmlns='${STANZAS}'/></error></iq>`,
     )
   })
 })
