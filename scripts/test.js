@@ -39,13 +39,14 @@ const ci = process.env.CI === 'true'
 const timeoutMs = Number(process.env.XMPPCTL_TEST_TIMEOUT_MS ?? 10 * 60_000)
 let status = run(files, {})
 
-// The second store: every test whose servers come from startTestServer (the server and client suites) runs
-// again with each server on a PostgreSQL database of its own (test/integration/server/helpers.ts). Outside CI
-// it is left out, with a word, where PostgreSQL's server is not installed or the run is not root.
+// The second store: every test whose servers come from startTestServer (the server and client suites, and the s2s
+// suites through s2sServer) runs again with each server on a PostgreSQL database of its own
+// (test/integration/server/helpers.ts). Outside CI it is left out, with a word, where PostgreSQL's server is not
+// installed or the run is not root.
 // XMPPCTL_TEST_STORES=sqlite runs the first pass alone.
 const stores = (process.env.XMPPCTL_TEST_STORES ?? 'sqlite,postgresql').split(',')
 if (stores.includes('postgresql')) {
-  const onServers = files.filter((file) => /\b(?:startTestServer|startWithUsers)\(/.test(readFileSync(file, 'utf8')))
+  const onServers = files.filter((file) => /\b(?:startTestServer|startWithUsers|s2sServer)\(/.test(readFileSync(file, 'utf8')))
   const missing = postgresMissing()
   if (onServers.length === 0) {
     // No server suites here; `node --test` without files would look for tests under the working directory.

@@ -414,22 +414,38 @@ export class C2sSession {
 
     if (this.phase === 'detached') return
     this.batch()
-    this.write(text)
-    if (!this.sm) receipt?.()
-  }
-
-  /** Writes to the connection as it is: stream headers, features, negotiation and stream-management elements, and stanzas through send(). */
-  private write(text: string): void {
-    if (this.phase === 'closed' || this.phase === 'detached' || this.socket.destroyed) return
-    // What is queued before this stanza tells whether the client reads: one
-    // large stanza (a roster, a backlog page) is not by itself a sign it does not.
-    if (this.socket.writableLength > this.server.limits.maxWriteBuffer) {
-      this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: disconnected, not reading (${this.socket.writableLength} bytes queued)`)
-      this.socket.destroy()
+    if (this.write(text) || this.sm) {
+      if (!this.sm) receipt?.()
       return
     }
 
-    this.socket.write(this.framing.element(text))
+    // A connection that can no longer take it, and no stream management to keep it for the session's end: the
+    // stanza is undelivered (RFC 6121 §8.5.2.2: a message is stored offline or returned to its sender), not lost.
+    void this.server
+      .unacknowledged(this, [text])
+      .catch((error: unknown) => this.server.logger.error(`c2s ${this.serial} ${this.fullJid}: a stanza its connection could not take: ${String(error)}`))
+      .finally(() => receipt?.())
+  }
+
+  /**
+   * Writes to the connection as it is: stream headers, features, negotiation
+   * and stream-management elements, and stanzas through send(). Says whether
+   * the text went to the connection: not once the client hung up (its end of
+   * the connection is closed, and ours follows) or stopped reading.
+   */
+  private write(text: string): boolean {
+    const socket = this.socket
+    if (this.phase === 'closed' || this.phase === 'detached' || socket.destroyed || !socket.writable || socket.readableEnded) return false
+    // What is queued before this stanza tells whether the client reads: one
+    // large stanza (a roster, a backlog page) is not by itself a sign it does not.
+    if (socket.writableLength > this.server.limits.maxWriteBuffer) {
+      this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: disconnected, not reading (${socket.writableLength} bytes queued)`)
+      socket.destroy()
+      return false
+    }
+
+    socket.write(this.framing.element(text))
+    return true
   }
 
   /**
@@ -514,19 +530,35 @@ export class C2sSession {
       socket,
       data: (chunk: Buffer) => this.onData(chunk),
       error: (error: Error) => this.server.logger.debug(`c2s ${this.serial} ${this.remoteAddress}: socket error ${error.message}`),
-      close: () => this.connectionLost(),
-      end: () => {
-        // The peer hung up without closing the stream: no one is left to read a closing tag.
-        if (this.phase === 'closed' || this.phase === 'detached') return
-        socket.end()
-        this.connectionLost()
-      },
+      close: () => this.afterReceived(socket, () => this.connectionLost()),
+      end: () =>
+        this.afterReceived(socket, () => {
+          // The peer hung up without closing the stream: no one is left to read a closing tag.
+          if (this.phase === 'closed' || this.phase === 'detached') return
+          socket.end()
+          this.connectionLost()
+        }),
     }
     socket.on('data', handlers.data)
     socket.on('error', handlers.error)
     socket.on('close', handlers.close)
     socket.on('end', handlers.end)
     this.handlers = handlers
+  }
+
+  /**
+   * Runs `then` once the stanzas already read from `socket` are handled: a
+   * client that sends its last messages and hangs up at once (sendxmpp
+   * does) has them all delivered or stored (RFC 6120 §4.4), not dropped
+   * because the connection's end overtook them. Nothing runs when the
+   * session moved to another connection meanwhile (XEP-0198 resumption).
+   */
+  private afterReceived(socket: net.Socket, then: () => void): void {
+    this.queue = this.queue
+      .then(() => {
+        if (this.socket === socket) then()
+      })
+      .catch((error: unknown) => this.server.logger.error(`c2s ${this.serial}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`))
   }
 
   /** Takes this session's handlers off its socket; other listeners (the server's per-address count) stay. */

@@ -149,13 +149,29 @@ abstract class S2sStream {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error) => this.logger.debug(`${this.label}: socket error ${error.message}`))
-    socket.on('close', () => this.lost())
-    socket.on('end', () => {
-      if (!this.closed) this.close()
-    })
+    socket.on('close', () => this.afterReceived(socket, () => this.lost()))
+    socket.on('end', () =>
+      this.afterReceived(socket, () => {
+        if (!this.closed) this.close()
+      }),
+    )
     // s2s_timeout: a stream that carries nothing for that long is closed (ejabberd's idle s2s timeout).
     this.idle ??= setTimeout(() => this.close(undefined, 'idle'), this.settings.s2s_timeout * 1000)
     this.idle.unref()
+  }
+
+  /**
+   * Runs `then` once the stanzas already read from `socket` are handled: a
+   * peer that sends its last stanzas, its closing tag and hangs up at once
+   * has them all delivered or stored (RFC 6120 §4.4), not dropped because
+   * the connection's end overtook them.
+   */
+  private afterReceived(socket: net.Socket, then: () => void): void {
+    this.queueChain = this.queueChain
+      .then(() => {
+        if (this.socket === socket) then()
+      })
+      .catch((error: unknown) => this.logger.error(`${this.label}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`))
   }
 
   /** Takes the handlers off the plain socket before TLS takes it over. */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
+import {NO_ARCHIVING, storeQuery} from '../server/helpers.js'
 import {s2sServer} from './servers.js'
 
 const streamError = (condition: string, text: string) =>
@@ -64,6 +65,18 @@ describe('s2s hardening', () => {
     await client.until(/<\/stream:features>/)
     client.write("<db:verify from='peer.test' to='localhost' id='abc'>0123456789abcdef</db:verify>")
     assert.equal(await client.until(/<db:verify [^>]*\/>/), "<db:verify from='localhost' to='peer.test' id='abc' type='invalid'/>")
+  })
+
+  it('handles every stanza a peer sent before it closed its stream and hung up: all 50 messages to an offline account are stored (RFC 6120 §4.4)', async (t) => {
+    const s = await s2sServer(t, NO_ARCHIVING)
+    await s.addUser('alice@localhost', 'alice pw')
+    const peer = await s.peer()
+    let burst = ''
+    for (let index = 0; index < 50; index++) burst += `<message from='bob@peer.test/x' to='alice@localhost' id='m${index}' type='chat'><body>${index}</body></message>`
+    peer.socket.end(`${burst}</stream:stream>`)
+    const stored = async () => (await storeQuery<{n: number}>(s.config, "SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'"))[0].n
+    for (let waited = 0; (await stored()) < 50 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(await stored(), 50)
   })
 
   it('an idle stream closes after s2s_timeout', async (t) => {

@@ -70,6 +70,21 @@ describe('offline messages survive a large backlog', () => {
   })
 })
 
+describe('a client that closes its stream right after its last stanzas', () => {
+  it('handles every stanza sent before the closing tag: all 50 messages to an offline account are stored (RFC 6120 §4.4)', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
+    let burst = ''
+    for (let index = 0; index < 50; index++) burst += `<message to='bob@localhost' id='m${index}' type='chat'><body>${index}</body></message>`
+    // As sendxmpp-style clients do: the stanzas, the closing tag and the end of the connection, at once.
+    alice.socket.end(`${burst}</stream:stream>`)
+    for (let waited = 0; (await countOffline(test, 'bob')) < 50 && waited < 5000; waited += 100) await sleep(100)
+    assert.equal(await countOffline(test, 'bob'), 50)
+  })
+})
+
 describe('a full disk', () => {
   const root = process.getuid?.() === 0
   // Mounting a small tmpfs needs root; CI runs as root and must not skip.
@@ -196,22 +211,29 @@ describe('one user cannot stall the server through the roster', () => {
 })
 
 describe('connection limits', () => {
-  it('disconnects a client that stops reading once its queue passes the limit, and its sender goes on', async (t) => {
-    const test = await startTestServer(t, {server: {limits: {maxWriteBuffer: 1024 * 1024}}})
+  it('disconnects a client that stops reading once its queue passes the limit, its sender goes on, and what the connection could not take is stored', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {maxWriteBuffer: 1024 * 1024}}})
     await test.addUser('alice@localhost', 'alice pw')
     await test.addUser('bob@localhost', 'bob pw')
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
     bob.socket.pause()
     const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
     const body = 'q'.repeat(200 * 1024)
-    for (let index = 0; index < 100 && test.server.router.all('bob@localhost').length > 0; index++) {
-      alice.write(`<message to='bob@localhost/desk'><body>${body}</body></message><iq type='get' id='p${index}'><ping xmlns='urn:xmpp:ping'/></iq>`)
-      await alice.until(new RegExp(`id='p${index}'`))
+    let sent = 0
+    for (; sent < 100 && test.server.router.all('bob@localhost').length > 0; sent++) {
+      alice.write(`<message to='bob@localhost/desk' id='m${sent}'><body>${body}</body></message><iq type='get' id='p${sent}'><ping xmlns='urn:xmpp:ping'/></iq>`)
+      await alice.until(new RegExp(`id='p${sent}'`))
     }
 
     assert.equal(test.server.router.all('bob@localhost').length, 0)
     alice.write("<iq type='get' id='last'><ping xmlns='urn:xmpp:ping'/></iq>")
     assert.match(await alice.until(/id='last'[^>]*\/>/), /type='result'/)
+    // The message that found bob's queue full went to offline storage rather than nowhere (RFC 6121 §8.5.2.2), and so
+    // did one that may have come before his session ended; what his connection had queued was his to read.
+    const stored = await storeQuery<{stanza: string}>(test.config, "SELECT stanza FROM offline_messages WHERE username = 'bob' ORDER BY id")
+    const ids = stored.map((row) => /id=['"](m\d+)['"]/.exec(row.stanza)?.[1])
+    assert.ok(ids.length === 1 || (ids.length === 2 && ids[0] === `m${sent - 2}`), ids.join(' '))
+    assert.equal(ids.at(-1), `m${sent - 1}`)
   })
 
   it('closes a direct-TLS connection that never finishes its handshake', async (t) => {
