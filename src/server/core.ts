@@ -121,6 +121,8 @@ export class ServerCore {
       cachedDataChanged: (account) => context.cachedDataChanged(account),
       serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
       routeFromService: (stanza, from) => this.routeFromService(stanza, from),
+      // A local sender's error goes straight to its session: through message() the blocker's own list would stop it.
+      returnError: (error, sender) => (this.isLocalHost(sender.domain) ? this.deliverLocal(error) : this.returnAddress(sender).send(error)),
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)

@@ -290,7 +290,8 @@ export function createBlockingModule(context: ModuleContext, options: BlockingOp
   const refuse = (stanza: Element, from: Jid): void => {
     const type = stanza.attrs.type
     const answered = stanza.name === 'message' ? type === undefined || type === 'normal' || type === 'chat' : stanza.name === 'iq' && (type === 'get' || type === 'set')
-    if (answered) router.get(bareJid(from), from.resource)?.send(errorReply(stanza, 'service-unavailable'))
+    // To the sender wherever it is: a user of another server or a room waits for an iq's answer as a local client does.
+    if (answered) context.returnError(errorReply(stanza, 'service-unavailable'), from)
   }
 
   return {

@@ -278,6 +278,12 @@ export interface ModuleContext {
    * service as an error stanza, through its own handle().
    */
   routeFromService(stanza: Element, from: Jid): Promise<void>
+  /**
+   * Returns `error`, an error the server answers on an account's behalf, to
+   * the sender of the stanza it answers, wherever that sender is: a client of
+   * this node or another of the cluster, a hosted service, another server.
+   */
+  returnError(error: Element, sender: Jid): void
 }
 
 export type ModuleFactory = (context: ModuleContext, options: Record<string, unknown>) => ServerModule
