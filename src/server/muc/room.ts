@@ -342,7 +342,7 @@ export class Room {
 
   /** A private message from an occupant to `nick` (§7.5). */
   async privateMessage(stanza: Element, sender: Sender, nick: string): Promise<void> {
-    if (stanza.attrs.type === 'error') return
+    if (stanza.attrs.type === 'error') return this.privateMessageBounced(stanza, sender, nick)
     const from = this.nicks.get(sender.fullJid)
     if (from === undefined) return sender.send(errorReply(stanza, 'not-acceptable', undefined, 'join the room before sending to its occupants'))
     if (stanza.attrs.type === 'groupchat') return sender.send(errorReply(stanza, 'bad-request', undefined, 'a private message is not of type groupchat'))
@@ -354,6 +354,20 @@ export class Room {
     // XEP-0045 §7.5: marks the message as private to the room, so clients do not take it for a one-to-one chat.
     message.append(x('x', NS.mucUser))
     this.deliver(message, `${this.jid}/${from}`, target)
+  }
+
+  /**
+   * An error for a private message the room passed on from `nick`: back to
+   * that occupant, from the occupant JID of whoever refused it (the room's
+   * own for an entity not in the room), so that its sender learns the message
+   * was not delivered (RFC 6120 §8.3.1) rather than the room swallowing it.
+   */
+  private privateMessageBounced(stanza: Element, sender: Sender, nick: string): void {
+    const occupant = this.occupants.get(nick)
+    if (!occupant) return
+    const refuser = this.nicks.get(sender.fullJid) ?? [...this.occupants.values()].find((candidate) => candidate.bare === sender.bareJid)?.nick
+    const error = x('message', NS.client, {type: 'error', id: stanza.attrs.id}, ...stanza.elements().filter((child) => child.name === 'error'))
+    this.deliver(error, refuser === undefined ? this.jid : `${this.jid}/${refuser}`, occupant)
   }
 
   /** §7.8.2 mediated invitation, §7.8.2.? decline. */

@@ -108,6 +108,23 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     )
   })
 
+  it('passes the refusal of a private message and of an iq back to the occupant that sent it, from the occupant JID that refused (XEP-0191 §3.3)', async (t) => {
+    const {alice, bob} = await users(t)
+    await join(alice, 'Alice')
+    await join(bob, 'Bob')
+    assert.match(await ask(alice, `<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='${ROOM}/Bob'/></block></iq>`), /^<iq type='result'/)
+    bob.write(`<message type='chat' to='${ROOM}/Alice' id='p1'><body>psst</body></message>`)
+    assert.equal(
+      await next(bob, 'message', "type='error'"),
+      `<message type='error' id='p1' to='bob@localhost/r' from='${ROOM}/Alice'><error type='cancel'><service-unavailable xmlns='${STANZAS}'/></error></message>`,
+    )
+    assert.equal(
+      await ask(bob, `<iq type='get' to='${ROOM}/Alice' id='v1'><query xmlns='jabber:iq:version'/></iq>`),
+      `<iq type='error' id='v1' to='bob@localhost/r' from='${ROOM}/Alice'><error type='cancel'><service-unavailable xmlns='${STANZAS}'/></error></iq>`,
+    )
+    assert.doesNotMatch(await sync(alice), /psst|iq:version/)
+  })
+
   it('forwards an iq between occupants under their occupant JIDs, a vCard request to the bare JID, and takes answers only from whom it asked', async (t) => {
     const {alice, bob, carol} = await users(t)
     await ask(alice, "<iq type='set' id='vc'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>")
