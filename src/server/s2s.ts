@@ -207,9 +207,15 @@ abstract class S2sStream {
     }
   }
 
+  /** Whether what is written reaches the peer: not once the stream is closed or the peer hung up. */
+  protected get connected(): boolean {
+    const socket = this.socket
+    return socket !== undefined && !socket.destroyed && !this.closed && socket.writable && !socket.readableEnded
+  }
+
   protected write(text: string): void {
     const socket = this.socket
-    if (!socket || socket.destroyed || this.closed) return
+    if (!socket || !this.connected) return
     this.idle?.refresh()
     if (!this.corked) {
       // A burst of stanzas leaves in one TLS record, as on c2s.
@@ -297,7 +303,9 @@ class S2sOut extends S2sStream {
   }
 
   send(text: string, bounce: Queued['bounce']): void {
-    if (this.state === 'ready') return this.write(text)
+    if (this.closed) return bounce('remote-server-not-found')
+    // A stream whose connection just ended queues it, and bounces it when it closes, rather than lose it.
+    if (this.state === 'ready' && this.connected) return this.write(text)
     if (this.queue.length >= this.settings.s2s_max_queue) return bounce('resource-constraint')
     this.queue.push({text, bounce})
   }
@@ -790,9 +798,11 @@ class S2sIn extends S2sStream {
     if (this.authenticate(from, 'dialback')) answer('valid')
   }
 
-  /** XEP-0288: a stanza to the peer over its own stream. */
-  send(text: string): void {
+  /** XEP-0288: a stanza to the peer over its own stream; says whether it went out. */
+  send(text: string): boolean {
+    if (!this.connected) return false
     this.write(text)
+    return true
   }
 
   /** XEP-0220 §2.3: as the authoritative server, whether a key is ours. */
@@ -861,7 +871,8 @@ export class S2sManager {
     // Elements in jabber:client are written without a namespace, so they take the stream's jabber:server.
     const text = stanza.toString(NS.client)
     const bidi = this.bidiRoutes.get(`${local} ${remote}`)
-    if (bidi && !this.outgoing.has(`${local} ${remote}`)) return bidi.send(text)
+    // A peer's stream that just ended cannot take it: a stream of our own does, or bounces it.
+    if (bidi && !this.outgoing.has(`${local} ${remote}`) && bidi.send(text)) return
     this.stream(local, remote).send(text, bounce)
   }
 
