@@ -160,6 +160,12 @@ export class ServerCore {
     return this.isLocalHost(domain) || this.serviceAt(domain) !== undefined
   }
 
+  /** The host `domain` belongs to: itself, or the host whose hosted service is on it (conference.HOST); undefined for neither. */
+  hostOf(domain: string): string | undefined {
+    if (this.isLocalHost(domain)) return domain
+    return this.context.hosts().find((host) => this.services.some((service) => service.domain(host) === domain))
+  }
+
   private isLocalHost(domain: string): boolean {
     return this.context.hosts().includes(domain)
   }

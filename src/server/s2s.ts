@@ -38,8 +38,8 @@ export interface S2sHost {
   readonly logger: Logger
   /** A domain this server serves: one of its hosts, or a service's domain. */
   isLocalDomain(domain: string): boolean
-  /** The TLS context of s2s streams for `host`: its certificate, and the CAs peers' certificates must chain to. */
-  s2sContext(host: string): tls.SecureContext | undefined
+  /** The TLS context of s2s streams for `domain` (a host, or a hosted service's domain): its certificate, and the CAs peers' certificates must chain to. */
+  s2sContext(domain: string): tls.SecureContext | undefined
   /** A stanza from a domain an incoming stream authenticated, in jabber:client like a client's. */
   remoteStanza(stanza: Element): Promise<void>
 }
@@ -647,7 +647,7 @@ class S2sIn extends S2sStream {
       return this.close('invalid-namespace', 'a server-to-server stream is in jabber:server')
     }
 
-    if (to === undefined || !this.manager.host.config.hosts.includes(to) || (this.local !== undefined && to !== this.local)) {
+    if (to === undefined || !this.manager.host.isLocalDomain(to) || (this.local !== undefined && to !== this.local)) {
       this.write(reply(undefined))
       return this.close('host-unknown', to === undefined ? 'the stream header has no "to"' : `this server does not serve ${to}`)
     }
@@ -774,7 +774,7 @@ class S2sIn extends S2sStream {
       )
     if (from === undefined || to === undefined || key === '' || parseJid(from)?.domain !== from) return this.close('improper-addressing', 'db:result needs a "from", a "to" and a key')
     // XEP-0220 §2.4: errors in the dialback namespace, the stream stays.
-    if (!this.manager.host.config.hosts.includes(to)) return answer('error', 'item-not-found')
+    if (!this.manager.host.isLocalDomain(to)) return answer('error', 'item-not-found')
     if (!this.manager.allowed(from)) return answer('error', 'forbidden')
     if (this.encryptionMissing()) return answer('error', 'policy-violation')
     if (this.identity && identityVerifies(this.identity, from)) {
@@ -809,7 +809,7 @@ class S2sIn extends S2sStream {
   private dialbackVerify(element: Element): void {
     const {from, to, id} = element.attrs
     if (from === undefined || to === undefined || id === undefined) return this.close('improper-addressing', 'db:verify needs "from", "to" and "id"')
-    const valid = this.manager.host.config.hosts.includes(to) && dialbackKeyMatches(dialbackKey(this.manager.secret, from, to, id), element.text())
+    const valid = this.manager.host.isLocalDomain(to) && dialbackKeyMatches(dialbackKey(this.manager.secret, from, to, id), element.text())
     this.write(dialback('verify', {from: to, to: from, id, type: valid ? 'valid' : 'invalid'}))
   }
 

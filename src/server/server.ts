@@ -406,7 +406,8 @@ export class XmppServer implements SessionHost {
       },
       logger: this.logger,
       isLocalDomain: (domain) => this.config.hosts.includes(domain) || (this.core?.servesDomain(domain) ?? false),
-      s2sContext: (host) => this.s2sContexts.get(host),
+      // A hosted service's domain (a room's conference.HOST) speaks s2s with its host's certificate.
+      s2sContext: (domain) => this.s2sContexts.get(domain) ?? this.s2sContexts.get(this.core?.hostOf(domain) ?? ''),
       remoteStanza: (stanza) => this.core!.remoteStanza(stanza),
     }
   }

@@ -201,6 +201,22 @@ describe('federation between real servers', {skip}, () => {
       assert.deepEqual(auth, [['incoming', 'EXTERNAL'], ['outgoing', 'EXTERNAL']])
     })
 
+    it('a Prosody user joins a room here (its server connects to conference.a.test) and talks with a local occupant', async (t) => {
+      await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
+      const prosody = await startProsody(t, {...P, cert: pki.issue(P.domain), ca: pki.ca, users: ['pat']})
+      const alice = await loginOurs(t, A.address, A.domain, 'alice')
+      const room = 'tea@conference.a.test'
+      alice.write(`<presence to='${room}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+      await alice.until(/<subject\/><\/message>/)
+      const pat = startSlixmpp(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222], cafile: pki.ca, room, nick: 'Pat', expect: 'Alice', reply: 'hello from prosody', timeout: 30}, 'muc_member.py')
+      await pat.next('joined').catch((error: Error) => assert.fail(`${error.message}\n${prosody.log().slice(-6000)}`))
+      assert.match(await next(alice, 'presence', `from='${room}/Pat'`), /<item affiliation='none' role='participant' jid='pat@p\.test\/[^']+'\/>/)
+      alice.write(`<message type='groupchat' to='${room}' id='g1'><body>welcome pat</body></message>`)
+      assert.deepEqual(await pat.next('groupchat'), {event: 'groupchat', nick: 'Alice', body: 'welcome pat'})
+      assert.match(await next(alice, 'message', "id='g1'"), /<body>welcome pat<\/body>/)
+      assert.match(await next(alice, 'message', `from='${room}/Pat'`), /^<message type='groupchat' [^>]*><body>hello from prosody<\/body>/)
+    })
+
     it('self-signed certificates on both sides: dialback both ways, and a message round trip', async (t) => {
       const a = await startOurs(t, {...A, cert: pki.selfSigned(A.domain), ca: pki.ca, users: ['alice']})
       await startProsody(t, {...P, cert: pki.selfSigned(P.domain), ca: pki.ca, users: ['pat']})

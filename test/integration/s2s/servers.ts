@@ -251,7 +251,7 @@ export async function startEjabberd(t: After, options: {domain: string; address:
   return {domain: options.domain, address: options.address, log}
 }
 
-/** Our server on 127.0.0.1 with an s2s listener, and raw peers that authenticate to it with SASL EXTERNAL (`peer(domain)`) or not at all (`plain()`). */
+/** Our server on 127.0.0.1 with an s2s listener, and raw peers that authenticate to it with SASL EXTERNAL (`peer(domain)`, to `localhost` or the domain `to` names) or not at all (`plain()`). */
 export async function s2sServer(t: {after(fn: () => unknown): void}, settings: Partial<Settings> = {}) {
   const pki = createPki(tempDir(t, 'xmppctl-pki-'))
   const own = pki.issue('localhost')
@@ -267,7 +267,7 @@ export async function s2sServer(t: {after(fn: () => unknown): void}, settings: P
     },
   })
   const port = started.server.listenerStatus().find((listener) => listener.module === 's2s')!.port
-  const peer = (domain = 'peer.test', {bidi = false} = {}) => externalS2s(t, {address: '127.0.0.1', port, domain: 'localhost', peer: domain, cert: pki.issue(domain), ca: pki.ca, bidi})
+  const peer = (domain = 'peer.test', {bidi = false, to = 'localhost'} = {}) => externalS2s(t, {address: '127.0.0.1', port, domain: to, peer: domain, cert: pki.issue(domain), ca: pki.ca, bidi})
   const plain = async () => {
     const socket = net.connect({host: '127.0.0.1', port})
     await new Promise((resolve) => socket.once('connect', resolve))

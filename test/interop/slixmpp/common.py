@@ -30,7 +30,9 @@ class TestClient(slixmpp.ClientXMPP):
 
 
 def run(client):
-    client.connect(address=("127.0.0.1", args["port"]), use_ssl=args.get("direct_tls", False))
+    # args["address"]: [host, port] of a server elsewhere (the federation tests' Prosody); else args["port"] on 127.0.0.1.
+    host, port = args.get("address") or ("127.0.0.1", args["port"])
+    client.connect(address=(host, port), use_ssl=args.get("direct_tls", False))
     client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.get("timeout", 20)))
 
 
