@@ -39,6 +39,24 @@ const attributes = (text: string): Record<string, string> => Object.fromEntries(
 
 const roster = async (client: RawClient, id: string) => iqReply((client.write(`<iq type='get' id='${id}'><query xmlns='jabber:iq:roster'/></iq>`), client), id)
 
+/**
+ * alice (of our server at A) makes tea@conference.a.test; `user`, of another server, joins it through that
+ * server (which connects to conference.a.test), hears alice and answers (slixmpp's XEP-0045 plugin, muc_member.py).
+ */
+async function talkInRoomWith(t: {after(fn: () => unknown): void}, user: {jid: string; password: string; address: [string, number]}, peer: {log(): string}): Promise<void> {
+  const alice = await loginOurs(t, A.address, A.domain, 'alice')
+  const room = 'tea@conference.a.test'
+  alice.write(`<presence to='${room}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+  await alice.until(/<subject\/><\/message>/)
+  const member = startSlixmpp(t, {...user, room, nick: 'Remote', expect: 'Alice', reply: 'hello from afar', timeout: 30}, 'muc_member.py')
+  await member.next('joined', 20_000).catch((error: Error) => assert.fail(`${error.message}\n${peer.log().slice(-6000)}`))
+  assert.match(await next(alice, 'presence', `from='${room}/Remote'`), new RegExp(`<item affiliation='none' role='participant' jid='${user.jid.replaceAll('.', '\\.')}/[^']+'/>`))
+  alice.write(`<message type='groupchat' to='${room}' id='g1'><body>welcome</body></message>`)
+  assert.deepEqual(await member.next('groupchat'), {event: 'groupchat', nick: 'Alice', body: 'welcome'})
+  assert.match(await next(alice, 'message', "id='g1'"), /<body>welcome<\/body>/)
+  assert.match(await next(alice, 'message', `from='${room}/Remote'`), /^<message type='groupchat' [^>]*><body>hello from afar<\/body>/)
+}
+
 describe('federation between real servers', {skip}, () => {
   before(async () => {
     if (missing) throw new Error(missing)
@@ -204,17 +222,7 @@ describe('federation between real servers', {skip}, () => {
     it('a Prosody user joins a room here (its server connects to conference.a.test) and talks with a local occupant', async (t) => {
       await startOurs(t, {...A, cert: pki.issue(A.domain), ca: pki.ca, users: ['alice']})
       const prosody = await startProsody(t, {...P, cert: pki.issue(P.domain), ca: pki.ca, users: ['pat']})
-      const alice = await loginOurs(t, A.address, A.domain, 'alice')
-      const room = 'tea@conference.a.test'
-      alice.write(`<presence to='${room}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
-      await alice.until(/<subject\/><\/message>/)
-      const pat = startSlixmpp(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222], cafile: pki.ca, room, nick: 'Pat', expect: 'Alice', reply: 'hello from prosody', timeout: 30}, 'muc_member.py')
-      await pat.next('joined').catch((error: Error) => assert.fail(`${error.message}\n${prosody.log().slice(-6000)}`))
-      assert.match(await next(alice, 'presence', `from='${room}/Pat'`), /<item affiliation='none' role='participant' jid='pat@p\.test\/[^']+'\/>/)
-      alice.write(`<message type='groupchat' to='${room}' id='g1'><body>welcome pat</body></message>`)
-      assert.deepEqual(await pat.next('groupchat'), {event: 'groupchat', nick: 'Alice', body: 'welcome pat'})
-      assert.match(await next(alice, 'message', "id='g1'"), /<body>welcome pat<\/body>/)
-      assert.match(await next(alice, 'message', `from='${room}/Pat'`), /^<message type='groupchat' [^>]*><body>hello from prosody<\/body>/)
+      await talkInRoomWith(t, {jid: 'pat@p.test', password: 'pat pw', address: [P.address, 5222]}, prosody)
     })
 
     it('self-signed certificates on both sides: dialback both ways, and a message round trip', async (t) => {
@@ -286,6 +294,12 @@ describe('federation between real servers', {skip}, () => {
       assert.match(await roster(alice, 'r1'), /<item [^>]*jid='eve@e.test'[^>]*subscription='both'/)
       const auth = a.server.s2sConnections().filter((info) => info.state === 'ready').map((info) => [info.direction, info.auth]).sort()
       assert.deepEqual(auth, [['incoming', 'EXTERNAL'], ['outgoing', 'EXTERNAL']])
+    })
+
+    it('an ejabberd user joins a room here (its server connects to conference.a.test) and talks with a local occupant', async (t) => {
+      await startOurs(t, {...A, cert: pki.issue(A.domain, {dnsOnly: true}), ca: pki.ca, users: ['alice']})
+      const ejabberd = await startEjabberd(t, {...E, cert: pki.issue(E.domain), ca: pki.ca, users: ['eve']})
+      await talkInRoomWith(t, {jid: 'eve@e.test', password: 'eve pw', address: [E.address, 5222]}, ejabberd)
     })
 
     it('self-signed certificates on both sides: dialback both ways, and a message round trip', async (t) => {
