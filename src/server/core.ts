@@ -121,8 +121,12 @@ export class ServerCore {
       cachedDataChanged: (account) => context.cachedDataChanged(account),
       serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
       routeFromService: (stanza, from) => this.routeFromService(stanza, from),
-      // A local sender's error goes straight to its session: through message() the blocker's own list would stop it.
-      returnError: (error, sender) => (this.isLocalHost(sender.domain) ? this.deliverLocal(error) : this.returnAddress(sender).send(error)),
+      returnError: (error, sender) => {
+        if (!this.isLocalHost(sender.domain)) return this.returnAddress(sender).send(error)
+        // A local sender's error goes straight to its session (through message() the blocker's own list would stop
+        // it); what the server sent from an account's bare JID or its own domain answers to no session.
+        if (sender.local !== '' && sender.resource !== '') this.deliverLocal(error)
+      },
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
@@ -854,7 +858,9 @@ export class ServerCore {
   private unanswered(iq: Element): void {
     if (iq.attrs.type !== 'get' && iq.attrs.type !== 'set') return
     const from = parseJid(iq.attrs.from ?? '')
-    if (from) this.returnAddress(from).send(errorReply(iq, 'service-unavailable'))
+    // A request the server itself sent (a roster push from the account's bare JID, a ping from its domain) has no one to tell.
+    if (!from || (this.isLocalHost(from.domain) && (from.local === '' || from.resource === ''))) return
+    this.returnAddress(from).send(errorReply(iq, 'service-unavailable'))
   }
 
   /**
