@@ -121,12 +121,7 @@ export class ServerCore {
       cachedDataChanged: (account) => context.cachedDataChanged(account),
       serviceDomains: (host) => this.services.map((service) => service.domain(host)).filter((domain) => domain !== undefined),
       routeFromService: (stanza, from) => this.routeFromService(stanza, from),
-      returnError: (error, sender) => {
-        if (!this.isLocalHost(sender.domain)) return this.returnAddress(sender).send(error)
-        // A local sender's error goes straight to its session (through message() the blocker's own list would stop
-        // it); what the server sent from an account's bare JID or its own domain answers to no session.
-        if (sender.local !== '' && sender.resource !== '') this.deliverLocal(error)
-      },
+      returnError: (error, sender) => this.returnError(error, sender),
     }
     this.modules = factories.map((create) => create(moduleContext))
     this.outboundHooks = this.modules.filter((module) => module.outbound)
@@ -858,22 +853,32 @@ export class ServerCore {
   private unanswered(iq: Element): void {
     if (iq.attrs.type !== 'get' && iq.attrs.type !== 'set') return
     const from = parseJid(iq.attrs.from ?? '')
-    // A request the server itself sent (a roster push from the account's bare JID, a ping from its domain) has no one to tell.
-    if (!from || (this.isLocalHost(from.domain) && (from.local === '' || from.resource === ''))) return
-    this.returnAddress(from).send(errorReply(iq, 'service-unavailable'))
+    if (from) this.returnError(errorReply(iq, 'service-unavailable'), from)
   }
 
   /**
-   * The sender of a stanza that redirectUndelivered() or unanswered()
-   * returns, as a Sender: an error goes to its session wherever it is bound
-   * in the cluster (a message error under RFC 6121 §8.5, as any message),
-   * to the hosted service that sent it, or over s2s to its server.
+   * An error the server answers on an account's behalf, to the sender of the
+   * stanza it answers: a local sender's session directly (through message()
+   * a blocker's own list would stop it), anything else as returnAddress()
+   * says. What the server itself sent from an account's bare JID or its own
+   * domain (a roster push, a ping) has no session to tell.
+   */
+  private returnError(error: Element, sender: Jid): void {
+    if (!this.isLocalHost(sender.domain)) return this.returnAddress(sender).send(error)
+    if (sender.local !== '' && sender.resource !== '') this.deliverLocal(error)
+  }
+
+  /**
+   * The sender of a message that redirectUndelivered() returns, or of a
+   * stanza returnError() answers, as a Sender: an error goes to its session
+   * wherever it is bound in the cluster (a message error under RFC 6121
+   * §8.5, as any message), to the hosted service that sent it, or over s2s
+   * to its server.
    */
   private returnAddress(from: Jid): Sender {
     if (this.serviceAt(from.domain)) return this.serviceSender(from)
     if (!this.isLocalHost(from.domain)) return this.remoteSender(from)
     return this.addressSender(from, (reply) => {
-      if (reply.name !== 'message') return this.deliverLocal(reply)
       const to = parseJid(reply.attrs.to ?? '')
       const by = parseJid(reply.attrs.from ?? '')
       if (!to || !by) return
