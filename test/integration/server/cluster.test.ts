@@ -20,7 +20,7 @@ import {freePort, runCli, startInBackground, tempDir} from '../../helpers.js'
 import {postgresMissing, startPostgres, writePostgresConfig} from '../../postgres.js'
 import {redisMissing, redisSettings, startRedis} from '../../redis.js'
 import {slixmppAvailable, startSlixmpp} from '../../interop/clients.js'
-import {NODE_DEATH_BOUND_MS, type RawClient, iqReply, loginRaw, next, nextMessage, sync} from './helpers.js'
+import {NODE_DEATH_BOUND_MS, OCCUPANT_ID, type RawClient, iqReply, loginRaw, next, nextMessage, roomIdPlaceholders, sync} from './helpers.js'
 import {fetchUrl} from './web-helpers.js'
 
 // CI must run these (CI=true fails rather than skips).
@@ -227,16 +227,9 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
   it('keeps a room on one node: occupants bound to different nodes see each other and its messages, xmppctl muc list on any node shows it, and an occupant whose session ends on its node leaves it', async (t) => {
     const room = 'tea@conference.localhost'
     const muc = (items: string, ...codes: string[]) => `<x xmlns='http://jabber.org/protocol/muc#user'>${items}${codes.map((code) => `<status code='${code}'/>`).join('')}</x>`
-    // Occupant, stanza and message ids vary from run to run.
-    const norm = (text: string) =>
-      text
-        .replace(/(<occupant-id xmlns='urn:xmpp:occupant-id:0' id=')[^']+'/g, "$1OID'")
-        .replace(/(<stanza-id xmlns='urn:xmpp:sid:0' id=')[^']+'/g, "$1SID'")
-        .replace(/(<message type='groupchat' id=')[^']+('[^>]*from='[^'/]+'>)/g, '$1MID$2')
-    const oid = "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='OID'/>"
     const join = async (client: RawClient, nick: string) => {
       client.write(`<presence to='${room}/${nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
-      return norm(await client.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
+      return roomIdPlaceholders(await client.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
     }
 
     const dave = await loginRaw(t, nodes[1].port, 'dave', 'dave pw', {resource: 'd1', presence: false})
@@ -244,21 +237,21 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
     // The first join, through n2, makes n2 the node that serves conference.localhost.
     assert.equal(
       await join(dave, 'Dave'),
-      `<presence to='dave@localhost/d1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator' jid='dave@localhost/d1'/>", '110', '201')}${oid}</presence>` +
+      `<presence to='dave@localhost/d1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator' jid='dave@localhost/d1'/>", '110', '201')}${OCCUPANT_ID}</presence>` +
         `<message type='groupchat' id='MID' to='dave@localhost/d1' from='${room}'><subject/></message>`,
     )
     // gina, on n1, joins the room dave made through n2: the same room.
     assert.equal(
       await join(gina, 'Gina'),
-      `<presence to='gina@localhost/g1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator'/>")}${oid}</presence>` +
-        `<presence to='gina@localhost/g1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>", '110')}${oid}</presence>` +
+      `<presence to='gina@localhost/g1' from='${room}/Dave'>${muc("<item affiliation='owner' role='moderator'/>")}${OCCUPANT_ID}</presence>` +
+        `<presence to='gina@localhost/g1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>", '110')}${OCCUPANT_ID}</presence>` +
         `<message type='groupchat' id='MID' to='gina@localhost/g1' from='${room}'><subject/></message>`,
     )
-    assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>")}${oid}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='participant' jid='gina@localhost/g1'/>")}${OCCUPANT_ID}</presence>`)
     gina.write(`<message type='groupchat' to='${room}' id='g1'><body>one room</body></message>`)
-    const relayed = (to: string) => `<message type='groupchat' id='g1' to='${to}' from='${room}/Gina'><body>one room</body>${oid}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${room}'/></message>`
-    assert.equal(norm(await nextMessage(dave)), relayed('dave@localhost/d1'))
-    assert.equal(norm(await nextMessage(gina)), relayed('gina@localhost/g1'))
+    const relayed = (to: string) => `<message type='groupchat' id='g1' to='${to}' from='${room}/Gina'><body>one room</body>${OCCUPANT_ID}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${room}'/></message>`
+    assert.equal(roomIdPlaceholders(await nextMessage(dave)), relayed('dave@localhost/d1'))
+    assert.equal(roomIdPlaceholders(await nextMessage(gina)), relayed('gina@localhost/g1'))
 
     // Every node lists it, with both occupants, from the node that holds it.
     for (const node of nodes) {
@@ -269,7 +262,7 @@ describe('a cluster of three nodes on Redis and PostgreSQL', {skip}, () => {
 
     // gina's connection drops on n1: the room on n2 hears it (RFC 6121 §4.6.3), and dave sees her leave.
     gina.socket.destroy()
-    assert.equal(norm(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence type='unavailable' to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='none' jid='gina@localhost/g1'/>")}${oid}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(dave, 'presence', `from='${room}/Gina'`)), `<presence type='unavailable' to='dave@localhost/d1' from='${room}/Gina'>${muc("<item affiliation='none' role='none' jid='gina@localhost/g1'/>")}${OCCUPANT_ID}</presence>`)
 
     // A join whose session ends at once, before the room on n2 took the join in: no occupant stays behind.
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -353,3 +353,14 @@ export async function nextMessage(client: RawClient): Promise<string> {
     if (message.match(/<message[\s>]/g)!.length === message.match(/<\/message>/g)!.length) return message
   }
 }
+
+/** A room's own ids as placeholders (they vary from run to run): OID for occupant ids, SID for stanza ids, MID for ids of messages the room makes. */
+export function roomIdPlaceholders(text: string): string {
+  return text
+    .replace(/(<occupant-id xmlns='urn:xmpp:occupant-id:0' id=')[^']+'/g, "$1OID'")
+    .replace(/(<stanza-id xmlns='urn:xmpp:sid:0' id=')[^']+'/g, "$1SID'")
+    .replace(/(<message type='groupchat' id=')[^']+('[^>]*from='[^'/]+'>)/g, '$1MID$2')
+}
+
+/** An occupant id after roomIdPlaceholders(). */
+export const OCCUPANT_ID = "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='OID'/>"

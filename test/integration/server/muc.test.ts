@@ -8,7 +8,7 @@ import {describe, it} from 'node:test'
 
 import {DEFAULT_MODULES, optionDefaults} from '../../../src/config/modules.js'
 import {XmppServer} from '../../../src/server/server.js'
-import {NO_ARCHIVING, type RawClient, iqReply, loginRaw, next, nextMessage, startWithUsers, sync} from './helpers.js'
+import {NO_ARCHIVING, OCCUPANT_ID, type RawClient, iqReply, loginRaw, next, nextMessage, roomIdPlaceholders, startWithUsers, sync} from './helpers.js'
 
 const ROOM = 'tea@conference.localhost'
 const MUC_USER = 'http://jabber.org/protocol/muc#user'
@@ -16,24 +16,15 @@ const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 
 async function ask(client: RawClient, stanza: string): Promise<string> {
   client.write(stanza)
-  return norm(await iqReply(client, /id='([^']+)'/.exec(stanza)![1]))
+  return roomIdPlaceholders(await iqReply(client, /id='([^']+)'/.exec(stanza)![1]))
 }
 
-/** The room's own ids as placeholders: OID for occupant ids, SID for stanza ids, MID for ids of messages the room makes. */
-function norm(text: string): string {
-  return text
-    .replace(/(<occupant-id xmlns='urn:xmpp:occupant-id:0' id=')[^']+'/g, "$1OID'")
-    .replace(/(<stanza-id xmlns='urn:xmpp:sid:0' id=')[^']+'/g, "$1SID'")
-    .replace(/(<message type='groupchat' id=')[^']+('[^>]*from='[^'/]+'>)/g, '$1MID$2')
-}
-
-const OCCUPANT_ID = "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='OID'/>"
 const x = (items: string, ...codes: string[]) => `<x xmlns='${MUC_USER}'>${items}${codes.map((code) => `<status code='${code}'/>`).join('')}</x>`
 
 /** Joins `room` as `nick` and returns everything up to the subject that ends the join (§7.2.15), placeholders in. */
 async function join(client: RawClient, nick: string, extra = '', room = ROOM): Promise<string> {
   client.write(`<presence to='${room}/${nick}'><x xmlns='http://jabber.org/protocol/muc'>${extra}</x></presence>`)
-  return norm(await client.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
+  return roomIdPlaceholders(await client.until(/<subject(\/>|>[\s\S]*?<\/subject>)<\/message>/))
 }
 
 async function users(t: {after(fn: () => unknown): void}, options: Parameters<typeof startWithUsers>[1] = {}) {
@@ -64,12 +55,12 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
         `<message type='groupchat' id='MID' to='bob@localhost/r' from='${ROOM}'><subject/></message>`,
     )
     // The moderator sees Bob's real JID.
-    assert.equal(norm(await next(alice, 'presence', `from='${ROOM}/Bob'`)), `<presence to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(alice, 'presence', `from='${ROOM}/Bob'`)), `<presence to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
 
     bob.write(`<message type='groupchat' to='${ROOM}' id='m1'><body>Tea?</body><stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='${ROOM}'/></message>`)
     const expected = (to: string) => `<message type='groupchat' id='m1' to='${to}' from='${ROOM}/Bob'><body>Tea?</body>${OCCUPANT_ID}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/></message>`
-    assert.equal(norm(await nextMessage(alice)), expected('alice@localhost/r'))
-    assert.equal(norm(await nextMessage(bob)), expected('bob@localhost/r'))
+    assert.equal(roomIdPlaceholders(await nextMessage(alice)), expected('alice@localhost/r'))
+    assert.equal(roomIdPlaceholders(await nextMessage(bob)), expected('bob@localhost/r'))
 
     const late = await join(carol, 'Carol')
     assert.match(late, new RegExp(`<message type='groupchat' id='m1' to='carol@localhost/r' from='${ROOM}/Bob'><body>Tea\\?</body>${OCCUPANT_ID}<stanza-id xmlns='urn:xmpp:sid:0' id='SID' by='${ROOM}'/><delay xmlns='urn:xmpp:delay' from='${ROOM}' stamp='\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z'/></message><message type='groupchat' id='MID' to='carol@localhost/r' from='${ROOM}'><subject/></message>$`))
@@ -155,12 +146,12 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     await join(bob, 'Bob')
     await next(alice, 'presence', `from='${ROOM}/Bob'`)
     bob.write(`<presence to='${ROOM}/Robert'/>`)
-    assert.equal(norm(await next(alice, 'presence', "type='unavailable'")), `<presence type='unavailable' to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r' nick='Robert'/>", '303')}${OCCUPANT_ID}</presence>`)
-    assert.equal(norm(await next(alice, 'presence')), `<presence to='alice@localhost/r' from='${ROOM}/Robert'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(alice, 'presence', "type='unavailable'")), `<presence type='unavailable' to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r' nick='Robert'/>", '303')}${OCCUPANT_ID}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(alice, 'presence')), `<presence to='alice@localhost/r' from='${ROOM}/Robert'>${x("<item affiliation='none' role='participant' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
     bob.write(`<presence type='unavailable' to='${ROOM}/Robert'><status>bye</status></presence>`)
-    assert.equal(norm(await next(bob, 'presence', "type='unavailable'[^>]*from='tea@conference.localhost/Robert'")).includes(x("<item affiliation='none' role='none' jid='bob@localhost/r'/>", '110')), true)
+    assert.equal(roomIdPlaceholders(await next(bob, 'presence', "type='unavailable'[^>]*from='tea@conference.localhost/Robert'")).includes(x("<item affiliation='none' role='none' jid='bob@localhost/r'/>", '110')), true)
     assert.equal(
-      norm(await next(alice, 'presence', "type='unavailable'")),
+      roomIdPlaceholders(await next(alice, 'presence', "type='unavailable'")),
       `<presence type='unavailable' to='alice@localhost/r' from='${ROOM}/Robert'><status>bye</status>${x("<item affiliation='none' role='none' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`,
     )
   })
@@ -171,7 +162,7 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
     await join(bob, 'Bob')
     await next(alice, 'presence', `from='${ROOM}/Bob'`)
     bob.end()
-    assert.equal(norm(await next(alice, 'presence', "type='unavailable'")), `<presence type='unavailable' to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='none' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
+    assert.equal(roomIdPlaceholders(await next(alice, 'presence', "type='unavailable'")), `<presence type='unavailable' to='alice@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='none' jid='bob@localhost/r'/>")}${OCCUPANT_ID}</presence>`)
   })
 
   it('kicks with 307 and bans with 301, and a banned user cannot come back (§8.2, §9.1)', async (t) => {
@@ -186,7 +177,7 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
       `<iq type='result' id='k1' from='${ROOM}' to='alice@localhost/r'/>`,
     )
     assert.equal(
-      norm(await next(bob, 'presence', "type='unavailable'")),
+      roomIdPlaceholders(await next(bob, 'presence', "type='unavailable'")),
       `<presence type='unavailable' to='bob@localhost/r' from='${ROOM}/Bob'>${x("<item affiliation='none' role='none' jid='bob@localhost/r'><actor nick='Alice'/><reason>too loud</reason></item>", '307', '110')}${OCCUPANT_ID}</presence>`,
     )
     assert.equal(
@@ -194,7 +185,7 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
       `<iq type='result' id='b1' from='${ROOM}' to='alice@localhost/r'/>`,
     )
     assert.equal(
-      norm(await next(carol, 'presence', `type='unavailable' to='carol@localhost/r' from='${ROOM}/Carol'`)),
+      roomIdPlaceholders(await next(carol, 'presence', `type='unavailable' to='carol@localhost/r' from='${ROOM}/Carol'`)),
       `<presence type='unavailable' to='carol@localhost/r' from='${ROOM}/Carol'>${x("<item affiliation='outcast' role='none' jid='carol@localhost/r'><actor nick='Alice'/><reason>spam</reason></item>", '301', '110')}${OCCUPANT_ID}</presence>`,
     )
     carol.write(`<presence to='${ROOM}/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
@@ -219,7 +210,7 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
       await ask(alice, submit("<field var='muc#roomconfig_membersonly'><value>1</value></field><field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field><field var='muc#roomconfig_roomsecret'><value>scones</value></field>")),
       `<iq type='result' id='c2' from='${ROOM}' to='alice@localhost/r'/>`,
     )
-    assert.equal(norm(await nextMessage(alice)), `<message type='groupchat' id='MID' to='alice@localhost/r' from='${ROOM}'>${x('', '104')}</message>`)
+    assert.equal(roomIdPlaceholders(await nextMessage(alice)), `<message type='groupchat' id='MID' to='alice@localhost/r' from='${ROOM}'>${x('', '104')}</message>`)
     bob.write(`<presence to='${ROOM}/Bob'><x xmlns='http://jabber.org/protocol/muc'><password>scones</password></x></presence>`)
     assert.match(await next(bob, 'presence', "type='error'"), /<error type='auth'><registration-required xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/)
 
@@ -324,7 +315,7 @@ describe('group chat rooms (mod_muc, XEP-0045)', () => {
 
     // Bob is not in the room but may join it: he reads the archive, two at a time.
     bob.write(query('q1', "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set>"))
-    const page = norm(await bob.until(/<iq type='result' id='q1'[\s\S]*?<\/iq>/))
+    const page = roomIdPlaceholders(await bob.until(/<iq type='result' id='q1'[\s\S]*?<\/iq>/))
     const result = (id: string, body: string) =>
       `<message from='${ROOM}' to='bob@localhost/r'><result xmlns='urn:xmpp:mam:2' queryid='q1' id='${id}'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='[^']+'/>` +
       `<message xmlns='jabber:client' type='groupchat' id='${body}' from='${ROOM}/Alice'><body>${body}</body>${OCCUPANT_ID}</message></forwarded></result></message>`
