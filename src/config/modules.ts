@@ -245,3 +245,21 @@ export const DEFAULT_MODULES: Partial<Record<ModuleName, Record<string, unknown>
   mod_stream_mgmt: optionDefaults('mod_stream_mgmt'),
   mod_muc: optionDefaults('mod_muc'),
 }
+
+/** The modules that serve a domain of their own. */
+const SERVICE_MODULES = ['mod_muc', 'mod_http_upload'] as const satisfies readonly ModuleName[]
+
+/** The domain module `name` serves for `host`: its `host` option (ejabberd's), `@HOST@` standing for the host. */
+export function serviceDomain(name: (typeof SERVICE_MODULES)[number], options: Record<string, unknown>, host: string): string {
+  return String(options.host ?? optionDefaults(name).host).replaceAll('@HOST@', host)
+}
+
+/** The domains `host`'s enabled services answer at (conference.HOST, upload.HOST), as `modules` configures them. */
+export function serviceDomains(modules: Partial<Record<ModuleName, Record<string, unknown>>>, host: string): string[] {
+  return SERVICE_MODULES.flatMap((name) => (modules[name] === undefined ? [] : [serviceDomain(name, modules[name], host)]))
+}
+
+/** The labels that put `domain` below `host` (conference for conference.HOST), as `cert generate --with-subdomains` takes them; undefined for a domain elsewhere. */
+export function labelsBelow(domain: string, host: string): string | undefined {
+  return domain.endsWith(`.${host}`) ? domain.slice(0, -host.length - 1) : undefined
+}

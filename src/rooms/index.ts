@@ -8,7 +8,7 @@
 import {randomBytes} from 'node:crypto'
 
 import type {Configuration} from '../config/index.js'
-import {optionDefaults} from '../config/modules.js'
+import {serviceDomain} from '../config/modules.js'
 import type {RoomAdminRequest, RoomAdminResult, RoomRegistry} from '../server/muc/admin.js'
 import type {RoomStore} from '../store/room-store.js'
 
@@ -39,7 +39,7 @@ async function offlineAdmin(config: Configuration, store: RoomStore, request: Ro
   const {Room} = await import('../server/muc/room.js')
   const {defaultRoomConfig, roomAdmin} = await import('../server/muc/admin.js')
   const options = config.settings.modules.mod_muc
-  const services = options ? config.hosts.map((host) => String(options.host ?? optionDefaults('mod_muc').host).replaceAll('@HOST@', host)) : []
+  const services = options ? config.hosts.map((host) => serviceDomain('mod_muc', options, host)) : []
   const loaded = new Map<string, Map<string, InstanceType<typeof Room>>>()
   // Offline, a room has no occupants to tell: only its stored state changes.
   const host = (service: string) => ({

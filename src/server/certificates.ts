@@ -12,6 +12,7 @@ import path from 'node:path'
 import {promisify} from 'node:util'
 
 import type {Configuration} from '../config/index.js'
+import {labelsBelow, serviceDomains} from '../config/modules.js'
 import {XmppctlError, osErrorText} from '../errors.js'
 
 export interface HostCertificate {
@@ -98,18 +99,28 @@ function readConfigured(files: string[]): {leaves: Leaf[]; keys: Map<string, str
 /** Writes a self-signed certificate and key for `host` to `certFile` and `keyFile`. */
 export type SelfSignedGenerator = (config: Configuration, host: string, files: {cert: string; key: string}) => Promise<void>
 
-/** src/tls's generator (`xmppctl cert generate`): a P-256 key, the host as its name, in `data_dir/certs/HOST.crt|key`. */
+/**
+ * The labels of `host`'s service domains below it (conference, upload): a
+ * peer connecting to a room's domain authenticates it by the host's
+ * certificate (XEP-0178 §3), so the one made on first start names them too.
+ */
+function serviceLabels(config: Configuration, host: string): string[] {
+  return serviceDomains(config.settings.modules, host).flatMap((domain) => labelsBelow(domain, host) ?? [])
+}
+
+/** src/tls's generator (`xmppctl cert generate`): a P-256 key naming the host and its service domains, in `data_dir/certs/HOST.crt|key`. */
 export const tlsSelfSigned: SelfSignedGenerator = async (config, host) => {
   const {generateCertificates} = await import('../tls/generate.js')
-  await generateCertificates(config, [host], {key: 'ec:p256', days: 825, subdomains: [], force: false})
+  await generateCertificates(config, [host], {key: 'ec:p256', days: 825, subdomains: serviceLabels(config, host), force: false})
 }
 
 /** Fallback generator when src/tls cannot be used: `openssl req -x509` with a P-256 key. */
-export const opensslSelfSigned: SelfSignedGenerator = async (_config, host, files) => {
+export const opensslSelfSigned: SelfSignedGenerator = async (config, host, files) => {
   const run = promisify(execFile)
+  const names = [host, ...serviceLabels(config, host).map((label) => `${label}.${host}`)].map((name) => `DNS:${name}`).join(',')
   const {stdout} = await run('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '825',
-    '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', '-', '-out', '-',
+    '-subj', `/CN=${host}`, '-addext', `subjectAltName=${names}`, '-keyout', '-', '-out', '-',
   ], {timeout: 30_000})
   const key = stdout.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n?/)?.[0]
   const cert = stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/)?.[0]

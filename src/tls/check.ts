@@ -6,6 +6,7 @@ import {existsSync, readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import type {Configuration} from '../config/index.js'
+import {labelsBelow, serviceDomains} from '../config/modules.js'
 import {XmppctlError, isXmppctlError} from '../errors.js'
 import {certsDir, hostFiles} from './files.js'
 import type {Finding, Severity} from './findings.js'
@@ -231,6 +232,31 @@ export function certificateForHost(loaded: LoadResult, dir: string, host: string
 
 const severityOrder: Severity[] = ['error', 'warning', 'notice', 'info']
 
+/**
+ * A federating server presents the host's certificate for its services'
+ * domains too (unless s2s_certfile is set, which the audit's s2s check
+ * reads): a peer authenticates conference.HOST by it (XEP-0178 §3), and
+ * one with s2s_secure_auth refuses a domain it does not name.
+ */
+function serviceDomainFindings(config: Configuration, certificate: LoadedCertificate, host: string): Finding[] {
+  const {settings} = config
+  if (settings.s2s_certfile !== undefined || !settings.listen.some((listener) => listener.module === 's2s')) return []
+  return serviceDomains(settings.modules, host)
+    .filter((domain) => !matchHost(certificate.leaf.parsed.names, domain))
+    .map((domain) => {
+      const labels = labelsBelow(domain, host)
+      return {
+        id: 'cert-service-uncovered',
+        severity: 'warning',
+        subject: domain,
+        message: `${certificate.file} does not name ${domain}, which federates with ${host}'s certificate: other servers authenticate it by dialback only, and those with s2s_secure_auth refuse it`,
+        fix: isSelfSigned(certificate.leaf.x509) && labels !== undefined
+          ? `"xmppctl cert generate ${host} --with-subdomains ${labels} --force" (or use a CA certificate that names ${domain})`
+          : `use a certificate that names ${domain} as well as ${host}`,
+      }
+    })
+}
+
 export function checkHosts(config: Configuration, hosts: readonly string[] | undefined, now = new Date()): CheckResult {
   const selected = hosts && hosts.length > 0 ? hosts.map((host) => config.requireHost(host)) : [...config.hosts]
   if (selected.length === 0) throw new XmppctlError('no-hosts', 'no hosts are configured', {hint: 'add "hosts" to the configuration'})
@@ -253,7 +279,7 @@ export function checkHosts(config: Configuration, hosts: readonly string[] | und
 
     const unreadableOwn = loaded.unreadable.find((entry) => entry.file === hostFiles(dir, host).cert)
     if (unreadableOwn) own.push({id: 'cert-unreadable', severity: 'error', subject: host, message: unreadableOwn.message, fix: `replace it: "xmppctl cert generate ${host} --force" or "xmppctl cert import"`})
-    if (certificate) own.push(...certificateFindings(certificate, host, now))
+    if (certificate) own.push(...certificateFindings(certificate, host, now), ...serviceDomainFindings(config, certificate, host))
     else if (!misnamed && !unreadableOwn) {
       own.push({
         id: 'cert-missing',

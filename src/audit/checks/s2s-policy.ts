@@ -2,13 +2,15 @@
  * Federation policy, when an s2s listener is configured: encryption
  * required (s2s_use_starttls), certificates required of peers
  * (s2s_secure_auth; dialback otherwise), and our own s2s certificate
- * naming every host as XEP-0178 §3 asks (DNS-ID, XmppAddr or SRV-ID), so
- * that peers can authenticate us with SASL EXTERNAL.
+ * naming every host and service domain as XEP-0178 §3 asks (DNS-ID,
+ * XmppAddr or SRV-ID), so that peers can authenticate us with SASL
+ * EXTERNAL.
  */
 import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
+import {serviceDomains} from '../../config/modules.js'
 import {osErrorText} from '../../errors.js'
 import {certificateCovers} from '../../server/s2s-identity.js'
 import type {AuditFinding} from '../findings.js'
@@ -16,7 +18,7 @@ import type {Check} from './types.js'
 
 export const s2sPolicyCheck: Check = {
   id: 's2s-policy',
-  description: 'federation: s2s encryption required, s2s_secure_auth, s2s_certfile covering every host',
+  description: 'federation: s2s encryption required, s2s_secure_auth, s2s_certfile covering every host and service domain',
   findings: ['s2s-encryption-optional', 's2s-dialback-allowed', 's2s-certfile-unreadable', 's2s-certificate-wrong-host', 's2s-certificate-self-signed'],
   async run({config}) {
     const findings: AuditFinding[] = []
@@ -52,14 +54,15 @@ export const s2sPolicyCheck: Check = {
         return findings
       }
 
-      for (const host of config.hosts) {
-        if (certificateCovers(certificate, host)) continue
+      // The services' domains (conference.HOST) federate with the same certificate.
+      for (const domain of config.hosts.flatMap((host) => [host, ...serviceDomains(settings.modules, host)])) {
+        if (certificateCovers(certificate, domain)) continue
         findings.push({
           id: 's2s-certificate-wrong-host',
           severity: 'warning',
-          subject: host,
-          message: `s2s_certfile (${file}) does not name ${host}: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`,
-          fix: `use a certificate whose subjectAltName includes DNS:${host} (or its XmppAddr or _xmpp-server SRV-ID)`,
+          subject: domain,
+          message: `s2s_certfile (${file}) does not name ${domain}: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`,
+          fix: `use a certificate whose subjectAltName includes DNS:${domain} (or its XmppAddr or _xmpp-server SRV-ID)`,
         })
       }
 

@@ -104,8 +104,8 @@ export async function waitForPort(host: string, port: number, child: ChildProces
 export interface Pki {
   dir: string
   ca: string
-  /** The CA-signed certificate and key of `domain` (one PEM file with both, and each alone); `dnsOnly`: no XmppAddr or SRV-ID. */
-  issue(domain: string, options?: {dnsOnly?: boolean}): {cert: string; key: string; both: string}
+  /** The CA-signed certificate and key of `domain` (one PEM file with both, and each alone); `dnsOnly`: no XmppAddr or SRV-ID; `services`: more DNS-IDs (conference.DOMAIN). */
+  issue(domain: string, options?: {dnsOnly?: boolean; services?: string[]}): {cert: string; key: string; both: string}
   /** A self-signed certificate for `domain`: no peer trusts it, so dialback is needed. */
   selfSigned(domain: string): {cert: string; key: string; both: string}
 }
@@ -131,7 +131,8 @@ export function createPki(dir: string): Pki {
       const files = pair(options.dnsOnly ? `${domain}-dns` : domain)
       const csr = path.join(dir, `${domain}.csr`)
       const ext = path.join(dir, `${domain}.ext`)
-      writeFileSync(ext, `${options.dnsOnly ? `subjectAltName=DNS:${domain}` : extensions(domain)}\nextendedKeyUsage=serverAuth,clientAuth\n`)
+      const services = (options.services ?? []).map((name) => `,DNS:${name}`).join('')
+      writeFileSync(ext, `${options.dnsOnly ? `subjectAltName=DNS:${domain}` : extensions(domain)}${services}\nextendedKeyUsage=serverAuth,clientAuth\n`)
       openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', files.key, '-out', csr, '-subj', `/CN=${domain}`)
       openssl('x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', files.cert, '-days', '2', '-extfile', ext)
       return combine(files)

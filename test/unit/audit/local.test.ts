@@ -425,13 +425,26 @@ describe('audit of the http listener and uploads', () => {
 })
 
 describe('audit s2s-policy', () => {
-  it('says nothing without an s2s listener, nor with STARTTLS required, s2s_secure_auth and a CA-signed certificate naming every host', async (t) => {
+  it('says nothing without an s2s listener, nor with STARTTLS required, s2s_secure_auth and a CA-signed certificate naming every host and service domain', async (t) => {
     const {config} = setup(t, 'hosts: [example.org]\ns2s_use_starttls: false\n')
     assert.deepEqual((await audit(config(), ['s2s-policy'])).findings, [])
     const {dir, config: secured} = setup(t, 'hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\n')
     const pki = createPki(dir)
-    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${pki.issue('example.org').both}\n`)
+    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${pki.issue('example.org', {services: ['conference.example.org']}).both}\n`)
     assert.deepEqual((await audit(secured(), ['s2s-policy'])).findings, [])
+  })
+
+  it('names each service domain (mod_muc, mod_http_upload) that s2s_certfile leaves out', async (t) => {
+    const {dir, config} = setup(t, 'hosts: [example.org]\n')
+    const pki = createPki(dir)
+    const hostOnly = pki.issue('example.org').both
+    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${hostOnly}\nmodules: {mod_muc: {}, mod_http_upload: {host: files.example.org}}\n`)
+    const {findings} = await audit(config(), ['s2s-policy'])
+    assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
+      ['s2s-certificate-wrong-host', 'warning', 'conference.example.org'],
+      ['s2s-certificate-wrong-host', 'warning', 'files.example.org'],
+    ])
+    assert.equal(findings[0].message, `s2s_certfile (${hostOnly}) does not name conference.example.org: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`)
   })
 
   it('fires on optional or no encryption, dialback allowed, and a self-signed s2s certificate for another host', async (t) => {
@@ -443,6 +456,7 @@ describe('audit s2s-policy', () => {
     assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
       ['s2s-encryption-optional', 'critical', 's2s_use_starttls'],
       ['s2s-certificate-self-signed', 'warning', selfSigned],
+      ['s2s-certificate-wrong-host', 'warning', 'conference.example.org'],
       ['s2s-certificate-wrong-host', 'warning', 'example.org'],
       ['s2s-dialback-allowed', 'info', 's2s_secure_auth'],
     ])
