@@ -75,6 +75,10 @@
 // difference, archive_cpu_us_per_message. Closed-loop throughput on a shared
 // 2-core machine swings by 2× between rounds of one server; the CPU per
 // message at a fixed rate moves by about ±5%, so compare changes with it.
+// With prosody_defaults measured, prosody_defaults.archive is the same
+// comparison for Prosody: a third instance with Debian's commented-out
+// "mam" enabled (every message archived, internal storage) against it, in
+// alternating rounds, without the fixed rate (beyond Prosody's reach).
 import {spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os, {tmpdir} from 'node:os'
@@ -86,6 +90,7 @@ import {
   HOST,
   ITERATIONS,
   PROSODY_DEFAULTS,
+  PROSODY_DEFAULTS_MAM,
   PROSODY_MINIMAL,
   SALT,
   certificate,
@@ -220,46 +225,55 @@ async function measureIdleWith(name, start) {
 }
 
 /**
- * Messages per second with the archive (the default modules) and without
- * (`withoutArchive`, started here), in alternating rounds; the medians compared.
+ * Messages per second of a server with its archive (`withArchive`) and
+ * without (`withoutArchive`), both running, in alternating rounds; the
+ * medians compared. `fixedRate`: as many rounds again at ARCHIVE_RATE, for
+ * the CPU each message costs (Prosody cannot reach that rate).
  */
-async function measureArchive(withArchive, startWithoutArchive) {
-  const withoutArchive = await startServer('xmppctl without mod_mam', startWithoutArchive)
+async function compareArchive(withArchive, withoutArchive, {fixedRate: atFixedRate}) {
+  const on = []
+  const off = []
+  for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
+    on.push(await measureMessages(withArchive.port, withArchive.child.pid))
+    off.push(await measureMessages(withoutArchive.port, withoutArchive.child.pid))
+  }
+
+  const figures = (rounds) => ({
+    messages_per_s: median(rounds.map((round) => round.messages_per_s)),
+    messages_per_cpu_s: median(rounds.map((round) => round.messages_per_cpu_s)),
+    latency_p99_ms: median(rounds.map((round) => round.latency_p99_ms)),
+    rounds_per_s: rounds.map((round) => round.messages_per_s),
+  })
+  const archiveOn = figures(on)
+  const archiveOff = figures(off)
+  const ratio = round(archiveOn.messages_per_s / archiveOff.messages_per_s)
+  const result = {rounds: ARCHIVE_ROUNDS, on: archiveOn, off: archiveOff, ratio, ratio_per_cpu: round(archiveOn.messages_per_cpu_s / archiveOff.messages_per_cpu_s), target: '>= 0.75', met: ratio >= 0.75}
+  if (!atFixedRate) return result
+
+  const atRate = {on: [], off: []}
+  for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
+    atRate.on.push(await measureMessagesAtRate(withArchive))
+    atRate.off.push(await measureMessagesAtRate(withoutArchive))
+  }
+
+  const costs = (rounds) => Object.fromEntries(['cpu_us_per_message', 'main_thread_us_per_message', 'other_threads_us_per_message'].map((key) => [key, median(rounds.map((round) => round[key]))]))
+  const fixedRate = {
+    rate_per_s: ARCHIVE_RATE,
+    on: costs(atRate.on),
+    off: costs(atRate.off),
+    rounds_cpu_us_per_message: {on: atRate.on.map((round) => round.cpu_us_per_message), off: atRate.off.map((round) => round.cpu_us_per_message)},
+  }
+  fixedRate.archive_cpu_us_per_message = round(fixedRate.on.cpu_us_per_message - fixedRate.off.cpu_us_per_message)
+  return {...result, fixed_rate: fixedRate}
+}
+
+/** compareArchive() against a server started here (`start`) and stopped after. */
+async function compareArchiveWith(name, start, pair) {
+  const other = await startServer(name, start)
   try {
-    const on = []
-    const off = []
-    for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
-      on.push(await measureMessages(withArchive.port, withArchive.child.pid))
-      off.push(await measureMessages(withoutArchive.port, withoutArchive.child.pid))
-    }
-
-    const atRate = {on: [], off: []}
-    for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
-      atRate.on.push(await measureMessagesAtRate(withArchive))
-      atRate.off.push(await measureMessagesAtRate(withoutArchive))
-    }
-
-    const costs = (rounds) => Object.fromEntries(['cpu_us_per_message', 'main_thread_us_per_message', 'other_threads_us_per_message'].map((key) => [key, median(rounds.map((round) => round[key]))]))
-    const fixedRate = {
-      rate_per_s: ARCHIVE_RATE,
-      on: costs(atRate.on),
-      off: costs(atRate.off),
-      rounds_cpu_us_per_message: {on: atRate.on.map((round) => round.cpu_us_per_message), off: atRate.off.map((round) => round.cpu_us_per_message)},
-    }
-    fixedRate.archive_cpu_us_per_message = round(fixedRate.on.cpu_us_per_message - fixedRate.off.cpu_us_per_message)
-
-    const figures = (rounds) => ({
-      messages_per_s: median(rounds.map((round) => round.messages_per_s)),
-      messages_per_cpu_s: median(rounds.map((round) => round.messages_per_cpu_s)),
-      latency_p99_ms: median(rounds.map((round) => round.latency_p99_ms)),
-      rounds_per_s: rounds.map((round) => round.messages_per_s),
-    })
-    const archiveOn = figures(on)
-    const archiveOff = figures(off)
-    const ratio = round(archiveOn.messages_per_s / archiveOff.messages_per_s)
-    return {rounds: ARCHIVE_ROUNDS, on: archiveOn, off: archiveOff, ratio, ratio_per_cpu: round(archiveOn.messages_per_cpu_s / archiveOff.messages_per_cpu_s), target: '>= 0.75', met: ratio >= 0.75, fixed_rate: fixedRate}
+    return await compareArchive(...pair(other))
   } finally {
-    await stop(withoutArchive.child)
+    await stop(other.child)
   }
 }
 
@@ -412,11 +426,17 @@ try {
     }
 
     xmppctl = {allocator: allocatorEnvironment(ALLOCATOR, process.env, findJemalloc()).allocator, ...oursAtStart, ...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
-    if (withoutArchiveStart) xmppctl.archive = await measureArchive(oursServer, withoutArchiveStart)
+    if (withoutArchiveStart) xmppctl.archive = await compareArchiveWith('xmppctl without mod_mam', withoutArchiveStart, (other) => [oursServer, other, {fixedRate: true}])
     for (const reference of references) {
       if (!reference.server) continue
       try {
         reference.entry = {...reference.entry, ...(reference.rounds.length > 0 ? loginSummary(reference.rounds) : {}), ...(await measureRest(reference.server))}
+        if (MEASURE.has('archive') && reference.setup === PROSODY_DEFAULTS) {
+          const withArchive = await prosody(dir, cert, PROSODY_DEFAULTS_MAM)
+          reference.entry.archive = withArchive.unavailable
+            ? {available: false, reason: withArchive.unavailable}
+            : await compareArchiveWith('prosody_defaults with mam', withArchive.start, (other) => [other, reference.server, {fixedRate: false}])
+        }
       } catch (error) {
         referenceFailed(reference, error)
       }

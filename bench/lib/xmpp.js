@@ -571,6 +571,18 @@ export const PROSODY_DEFAULTS = {
 }
 
 /**
+ * PROSODY_DEFAULTS with the "mam" line of Debian's file uncommented, every
+ * message archived (default_archive_policy = true, as our mod_mam's
+ * `default: always`), in the default internal storage: the archive's cost
+ * on Prosody, beside ours (issue 12).
+ */
+export const PROSODY_DEFAULTS_MAM = {
+  name: 'prosody_defaults_mam',
+  modules: [...PROSODY_DEFAULTS.modules, 'mam'],
+  settings: [...PROSODY_DEFAULTS.settings, 'default_archive_policy = true'],
+}
+
+/**
  * Debian's Prosody with the `setup` (PROSODY_MINIMAL or PROSODY_DEFAULTS,
  * possibly renamed) and accounts 0 to `accounts` − 1, its files in `dir`:
  * {version, modules, start()} for startServer, or {unavailable} when it is
