@@ -156,13 +156,26 @@ class BoshSession extends Duplex {
       // §14.3: a repeated request gets the answer it got, if still kept.
       const previous = this.sent.get(rid)
       if (previous !== undefined) return this.bosh.respond(response, previous)
-      return this.bosh.terminate(response, 'item-not-found')
+      // One still held, sent again because its connection broke: the new request is held in its place.
+      const held = this.held.find((entry) => entry.rid === rid)
+      if (held) {
+        const stale = held.response
+        held.response = response
+        this.watch(response)
+        this.bosh.respond(stale, `<body xmlns='${BOSH_NS}'/>`)
+        return
+      }
+
+      // A terminal error ends the session (§17); what was queued for it is undelivered, not lost.
+      this.bosh.terminate(response, 'item-not-found')
+      this.destroy()
+      return
     }
 
     // §14.2: no more than `requests` ahead of the last one read.
     if (rid > this.rid + this.requests) {
       this.bosh.terminate(response, 'item-not-found')
-      this.end()
+      this.destroy()
       return
     }
 
@@ -176,9 +189,17 @@ class BoshSession extends Duplex {
   }
 
   private hold(rid: number, response: BoshResponse): void {
-    const timer = setTimeout(() => this.answer(this.held.findIndex((held) => held.response === response)), this.wait * 1000)
-    timer.unref()
-    this.held.push({rid, response, timer})
+    const entry: Held = {rid, response, timer: setTimeout(() => this.answer(this.held.indexOf(entry)), this.wait * 1000)}
+    entry.timer.unref()
+    this.held.push(entry)
+    this.watch(response)
+    // §10: holding more than `hold`, the oldest is answered now (empty if nothing waits).
+    while (this.held.length > this.settings.hold) this.answer(0)
+    this.scheduleFlush()
+  }
+
+  /** A held request whose connection closes is no longer held. */
+  private watch(response: BoshResponse): void {
     response.once('close', () => {
       const index = this.held.findIndex((held) => held.response === response)
       if (index !== -1) {
@@ -187,9 +208,11 @@ class BoshSession extends Duplex {
         this.idle()
       }
     })
-    // §10: holding more than `hold`, the oldest is answered now (empty if nothing waits).
-    while (this.held.length > this.settings.hold) this.answer(0)
-    this.scheduleFlush()
+  }
+
+  /** Bytes written and not yet in a response: what pacing (C2sSession.drained()) waits on, as a socket's writableLength. */
+  get pendingBytes(): number {
+    return this.queued
   }
 
   /** Answers the held request at `index` with what is queued. */
@@ -205,6 +228,7 @@ class BoshSession extends Duplex {
     this.sent.set(held.rid, text)
     for (const rid of this.sent.keys()) if (rid <= held.rid - this.requests) this.sent.delete(rid)
     this.bosh.respond(held.response, text)
+    this.emit('drain')
     this.idle()
   }
 
@@ -255,16 +279,25 @@ class BoshSession extends Duplex {
     callback(error)
   }
 
+  /**
+   * Ends the session: held requests get the terminate body, the first one
+   * with what is queued. With no request held, what is queued reaches no
+   * one: it is reported as undelivered (C2sSession stores the messages
+   * offline or returns them, RFC 6121 §8.5.2.2) rather than dropped.
+   */
   private finish(): void {
     if (this.ended) return
     this.ended = true
     clearTimeout(this.inactivity)
-    const data = this.queue.join('')
+    const queue = this.queue
+    const data = queue.join('')
     this.queue = []
+    this.queued = 0
     const condition = data.includes('<stream:error') ? " condition='remote-stream-error'" : ''
     const [first, ...rest] = this.held.splice(0)
     for (const held of [first, ...rest]) if (held) clearTimeout(held.timer)
     if (first) this.bosh.respond(first.response, `<body xmlns='${BOSH_NS}' type='terminate'${condition} xmlns:stream='${NS.stream}'>${data}</body>`)
+    else if (queue.length > 0) this.emit('undelivered', queue)
     for (const held of rest) this.bosh.respond(held.response, `<body xmlns='${BOSH_NS}' type='terminate'/>`)
     this.bosh.forget(this)
   }

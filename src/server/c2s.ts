@@ -297,7 +297,9 @@ export class C2sSession {
   private sm: StreamManagement | undefined
   private hibernation: NodeJS.Timeout | undefined
   /** The handlers attach() put on the current socket, so that they (and only they) can be taken off. */
-  private handlers: {socket: net.Socket; data: (chunk: Buffer) => void; error: (error: Error) => void; close: () => void; end: () => void} | undefined
+  private handlers:
+    | {socket: net.Socket; data: (chunk: Buffer) => void; error: (error: Error) => void; close: () => void; end: () => void; undelivered: (texts: string[]) => void}
+    | undefined
   /** Set while the shaper holds reading paused; the latest pause replaces the earlier (its debt includes theirs). */
   private shaperTimer: NodeJS.Timeout | undefined
   private deadline: NodeJS.Timeout | undefined
@@ -478,7 +480,8 @@ export class C2sSession {
     for (;;) {
       const socket = this.socket
       if (this.phase === 'closed' || socket.destroyed) return false
-      if (socket.writableLength < PACED_QUEUE_BYTES) return true
+      // A BOSH session's queue waits for the client's next request, beyond the stream's own buffer.
+      if (socket.writableLength + ((socket as Partial<{pendingBytes: number}>).pendingBytes ?? 0) < PACED_QUEUE_BYTES) return true
       await new Promise<void>((resolve) => {
         const done = () => {
           socket.off('drain', done)
@@ -498,6 +501,7 @@ export class C2sSession {
     if (this.phase !== 'open' || socket.destroyed) return Promise.resolve(false)
     // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
     if (this.sm && !this.sm.sent(data)) return Promise.resolve(false)
+
     if (this.sm) this.batch()
     return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error)))
   }
@@ -538,11 +542,18 @@ export class C2sSession {
           socket.end()
           this.connectionLost()
         }),
+      // What a WebSocket or BOSH transport took and then could not pass on (its client left): without stream
+      // management, which keeps its own copies, the stanzas are undelivered (RFC 6121 §8.5.2.2), not lost.
+      undelivered: (texts: string[]) => {
+        if (this.sm) return
+        this.server.unacknowledged(this, texts).catch((error: unknown) => this.server.logger.error(`c2s ${this.serial} ${this.fullJid}: stanzas its transport could not pass on: ${String(error)}`))
+      },
     }
     socket.on('data', handlers.data)
     socket.on('error', handlers.error)
     socket.on('close', handlers.close)
     socket.on('end', handlers.end)
+    socket.on('undelivered', handlers.undelivered)
     this.handlers = handlers
   }
 
@@ -563,10 +574,11 @@ export class C2sSession {
 
   /** Takes this session's handlers off its socket; other listeners (the server's per-address count) stay. */
   private detach(): net.Socket {
-    const {socket, data, error, close, end} = this.handlers!
+    const {socket, data, error, close, end, undelivered} = this.handlers!
     socket.off('data', data)
     socket.off('close', close)
     socket.off('end', end)
+    socket.off('undelivered', undelivered)
     // Errors after this are the new owner's; ignore them rather than crash on an unhandled 'error'.
     socket.off('error', error)
     socket.on('error', () => {})

@@ -47,7 +47,14 @@ export class MessageSocket extends Duplex {
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8')
     // The session writes nothing where a TCP stream's header would go on some framings.
-    if (text === '' || this.ws.readyState !== this.ws.OPEN) return callback()
+    if (text === '') return callback()
+    if (this.ws.readyState !== this.ws.OPEN) {
+      // Closing (a close frame came or went; 'close' waits for TCP's end): what the session still writes reaches no
+      // one, and is reported as undelivered (C2sSession stores messages offline or returns them) rather than dropped.
+      this.emit('undelivered', [text])
+      return callback()
+    }
+
     this.ws.send(text, {binary: false}, (error) => callback(error ?? null))
   }
 

@@ -8,6 +8,7 @@ import type {Settings} from '../../../src/config/schema.js'
 import {NO_ARCHIVING, startWithUsers} from './helpers.js'
 
 export const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing'
+export const BOSH = 'http://jabber.org/protocol/httpbind'
 
 export const HTTP_LISTENER: Settings['listen'][number] = {
   port: 0,
@@ -111,4 +112,35 @@ export function fetchUrl(url: string, options: {method?: string; body?: Buffer; 
     request.on('error', reject)
     request.end(options.body)
   })
+}
+
+const boshAgent = new https.Agent({keepAlive: true, maxSockets: 4})
+
+/** A request to the BOSH path (POST unless `method` says otherwise); the answer with its body as text. */
+export function boshPost(port: number, body: string, options: {method?: string; headers?: Record<string, string>} = {}): Promise<Omit<Answer, 'body'> & {body: string}> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      {host: '127.0.0.1', port, path: '/bosh', method: options.method ?? 'POST', servername: 'localhost', rejectUnauthorized: false, agent: boshAgent, headers: {'Content-Type': 'text/xml; charset=utf-8', ...options.headers}},
+      (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('end', () => resolve({status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString('utf8')}))
+      },
+    )
+    request.on('error', reject)
+    request.end(body)
+  })
+}
+
+/** A BOSH session of `user`, logged in and bound to `resource`: its sid and the last rid used. */
+export async function boshLogin(port: number, user: string, resource: string): Promise<{sid: string; rid: number}> {
+  let rid = 5000
+  const created = await boshPost(port, `<body xmlns='${BOSH}' rid='${rid}' to='localhost' wait='10' hold='1' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`)
+  const sid = /sid='([^']+)'/.exec(created.body)![1]
+  const auth = await boshPost(port, `<body xmlns='${BOSH}' rid='${++rid}' sid='${sid}'><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${user} pw`).toString('base64')}</auth></body>`)
+  assert.match(auth.body, /<success /)
+  await boshPost(port, `<body xmlns='${BOSH}' rid='${++rid}' sid='${sid}' to='localhost' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh'/>`)
+  const bound = await boshPost(port, `<body xmlns='${BOSH}' rid='${++rid}' sid='${sid}'><iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq></body>`)
+  assert.match(bound.body, new RegExp(`<jid>${user}@localhost/${resource}</jid>`))
+  return {sid, rid}
 }
