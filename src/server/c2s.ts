@@ -500,7 +500,12 @@ export class C2sSession {
     const socket = this.socket
     if (this.phase !== 'open' || socket.destroyed) return Promise.resolve(false)
     // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
-    if (this.sm && !this.sm.sent(data)) return Promise.resolve(false)
+    if (this.sm && !this.sm.sent(data)) {
+      // Kept, but past max_ack_queue: the stream ends (as for any stanza, transmit()), and the session's end stores what
+      // is unacknowledged, this one included. Its sender must not keep a copy too (offline delivery would store it twice).
+      this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
+      return Promise.resolve(true)
+    }
 
     if (this.sm) this.batch()
     return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error)))
@@ -875,10 +880,8 @@ export class C2sSession {
   /** Continues this session on `successor`'s connection, after the client acknowledged `h` of our stanzas. */
   private takeOver(successor: C2sSession, h: number): void {
     const sm = this.sm!
-    if (!sm.acknowledge(h)) {
-      successor.sm = sm
-      return successor.handledTooHigh(h)
-    }
+    // The queue stays this session's: its end stores what is unacknowledged, once (the successor has nothing to store).
+    if (!sm.acknowledge(h)) return successor.handledTooHigh(h, sm.handled, sm.sentCount)
 
     clearTimeout(this.hibernation)
     if (this.phase !== 'detached' && this.handlers) this.detach().destroy()

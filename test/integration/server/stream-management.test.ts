@@ -141,6 +141,25 @@ describe('stream management (XEP-0198)', () => {
     assert.match(await again.until(/id='after'[^>]*\/>/), /type='result'/)
   })
 
+  it('stores a session\'s unacknowledged messages once when a resumption acknowledges more than was sent', async (t) => {
+    const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 500}}})
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
+    const id = await enable(alice)
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message>")
+    await alice.until(/id='m1'[\s\S]*?<\/message>/)
+    alice.socket.destroy()
+    const again = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {bind: false})
+    again.write(`<resume xmlns='${SM}' previd='${id}' h='5'/>`)
+    assert.match(await again.until(/<\/stream:stream>/), new RegExp(`^<failed xmlns='${SM}' h='0'><undefined-condition xmlns='${STANZAS}'/></failed><stream:error><undefined-condition `))
+    // The session that was not resumed ends at its timeout and stores m1; the connection that failed to resume it stores nothing.
+    for (let waited = 0; test.server.router.all('alice@localhost').length > 0 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(await offlineCount(test), 1)
+  })
+
   it('lets only the same account resume, and only a session that exists', async (t) => {
     const test = await startTestServer(t)
     await test.addUser('alice@localhost', 'alice pw')
@@ -329,6 +348,25 @@ describe('mod_stream_mgmt options (ejabberd\'s names)', () => {
       `<r xmlns='${SM}'/><stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>` +
         "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>more than 2 stanzas left unacknowledged</text></stream:error></stream:stream>",
     )
+  })
+
+  it('max_ack_queue during offline delivery: the stream ends, and each message stays stored once', async (t) => {
+    const test = await startTestServer(t, withStreamMgmt({max_ack_queue: 3}))
+    await test.addUser('alice@localhost', 'alice pw')
+    await test.addUser('bob@localhost', 'bob pw')
+    const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b', presence: false})
+    for (let index = 0; index < 6; index++) bob.write(`<message to='alice@localhost' type='chat' id='m${index}'><body>${index}</body></message>`)
+    await sync(bob)
+    assert.equal(await offlineCount(test), 6)
+    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
+    await enable(alice, false)
+    alice.write('<presence/>')
+    // Her client acknowledges nothing: the fourth message is one more than max_ack_queue.
+    assert.match(await alice.until(/<\/stream:stream>/), /<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text [^>]*>more than 3 stanzas left unacknowledged<\/text><\/stream:error><\/stream:stream>$/)
+    const stored = async () => (await storeQuery<{stanza: string}>(test.config, "SELECT stanza FROM offline_messages WHERE username = 'alice'")).map((row) => /id='(m\d)'/.exec(row.stanza)?.[1]).sort()
+    for (let waited = 0; (await stored()).length < 6 && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.deepEqual(await stored(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'])
   })
 
   it('without mod_stream_mgmt, offers no <sm/> and answers <enable/> and <resume/> with feature-not-implemented', async (t) => {
