@@ -24,7 +24,7 @@ export default class CertCheck extends BaseCommand<CertCheckResult> {
 
 For each host: which certificate covers it (certs/HOST.crt first, then any file in the certs directory or in "certfiles" that names it, by RFC 6125 rules), its validity dates and days left, whether the key matches, the key type and strength (RSA ≥ 2048, EC ≥ 256), the signature algorithm (no MD5 or SHA-1), the chain order, whether it verifies against the system trust store (Node's roots plus SSL_CERT_FILE or the system bundle), and, on a server that federates without s2s_certfile, whether it also names the host's service domains (conference.HOST, upload.HOST).
 
-Severities: error — expired, not yet valid, under 1 day left, no certificate, wrong host, key missing or mismatched, weak key or signature; warning — under 7 days left, self-signed, untrusted, chain out of order, key readable by others, a service domain not named; notice — under 30 days left; info — remarks. Exits 1 when a finding at or above --fail-on (default error) was found.`
+Severities: error — expired, not yet valid, under 1 day left, no certificate, wrong host, key missing or mismatched, weak key or signature; warning — under 7 days left, self-signed, untrusted, chain out of order, key readable by others; notice — under 30 days left, a service domain not named; info — remarks. Exits 1 when a finding at or above --fail-on (default error) was found.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',

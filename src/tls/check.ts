@@ -247,7 +247,8 @@ function serviceDomainFindings(config: Configuration, certificate: LoadedCertifi
       const labels = labelsBelow(domain, host)
       return {
         id: 'cert-service-uncovered',
-        severity: 'warning',
+        // A notice: dialback still federates the domain, and a CA certificate for a new name is an operator's errand.
+        severity: 'notice',
         subject: domain,
         message: `${certificate.file} does not name ${domain}, which federates with ${host}'s certificate: other servers authenticate it by dialback only, and those with s2s_secure_auth refuse it`,
         fix: isSelfSigned(certificate.leaf.x509) && labels !== undefined

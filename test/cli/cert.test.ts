@@ -193,13 +193,13 @@ describe('cert check', () => {
     assert.equal(body.failOn, 'error')
   })
 
-  it('warns, on a federating server, about a certificate that does not name the host\'s room domain, and not once it does', async (t) => {
+  it('notes, on a federating server, a certificate that does not name the host\'s room domain, and not once it does', async (t) => {
     const {dir, cli} = setup(t, 'hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\n')
     await cli(['cert', 'generate', 'example.org'])
     const hostOnly = json(await cli(['cert', 'check', '--json']))
     assert.deepEqual(hostOnly.findings.map((finding: {id: string; subject: string; severity: string}) => [finding.subject, finding.id, finding.severity]), [
       ['example.org', 'cert-self-signed', 'warning'],
-      ['conference.example.org', 'cert-service-uncovered', 'warning'],
+      ['conference.example.org', 'cert-service-uncovered', 'notice'],
     ])
     assert.equal(hostOnly.findings[1].message, `${path.join(dir, 'data/certs/example.org.crt')} does not name conference.example.org, which federates with example.org's certificate: other servers authenticate it by dialback only, and those with s2s_secure_auth refuse it`)
     assert.equal(hostOnly.findings[1].fix, '"xmppctl cert generate example.org --with-subdomains conference --force" (or use a CA certificate that names conference.example.org)')

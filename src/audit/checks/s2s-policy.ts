@@ -19,7 +19,7 @@ import type {Check} from './types.js'
 export const s2sPolicyCheck: Check = {
   id: 's2s-policy',
   description: 'federation: s2s encryption required, s2s_secure_auth, s2s_certfile covering every host and service domain',
-  findings: ['s2s-encryption-optional', 's2s-dialback-allowed', 's2s-certfile-unreadable', 's2s-certificate-wrong-host', 's2s-certificate-self-signed'],
+  findings: ['s2s-encryption-optional', 's2s-dialback-allowed', 's2s-certfile-unreadable', 's2s-certificate-wrong-host', 's2s-certificate-service-uncovered', 's2s-certificate-self-signed'],
   async run({config}) {
     const findings: AuditFinding[] = []
     const {settings} = config
@@ -54,15 +54,27 @@ export const s2sPolicyCheck: Check = {
         return findings
       }
 
-      // The services' domains (conference.HOST) federate with the same certificate.
-      for (const domain of config.hosts.flatMap((host) => [host, ...serviceDomains(settings.modules, host)])) {
-        if (certificateCovers(certificate, domain)) continue
+      for (const host of config.hosts) {
+        if (certificateCovers(certificate, host)) continue
         findings.push({
           id: 's2s-certificate-wrong-host',
           severity: 'warning',
+          subject: host,
+          message: `s2s_certfile (${file}) does not name ${host}: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`,
+          fix: `use a certificate whose subjectAltName includes DNS:${host} (or its XmppAddr or _xmpp-server SRV-ID)`,
+        })
+      }
+
+      // The services' domains (conference.HOST) federate with the same certificate. Info, as cert check's notice:
+      // dialback still federates them. A Set: hosts may share one service domain.
+      for (const domain of new Set(config.hosts.flatMap((host) => serviceDomains(settings.modules, host)))) {
+        if (certificateCovers(certificate, domain)) continue
+        findings.push({
+          id: 's2s-certificate-service-uncovered',
+          severity: 'info',
           subject: domain,
-          message: `s2s_certfile (${file}) does not name ${domain}: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`,
-          fix: `use a certificate whose subjectAltName includes DNS:${domain} (or its XmppAddr or _xmpp-server SRV-ID)`,
+          message: `s2s_certfile (${file}) does not name ${domain}: peers authenticate that service by dialback only, and those with s2s_secure_auth refuse it`,
+          fix: `use a certificate whose subjectAltName includes DNS:${domain} as well`,
         })
       }
 

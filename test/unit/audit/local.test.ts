@@ -434,17 +434,23 @@ describe('audit s2s-policy', () => {
     assert.deepEqual((await audit(secured(), ['s2s-policy'])).findings, [])
   })
 
-  it('names each service domain (mod_muc, mod_http_upload) that s2s_certfile leaves out', async (t) => {
+  it('names each service domain (mod_muc, mod_http_upload) that s2s_certfile leaves out, once for hosts that share it', async (t) => {
     const {dir, config} = setup(t, 'hosts: [example.org]\n')
     const pki = createPki(dir)
     const hostOnly = pki.issue('example.org').both
+    const both = pki.issue('example.net').both
     writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${hostOnly}\nmodules: {mod_muc: {}, mod_http_upload: {host: files.example.org}}\n`)
     const {findings} = await audit(config(), ['s2s-policy'])
     assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
-      ['s2s-certificate-wrong-host', 'warning', 'conference.example.org'],
-      ['s2s-certificate-wrong-host', 'warning', 'files.example.org'],
+      ['s2s-certificate-service-uncovered', 'info', 'conference.example.org'],
+      ['s2s-certificate-service-uncovered', 'info', 'files.example.org'],
     ])
-    assert.equal(findings[0].message, `s2s_certfile (${hostOnly}) does not name conference.example.org: peers cannot authenticate it with SASL EXTERNAL and fall back to dialback, or refuse it`)
+    assert.equal(findings[0].message, `s2s_certfile (${hostOnly}) does not name conference.example.org: peers authenticate that service by dialback only, and those with s2s_secure_auth refuse it`)
+    writeFileSync(path.join(dir, 'xmppctl.yml'), `hosts: [example.org, example.net]\nlisten: [{port: 5269, module: s2s}]\ns2s_secure_auth: true\ns2s_certfile: ${both}\nmodules: {mod_muc: {host: rooms.example.org}}\n`)
+    assert.deepEqual((await audit(config(), ['s2s-policy'])).findings.map((finding) => [finding.id, finding.subject]), [
+      ['s2s-certificate-wrong-host', 'example.org'],
+      ['s2s-certificate-service-uncovered', 'rooms.example.org'],
+    ])
   })
 
   it('fires on optional or no encryption, dialback allowed, and a self-signed s2s certificate for another host', async (t) => {
@@ -456,8 +462,8 @@ describe('audit s2s-policy', () => {
     assert.deepEqual(findings.map((finding) => [finding.id, finding.severity, finding.subject]), [
       ['s2s-encryption-optional', 'critical', 's2s_use_starttls'],
       ['s2s-certificate-self-signed', 'warning', selfSigned],
-      ['s2s-certificate-wrong-host', 'warning', 'conference.example.org'],
       ['s2s-certificate-wrong-host', 'warning', 'example.org'],
+      ['s2s-certificate-service-uncovered', 'info', 'conference.example.org'],
       ['s2s-dialback-allowed', 'info', 's2s_secure_auth'],
     ])
   })
