@@ -230,7 +230,7 @@ async function measureIdleWith(name, start) {
  * medians compared. `fixedRate`: as many rounds again at ARCHIVE_RATE, for
  * the CPU each message costs (Prosody cannot reach that rate).
  */
-async function compareArchive(withArchive, withoutArchive, {fixedRate: atFixedRate}) {
+async function compareArchive(withArchive, withoutArchive, {atFixedRate}) {
   const on = []
   const off = []
   for (let index = 0; index < ARCHIVE_ROUNDS; index++) {
@@ -267,13 +267,13 @@ async function compareArchive(withArchive, withoutArchive, {fixedRate: atFixedRa
   return {...result, fixed_rate: fixedRate}
 }
 
-/** compareArchive() against a server started here (`start`) and stopped after. */
-async function compareArchiveWith(name, start, pair) {
-  const other = await startServer(name, start)
+/** compareArchive() with a second server started here (`start`) and stopped after; `arguments_` puts it in its place. */
+async function compareArchiveWith(name, start, arguments_) {
+  const started = await startServer(name, start)
   try {
-    return await compareArchive(...pair(other))
+    return await compareArchive(...arguments_(started))
   } finally {
-    await stop(other.child)
+    await stop(started.child)
   }
 }
 
@@ -426,19 +426,25 @@ try {
     }
 
     xmppctl = {allocator: allocatorEnvironment(ALLOCATOR, process.env, findJemalloc()).allocator, ...oursAtStart, ...(oursRounds.length > 0 ? loginSummary(oursRounds) : {}), ...(await measureRest(oursServer))}
-    if (withoutArchiveStart) xmppctl.archive = await compareArchiveWith('xmppctl without mod_mam', withoutArchiveStart, (other) => [oursServer, other, {fixedRate: true}])
+    if (withoutArchiveStart) xmppctl.archive = await compareArchiveWith('xmppctl without mod_mam', withoutArchiveStart, (withoutArchive) => [oursServer, withoutArchive, {atFixedRate: true}])
     for (const reference of references) {
       if (!reference.server) continue
       try {
         reference.entry = {...reference.entry, ...(reference.rounds.length > 0 ? loginSummary(reference.rounds) : {}), ...(await measureRest(reference.server))}
-        if (MEASURE.has('archive') && reference.setup === PROSODY_DEFAULTS) {
-          const withArchive = await prosody(dir, cert, PROSODY_DEFAULTS_MAM)
-          reference.entry.archive = withArchive.unavailable
-            ? {available: false, reason: withArchive.unavailable}
-            : await compareArchiveWith('prosody_defaults with mam', withArchive.start, (other) => [other, reference.server, {fixedRate: false}])
-        }
       } catch (error) {
         referenceFailed(reference, error)
+        continue
+      }
+
+      // Its own failure keeps what was measured of the reference above.
+      if (!MEASURE.has('archive') || reference.setup !== PROSODY_DEFAULTS) continue
+      try {
+        const prepared = await prosody(dir, cert, PROSODY_DEFAULTS_MAM)
+        reference.entry.archive = prepared.unavailable
+          ? {available: false, reason: prepared.unavailable}
+          : await compareArchiveWith('prosody_defaults with mam', prepared.start, (withArchive) => [withArchive, reference.server, {atFixedRate: false}])
+      } catch (error) {
+        reference.entry.archive = {available: false, reason: `prosody_defaults with mam could not be measured: ${describe(error)}`}
       }
     }
 
