@@ -155,13 +155,19 @@ class BoshSession extends Duplex {
     if (rid <= this.rid) {
       // §14.3: a repeated request gets the answer it got, if still kept.
       const previous = this.sent.get(rid)
-      if (previous !== undefined) return this.bosh.respond(response, previous)
+      if (previous !== undefined) {
+        this.bosh.respond(response, previous)
+        // Answered at once: with nothing held, the session's inactivity clock runs again (§7).
+        this.idle()
+        return
+      }
+
       // One still held, sent again because its connection broke: the new request is held in its place.
       const held = this.held.find((entry) => entry.rid === rid)
       if (held) {
         const stale = held.response
         held.response = response
-        this.watch(response)
+        this.forgetOnClose(response)
         this.bosh.respond(stale, `<body xmlns='${BOSH_NS}'/>`)
         return
       }
@@ -192,14 +198,14 @@ class BoshSession extends Duplex {
     const entry: Held = {rid, response, timer: setTimeout(() => this.answer(this.held.indexOf(entry)), this.wait * 1000)}
     entry.timer.unref()
     this.held.push(entry)
-    this.watch(response)
+    this.forgetOnClose(response)
     // §10: holding more than `hold`, the oldest is answered now (empty if nothing waits).
     while (this.held.length > this.settings.hold) this.answer(0)
     this.scheduleFlush()
   }
 
   /** A held request whose connection closes is no longer held. */
-  private watch(response: BoshResponse): void {
+  private forgetOnClose(response: BoshResponse): void {
     response.once('close', () => {
       const index = this.held.findIndex((held) => held.response === response)
       if (index !== -1) {
@@ -220,6 +226,8 @@ class BoshSession extends Duplex {
     if (index < 0 || index >= this.held.length) return
     const [held] = this.held.splice(index, 1)
     clearTimeout(held.timer)
+    // Its connection reset before its 'close' came: the queue waits for the next request rather than go nowhere.
+    if (!this.bosh.canRespond(held.response)) return this.idle()
     const attributes = this.creation ?? ''
     this.creation = undefined
     const text = `<body xmlns='${BOSH_NS}'${attributes}>${this.queue.join('')}</body>`
@@ -256,7 +264,7 @@ class BoshSession extends Duplex {
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8')
     if (text !== '') this.queue.push(text)
-    this.queued += text.length
+    this.queued += Buffer.byteLength(text)
     // A client that stops polling while stanzas pile up is gone, as a TCP client that stops reading (maxWriteBuffer).
     if (this.queued > this.bosh.maxQueued()) {
       this.destroy()
@@ -294,11 +302,19 @@ class BoshSession extends Duplex {
     this.queue = []
     this.queued = 0
     const condition = data.includes('<stream:error') ? " condition='remote-stream-error'" : ''
-    const [first, ...rest] = this.held.splice(0)
-    for (const held of [first, ...rest]) if (held) clearTimeout(held.timer)
-    if (first) this.bosh.respond(first.response, `<body xmlns='${BOSH_NS}' type='terminate'${condition} xmlns:stream='${NS.stream}'>${data}</body>`)
-    else if (queue.length > 0) this.emit('undelivered', queue)
-    for (const held of rest) this.bosh.respond(held.response, `<body xmlns='${BOSH_NS}' type='terminate'/>`)
+    const held = this.held.splice(0)
+    for (const {timer} of held) clearTimeout(timer)
+    // The queue goes in the first request that can still be answered (a connection may have reset before its 'close' came).
+    let carried = false
+    for (const {response} of held) {
+      if (carried || !this.bosh.canRespond(response)) this.bosh.respond(response, `<body xmlns='${BOSH_NS}' type='terminate'/>`)
+      else {
+        this.bosh.respond(response, `<body xmlns='${BOSH_NS}' type='terminate'${condition} xmlns:stream='${NS.stream}'>${data}</body>`)
+        carried = true
+      }
+    }
+
+    if (!carried && queue.length > 0) this.emit('undelivered', queue)
     this.bosh.forget(this)
   }
 
@@ -426,9 +442,14 @@ export class BoshEndpoint implements HttpHandler {
     return this.host.maxWriteBuffer()
   }
 
+  /** Whether `response` can still be answered: false once its connection closed or it was answered. */
+  canRespond(response: BoshResponse): boolean {
+    return response instanceof ForwardedResponse || !(response.writableEnded || response.destroyed)
+  }
+
   respond(response: BoshResponse, text: string): void {
     if (response instanceof ForwardedResponse) return response.settle(text)
-    if (response.writableEnded || response.destroyed) return
+    if (!this.canRespond(response)) return
     response.writeHead(200, {...SECURITY_HEADERS, 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-store'})
     response.end(text)
   }

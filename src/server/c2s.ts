@@ -508,7 +508,9 @@ export class C2sSession {
     }
 
     if (this.sm) this.batch()
-    return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error)))
+    // Under stream management the session's queue holds it whatever the write does: resent on resumption or stored
+    // at the session's end, so its sender keeps no copy of its own.
+    return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error || this.sm !== undefined)))
   }
 
   /** Ends the stream, with a stream error when `condition` is given (RFC 6120 §4.9). */
