@@ -440,7 +440,7 @@ export class C2sSession {
     if (this.phase === 'closed' || this.phase === 'detached' || socket.destroyed || !socket.writable || socket.readableEnded) return false
     // What is queued before this stanza tells whether the client reads: one
     // large stanza (a roster, a backlog page) is not by itself a sign it does not.
-    if (socket.writableLength > this.server.limits.maxWriteBuffer) {
+    if (socket.writableLength > this.server.limits.maxWriteBuffer + this.resentBytes) {
       this.server.logger.warn(`c2s ${this.serial} ${this.remoteAddress}: disconnected, not reading (${socket.writableLength} bytes queued)`)
       socket.destroy()
       return false
@@ -470,6 +470,8 @@ export class C2sSession {
   }
 
   private corkedSocket: net.Socket | undefined
+  /** Bytes resent at the last resumption that the client has not read yet (resendUnacknowledged()). */
+  private resentBytes = 0
 
   /**
    * Resolves once the client has read what is queued for it down to a
@@ -879,6 +881,21 @@ export class C2sSession {
     this.handledTooHigh(h, refusal.handled, refusal.sent)
   }
 
+  /**
+   * §5: what the client had not acknowledged goes out again, at once. That
+   * may be more than maxWriteBuffer (a backlog the lost connection was
+   * taking in): until the client has read it (the socket's next 'drain'),
+   * the limit for a client that does not read grows by what was resent, or
+   * a resumption of such a session would end the new connection at once.
+   */
+  private resendUnacknowledged(sm: StreamManagement): void {
+    let bytes = 0
+    for (const stanza of sm.unacknowledged) bytes += Buffer.byteLength(stanza)
+    this.resentBytes = bytes
+    this.socket.once('drain', () => (this.resentBytes = 0))
+    for (const stanza of sm.unacknowledged) this.write(stanza)
+  }
+
   /** Continues this session on `successor`'s connection, after the client acknowledged `h` of our stanzas. */
   private takeOver(successor: C2sSession, h: number): void {
     const sm = this.sm!
@@ -900,7 +917,7 @@ export class C2sSession {
     sm.reconnected()
     this.batch()
     this.write(`<resumed xmlns='${SM_NS}' h='${sm.handled}' previd='${sm.id}'/>`)
-    for (const stanza of sm.unacknowledged) this.write(stanza)
+    this.resendUnacknowledged(sm)
     // The session may resume again later.
     this.server.resumable(sm.id!, this)
   }
@@ -1022,7 +1039,7 @@ export class C2sSession {
     this.server.logger.debug(`c2s ${this.serial} ${this.fullJid}: resumed from another node, ${sm.unacknowledged.length} stanza(s) sent again`)
     this.batch()
     this.write(`<resumed xmlns='${SM_NS}' h='${sm.handled}' previd='${sm.id}'/>`)
-    for (const stanza of sm.unacknowledged) this.write(stanza)
+    this.resendUnacknowledged(sm)
     // The session may resume again later, here or on any node (its registry entry names this node).
     this.server.resumable(sm.id!, this)
     return true

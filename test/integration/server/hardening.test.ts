@@ -21,8 +21,8 @@ async function countOffline(test: TestServer, username: string): Promise<number>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A server with alice and bob, alice logged in, and `count` messages of `size` bytes stored for bob (ids m0, m1, …). */
-async function backlogForBob(t: {after(fn: () => unknown): void}, count: number, size: number) {
-  const test = await startTestServer(t)
+async function backlogForBob(t: {after(fn: () => unknown): void}, count: number, size: number, options: Parameters<typeof startTestServer>[1] = {}) {
+  const test = await startTestServer(t, options)
   await test.addUser('alice@localhost', 'alice pw')
   await test.addUser('bob@localhost', 'bob pw')
   const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw')
@@ -67,6 +67,39 @@ describe('offline messages survive a large backlog', () => {
     const second = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
     const received = (await second.untilText("id='m199'", 60_000)) + (await second.untilText('</message>'))
     assert.deepEqual(messageIds(received), Array.from({length: left}, (_, index) => 200 - left + index))
+  })
+})
+
+describe('offline delivery to a session with stream management whose connection drops', () => {
+  it('resumes with more unacknowledged than the write limit, and delivers each message once: what the lost connection was sent comes again, the rest from the store', async (t) => {
+    const SM = 'urn:xmpp:sm:3'
+    // A 1 MiB limit for a client that does not read: what is resent at the resumption is more than that.
+    const test = await backlogForBob(t, 60, 100 * 1024, {server: {limits: {maxWriteBuffer: 1024 * 1024}}})
+    const first = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {presence: false})
+    first.write(`<enable xmlns='${SM}' resume='true'/>`)
+    const previd = /id='([^']+)'/.exec(await first.until(/<enabled [^>]*\/>/))![1]
+    first.write('<presence/>')
+    // Bob reads nothing, then his connection drops in the middle of the backlog.
+    first.socket.pause()
+    await sleep(500)
+    first.socket.destroy()
+    for (let waited = 0; test.server.status().connections > 1 && waited < 2000; waited += 50) await sleep(50)
+
+    const resumed = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {bind: false})
+    resumed.write(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`)
+    // Everything sent since is sent again, then acknowledged in full (XEP-0198 §5), and the session ends cleanly.
+    const again = await resumed.until(new RegExp(`<r xmlns='${SM}'/>`), 30_000)
+    const stanzas = [...again.matchAll(/<(message|presence|iq)[ >]/g)].length
+    resumed.write(`<a xmlns='${SM}' h='${stanzas}'/></stream:stream>`)
+    await resumed.until(/<\/stream:stream>/)
+
+    const last = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
+    for (let waited = 0; (await countOffline(test, 'bob')) > 0 && waited < 30_000; waited += 50) await sleep(50)
+    // Deleted only once written: the messages are all on the stream before this ping's answer.
+    last.write("<iq type='get' id='sync-last'><ping xmlns='urn:xmpp:ping'/></iq>")
+    const rest = await last.untilText("id='sync-last'", 30_000)
+    const ids = [...messageIds(again), ...messageIds(rest)]
+    assert.deepEqual([...ids].sort((a, b) => a - b), Array.from({length: 60}, (_, index) => index))
   })
 })
 
