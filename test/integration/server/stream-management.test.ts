@@ -19,6 +19,18 @@ async function enable(client: RawClient, resume = true): Promise<string> {
   return /id='([^']+)'/.exec(enabled)?.[1] ?? ''
 }
 
+/** Accounts alice and bob, and alice's phone logged in with stream management (`resume`: with resumption); its session id. */
+async function phoneWithStreamManagement(
+  t: {after(fn: () => unknown): void},
+  test: TestServer,
+  {presence = true, resume = true}: {presence?: boolean; resume?: boolean} = {},
+): Promise<{alice: RawClient; id: string}> {
+  await test.addUser('alice@localhost', 'alice pw')
+  await test.addUser('bob@localhost', 'bob pw')
+  const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence})
+  return {alice, id: await enable(alice, resume)}
+}
+
 async function offlineCount(test: TestServer): Promise<number> {
   return (await storeQuery<{n: number}>(test.config, "SELECT count(*) AS n FROM offline_messages WHERE username = 'alice'"))[0].n
 }
@@ -34,10 +46,7 @@ async function errorToSenderOfLost(
 ): Promise<string> {
   const name = /^<(\w+)/.exec(stanza)![1]
   const id = /id='([^']+)'/.exec(stanza)![1]
-  await test.addUser('alice@localhost', 'alice pw')
-  await test.addUser('bob@localhost', 'bob pw')
-  const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
-  await enable(alice)
+  const {alice} = await phoneWithStreamManagement(t, test)
   const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'desk'})
   bob.write(stanza)
   await alice.until(new RegExp(`id='${id}'[\\s\\S]*?</${name}>`))
@@ -72,10 +81,7 @@ describe('stream management (XEP-0198)', () => {
 
   it('asks for an acknowledgement after the stanzas it sent, one request at a time, so what the client took in is not stored offline again', async (t) => {
     const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 300}}})
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
-    await enable(alice)
+    const {alice} = await phoneWithStreamManagement(t, test, {presence: false})
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b', presence: false})
     const message = (id: string) => `<message to='alice@localhost/phone' id='${id}'><body>${id}</body></message>`
     const received = (id: string) => `<message to='alice@localhost/phone' id='${id}' from='bob@localhost/b'><body>${id}</body></message>`
@@ -115,10 +121,7 @@ describe('stream management (XEP-0198)', () => {
 
   it('resumes a lost session on a new connection: unacknowledged stanzas are sent again, and contacts never saw it leave', async (t) => {
     const test = await startTestServer(t)
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
-    const id = await enable(alice)
+    const {alice, id} = await phoneWithStreamManagement(t, test, {presence: false})
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
     bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message><message to='alice@localhost/phone' id='m2'><body>two</body></message>")
     await alice.until(/id='m2'[\s\S]*?<\/message>/)
@@ -143,10 +146,7 @@ describe('stream management (XEP-0198)', () => {
 
   it('stores a session\'s unacknowledged messages once when a resumption acknowledges more than was sent', async (t) => {
     const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 500}}})
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
-    const id = await enable(alice)
+    const {alice, id} = await phoneWithStreamManagement(t, test, {presence: false})
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
     bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message>")
     await alice.until(/id='m1'[\s\S]*?<\/message>/)
@@ -175,10 +175,7 @@ describe('stream management (XEP-0198)', () => {
 
   it('stores unacknowledged messages offline when the session is not resumed in time, and then says it left', async (t) => {
     const test = await startTestServer(t, {settings: NO_ARCHIVING, server: {limits: {resumeTimeoutMs: 500}}})
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
-    await enable(alice)
+    const {alice} = await phoneWithStreamManagement(t, test)
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
     bob.write("<message to='alice@localhost/phone' id='m1'><body>lost in transit</body></message>")
     await alice.until(/id='m1'[\s\S]*?<\/message>/)
@@ -216,10 +213,7 @@ describe('stream management (XEP-0198)', () => {
 
   it('stores unacknowledged messages of a session without resumption when its connection drops', async (t) => {
     const test = await startTestServer(t)
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone'})
-    await enable(alice, false)
+    const {alice} = await phoneWithStreamManagement(t, test, {resume: false})
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw')
     bob.write("<message to='alice@localhost/phone' id='m1'><body>one</body></message><message to='alice@localhost/phone' id='m2'><body>two</body></message>")
     await alice.until(/id='m2'[\s\S]*?<\/message>/)
@@ -333,10 +327,7 @@ describe('mod_stream_mgmt options (ejabberd\'s names)', () => {
 
   it('max_ack_queue: one stanza more than it left unacknowledged ends the client\'s stream with policy-violation', async (t) => {
     const test = await startTestServer(t, withStreamMgmt({max_ack_queue: 2}))
-    await test.addUser('alice@localhost', 'alice pw')
-    await test.addUser('bob@localhost', 'bob pw')
-    const alice = await loginRaw(t, test.starttlsPort, 'alice', 'alice pw', {resource: 'phone', presence: false})
-    await enable(alice, false)
+    const {alice} = await phoneWithStreamManagement(t, test, {presence: false, resume: false})
     const bob = await loginRaw(t, test.starttlsPort, 'bob', 'bob pw', {resource: 'b', presence: false})
     const message = (id: string) => `<message to='alice@localhost/phone' id='${id}'><body>${id}</body></message>`
     bob.write(message('m1') + message('m2'))
