@@ -497,21 +497,19 @@ export class C2sSession {
     }
   }
 
-  /** Writes `data`; resolves true once it has left for the client, false if the connection ended first. */
+  /** Writes `data`; resolves true once it has left for the client (or stream management holds it), false if the connection ended first. */
   sendConfirmed(data: string): Promise<boolean> {
     const socket = this.socket
     if (this.phase !== 'open' || socket.destroyed) return Promise.resolve(false)
-    // Under stream management the stanza is also kept until acknowledged: if the connection drops, it is sent again or stored.
+    // Under stream management the session's queue keeps the stanza until acknowledged, whatever the write does: it is
+    // sent again on resumption or stored at the session's end, so the sender (offline delivery) must keep no copy too.
     if (this.sm && !this.sm.sent(data)) {
-      // Kept, but past max_ack_queue: the stream ends (as for any stanza, transmit()), and the session's end stores what
-      // is unacknowledged, this one included. Its sender must not keep a copy too (offline delivery would store it twice).
+      // Past max_ack_queue: the stream ends, as for any stanza (transmit()); the queue holds this one too.
       this.close('policy-violation', `more than ${this.server.limits.maxUnacknowledged} stanzas left unacknowledged`)
       return Promise.resolve(true)
     }
 
     if (this.sm) this.batch()
-    // Under stream management the session's queue holds it whatever the write does: resent on resumption or stored
-    // at the session's end, so its sender keeps no copy of its own.
     return new Promise((resolve) => socket.write(this.framing.element(data), (error) => resolve(!error || this.sm !== undefined)))
   }
 
